@@ -1,0 +1,3 @@
+//! One module per SPICE channel, message structs named after spice.proto.
+
+pub mod main;

@@ -1,0 +1,1 @@
+//! Sumac test server.
