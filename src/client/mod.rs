@@ -1,1 +1,19 @@
+//! L1 red-client runtime: one thread per channel (each with a current-thread
+//! tokio runtime), sockets, TLS. Never imports GTK or GLib; talks to the
+//! embedder through [`SessionEvent`]s and shared display state.
 
+pub mod config;
+mod display_channel;
+pub mod error;
+pub mod events;
+mod main_channel;
+mod red_channel;
+pub mod session;
+pub mod stats;
+pub mod tls;
+mod transport;
+
+pub use config::ConnectionConfig;
+pub use error::{ChannelKey, ClientError};
+pub use events::SessionEvent;
+pub use session::{SessionHandle, SessionOptions, connect};

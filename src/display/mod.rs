@@ -1,1 +1,525 @@
+//! Display state (L0, sans-IO): applies decoded display-channel messages to
+//! surfaces and reports what changed.
+//!
+//! The runtime decodes a [`DisplayServer`] message and hands it to
+//! [`DisplayState::handle`], which updates the surfaces and returns
+//! [`DisplayEvent`]s: surfaces created or destroyed, damaged rectangles,
+//! MARK/RESET, monitor layouts, and errors. No threads, sockets or clocks;
+//! nothing here panics on server input. A draw that cannot be applied is
+//! dropped, counted in [`DisplayStats`] and reported as
+//! [`DisplayEvent::Error`]; the channel keeps working.
+//!
+//! # Pixel storage
+//! Every surface is stored as 32-bit pixels, bytes B,G,R,A in memory (the
+//! cairo/pixman ARGB32 layout on little-endian machines, also what SPICE sends
+//! for 32-bit bitmaps), rows `stride()` bytes apart. 16-bit surfaces are
+//! stored expanded: brush colours and palettes sent for them (555 or 565) are
+//! widened on the way in, and ROPs other than copy then act on the widened
+//! values, an approximation of the native 16-bit result. A8/A1 surfaces keep
+//! their alpha in all four bytes (grey). For `32_xRGB` surfaces the 4th byte
+//! is unspecified.
+//!
+//! # What is drawn
+//! - DRAW_FILL with a solid (or no) brush and any ROP descriptor.
+//! - DRAW_COPY from uncompressed BITMAP images (1/4/8-bit palettised LE/BE,
+//!   16-bit 555, 24, 32 and RGBA; bottom-up unless TOP_DOWN) and from other
+//!   surfaces (SURFACE images), with any ROP; `src_area` cropping; scaling
+//!   when `src_area` and the box differ, always with nearest sampling
+//!   (spice-gtk interpolates for `INTERPOLATE`).
+//! - COPY_BITS, overlap-safe.
+//! - Clip rectangles on all of them (hostile lists capped by
+//!   [`Limits::max_clip_rects`]).
+//!
+//! Not yet: compressed images (QUIC, LZ, GLZ, JPEG, LZ4, ZLIB_GLZ), the image
+//! cache (FROM_CACHE, CACHE_ME), masks, pattern brushes, the other draw ops,
+//! and streams; they are counted as unsupported.
+//!
+//! # Choices
+//! - RESET clears the primary surface to zero and drops the palette cache,
+//!   like spice-gtk; other surfaces are kept.
+//! - A SURFACE_CREATE reusing a live id is rejected (the old surface stays).
+//!   A new primary replaces the previous primary (reported destroyed first),
+//!   as spice-gtk does when sizes differ.
+//! - Damage is reported for every surface, primary or not.
 
+#![warn(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+mod bitmap;
+mod canvas;
+mod error;
+mod region;
+mod surface;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::proto::DecodeError;
+use crate::proto::channel::display::{
+    Brush, CopyOp, DisplayBase, DisplayServer, FillOp, ImageKind, PaletteRef, Point, Rect, SurfaceCreate, bitmap_flags,
+    msg, ropd, surface_flags,
+};
+
+pub use crate::proto::channel::display::Head as MonitorHead;
+use bitmap::{PaletteCache, Source};
+pub use canvas::Rop;
+pub use error::{DisplayError, Unsupported};
+use region::{PixBox, draw_region, extents};
+pub use surface::{Surface, SurfaceFormat};
+
+/// spice-gtk's `MONITORS_MAX`: the most heads one display channel may report.
+pub const MAX_MONITORS: u16 = 256;
+
+/// Caps enforced before allocating (hostile-inputs rows 15 and 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest width or height of one surface.
+    pub max_surface_dim: u32,
+    /// Largest pixel storage of one surface.
+    pub max_surface_bytes: u64,
+    /// Largest pixel storage of all surfaces together.
+    pub max_total_bytes: u64,
+    /// Most clip rectangles one draw may carry.
+    pub max_clip_rects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_surface_dim: 16384,
+            max_surface_bytes: 1 << 30,
+            max_total_bytes: 2 << 30,
+            max_clip_rects: 10_000,
+        }
+    }
+}
+
+/// What a handled message changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplayEvent {
+    SurfaceCreated {
+        id: u32,
+        width: u32,
+        height: u32,
+        format: SurfaceFormat,
+        primary: bool,
+    },
+    SurfaceDestroyed {
+        id: u32,
+    },
+    /// Pixels inside `rect` (clipped to the surface) may have changed.
+    Damage {
+        surface_id: u32,
+        rect: Rect,
+    },
+    /// The server finished the first complete frame.
+    Mark,
+    Reset,
+    MonitorsConfig(Vec<MonitorHead>),
+    Error(DisplayError),
+}
+
+/// Counters for diagnostics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisplayStats {
+    /// Messages passed to [`DisplayState::handle`].
+    pub messages: u64,
+    pub draws_applied: u64,
+    /// Draws not applied (error, unsupported, missing surface).
+    pub draws_dropped: u64,
+    pub unknown_messages: u64,
+    /// Errors by [`DisplayError::kind`].
+    pub errors: BTreeMap<&'static str, u64>,
+}
+
+impl DisplayStats {
+    pub fn errors_of(&self, kind: &str) -> u64 {
+        self.errors.get(kind).copied().unwrap_or(0)
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// Surfaces, monitors and caches of one display channel.
+#[derive(Debug, Default)]
+pub struct DisplayState {
+    limits: Limits,
+    surfaces: HashMap<u32, Surface>,
+    primary: Option<u32>,
+    monitors: Vec<MonitorHead>,
+    palettes: PaletteCache,
+    stats: DisplayStats,
+    total_bytes: u64,
+    marked: bool,
+}
+
+type DrawResult = Result<Option<PixBox>, DisplayError>;
+
+impl DisplayState {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Applies one message. Never panics; failures come back as
+    /// [`DisplayEvent::Error`] and are counted.
+    pub fn handle(&mut self, m: &DisplayServer) -> Vec<DisplayEvent> {
+        let mut ev = Vec::new();
+        self.stats.messages = self.stats.messages.saturating_add(1);
+        match m {
+            DisplayServer::Base(_) => {}
+            DisplayServer::Mode { x_res, y_res, bits } => {
+                let create = SurfaceCreate {
+                    surface_id: 0,
+                    width: *x_res,
+                    height: *y_res,
+                    format: if *bits == 32 {
+                        SurfaceFormat::Xrgb32.to_wire()
+                    } else {
+                        SurfaceFormat::Rgb555.to_wire()
+                    },
+                    flags: surface_flags::PRIMARY,
+                };
+                self.surface_create(&create, &mut ev);
+            }
+            DisplayServer::Mark => {
+                self.marked = true;
+                ev.push(DisplayEvent::Mark);
+            }
+            DisplayServer::Reset => self.reset(&mut ev),
+            DisplayServer::CopyBits { base, src_pos } => {
+                let r = self.copy_bits(base, src_pos);
+                self.finish_draw(base.surface_id, r, &mut ev);
+            }
+            DisplayServer::DrawFill { base, fill } => {
+                let r = self.draw_fill(base, fill);
+                self.finish_draw(base.surface_id, r, &mut ev);
+            }
+            DisplayServer::DrawCopy { base, copy } => {
+                let r = self.draw_copy(base, copy);
+                self.finish_draw(base.surface_id, r, &mut ev);
+            }
+            DisplayServer::SurfaceCreate(c) => self.surface_create(c, &mut ev),
+            DisplayServer::SurfaceDestroy { surface_id } => self.surface_destroy(*surface_id, &mut ev),
+            DisplayServer::MonitorsConfig { max_allowed, heads } => self.monitors_config(*max_allowed, heads, &mut ev),
+            DisplayServer::InvalPalette { id } => self.palettes.remove(*id),
+            DisplayServer::InvalAllPalettes => self.palettes.clear(),
+            // No pixmap cache and no streams yet: nothing to invalidate.
+            DisplayServer::InvalList(_)
+            | DisplayServer::InvalAllPixmaps(_)
+            | DisplayServer::StreamDestroy { .. }
+            | DisplayServer::StreamDestroyAll => {}
+            DisplayServer::GlDraw { .. } => {
+                let what = Unsupported::Message(msg::GL_DRAW);
+                self.error(DisplayError::Unsupported { op: "gl_draw", what }, &mut ev);
+            }
+            DisplayServer::Unparsed { msg_type, .. } if msg::is_draw(*msg_type) => {
+                self.stats.draws_dropped = self.stats.draws_dropped.saturating_add(1);
+                let what = Unsupported::DrawOp(*msg_type);
+                self.error(DisplayError::Unsupported { op: "draw", what }, &mut ev);
+            }
+            DisplayServer::Unparsed { msg_type, .. } => {
+                let what = Unsupported::Message(*msg_type);
+                self.error(DisplayError::Unsupported { op: "display", what }, &mut ev);
+            }
+            DisplayServer::Unknown { .. } => {
+                self.stats.unknown_messages = self.stats.unknown_messages.saturating_add(1);
+            }
+        }
+        ev
+    }
+
+    /// Counts a message the runtime could not decode (a dropped draw if it was one).
+    pub fn record_decode_error(&mut self, msg_type: u16, error: DecodeError) -> DisplayEvent {
+        self.stats.messages = self.stats.messages.saturating_add(1);
+        if msg::is_draw(msg_type) || msg_type == msg::COPY_BITS {
+            self.stats.draws_dropped = self.stats.draws_dropped.saturating_add(1);
+        }
+        let e = DisplayError::Decode { msg_type, error };
+        self.count(&e);
+        DisplayEvent::Error(e)
+    }
+
+    pub fn surface(&self, id: u32) -> Option<&Surface> {
+        self.surfaces.get(&id)
+    }
+
+    pub fn primary(&self) -> Option<(u32, &Surface)> {
+        let id = self.primary?;
+        Some((id, self.surfaces.get(&id)?))
+    }
+
+    /// Ids of all live surfaces, in no particular order.
+    pub fn surface_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.surfaces.keys().copied()
+    }
+
+    pub fn monitors(&self) -> &[MonitorHead] {
+        &self.monitors
+    }
+
+    pub fn stats(&self) -> &DisplayStats {
+        &self.stats
+    }
+
+    /// Whether MARK arrived since the last RESET.
+    pub fn is_marked(&self) -> bool {
+        self.marked
+    }
+
+    /// Pixel bytes held by all surfaces.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    fn count(&mut self, e: &DisplayError) {
+        let n = self.stats.errors.entry(e.kind()).or_default();
+        *n = n.saturating_add(1);
+    }
+
+    fn error(&mut self, e: DisplayError, ev: &mut Vec<DisplayEvent>) {
+        tracing::debug!(error = %e, "display message not applied");
+        self.count(&e);
+        ev.push(DisplayEvent::Error(e));
+    }
+
+    fn finish_draw(&mut self, surface_id: u32, r: DrawResult, ev: &mut Vec<DisplayEvent>) {
+        match r {
+            Ok(damage) => {
+                self.stats.draws_applied = self.stats.draws_applied.saturating_add(1);
+                if let Some(b) = damage {
+                    ev.push(DisplayEvent::Damage {
+                        surface_id,
+                        rect: b.to_rect(),
+                    });
+                }
+            }
+            Err(e) => {
+                self.stats.draws_dropped = self.stats.draws_dropped.saturating_add(1);
+                self.error(e, ev);
+            }
+        }
+    }
+
+    fn reset(&mut self, ev: &mut Vec<DisplayEvent>) {
+        self.marked = false;
+        self.palettes.clear();
+        ev.push(DisplayEvent::Reset);
+        if let Some(id) = self.primary
+            && let Some(s) = self.surfaces.get_mut(&id)
+        {
+            s.clear();
+            let (w, h) = s.dims();
+            if let Some(b) = PixBox::clipped(0, 0, i64::MAX, i64::MAX, w, h) {
+                ev.push(DisplayEvent::Damage {
+                    surface_id: id,
+                    rect: b.to_rect(),
+                });
+            }
+        }
+    }
+
+    fn surface_create(&mut self, c: &SurfaceCreate, ev: &mut Vec<DisplayEvent>) {
+        if let Err(e) = self.try_surface_create(c, ev) {
+            self.error(e, ev);
+        }
+    }
+
+    fn try_surface_create(&mut self, c: &SurfaceCreate, ev: &mut Vec<DisplayEvent>) -> Result<(), DisplayError> {
+        let (id, width, height) = (c.surface_id, c.width, c.height);
+        let format =
+            SurfaceFormat::from_wire(c.format).ok_or(DisplayError::BadSurfaceFormat { id, format: c.format })?;
+        if self.surfaces.contains_key(&id) {
+            return Err(DisplayError::DuplicateSurface { id });
+        }
+        if width == 0 || height == 0 {
+            return Err(DisplayError::SurfaceEmpty { id, width, height });
+        }
+        let bytes = u64::from(width) * u64::from(height) * 4;
+        let lim = &self.limits;
+        if width > lim.max_surface_dim || height > lim.max_surface_dim || bytes > lim.max_surface_bytes {
+            return Err(DisplayError::SurfaceTooLarge { id, width, height });
+        }
+        let primary = c.flags & surface_flags::PRIMARY != 0;
+        let replaced = if primary {
+            self.primary.and_then(|p| Some((p, self.surfaces.get(&p)?.byte_size())))
+        } else {
+            None
+        };
+        let in_use = self.total_bytes.saturating_sub(replaced.map_or(0, |(_, b)| b));
+        if in_use.saturating_add(bytes) > lim.max_total_bytes {
+            return Err(DisplayError::SurfaceBudget {
+                id,
+                requested: bytes,
+                in_use,
+                max: lim.max_total_bytes,
+            });
+        }
+        let surface = Surface::new(id, width, height, format, primary)?;
+        if let Some((old, _)) = replaced {
+            self.remove_surface(old);
+            ev.push(DisplayEvent::SurfaceDestroyed { id: old });
+        }
+        self.total_bytes = self.total_bytes.saturating_add(surface.byte_size());
+        self.surfaces.insert(id, surface);
+        if primary {
+            self.primary = Some(id);
+        }
+        ev.push(DisplayEvent::SurfaceCreated {
+            id,
+            width,
+            height,
+            format,
+            primary,
+        });
+        Ok(())
+    }
+
+    fn remove_surface(&mut self, id: u32) -> bool {
+        let Some(s) = self.surfaces.remove(&id) else {
+            return false;
+        };
+        self.total_bytes = self.total_bytes.saturating_sub(s.byte_size());
+        if self.primary == Some(id) {
+            self.primary = None;
+        }
+        true
+    }
+
+    fn surface_destroy(&mut self, id: u32, ev: &mut Vec<DisplayEvent>) {
+        if self.remove_surface(id) {
+            ev.push(DisplayEvent::SurfaceDestroyed { id });
+        } else {
+            self.error(
+                DisplayError::NoSuchSurface {
+                    op: "surface_destroy",
+                    id,
+                },
+                ev,
+            );
+        }
+    }
+
+    /// Like spice-gtk: an empty list is ignored, `max_allowed` is clamped to
+    /// 1..=256 and the list to `max_allowed` heads.
+    fn monitors_config(&mut self, max_allowed: u16, heads: &[MonitorHead], ev: &mut Vec<DisplayEvent>) {
+        if heads.is_empty() {
+            return;
+        }
+        let max = usize::from(max_allowed.clamp(1, MAX_MONITORS));
+        self.monitors = heads.iter().take(max).copied().collect();
+        ev.push(DisplayEvent::MonitorsConfig(self.monitors.clone()));
+    }
+
+    fn surface_mut(&mut self, op: &'static str, id: u32) -> Result<&mut Surface, DisplayError> {
+        self.surfaces.get_mut(&id).ok_or(DisplayError::NoSuchSurface { op, id })
+    }
+
+    fn region(&self, op: &'static str, base: &DisplayBase, s: &Surface) -> Result<Vec<PixBox>, DisplayError> {
+        let (w, h) = s.dims();
+        draw_region(op, &base.bbox, &base.clip, w, h, self.limits.max_clip_rects)
+    }
+
+    fn copy_bits(&mut self, base: &DisplayBase, src_pos: &Point) -> DrawResult {
+        const OP: &str = "copy_bits";
+        let surface = self.surface(base.surface_id).ok_or(DisplayError::NoSuchSurface {
+            op: OP,
+            id: base.surface_id,
+        })?;
+        let region = self.region(OP, base, surface)?;
+        let dx = i64::from(base.bbox.left) - i64::from(src_pos.x);
+        let dy = i64::from(base.bbox.top) - i64::from(src_pos.y);
+        Ok(canvas::copy_bits(
+            self.surface_mut(OP, base.surface_id)?,
+            &region,
+            dx,
+            dy,
+        ))
+    }
+
+    fn draw_fill(&mut self, base: &DisplayBase, fill: &FillOp) -> DrawResult {
+        const OP: &str = "draw_fill";
+        let surface = self.surface(base.surface_id).ok_or(DisplayError::NoSuchSurface {
+            op: OP,
+            id: base.surface_id,
+        })?;
+        if fill.mask.bitmap.is_some() {
+            return Err(DisplayError::Unsupported {
+                op: OP,
+                what: Unsupported::Mask,
+            });
+        }
+        let raw = match &fill.brush {
+            Brush::Solid(c) => *c,
+            Brush::None => 0,
+            Brush::Pattern { .. } => {
+                return Err(DisplayError::Unsupported {
+                    op: OP,
+                    what: Unsupported::PatternBrush,
+                });
+            }
+        };
+        let region = self.region(OP, base, surface)?;
+        let color = surface.format.color_to_bgra(raw);
+        let rop = Rop::from_descriptor(fill.rop_descriptor, ropd::INVERS_BRUSH);
+        canvas::fill(self.surface_mut(OP, base.surface_id)?, &region, color, rop);
+        Ok(extents(&region))
+    }
+
+    fn draw_copy(&mut self, base: &DisplayBase, copy: &CopyOp) -> DrawResult {
+        const OP: &str = "draw_copy";
+        let surface = self.surface(base.surface_id).ok_or(DisplayError::NoSuchSurface {
+            op: OP,
+            id: base.surface_id,
+        })?;
+        if copy.mask.bitmap.is_some() {
+            return Err(DisplayError::Unsupported {
+                op: OP,
+                what: Unsupported::Mask,
+            });
+        }
+        let format = surface.format;
+        let region = self.region(OP, base, surface)?;
+        let image = copy.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
+        let (source, src_area) = match &image.kind {
+            ImageKind::Bitmap(b) => {
+                let palette = match &b.palette {
+                    PaletteRef::None => None,
+                    PaletteRef::Inline(p) => {
+                        if b.flags & bitmap_flags::PAL_CACHE_ME != 0 {
+                            self.palettes.insert(p.unique, &p.entries);
+                        }
+                        Some(p.entries.as_slice())
+                    }
+                    PaletteRef::Cached(id) => Some(
+                        self.palettes
+                            .get(*id)
+                            .ok_or(DisplayError::PaletteMissing { op: OP, id: *id })?,
+                    ),
+                };
+                (Source::bitmap(OP, b, palette, format)?, copy.src_area)
+            }
+            ImageKind::Surface { surface_id } => {
+                let src = self.surface(*surface_id).ok_or(DisplayError::NoSuchSurface {
+                    op: "draw_copy source",
+                    id: *surface_id,
+                })?;
+                Source::from_surface(OP, src, &copy.src_area)?
+            }
+            _ => {
+                return Err(DisplayError::Unsupported {
+                    op: OP,
+                    what: Unsupported::ImageType(image.descriptor.image_type),
+                });
+            }
+        };
+        let rop = Rop::from_descriptor(copy.rop_descriptor, ropd::INVERS_SRC);
+        let surface = self.surface_mut(OP, base.surface_id)?;
+        Ok(canvas::blit(surface, &region, &source, &base.bbox, &src_area, rop))
+    }
+}

@@ -22,8 +22,10 @@ pub enum HeaderKind {
 impl HeaderKind {
     pub const fn header_len(self) -> usize {
         match self {
-            Self::Mini => 2 /* type */ + 4,                                 /* size */,
-            Self::Full => 8 /* serial */ + 2 /* type */ + 4 /* size */ + 4, /* sub_list */,
+            // type u16 + size u32
+            Self::Mini => 2 + 4,
+            // serial u64 + type u16 + size u32 + sub_list u32
+            Self::Full => 8 + 2 + 4 + 4,
         }
     }
 }

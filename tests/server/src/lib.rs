@@ -1,1 +1,260 @@
-//! Sumac test server.
+//! A minimal SPICE server for Sumac's integration tests and demo.
+//!
+//! It links channels with Sumac's own sans-IO acceptor, serves a main channel
+//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING), display channels playing a
+//! scripted [`scene::Scene`], and records everything the client sends. Faults
+//! (closing mid-message, absurd sizes) are injected on request.
+
+pub mod scene;
+pub mod tls;
+
+mod conn;
+
+use anyhow::{Context, Result};
+use rsa::RsaPrivateKey;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use sumac::proto::ChannelType;
+
+pub use scene::Scene;
+pub use tls::TlsIdentity;
+
+/// Misbehaviours the server can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The display channel sends half a message, then closes.
+    DisplayCloseMidMessage,
+    /// The main channel announces a 4 GiB - 1 message after INIT.
+    MainHugeMessage,
+    /// Every link reply is cut after 10 bytes.
+    TruncatedLinkReply,
+    /// The main channel closes right after CHANNELS_LIST.
+    MainCloseAfterList,
+}
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub password: Option<String>,
+    /// Serve TLS on a second port with this identity.
+    pub tls: Option<TlsIdentity>,
+    /// Also listen on a Unix socket at this path.
+    pub unix_path: Option<PathBuf>,
+    /// Channels refused with NEED_SECURED on the plain port.
+    pub need_secured: Vec<ChannelType>,
+    /// Channels announced in CHANNELS_LIST (main excluded).
+    pub channels: Vec<(ChannelType, u8)>,
+    /// What each display channel draws.
+    pub scene: Scene,
+    pub fault: Option<Fault>,
+    /// Offer the mini header.
+    pub mini_header: bool,
+    /// Keep animating after the scene (demo mode), one frame every 40 ms.
+    pub animate: bool,
+    /// Server name sent with NAME.
+    pub name: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            password: None,
+            tls: None,
+            unix_path: None,
+            need_secured: Vec::new(),
+            channels: vec![
+                (ChannelType::DISPLAY, 0),
+                (ChannelType::INPUTS, 0),
+                (ChannelType::CURSOR, 0),
+            ],
+            scene: scene::standard(),
+            fault: None,
+            mini_header: true,
+            animate: false,
+            name: "sumac-test-server".into(),
+        }
+    }
+}
+
+/// A message the client sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub channel: (ChannelType, u8),
+    pub msg_type: u16,
+    pub body: Vec<u8>,
+}
+
+/// What the server saw.
+#[derive(Debug, Default)]
+pub struct Record {
+    /// Channels linked, with whether they were on TLS.
+    pub linked: Vec<(ChannelType, u8, bool)>,
+    /// Channels whose connection has ended (client closed or server fault).
+    pub closed: Vec<(ChannelType, u8)>,
+    pub received: Vec<Received>,
+    /// Link attempts refused (NEED_SECURED, bad password...).
+    pub refused: u32,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: ServerConfig,
+    pub(crate) key: RsaPrivateKey,
+    pub(crate) session_id: u32,
+    pub(crate) record: Mutex<Record>,
+    pub(crate) stop: AtomicBool,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Inner {
+    pub(crate) fn record(&self) -> std::sync::MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    inner: Arc<Inner>,
+    port: u16,
+    tls_port: Option<u16>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("port", &self.port)
+            .field("tls_port", &self.tls_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestServer {
+    /// Starts listening on 127.0.0.1 with free ports.
+    pub fn start(config: ServerConfig) -> Result<Self> {
+        Self::start_on(config, 0, 0)
+    }
+
+    /// Starts on the given ports (0 = any free port).
+    pub fn start_on(config: ServerConfig, port: u16, tls_port: u16) -> Result<Self> {
+        let key = RsaPrivateKey::new(&mut rand_core::OsRng, 1024).context("RSA key")?;
+        let tls = config.tls.as_ref().map(TlsIdentity::server_config).transpose()?;
+        let plain = TcpListener::bind(("127.0.0.1", port)).context("bind plain port")?;
+        let tls_listener = if tls.is_some() {
+            Some(TcpListener::bind(("127.0.0.1", tls_port)).context("bind TLS port")?)
+        } else {
+            None
+        };
+        #[cfg(unix)]
+        let unix = match &config.unix_path {
+            Some(p) => {
+                let _ = std::fs::remove_file(p);
+                Some(std::os::unix::net::UnixListener::bind(p).context("bind unix socket")?)
+            }
+            None => None,
+        };
+        let inner = Arc::new(Inner {
+            config,
+            key,
+            session_id: rand_session_id(),
+            record: Mutex::new(Record::default()),
+            stop: AtomicBool::new(false),
+            tls,
+        });
+        let port = plain.local_addr()?.port();
+        let tls_port = tls_listener
+            .as_ref()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .transpose()?;
+        let mut threads = Vec::new();
+        threads.push(conn::accept_loop(Arc::clone(&inner), plain, false)?);
+        if let Some(l) = tls_listener {
+            threads.push(conn::accept_loop(Arc::clone(&inner), l, true)?);
+        }
+        #[cfg(unix)]
+        if let Some(l) = unix {
+            threads.push(conn::accept_unix_loop(Arc::clone(&inner), l)?);
+        }
+        Ok(Self {
+            inner,
+            port,
+            tls_port,
+            threads,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `spice://127.0.0.1:PORT` (with `tls-port` when TLS is served).
+    pub fn uri(&self) -> String {
+        match self.tls_port {
+            Some(t) => format!("spice://127.0.0.1?port={}&tls-port={t}", self.port),
+            None => format!("spice://127.0.0.1:{}", self.port),
+        }
+    }
+
+    pub fn session_id(&self) -> u32 {
+        self.inner.session_id
+    }
+
+    /// Runs `f` on what the server recorded so far.
+    pub fn with_record<R>(&self, f: impl FnOnce(&Record) -> R) -> R {
+        f(&self.inner.record())
+    }
+
+    /// Waits until `cond` holds on the record, up to `timeout`.
+    pub fn wait_for(&self, timeout: Duration, cond: impl Fn(&Record) -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if cond(&self.inner.record()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cond(&self.inner.record())
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn stop(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loops.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.tls_port {
+            let _ = std::net::TcpStream::connect(("127.0.0.1", t));
+        }
+        #[cfg(unix)]
+        if let Some(p) = &self.inner.config.unix_path {
+            let _ = std::os::unix::net::UnixStream::connect(p);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(p) = &self.inner.config.unix_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn rand_session_id() -> u32 {
+    use rand_core::RngCore;
+    rand_core::OsRng.next_u32() | 1
+}

@@ -1,0 +1,59 @@
+//! What the runtime tells the embedder. Channel threads send these; the UI
+//! (or `sumac-cli`) receives them on its own thread. No GTK types here.
+
+use super::error::{ChannelKey, ClientError};
+use crate::display::{DisplayEvent, MonitorHead};
+use std::sync::Arc;
+
+/// One event of a session.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// A channel finished its link and runs on its own thread.
+    ChannelUp {
+        channel: ChannelKey,
+        tls: bool,
+    },
+    /// A channel thread ended; `error` is None for a clean close.
+    ChannelDown {
+        channel: ChannelKey,
+        error: Option<Arc<ClientError>>,
+    },
+    /// MAIN_INIT arrived.
+    Init {
+        session_id: u32,
+        supported_mouse_modes: u32,
+        current_mouse_mode: u32,
+        agent_connected: bool,
+    },
+    /// The server announced its channels.
+    ChannelsList(Vec<ChannelKey>),
+    MouseMode {
+        supported: u16,
+        current: u16,
+    },
+    MultiMediaTime(u32),
+    Name(String),
+    Uuid([u8; 16]),
+    AgentConnected(bool),
+    /// A NOTIFY from the server (text as sent, lossily decoded).
+    Notify {
+        severity: u32,
+        message: String,
+    },
+    /// Something happened on a display channel (surface created, damage, MARK...).
+    Display {
+        channel_id: u8,
+        event: DisplayEvent,
+    },
+    /// Monitors of a display channel changed.
+    Monitors {
+        channel_id: u8,
+        heads: Vec<MonitorHead>,
+    },
+    /// The session ended: all channel threads are joined. `error` is None when
+    /// the embedder asked for the disconnect.
+    Disconnected {
+        error: Option<Arc<ClientError>>,
+    },
+}

@@ -1,0 +1,269 @@
+//! The red client: a session whose main channel owns every other channel.
+//!
+//! [`connect`] starts the main channel on its own thread and returns at once.
+//! When CHANNELS_LIST arrives the main channel links each listed channel on
+//! a thread of its own. When the main channel ends (error, server gone, or
+//! [`SessionHandle::disconnect`]) it stops every child, joins their threads and
+//! emits [`SessionEvent::Disconnected`] last.
+
+use super::config::ConnectionConfig;
+use super::error::{ChannelKey, ClientError};
+use super::events::SessionEvent;
+use super::main_channel::MainHandler;
+use super::red_channel::{ChannelHandler, SkipHandler, run_channel};
+use super::stats::{ChannelStats, StatsSnapshot};
+use super::tls::{self, TlsOptions};
+use crate::display::DisplayState;
+use crate::proto::ChannelType;
+use crate::proto::frame::DEFAULT_MAX_MESSAGE;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, watch};
+
+/// Tunables of a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Largest message body accepted (hostile-inputs row 8).
+    pub max_message: u32,
+    /// Offer the mini data header.
+    pub mini_header: bool,
+    /// Preferred image compression sent to display channels (SPICE numbering), if any.
+    pub preferred_compression: Option<u8>,
+    /// Channel types not to open even if the server lists them.
+    pub disabled_channels: Vec<ChannelType>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            max_message: DEFAULT_MAX_MESSAGE,
+            mini_header: true,
+            // Until the image codecs land (display pipeline issue) Sumac asks
+            // servers that support PREF_COMPRESSION for uncompressed images.
+            preferred_compression: Some(crate::proto::channel::display::image_compression::OFF),
+            disabled_channels: Vec::new(),
+        }
+    }
+}
+
+/// State shared by all channel threads of a session.
+pub(crate) struct Shared {
+    pub(crate) config: ConnectionConfig,
+    pub(crate) options: SessionOptions,
+    pub(crate) tls_options: TlsOptions,
+    tls: OnceLock<Arc<rustls::ClientConfig>>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    shutdown: watch::Sender<bool>,
+    children: Mutex<Vec<JoinHandle<()>>>,
+    displays: Mutex<BTreeMap<u8, Arc<Mutex<DisplayState>>>>,
+    stats: Mutex<Vec<Arc<ChannelStats>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, e: SessionEvent) {
+        let _ = self.events.send(e);
+    }
+
+    pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The TLS configuration, built on first use (so plain sessions never load CAs).
+    pub(crate) fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+        if let Some(c) = self.tls.get() {
+            return Ok(Arc::clone(c));
+        }
+        let c = tls::client_config(&self.tls_options)?;
+        Ok(Arc::clone(self.tls.get_or_init(|| c)))
+    }
+
+    fn register_stats(&self, key: ChannelKey) -> Arc<ChannelStats> {
+        let s = Arc::new(ChannelStats::new(key));
+        lock(&self.stats).push(Arc::clone(&s));
+        s
+    }
+
+    /// Starts a child channel on its own thread (called by the main channel).
+    pub(crate) fn spawn_child(self: &Arc<Self>, key: ChannelKey, connection_id: u32) -> Result<(), ClientError> {
+        if self.is_shutting_down() {
+            return Ok(());
+        }
+        let handler: Box<dyn ChannelHandler> = match key.channel_type {
+            ChannelType::DISPLAY => {
+                let state = Arc::new(Mutex::new(DisplayState::new(Default::default())));
+                lock(&self.displays).insert(key.id, Arc::clone(&state));
+                Box::new(super::display_channel::DisplayHandler::new(
+                    key.id,
+                    state,
+                    Arc::clone(self),
+                ))
+            }
+            _ => Box::new(SkipHandler),
+        };
+        let stats = self.register_stats(key);
+        let shared = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name(format!("sumac-{}-{}", key.channel_type, key.id))
+            .spawn(move || channel_thread(shared, key, connection_id, handler, stats))
+            .map_err(|source| ClientError::Thread { channel: key, source })?;
+        lock(&self.children).push(handle);
+        Ok(())
+    }
+}
+
+/// Body of every channel thread: a current-thread runtime running one channel.
+fn channel_thread(
+    shared: Arc<Shared>,
+    key: ChannelKey,
+    connection_id: u32,
+    handler: Box<dyn ChannelHandler>,
+    stats: Arc<ChannelStats>,
+) {
+    let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(run_channel(Arc::clone(&shared), key, connection_id, handler, stats)),
+        Err(source) => Err(ClientError::Thread { channel: key, source }),
+    };
+    let error = result.err().map(Arc::new);
+    if let Some(e) = &error {
+        tracing::warn!(channel = %key, error = %e, "channel closed with an error");
+    } else {
+        tracing::debug!(channel = %key, "channel closed");
+    }
+    shared.emit(SessionEvent::ChannelDown { channel: key, error });
+}
+
+/// The embedder's handle on a running session.
+pub struct SessionHandle {
+    shared: Arc<Shared>,
+    main: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle").finish_non_exhaustive()
+    }
+}
+
+impl SessionHandle {
+    /// Asks every channel to stop and waits for all threads to end.
+    pub fn disconnect(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.shared.shutdown.send(true);
+        if let Some(h) = self.main.take() {
+            let _ = h.join();
+        }
+    }
+
+    /// The decoded surfaces of display channel `id`, once it exists.
+    pub fn display(&self, id: u8) -> Option<Arc<Mutex<DisplayState>>> {
+        lock(&self.shared.displays).get(&id).cloned()
+    }
+
+    /// Counters of every channel opened so far.
+    pub fn stats(&self) -> Vec<StatsSnapshot> {
+        lock(&self.shared.stats).iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// Number of channel threads still running (main excluded).
+    pub fn running_channel_threads(&self) -> usize {
+        lock(&self.shared.children).iter().filter(|h| !h.is_finished()).count()
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Starts a session. Returns at once; progress arrives as [`SessionEvent`]s.
+pub fn connect(
+    config: ConnectionConfig,
+    options: SessionOptions,
+) -> Result<(SessionHandle, mpsc::UnboundedReceiver<SessionEvent>), ClientError> {
+    // Validate what can be validated before any thread starts.
+    config.endpoint_for(ChannelType::MAIN)?;
+    if let Some(pw) = &config.password {
+        crate::connector::ticket::check_password(pw.as_bytes()).map_err(|source| ClientError::Link {
+            channel: ChannelKey {
+                channel_type: ChannelType::MAIN,
+                id: 0,
+            },
+            source,
+        })?;
+    }
+    let (events, rx) = mpsc::unbounded_channel();
+    let (shutdown, _) = watch::channel(false);
+    let tls_options = TlsOptions::from_config(&config);
+    let shared = Arc::new(Shared {
+        config,
+        options,
+        tls_options,
+        tls: OnceLock::new(),
+        events,
+        shutdown,
+        children: Mutex::new(Vec::new()),
+        displays: Mutex::new(BTreeMap::new()),
+        stats: Mutex::new(Vec::new()),
+    });
+    let key = ChannelKey {
+        channel_type: ChannelType::MAIN,
+        id: 0,
+    };
+    let stats = shared.register_stats(key);
+    let thread_shared = Arc::clone(&shared);
+    let main = std::thread::Builder::new()
+        .name("sumac-main-0".into())
+        .spawn(move || main_thread(thread_shared, key, stats))
+        .map_err(|source| ClientError::Thread { channel: key, source })?;
+    Ok((
+        SessionHandle {
+            shared,
+            main: Some(main),
+        },
+        rx,
+    ))
+}
+
+fn main_thread(shared: Arc<Shared>, key: ChannelKey, stats: Arc<ChannelStats>) {
+    let handler = Box::new(MainHandler::new(Arc::clone(&shared)));
+    let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(run_channel(Arc::clone(&shared), key, 0, handler, stats)),
+        Err(source) => Err(ClientError::Thread { channel: key, source }),
+    };
+    let asked = shared.is_shutting_down();
+    // Losing the main channel ends the session: stop and join every child.
+    let _ = shared.shutdown.send(true);
+    let children: Vec<_> = lock(&shared.children).drain(..).collect();
+    for c in children {
+        let _ = c.join();
+    }
+    let error = match result {
+        Ok(()) if asked => None,
+        Ok(()) => Some(Arc::new(ClientError::UnexpectedEof {
+            channel: key,
+            mid_message: false,
+        })),
+        Err(e) => Some(Arc::new(e)),
+    };
+    if let Some(e) = &error {
+        tracing::info!(error = %e, "session ended");
+    }
+    shared.emit(SessionEvent::ChannelDown {
+        channel: key,
+        error: error.clone(),
+    });
+    shared.emit(SessionEvent::Disconnected { error });
+}

@@ -1,0 +1,351 @@
+//! Draw sources: uncompressed `BITMAP` images and surface snapshots, converted
+//! row by row to stored B,G,R,A; and the palette cache.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::region::PixBox;
+use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
+use super::{DisplayError, Unsupported};
+use crate::proto::channel::display::{Bitmap, Rect, bitmap_flags, bitmap_fmt};
+
+/// Palettes kept for `PAL_FROM_CACHE` (spice-gtk's cache is unbounded).
+pub const MAX_CACHED_PALETTES: usize = 4096;
+/// Entries an 8-bit index can reach; longer palettes are cut when cached.
+const MAX_USABLE_ENTRIES: usize = 256;
+
+/// Palettes sent with `PAL_CACHE_ME`, by their `unique` id.
+#[derive(Debug, Default)]
+pub struct PaletteCache {
+    map: HashMap<u64, Vec<u32>>,
+}
+
+impl PaletteCache {
+    /// Stores a palette; when full, an arbitrary entry is evicted first.
+    pub fn insert(&mut self, id: u64, entries: &[u32]) {
+        if self.map.len() >= MAX_CACHED_PALETTES
+            && !self.map.contains_key(&id)
+            && let Some(victim) = self.map.keys().next().copied()
+        {
+            self.map.remove(&victim);
+        }
+        let kept = entries.get(..MAX_USABLE_ENTRIES).unwrap_or(entries);
+        self.map.insert(id, kept.to_vec());
+    }
+
+    pub fn get(&self, id: u64) -> Option<&[u32]> {
+        self.map.get(&id).map(Vec::as_slice)
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        self.map.remove(&id);
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// How source pixels are packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Bit1 {
+        msb_first: bool,
+    },
+    Bit4 {
+        high_first: bool,
+    },
+    Bit8,
+    Rgb555,
+    Bgr24,
+    /// 32BIT: B,G,R,X; stored with an opaque alpha.
+    Xrgb32,
+    /// RGBA bitmaps and surface snapshots: copied as they are.
+    Bgra32,
+}
+
+impl Layout {
+    fn from_bitmap(format: u8) -> Option<Self> {
+        Some(match format {
+            bitmap_fmt::BIT1_LE => Self::Bit1 { msb_first: false },
+            bitmap_fmt::BIT1_BE => Self::Bit1 { msb_first: true },
+            bitmap_fmt::BIT4_LE => Self::Bit4 { high_first: false },
+            bitmap_fmt::BIT4_BE => Self::Bit4 { high_first: true },
+            bitmap_fmt::BIT8 => Self::Bit8,
+            bitmap_fmt::BIT16 => Self::Rgb555,
+            bitmap_fmt::BIT24 => Self::Bgr24,
+            bitmap_fmt::BIT32 => Self::Xrgb32,
+            bitmap_fmt::RGBA => Self::Bgra32,
+            _ => return None,
+        })
+    }
+
+    fn bits(self) -> u64 {
+        match self {
+            Self::Bit1 { .. } => 1,
+            Self::Bit4 { .. } => 4,
+            Self::Bit8 => 8,
+            Self::Rgb555 => 16,
+            Self::Bgr24 => 24,
+            Self::Xrgb32 | Self::Bgra32 => 32,
+        }
+    }
+
+    fn palette_size(self) -> Option<usize> {
+        match self {
+            Self::Bit1 { .. } => Some(2),
+            Self::Bit4 { .. } => Some(16),
+            Self::Bit8 => Some(256),
+            _ => None,
+        }
+    }
+}
+
+/// A validated image ready to be read row by row.
+#[derive(Debug)]
+pub struct Source<'a> {
+    layout: Layout,
+    pub width: usize,
+    pub height: usize,
+    stride: usize,
+    top_down: bool,
+    data: Cow<'a, [u8]>,
+    /// Palette converted to stored bytes (palettised layouts only).
+    lut: Vec<[u8; 4]>,
+}
+
+fn bad(op: &'static str, reason: &'static str) -> DisplayError {
+    DisplayError::BadBitmap { op, reason }
+}
+
+impl<'a> Source<'a> {
+    /// Validates a bitmap: format, stride, data length, palette presence and
+    /// every palette index of its pixels (hostile-inputs row 19).
+    pub fn bitmap(
+        op: &'static str,
+        b: &'a Bitmap,
+        palette: Option<&[u32]>,
+        dest: SurfaceFormat,
+    ) -> Result<Self, DisplayError> {
+        let layout = Layout::from_bitmap(b.format).ok_or(DisplayError::Unsupported {
+            op,
+            what: Unsupported::BitmapFormat(b.format),
+        })?;
+        let width = usize::try_from(b.width).map_err(|_| bad(op, "width overflows"))?;
+        let height = usize::try_from(b.height).map_err(|_| bad(op, "height overflows"))?;
+        let stride = usize::try_from(b.stride).map_err(|_| bad(op, "stride overflows"))?;
+        let row_bits = u64::from(b.width)
+            .checked_mul(layout.bits())
+            .ok_or_else(|| bad(op, "row size overflows"))?;
+        let row_bytes = usize::try_from(row_bits.div_ceil(8)).map_err(|_| bad(op, "row size overflows"))?;
+        if stride < row_bytes {
+            return Err(bad(op, "stride shorter than a row"));
+        }
+        let needed = stride.checked_mul(height).ok_or_else(|| bad(op, "size overflows"))?;
+        if b.data.len() < needed {
+            return Err(bad(op, "pixel data shorter than stride × height"));
+        }
+        let lut = match layout.palette_size() {
+            None => Vec::new(),
+            Some(max) => {
+                let entries = palette.ok_or(DisplayError::NoPalette { op })?;
+                entries.iter().take(max).map(|&e| dest.palette_to_bgra(e)).collect()
+            }
+        };
+        let src = Self {
+            layout,
+            width,
+            height,
+            stride,
+            top_down: b.flags & bitmap_flags::TOP_DOWN != 0,
+            data: Cow::Borrowed(&b.data),
+            lut,
+        };
+        src.check_indices(op, row_bytes)?;
+        Ok(src)
+    }
+
+    /// Snapshot of the part of `surface` under `src_area`; returns the source
+    /// and `src_area` translated into the snapshot's coordinates.
+    pub fn from_surface(op: &'static str, surface: &Surface, src_area: &Rect) -> Result<(Self, Rect), DisplayError> {
+        let (w, h) = surface.dims();
+        let Some(area) = PixBox::from_rect(src_area, w, h) else {
+            let empty = Self {
+                layout: Layout::Bgra32,
+                width: 0,
+                height: 0,
+                stride: 0,
+                top_down: true,
+                data: Cow::Owned(Vec::new()),
+                lut: Vec::new(),
+            };
+            return Ok((empty, *src_area));
+        };
+        let width = area.width();
+        let stride = width.saturating_mul(BYTES_PER_PIXEL);
+        let height = area.y1.saturating_sub(area.y0);
+        let mut data = Vec::new();
+        data.try_reserve_exact(stride.saturating_mul(height))
+            .map_err(|_| DisplayError::SurfaceAlloc {
+                id: u32::MAX,
+                bytes: u64::try_from(stride.saturating_mul(height)).unwrap_or(u64::MAX),
+            })?;
+        for y in area.y0..area.y1 {
+            let row = surface
+                .row(y, area.x0, area.x1)
+                .ok_or_else(|| bad(op, "surface snapshot out of bounds"))?;
+            data.extend_from_slice(row);
+        }
+        let dx = i32::try_from(area.x0).unwrap_or(i32::MAX);
+        let dy = i32::try_from(area.y0).unwrap_or(i32::MAX);
+        let moved = Rect::ltrb(
+            src_area.left.saturating_sub(dx),
+            src_area.top.saturating_sub(dy),
+            src_area.right.saturating_sub(dx),
+            src_area.bottom.saturating_sub(dy),
+        );
+        let src = Self {
+            layout: Layout::Bgra32,
+            width,
+            height,
+            stride,
+            top_down: true,
+            data: Cow::Owned(data),
+            lut: Vec::new(),
+        };
+        Ok((src, moved))
+    }
+
+    /// The stored bytes of row `iy` (counted from the top of the image).
+    fn raw_row(&self, iy: usize) -> &[u8] {
+        let row = if self.top_down {
+            iy
+        } else {
+            self.height.saturating_sub(1).saturating_sub(iy)
+        };
+        let start = row.saturating_mul(self.stride);
+        self.data
+            .get(start..start.saturating_add(self.stride))
+            .unwrap_or_default()
+    }
+
+    /// Rejects any pixel whose palette index is outside the palette.
+    fn check_indices(&self, op: &'static str, row_bytes: usize) -> Result<(), DisplayError> {
+        let n = self.lut.len();
+        let Some(max) = self.layout.palette_size() else {
+            return Ok(());
+        };
+        if n >= max || self.width == 0 {
+            return Ok(());
+        }
+        let err = |index: usize| DisplayError::PaletteIndex {
+            op,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            len: n,
+        };
+        for iy in 0..self.height {
+            let row = self.raw_row(iy).get(..row_bytes).unwrap_or_default();
+            match self.layout {
+                Layout::Bit8 => {
+                    if let Some(&i) = row.iter().find(|&&i| usize::from(i) >= n) {
+                        return Err(err(usize::from(i)));
+                    }
+                }
+                Layout::Bit4 { high_first } => {
+                    for x in 0..self.width {
+                        let i = nibble(row, x, high_first);
+                        if usize::from(i) >= n {
+                            return Err(err(usize::from(i)));
+                        }
+                    }
+                }
+                Layout::Bit1 { msb_first } => {
+                    for x in 0..self.width {
+                        let i = bit(row, x, msb_first);
+                        if usize::from(i) >= n {
+                            return Err(err(usize::from(i)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts pixels `x0..x1` of row `iy` into `out` as B,G,R,A; `out`
+    /// holds `4 · (x1 − x0)` bytes (a destination row slice or a scratch
+    /// buffer). Pixels the source cannot supply (only on a validation bug)
+    /// are left as they were.
+    pub fn convert(&self, iy: usize, x0: usize, x1: usize, out: &mut [u8]) {
+        let row = self.raw_row(iy);
+        let bytes = |bpp: usize| {
+            row.get(x0.saturating_mul(bpp)..x1.saturating_mul(bpp))
+                .unwrap_or_default()
+        };
+        let lut = |i: u8| self.lut.get(usize::from(i)).copied().unwrap_or_default();
+        let pixels = out.chunks_exact_mut(BYTES_PER_PIXEL);
+        match self.layout {
+            Layout::Bgra32 | Layout::Xrgb32 => {
+                let src = bytes(4);
+                if src.len() == out.len() {
+                    out.copy_from_slice(src);
+                }
+                if self.layout == Layout::Xrgb32 {
+                    out.iter_mut().skip(3).step_by(BYTES_PER_PIXEL).for_each(|a| *a = 0xff);
+                }
+            }
+            Layout::Bgr24 => {
+                for (d, s) in pixels.zip(bytes(3).chunks_exact(3)) {
+                    if let [b, g, r] = s {
+                        d.copy_from_slice(&[*b, *g, *r, 0xff]);
+                    }
+                }
+            }
+            Layout::Rgb555 => {
+                for (d, s) in pixels.zip(bytes(2).chunks_exact(2)) {
+                    if let [lo, hi] = s {
+                        d.copy_from_slice(&rgb555_to_bgra(u16::from_le_bytes([*lo, *hi])));
+                    }
+                }
+            }
+            Layout::Bit8 => {
+                for (d, &i) in pixels.zip(bytes(1)) {
+                    d.copy_from_slice(&lut(i));
+                }
+            }
+            Layout::Bit4 { high_first } => {
+                for (d, x) in pixels.zip(x0..x1) {
+                    d.copy_from_slice(&lut(nibble(row, x, high_first)));
+                }
+            }
+            Layout::Bit1 { msb_first } => {
+                for (d, x) in pixels.zip(x0..x1) {
+                    d.copy_from_slice(&lut(bit(row, x, msb_first)));
+                }
+            }
+        }
+    }
+}
+
+/// Pixel `x` of a 4-bit row; `high_first` means the high nibble is the left pixel.
+fn nibble(row: &[u8], x: usize, high_first: bool) -> u8 {
+    let byte = row.get(x / 2).copied().unwrap_or(0);
+    if x.is_multiple_of(2) == high_first {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
+}
+
+/// Pixel `x` of a 1-bit row; `msb_first` means bit 7 is the left pixel.
+fn bit(row: &[u8], x: usize, msb_first: bool) -> u8 {
+    let byte = row.get(x / 8).copied().unwrap_or(0);
+    let shift = if msb_first { 7 - (x % 8) } else { x % 8 };
+    (byte >> shift) & 1
+}

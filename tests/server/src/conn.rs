@@ -1,0 +1,391 @@
+//! One connection of the test server: link, then the channel's behaviour.
+
+use crate::{Fault, Inner, Received};
+use anyhow::{Context, Result, bail};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use sumac::connector::acceptor::{AcceptEvent, ServerLink};
+use sumac::proto::base::{Message, ServerBase};
+use sumac::proto::caps::{self, Caps};
+use sumac::proto::channel::display::DisplayServer;
+use sumac::proto::channel::main::{ChannelId, MainInit, MainServer, msgc as main_msgc};
+use sumac::proto::consts::{ChannelType, LinkErr, mouse_mode};
+use sumac::proto::frame::{DataHeader, HeaderKind};
+use sumac::proto::{ReadCursor, WriteCursor};
+
+enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Tls(s) => s.write(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.flush(),
+            Self::Tls(s) => s.flush(),
+            #[cfg(unix)]
+            Self::Unix(s) => s.flush(),
+        }
+    }
+}
+
+impl Conn {
+    fn set_read_timeout(&self, d: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(d),
+            Self::Tls(s) => s.sock.set_read_timeout(d),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+    fn shutdown(&self) {
+        let _ = match self {
+            Self::Tcp(s) => s.shutdown(Shutdown::Both),
+            Self::Tls(s) => s.sock.shutdown(Shutdown::Both),
+            #[cfg(unix)]
+            Self::Unix(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+}
+
+pub(crate) fn accept_loop(inner: Arc<Inner>, listener: TcpListener, tls: bool) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("test-server-accept".into())
+        .spawn(move || {
+            let mut conns: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
+            for stream in listener.incoming() {
+                if inner.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
+                let Ok(killer) = stream.try_clone() else { continue };
+                let inner2 = Arc::clone(&inner);
+                let h = std::thread::spawn(move || {
+                    let conn = if tls {
+                        let Some(cfg) = inner2.tls.clone() else { return };
+                        let Ok(sc) = rustls::ServerConnection::new(cfg) else {
+                            return;
+                        };
+                        Conn::Tls(Box::new(rustls::StreamOwned::new(sc, stream)))
+                    } else {
+                        Conn::Tcp(stream)
+                    };
+                    if let Err(e) = serve(&inner2, conn, tls) {
+                        tracing::debug!("test server connection ended: {e:#}");
+                    }
+                });
+                conns.push((killer, h));
+            }
+            for (k, h) in conns {
+                let _ = k.shutdown(Shutdown::Both);
+                let _ = h.join();
+            }
+        })?)
+}
+
+#[cfg(unix)]
+pub(crate) fn accept_unix_loop(
+    inner: Arc<Inner>,
+    listener: std::os::unix::net::UnixListener,
+) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("test-server-unix".into())
+        .spawn(move || {
+            let mut conns = Vec::new();
+            for stream in listener.incoming() {
+                if inner.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let Ok(killer) = stream.try_clone() else { continue };
+                let inner2 = Arc::clone(&inner);
+                let h = std::thread::spawn(move || {
+                    if let Err(e) = serve(&inner2, Conn::Unix(stream), false) {
+                        tracing::debug!("test server connection ended: {e:#}");
+                    }
+                });
+                conns.push((killer, h));
+            }
+            for (k, h) in conns {
+                let _ = k.shutdown(Shutdown::Both);
+                let _ = h.join();
+            }
+        })?)
+}
+
+fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
+    let mut common = vec![caps::common::PROTOCOL_AUTH_SELECTION, caps::common::AUTH_SPICE];
+    if inner.config.mini_header {
+        common.push(caps::common::MINI_HEADER);
+    }
+    let channel = match ty {
+        ChannelType::MAIN => vec![caps::main::NAME_AND_UUID, caps::main::AGENT_CONNECTED_TOKENS],
+        ChannelType::DISPLAY => vec![caps::display::MONITORS_CONFIG, caps::display::PREF_COMPRESSION],
+        _ => vec![],
+    };
+    Caps::new(&common, &channel)
+}
+
+/// Link, record, then run the channel.
+fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
+    let mut link = ServerLink::new(inner.key.clone())?;
+    let (header, mess) = loop {
+        let mut buf = vec![0u8; link.wants()];
+        conn.read_exact(&mut buf).context("reading link data")?;
+        match link.step(&buf)? {
+            AcceptEvent::Continue => {}
+            AcceptEvent::LinkMess(m) => {
+                if inner.config.fault == Some(Fault::TruncatedLinkReply) {
+                    let reply = link.accept(server_caps(inner, m.channel_type), None)?;
+                    conn.write_all(&reply[..10])?;
+                    conn.flush()?;
+                    conn.shutdown();
+                    return Ok(());
+                }
+                let refuse = if !tls && inner.config.need_secured.contains(&m.channel_type) {
+                    Some(LinkErr::NeedSecured)
+                } else if m.channel_type != ChannelType::MAIN && m.connection_id != inner.session_id {
+                    Some(LinkErr::BadConnectionId)
+                } else {
+                    None
+                };
+                if let Some(e) = refuse {
+                    conn.write_all(&link.reject(e))?;
+                    conn.flush()?;
+                    inner.record().refused += 1;
+                    return Ok(());
+                }
+                let pw = inner.config.password.as_ref().map(|p| p.as_bytes().to_vec());
+                conn.write_all(&link.accept(server_caps(inner, m.channel_type), pw)?)?;
+                conn.flush()?;
+            }
+            AcceptEvent::Done { send, header, client } => {
+                conn.write_all(&send)?;
+                conn.flush()?;
+                break (header, client);
+            }
+            AcceptEvent::AuthFailed { send } => {
+                conn.write_all(&send)?;
+                conn.flush()?;
+                inner.record().refused += 1;
+                return Ok(());
+            }
+        }
+    };
+    let key = (mess.channel_type, mess.channel_id);
+    inner.record().linked.push((key.0, key.1, tls));
+    conn.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut ch = Channel {
+        inner: Arc::clone(inner),
+        conn,
+        header,
+        key,
+        serial: 0,
+        inbuf: Vec::new(),
+        client_caps: mess.caps,
+    };
+    let r = match key.0 {
+        ChannelType::MAIN => ch.run_main(),
+        ChannelType::DISPLAY => ch.run_display(),
+        ChannelType::INPUTS => {
+            ch.send_raw(101, &0u16.to_le_bytes())?; // INPUTS_INIT {modifiers}
+            ch.run_idle()
+        }
+        _ => ch.run_idle(),
+    };
+    ch.conn.shutdown();
+    inner.record().closed.push(key);
+    r
+}
+
+struct Channel {
+    inner: Arc<Inner>,
+    conn: Conn,
+    header: HeaderKind,
+    key: (ChannelType, u8),
+    serial: u64,
+    inbuf: Vec<u8>,
+    client_caps: Caps,
+}
+
+impl Channel {
+    fn send_raw(&mut self, msg_type: u16, body: &[u8]) -> Result<()> {
+        self.serial += 1;
+        let bytes = sumac::proto::frame::encode_message(self.header, self.serial, msg_type, body);
+        self.conn.write_all(&bytes)?;
+        self.conn.flush()?;
+        Ok(())
+    }
+
+    fn send<M: Message>(&mut self, m: &M) -> Result<()> {
+        let body = m.to_body();
+        self.send_raw(m.msg_type(), &body)
+    }
+
+    /// Reads what is available (up to the read timeout) and returns complete messages.
+    fn poll(&mut self) -> Result<Vec<(u16, Vec<u8>)>> {
+        if self.inner.stop.load(Ordering::SeqCst) {
+            bail!("server stopping");
+        }
+        let mut buf = [0u8; 64 * 1024];
+        match self.conn.read(&mut buf) {
+            Ok(0) => bail!("client closed {:?}", self.key),
+            Ok(n) => self.inbuf.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut out = Vec::new();
+        let hl = self.header.header_len();
+        loop {
+            if self.inbuf.len() < hl {
+                break;
+            }
+            let h = DataHeader::decode(self.header, &mut ReadCursor::new(&self.inbuf[..hl]), 1 << 24)?;
+            let total = hl + h.size as usize;
+            if self.inbuf.len() < total {
+                break;
+            }
+            let body = self.inbuf[hl..total].to_vec();
+            self.inbuf.drain(..total);
+            self.inner.record().received.push(Received {
+                channel: self.key,
+                msg_type: h.msg_type,
+                body: body.clone(),
+            });
+            out.push((h.msg_type, body));
+        }
+        Ok(out)
+    }
+
+    fn run_idle(&mut self) -> Result<()> {
+        loop {
+            self.poll()?;
+        }
+    }
+
+    fn run_main(&mut self) -> Result<()> {
+        self.send(&MainServer::Base(ServerBase::SetAck {
+            generation: 1,
+            window: 4,
+        }))?;
+        self.send(&MainServer::Init(MainInit {
+            session_id: self.inner.session_id,
+            display_channels_hint: 1,
+            supported_mouse_modes: mouse_mode::SERVER | mouse_mode::CLIENT,
+            current_mouse_mode: mouse_mode::SERVER,
+            agent_connected: 0,
+            agent_tokens: 10,
+            multi_media_time: 0,
+            ram_hint: 0,
+        }))?;
+        if self.client_caps.channel.has(caps::main::NAME_AND_UUID) {
+            self.send(&MainServer::Name(self.inner.config.name.as_bytes().to_vec()))?;
+            self.send(&MainServer::Uuid(*b"sumac-test-uuid!"))?;
+        }
+        self.send(&MainServer::Base(ServerBase::Ping {
+            id: 1,
+            timestamp: 42,
+            data: vec![0; 16],
+        }))?;
+        if self.inner.config.fault == Some(Fault::MainHugeMessage) {
+            let mut w = WriteCursor::new();
+            DataHeader {
+                serial: 99,
+                msg_type: 109,
+                size: u32::MAX,
+                sub_list: 0,
+            }
+            .encode(self.header, &mut w);
+            self.conn.write_all(w.as_slice())?;
+            self.conn.write_all(&[0u8; 100])?;
+            self.conn.flush()?;
+        }
+        loop {
+            for (ty, _) in self.poll()? {
+                if ty == main_msgc::ATTACH_CHANNELS {
+                    let list = self
+                        .inner
+                        .config
+                        .channels
+                        .iter()
+                        .map(|(t, id)| ChannelId {
+                            channel_type: t.0,
+                            id: *id,
+                        })
+                        .collect();
+                    self.send(&MainServer::ChannelsList(list))?;
+                    if self.inner.config.fault == Some(Fault::MainCloseAfterList) {
+                        std::thread::sleep(Duration::from_millis(300));
+                        bail!("fault: main channel closes after CHANNELS_LIST");
+                    }
+                }
+            }
+        }
+    }
+
+    fn run_display(&mut self) -> Result<()> {
+        // Wait for DISPLAY_INIT (101).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        'init: loop {
+            for (ty, _) in self.poll()? {
+                if ty == 101 {
+                    break 'init;
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no DISPLAY_INIT");
+            }
+        }
+        if self.inner.config.fault == Some(Fault::DisplayCloseMidMessage) {
+            let m = &self.inner.config.scene.messages[0];
+            let body = m.to_body();
+            let bytes = sumac::proto::frame::encode_message(self.header, 1, m.msg_type(), &body);
+            self.conn.write_all(&bytes[..bytes.len() / 2])?;
+            self.conn.flush()?;
+            bail!("fault: display closes mid-message");
+        }
+        let messages: Vec<DisplayServer> = self.inner.config.scene.messages.clone();
+        for m in &messages {
+            self.send(m)?;
+        }
+        let (w, h) = (self.inner.config.scene.width, self.inner.config.scene.height);
+        let mut frame = 0u32;
+        let mut next = Instant::now();
+        loop {
+            self.poll()?;
+            if self.inner.config.animate && Instant::now() >= next {
+                for m in crate::scene::demo_frame(frame, w, h) {
+                    self.send(&m)?;
+                }
+                frame = frame.wrapping_add(1);
+                next += Duration::from_millis(40);
+            }
+        }
+    }
+}

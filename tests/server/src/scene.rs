@@ -1,0 +1,308 @@
+//! Display scenes: the messages the test server draws with, and the image a
+//! correct client must end up with (computed independently, rectangle by
+//! rectangle, not with Sumac's canvas).
+
+use sumac::proto::channel::display::{
+    Bitmap, Brush, Clip, CopyOp, DisplayBase, DisplayServer, FillOp, Head, Image, ImageDescriptor, ImageKind, Palette,
+    PaletteRef, Point, QMask, Rect, SurfaceCreate, bitmap_flags, bitmap_fmt, image_type, ropd, surface_flags,
+    surface_fmt,
+};
+
+/// What a display channel sends after DISPLAY_INIT, and the expected result.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub messages: Vec<DisplayServer>,
+    pub width: u32,
+    pub height: u32,
+    /// Expected primary surface after the scene, as RGB8 rows.
+    pub expected_rgb: Vec<u8>,
+}
+
+/// Builds a scene on a 32-bit primary surface while painting the expected image.
+#[derive(Debug)]
+pub struct SceneBuilder {
+    width: u32,
+    height: u32,
+    messages: Vec<DisplayServer>,
+    rgb: Vec<u8>,
+}
+
+fn base(x: i32, y: i32, w: i32, h: i32) -> DisplayBase {
+    DisplayBase {
+        surface_id: 0,
+        bbox: Rect::ltrb(x, y, x + w, y + h),
+        clip: Clip::None,
+    }
+}
+
+impl SceneBuilder {
+    pub fn new(width: u32, height: u32) -> Self {
+        let messages = vec![
+            DisplayServer::SurfaceCreate(SurfaceCreate {
+                surface_id: 0,
+                width,
+                height,
+                format: surface_fmt::XRGB32,
+                flags: surface_flags::PRIMARY,
+            }),
+            DisplayServer::MonitorsConfig {
+                max_allowed: 1,
+                heads: vec![Head {
+                    monitor_id: 0,
+                    surface_id: 0,
+                    width,
+                    height,
+                    x: 0,
+                    y: 0,
+                    flags: 0,
+                }],
+            },
+        ];
+        Self {
+            width,
+            height,
+            messages,
+            rgb: vec![0; width as usize * height as usize * 3],
+        }
+    }
+
+    fn put(&mut self, x: i32, y: i32, rgb: [u8; 3]) {
+        if x < 0 || y < 0 || x >= self.width as i32 || y >= self.height as i32 {
+            return;
+        }
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        self.rgb[i..i + 3].copy_from_slice(&rgb);
+    }
+
+    fn get(&self, x: i32, y: i32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    /// Solid fill with an xRGB colour.
+    pub fn fill(mut self, x: i32, y: i32, w: i32, h: i32, color: u32) -> Self {
+        self.messages.push(DisplayServer::DrawFill {
+            base: base(x, y, w, h),
+            fill: FillOp {
+                brush: Brush::Solid(color),
+                rop_descriptor: ropd::OP_PUT,
+                mask: QMask::default(),
+            },
+        });
+        let rgb = [(color >> 16) as u8, (color >> 8) as u8, color as u8];
+        for yy in y..y + h {
+            for xx in x..x + w {
+                self.put(xx, yy, rgb);
+            }
+        }
+        self
+    }
+
+    /// Fill clipped to rectangles.
+    pub fn fill_clipped(mut self, x: i32, y: i32, w: i32, h: i32, color: u32, clips: Vec<Rect>) -> Self {
+        let mut b = base(x, y, w, h);
+        b.clip = Clip::Rects(clips.clone());
+        self.messages.push(DisplayServer::DrawFill {
+            base: b,
+            fill: FillOp {
+                brush: Brush::Solid(color),
+                rop_descriptor: ropd::OP_PUT,
+                mask: QMask::default(),
+            },
+        });
+        let rgb = [(color >> 16) as u8, (color >> 8) as u8, color as u8];
+        for yy in y..y + h {
+            for xx in x..x + w {
+                if clips
+                    .iter()
+                    .any(|c| xx >= c.left && xx < c.right && yy >= c.top && yy < c.bottom)
+                {
+                    self.put(xx, yy, rgb);
+                }
+            }
+        }
+        self
+    }
+
+    /// Copies an uncompressed bitmap whose pixel (px, py) has colour `pattern(px, py)`.
+    /// `format` is one of BIT32, BIT24, BIT16 (555) or BIT8 (palettised: the
+    /// pattern is quantised to a 256-entry palette).
+    pub fn copy_bitmap(mut self, (x, y): (i32, i32), (w, h): (u32, u32), format: u8, top_down: bool, id: u64) -> Self {
+        let pattern = |px: u32, py: u32| -> [u8; 3] {
+            [
+                (px * 255 / w.max(1)) as u8,
+                (py * 255 / h.max(1)) as u8,
+                ((px + py) * 7 % 256) as u8,
+            ]
+        };
+        let bpp = match format {
+            bitmap_fmt::BIT32 => 4,
+            bitmap_fmt::BIT24 => 3,
+            bitmap_fmt::BIT16 => 2,
+            _ => 1,
+        };
+        let stride = (w * bpp).div_ceil(4) * 4;
+        let mut data = vec![0u8; (stride * h) as usize];
+        let mut entries = Vec::new();
+        for row in 0..h {
+            // Wire row `row` holds image row `row` when top-down, else the mirrored one.
+            let py = if top_down { row } else { h - 1 - row };
+            for px in 0..w {
+                let mut c = pattern(px, py);
+                let o = (row * stride + px * bpp) as usize;
+                match format {
+                    bitmap_fmt::BIT32 => data[o..o + 4].copy_from_slice(&[c[2], c[1], c[0], 0]),
+                    bitmap_fmt::BIT24 => data[o..o + 3].copy_from_slice(&[c[2], c[1], c[0]]),
+                    bitmap_fmt::BIT16 => {
+                        let v = (u16::from(c[0] >> 3) << 10) | (u16::from(c[1] >> 3) << 5) | u16::from(c[2] >> 3);
+                        data[o..o + 2].copy_from_slice(&v.to_le_bytes());
+                    }
+                    _ => {
+                        // 6x6x6 colour cube index
+                        let q = |v: u8| u32::from(v) * 5 / 255;
+                        let idx = q(c[0]) * 36 + q(c[1]) * 6 + q(c[2]);
+                        data[o] = idx as u8;
+                    }
+                }
+                // Expected colour as a lossless client shows it.
+                c = match format {
+                    bitmap_fmt::BIT16 => {
+                        let e = |v: u8| {
+                            let f = v >> 3;
+                            (f << 3) | (f >> 2)
+                        };
+                        [e(c[0]), e(c[1]), e(c[2])]
+                    }
+                    bitmap_fmt::BIT8 => {
+                        let q = |v: u8| (u32::from(v) * 5 / 255 * 51) as u8;
+                        [q(c[0]), q(c[1]), q(c[2])]
+                    }
+                    _ => c,
+                };
+                self.put(x + px as i32, y + py as i32, c);
+            }
+        }
+        if format == bitmap_fmt::BIT8 {
+            for i in 0..216u32 {
+                let (r, g, b) = (i / 36 * 51, i / 6 % 6 * 51, i % 6 * 51);
+                entries.push((r << 16) | (g << 8) | b);
+            }
+        }
+        let palette = if format == bitmap_fmt::BIT8 {
+            PaletteRef::Inline(Palette { unique: 0, entries })
+        } else {
+            PaletteRef::None
+        };
+        let image = Image {
+            descriptor: ImageDescriptor {
+                id,
+                image_type: image_type::BITMAP,
+                flags: 0,
+                width: w,
+                height: h,
+            },
+            kind: ImageKind::Bitmap(Bitmap {
+                format,
+                flags: if top_down { bitmap_flags::TOP_DOWN } else { 0 },
+                width: w,
+                height: h,
+                stride,
+                palette,
+                data,
+            }),
+        };
+        self.messages.push(DisplayServer::DrawCopy {
+            base: base(x, y, w as i32, h as i32),
+            copy: CopyOp {
+                src_bitmap: Some(image),
+                src_area: Rect::ltrb(0, 0, w as i32, h as i32),
+                rop_descriptor: ropd::OP_PUT,
+                scale_mode: 0,
+                mask: QMask::default(),
+            },
+        });
+        self
+    }
+
+    /// COPY_BITS: moves the w×h block at (sx, sy) to (x, y).
+    pub fn copy_bits(mut self, sx: i32, sy: i32, x: i32, y: i32, w: i32, h: i32) -> Self {
+        self.messages.push(DisplayServer::CopyBits {
+            base: base(x, y, w, h),
+            src_pos: Point { x: sx, y: sy },
+        });
+        let mut block = Vec::with_capacity((w * h) as usize);
+        for yy in 0..h {
+            for xx in 0..w {
+                block.push(self.get(sx + xx, sy + yy));
+            }
+        }
+        for yy in 0..h {
+            for xx in 0..w {
+                self.put(x + xx, y + yy, block[(yy * w + xx) as usize]);
+            }
+        }
+        self
+    }
+
+    pub fn build(mut self) -> Scene {
+        self.messages.push(DisplayServer::Mark);
+        Scene {
+            messages: self.messages,
+            width: self.width,
+            height: self.height,
+            expected_rgb: self.rgb,
+        }
+    }
+}
+
+/// The default test scene: every first-step operation on a 320x240 surface.
+pub fn standard() -> Scene {
+    SceneBuilder::new(320, 240)
+        .fill(0, 0, 320, 240, 0x00_20_40_60)
+        .fill(10, 10, 100, 50, 0x00_ff_00_00)
+        .fill(-20, 200, 60, 100, 0x00_00_ff_00) // partly outside: clipped
+        .fill_clipped(
+            150,
+            10,
+            150,
+            60,
+            0x00_ff_ff_00,
+            vec![Rect::ltrb(150, 10, 200, 30), Rect::ltrb(250, 40, 300, 70)],
+        )
+        .copy_bitmap((10, 80), (64, 48), bitmap_fmt::BIT32, false, 1)
+        .copy_bitmap((80, 80), (64, 48), bitmap_fmt::BIT24, true, 2)
+        .copy_bitmap((150, 80), (64, 48), bitmap_fmt::BIT16, false, 3)
+        .copy_bitmap((220, 80), (64, 48), bitmap_fmt::BIT8, true, 4)
+        .copy_bits(10, 80, 40, 150, 100, 60) // overlapping source and destination
+        .build()
+}
+
+/// One frame of the demo animation: a bar sweeping across a gradient.
+pub fn demo_frame(frame: u32, width: u32, height: u32) -> Vec<DisplayServer> {
+    let x = (frame * 8 % width) as i32;
+    let hue = frame.wrapping_mul(2_654_435_761);
+    let color = hue & 0x00ff_ffff;
+    vec![
+        DisplayServer::DrawFill {
+            base: base(0, 0, width as i32, 40),
+            fill: FillOp {
+                brush: Brush::Solid(0x00_10_10_10),
+                rop_descriptor: ropd::OP_PUT,
+                mask: QMask::default(),
+            },
+        },
+        DisplayServer::DrawFill {
+            base: base(x, 0, 40, 40),
+            fill: FillOp {
+                brush: Brush::Solid(color),
+                rop_descriptor: ropd::OP_PUT,
+                mask: QMask::default(),
+            },
+        },
+        DisplayServer::CopyBits {
+            base: base(0, 41, width as i32, height as i32 - 42),
+            src_pos: Point { x: 0, y: 40 },
+        },
+        DisplayServer::Mark,
+    ]
+}
