@@ -1,0 +1,317 @@
+//! QEMU 7.2 with a QXL card and SPICE, plus a minimal QMP client (std + serde_json).
+//!
+//! Without `kernel` the guest is SeaBIOS alone: it stops at "No bootable device." in 720x400 VGA
+//! text mode, a static screen apart from the blinking text cursor.
+
+use super::{
+    RealServerError, Rect, Result, RgbImage, TlsDir, compare_images, describe_status, free_port, io_err, log_tail,
+    server_command, signal_pid, spice_uri, wait_for_port, wait_pid_gone,
+};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// memtest86+ 6.10 from Debian's memtest86+ package: boots in ~8 s under TCG and keeps redrawing.
+pub const MEMTEST_KERNEL: &str = "/boot/memtest86+x64.bin";
+
+#[derive(Debug, Clone, Default)]
+pub struct QemuOpts {
+    /// SPICE password (`-object secret` + `password-secret=`); `None` → `disable-ticketing=on`.
+    pub password: Option<String>,
+    /// Adds `tls-port=` and `x509-dir=`.
+    pub tls: Option<TlsDir>,
+    /// With `tls`: offer only the TLS port (no plain `port=`).
+    pub tls_only: bool,
+    /// `image-compression=` (auto_glz, auto_lz, quic, glz, lz, off).
+    pub image_compression: Option<&'static str>,
+    /// `-kernel` image, e.g. [`MEMTEST_KERNEL`].
+    pub kernel: Option<PathBuf>,
+}
+
+/// A running QEMU, killed (by PID) when dropped.
+pub struct Qemu {
+    child: Child,
+    /// Plain SPICE port (None when `tls_only`).
+    pub port: Option<u16>,
+    pub tls_port: Option<u16>,
+    pub password: Option<String>,
+    pub tls: Option<TlsDir>,
+    qmp: Mutex<Qmp>,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+/// A screen that stopped changing, except maybe for a blinking cursor.
+#[derive(Debug, Clone)]
+pub struct StableScreen {
+    pub image: RgbImage,
+    /// Where successive screendumps differed (the text cursor), to mask in comparisons.
+    pub blink: Option<Rect>,
+}
+
+impl StableScreen {
+    pub fn mask(&self) -> Vec<Rect> {
+        self.blink.into_iter().collect()
+    }
+}
+
+impl Qemu {
+    pub fn start(opts: QemuOpts) -> Result<Qemu> {
+        let dir = tempfile::Builder::new()
+            .prefix("sumac-qemu-")
+            .tempdir()
+            .map_err(io_err("create QEMU temp dir"))?;
+        let log = dir.path().join("qemu.log");
+        let qmp_path = dir.path().join("qmp.sock");
+        let port = (opts.tls.is_none() || !opts.tls_only).then(free_port);
+        let tls_port = opts.tls.as_ref().map(|_| free_port());
+
+        let mut spice = vec!["addr=127.0.0.1".to_string()];
+        if let Some(port) = port {
+            spice.push(format!("port={port}"));
+        }
+        if let (Some(tls), Some(tls_port)) = (&opts.tls, tls_port) {
+            spice.push(format!("tls-port={tls_port}"));
+            spice.push(format!("x509-dir={}", tls.path().display()));
+        }
+        let mut cmd = server_command("qemu-system-x86_64");
+        cmd.args([
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-m",
+            "256",
+            "-nodefaults",
+            "-no-user-config",
+        ]);
+        cmd.args(["-vga", "qxl", "-display", "none"]);
+        match &opts.password {
+            Some(pw) => {
+                cmd.args(["-object", &format!("secret,id=spicepw,data={pw}")]);
+                spice.push("password-secret=spicepw".into());
+            }
+            None => spice.push("disable-ticketing=on".into()),
+        }
+        if let Some(ic) = opts.image_compression {
+            spice.push(format!("image-compression={ic}"));
+        }
+        cmd.args(["-spice", &spice.join(",")]);
+        cmd.arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp_path.display()));
+        if let Some(kernel) = &opts.kernel {
+            cmd.arg("-kernel").arg(kernel);
+        }
+        let log_file = File::create(&log).map_err(io_err("create qemu.log"))?;
+        let log_err = log_file.try_clone().map_err(io_err("dup qemu.log"))?;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .map_err(io_err(format!("start {cmd:?}")))?;
+
+        let ready_port = port.or(tls_port).expect("QEMU has a plain or a TLS port");
+        let ready = wait_for_port(ready_port, Duration::from_secs(30), || match child.try_wait() {
+            Ok(Some(status)) => Err(RealServerError::Exited {
+                what: format!("{cmd:?}"),
+                status: describe_status(status),
+                log: log_tail(&log, 20),
+            }),
+            _ => Ok(()),
+        })
+        .and_then(|()| Qmp::connect(&qmp_path, Duration::from_secs(10)));
+        let qmp = match ready {
+            Ok(qmp) => qmp,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        Ok(Qemu {
+            child,
+            port,
+            tls_port,
+            password: opts.password,
+            tls: opts.tls,
+            qmp: Mutex::new(qmp),
+            dir,
+            log,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The URI a client should use for this server (all ports and the password).
+    pub fn uri(&self) -> String {
+        spice_uri(self.port, self.tls_port, self.password.as_deref())
+    }
+
+    /// Runs one QMP command and returns its `"return"` value.
+    pub fn qmp(&self, command: &str, arguments: Option<Value>) -> Result<Value> {
+        self.qmp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .execute(command, arguments)
+    }
+
+    pub fn query_spice(&self) -> Result<Value> {
+        self.qmp("query-spice", None)
+    }
+
+    /// Presses and releases keys given as QEMU qcodes (e.g. `["ret"]`, `["ctrl", "alt", "delete"]`).
+    pub fn send_key(&self, qcodes: &[&str]) -> Result<()> {
+        let keys: Vec<Value> = qcodes.iter().map(|k| json!({"type": "qcode", "data": k})).collect();
+        self.qmp("send-key", Some(json!({ "keys": keys }))).map(drop)
+    }
+
+    /// The guest screen as QEMU renders it (QMP `screendump`, PPM), the ground truth.
+    pub fn screendump(&self) -> Result<RgbImage> {
+        let path = self.dir.path().join("screendump.ppm");
+        let _ = std::fs::remove_file(&path);
+        self.qmp("screendump", Some(json!({ "filename": path.display().to_string() })))?;
+        RgbImage::load(&path)
+    }
+
+    /// Polls screendumps (every 100 ms) until the screen has not changed for `settle`, apart from
+    /// one small region (≤ 16x32 px: a blinking text cursor), which is reported as `blink`.
+    /// `settle` should cover a few blink phases (QEMU's VGA cursor toggles every ~270 ms): 2 s.
+    pub fn wait_for_stable_screen(&self, settle: Duration, timeout: Duration) -> Result<StableScreen> {
+        let start = Instant::now();
+        let mut history: Vec<(Instant, RgbImage)> = Vec::new();
+        loop {
+            let image = self.screendump()?;
+            let now = Instant::now();
+            let (mut oldest_same, mut blink) = (now, None::<Rect>);
+            for (t, older) in history.iter().rev() {
+                let diff = compare_images(older, &image, &[]);
+                if !diff.size_matches {
+                    break;
+                }
+                if let Some(b) = diff.bbox {
+                    let u = blink.map_or(b, |u| u.union(&b));
+                    if u.w > 16 || u.h > 32 {
+                        break;
+                    }
+                    blink = Some(u);
+                }
+                oldest_same = *t;
+            }
+            if now.duration_since(oldest_same) >= settle {
+                return Ok(StableScreen { image, blink });
+            }
+            if start.elapsed() > timeout {
+                return Err(RealServerError::Timeout {
+                    what: "the QEMU screen to stop changing".into(),
+                    secs: timeout.as_secs_f64(),
+                    log: log_tail(&self.log, 20),
+                });
+            }
+            history.retain(|(t, _)| now.duration_since(*t) <= settle * 2);
+            history.push((now, image));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// A scratch directory that lives as long as the server (for client output files).
+    pub fn scratch_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- QEMU (pid {}) log tail ---\n{}",
+                self.pid(),
+                log_tail(&self.log, 30)
+            );
+        }
+        let pid = self.pid();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal_pid(pid, "TERM");
+            if !wait_pid_gone(pid, Duration::from_secs(5)) {
+                let _ = self.child.kill();
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal QMP client: one JSON object per line; events are skipped.
+pub struct Qmp {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Qmp {
+    /// Connects (retrying until the socket exists), reads the greeting, negotiates capabilities.
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Qmp> {
+        let start = Instant::now();
+        let stream = loop {
+            match UnixStream::connect(path) {
+                Ok(s) => break s,
+                Err(e) if start.elapsed() > timeout => {
+                    return Err(io_err(format!("connect to QMP socket {}", path.display()))(e));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(io_err("set QMP read timeout"))?;
+        let writer = stream.try_clone().map_err(io_err("clone QMP socket"))?;
+        let mut qmp = Qmp {
+            reader: BufReader::new(stream),
+            writer,
+        };
+        let greeting = qmp.read_message()?;
+        if greeting.get("QMP").is_none() {
+            return Err(RealServerError::Qmp(format!("unexpected greeting {greeting}")));
+        }
+        qmp.execute("qmp_capabilities", None)?;
+        Ok(qmp)
+    }
+
+    fn read_message(&mut self) -> Result<Value> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).map_err(io_err("read from QMP"))?;
+        if n == 0 {
+            return Err(RealServerError::Qmp("connection closed by QEMU".into()));
+        }
+        serde_json::from_str(&line).map_err(|e| RealServerError::Qmp(format!("bad JSON {line:?}: {e}")))
+    }
+
+    /// Sends `{"execute": command, "arguments": arguments}`; returns the `"return"` value or the
+    /// QMP error as [`RealServerError::Qmp`].
+    pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value> {
+        let mut msg = json!({ "execute": command });
+        if let Some(args) = arguments {
+            msg["arguments"] = args;
+        }
+        writeln!(self.writer, "{msg}").map_err(io_err(format!("send QMP {command}")))?;
+        loop {
+            let reply = self.read_message()?;
+            if let Some(ret) = reply.get("return") {
+                return Ok(ret.clone());
+            }
+            if let Some(err) = reply.get("error") {
+                return Err(RealServerError::Qmp(format!("{command}: {err}")));
+            }
+            // Otherwise an asynchronous {"event": ...}: skip it.
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! The runtime against Sumac's own test server over loopback.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sumac::client::config::{CaSource, Password};
+use sumac::client::{ClientError, ConnectionConfig, SessionEvent, SessionHandle, SessionOptions};
+use sumac::connector::LinkError;
+use sumac::display::DisplayEvent;
+use sumac::proto::ChannelType;
+use sumac::proto::DecodeError;
+use sumac_test_server::{Fault, ServerConfig, TestServer, TlsIdentity};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn next(rx: &mut UnboundedReceiver<SessionEvent>, until: Instant) -> Option<SessionEvent> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(until.saturating_duration_since(Instant::now()), rx.recv())
+            .await
+            .ok()
+            .flatten()
+    })
+}
+
+/// Waits for the first MARK on display 0; panics with the session error otherwise.
+fn wait_mark(rx: &mut UnboundedReceiver<SessionEvent>) {
+    let until = Instant::now() + WAIT;
+    loop {
+        match next(rx, until).expect("no MARK within the timeout") {
+            SessionEvent::Display {
+                channel_id: 0,
+                event: DisplayEvent::Mark,
+            } => return,
+            SessionEvent::Disconnected { error } => panic!("session ended before MARK: {error:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Waits for Disconnected and returns its error.
+fn wait_disconnected(rx: &mut UnboundedReceiver<SessionEvent>) -> Option<Arc<ClientError>> {
+    let until = Instant::now() + WAIT;
+    loop {
+        match next(rx, until).expect("session did not end within the timeout") {
+            SessionEvent::Disconnected { error } => return error,
+            _ => continue,
+        }
+    }
+}
+
+fn primary_rgb(session: &SessionHandle) -> (u32, u32, Vec<u8>) {
+    let state = session.display(0).expect("display channel 0");
+    let state = state.lock().unwrap();
+    let (_, s) = state.primary().expect("primary surface");
+    (s.width, s.height, s.to_rgb())
+}
+
+fn assert_scene(session: &SessionHandle, server: &ServerConfig) {
+    let (w, h, rgb) = primary_rgb(session);
+    assert_eq!((w, h), (server.scene.width, server.scene.height));
+    let diff = rgb
+        .chunks(3)
+        .zip(server.scene.expected_rgb.chunks(3))
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, (a, b))| (i as u32 % w, i as u32 / w, a.to_vec(), b.to_vec()))
+        .collect::<Vec<_>>();
+    assert!(
+        diff.is_empty(),
+        "{} pixels differ; first: {:?}",
+        diff.len(),
+        diff.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+/// Runs the calling test alone in a child process (thread names are process-wide,
+/// so a test that counts threads must not share its process with others).
+/// Returns true in the child, where the real body must run.
+fn isolated(test: &str) -> bool {
+    if std::env::var_os("SUMAC_ISOLATED_TEST").is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("SUMAC_ISOLATED_TEST", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "isolated run of {test} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
+}
+
+fn wait_until(timeout: Duration, cond: impl Fn() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+fn sumac_threads() -> Vec<String> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if let Ok(n) = std::fs::read_to_string(e.path().join("comm")) {
+            let n = n.trim().to_string();
+            if n.starts_with("sumac-") {
+                names.push(n);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn plain_session_draws_the_scene_and_answers_base_messages() {
+    let cfg = ServerConfig::default();
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let (session, mut rx) = sumac::client::connect(
+        ConnectionConfig::from_uri(&server.uri()).unwrap(),
+        SessionOptions::default(),
+    )
+    .unwrap();
+    wait_mark(&mut rx);
+    assert_scene(&session, &cfg);
+    // Every listed channel linked with connection_id = session_id.
+    assert!(
+        server.wait_for(WAIT, |r| r.linked.len() == 4),
+        "not all channels linked"
+    );
+    // Base protocol: ACK_SYNC(1) for SET_ACK, PONG(3) for PING; main: ATTACH_CHANNELS(104); display: INIT(101).
+    assert!(server.wait_for(WAIT, |r| {
+        let has = |ch: ChannelType, t: u16| r.received.iter().any(|m| m.channel.0 == ch && m.msg_type == t);
+        has(ChannelType::MAIN, 1)
+            && has(ChannelType::MAIN, 3)
+            && has(ChannelType::MAIN, 104)
+            && has(ChannelType::DISPLAY, 101)
+    }));
+    session.disconnect();
+}
+
+#[test]
+fn every_channel_has_its_thread_and_all_are_joined_on_disconnect() {
+    if !isolated("session::every_channel_has_its_thread_and_all_are_joined_on_disconnect") {
+        return;
+    }
+    let server = TestServer::start(ServerConfig::default()).unwrap();
+    let (session, mut rx) = sumac::client::connect(
+        ConnectionConfig::from_uri(&server.uri()).unwrap(),
+        SessionOptions::default(),
+    )
+    .unwrap();
+    wait_mark(&mut rx);
+    assert!(server.wait_for(WAIT, |r| r.linked.len() == 4));
+    let threads = sumac_threads();
+    for name in ["sumac-main-0", "sumac-display-0", "sumac-inputs-0", "sumac-cursor-0"] {
+        assert!(threads.iter().any(|t| t == name), "no thread {name} in {threads:?}");
+    }
+    assert_eq!(session.running_channel_threads(), 3);
+    let t = Instant::now();
+    session.disconnect();
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "disconnect took {:?}",
+        t.elapsed()
+    );
+    assert!(sumac_threads().is_empty(), "threads left: {:?}", sumac_threads());
+    assert!(
+        wait_disconnected(&mut rx).is_none(),
+        "a requested disconnect is not an error"
+    );
+    // The server sees every connection closed.
+    assert!(server.wait_for(WAIT, |r| r.closed.len() == 4));
+}
+
+#[test]
+fn tls_with_a_private_ca() {
+    let id = TlsIdentity::generate(false).unwrap();
+    let cfg = ServerConfig {
+        tls: Some(id.clone()),
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let mut conn =
+        ConnectionConfig::from_uri(&format!("spice+tls://127.0.0.1:{}", server.tls_port().unwrap())).unwrap();
+    conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
+    let (session, mut rx) = sumac::client::connect(conn, SessionOptions::default()).unwrap();
+    wait_mark(&mut rx);
+    assert_scene(&session, &cfg);
+    assert!(server.wait_for(WAIT, |r| r.linked.len() == 4 && r.linked.iter().all(|l| l.2)));
+    assert!(session.stats().iter().all(|s| s.tls));
+}
+
+#[test]
+fn tls_host_subject_mismatch_is_refused() {
+    let id = TlsIdentity::generate(true).unwrap();
+    let server = TestServer::start(ServerConfig {
+        tls: Some(id.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut conn =
+        ConnectionConfig::from_uri(&format!("spice+tls://127.0.0.1:{}", server.tls_port().unwrap())).unwrap();
+    conn.ca = Some(CaSource::Pem(id.ca_pem.clone().into_bytes()));
+    conn.host_subject = Some("C=XX,O=Someone Else,CN=127.0.0.1".into());
+    let (_session, mut rx) = sumac::client::connect(conn, SessionOptions::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(matches!(*err, ClientError::Tls { .. }), "{err}");
+    assert!(err.to_string().contains("subject"), "{err}");
+    // The right subject on the same CN-only certificate works.
+    let mut conn =
+        ConnectionConfig::from_uri(&format!("spice+tls://127.0.0.1:{}", server.tls_port().unwrap())).unwrap();
+    conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
+    conn.host_subject = Some(id.subject.clone());
+    let (_session, mut rx) = sumac::client::connect(conn, SessionOptions::default()).unwrap();
+    wait_mark(&mut rx);
+}
+
+#[test]
+fn wrong_password_is_an_auth_error() {
+    let server = TestServer::start(ServerConfig {
+        password: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let uri = format!("spice://127.0.0.1?port={}&password=wrong", server.port());
+    let (_session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&uri).unwrap(), Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(err.is_auth_error(), "{err}");
+    assert!(err.to_string().contains("password"), "{err}");
+}
+
+#[test]
+fn right_password_connects() {
+    let cfg = ServerConfig {
+        password: Some("s3cret".into()),
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let uri = format!("spice://127.0.0.1?port={}&password=s3cret", server.port());
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&uri).unwrap(), Default::default()).unwrap();
+    wait_mark(&mut rx);
+    assert_scene(&session, &cfg);
+}
+
+#[test]
+fn password_over_60_bytes_is_refused_locally() {
+    let server = TestServer::start(ServerConfig::default()).unwrap();
+    let mut conn = ConnectionConfig::from_uri(&server.uri()).unwrap();
+    conn.password = Some(Password::new("x".repeat(61)));
+    let err = sumac::client::connect(conn, Default::default()).expect_err("must be refused");
+    assert!(
+        matches!(
+            err,
+            ClientError::Link {
+                source: LinkError::PasswordTooLong { len: 61 },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        server.with_record(|r| r.linked.is_empty()),
+        "nothing may reach the server"
+    );
+}
+
+#[test]
+fn need_secured_upgrades_that_channel_to_tls() {
+    let id = TlsIdentity::generate(false).unwrap();
+    let cfg = ServerConfig {
+        tls: Some(id.clone()),
+        need_secured: vec![ChannelType::DISPLAY],
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let mut conn = ConnectionConfig::from_uri(&server.uri()).unwrap();
+    conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
+    let (session, mut rx) = sumac::client::connect(conn, Default::default()).unwrap();
+    wait_mark(&mut rx);
+    assert_scene(&session, &cfg);
+    server.with_record(|r| {
+        assert_eq!(r.refused, 1, "one NEED_SECURED");
+        assert!(r.linked.contains(&(ChannelType::DISPLAY, 0, true)));
+        assert!(r.linked.contains(&(ChannelType::MAIN, 0, false)));
+    });
+}
+
+#[test]
+fn need_secured_without_tls_port_is_a_clear_error() {
+    let server = TestServer::start(ServerConfig {
+        need_secured: vec![ChannelType::MAIN],
+        ..Default::default()
+    })
+    .unwrap();
+    let (_s, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(matches!(*err, ClientError::NeedSecuredNoTls { .. }), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn unix_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spice.sock");
+    let cfg = ServerConfig {
+        unix_path: Some(path.clone()),
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let uri = format!("spice+unix://{}", path.display());
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&uri).unwrap(), Default::default()).unwrap();
+    wait_mark(&mut rx);
+    assert_scene(&session, &cfg);
+    assert!(server.wait_for(WAIT, |r| r.linked.len() == 4));
+}
+
+#[test]
+fn server_closing_mid_message_closes_that_channel() {
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::DisplayCloseMidMessage),
+        ..Default::default()
+    })
+    .unwrap();
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    let until = Instant::now() + WAIT;
+    loop {
+        match next(&mut rx, until).expect("display channel must report its end") {
+            SessionEvent::ChannelDown { channel, error } if channel.channel_type == ChannelType::DISPLAY => {
+                let e = error.expect("an error");
+                assert!(
+                    matches!(*e, ClientError::UnexpectedEof { mid_message: true, .. }),
+                    "{e}"
+                );
+                break;
+            }
+            SessionEvent::Disconnected { error } => panic!("session ended: {error:?}"),
+            _ => {}
+        }
+    }
+    // The rest of the session is still up; nothing half-drawn exists.
+    assert!(session.display(0).unwrap().lock().unwrap().primary().is_none());
+    assert!(
+        wait_until(WAIT, || session.running_channel_threads() == 2),
+        "only the display thread may end"
+    );
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_4_gib_message_is_refused_without_allocating() {
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::MainHugeMessage),
+        ..Default::default()
+    })
+    .unwrap();
+    let before = rss_kib();
+    let (_s, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(
+        matches!(
+            &*err,
+            ClientError::Protocol {
+                source: DecodeError::TooLarge { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
+}
+
+#[test]
+fn truncated_link_reply_is_an_eof_error() {
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::TruncatedLinkReply),
+        ..Default::default()
+    })
+    .unwrap();
+    let (_s, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(matches!(*err, ClientError::UnexpectedEof { .. }), "{err}");
+    assert_eq!(server.with_record(|r| r.linked.len()), 0);
+}
+
+#[test]
+fn losing_the_main_channel_ends_the_session() {
+    if !isolated("session::losing_the_main_channel_ends_the_session") {
+        return;
+    }
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::MainCloseAfterList),
+        ..Default::default()
+    })
+    .unwrap();
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("main loss is an error");
+    assert!(matches!(*err, ClientError::UnexpectedEof { .. }), "{err}");
+    assert_eq!(session.running_channel_threads(), 0);
+    // Children are joined before Disconnected is sent; the main thread ends right after.
+    let children: Vec<String> = sumac_threads().into_iter().filter(|t| t != "sumac-main-0").collect();
+    assert!(children.is_empty(), "channel threads left: {children:?}");
+    assert!(
+        wait_until(Duration::from_secs(1), || sumac_threads().is_empty()),
+        "threads left: {:?}",
+        sumac_threads()
+    );
+}
+
+#[test]
+fn connection_refused_is_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_s, mut rx) = sumac::client::connect(
+        ConnectionConfig::from_uri(&format!("spice://127.0.0.1:{port}")).unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(matches!(*err, ClientError::Connect { .. }), "{err}");
+}
+
+#[test]
+fn full_header_without_mini_header() {
+    let cfg = ServerConfig {
+        mini_header: false,
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    wait_mark(&mut rx);
+    assert_scene(&session, &cfg);
+}
+
+#[test]
+fn sumac_cli_screenshot_writes_the_servers_pixels() {
+    let cfg = ServerConfig::default();
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shot.png");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sumac-cli"))
+        .args(["screenshot", &server.uri(), "-o"])
+        .arg(&out)
+        .args(["--timeout", "20"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (cfg.scene.width, cfg.scene.height));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    assert!(
+        buf[..info.buffer_size()] == cfg.scene.expected_rgb[..],
+        "PNG differs from the scene"
+    );
+}
+
+#[test]
+fn sumac_cli_reports_failures_in_one_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sumac-cli"))
+        .args([
+            "screenshot",
+            &format!("spice://127.0.0.1:{port}"),
+            "-o",
+            "/dev/null",
+            "--timeout",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+}
