@@ -2,14 +2,16 @@
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
 //! - `sumac-cli stats URI --seconds N`: bytes and messages per channel (like spicy-stats).
+//! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use sumac::client::config::{CaSource, SecureChannels};
+use sumac::client::record::Recorder;
 use sumac::client::{ConnectionConfig, SessionEvent, SessionHandle, SessionOptions};
-use sumac::display::DisplayEvent;
+use sumac::display::{DisplayEvent, DisplayState};
 use sumac::proto::channel::display::image_compression;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -54,6 +56,27 @@ enum Command {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+    },
+    /// Record every message the server sends for N seconds into a .spicerec file.
+    Record {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Replay a .spicerec file through the display pipeline, without a server.
+    Replay {
+        recording: PathBuf,
+        /// Save this monitor's image at the end (or after --mark) as PNG.
+        #[arg(long, value_name = "FILE")]
+        screenshot: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        monitor: usize,
+        /// Stop after the N-th MARK of display channel 0.
+        #[arg(long)]
+        mark: Option<u64>,
     },
     /// Print bytes and messages per channel after N seconds (or when the server ends the session).
     Stats {
@@ -104,29 +127,65 @@ fn next_event(rx: &mut UnboundedReceiver<SessionEvent>, deadline: Instant) -> Op
     rt.block_on(async { tokio::time::timeout(left, rx.recv()).await.ok().flatten() })
 }
 
-/// The rectangle of monitor `index` on its display channel: (channel, surface, x, y, w, h).
-fn monitor_rect(session: &SessionHandle, index: usize) -> Option<(u8, u32, u32, u32, u32, u32)> {
+/// Monitor `index` counted over the display channels in id order (the heads of
+/// channel 0 first); a channel without MONITORS_CONFIG counts as one monitor
+/// showing its primary surface. Returns (width, height, RGB rows).
+fn crop_monitor(states: &[(u8, &DisplayState)], index: usize) -> Result<(u32, u32, Vec<u8>)> {
     let mut seen = 0usize;
-    for ch in 0..=u8::MAX {
-        let Some(state) = session.display(ch) else { continue };
-        let state = state.lock().ok()?;
-        let heads = state.monitors();
-        if heads.is_empty() {
-            if seen == index {
-                let (id, s) = state.primary()?;
-                return Some((ch, id, 0, 0, s.width, s.height));
+    for (ch, state) in states {
+        let rects: Vec<(u32, u32, u32, u32, u32)> = if state.monitors().is_empty() {
+            match state.primary() {
+                Some((id, s)) => vec![(id, 0, 0, s.width, s.height)],
+                None => vec![],
             }
-            seen += 1;
-            continue;
-        }
-        for h in heads {
+        } else {
+            state
+                .monitors()
+                .iter()
+                .map(|h| (h.surface_id, h.x, h.y, h.width, h.height))
+                .collect()
+        };
+        for (surface_id, x, y, w, h) in rects {
             if seen == index {
-                return Some((ch, h.surface_id, h.x, h.y, h.width, h.height));
+                let surface = state.surface(surface_id).ok_or_else(|| {
+                    anyhow!("monitor {index} (display channel {ch}) shows surface {surface_id}, which does not exist")
+                })?;
+                let rgb = surface.to_rgb();
+                let (sw, sh) = (surface.width, surface.height);
+                let (x, y) = (x.min(sw), y.min(sh));
+                let (w, h) = (w.min(sw - x), h.min(sh - y));
+                let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+                for row in y..y + h {
+                    let start = (row as usize * sw as usize + x as usize) * 3;
+                    out.extend_from_slice(rgb.get(start..start + w as usize * 3).context("surface too small")?);
+                }
+                return Ok((w, h, out));
             }
             seen += 1;
         }
     }
-    None
+    bail!("no monitor {index} (the server shows {seen})")
+}
+
+fn live_states(session: &SessionHandle) -> Vec<(u8, std::sync::Arc<std::sync::Mutex<DisplayState>>)> {
+    (0..=u8::MAX)
+        .filter_map(|ch| session.display(ch).map(|s| (ch, s)))
+        .collect()
+}
+
+/// Runs `f` over the locked display states of a live session.
+fn with_states<T>(session: &SessionHandle, f: impl FnOnce(&[(u8, &DisplayState)]) -> T) -> Result<T> {
+    let states = live_states(session);
+    let guards = states
+        .iter()
+        .map(|(ch, s)| {
+            s.lock()
+                .map(|g| (*ch, g))
+                .map_err(|_| anyhow!("display state poisoned"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<(u8, &DisplayState)> = guards.iter().map(|(ch, g)| (*ch, &**g)).collect();
+    Ok(f(&refs))
 }
 
 fn screenshot(args: ConnectArgs, output: PathBuf, monitor: usize, timeout: u64) -> Result<()> {
@@ -142,23 +201,9 @@ fn screenshot(args: ConnectArgs, output: PathBuf, monitor: usize, timeout: u64) 
                 event: DisplayEvent::Mark,
                 ..
             } => {
-                if let Some((ch, surface_id, x, y, w, h)) = monitor_rect(&session, monitor) {
-                    let state = session.display(ch).ok_or_else(|| anyhow!("display channel vanished"))?;
-                    let state = state.lock().map_err(|_| anyhow!("display state poisoned"))?;
-                    let surface = state
-                        .surface(surface_id)
-                        .ok_or_else(|| anyhow!("monitor {monitor} shows surface {surface_id}, which does not exist"))?;
-                    let rgb = surface.to_rgb();
-                    let (sw, sh) = (surface.width, surface.height);
-                    let (x, y) = (x.min(sw), y.min(sh));
-                    let (w, h) = (w.min(sw - x), h.min(sh - y));
-                    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
-                    for row in y..y + h {
-                        let start = (row as usize * sw as usize + x as usize) * 3;
-                        out.extend_from_slice(rgb.get(start..start + w as usize * 3).context("surface too small")?);
-                    }
-                    drop(state);
-                    write_png(&output, w, h, &out)?;
+                // Not ready yet (monitor not configured or surface missing): wait for the next MARK.
+                if let Ok((w, h, rgb)) = with_states(&session, |st| crop_monitor(st, monitor))? {
+                    write_png(&output, w, h, &rgb)?;
                     session.disconnect();
                     return Ok(());
                 }
@@ -227,6 +272,53 @@ fn stats(args: ConnectArgs, seconds: u64) -> Result<()> {
     }
 }
 
+fn record(args: ConnectArgs, output: PathBuf, seconds: u64) -> Result<()> {
+    let (cfg, mut opts) = build(&args)?;
+    let recorder =
+        std::sync::Arc::new(Recorder::create(&output).with_context(|| format!("cannot create {}", output.display()))?);
+    opts.recorder = Some(std::sync::Arc::clone(&recorder));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (session, mut rx) = sumac::client::connect(cfg, opts)?;
+    let mut error = None;
+    while let Some(ev) = next_event(&mut rx, deadline) {
+        if let SessionEvent::Disconnected { error: e } = ev {
+            error = e;
+            break;
+        }
+    }
+    session.disconnect();
+    recorder.flush()?;
+    eprintln!("recorded {} s into {}", seconds, output.display());
+    match error {
+        Some(e) => Err(anyhow!("{e}")),
+        None => Ok(()),
+    }
+}
+
+fn replay(recording: PathBuf, screenshot: Option<PathBuf>, monitor: usize, mark: Option<u64>) -> Result<()> {
+    let file = std::fs::File::open(&recording).with_context(|| format!("cannot open {}", recording.display()))?;
+    let r = sumac::client::replay::replay(std::io::BufReader::new(file), mark)?;
+    println!(
+        "replayed {} display messages, {} frames (MARK), {} undecodable",
+        r.messages, r.marks, r.decode_errors
+    );
+    for (ch, st) in &r.displays {
+        let s = st.stats();
+        println!(
+            "display {ch}: {} draws applied, {} dropped, {} errors",
+            s.draws_applied,
+            s.draws_dropped,
+            s.total_errors()
+        );
+    }
+    if let Some(path) = screenshot {
+        let states: Vec<(u8, &DisplayState)> = r.displays.iter().map(|(ch, s)| (*ch, s)).collect();
+        let (w, h, rgb) = crop_monitor(&states, monitor)?;
+        write_png(&path, w, h, &rgb)?;
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -245,6 +337,17 @@ fn main() -> std::process::ExitCode {
             timeout,
         } => screenshot(connect, output, monitor, timeout),
         Command::Stats { connect, seconds } => stats(connect, seconds),
+        Command::Record {
+            connect,
+            output,
+            seconds,
+        } => record(connect, output, seconds),
+        Command::Replay {
+            recording,
+            screenshot,
+            monitor,
+            mark,
+        } => replay(recording, screenshot, monitor, mark),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -316,6 +316,9 @@ impl Dispatch<'_> {
     ) -> Result<Flow, ClientError> {
         let channel = self.channel;
         ChannelStats::add(&self.stats.messages_read, 1);
+        if let Some(r) = &self.shared.options.recorder {
+            r.message(channel, msg_type, body);
+        }
         match ServerBase::decode(msg_type, body) {
             Ok(Some(m)) => self.base.handle(channel, self.shared, m, out),
             Ok(None) => {
@@ -347,6 +350,9 @@ pub(crate) async fn run_channel(
     stats.tls.store(tls, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%channel, tls, header = ?linked.header, "channel linked");
     shared.emit(SessionEvent::ChannelUp { channel, tls });
+    if let Some(r) = &shared.options.recorder {
+        r.channel(channel);
+    }
 
     let kind = linked.header;
     let (r, mut w) = tokio::io::split(stream);

@@ -32,6 +32,8 @@ pub struct SessionOptions {
     pub preferred_compression: Option<u8>,
     /// Channel types not to open even if the server lists them.
     pub disabled_channels: Vec<ChannelType>,
+    /// Records every received message (`sumac-cli record`).
+    pub recorder: Option<Arc<super::record::Recorder>>,
 }
 
 impl Default for SessionOptions {
@@ -43,6 +45,7 @@ impl Default for SessionOptions {
             // servers that support PREF_COMPRESSION for uncompressed images.
             preferred_compression: Some(crate::proto::channel::display::image_compression::OFF),
             disabled_channels: Vec::new(),
+            recorder: None,
         }
     }
 }

@@ -27,7 +27,11 @@ pub enum CodecError {
     #[error("{codec}: invalid data: {what}")]
     Invalid { codec: &'static str, what: &'static str },
     #[error("{codec}: a {width}x{height} image exceeds the decoder limits")]
-    TooLarge { codec: &'static str, width: u64, height: u64 },
+    TooLarge {
+        codec: &'static str,
+        width: u64,
+        height: u64,
+    },
     #[error("{codec}: the data describes a {got_width}x{got_height} image, the descriptor {width}x{height}")]
     SizeMismatch {
         codec: &'static str,

@@ -513,3 +513,44 @@ fn sumac_cli_reports_failures_in_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
 }
+
+#[test]
+fn record_then_replay_reproduces_the_frame_without_a_server() {
+    let cfg = ServerConfig::default();
+    let mut server = TestServer::start(cfg.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("s.spicerec");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sumac-cli"))
+        .args(["record", &server.uri(), "--seconds", "2", "-o"])
+        .arg(&rec)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.stop();
+    // Replay as a library call: same pixels as the scene.
+    let r = sumac::client::replay::replay(std::fs::File::open(&rec).unwrap(), None).unwrap();
+    assert_eq!(r.marks, 1);
+    assert_eq!(r.decode_errors, 0);
+    let (_, s) = r.displays[&0].primary().unwrap();
+    assert!(
+        s.to_rgb() == cfg.scene.expected_rgb,
+        "replayed frame differs from the scene"
+    );
+    // And through the CLI.
+    let png = dir.path().join("replay.png");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sumac-cli"))
+        .arg("replay")
+        .arg(&rec)
+        .arg("--screenshot")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 frames"));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert!(buf[..info.buffer_size()] == cfg.scene.expected_rgb[..]);
+}

@@ -554,7 +554,5 @@ fn unparsed_and_unknown() {
         DisplayServer::decode(200, &[]).unwrap(),
         DisplayServer::Unknown { msg_type: 200, .. }
     ));
-    assert!(
-        msg::is_draw(msg::DRAW_COMPOSITE) && msg::is_draw(msg::DRAW_FILL) && !msg::is_draw(msg::SURFACE_CREATE)
-    );
+    assert!(msg::is_draw(msg::DRAW_COMPOSITE) && msg::is_draw(msg::DRAW_FILL) && !msg::is_draw(msg::SURFACE_CREATE));
 }

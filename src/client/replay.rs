@@ -1,0 +1,62 @@
+//! Replays a recording through the display pipeline with no server: the same
+//! decode and canvas code as a live session, deterministically.
+
+use super::record::{RecordEntry, RecordError, RecordReader};
+use crate::display::{DisplayEvent, DisplayState, Limits};
+use crate::proto::channel::display::DisplayServer;
+use crate::proto::{ChannelType, Message};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// What a replay produced.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Display state per display channel id, as after the last applied message.
+    pub displays: BTreeMap<u8, DisplayState>,
+    pub messages: u64,
+    pub marks: u64,
+    /// Display messages that could not be decoded.
+    pub decode_errors: u64,
+}
+
+/// Applies every display message of the recording; stops after the
+/// `stop_after_mark`-th MARK (1-based) of display channel 0 if given.
+pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replayed, RecordError> {
+    let mut rec = RecordReader::new(reader)?;
+    let mut out = Replayed::default();
+    while let Some(entry) = rec.next_entry()? {
+        let RecordEntry::Message {
+            channel,
+            msg_type,
+            body,
+            ..
+        } = entry
+        else {
+            continue;
+        };
+        if channel.channel_type != ChannelType::DISPLAY {
+            continue;
+        }
+        out.messages += 1;
+        let state = out
+            .displays
+            .entry(channel.id)
+            .or_insert_with(|| DisplayState::new(Limits::default()));
+        let msg = match DisplayServer::decode(msg_type, &body) {
+            Ok(m) => m,
+            Err(e) => {
+                out.decode_errors += 1;
+                state.record_decode_error(msg_type, e);
+                continue;
+            }
+        };
+        let events = state.handle(&msg);
+        if channel.id == 0 && events.iter().any(|e| matches!(e, DisplayEvent::Mark)) {
+            out.marks += 1;
+            if stop_after_mark.is_some_and(|n| out.marks >= n) {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
