@@ -228,6 +228,9 @@ fn encode_out(kind: HeaderKind, serial: &mut u64, msg_type: u16, body: &[u8], w:
     w.write_slice(body);
 }
 
+/// Longest a WAIT_FOR_CHANNELS may hold a channel.
+const WAIT_FOR_CHANNELS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// State of the base protocol on one channel.
 struct BaseState {
     ack_window: u32,
@@ -272,9 +275,12 @@ impl BaseState {
                 return Ok(Flow::Stop);
             }
             ServerBase::WaitForChannels(list) => {
-                // Channels are processed independently; the GLZ work (display
-                // pipeline issue) will honour the serials. Log for now.
-                tracing::debug!(%channel, n = list.len(), "wait-for-channels");
+                // Hold this channel until the listed channels have processed the
+                // listed messages (GLZ references across display channels); a
+                // bounded wait, never a hang.
+                if !shared.wait_for_serials(&list, WAIT_FOR_CHANNELS_TIMEOUT) {
+                    tracing::warn!(%channel, "wait-for-channels timed out; continuing");
+                }
             }
             ServerBase::Migrate { .. } | ServerBase::MigrateData(_) => {
                 tracing::warn!(%channel, "migration is not supported yet; ignoring");
@@ -366,6 +372,7 @@ pub(crate) async fn run_channel(
         tx,
     ));
     let mut serial = 0u64;
+    let mut received = 0u64;
     let mut dispatch = Dispatch {
         channel,
         shared: &shared,
@@ -402,6 +409,16 @@ pub(crate) async fn run_channel(
                 flow = Flow::Stop;
             }
             dispatch.base.count(&mut out);
+            // Message serials: explicit in the full header, implicit (a count) with the mini header.
+            received = received.wrapping_add(1);
+            shared.processed(
+                channel,
+                if kind == HeaderKind::Full {
+                    header.serial
+                } else {
+                    received
+                },
+            );
             if handler.after_batch(&mut out)? == Flow::Stop {
                 flow = Flow::Stop;
             }
@@ -414,6 +431,8 @@ pub(crate) async fn run_channel(
     .await;
     reader.abort();
     let _ = w.shutdown().await;
+    // Nothing may wait on a channel that is gone.
+    shared.processed(channel, u64::MAX);
     result
 }
 

@@ -15,10 +15,12 @@ use super::stats::{ChannelStats, StatsSnapshot};
 use super::tls::{self, TlsOptions};
 use crate::display::DisplayState;
 use crate::proto::ChannelType;
+use crate::proto::base::WaitForChannel;
 use crate::proto::frame::DEFAULT_MAX_MESSAGE;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// Tunables of a session.
@@ -61,6 +63,9 @@ pub(crate) struct Shared {
     children: Mutex<Vec<JoinHandle<()>>>,
     displays: Mutex<BTreeMap<u8, Arc<Mutex<DisplayState>>>>,
     stats: Mutex<Vec<Arc<ChannelStats>>>,
+    /// Last message serial each channel has fully processed (WAIT_FOR_CHANNELS).
+    serials: Mutex<HashMap<(u8, u8), u64>>,
+    serials_changed: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,6 +75,40 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn emit(&self, e: SessionEvent) {
         let _ = self.events.send(e);
+    }
+
+    /// Records that `key` has processed every message up to `serial`.
+    pub(crate) fn processed(&self, key: ChannelKey, serial: u64) {
+        lock(&self.serials).insert((key.channel_type.0, key.id), serial);
+        self.serials_changed.notify_all();
+    }
+
+    /// Waits until every listed channel has processed its listed serial, at
+    /// most `timeout` (and not past a shutdown). Channels never opened count
+    /// as not there yet. Returns false on timeout.
+    pub(crate) fn wait_for_serials(&self, list: &[WaitForChannel], timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        let mut serials = lock(&self.serials);
+        loop {
+            let done = list.iter().all(|w| {
+                serials
+                    .get(&(w.channel_type, w.channel_id))
+                    .is_some_and(|&s| s >= w.message_serial)
+            });
+            if done {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= end || self.is_shutting_down() {
+                return false;
+            }
+            let slice = (end - now).min(Duration::from_millis(50));
+            serials = self
+                .serials_changed
+                .wait_timeout(serials, slice)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
 
     pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -220,6 +259,8 @@ pub fn connect(
         children: Mutex::new(Vec::new()),
         displays: Mutex::new(BTreeMap::new()),
         stats: Mutex::new(Vec::new()),
+        serials: Mutex::new(HashMap::new()),
+        serials_changed: Condvar::new(),
     });
     let key = ChannelKey {
         channel_type: ChannelType::MAIN,
@@ -269,4 +310,68 @@ fn main_thread(shared: Arc<Shared>, key: ChannelKey, stats: Arc<ChannelStats>) {
         error: error.clone(),
     });
     shared.emit(SessionEvent::Disconnected { error });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        let (events, _rx) = mpsc::unbounded_channel();
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Shared {
+            config: ConnectionConfig::default(),
+            options: SessionOptions::default(),
+            tls_options: TlsOptions::default(),
+            tls: OnceLock::new(),
+            events,
+            shutdown,
+            children: Mutex::new(Vec::new()),
+            displays: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(Vec::new()),
+            serials: Mutex::new(HashMap::new()),
+            serials_changed: Condvar::new(),
+        })
+    }
+
+    fn key(id: u8) -> ChannelKey {
+        ChannelKey {
+            channel_type: ChannelType::DISPLAY,
+            id,
+        }
+    }
+
+    fn wait(id: u8, serial: u64) -> WaitForChannel {
+        WaitForChannel {
+            channel_type: ChannelType::DISPLAY.0,
+            channel_id: id,
+            message_serial: serial,
+        }
+    }
+
+    #[test]
+    fn wait_for_channels_returns_once_the_serial_is_processed() {
+        let s = shared();
+        s.processed(key(1), 4);
+        let s2 = Arc::clone(&s);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s2.processed(key(1), 5);
+        });
+        let start = Instant::now();
+        assert!(s.wait_for_serials(&[wait(1, 5)], Duration::from_secs(5)));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn wait_for_channels_is_bounded() {
+        let s = shared();
+        let start = Instant::now();
+        assert!(!s.wait_for_serials(&[wait(2, 1)], Duration::from_millis(100)));
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // A closed channel (serial MAX) never blocks anyone.
+        s.processed(key(2), u64::MAX);
+        assert!(s.wait_for_serials(&[wait(2, 1000)], Duration::from_millis(100)));
+    }
 }
