@@ -70,6 +70,7 @@ impl ChannelHandler for MainHandler {
         match msg {
             MainServer::Init(init) => {
                 self.session_id = Some(init.session_id);
+                self.shared.set_mm_time(init.multi_media_time);
                 tracing::info!(
                     session_id = init.session_id,
                     mouse = init.current_mouse_mode,
@@ -106,6 +107,7 @@ impl ChannelHandler for MainHandler {
                     })
                     .collect();
                 self.shared.emit(SessionEvent::ChannelsList(keys.clone()));
+                let display_channels = keys.iter().filter(|k| k.channel_type == ChannelType::DISPLAY).count();
                 for key in keys {
                     let t = key.channel_type;
                     if t == ChannelType::MAIN || t == ChannelType::TUNNEL {
@@ -118,13 +120,16 @@ impl ChannelHandler for MainHandler {
                     if !self.spawned.insert((t.0, key.id)) {
                         continue;
                     }
-                    self.shared.spawn_child(key, session_id)?;
+                    self.shared.spawn_child(key, session_id, display_channels)?;
                 }
             }
             MainServer::MouseMode { supported, current } => {
                 self.shared.emit(SessionEvent::MouseMode { supported, current });
             }
-            MainServer::MultiMediaTime { time } => self.shared.emit(SessionEvent::MultiMediaTime(time)),
+            MainServer::MultiMediaTime { time } => {
+                self.shared.set_mm_time(time);
+                self.shared.emit(SessionEvent::MultiMediaTime(time));
+            }
             MainServer::Name(name) => {
                 self.shared
                     .emit(SessionEvent::Name(String::from_utf8_lossy(&name).into_owned()));

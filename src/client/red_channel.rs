@@ -53,6 +53,14 @@ pub(crate) trait ChannelHandler: Send {
     }
     /// A channel message (type > 100). `Ok(false)` means "not implemented, skipped".
     fn on_message(&mut self, msg_type: u16, body: &[u8], out: &mut Outbox) -> Result<bool, ClientError>;
+    /// When the handler wants [`on_wake`](Self::on_wake) called (video frames due later).
+    fn next_wake(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// The time asked for by [`next_wake`](Self::next_wake) has come.
+    fn on_wake(&mut self, _out: &mut Outbox) -> Result<(), ClientError> {
+        Ok(())
+    }
     /// Called after each batch of messages read (hook for flushing).
     fn after_batch(&mut self, _out: &mut Outbox) -> Result<Flow, ClientError> {
         Ok(Flow::Continue)
@@ -387,9 +395,14 @@ pub(crate) async fn run_channel(
     let result = async {
         loop {
             flush(&mut w, kind, &mut serial, &mut out, channel, &stats).await?;
+            let wake = handler.next_wake();
             let incoming = tokio::select! {
                 m = rx.recv() => m,
                 _ = shutdown.wait_for(|v| *v) => return Ok(()),
+                _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {
+                    handler.on_wake(&mut out)?;
+                    continue;
+                }
             };
             let Some(incoming) = incoming else { return Ok(()) };
             let Incoming { header, body } = incoming?;

@@ -2,11 +2,14 @@
 //! decode and canvas code as a live session, deterministically.
 
 use super::record::{RecordEntry, RecordError, RecordReader};
+use crate::codec::glz::GlzWindow;
 use crate::display::{DisplayEvent, DisplayState, Limits};
 use crate::proto::channel::display::DisplayServer;
 use crate::proto::{ChannelType, Message};
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What a replay produced.
 #[derive(Debug, Default)]
@@ -24,6 +27,9 @@ pub struct Replayed {
 pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replayed, RecordError> {
     let mut rec = RecordReader::new(reader)?;
     let mut out = Replayed::default();
+    // One GLZ window for all display channels, as in a live session; nothing
+    // decodes concurrently here, so a missing reference fails at once.
+    let glz = Arc::new(GlzWindow::new(crate::client::session::DEFAULT_GLZ_WINDOW_BYTES));
     while let Some(entry) = rec.next_entry()? {
         let RecordEntry::Message {
             channel,
@@ -38,10 +44,11 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
             continue;
         }
         out.messages += 1;
-        let state = out
-            .displays
-            .entry(channel.id)
-            .or_insert_with(|| DisplayState::new(Limits::default()));
+        let state = out.displays.entry(channel.id).or_insert_with(|| {
+            let mut s = DisplayState::with_glz(Limits::default(), Arc::clone(&glz));
+            s.set_glz_wait(Duration::ZERO);
+            s
+        });
         let msg = match DisplayServer::decode(msg_type, &body) {
             Ok(m) => m,
             Err(e) => {

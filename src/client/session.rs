@@ -13,7 +13,8 @@ use super::main_channel::MainHandler;
 use super::red_channel::{ChannelHandler, SkipHandler, run_channel};
 use super::stats::{ChannelStats, StatsSnapshot};
 use super::tls::{self, TlsOptions};
-use crate::display::DisplayState;
+use crate::codec::glz::GlzWindow;
+use crate::display::{DisplayState, Limits};
 use crate::proto::ChannelType;
 use crate::proto::base::WaitForChannel;
 use crate::proto::frame::DEFAULT_MAX_MESSAGE;
@@ -22,6 +23,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+
+/// GLZ window: spice-gtk's minimum default (12 MiB), enough for the server's
+/// 1080p dictionaries; larger windows only help multi-monitor sessions.
+pub const DEFAULT_GLZ_WINDOW_BYTES: u64 = 16 << 20;
 
 /// Tunables of a session.
 #[derive(Debug, Clone)]
@@ -36,6 +41,10 @@ pub struct SessionOptions {
     pub disabled_channels: Vec<ChannelType>,
     /// Records every received message (`sumac-cli record`).
     pub recorder: Option<Arc<super::record::Recorder>>,
+    /// Image cache announced to the server and held per display channel, in bytes.
+    pub image_cache_bytes: u64,
+    /// GLZ dictionary window shared by the display channels, in bytes.
+    pub glz_window_bytes: u64,
 }
 
 impl Default for SessionOptions {
@@ -43,11 +52,12 @@ impl Default for SessionOptions {
         Self {
             max_message: DEFAULT_MAX_MESSAGE,
             mini_header: true,
-            // Until the image codecs land (display pipeline issue) Sumac asks
-            // servers that support PREF_COMPRESSION for uncompressed images.
-            preferred_compression: Some(crate::proto::channel::display::image_compression::OFF),
+            // The server's own choice, as remote-viewer.
+            preferred_compression: None,
             disabled_channels: Vec::new(),
             recorder: None,
+            image_cache_bytes: crate::display::DEFAULT_IMAGE_CACHE_BYTES,
+            glz_window_bytes: DEFAULT_GLZ_WINDOW_BYTES,
         }
     }
 }
@@ -57,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) config: ConnectionConfig,
     pub(crate) options: SessionOptions,
     pub(crate) tls_options: TlsOptions,
+    /// The GLZ dictionary shared by every display channel.
+    pub(crate) glz: Arc<GlzWindow>,
     tls: OnceLock<Arc<rustls::ClientConfig>>,
     events: mpsc::UnboundedSender<SessionEvent>,
     shutdown: watch::Sender<bool>,
@@ -66,6 +78,8 @@ pub(crate) struct Shared {
     /// Last message serial each channel has fully processed (WAIT_FOR_CHANNELS).
     serials: Mutex<HashMap<(u8, u8), u64>>,
     serials_changed: Condvar,
+    /// The server's multimedia time and when it was received.
+    mm_time: Mutex<Option<(u32, Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -75,6 +89,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn emit(&self, e: SessionEvent) {
         let _ = self.events.send(e);
+    }
+
+    /// Sets the multimedia clock (MAIN_INIT, MULTI_MEDIA_TIME).
+    pub(crate) fn set_mm_time(&self, mm: u32) {
+        *lock(&self.mm_time) = Some((mm, Instant::now()));
+    }
+
+    /// The server's multimedia time now, in ms (wrapping); 0 before the server sent one.
+    pub(crate) fn mm_now(&self) -> u32 {
+        match *lock(&self.mm_time) {
+            Some((mm, at)) => mm.wrapping_add(u32::try_from(at.elapsed().as_millis()).unwrap_or(u32::MAX)),
+            None => 0,
+        }
     }
 
     /// Records that `key` has processed every message up to `serial`.
@@ -135,13 +162,29 @@ impl Shared {
     }
 
     /// Starts a child channel on its own thread (called by the main channel).
-    pub(crate) fn spawn_child(self: &Arc<Self>, key: ChannelKey, connection_id: u32) -> Result<(), ClientError> {
+    /// `display_channels` is how many display channels the server listed: with
+    /// one, a GLZ image can only reference images of its own channel, so a
+    /// missing reference is an error at once instead of a wait.
+    pub(crate) fn spawn_child(
+        self: &Arc<Self>,
+        key: ChannelKey,
+        connection_id: u32,
+        display_channels: usize,
+    ) -> Result<(), ClientError> {
         if self.is_shutting_down() {
             return Ok(());
         }
         let handler: Box<dyn ChannelHandler> = match key.channel_type {
             ChannelType::DISPLAY => {
-                let state = Arc::new(Mutex::new(DisplayState::new(Default::default())));
+                let limits = Limits {
+                    image_cache_bytes: self.options.image_cache_bytes,
+                    ..Limits::default()
+                };
+                let mut state = DisplayState::with_glz(limits, Arc::clone(&self.glz));
+                if display_channels <= 1 {
+                    state.set_glz_wait(Duration::ZERO);
+                }
+                let state = Arc::new(Mutex::new(state));
                 lock(&self.displays).insert(key.id, Arc::clone(&state));
                 Box::new(super::display_channel::DisplayHandler::new(
                     key.id,
@@ -249,7 +292,9 @@ pub fn connect(
     let (events, rx) = mpsc::unbounded_channel();
     let (shutdown, _) = watch::channel(false);
     let tls_options = TlsOptions::from_config(&config);
+    let glz = Arc::new(GlzWindow::new(options.glz_window_bytes));
     let shared = Arc::new(Shared {
+        glz,
         config,
         options,
         tls_options,
@@ -261,6 +306,7 @@ pub fn connect(
         stats: Mutex::new(Vec::new()),
         serials: Mutex::new(HashMap::new()),
         serials_changed: Condvar::new(),
+        mm_time: Mutex::new(None),
     });
     let key = ChannelKey {
         channel_type: ChannelType::MAIN,
@@ -323,6 +369,7 @@ mod tests {
             config: ConnectionConfig::default(),
             options: SessionOptions::default(),
             tls_options: TlsOptions::default(),
+            glz: Arc::new(GlzWindow::new(1 << 20)),
             tls: OnceLock::new(),
             events,
             shutdown,
@@ -331,6 +378,7 @@ mod tests {
             stats: Mutex::new(Vec::new()),
             serials: Mutex::new(HashMap::new()),
             serials_changed: Condvar::new(),
+            mm_time: Mutex::new(None),
         })
     }
 

@@ -170,6 +170,34 @@ impl<'a> Source<'a> {
         Ok(src)
     }
 
+    /// Top-down B,G,R,A rows of `width × 4` bytes (decoded or cached images),
+    /// borrowed or owned; copied as they are.
+    pub fn bgra(
+        op: &'static str,
+        width: u32,
+        height: u32,
+        data: impl Into<Cow<'a, [u8]>>,
+    ) -> Result<Self, DisplayError> {
+        let data = data.into();
+        let width = usize::try_from(width).map_err(|_| bad(op, "width overflows"))?;
+        let height = usize::try_from(height).map_err(|_| bad(op, "height overflows"))?;
+        let stride = width
+            .checked_mul(BYTES_PER_PIXEL)
+            .ok_or_else(|| bad(op, "row size overflows"))?;
+        if stride.checked_mul(height).is_none_or(|n| data.len() < n) {
+            return Err(bad(op, "pixel data shorter than width × height"));
+        }
+        Ok(Self {
+            layout: Layout::Bgra32,
+            width,
+            height,
+            stride,
+            top_down: true,
+            data,
+            lut: Vec::new(),
+        })
+    }
+
     /// Snapshot of the part of `surface` under `src_area`; returns the source
     /// and `src_area` translated into the snapshot's coordinates.
     pub fn from_surface(op: &'static str, surface: &Surface, src_area: &Rect) -> Result<(Self, Rect), DisplayError> {

@@ -80,6 +80,11 @@ pub enum DisplayError {
     PaletteIndex { op: &'static str, index: u32, len: usize },
     #[error("display message {msg_type}: {error}")]
     Decode { msg_type: u16, error: DecodeError },
+    #[error("{op}: {error}")]
+    Image {
+        op: &'static str,
+        error: super::image::ImageError,
+    },
 }
 
 impl DisplayError {
@@ -101,6 +106,7 @@ impl DisplayError {
             Self::PaletteMissing { .. } => "palette_missing",
             Self::PaletteIndex { .. } => "palette_index",
             Self::Decode { .. } => "decode",
+            Self::Image { error, .. } => error.kind(),
         }
     }
 }

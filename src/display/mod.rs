@@ -20,19 +20,25 @@
 //! is unspecified.
 //!
 //! # What is drawn
-//! - DRAW_FILL with a solid (or no) brush and any ROP descriptor.
+//! - DRAW_FILL with a solid, pattern (or no) brush and any ROP descriptor.
 //! - DRAW_COPY from uncompressed BITMAP images (1/4/8-bit palettised LE/BE,
 //!   16-bit 555, 24, 32 and RGBA; bottom-up unless TOP_DOWN) and from other
 //!   surfaces (SURFACE images), with any ROP; `src_area` cropping; scaling
 //!   when `src_area` and the box differ, always with nearest sampling
 //!   (spice-gtk interpolates for `INTERPOLATE`).
 //! - COPY_BITS, overlap-safe.
+//! - OPAQUE, BLEND, BLACKNESS, WHITENESS, INVERS, ROP3 (all 256 codes),
+//!   STROKE (thin lines and béziers), TEXT (A1/A4/A8 glyphs), TRANSPARENT,
+//!   ALPHA_BLEND and COMPOSITE (Porter-Duff operators, integer
+//!   translations); 1-bit masks on every op that has one (see `ops`).
 //! - Clip rectangles on all of them (hostile lists capped by
 //!   [`Limits::max_clip_rects`]).
 //!
-//! Not yet: compressed images (QUIC, LZ, GLZ, JPEG, LZ4, ZLIB_GLZ), the image
-//! cache (FROM_CACHE, CACHE_ME), masks, pattern brushes, the other draw ops,
-//! and streams; they are counted as unsupported.
+//! Images of every type (compressed, cached, surfaces) are resolved by
+//! [`image`], which owns the image cache ([`ImageCache`]); the palette cache
+//! lives in `bitmap`. Not yet: styled (dashed) strokes, other composite
+//! operators and transforms; they are counted as unsupported. MJPEG video streams are queued by
+//! `handle` and drawn by [`DisplayState::stream_tick`] (see `stream`).
 //!
 //! # Choices
 //! - RESET clears the primary surface to zero and drops the palette cache,
@@ -45,27 +51,36 @@
 #![warn(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 mod bitmap;
+mod cache;
 mod canvas;
 mod error;
+mod image;
+mod ops;
 mod region;
+mod stream;
 mod surface;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::codec::glz::GlzWindow;
 use crate::proto::DecodeError;
 use crate::proto::channel::display::{
-    Brush, CopyOp, DisplayBase, DisplayServer, FillOp, ImageKind, PaletteRef, Point, Rect, SurfaceCreate, bitmap_flags,
-    msg, ropd, surface_flags,
+    CopyOp, DisplayBase, DisplayServer, Point, Rect, SurfaceCreate, msg, ropd, surface_flags,
 };
 
 pub use crate::proto::channel::display::Head as MonitorHead;
-use bitmap::{PaletteCache, Source};
+use bitmap::PaletteCache;
+pub use cache::{CachedImage, DEFAULT_IMAGE_CACHE_BYTES, ImageCache, ImageStats, MAX_CACHED_IMAGES, RES_TYPE_PIXMAP};
 pub use canvas::Rop;
 pub use error::{DisplayError, Unsupported};
-use region::{PixBox, draw_region, extents};
+pub use image::{DEFAULT_GLZ_WAIT, DEFAULT_GLZ_WINDOW_BYTES, ImageError};
+use region::{PixBox, draw_region};
+pub use stream::{StreamError, StreamStats, StreamTick};
 pub use surface::{Surface, SurfaceFormat};
 
 /// spice-gtk's `MONITORS_MAX`: the most heads one display channel may report.
@@ -82,6 +97,9 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Most clip rectangles one draw may carry.
     pub max_clip_rects: usize,
+    /// Image cache budget in bytes: the `pixmap_cache_size` announced in
+    /// DISPLAY_INIT (pixels) × 4.
+    pub image_cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -91,6 +109,7 @@ impl Default for Limits {
             max_surface_bytes: 1 << 30,
             max_total_bytes: 2 << 30,
             max_clip_rects: 10_000,
+            image_cache_bytes: DEFAULT_IMAGE_CACHE_BYTES,
         }
     }
 }
@@ -131,6 +150,8 @@ pub struct DisplayStats {
     pub unknown_messages: u64,
     /// Errors by [`DisplayError::kind`].
     pub errors: BTreeMap<&'static str, u64>,
+    /// Image decoding and image cache counters.
+    pub images: ImageStats,
 }
 
 impl DisplayStats {
@@ -151,6 +172,8 @@ pub struct DisplayState {
     primary: Option<u32>,
     monitors: Vec<MonitorHead>,
     palettes: PaletteCache,
+    images: image::Images,
+    streams: stream::StreamState,
     stats: DisplayStats,
     total_bytes: u64,
     marked: bool,
@@ -159,11 +182,34 @@ pub struct DisplayState {
 type DrawResult = Result<Option<PixBox>, DisplayError>;
 
 impl DisplayState {
+    /// A state with its own GLZ window (enough for a session with one display channel).
     pub fn new(limits: Limits) -> Self {
+        Self::build(limits, None)
+    }
+
+    /// A state whose GLZ images use `window`, the dictionary shared by every
+    /// display channel of the session.
+    pub fn with_glz(limits: Limits, window: Arc<GlzWindow>) -> Self {
+        Self::build(limits, Some(window))
+    }
+
+    fn build(limits: Limits, glz: Option<Arc<GlzWindow>>) -> Self {
         Self {
             limits,
+            images: image::Images::new(limits.image_cache_bytes, glz),
             ..Self::default()
         }
+    }
+
+    /// How long a GLZ image waits for images of other display channels it
+    /// references ([`DEFAULT_GLZ_WAIT`]).
+    pub fn set_glz_wait(&mut self, wait: Duration) {
+        self.images.glz_wait = wait;
+    }
+
+    /// The image (pixmap) cache.
+    pub fn image_cache(&self) -> &ImageCache {
+        &self.images.cache
     }
 
     /// Applies one message. Never panics; failures come back as
@@ -209,14 +255,35 @@ impl DisplayState {
             DisplayServer::MonitorsConfig { max_allowed, heads } => self.monitors_config(*max_allowed, heads, &mut ev),
             DisplayServer::InvalPalette { id } => self.palettes.remove(*id),
             DisplayServer::InvalAllPalettes => self.palettes.clear(),
-            // No pixmap cache and no streams yet: nothing to invalidate.
-            DisplayServer::InvalList(_)
-            | DisplayServer::InvalAllPixmaps(_)
+            DisplayServer::InvalList(list) => self.images.cache.inval_list(list, &mut self.stats.images),
+            // The wait list is honoured by the runtime before this is handled.
+            DisplayServer::InvalAllPixmaps(_) => self.images.cache.inval_all(&mut self.stats.images),
+            // Video streams (src/display/stream.rs): frames are queued for `stream_tick`.
+            DisplayServer::StreamCreate(_)
+            | DisplayServer::StreamData(_)
+            | DisplayServer::StreamDataSized(_)
+            | DisplayServer::StreamClip(_)
+            | DisplayServer::StreamActivateReport(_)
             | DisplayServer::StreamDestroy { .. }
-            | DisplayServer::StreamDestroyAll => {}
+            | DisplayServer::StreamDestroyAll => self.handle_stream(m),
             DisplayServer::GlDraw { .. } => {
                 let what = Unsupported::Message(msg::GL_DRAW);
                 self.error(DisplayError::Unsupported { op: "gl_draw", what }, &mut ev);
+            }
+            DisplayServer::DrawOpaque { .. }
+            | DisplayServer::DrawBlend { .. }
+            | DisplayServer::DrawBlackness { .. }
+            | DisplayServer::DrawWhiteness { .. }
+            | DisplayServer::DrawInvers { .. }
+            | DisplayServer::DrawRop3 { .. }
+            | DisplayServer::DrawStroke { .. }
+            | DisplayServer::DrawText { .. }
+            | DisplayServer::DrawTransparent { .. }
+            | DisplayServer::DrawAlphaBlend { .. }
+            | DisplayServer::DrawComposite { .. } => {
+                if let Some((id, r)) = self.handle_draw_op(m) {
+                    self.finish_draw(id, r, &mut ev);
+                }
             }
             DisplayServer::Unparsed { msg_type, .. } if msg::is_draw(*msg_type) => {
                 self.stats.draws_dropped = self.stats.draws_dropped.saturating_add(1);
@@ -340,7 +407,7 @@ impl DisplayState {
         if width == 0 || height == 0 {
             return Err(DisplayError::SurfaceEmpty { id, width, height });
         }
-        let bytes = u64::from(width) * u64::from(height) * 4;
+        let bytes = u64::from(width).saturating_mul(u64::from(height)).saturating_mul(4);
         let lim = &self.limits;
         if width > lim.max_surface_dim || height > lim.max_surface_dim || bytes > lim.max_surface_bytes {
             return Err(DisplayError::SurfaceTooLarge { id, width, height });
@@ -442,84 +509,24 @@ impl DisplayState {
         ))
     }
 
-    fn draw_fill(&mut self, base: &DisplayBase, fill: &FillOp) -> DrawResult {
-        const OP: &str = "draw_fill";
-        let surface = self.surface(base.surface_id).ok_or(DisplayError::NoSuchSurface {
-            op: OP,
-            id: base.surface_id,
-        })?;
-        if fill.mask.bitmap.is_some() {
-            return Err(DisplayError::Unsupported {
-                op: OP,
-                what: Unsupported::Mask,
-            });
-        }
-        let raw = match &fill.brush {
-            Brush::Solid(c) => *c,
-            Brush::None => 0,
-            Brush::Pattern { .. } => {
-                return Err(DisplayError::Unsupported {
-                    op: OP,
-                    what: Unsupported::PatternBrush,
-                });
-            }
-        };
-        let region = self.region(OP, base, surface)?;
-        let color = surface.format.color_to_bgra(raw);
-        let rop = Rop::from_descriptor(fill.rop_descriptor, ropd::INVERS_BRUSH);
-        canvas::fill(self.surface_mut(OP, base.surface_id)?, &region, color, rop);
-        Ok(extents(&region))
-    }
-
     fn draw_copy(&mut self, base: &DisplayBase, copy: &CopyOp) -> DrawResult {
         const OP: &str = "draw_copy";
-        let surface = self.surface(base.surface_id).ok_or(DisplayError::NoSuchSurface {
-            op: OP,
-            id: base.surface_id,
-        })?;
-        if copy.mask.bitmap.is_some() {
-            return Err(DisplayError::Unsupported {
-                op: OP,
-                what: Unsupported::Mask,
-            });
-        }
-        let format = surface.format;
-        let region = self.region(OP, base, surface)?;
+        let (format, region) = self.masked_region(OP, base, Some(&copy.mask))?;
         let image = copy.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
-        let (source, src_area) = match &image.kind {
-            ImageKind::Bitmap(b) => {
-                let palette = match &b.palette {
-                    PaletteRef::None => None,
-                    PaletteRef::Inline(p) => {
-                        if b.flags & bitmap_flags::PAL_CACHE_ME != 0 {
-                            self.palettes.insert(p.unique, &p.entries);
-                        }
-                        Some(p.entries.as_slice())
-                    }
-                    PaletteRef::Cached(id) => Some(
-                        self.palettes
-                            .get(*id)
-                            .ok_or(DisplayError::PaletteMissing { op: OP, id: *id })?,
-                    ),
-                };
-                (Source::bitmap(OP, b, palette, format)?, copy.src_area)
-            }
-            ImageKind::Surface { surface_id } => {
-                let src = self.surface(*surface_id).ok_or(DisplayError::NoSuchSurface {
-                    op: "draw_copy source",
-                    id: *surface_id,
-                })?;
-                Source::from_surface(OP, src, &copy.src_area)?
-            }
-            _ => {
-                return Err(DisplayError::Unsupported {
-                    op: OP,
-                    what: Unsupported::ImageType(image.descriptor.image_type),
-                });
-            }
+        let env = image::Env {
+            palettes: &mut self.palettes,
+            surfaces: &self.surfaces,
+            stats: &mut self.stats.images,
         };
+        let (source, src_area) = self.images.source(env, OP, image, format, &copy.src_area)?;
         let rop = Rop::from_descriptor(copy.rop_descriptor, ropd::INVERS_SRC);
-        let surface = self.surface_mut(OP, base.surface_id)?;
+        let surface = self
+            .surfaces
+            .get_mut(&base.surface_id)
+            .ok_or(DisplayError::NoSuchSurface {
+                op: OP,
+                id: base.surface_id,
+            })?;
         Ok(canvas::blit(surface, &region, &source, &base.bbox, &src_area, rop))
     }
 }

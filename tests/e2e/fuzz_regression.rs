@@ -37,7 +37,7 @@ fn regression_files_replay() {
     let root = fuzz_dir().join("regression");
     let mut failures = Vec::new();
     let mut total = 0;
-    for &(target, oracle) in oracles::TARGETS {
+    for &(target, oracle) in oracles::TARGETS.iter().chain(oracles::DECODER_TARGETS) {
         let dir = root.join(target);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -69,7 +69,11 @@ fn regression_dirs_are_known_targets() {
         let path = entry.expect("directory entry").path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         assert!(
-            path.is_dir() && oracles::TARGETS.iter().any(|(t, _)| *t == name),
+            path.is_dir()
+                && oracles::TARGETS
+                    .iter()
+                    .chain(oracles::DECODER_TARGETS)
+                    .any(|(t, _)| *t == name),
             "{}: not the directory of a fuzz target",
             path.display()
         );

@@ -554,3 +554,88 @@ fn record_then_replay_reproduces_the_frame_without_a_server() {
     let info = reader.next_frame(&mut buf).unwrap();
     assert!(buf[..info.buffer_size()] == cfg.scene.expected_rgb[..]);
 }
+
+/// An MJPEG video stream from the test server: the frame is scheduled on the
+/// multimedia clock, drawn into the surface (lossy: PSNR ≥ 40 dB against the
+/// source picture) and the requested STREAM_REPORT comes back.
+#[test]
+fn mjpeg_stream_is_scheduled_drawn_and_reported() {
+    use sumac::proto::channel::display::{
+        Clip, DisplayServer, Rect, StreamActivateReport, StreamCreate, StreamData, stream_flags, video_codec,
+    };
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jpeg/");
+    let jpeg = std::fs::read(format!("{fixtures}frame-64x48-q95.jpg")).unwrap();
+    let src = std::fs::read(format!("{fixtures}frame-src-64x48.ppm")).unwrap();
+    let src_rgb = &src[src.len() - 64 * 48 * 3..];
+    let mut scene = sumac_test_server::scene::SceneBuilder::new(320, 240)
+        .fill(0, 0, 320, 240, 0x00_10_20_30)
+        .build();
+    scene.messages.pop(); // MARK goes after the stream set-up
+    scene.messages.extend([
+        DisplayServer::StreamCreate(StreamCreate {
+            surface_id: 0,
+            id: 7,
+            // Frames are stored top-down (without the flag they are bottom-up).
+            flags: stream_flags::TOP_DOWN,
+            codec_type: video_codec::MJPEG,
+            stamp: 1,
+            stream_width: 64,
+            stream_height: 48,
+            src_width: 64,
+            src_height: 48,
+            dest: Rect::ltrb(100, 100, 164, 148),
+            clip: Clip::None,
+        }),
+        DisplayServer::StreamActivateReport(StreamActivateReport {
+            stream_id: 7,
+            unique_id: 99,
+            max_window_size: 1,
+            timeout_ms: 100,
+        }),
+        DisplayServer::Mark,
+        // Due 400 ms after MAIN_INIT's multimedia time (0).
+        DisplayServer::StreamData(StreamData {
+            id: 7,
+            multi_media_time: 400,
+            data: jpeg,
+        }),
+    ]);
+    let cfg = ServerConfig {
+        scene,
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg).unwrap();
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    wait_mark(&mut rx);
+    let psnr = |rgb: &[u8]| {
+        let mut se = 0f64;
+        for y in 0..48 {
+            for x in 0..64 {
+                for c in 0..3 {
+                    let a = f64::from(rgb[((100 + y) * 320 + 100 + x) * 3 + c]);
+                    let b = f64::from(src_rgb[(y * 64 + x) * 3 + c]);
+                    se += (a - b) * (a - b);
+                }
+            }
+        }
+        10.0 * (255.0f64 * 255.0 / (se / (64.0 * 48.0 * 3.0))).log10()
+    };
+    let drawn = wait_until(Duration::from_secs(5), || psnr(&primary_rgb(&session).2) >= 40.0);
+    if !drawn {
+        let psnr = psnr(&primary_rgb(&session).2);
+        let state = session.display(0).unwrap();
+        let state = state.lock().unwrap();
+        panic!(
+            "stream frame not drawn: PSNR {psnr:.1}; {:?} {:?}",
+            state.stats(),
+            state.stream_stats()
+        );
+    }
+    // STREAM_REPORT (display client message 102) reached the server.
+    assert!(server.wait_for(WAIT, |r| {
+        r.received
+            .iter()
+            .any(|m| m.channel.0 == ChannelType::DISPLAY && m.msg_type == 102)
+    }));
+}

@@ -4,10 +4,12 @@
 
 mod bitmaps;
 mod draws;
+mod images;
+mod ops;
 
 use super::*;
 use crate::proto::channel::display::{
-    Bitmap, Clip, CopyOp, FillOp, Head, Image, ImageDescriptor, ImageKind, Palette, PaletteRef, QMask, Rect,
+    Bitmap, Brush, Clip, CopyOp, FillOp, Head, Image, ImageDescriptor, ImageKind, Palette, PaletteRef, QMask, Rect,
     image_type, surface_fmt,
 };
 

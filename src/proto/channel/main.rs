@@ -233,6 +233,7 @@ impl MainServer {
                 let raw = r.read_slice("name", len)?;
                 // The length includes the terminating NUL; keep the text before it.
                 let text = raw.split(|&b| b == 0).next().unwrap_or(&[]);
+                checked_array_len("name and its NUL", text.len() as u64 + 1, 1, MAX_NAME_LEN)?;
                 Self::Name(text.to_vec())
             }
             msg::UUID => Self::Uuid(r.read_array::<16>("uuid")?),

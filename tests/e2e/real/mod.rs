@@ -13,6 +13,7 @@
 #![allow(dead_code)] // A library for tests: not every helper is used by every test.
 
 mod clients;
+mod conformance;
 mod image;
 mod qemu;
 mod selftest;

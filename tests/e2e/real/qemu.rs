@@ -278,7 +278,12 @@ impl Qmp {
             reader: BufReader::new(stream),
             writer,
         };
-        let greeting = qmp.read_message()?;
+        // An event (e.g. SPICE_DISCONNECTED of the readiness probe) can come
+        // before the greeting: skip events.
+        let mut greeting = qmp.read_message()?;
+        while greeting.get("event").is_some() {
+            greeting = qmp.read_message()?;
+        }
         if greeting.get("QMP").is_none() {
             return Err(RealServerError::Qmp(format!("unexpected greeting {greeting}")));
         }

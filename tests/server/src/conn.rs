@@ -146,7 +146,11 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
     }
     let channel = match ty {
         ChannelType::MAIN => vec![caps::main::NAME_AND_UUID, caps::main::AGENT_CONNECTED_TOKENS],
-        ChannelType::DISPLAY => vec![caps::display::MONITORS_CONFIG, caps::display::PREF_COMPRESSION],
+        ChannelType::DISPLAY => vec![
+            caps::display::MONITORS_CONFIG,
+            caps::display::PREF_COMPRESSION,
+            caps::display::STREAM_REPORT,
+        ],
         _ => vec![],
     };
     Caps::new(&common, &channel)

@@ -3,9 +3,10 @@
 //! rectangle, not with Sumac's canvas).
 
 use sumac::proto::channel::display::{
-    Bitmap, Brush, Clip, CopyOp, DisplayBase, DisplayServer, FillOp, Head, Image, ImageDescriptor, ImageKind, Palette,
-    PaletteRef, Point, QMask, Rect, SurfaceCreate, bitmap_flags, bitmap_fmt, image_type, ropd, surface_flags,
-    surface_fmt,
+    AlphaBlendOp, Bitmap, Brush, Clip, CopyOp, DisplayBase, DisplayServer, FillOp, GlyphString, Head, Image,
+    ImageDescriptor, ImageKind, LineAttr, Palette, PaletteRef, PathSegment, Point, PointFix, QMask, RasterGlyph, Rect,
+    StrokeOp, SurfaceCreate, TextOp, bitmap_flags, bitmap_fmt, image_flags, image_type, path_flags, ropd, string_flags,
+    surface_flags, surface_fmt,
 };
 
 /// What a display channel sends after DISPLAY_INIT, and the expected result.
@@ -244,6 +245,223 @@ impl SceneBuilder {
         self
     }
 
+    /// Copies a top-down bitmap (as [`Self::copy_bitmap`]) with `CACHE_ME` at
+    /// `src`, then draws it again from the image cache (FROM_CACHE of `id`)
+    /// at `dst`. `src` must lie inside the surface. Only a client that
+    /// announced a non-zero image cache in DISPLAY_INIT can resolve it.
+    pub fn copy_bitmap_cached(self, src: (i32, i32), dst: (i32, i32), (w, h): (u32, u32), format: u8, id: u64) -> Self {
+        let mut b = self.copy_bitmap(src, (w, h), format, true, id);
+        if let Some(DisplayServer::DrawCopy { copy, .. }) = b.messages.last_mut()
+            && let Some(image) = copy.src_bitmap.as_mut()
+        {
+            image.descriptor.flags |= image_flags::CACHE_ME;
+        }
+        let (wi, hi) = (w as i32, h as i32);
+        b.messages.push(DisplayServer::DrawCopy {
+            base: base(dst.0, dst.1, wi, hi),
+            copy: CopyOp {
+                src_bitmap: Some(Image {
+                    descriptor: ImageDescriptor {
+                        id,
+                        image_type: image_type::FROM_CACHE,
+                        flags: 0,
+                        width: w,
+                        height: h,
+                    },
+                    kind: ImageKind::NoData,
+                }),
+                src_area: Rect::ltrb(0, 0, wi, hi),
+                rop_descriptor: ropd::OP_PUT,
+                scale_mode: 0,
+                mask: QMask::default(),
+            },
+        });
+        // The cached image is what the first copy drew at `src`.
+        let mut block = Vec::with_capacity((w * h) as usize);
+        for yy in 0..hi {
+            for xx in 0..wi {
+                block.push(b.get(src.0 + xx, src.1 + yy));
+            }
+        }
+        for yy in 0..hi {
+            for xx in 0..wi {
+                b.put(dst.0 + xx, dst.1 + yy, block[(yy * wi + xx) as usize]);
+            }
+        }
+        b
+    }
+
+    /// DRAW_INVERS of a rectangle: every channel becomes 255 − v.
+    pub fn invert(mut self, x: i32, y: i32, w: i32, h: i32) -> Self {
+        self.messages.push(DisplayServer::DrawInvers {
+            base: base(x, y, w, h),
+            mask: QMask::default(),
+        });
+        for yy in y.max(0)..(y + h).min(self.height as i32) {
+            for xx in x.max(0)..(x + w).min(self.width as i32) {
+                let [r, g, b] = self.get(xx, yy);
+                self.put(xx, yy, [!r, !g, !b]);
+            }
+        }
+        self
+    }
+
+    /// DRAW_FILL with a 2×2 pattern brush (xRGB colours, row-major) anchored
+    /// at `pos`: pixel (px, py) takes tile ((px − pos.x) mod 2, (py − pos.y) mod 2).
+    pub fn pattern_fill(mut self, x: i32, y: i32, w: i32, h: i32, tile: [u32; 4], pos: (i32, i32)) -> Self {
+        let data = tile.iter().flat_map(|c| c.to_le_bytes()).collect();
+        let image = Image {
+            descriptor: ImageDescriptor {
+                id: 0,
+                image_type: image_type::BITMAP,
+                flags: 0,
+                width: 2,
+                height: 2,
+            },
+            kind: ImageKind::Bitmap(Bitmap {
+                format: bitmap_fmt::BIT32,
+                flags: bitmap_flags::TOP_DOWN,
+                width: 2,
+                height: 2,
+                stride: 8,
+                palette: PaletteRef::None,
+                data,
+            }),
+        };
+        self.messages.push(DisplayServer::DrawFill {
+            base: base(x, y, w, h),
+            fill: FillOp {
+                brush: Brush::Pattern {
+                    image,
+                    pos: Point { x: pos.0, y: pos.1 },
+                },
+                rop_descriptor: ropd::OP_PUT,
+                mask: QMask::default(),
+            },
+        });
+        for yy in y..y + h {
+            for xx in x..x + w {
+                let c = tile[((yy - pos.1).rem_euclid(2) * 2 + (xx - pos.0).rem_euclid(2)) as usize];
+                self.put(xx, yy, [(c >> 16) as u8, (c >> 8) as u8, c as u8]);
+            }
+        }
+        self
+    }
+
+    /// DRAW_ALPHA_BLEND of an opaque `color` block with global `alpha`:
+    /// d' = round(d·(255 − a)/255) + round(c·a/255) per channel.
+    pub fn alpha_blend(mut self, x: i32, y: i32, w: u32, h: u32, color: u32, alpha: u8) -> Self {
+        let data = (0..w * h).flat_map(|_| color.to_le_bytes()).collect();
+        let image = Image {
+            descriptor: ImageDescriptor {
+                id: 0,
+                image_type: image_type::BITMAP,
+                flags: 0,
+                width: w,
+                height: h,
+            },
+            kind: ImageKind::Bitmap(Bitmap {
+                format: bitmap_fmt::BIT32,
+                flags: bitmap_flags::TOP_DOWN,
+                width: w,
+                height: h,
+                stride: w * 4,
+                palette: PaletteRef::None,
+                data,
+            }),
+        };
+        self.messages.push(DisplayServer::DrawAlphaBlend {
+            base: base(x, y, w as i32, h as i32),
+            alpha_blend: AlphaBlendOp {
+                alpha_flags: 0,
+                alpha,
+                src_bitmap: Some(image),
+                src_area: Rect::ltrb(0, 0, w as i32, h as i32),
+            },
+        });
+        let mul = |a: u32, b: u32| ((a * b + 127) / 255) as u8;
+        let a = u32::from(alpha);
+        let src = [(color >> 16) & 0xff, (color >> 8) & 0xff, color & 0xff];
+        for yy in y.max(0)..(y + h as i32).min(self.height as i32) {
+            for xx in x.max(0)..(x + w as i32).min(self.width as i32) {
+                let d = self.get(xx, yy);
+                let mut out = [0u8; 3];
+                for c in 0..3 {
+                    out[c] = mul(u32::from(d[c]), 255 - a) + mul(src[c], a);
+                }
+                self.put(xx, yy, out);
+            }
+        }
+        self
+    }
+
+    /// DRAW_TEXT of one A1 glyph whose top-left pixel is (x, y); `rows` are
+    /// the glyph rows top to bottom, MSB = leftmost pixel, at most 8 wide.
+    pub fn text_a1(mut self, x: i32, y: i32, width: u16, rows: &[u8], color: u32) -> Self {
+        let h = rows.len() as i32;
+        // On the wire glyph rows go bottom-up.
+        let data = rows.iter().rev().copied().collect();
+        self.messages.push(DisplayServer::DrawText {
+            base: base(x, y, i32::from(width), h),
+            text: TextOp {
+                string: GlyphString {
+                    flags: string_flags::RASTER_A1,
+                    glyphs: vec![RasterGlyph {
+                        render_pos: Point { x, y: y + h },
+                        glyph_origin: Point { x: 0, y: -h },
+                        width,
+                        height: rows.len() as u16,
+                        data,
+                    }],
+                },
+                back_area: Rect::default(),
+                fore_brush: Brush::Solid(color),
+                back_brush: Brush::None,
+                fore_mode: ropd::OP_PUT,
+                back_mode: ropd::OP_PUT,
+            },
+        });
+        let rgb = [(color >> 16) as u8, (color >> 8) as u8, color as u8];
+        for (dy, bits) in rows.iter().enumerate() {
+            for dx in 0..i32::from(width).min(8) {
+                if bits & (0x80 >> dx) != 0 {
+                    self.put(x + dx, y + dy as i32, rgb);
+                }
+            }
+        }
+        self
+    }
+
+    /// DRAW_STROKE of a thin horizontal line from (x, y) to (x + len, y),
+    /// the end point excluded.
+    pub fn hline(mut self, x: i32, y: i32, len: i32, color: u32) -> Self {
+        let fix = |v: i32| v << 4;
+        self.messages.push(DisplayServer::DrawStroke {
+            base: base(x, y, len, 1),
+            stroke: StrokeOp {
+                path: vec![PathSegment {
+                    flags: path_flags::BEGIN | path_flags::END,
+                    points: vec![
+                        PointFix { x: fix(x), y: fix(y) },
+                        PointFix {
+                            x: fix(x + len),
+                            y: fix(y),
+                        },
+                    ],
+                }],
+                attr: LineAttr::default(),
+                brush: Brush::Solid(color),
+                fore_mode: ropd::OP_PUT,
+                back_mode: ropd::OP_PUT,
+            },
+        });
+        let rgb = [(color >> 16) as u8, (color >> 8) as u8, color as u8];
+        for xx in x..x + len {
+            self.put(xx, y, rgb);
+        }
+        self
+    }
+
     pub fn build(mut self) -> Scene {
         self.messages.push(DisplayServer::Mark);
         Scene {
@@ -305,4 +523,27 @@ pub fn demo_frame(frame: u32, width: u32, height: u32) -> Vec<DisplayServer> {
         },
         DisplayServer::Mark,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sumac::display::{DisplayEvent, DisplayState, Limits};
+
+    /// The cached-bitmap scene, applied to Sumac's display state, gives the expected image.
+    #[test]
+    fn cached_bitmap_scene_matches_the_display_state() {
+        let scene = SceneBuilder::new(64, 32)
+            .fill(0, 0, 64, 32, 0x00_20_40_60)
+            .copy_bitmap_cached((2, 2), (30, 10), (16, 12), bitmap_fmt::BIT32, 9)
+            .copy_bitmap_cached((2, 18), (44, 1), (8, 8), bitmap_fmt::BIT8, 10)
+            .build();
+        let mut s = DisplayState::new(Limits::default());
+        for m in &scene.messages {
+            let ev = s.handle(m);
+            assert!(!ev.iter().any(|e| matches!(e, DisplayEvent::Error(_))), "{m:?}: {ev:?}");
+        }
+        assert_eq!(s.primary().unwrap().1.to_rgb(), scene.expected_rgb);
+        assert_eq!(s.stats().images.cache_hits, 2);
+    }
 }

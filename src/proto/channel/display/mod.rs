@@ -19,6 +19,11 @@ use crate::proto::base::{ClientBase, ServerBase, WaitForChannel};
 use crate::proto::cursor::{ReadCursor, WriteCursor, checked_array_len};
 use crate::proto::error::{DecodeError, ProtoResult};
 
+mod draw;
+pub use draw::*;
+mod stream;
+pub use stream::*;
+
 /// Most entries an INVAL_ALL_PIXMAPS wait list may carry (the count is a u8).
 pub const MAX_WAIT_LIST: u64 = 255;
 
@@ -816,6 +821,11 @@ pub enum DisplayServer {
         id: u32,
     },
     StreamDestroyAll,
+    StreamCreate(StreamCreate),
+    StreamData(StreamData),
+    StreamDataSized(StreamDataSized),
+    StreamClip(StreamClip),
+    StreamActivateReport(StreamActivateReport),
     DrawFill {
         base: DisplayBase,
         fill: FillOp,
@@ -823,6 +833,51 @@ pub enum DisplayServer {
     DrawCopy {
         base: DisplayBase,
         copy: CopyOp,
+    },
+    DrawOpaque {
+        base: DisplayBase,
+        opaque: OpaqueOp,
+    },
+    /// BLEND has the layout (and rendering) of COPY.
+    DrawBlend {
+        base: DisplayBase,
+        blend: CopyOp,
+    },
+    DrawBlackness {
+        base: DisplayBase,
+        mask: QMask,
+    },
+    DrawWhiteness {
+        base: DisplayBase,
+        mask: QMask,
+    },
+    DrawInvers {
+        base: DisplayBase,
+        mask: QMask,
+    },
+    DrawRop3 {
+        base: DisplayBase,
+        rop3: Rop3Op,
+    },
+    DrawStroke {
+        base: DisplayBase,
+        stroke: StrokeOp,
+    },
+    DrawText {
+        base: DisplayBase,
+        text: TextOp,
+    },
+    DrawTransparent {
+        base: DisplayBase,
+        transparent: TransparentOp,
+    },
+    DrawAlphaBlend {
+        base: DisplayBase,
+        alpha_blend: AlphaBlendOp,
+    },
+    DrawComposite {
+        base: DisplayBase,
+        composite: CompositeOp,
     },
     SurfaceCreate(SurfaceCreate),
     SurfaceDestroy {
@@ -852,17 +907,7 @@ pub enum DisplayServer {
 
 /// Message numbers kept as [`DisplayServer::Unparsed`].
 fn is_unparsed(t: u16) -> bool {
-    matches!(
-        t,
-        msg::STREAM_CREATE
-            | msg::STREAM_DATA
-            | msg::STREAM_CLIP
-            | msg::STREAM_DATA_SIZED
-            | msg::STREAM_ACTIVATE_REPORT
-            | msg::DRAW_OPAQUE
-            | msg::DRAW_BLEND
-            ..=msg::DRAW_ALPHA_BLEND | msg::DRAW_COMPOSITE | msg::GL_SCANOUT_UNIX | msg::QUALITY_INDICATOR
-    )
+    matches!(t, msg::GL_SCANOUT_UNIX | msg::QUALITY_INDICATOR)
 }
 
 impl DisplayServer {
@@ -878,8 +923,24 @@ impl DisplayServer {
             Self::InvalAllPalettes => msg::INVAL_ALL_PALETTES,
             Self::StreamDestroy { .. } => msg::STREAM_DESTROY,
             Self::StreamDestroyAll => msg::STREAM_DESTROY_ALL,
+            Self::StreamCreate(_) => msg::STREAM_CREATE,
+            Self::StreamData(_) => msg::STREAM_DATA,
+            Self::StreamDataSized(_) => msg::STREAM_DATA_SIZED,
+            Self::StreamClip(_) => msg::STREAM_CLIP,
+            Self::StreamActivateReport(_) => msg::STREAM_ACTIVATE_REPORT,
             Self::DrawFill { .. } => msg::DRAW_FILL,
             Self::DrawCopy { .. } => msg::DRAW_COPY,
+            Self::DrawOpaque { .. } => msg::DRAW_OPAQUE,
+            Self::DrawBlend { .. } => msg::DRAW_BLEND,
+            Self::DrawBlackness { .. } => msg::DRAW_BLACKNESS,
+            Self::DrawWhiteness { .. } => msg::DRAW_WHITENESS,
+            Self::DrawInvers { .. } => msg::DRAW_INVERS,
+            Self::DrawRop3 { .. } => msg::DRAW_ROP3,
+            Self::DrawStroke { .. } => msg::DRAW_STROKE,
+            Self::DrawText { .. } => msg::DRAW_TEXT,
+            Self::DrawTransparent { .. } => msg::DRAW_TRANSPARENT,
+            Self::DrawAlphaBlend { .. } => msg::DRAW_ALPHA_BLEND,
+            Self::DrawComposite { .. } => msg::DRAW_COMPOSITE,
             Self::SurfaceCreate(_) => msg::SURFACE_CREATE,
             Self::SurfaceDestroy { .. } => msg::SURFACE_DESTROY,
             Self::MonitorsConfig { .. } => msg::MONITORS_CONFIG,
@@ -922,6 +983,11 @@ impl DisplayServer {
             }
             Self::InvalPalette { id } => w.write_u64(*id),
             Self::StreamDestroy { id } => w.write_u32(*id),
+            Self::StreamCreate(s) => s.encode(&mut w),
+            Self::StreamData(s) => s.encode(&mut w),
+            Self::StreamDataSized(s) => s.encode(&mut w),
+            Self::StreamClip(s) => s.encode(&mut w),
+            Self::StreamActivateReport(s) => s.encode(&mut w),
             Self::DrawFill { base, fill } => {
                 base.encode(&mut w);
                 fill.brush.encode(&mut w, &mut deferred);
@@ -935,6 +1001,44 @@ impl DisplayServer {
                 w.write_u16(copy.rop_descriptor);
                 w.write_u8(copy.scale_mode);
                 copy.mask.encode(&mut w, &mut deferred);
+            }
+            Self::DrawOpaque { base, opaque } => {
+                base.encode(&mut w);
+                opaque.encode(&mut w);
+            }
+            Self::DrawBlend { base, blend } => {
+                base.encode(&mut w);
+                draw::encode_copy(blend, &mut w);
+            }
+            Self::DrawBlackness { base, mask }
+            | Self::DrawWhiteness { base, mask }
+            | Self::DrawInvers { base, mask } => {
+                base.encode(&mut w);
+                draw::encode_mask_only(mask, &mut w);
+            }
+            Self::DrawRop3 { base, rop3 } => {
+                base.encode(&mut w);
+                rop3.encode(&mut w);
+            }
+            Self::DrawStroke { base, stroke } => {
+                base.encode(&mut w);
+                stroke.encode(&mut w);
+            }
+            Self::DrawText { base, text } => {
+                base.encode(&mut w);
+                text.encode(&mut w);
+            }
+            Self::DrawTransparent { base, transparent } => {
+                base.encode(&mut w);
+                transparent.encode(&mut w);
+            }
+            Self::DrawAlphaBlend { base, alpha_blend } => {
+                base.encode(&mut w);
+                alpha_blend.encode(&mut w);
+            }
+            Self::DrawComposite { base, composite } => {
+                base.encode(&mut w);
+                composite.encode(&mut w);
             }
             Self::SurfaceCreate(s) => {
                 for v in [s.surface_id, s.width, s.height, s.format, s.flags] {
@@ -1023,6 +1127,11 @@ impl DisplayServer {
                 id: r.read_u32("stream_destroy id")?,
             },
             msg::STREAM_DESTROY_ALL => Self::StreamDestroyAll,
+            msg::STREAM_CREATE => Self::StreamCreate(StreamCreate::decode(&mut r)?),
+            msg::STREAM_DATA => Self::StreamData(StreamData::decode(&mut r)?),
+            msg::STREAM_DATA_SIZED => Self::StreamDataSized(StreamDataSized::decode(&mut r)?),
+            msg::STREAM_CLIP => Self::StreamClip(StreamClip::decode(&mut r)?),
+            msg::STREAM_ACTIVATE_REPORT => Self::StreamActivateReport(StreamActivateReport::decode(&mut r)?),
             msg::DRAW_FILL => {
                 let base = DisplayBase::decode(&mut r)?;
                 let brush = Brush::decode(&mut r, body)?;
@@ -1056,6 +1165,50 @@ impl DisplayServer {
                     },
                 }
             }
+            msg::DRAW_OPAQUE => Self::DrawOpaque {
+                base: DisplayBase::decode(&mut r)?,
+                opaque: OpaqueOp::decode(&mut r, body)?,
+            },
+            msg::DRAW_BLEND => Self::DrawBlend {
+                base: DisplayBase::decode(&mut r)?,
+                blend: draw::decode_copy(&mut r, body, "blend src_bitmap")?,
+            },
+            msg::DRAW_BLACKNESS => Self::DrawBlackness {
+                base: DisplayBase::decode(&mut r)?,
+                mask: draw::decode_mask_only(&mut r, body)?,
+            },
+            msg::DRAW_WHITENESS => Self::DrawWhiteness {
+                base: DisplayBase::decode(&mut r)?,
+                mask: draw::decode_mask_only(&mut r, body)?,
+            },
+            msg::DRAW_INVERS => Self::DrawInvers {
+                base: DisplayBase::decode(&mut r)?,
+                mask: draw::decode_mask_only(&mut r, body)?,
+            },
+            msg::DRAW_ROP3 => Self::DrawRop3 {
+                base: DisplayBase::decode(&mut r)?,
+                rop3: Rop3Op::decode(&mut r, body)?,
+            },
+            msg::DRAW_STROKE => Self::DrawStroke {
+                base: DisplayBase::decode(&mut r)?,
+                stroke: StrokeOp::decode(&mut r, body)?,
+            },
+            msg::DRAW_TEXT => Self::DrawText {
+                base: DisplayBase::decode(&mut r)?,
+                text: TextOp::decode(&mut r, body)?,
+            },
+            msg::DRAW_TRANSPARENT => Self::DrawTransparent {
+                base: DisplayBase::decode(&mut r)?,
+                transparent: TransparentOp::decode(&mut r, body)?,
+            },
+            msg::DRAW_ALPHA_BLEND => Self::DrawAlphaBlend {
+                base: DisplayBase::decode(&mut r)?,
+                alpha_blend: AlphaBlendOp::decode(&mut r, body)?,
+            },
+            msg::DRAW_COMPOSITE => Self::DrawComposite {
+                base: DisplayBase::decode(&mut r)?,
+                composite: CompositeOp::decode(&mut r, body)?,
+            },
             msg::SURFACE_CREATE => Self::SurfaceCreate(SurfaceCreate {
                 surface_id: r.read_u32("surface_create surface_id")?,
                 width: r.read_u32("surface_create width")?,

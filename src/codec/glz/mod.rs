@@ -1,0 +1,556 @@
+//! GLZ decoder and the global dictionary window shared by every display channel of a session.
+//!
+//! # Format
+//!
+//! Header (big-endian): magic and version as in LZ, one byte `type | top_down << 4`, width,
+//! height and stride (`u32`), the image id (`u64`, counted by the server's dictionary across all
+//! display channels) and `win_head_dist` (`u32`): the image `id - win_head_dist` is the oldest
+//! one this image, and every later one, may reference.
+//!
+//! The token stream is the LZ one with a different match encoding: after the control byte
+//! (length field in bits 7..5, "long offset" flag in bit 4, offset bits 3..0) and the length
+//! extension come the offset bits 11..4, then a byte whose bits 7..6 count the image-distance
+//! bytes that follow. A short offset (12 bits) keeps 6 image-distance bits in that byte; a
+//! long one keeps 5 more offset bits and a "very long" flag (one more offset byte). Image
+//! distance 0 is a back-reference in the current image (distance biased by one); otherwise
+//! the offset counts pixels from the start of image `id - image distance`.
+//!
+//! Only RGB types reach the client as GLZ_RGB (RGB16, RGB24, RGB32 and RGBA, whose alpha stream
+//! follows the colour stream); palette types would need a palette the message does not carry.
+//!
+//! # Memory accounting
+//!
+//! Every image in the window is kept as B,G,R,A bytes in stream order: `width * height * 4`
+//! bytes, which is the unit the client announces (`glz_dictionary_window_size` counts pixels:
+//! announce `max_bytes / 4`). The window holds at most `max_bytes` of such pixels; a new image
+//! evicts the oldest ones first (references to an evicted image then fail at once). Beyond
+//! that, memory is the image being decoded (its buffer, plus a 1-byte plane for RGBA), images
+//! still borrowed by a concurrent decode (`Arc`), one spare buffer kept for reuse, and a few
+//! bytes of bookkeeping per image id in flight (at most [`MAX_PENDING`] ids).
+//!
+//! Releasing follows spice-gtk's `glz_decoder_window_release`: once every id up to the newest
+//! *contiguous* one has arrived, images older than that image's `id - win_head_dist` can never
+//! be referenced again and are dropped. Images that arrive out of order (one display channel
+//! running ahead of another, hostile-inputs row 23) are kept until the gap closes, still under
+//! the `max_bytes` cap; announcing a little less than `max_bytes / 4` pixels leaves room for them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::lz::{
+    ByteUnit, LzType, MAGIC, MAX_COPY, Reader, Rgb16Unit, Rgb32Unit, Unit, VERSION, check_fillable, copy_back,
+};
+use super::{CodecError, ImageBuf, MAX_BYTES, MAX_DIM};
+
+#[doc(hidden)]
+pub mod encode;
+
+const CODEC: &str = "glz";
+
+/// Most images kept in the window whatever their size.
+pub const MAX_IMAGES: usize = 1 << 16;
+/// Most out-of-order ids remembered while waiting for a gap to close.
+pub const MAX_PENDING: usize = 4096;
+
+/// A parsed and validated GLZ header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub ty: LzType,
+    pub top_down: bool,
+    pub width: u32,
+    pub height: u32,
+    pub id: u64,
+    pub win_head_dist: u32,
+}
+
+impl Header {
+    /// The oldest image id this image (and every later one) may reference.
+    pub fn head(&self) -> u64 {
+        self.id.saturating_sub(u64::from(self.win_head_dist))
+    }
+}
+
+fn read_header(r: &mut Reader<'_>) -> Result<Header, CodecError> {
+    if r.be32()? != MAGIC {
+        return Err(CodecError::invalid(CODEC, "bad magic"));
+    }
+    if r.be32()? != VERSION {
+        return Err(CodecError::invalid(CODEC, "unsupported version"));
+    }
+    let tb = r.u8()?;
+    if tb >> 4 > 1 {
+        return Err(CodecError::invalid(CODEC, "unknown flags in the type byte"));
+    }
+    let ty = match LzType::from_u32(u32::from(tb & 15)) {
+        Some(t @ (LzType::Rgb16 | LzType::Rgb24 | LzType::Rgb32 | LzType::Rgba)) => t,
+        Some(_) => return Err(CodecError::invalid(CODEC, "GLZ_RGB image of a palette or alpha type")),
+        None => return Err(CodecError::invalid(CODEC, "unknown image type")),
+    };
+    let width = r.be32()?;
+    let height = r.be32()?;
+    let stride = r.be32()?;
+    let id = r.be64()?;
+    let win_head_dist = r.be32()?;
+    if width == 0 || height == 0 {
+        return Err(CodecError::invalid(CODEC, "empty image"));
+    }
+    if width > i32::MAX as u32 || height > i32::MAX as u32 {
+        return Err(CodecError::invalid(CODEC, "negative size"));
+    }
+    if width > MAX_DIM || height > MAX_DIM || u64::from(width) * u64::from(height) * 4 > MAX_BYTES {
+        return Err(CodecError::TooLarge {
+            codec: CODEC,
+            width: u64::from(width),
+            height: u64::from(height),
+        });
+    }
+    if ty.stride_for(width) != Some(stride) {
+        return Err(CodecError::invalid(CODEC, "stride does not match the width"));
+    }
+    if u64::from(win_head_dist) > id {
+        return Err(CodecError::invalid(CODEC, "window head before image 0"));
+    }
+    Ok(Header {
+        ty,
+        top_down: tb >> 4 == 1,
+        width,
+        height,
+        id,
+        win_head_dist,
+    })
+}
+
+/// Reads and validates only the header of a GLZ image.
+pub fn header(data: &[u8]) -> Result<Header, CodecError> {
+    read_header(&mut Reader::new(data, CODEC))
+}
+
+/// A decoded image kept for references: B,G,R,A in stream order.
+#[derive(Debug)]
+struct WinImage {
+    has_alpha: bool,
+    data: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Decoded images by id.
+    images: BTreeMap<u64, Arc<WinImage>>,
+    /// Bytes of `images`.
+    bytes: u64,
+    /// Ids below this were released or evicted: references to them fail at once.
+    oldest: u64,
+    /// Smallest id not arrived yet, counting from the first id seen after a reset.
+    next_missing: Option<u64>,
+    /// Ids at or above `next_missing` that arrived (decoded or failed), with their head.
+    ahead: BTreeMap<u64, u64>,
+    /// Bumped by `clear`: decodes started before it neither wait on nor add to the new window.
+    generation: u64,
+    /// One evicted buffer kept for the next image.
+    spare: Option<Vec<u8>>,
+}
+
+impl State {
+    /// Whether `id` arrived already (decoded or not).
+    fn arrived(&self, id: u64) -> bool {
+        self.ahead.contains_key(&id) || self.next_missing.is_some_and(|n| id < n)
+    }
+
+    fn recycle(&mut self, img: Arc<WinImage>) {
+        self.bytes = self.bytes.saturating_sub(img.data.len() as u64);
+        if let Ok(img) = Arc::try_unwrap(img)
+            && self.spare.as_ref().is_none_or(|s| s.capacity() < img.data.capacity())
+        {
+            self.spare = Some(img.data);
+        }
+    }
+
+    /// Drops every image below `id`.
+    fn release_below(&mut self, id: u64) {
+        if id <= self.oldest {
+            return;
+        }
+        self.oldest = id;
+        let kept = self.images.split_off(&id);
+        let gone = std::mem::replace(&mut self.images, kept);
+        for img in gone.into_values() {
+            self.recycle(img);
+        }
+    }
+
+    /// Records that `id` (with window head `head`) arrived; releases what no later image can use.
+    fn note_arrival(&mut self, id: u64, head: u64) {
+        let next = *self.next_missing.get_or_insert(id);
+        if id < next {
+            return;
+        }
+        self.ahead.insert(id, head);
+        let mut release_to = 0;
+        let mut n = next;
+        loop {
+            while let Some(h) = self.ahead.remove(&n) {
+                release_to = release_to.max(h);
+                n = n.saturating_add(1);
+            }
+            if self.ahead.len() <= MAX_PENDING {
+                break;
+            }
+            // Too many ids in flight: give up on the gap.
+            match self.ahead.keys().next() {
+                Some(&first) => n = first,
+                None => break,
+            }
+        }
+        self.next_missing = Some(n);
+        self.release_below(release_to);
+    }
+
+    /// Adds a decoded image, evicting the oldest ones beyond `max_bytes` / [`MAX_IMAGES`].
+    fn insert(&mut self, id: u64, img: WinImage, max_bytes: u64) {
+        let size = img.data.len() as u64;
+        if id < self.oldest {
+            return;
+        }
+        if size > max_bytes {
+            // Larger than the whole window: nothing older can stay, and it cannot either.
+            self.release_below(id.saturating_add(1));
+            return;
+        }
+        while self.bytes.saturating_add(size) > max_bytes || self.images.len() >= MAX_IMAGES {
+            let Some((&first, _)) = self.images.iter().next() else {
+                break;
+            };
+            if first > id {
+                // The new image is the oldest: it is the one that does not fit.
+                self.oldest = self.oldest.max(id.saturating_add(1));
+                return;
+            }
+            if let Some(old) = self.images.remove(&first) {
+                self.recycle(old);
+            }
+            self.oldest = self.oldest.max(first.saturating_add(1));
+        }
+        self.bytes = self.bytes.saturating_add(size);
+        if let Some(old) = self.images.insert(id, Arc::new(img)) {
+            self.recycle(old);
+        }
+    }
+}
+
+/// The GLZ dictionary window (thread-safe; share it with `Arc`).
+#[derive(Debug)]
+pub struct GlzWindow {
+    max_bytes: u64,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Default for GlzWindow {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl GlzWindow {
+    /// A window holding at most `max_bytes` of decoded images (4 bytes per pixel).
+    pub fn new(max_bytes: u64) -> Self {
+        Self {
+            max_bytes,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Locks the state; a panic elsewhere while holding the lock cannot leave it inconsistent
+    /// in a way that matters (worst case a missing image), so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bytes of decoded images held now.
+    pub fn held_bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+
+    /// Ids of the images held now, oldest first.
+    pub fn ids(&self) -> Vec<u64> {
+        self.lock().images.keys().copied().collect()
+    }
+
+    /// Forgets every image (display channel reset). Decodes waiting for an image fail.
+    pub fn clear(&self) {
+        let mut st = self.lock();
+        let generation = st.generation.wrapping_add(1);
+        let spare = st.spare.take();
+        *st = State {
+            generation,
+            spare,
+            ..State::default()
+        };
+        drop(st);
+        self.changed.notify_all();
+    }
+
+    /// Decodes a GLZ_RGB image, waiting at most `wait` for referenced images
+    /// that another display channel has not decoded yet.
+    pub fn decode(&self, data: &[u8], out: &mut ImageBuf, wait: Duration) -> Result<(), CodecError> {
+        let mut r = Reader::new(data, CODEC);
+        let h = read_header(&mut r)?;
+        let pixels = u64::from(h.width) * u64::from(h.height);
+        let units = if h.ty == LzType::Rgba { pixels * 2 } else { pixels };
+        check_fillable(CODEC, units, r.remaining())?;
+        out.reset(CODEC, h.width, h.height)?;
+        let (generation, spare) = {
+            let mut st = self.lock();
+            (st.generation, st.spare.take())
+        };
+        let mut buf = spare.unwrap_or_default();
+        buf.clear();
+        buf.resize(out.data.len(), 0);
+        let mut refs = Refs {
+            window: self,
+            by: h.id,
+            head: h.head(),
+            generation,
+            wait,
+            deadline: None,
+            cache: Vec::new(),
+        };
+        let result = decode_body(&h, &mut r, &mut buf, &mut refs);
+        drop(refs);
+        if let Err(e) = result {
+            let mut st = self.lock();
+            if st.generation == generation {
+                st.note_arrival(h.id, h.head());
+            }
+            if st.spare.is_none() {
+                st.spare = Some(buf);
+            }
+            drop(st);
+            self.changed.notify_all();
+            return Err(e);
+        }
+        let stride = out.stride();
+        if h.top_down {
+            out.data.copy_from_slice(&buf);
+        } else {
+            for (dst, src) in out.data.chunks_exact_mut(stride).zip(buf.chunks_exact(stride).rev()) {
+                dst.copy_from_slice(src);
+            }
+        }
+        out.has_alpha = h.ty == LzType::Rgba;
+        let mut st = self.lock();
+        if st.generation == generation {
+            // Insert first: releasing by this image's head must not drop the image itself.
+            let img = WinImage {
+                has_alpha: out.has_alpha,
+                data: buf,
+            };
+            st.insert(h.id, img, self.max_bytes);
+            st.note_arrival(h.id, h.head());
+        }
+        drop(st);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// The image `id` for a reference by image `by`, waiting until `deadline` if it has not
+    /// arrived yet.
+    fn get(&self, refs: &mut Refs<'_>, id: u64) -> Result<Arc<WinImage>, CodecError> {
+        let missing = CodecError::GlzMissing { id, by: refs.by };
+        let mut st = self.lock();
+        loop {
+            if st.generation != refs.generation {
+                return Err(missing);
+            }
+            if let Some(img) = st.images.get(&id) {
+                return Ok(Arc::clone(img));
+            }
+            if id < st.oldest || st.arrived(id) {
+                return Err(missing);
+            }
+            let now = Instant::now();
+            let deadline = *refs
+                .deadline
+                .get_or_insert_with(|| now.checked_add(refs.wait).unwrap_or(now));
+            if now >= deadline {
+                return Err(missing);
+            }
+            st = match self.changed.wait_timeout(st, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
+
+/// Resolves references to other images during one decode.
+struct Refs<'w> {
+    window: &'w GlzWindow,
+    by: u64,
+    head: u64,
+    generation: u64,
+    wait: Duration,
+    /// Set at the first wait: the whole decode waits at most `wait`.
+    deadline: Option<Instant>,
+    cache: Vec<(u64, Arc<WinImage>)>,
+}
+
+impl Refs<'_> {
+    fn image(&mut self, image_dist: u32) -> Result<Arc<WinImage>, CodecError> {
+        let id = self
+            .by
+            .checked_sub(u64::from(image_dist))
+            .ok_or(CodecError::invalid(CODEC, "reference before image 0"))?;
+        if id < self.head {
+            return Err(CodecError::invalid(CODEC, "reference before the window head"));
+        }
+        if let Some((_, img)) = self.cache.iter().find(|(i, _)| *i == id) {
+            return Ok(Arc::clone(img));
+        }
+        let window = self.window;
+        let img = window.get(self, id)?;
+        self.cache.push((id, Arc::clone(&img)));
+        Ok(img)
+    }
+
+    /// The `len` pixels at `offset` of the image `image_dist` back, as B,G,R,A bytes.
+    fn pixels(
+        &mut self,
+        image_dist: u32,
+        offset: usize,
+        len: usize,
+    ) -> Result<(Arc<WinImage>, usize, usize), CodecError> {
+        let img = self.image(image_dist)?;
+        let start = offset
+            .checked_mul(4)
+            .ok_or(CodecError::invalid(CODEC, "offset overflows"))?;
+        let end = offset
+            .checked_add(len)
+            .and_then(|e| e.checked_mul(4))
+            .filter(|&e| e <= img.data.len())
+            .ok_or(CodecError::invalid(CODEC, "reference beyond the referenced image"))?;
+        Ok((img, start, end))
+    }
+}
+
+/// Colour pass of a GLZ stream, or the alpha pass when `U` is [`ByteUnit`] (then `out` is the
+/// alpha plane and references to other images read their alpha bytes).
+fn decode_stream<U: Unit>(
+    r: &mut Reader<'_>,
+    out: &mut [u8],
+    refs: &mut Refs<'_>,
+    opaque: bool,
+) -> Result<(), CodecError> {
+    let n = out.len() / U::OUT;
+    let mut op = 0usize;
+    while op < n {
+        let ctrl = usize::from(r.u8()?);
+        if ctrl >= MAX_COPY {
+            let mut len = ctrl >> 5;
+            let long_ofs = ctrl & 16 != 0;
+            let mut ofs = ctrl & 15;
+            if len == 7 {
+                loop {
+                    let code = r.u8()?;
+                    len = len.saturating_add(usize::from(code));
+                    if code != 255 {
+                        break;
+                    }
+                }
+            }
+            ofs += usize::from(r.u8()?) << 4;
+            let code = r.u8()?;
+            let image_bytes = code >> 6;
+            let mut image_dist: u32;
+            if !long_ofs {
+                image_dist = u32::from(code & 0x3f);
+                for i in 0..image_bytes {
+                    image_dist += u32::from(r.u8()?) << (6 + 8 * u32::from(i));
+                }
+            } else {
+                ofs += usize::from(code & 0x1f) << 12;
+                image_dist = 0;
+                for i in 0..image_bytes {
+                    image_dist += u32::from(r.u8()?) << (8 * u32::from(i));
+                }
+                if code & 0x20 != 0 {
+                    ofs += usize::from(r.u8()?) << 17;
+                }
+            }
+            let len = len.saturating_add(U::BASE);
+            if len > n - op {
+                return Err(CodecError::invalid(CODEC, "match runs past the end of the image"));
+            }
+            if image_dist == 0 {
+                let dist = ofs + 1;
+                if dist > op {
+                    return Err(CodecError::invalid(CODEC, "match starts before the image"));
+                }
+                copy_back(out, op, dist, len, U::OUT).ok_or(CodecError::invalid(CODEC, "match outside the image"))?;
+            } else {
+                let (img, start, end) = refs.pixels(image_dist, ofs, len)?;
+                let src = img
+                    .data
+                    .get(start..end)
+                    .ok_or(CodecError::invalid(CODEC, "reference outside"))?;
+                let dst = out
+                    .get_mut(op * U::OUT..(op + len) * U::OUT)
+                    .ok_or(CodecError::invalid(CODEC, "match outside the image"))?;
+                if U::OUT == 4 {
+                    dst.copy_from_slice(src);
+                    if opaque && img.has_alpha {
+                        dst.chunks_exact_mut(4).for_each(|p| {
+                            if let Some(a) = p.get_mut(3) {
+                                *a = 255;
+                            }
+                        });
+                    }
+                } else {
+                    for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                        *d = s.get(3).copied().unwrap_or(255);
+                    }
+                }
+            }
+            op += len;
+        } else {
+            let count = ctrl + 1;
+            if count > n - op {
+                return Err(CodecError::invalid(CODEC, "literals run past the end of the image"));
+            }
+            let src = r.take(count * U::IN)?;
+            let dst = out
+                .get_mut(op * U::OUT..(op + count) * U::OUT)
+                .ok_or(CodecError::invalid(CODEC, "literals outside the image"))?;
+            U::literals(src, dst);
+            op += count;
+        }
+    }
+    Ok(())
+}
+
+fn decode_body(h: &Header, r: &mut Reader<'_>, buf: &mut [u8], refs: &mut Refs<'_>) -> Result<(), CodecError> {
+    match h.ty {
+        LzType::Rgb16 => decode_stream::<Rgb16Unit>(r, buf, refs, true),
+        LzType::Rgba => {
+            decode_stream::<Rgb32Unit>(r, buf, refs, false)?;
+            let mut alpha = vec![0u8; buf.len() / 4];
+            decode_stream::<ByteUnit>(r, &mut alpha, refs, false)?;
+            for (px, a) in buf.chunks_exact_mut(4).zip(alpha) {
+                if let Some(d) = px.get_mut(3) {
+                    *d = a;
+                }
+            }
+            Ok(())
+        }
+        _ => decode_stream::<Rgb32Unit>(r, buf, refs, true),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,341 @@
+//! The image cache ("pixmap cache") of a display channel.
+//!
+//! # How the server uses it
+//! The client announces a size in DISPLAY_INIT (in pixels). The server keeps
+//! its own model of the client's cache: it charges `width × height` pixels
+//! (from the image descriptor) per `CACHE_ME` image, evicts its least recently
+//! used entries when the announced size would be exceeded, and tells the
+//! client what it evicted with INVAL_LIST *before* the message that adds the
+//! new image. A later draw then refers to the image by id (FROM_CACHE or
+//! FROM_CACHE_LOSSLESS). So the client must hold exactly what the server
+//! believes it holds: dropping an entry on its own means a later draw cannot
+//! be resolved.
+//!
+//! # Budget
+//! Entries are charged `width × height × 4` bytes, the server's pixel count
+//! times the 4 bytes per stored pixel, against [`ImageCache::budget`] (the
+//! announced size × 4). A server that follows the protocol never pushes the
+//! cache over budget, since its INVAL_LIST arrives first. If a misbehaving
+//! (or desynchronised) server does, the least recently used entries are
+//! evicted, which is the server's own eviction order, so the entry dropped is
+//! the one the server would drop next. An image larger than the whole budget
+//! is refused; an entry count cap ([`MAX_CACHED_IMAGES`]) bounds the
+//! per-entry overhead of many tiny images. Evictions and refusals are counted
+//! in [`ImageStats`]; the draw that carried the image is still applied.
+//!
+//! # Reference counts and lossy entries
+//! As in spice-gtk, adding an id that is already cached replaces the pixels
+//! and adds a reference, and INVAL_LIST drops one reference (the entry goes at
+//! zero): with several display channels the same id can be added through each
+//! of them. `CACHE_REPLACE_ME` replaces the pixels and keeps the count. JPEG
+//! images are cached as *lossy*; FROM_CACHE_LOSSLESS only accepts lossless
+//! entries, FROM_CACHE accepts both.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::proto::channel::display::ResourceId;
+
+/// `SPICE_RES_TYPE_PIXMAP`: the only resource type INVAL_LIST names.
+pub const RES_TYPE_PIXMAP: u8 = 1;
+
+/// spice-gtk's default image cache size (`IMAGES_CACHE_SIZE_DEFAULT`).
+pub const DEFAULT_IMAGE_CACHE_BYTES: u64 = 80 << 20;
+/// Most entries the cache holds, whatever their size.
+pub const MAX_CACHED_IMAGES: usize = 1 << 18;
+
+/// Image decoding and cache counters (part of [`super::DisplayStats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageStats {
+    /// Images decoded by a codec (QUIC, LZ, GLZ, JPEG, LZ4, ...).
+    pub decoded: u64,
+    /// Images stored by `CACHE_ME`.
+    pub cache_inserts: u64,
+    /// Images stored by `CACHE_REPLACE_ME`.
+    pub cache_replaces: u64,
+    pub cache_hits: u64,
+    /// FROM_CACHE / FROM_CACHE_LOSSLESS lookups that failed (id unknown, or
+    /// only a lossy entry for a lossless lookup).
+    pub cache_misses: u64,
+    /// Entries dropped to stay within the budget or the entry cap.
+    pub cache_evictions: u64,
+    /// Images not stored: larger than the whole budget, or allocation failed.
+    pub cache_refused: u64,
+    /// INVAL_LIST references dropped.
+    pub cache_invalidated: u64,
+    /// INVAL_LIST ids that were not cached.
+    pub cache_inval_unknown: u64,
+    /// INVAL_ALL_PIXMAPS messages.
+    pub cache_clears: u64,
+}
+
+/// One cached image: top-down B,G,R,A rows, `width × 4` bytes each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedImage {
+    pub width: u32,
+    pub height: u32,
+    /// False when the alpha bytes carry no meaning (they are 255).
+    pub has_alpha: bool,
+    /// Decoded from a lossy codec (JPEG, JPEG_ALPHA).
+    pub lossy: bool,
+    data: Vec<u8>,
+    refs: u32,
+    tick: u64,
+}
+
+impl CachedImage {
+    /// The pixels: `height` rows of `width × 4` bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn bytes(&self) -> u64 {
+        u64::try_from(self.data.len()).unwrap_or(u64::MAX)
+    }
+}
+
+/// How a store treats an id that is already cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreMode {
+    /// `CACHE_ME`: one more reference.
+    Add,
+    /// `CACHE_REPLACE_ME`: same references, new (lossless) pixels.
+    Replace,
+}
+
+/// What a store did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    Yes,
+    /// Not stored (too large or out of memory); an older entry with the same id is gone too.
+    Refused,
+}
+
+/// Result of a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    Hit,
+    Missing,
+    /// A lossless entry was asked for and only a lossy one is cached.
+    Lossy,
+}
+
+/// The pixmap cache: id → decoded image, with a byte budget and LRU order.
+#[derive(Debug)]
+pub struct ImageCache {
+    budget: u64,
+    used: u64,
+    tick: u64,
+    entries: HashMap<u64, CachedImage>,
+    /// Last-use tick → id, oldest first.
+    lru: BTreeMap<u64, u64>,
+}
+
+impl Default for ImageCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_IMAGE_CACHE_BYTES)
+    }
+}
+
+impl ImageCache {
+    pub fn new(budget: u64) -> Self {
+        Self {
+            budget,
+            used: 0,
+            tick: 0,
+            entries: HashMap::new(),
+            lru: BTreeMap::new(),
+        }
+    }
+
+    /// Bytes the cache may hold (the announced pixel count × 4).
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Bytes of pixels held.
+    pub fn used_bytes(&self) -> u64 {
+        self.used
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.entries.contains_key(&id)
+    }
+
+    /// The entry for `id` without touching the LRU order.
+    pub fn peek(&self, id: u64) -> Option<&CachedImage> {
+        self.entries.get(&id)
+    }
+
+    /// Changes the budget, evicting least recently used entries to fit.
+    pub fn set_budget(&mut self, budget: u64, stats: &mut ImageStats) {
+        self.budget = budget;
+        self.make_room(0, 0, stats);
+    }
+
+    /// Looks `id` up (FROM_CACHE, or FROM_CACHE_LOSSLESS with `lossless`)
+    /// and marks it as recently used.
+    pub(crate) fn lookup(&mut self, id: u64, lossless: bool) -> Lookup {
+        let tick = self.next_tick();
+        let Some(e) = self.entries.get_mut(&id) else {
+            return Lookup::Missing;
+        };
+        if lossless && e.lossy {
+            return Lookup::Lossy;
+        }
+        self.lru.remove(&e.tick);
+        e.tick = tick;
+        self.lru.insert(tick, id);
+        Lookup::Hit
+    }
+
+    /// Stores a `width`×`height` image under `id`; `fill` writes its
+    /// `width × height × 4` bytes (top-down B,G,R,A rows). An older entry
+    /// with the same id is replaced (its allocation reused when the size
+    /// matches).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn store(
+        &mut self,
+        id: u64,
+        (width, height): (u32, u32),
+        has_alpha: bool,
+        lossy: bool,
+        mode: StoreMode,
+        stats: &mut ImageStats,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Stored {
+        let (refs, mut data) = match self.take(id) {
+            Some(old) => {
+                let refs = match mode {
+                    StoreMode::Add => old.refs.saturating_add(1),
+                    StoreMode::Replace => old.refs,
+                };
+                (refs, old.data)
+            }
+            None => (1, Vec::new()),
+        };
+        let bytes = u64::from(width)
+            .checked_mul(u64::from(height))
+            .and_then(|px| px.checked_mul(4))
+            .filter(|&b| b <= self.budget);
+        let Some(len) = bytes.and_then(|b| usize::try_from(b).ok()) else {
+            stats.cache_refused = stats.cache_refused.saturating_add(1);
+            return Stored::Refused;
+        };
+        self.make_room(bytes.unwrap_or(0), 1, stats);
+        data.clear();
+        if data.capacity() > len.saturating_mul(2) {
+            // Do not keep a much larger allocation alive in the cache.
+            data = Vec::new();
+        }
+        if data.try_reserve_exact(len).is_err() {
+            stats.cache_refused = stats.cache_refused.saturating_add(1);
+            return Stored::Refused;
+        }
+        data.resize(len, 0);
+        fill(&mut data);
+        let tick = self.next_tick();
+        let entry = CachedImage {
+            width,
+            height,
+            has_alpha,
+            lossy: lossy && mode == StoreMode::Add,
+            data,
+            refs,
+            tick,
+        };
+        self.used = self.used.saturating_add(entry.bytes());
+        self.lru.insert(tick, id);
+        self.entries.insert(id, entry);
+        match mode {
+            StoreMode::Add => stats.cache_inserts = stats.cache_inserts.saturating_add(1),
+            StoreMode::Replace => stats.cache_replaces = stats.cache_replaces.saturating_add(1),
+        }
+        Stored::Yes
+    }
+
+    /// INVAL_LIST: drops one reference to `id`; false if it was not cached.
+    pub fn invalidate(&mut self, id: u64) -> bool {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return false;
+        };
+        e.refs = e.refs.saturating_sub(1);
+        if e.refs == 0 {
+            self.take(id);
+        }
+        true
+    }
+
+    /// INVAL_LIST: drops one reference to every pixmap id of `list`;
+    /// resources of other types are skipped.
+    pub fn inval_list(&mut self, list: &[ResourceId], stats: &mut ImageStats) {
+        for r in list {
+            if r.resource_type != RES_TYPE_PIXMAP {
+                tracing::debug!(
+                    resource_type = r.resource_type,
+                    id = r.id,
+                    "inval_list: not a pixmap; skipped"
+                );
+                continue;
+            }
+            if self.invalidate(r.id) {
+                stats.cache_invalidated = stats.cache_invalidated.saturating_add(1);
+            } else {
+                stats.cache_inval_unknown = stats.cache_inval_unknown.saturating_add(1);
+            }
+        }
+    }
+
+    /// INVAL_ALL_PIXMAPS. Its wait list (messages of other display channels
+    /// that must be processed first) is the runtime's to honour before
+    /// handing the message over.
+    pub fn inval_all(&mut self, stats: &mut ImageStats) {
+        stats.cache_clears = stats.cache_clears.saturating_add(1);
+        self.clear();
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.lru.clear();
+        self.used = 0;
+    }
+
+    fn next_tick(&mut self) -> u64 {
+        self.tick = self.tick.wrapping_add(1);
+        self.tick
+    }
+
+    /// Removes `id` whatever its reference count.
+    fn take(&mut self, id: u64) -> Option<CachedImage> {
+        let e = self.entries.remove(&id)?;
+        self.lru.remove(&e.tick);
+        self.used = self.used.saturating_sub(e.bytes());
+        Some(e)
+    }
+
+    /// Evicts least recently used entries until `extra` more bytes and
+    /// `more` more entries fit.
+    fn make_room(&mut self, extra: u64, more: usize, stats: &mut ImageStats) {
+        while self.used.saturating_add(extra) > self.budget
+            || self.entries.len().saturating_add(more) > MAX_CACHED_IMAGES
+        {
+            let Some((_, id)) = self.lru.pop_first() else {
+                // Cannot happen (every entry has an LRU slot); resynchronise.
+                self.clear();
+                return;
+            };
+            if let Some(e) = self.entries.remove(&id) {
+                self.used = self.used.saturating_sub(e.bytes());
+                stats.cache_evictions = stats.cache_evictions.saturating_add(1);
+            }
+        }
+    }
+}
