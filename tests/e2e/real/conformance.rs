@@ -236,3 +236,80 @@ fn xspice_jpeg_always_psnr_40() {
     };
     run_scene("conformance-jpeg", opts, SessionOptions::default(), true, true);
 }
+
+/// QEMU (qxl, the server's default auto_glz) running memtest86+, which keeps
+/// redrawing: Sumac follows it live; once the VM is paused (QMP `stop`) the
+/// client's surface must equal QMP `screendump` pixel for pixel.
+#[test]
+fn qemu_memtest_drawing_matches_screendump() {
+    if require_real_servers(QEMU_TOOLS).is_none() {
+        return;
+    }
+    if !std::path::Path::new(MEMTEST_KERNEL).exists() {
+        assert!(
+            !in_ci(),
+            "{MEMTEST_KERNEL} missing: install the Debian package memtest86+"
+        );
+        eprintln!("skipping: {MEMTEST_KERNEL} missing (Debian package memtest86+)");
+        return;
+    }
+    let qemu = Qemu::start(QemuOpts {
+        kernel: Some(MEMTEST_KERNEL.into()),
+        ..Default::default()
+    })
+    .expect("start QEMU with memtest86+");
+    let config = ConnectionConfig::from_uri(&qemu.uri()).expect("uri");
+    let (session, mut rx) = sumac::client::connect(config, SessionOptions::default()).expect("connect");
+    // Let memtest86+ boot and start testing (Enter starts it when it waits), while connected.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(12);
+    while Instant::now() < end {
+        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
+    }
+    let _ = qemu.send_key(&["ret"]);
+    std::thread::sleep(Duration::from_secs(3));
+    qemu.qmp("stop", None).expect("QMP stop");
+    std::thread::sleep(Duration::from_millis(500));
+    let truth = qemu.screendump().expect("screendump");
+    let black = truth.count_color([0, 0, 0]) as u64;
+    assert!(
+        black + 5000 < u64::from(truth.width) * u64::from(truth.height),
+        "memtest86+ screen is (nearly) black: it did not start"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        while rx.try_recv().is_ok() {}
+        let img = client_image(&session);
+        if let Some(img) = &img {
+            let d = compare_images(img, &truth, &[]);
+            if d.is_identical() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let dir = artifact_dir("conformance-memtest");
+                let _ = img.save_png(&dir.join("actual.png"));
+                let _ = truth.save_png(&dir.join("expected.png"));
+                panic!(
+                    "memtest86+: Sumac differs from the screendump: {d}; images in {}",
+                    dir.display()
+                );
+            }
+        } else if Instant::now() > deadline {
+            panic!("memtest86+: no primary surface on the client");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stats = session
+        .display(0)
+        .map(|s| s.lock().unwrap().stats().clone())
+        .expect("stats");
+    eprintln!(
+        "memtest86+: {} draws applied, {} images decoded",
+        stats.draws_applied, stats.images.decoded
+    );
+    assert_eq!(stats.total_errors(), 0, "display errors {stats:?}");
+    session.disconnect();
+}
