@@ -373,6 +373,23 @@ impl Images {
             // LZ4 data has no size header: the buffer is sized from the
             // descriptor (failing before allocating beyond the decoder
             // limits). The other codecs size it from their own header.
+            // An LZ4 byte expands to at most 255 output bytes, and every
+            // LZ4 format has at least 2 bytes per pixel: refuse a descriptor
+            // the payload cannot possibly fill before allocating for it.
+            let payload = match &image.kind {
+                ImageKind::Binary(data) => data.len() as u64,
+                _ => 0,
+            };
+            let min_output = u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(2);
+            let over_limits = d.width > codec::MAX_DIM
+                || d.height > codec::MAX_DIM
+                || min_output.saturating_mul(2) > codec::MAX_BYTES;
+            if !over_limits && payload.saturating_mul(255).saturating_add(64) < min_output {
+                return Err(err(
+                    op,
+                    ImageError::Codec(codec::CodecError::Truncated { codec: "lz4" }),
+                ));
+            }
             self.buf
                 .reset(name, d.width, d.height)
                 .map_err(|e| err(op, ImageError::Codec(e)))?;
