@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use super::lz::{
     ByteUnit, LzType, MAGIC, MAX_COPY, Reader, Rgb16Unit, Rgb32Unit, Unit, VERSION, check_fillable, copy_back,
+    literal_run,
 };
 use super::{CodecError, ImageBuf, MAX_BYTES, MAX_DIM};
 
@@ -519,16 +520,7 @@ fn decode_stream<U: Unit>(
             }
             op += len;
         } else {
-            let count = ctrl + 1;
-            if count > n - op {
-                return Err(CodecError::invalid(CODEC, "literals run past the end of the image"));
-            }
-            let src = r.take(count * U::IN)?;
-            let dst = out
-                .get_mut(op * U::OUT..(op + count) * U::OUT)
-                .ok_or(CodecError::invalid(CODEC, "literals outside the image"))?;
-            U::literals(src, dst);
-            op += count;
+            op += literal_run::<U>(CODEC, r, out, ctrl, op, n)?;
         }
     }
     Ok(())

@@ -153,6 +153,29 @@ impl<'a> Reader<'a> {
 }
 
 /// How one stream unit is read and stored.
+/// Copies the `ctrl + 1` literal units starting at unit `op` (of `n`) from
+/// the stream into `out`; returns how many units were written. Shared by the
+/// LZ and GLZ decoders, whose literal runs are identical.
+pub(crate) fn literal_run<U: Unit>(
+    codec: &'static str,
+    r: &mut Reader<'_>,
+    out: &mut [u8],
+    ctrl: usize,
+    op: usize,
+    n: usize,
+) -> Result<usize, CodecError> {
+    let count = ctrl + 1;
+    if count > n - op {
+        return Err(CodecError::invalid(codec, "literals run past the end of the image"));
+    }
+    let src = r.take(count * U::IN)?;
+    let dst = out
+        .get_mut(op * U::OUT..(op + count) * U::OUT)
+        .ok_or(CodecError::invalid(codec, "literals outside the image"))?;
+    U::literals(src, dst);
+    Ok(count)
+}
+
 pub(crate) trait Unit {
     /// Bytes of one literal in the stream.
     const IN: usize;
@@ -284,16 +307,7 @@ pub(crate) fn decode_stream<U: Unit>(r: &mut Reader<'_>, out: &mut [u8]) -> Resu
             copy_back(out, op, dist, len, U::OUT).ok_or(CodecError::invalid(codec, "match outside the image"))?;
             op += len;
         } else {
-            let count = ctrl + 1;
-            if count > n - op {
-                return Err(CodecError::invalid(codec, "literals run past the end of the image"));
-            }
-            let src = r.take(count * U::IN)?;
-            let dst = out
-                .get_mut(op * U::OUT..(op + count) * U::OUT)
-                .ok_or(CodecError::invalid(codec, "literals outside the image"))?;
-            U::literals(src, dst);
-            op += count;
+            op += literal_run::<U>(codec, r, out, ctrl, op, n)?;
         }
     }
     Ok(())
