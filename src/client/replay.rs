@@ -3,7 +3,7 @@
 
 use super::record::{RecordEntry, RecordError, RecordReader};
 use crate::codec::glz::GlzWindow;
-use crate::display::{DisplayEvent, DisplayState, Limits};
+use crate::display::{DisplayEvent, DisplayState, Limits, SharedImageCache};
 use crate::proto::channel::display::DisplayServer;
 use crate::proto::{ChannelType, Message};
 use std::collections::BTreeMap;
@@ -30,6 +30,7 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
     // One GLZ window for all display channels, as in a live session; nothing
     // decodes concurrently here, so a missing reference fails at once.
     let glz = Arc::new(GlzWindow::new(crate::client::session::DEFAULT_GLZ_WINDOW_BYTES));
+    let cache = SharedImageCache::new(crate::display::DEFAULT_IMAGE_CACHE_BYTES);
     while let Some(entry) = rec.next_entry()? {
         let RecordEntry::Message {
             channel,
@@ -45,7 +46,7 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
         }
         out.messages += 1;
         let state = out.displays.entry(channel.id).or_insert_with(|| {
-            let mut s = DisplayState::with_glz(Limits::default(), Arc::clone(&glz));
+            let mut s = DisplayState::with_shared(Limits::default(), Arc::clone(&glz), cache.clone());
             s.set_glz_wait(Duration::ZERO);
             s
         });

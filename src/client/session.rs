@@ -14,7 +14,7 @@ use super::red_channel::{ChannelHandler, SkipHandler, run_channel};
 use super::stats::{ChannelStats, StatsSnapshot};
 use super::tls::{self, TlsOptions};
 use crate::codec::glz::GlzWindow;
-use crate::display::{DisplayState, Limits};
+use crate::display::{DisplayState, Limits, SharedImageCache};
 use crate::proto::ChannelType;
 use crate::proto::base::WaitForChannel;
 use crate::proto::frame::DEFAULT_MAX_MESSAGE;
@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub(crate) tls_options: TlsOptions,
     /// The GLZ dictionary shared by every display channel.
     pub(crate) glz: Arc<GlzWindow>,
+    /// The pixmap cache shared by every display channel (as the server's).
+    image_cache: SharedImageCache,
     tls: OnceLock<Arc<rustls::ClientConfig>>,
     events: mpsc::UnboundedSender<SessionEvent>,
     shutdown: watch::Sender<bool>,
@@ -180,7 +182,7 @@ impl Shared {
                     image_cache_bytes: self.options.image_cache_bytes,
                     ..Limits::default()
                 };
-                let mut state = DisplayState::with_glz(limits, Arc::clone(&self.glz));
+                let mut state = DisplayState::with_shared(limits, Arc::clone(&self.glz), self.image_cache.clone());
                 if display_channels <= 1 {
                     state.set_glz_wait(Duration::ZERO);
                 }
@@ -293,8 +295,10 @@ pub fn connect(
     let (shutdown, _) = watch::channel(false);
     let tls_options = TlsOptions::from_config(&config);
     let glz = Arc::new(GlzWindow::new(options.glz_window_bytes));
+    let image_cache = SharedImageCache::new(options.image_cache_bytes);
     let shared = Arc::new(Shared {
         glz,
+        image_cache,
         config,
         options,
         tls_options,
@@ -370,6 +374,7 @@ mod tests {
             options: SessionOptions::default(),
             tls_options: TlsOptions::default(),
             glz: Arc::new(GlzWindow::new(1 << 20)),
+            image_cache: SharedImageCache::default(),
             tls: OnceLock::new(),
             events,
             shutdown,

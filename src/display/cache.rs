@@ -1,4 +1,4 @@
-//! The image cache ("pixmap cache") of a display channel.
+//! The image cache ("pixmap cache") of a session.
 //!
 //! # How the server uses it
 //! The client announces a size in DISPLAY_INIT (in pixels). The server keeps
@@ -30,8 +30,18 @@
 //! of them. `CACHE_REPLACE_ME` replaces the pixels and keeps the count. JPEG
 //! images are cached as *lossy*; FROM_CACHE_LOSSLESS only accepts lossless
 //! entries, FROM_CACHE accepts both.
+//!
+//! # One cache per session
+//! spice-server keeps one pixmap cache per client, shared by all of its
+//! display channels (every channel announces the same cache id), so an image
+//! cached through one display channel may be drawn FROM_CACHE through another.
+//! [`SharedImageCache`] is that cache; each channel's `DisplayState` locks it
+//! only to look up, store or invalidate (decoding happens outside the lock,
+//! so a GLZ image waiting for another channel never holds it). Pixels are
+//! reference counted: a lookup clones an `Arc`, never the pixels.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::proto::channel::display::ResourceId;
 
@@ -77,7 +87,7 @@ pub struct CachedImage {
     pub has_alpha: bool,
     /// Decoded from a lossy codec (JPEG, JPEG_ALPHA).
     pub lossy: bool,
-    data: Vec<u8>,
+    data: Arc<Vec<u8>>,
     refs: u32,
     tick: u64,
 }
@@ -86,6 +96,11 @@ impl CachedImage {
     /// The pixels: `height` rows of `width × 4` bytes.
     pub fn data(&self) -> &[u8] {
         &self.data
+    }
+
+    /// The pixels, shared (a lookup that outlives the cache lock holds this).
+    pub fn shared_data(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.data)
     }
 
     fn bytes(&self) -> u64 {
@@ -217,7 +232,8 @@ impl ImageCache {
                     StoreMode::Add => old.refs.saturating_add(1),
                     StoreMode::Replace => old.refs,
                 };
-                (refs, old.data)
+                // Reuse the allocation unless a reader still holds it.
+                (refs, Arc::try_unwrap(old.data).unwrap_or_default())
             }
             None => (1, Vec::new()),
         };
@@ -247,7 +263,7 @@ impl ImageCache {
             height,
             has_alpha,
             lossy: lossy && mode == StoreMode::Add,
-            data,
+            data: Arc::new(data),
             refs,
             tick,
         };
@@ -337,5 +353,32 @@ impl ImageCache {
                 stats.cache_evictions = stats.cache_evictions.saturating_add(1);
             }
         }
+    }
+}
+
+/// The image cache of a session, shared by its display channels.
+#[derive(Debug, Clone)]
+pub struct SharedImageCache(Arc<Mutex<ImageCache>>);
+
+impl SharedImageCache {
+    pub fn new(budget: u64) -> Self {
+        Self(Arc::new(Mutex::new(ImageCache::new(budget))))
+    }
+
+    /// Locks the cache (a panic elsewhere while it was locked leaves it usable:
+    /// every operation keeps it consistent before it can panic).
+    pub fn lock(&self) -> MutexGuard<'_, ImageCache> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `self` and `other` are the same cache.
+    pub fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Default for SharedImageCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_IMAGE_CACHE_BYTES)
     }
 }

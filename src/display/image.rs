@@ -33,7 +33,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::bitmap::{PaletteCache, Source};
-use super::cache::{ImageCache, ImageStats, Lookup, StoreMode};
+use super::cache::{ImageStats, Lookup, SharedImageCache, StoreMode};
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
 use super::{DisplayError, Unsupported};
 use crate::codec::glz::GlzWindow;
@@ -97,7 +97,8 @@ enum Pixels<'a> {
     Surface(Source<'a>, Rect),
     /// The decode buffer.
     Decoded,
-    Cached(u64),
+    /// An image cache entry: `(width, height, pixels)`.
+    Cached(u32, u32, Arc<Vec<u8>>),
 }
 
 /// What the canvas needs besides [`Images`] to resolve an image.
@@ -107,10 +108,13 @@ pub(crate) struct Env<'e> {
     pub stats: &'e mut ImageStats,
 }
 
-/// The image cache, the decode buffers and the GLZ window of one display channel.
+/// The decode buffers of one display channel, and the image cache and GLZ
+/// window it shares with the other display channels of its session.
 #[derive(Debug)]
 pub(crate) struct Images {
-    pub cache: ImageCache,
+    pub cache: SharedImageCache,
+    /// The cache entry the last [`Images::source`] or [`Images::mask`] reads.
+    held: Option<Arc<Vec<u8>>>,
     buf: ImageBuf,
     /// ZLIB_GLZ inflate buffer.
     inflate: Vec<u8>,
@@ -123,7 +127,8 @@ pub(crate) struct Images {
 impl Default for Images {
     fn default() -> Self {
         Self {
-            cache: ImageCache::default(),
+            cache: SharedImageCache::default(),
+            held: None,
             buf: ImageBuf::new(),
             inflate: Vec::new(),
             palette: Vec::new(),
@@ -134,9 +139,9 @@ impl Default for Images {
 }
 
 impl Images {
-    pub fn new(cache_bytes: u64, glz: Option<Arc<GlzWindow>>) -> Self {
+    pub fn new(cache: SharedImageCache, glz: Option<Arc<GlzWindow>>) -> Self {
         Self {
-            cache: ImageCache::new(cache_bytes),
+            cache,
             glz,
             ..Self::default()
         }
@@ -158,18 +163,14 @@ impl Images {
         dest: SurfaceFormat,
         src_area: &Rect,
     ) -> Result<(Source<'a>, Rect), DisplayError> {
-        let d = &image.descriptor;
         let pixels = self.resolve(env, op, image, dest, src_area)?;
         let source = match pixels {
             Pixels::Bitmap(s) => s,
             Pixels::Surface(s, area) => return Ok((s, area)),
             Pixels::Decoded => Source::bgra(op, self.buf.width, self.buf.height, self.buf.data.as_slice())?,
-            Pixels::Cached(id) => {
-                let e = self
-                    .cache
-                    .peek(id)
-                    .ok_or_else(|| err(op, ImageError::CacheMissing { id: d.id }))?;
-                Source::bgra(op, e.width, e.height, e.data())?
+            Pixels::Cached(w, h, data) => {
+                let data = self.held.insert(data);
+                Source::bgra(op, w, h, data.as_slice())?
             }
         };
         Ok((source, *src_area))
@@ -194,8 +195,8 @@ impl Images {
         };
         match d.image_type {
             image_type::FROM_CACHE | image_type::FROM_CACHE_LOSSLESS => {
-                self.lookup(env.stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
-                Ok(Pixels::Cached(d.id))
+                let (w, h, data) = self.lookup(env.stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
+                Ok(Pixels::Cached(w, h, data))
             }
             image_type::SURFACE => {
                 let ImageKind::Surface { surface_id } = &image.kind else {
@@ -220,9 +221,11 @@ impl Images {
                 if let Some(mode) = store_mode(op, d.image_type, d.id, d.flags)? {
                     let (w, h) = (d.width, d.height);
                     let alpha = b.format == bitmap_fmt::RGBA;
-                    self.cache.store(d.id, (w, h), alpha, false, mode, env.stats, |out| {
-                        fill_from_source(&src, w, out);
-                    });
+                    self.cache
+                        .lock()
+                        .store(d.id, (w, h), alpha, false, mode, env.stats, |out| {
+                            fill_from_source(&src, w, out);
+                        });
                 }
                 Ok(Pixels::Bitmap(src))
             }
@@ -245,7 +248,7 @@ impl Images {
                 if let Some(mode) = mode {
                     let lossy = is_lossy(d.image_type);
                     let buf = &self.buf;
-                    self.cache.store(
+                    self.cache.lock().store(
                         d.id,
                         (buf.width, buf.height),
                         buf.has_alpha,
@@ -280,12 +283,9 @@ impl Images {
         let d = &image.descriptor;
         match (d.image_type, &image.kind) {
             (image_type::FROM_CACHE | image_type::FROM_CACHE_LOSSLESS, _) => {
-                self.lookup(stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
-                let e = self
-                    .cache
-                    .peek(d.id)
-                    .ok_or_else(|| err(op, ImageError::CacheMissing { id: d.id }))?;
-                Source::bgra(op, e.width, e.height, e.data())
+                let (w, h, data) = self.lookup(stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
+                let data = self.held.insert(data);
+                Source::bgra(op, w, h, data.as_slice())
             }
             (image_type::BITMAP, ImageKind::Bitmap(b)) => {
                 if !matches!(b.format, bitmap_fmt::BIT1_LE | bitmap_fmt::BIT1_BE) {
@@ -301,6 +301,7 @@ impl Images {
                 if d.flags & image_flags::CACHE_ME != 0 {
                     let (w, h) = (d.width, d.height);
                     self.cache
+                        .lock()
                         .store(d.id, (w, h), false, false, StoreMode::Add, stats, |out| {
                             fill_from_source(&src, w, out);
                         });
@@ -320,18 +321,23 @@ impl Images {
         }
     }
 
-    /// FROM_CACHE (`lossless`: FROM_CACHE_LOSSLESS) of `id`, counted.
+    /// FROM_CACHE (`lossless`: FROM_CACHE_LOSSLESS) of `id`, counted:
+    /// the entry's width, height and pixels.
     fn lookup(
         &mut self,
         stats: &mut ImageStats,
         op: &'static str,
         id: u64,
         lossless: bool,
-    ) -> Result<(), DisplayError> {
-        let e = match self.cache.lookup(id, lossless) {
+    ) -> Result<(u32, u32, Arc<Vec<u8>>), DisplayError> {
+        let mut cache = self.cache.lock();
+        let e = match cache.lookup(id, lossless) {
             Lookup::Hit => {
-                stats.cache_hits = stats.cache_hits.saturating_add(1);
-                return Ok(());
+                if let Some(e) = cache.peek(id) {
+                    stats.cache_hits = stats.cache_hits.saturating_add(1);
+                    return Ok((e.width, e.height, e.shared_data()));
+                }
+                ImageError::CacheMissing { id }
             }
             Lookup::Missing => ImageError::CacheMissing { id },
             Lookup::Lossy => ImageError::CacheLossy { id },

@@ -75,7 +75,10 @@ use crate::proto::channel::display::{
 
 pub use crate::proto::channel::display::Head as MonitorHead;
 use bitmap::PaletteCache;
-pub use cache::{CachedImage, DEFAULT_IMAGE_CACHE_BYTES, ImageCache, ImageStats, MAX_CACHED_IMAGES, RES_TYPE_PIXMAP};
+pub use cache::{
+    CachedImage, DEFAULT_IMAGE_CACHE_BYTES, ImageCache, ImageStats, MAX_CACHED_IMAGES, RES_TYPE_PIXMAP,
+    SharedImageCache,
+};
 pub use canvas::Rop;
 pub use error::{DisplayError, Unsupported};
 pub use image::{DEFAULT_GLZ_WAIT, DEFAULT_GLZ_WINDOW_BYTES, ImageError};
@@ -182,21 +185,30 @@ pub struct DisplayState {
 type DrawResult = Result<Option<PixBox>, DisplayError>;
 
 impl DisplayState {
-    /// A state with its own GLZ window (enough for a session with one display channel).
+    /// A state with its own GLZ window and image cache (enough for a
+    /// session with one display channel).
     pub fn new(limits: Limits) -> Self {
-        Self::build(limits, None)
+        Self::build(limits, SharedImageCache::new(limits.image_cache_bytes), None)
     }
 
     /// A state whose GLZ images use `window`, the dictionary shared by every
-    /// display channel of the session.
+    /// display channel of the session, with an image cache of its own.
     pub fn with_glz(limits: Limits, window: Arc<GlzWindow>) -> Self {
-        Self::build(limits, Some(window))
+        Self::build(limits, SharedImageCache::new(limits.image_cache_bytes), Some(window))
     }
 
-    fn build(limits: Limits, glz: Option<Arc<GlzWindow>>) -> Self {
+    /// A state whose GLZ images use `window` and whose cached images live in
+    /// `cache`: the dictionary and the pixmap cache shared by every display
+    /// channel of the session. `limits.image_cache_bytes` is not used (the
+    /// cache has its budget).
+    pub fn with_shared(limits: Limits, window: Arc<GlzWindow>, cache: SharedImageCache) -> Self {
+        Self::build(limits, cache, Some(window))
+    }
+
+    fn build(limits: Limits, cache: SharedImageCache, glz: Option<Arc<GlzWindow>>) -> Self {
         Self {
             limits,
-            images: image::Images::new(limits.image_cache_bytes, glz),
+            images: image::Images::new(cache, glz),
             ..Self::default()
         }
     }
@@ -207,9 +219,10 @@ impl DisplayState {
         self.images.glz_wait = wait;
     }
 
-    /// The image (pixmap) cache.
-    pub fn image_cache(&self) -> &ImageCache {
-        &self.images.cache
+    /// The image (pixmap) cache, locked: do not hold it while this state
+    /// handles a message.
+    pub fn image_cache(&self) -> std::sync::MutexGuard<'_, ImageCache> {
+        self.images.cache.lock()
     }
 
     /// Applies one message. Never panics; failures come back as
@@ -255,9 +268,9 @@ impl DisplayState {
             DisplayServer::MonitorsConfig { max_allowed, heads } => self.monitors_config(*max_allowed, heads, &mut ev),
             DisplayServer::InvalPalette { id } => self.palettes.remove(*id),
             DisplayServer::InvalAllPalettes => self.palettes.clear(),
-            DisplayServer::InvalList(list) => self.images.cache.inval_list(list, &mut self.stats.images),
+            DisplayServer::InvalList(list) => self.images.cache.lock().inval_list(list, &mut self.stats.images),
             // The wait list is honoured by the runtime before this is handled.
-            DisplayServer::InvalAllPixmaps(_) => self.images.cache.inval_all(&mut self.stats.images),
+            DisplayServer::InvalAllPixmaps(_) => self.images.cache.lock().inval_all(&mut self.stats.images),
             // Video streams (src/display/stream.rs): frames are queued for `stream_tick`.
             DisplayServer::StreamCreate(_)
             | DisplayServer::StreamData(_)

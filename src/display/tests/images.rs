@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::codec::lz::LzType;
-use crate::display::cache::{Lookup, StoreMode, Stored};
+use crate::display::cache::{Lookup, SharedImageCache, StoreMode, Stored};
 use crate::proto::channel::display::{ResourceId, bitmap_flags, bitmap_fmt as fmt, image_flags as flags};
 
 /// A w×h top-down 32-bit BITMAP of one colour, with descriptor `id` and `flags`.
@@ -230,6 +230,7 @@ fn budget_evicts_least_recently_used() {
     let c = s.image_cache();
     assert!(c.contains(1) && !c.contains(2) && c.contains(3));
     assert_eq!((c.used_bytes(), c.budget()), (32, 32));
+    drop(c);
     assert_eq!(s.stats().images.cache_evictions, 1);
     assert_eq!(
         errors(&draw_at(&mut s, cached(2, image_type::FROM_CACHE, 2, 2), 0, 0)),
@@ -657,7 +658,7 @@ fn masks_are_cached_as_black_and_white() {
     let expect = [white, black, white].concat();
     let src = s.images.mask(&mut s.stats.images, "test", &img).unwrap();
     assert_eq!(read(&src).to_vec(), expect);
-    assert!(s.images.cache.contains(4));
+    assert!(s.images.cache.lock().contains(4));
     let from_cache = cached(4, image_type::FROM_CACHE, 3, 1);
     let src = s.images.mask(&mut s.stats.images, "test", &from_cache).unwrap();
     assert_eq!(read(&src).to_vec(), expect);
@@ -678,4 +679,33 @@ fn masks_are_cached_as_black_and_white() {
     let e = s.images.mask(&mut s.stats.images, "test", &quic).unwrap_err();
     assert_eq!(e.kind(), "unsupported_image_type");
     assert_eq!((s.stats().images.cache_hits, s.stats().images.cache_misses), (1, 1));
+}
+
+#[test]
+fn display_channels_of_a_session_share_one_image_cache() {
+    use crate::codec::glz::GlzWindow;
+    use std::sync::Arc;
+    let window = Arc::new(GlzWindow::new(1 << 20));
+    let cache = SharedImageCache::new(1 << 20);
+    let mut a = DisplayState::with_shared(Limits::default(), Arc::clone(&window), cache.clone());
+    let mut b = DisplayState::with_shared(Limits::default(), window, cache.clone());
+    for s in [&mut a, &mut b] {
+        s.handle(&create(0, 4, 2, surface_fmt::XRGB32, surface_flags::PRIMARY));
+    }
+    // CACHE_ME through channel A, FROM_CACHE through channel B
+    assert!(errors(&draw_at(&mut a, solid(7, flags::CACHE_ME, 2, 2, RED), 0, 0)).is_empty());
+    assert!(errors(&draw_at(&mut b, cached(7, image_type::FROM_CACHE, 2, 2), 2, 0)).is_empty());
+    assert_eq!(px(&b, 0, 3, 1), opaque(RED));
+    assert_eq!(px(&b, 0, 1, 1), [0; 4]);
+    assert_eq!(b.stats().images.cache_hits, 1);
+    assert!(cache.lock().contains(7));
+    // the last reference dropped through B is gone for A too
+    b.handle(&inval(&[(RES_TYPE_PIXMAP, 7)]));
+    assert!(a.image_cache().is_empty());
+    let ev = draw_at(&mut a, cached(7, image_type::FROM_CACHE, 2, 2), 0, 0);
+    assert_eq!(errors(&ev), ["image_cache_missing"]);
+    // INVAL_ALL_PIXMAPS on one channel clears the session's cache
+    assert!(errors(&draw_at(&mut b, solid(8, flags::CACHE_ME, 1, 1, RED), 0, 0)).is_empty());
+    a.handle(&DisplayServer::InvalAllPixmaps(Vec::new()));
+    assert!(b.image_cache().is_empty());
 }

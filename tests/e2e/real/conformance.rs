@@ -265,12 +265,29 @@ fn qemu_memtest_drawing_matches_screendump() {
         .enable_time()
         .build()
         .unwrap();
-    let end = Instant::now() + Duration::from_secs(12);
-    while Instant::now() < end {
-        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
+    // Boot time depends on the machine's load: poll the guest's screen (up to
+    // 90 s) until memtest86+ has drawn its screen, then let it run a little.
+    let mut pump = |d: Duration| {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_millis(200), rx.recv()).await });
+        }
+    };
+    let boot_deadline = Instant::now() + Duration::from_secs(90);
+    pump(Duration::from_secs(4));
+    while Instant::now() < boot_deadline {
+        let drawn = qemu
+            .screendump()
+            .map(|s| (s.count_color([0, 0, 0]) as u64) + 5000 < u64::from(s.width) * u64::from(s.height))
+            .unwrap_or(false);
+        if drawn {
+            break;
+        }
+        pump(Duration::from_secs(1));
     }
+    pump(Duration::from_secs(2));
     let _ = qemu.send_key(&["ret"]);
-    std::thread::sleep(Duration::from_secs(3));
+    pump(Duration::from_secs(3));
     qemu.qmp("stop", None).expect("QMP stop");
     std::thread::sleep(Duration::from_millis(500));
     let truth = qemu.screendump().expect("screendump");
