@@ -1,4 +1,12 @@
-//! Per-OS helpers for Sumac (keyboard grabs, pointer lock, keymaps).
+//! Per-OS helpers for Sumac (keymaps, pointer warping).
 //!
-//! The only crate of the workspace allowed `#[cfg(target_os)]` code; it is
-//! filled by the GTK widget work.
+//! The only crate of the workspace allowed `#[cfg(target_os)]` code.
+//! - [`keymap`]: hardware keycodes of every platform to PC XT scancodes,
+//!   generated from keycodemapdb (`platform/tools/gen-keymaps.py`).
+//! - `x11` (feature `x11`, on by default): pointer warping and the XKB
+//!   keycodes name of an X server, over `x11rb` (pure Rust, no unsafe).
+
+pub mod keymap;
+
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+pub mod x11;
