@@ -105,7 +105,7 @@ pub fn decode_capped(
     expect: Option<(u32, u32)>,
     out: &mut ImageBuf,
 ) -> Result<(), CodecError> {
-    let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options(ColorSpace::BGRA));
+    let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options(ColorSpace::RGBA));
     let (w, h) = header(&mut dec)?;
     if let Some((width, height)) = expect
         && (width, height) != (w, h)
@@ -125,25 +125,41 @@ pub fn decode_capped(
             height: u64::from(h),
         });
     }
-    match dec.input_colorspace() {
-        Some(ColorSpace::YCbCr) => {}
-        // zune expands grey to R=G=B only for RGB(A) output; the bytes are the same in BGRA.
-        Some(ColorSpace::Luma) => dec.set_options(options(ColorSpace::RGBA)),
+    // zune-jpeg converts YCbCr to RGBA with AVX2 but to BGRA with scalar
+    // code only: RGBA then swapping red and blue is faster. Grey is expanded
+    // to R=G=B, the same bytes in either order.
+    let swap = match dec.input_colorspace() {
+        Some(ColorSpace::YCbCr) => true,
+        Some(ColorSpace::Luma) => false,
         _ => {
             return Err(CodecError::invalid(
                 CODEC,
                 "JPEG colour space is not YCbCr or greyscale",
             ));
         }
-    }
+    };
     out.reset(CODEC, w, h)?;
     if dec.output_buffer_size() != Some(out.data.len()) {
         return Err(CodecError::invalid(CODEC, "unexpected JPEG output size"));
     }
     dec.decode_into(&mut out.data)
         .map_err(|_| CodecError::invalid(CODEC, "corrupt JPEG data"))?;
+    if swap {
+        rgba_to_bgra(&mut out.data);
+    }
     out.has_alpha = false;
     Ok(())
+}
+
+/// Swaps the first and third byte of every pixel, in words so that the
+/// compiler vectorises it.
+fn rgba_to_bgra(data: &mut [u8]) {
+    for px in data.chunks_exact_mut(4) {
+        if let Ok(px) = <&mut [u8; 4]>::try_from(px) {
+            let v = u32::from_le_bytes(*px);
+            *px = ((v & 0xff00_ff00) | ((v >> 16) & 0xff) | ((v & 0xff) << 16)).to_le_bytes();
+        }
+    }
 }
 
 /// JPEG_ALPHA: the first `jpeg_size` bytes are a JPEG, the rest an LZ alpha
@@ -276,6 +292,23 @@ pub(crate) mod tests {
             let vs_ref = psnr(&out.data, &reference);
             assert!(vs_src >= 40.0, "{name}: {vs_src:.1} dB against the source");
             assert!(vs_ref >= 40.0, "{name}: {vs_ref:.1} dB against libjpeg");
+        }
+    }
+
+    #[test]
+    fn rgba_then_swap_equals_zune_bgra() {
+        for name in [
+            "color-61x37-444-q95",
+            "color-61x37-420-q95",
+            "color-61x37-420-q95-progressive",
+            "bench-1920x1080-q85",
+        ] {
+            let data = fixture(&format!("{name}.jpg"));
+            let mut out = ImageBuf::new();
+            decode(&data, &mut out).unwrap();
+            let mut dec = JpegDecoder::new_with_options(ZCursor::new(&data[..]), options(ColorSpace::BGRA));
+            let direct = dec.decode().unwrap();
+            assert_eq!(out.data, direct, "{name}");
         }
     }
 

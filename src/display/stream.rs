@@ -22,7 +22,9 @@
 //!   (MJPEG frames are independent); the others count as dropped.
 //! - The queue of each stream holds at most [`MAX_QUEUED_FRAMES`] frames
 //!   spanning at most [`MAX_QUEUE_SPAN_MS`]; older frames are dropped to make
-//!   room. A frame older than the last queued one (non-monotonic time) flushes
+//!   room. spice-server stamps frames ahead of the clock it gives the client
+//!   by its playback latency (400 ms by default, seen on Xspice), so a
+//!   stream normally buffers that much video. A frame older than the last queued one (non-monotonic time) flushes
 //!   the queue, as spice-gtk's MJPEG decoder does. Encoded frames are capped
 //!   at [`MAX_FRAME_BYTES`] and all queues together at [`MAX_QUEUED_BYTES`].
 //! - [`StreamTick::next_wake_ms`] is at most [`MAX_WAIT_MS`].
@@ -37,6 +39,14 @@
 //! and STREAM_ACTIVATE_REPORT naming a stream that does not exist; those
 //! messages are dropped and counted. A create reusing a live id is ignored
 //! (the live stream stays), like spice-gtk.
+//!
+//! # Abbreviated frames
+//! spice-server's MJPEG encoder (libjpeg) writes the Huffman tables only in
+//! the first frames of a stream; later frames have no DHT segment and rely
+//! on the decoder keeping the tables, as spice-gtk's persistent libjpeg
+//! decompressor does. Each stream keeps the DHT segments of the latest frame
+//! that had them ([`MAX_TABLE_BYTES`] at most) and inserts them before the
+//! SOS marker of frames that have none, when they are queued.
 //!
 //! # Drawing
 //! A due frame is decoded with [`codec::jpeg`] into one reused
@@ -69,6 +79,11 @@ use crate::proto::channel::display::{
     bitmap_fmt, stream_flags, video_codec,
 };
 
+mod mjpeg;
+mod report;
+use mjpeg::jpeg_tables;
+use report::invalid_report;
+
 /// spice-gtk's stream table size: ids are `0..MAX_STREAMS`.
 pub const MAX_STREAMS: u32 = 64;
 /// Codecs Sumac decodes; the runtime advertises exactly these
@@ -76,12 +91,16 @@ pub const MAX_STREAMS: u32 = 64;
 pub const SUPPORTED_CODECS: &[u8] = &[video_codec::MJPEG];
 /// A frame whose time is past by more than this is dropped as late.
 pub const LATE_TOLERANCE_MS: u32 = 50;
-/// Most frames waiting in one stream's queue.
-pub const MAX_QUEUED_FRAMES: usize = 3;
-/// Most multimedia time between the oldest and the newest queued frame.
-pub const MAX_QUEUE_SPAN_MS: u32 = 200;
 /// Longest a frame waits for its time, and longest [`StreamTick::next_wake_ms`].
 pub const MAX_WAIT_MS: u32 = 1000;
+/// Most frames waiting in one stream's queue: a second of 60 fps video (the
+/// server's latency is usually 400 ms).
+pub const MAX_QUEUED_FRAMES: usize = 64;
+/// Most multimedia time between the oldest and the newest queued frame.
+pub const MAX_QUEUE_SPAN_MS: u32 = MAX_WAIT_MS;
+/// Largest Huffman table segments kept per stream for abbreviated frames
+/// (four full tables take about 1.7 KB).
+pub const MAX_TABLE_BYTES: usize = 8 << 10;
 /// Largest encoded frame accepted.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 /// Largest total of encoded frames queued across all streams.
@@ -214,6 +233,8 @@ struct Stream {
     clip: Clip,
     queue: VecDeque<Frame>,
     report: Option<Reporting>,
+    /// DHT segments of the latest frame that had some (see "Abbreviated frames").
+    huffman: Vec<u8>,
 }
 
 /// The stream table and scheduler of one display channel.
@@ -254,16 +275,6 @@ fn slot(id: u32) -> Option<usize> {
     (id < MAX_STREAMS).then(|| usize::try_from(id).ok()).flatten()
 }
 
-/// The report telling the server a stream does not exist.
-fn invalid_report(id: u32) -> StreamReport {
-    StreamReport {
-        stream_id: id,
-        num_frames: 0,
-        num_drops: u32::MAX,
-        ..StreamReport::default()
-    }
-}
-
 fn frame_size_ok(width: u32, height: u32, max_dim: u32) -> bool {
     width > 0
         && height > 0
@@ -286,14 +297,6 @@ impl StreamState {
         self.streams.get_mut(slot(id)?)?.as_mut()
     }
 
-    fn push_report(&mut self, r: StreamReport) {
-        if self.reports.len() >= MAX_PENDING_REPORTS {
-            self.reports.remove(0);
-            self.stats.reports_discarded = self.stats.reports_discarded.saturating_add(1);
-        }
-        self.reports.push(r);
-    }
-
     fn recycle(&mut self, mut data: Vec<u8>) {
         self.queued_bytes = self.queued_bytes.saturating_sub(data.len());
         if self.spare.len() < MAX_SPARE_BUFFERS && data.capacity() <= MAX_SPARE_CAPACITY {
@@ -312,41 +315,6 @@ impl StreamState {
         }
         self.stats.destroyed = self.stats.destroyed.saturating_add(1);
         true
-    }
-
-    /// Counts one frame in the stream's report window (`margin < 0` or
-    /// `dropped` counts as a drop) and queues a report when one is due.
-    fn count_for_report(&mut self, id: u32, mm_time: u32, margin: i32, dropped: bool, now: u32) {
-        let Some(st) = self.get_mut(id) else { return };
-        let Some(r) = st.report.as_mut() else { return };
-        if r.num_frames == 0 {
-            r.start_frame_time = mm_time;
-            r.start_now = now;
-        }
-        r.num_frames = r.num_frames.saturating_add(1);
-        if margin < 0 || dropped {
-            r.num_drops = r.num_drops.saturating_add(1);
-            r.drops_seq = r.drops_seq.saturating_add(1);
-        } else {
-            r.drops_seq = 0;
-        }
-        let timed_out = u32::try_from(mm_diff(now, r.start_now)).is_ok_and(|d| d >= r.timeout_ms);
-        if r.num_frames >= r.max_window || timed_out || r.drops_seq >= REPORT_DROP_SEQ_LIMIT {
-            let report = StreamReport {
-                stream_id: id,
-                unique_id: r.unique_id,
-                start_frame_mm_time: r.start_frame_time,
-                end_frame_mm_time: mm_time,
-                num_frames: r.num_frames,
-                num_drops: r.num_drops,
-                last_frame_delay: margin,
-                audio_delay: u32::MAX,
-            };
-            r.num_frames = 0;
-            r.num_drops = 0;
-            r.drops_seq = 0;
-            self.push_report(report);
-        }
     }
 
     /// Drops the oldest queued frame of stream `id` (queue overflow).
@@ -377,14 +345,6 @@ impl DisplayState {
                 .and_then(|i| self.streams.streams.get(i))
                 .is_some_and(Option::is_some)
         })
-    }
-
-    /// STREAM_REPORT messages to send, oldest first. The runtime sends each
-    /// as `DisplayClient::StreamReport` when the server has the
-    /// `STREAM_REPORT` display capability (spice-gtk checks it too), after
-    /// replacing `audio_delay` with the playback latency when audio plays.
-    pub fn drain_stream_reports(&mut self) -> std::vec::Drain<'_, StreamReport> {
-        self.streams.reports.drain(..)
     }
 
     fn stream_error(&mut self, e: &StreamError) {
@@ -468,8 +428,9 @@ impl DisplayState {
             height,
             dest: c.dest,
             clip: c.clip.clone(),
-            queue: VecDeque::with_capacity(MAX_QUEUED_FRAMES),
+            queue: VecDeque::new(),
             report: None,
+            huffman: Vec::new(),
         };
         if let Some(s) = self.streams.streams.get_mut(idx) {
             *s = Some(st);
@@ -491,23 +452,6 @@ impl DisplayState {
             }
             _ => st.clip = clip.clone(),
         }
-    }
-
-    fn stream_activate_report(&mut self, a: &StreamActivateReport) {
-        let Some(st) = self.streams.get_mut(a.stream_id) else {
-            self.stream_unknown(a.stream_id, true);
-            return;
-        };
-        st.report = Some(Reporting {
-            unique_id: a.unique_id,
-            max_window: a.max_window_size,
-            timeout_ms: a.timeout_ms,
-            start_frame_time: 0,
-            start_now: 0,
-            num_frames: 0,
-            num_drops: 0,
-            drops_seq: 0,
-        });
     }
 
     /// Queues one frame (STREAM_DATA, or STREAM_DATA_SIZED with its size and dest).
@@ -569,7 +513,27 @@ impl DisplayState {
         }
         let mut buf = ss.spare.pop().unwrap_or_default();
         buf.clear();
-        buf.extend_from_slice(data);
+        // Abbreviated frames get the Huffman tables of an earlier frame.
+        let tables = jpeg_tables(data);
+        match (&tables, ss.get_mut(id)) {
+            (Some(t), Some(st)) if !t.dht.is_empty() => {
+                let size: usize = t.dht.iter().map(ExactSizeIterator::len).sum();
+                if size <= MAX_TABLE_BYTES {
+                    st.huffman.clear();
+                    for r in &t.dht {
+                        st.huffman.extend_from_slice(data.get(r.clone()).unwrap_or_default());
+                    }
+                }
+                buf.extend_from_slice(data);
+            }
+            (Some(t), Some(st)) if !st.huffman.is_empty() && data.len() <= MAX_FRAME_BYTES - MAX_TABLE_BYTES => {
+                let (head, tail) = data.split_at(t.sos.min(data.len()));
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&st.huffman);
+                buf.extend_from_slice(tail);
+            }
+            _ => buf.extend_from_slice(data),
+        }
         ss.queued_bytes = ss.queued_bytes.saturating_add(buf.len());
         ss.stats.frames_received = ss.stats.frames_received.saturating_add(1);
         if let Some(st) = ss.get_mut(id) {
@@ -672,59 +636,6 @@ impl DisplayState {
             self.streams.recycle(f.data);
         }
     }
-
-    /// Decodes `f` and draws it into the stream's surface.
-    fn render_frame(&mut self, id: u32, f: &Frame) -> Result<Option<PixBox>, StreamError> {
-        let max_rects = self.limits.max_clip_rects;
-        let ss = &mut self.streams;
-        let st = ss
-            .streams
-            .get(slot(id).ok_or(StreamError::BadId { id })?)
-            .and_then(Option::as_ref)
-            .ok_or(StreamError::NoSuchStream { id })?;
-        let surface_id = st.surface_id;
-        let surface = self
-            .surfaces
-            .get_mut(&surface_id)
-            .ok_or(StreamError::NoSurface { id, surface_id })?;
-        if !dest_inside(&f.dest, surface.width, surface.height) {
-            return Err(StreamError::BadDest { id, dest: f.dest });
-        }
-        let (sw, sh) = surface.dims();
-        let region = draw_region("stream", &f.dest, &st.clip, sw, sh, max_rects)
-            .map_err(|_| StreamError::TooManyClipRects { id, count: usize::MAX })?;
-        let decoded = codec::jpeg::decode_capped(&f.data, MAX_FRAME_PIXELS, Some((f.width, f.height)), &mut ss.frame);
-        decoded.map_err(|error| StreamError::Decode { id, error })?;
-        // View the decoded pixels as an RGBA bitmap (borrowing the buffer for
-        // the draw, then giving it back) so the canvas can flip and scale it.
-        let (width, height) = (ss.frame.width, ss.frame.height);
-        let bitmap = Bitmap {
-            format: bitmap_fmt::RGBA,
-            flags: if st.top_down { bitmap_flags::TOP_DOWN } else { 0 },
-            width,
-            height,
-            stride: width.saturating_mul(4),
-            palette: PaletteRef::None,
-            data: std::mem::take(&mut ss.frame.data),
-        };
-        let damage = match Source::bitmap("stream", &bitmap, None, surface.format) {
-            Ok(src) => {
-                let area = Rect::ltrb(
-                    0,
-                    0,
-                    i32::try_from(width).unwrap_or(i32::MAX),
-                    i32::try_from(height).unwrap_or(i32::MAX),
-                );
-                Ok(canvas::blit(surface, &region, &src, &f.dest, &area, Rop::Copy))
-            }
-            Err(_) => Err(StreamError::Decode {
-                id,
-                error: CodecError::invalid("mjpeg", "decoded frame has an unexpected size"),
-            }),
-        };
-        ss.frame.data = bitmap.data;
-        damage
-    }
 }
 
 #[cfg(test)]
@@ -735,367 +646,4 @@ impl DisplayState {
     clippy::unwrap_used,
     clippy::panic
 )]
-mod tests {
-    use super::*;
-    use crate::codec::jpeg::tests::{fixture, ppm, psnr};
-    use crate::display::Limits;
-    use crate::proto::channel::display::{
-        StreamClip, StreamData, StreamDataSized, SurfaceCreate, surface_flags, surface_fmt,
-    };
-
-    const W: u32 = 200;
-    const H: u32 = 100;
-
-    fn state() -> DisplayState {
-        let mut s = DisplayState::new(Limits::default());
-        s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
-            surface_id: 0,
-            width: W,
-            height: H,
-            format: surface_fmt::XRGB32,
-            flags: surface_flags::PRIMARY,
-        }));
-        s
-    }
-
-    fn create(id: u32, flags: u8, dest: Rect) -> DisplayServer {
-        DisplayServer::StreamCreate(StreamCreate {
-            surface_id: 0,
-            id,
-            flags,
-            codec_type: video_codec::MJPEG,
-            stamp: 0,
-            stream_width: 64,
-            stream_height: 48,
-            src_width: 64,
-            src_height: 48,
-            dest,
-            clip: Clip::None,
-        })
-    }
-
-    fn data(id: u32, mm_time: u32) -> DisplayServer {
-        DisplayServer::StreamData(StreamData {
-            id,
-            multi_media_time: mm_time,
-            data: fixture("frame-64x48-q95.jpg"),
-        })
-    }
-
-    fn dest_at(x: i32, y: i32, w: i32, h: i32) -> Rect {
-        Rect::ltrb(x, y, x + w, y + h)
-    }
-
-    /// The surface pixels of `dest` as B,G,R,A rows.
-    fn pixels(s: &DisplayState, dest: &Rect) -> Vec<u8> {
-        let mut out = Vec::new();
-        for y in dest.top..dest.bottom {
-            for x in dest.left..dest.right {
-                out.extend_from_slice(&s.surface(0).unwrap().pixel(x as u32, y as u32).unwrap());
-            }
-        }
-        out
-    }
-
-    fn decoded() -> ImageBuf {
-        let mut b = ImageBuf::new();
-        codec::jpeg::decode(&fixture("frame-64x48-q95.jpg"), &mut b).unwrap();
-        b
-    }
-
-    #[test]
-    fn frame_is_drawn_at_dest_exactly_as_decoded() {
-        let mut s = state();
-        let dest = dest_at(10, 20, 64, 48);
-        s.handle(&create(3, stream_flags::TOP_DOWN, dest));
-        assert_eq!(s.stream_ids().collect::<Vec<_>>(), [3]);
-        s.handle(&data(3, 1000));
-        // Not yet due: a wake-up is requested, nothing drawn.
-        let t = s.stream_tick(990);
-        assert_eq!((t.rendered, t.dropped, t.next_wake_ms), (0, 0, Some(10)));
-        let t = s.stream_tick(1000);
-        assert_eq!((t.rendered, t.dropped, t.next_wake_ms), (1, 0, None));
-        assert_eq!(
-            t.events,
-            [DisplayEvent::Damage {
-                surface_id: 0,
-                rect: dest
-            }]
-        );
-        // Lossless path: the surface holds exactly the decoded frame ...
-        let got = pixels(&s, &dest);
-        assert_eq!(got, decoded().data);
-        // ... which is close to the source image.
-        let (_, _, src) = ppm("frame-src-64x48.ppm");
-        let db = psnr(&got, &src);
-        assert!(db >= 40.0, "{db:.1} dB");
-        // Nothing outside dest.
-        assert_eq!(s.surface(0).unwrap().pixel(9, 20).unwrap(), [0; 4]);
-        assert_eq!(s.stream_stats().frames_rendered, 1);
-        assert!(s.drain_stream_reports().next().is_none());
-    }
-
-    #[test]
-    fn bottom_up_streams_are_flipped_and_scaled_and_clipped() {
-        let mut s = state();
-        let dest = dest_at(0, 0, 64, 48);
-        s.handle(&create(0, 0, dest));
-        s.handle(&data(0, 5));
-        assert_eq!(s.stream_tick(5).rendered, 1);
-        let d = decoded();
-        let got = pixels(&s, &dest);
-        for y in 0..48usize {
-            assert_eq!(got[y * 256..(y + 1) * 256], *d.row(47 - y as u32).unwrap(), "row {y}");
-        }
-        // Scaled 2x into a clipped destination via STREAM_DATA_SIZED.
-        let mut s = state();
-        s.handle(&create(1, stream_flags::TOP_DOWN, dest));
-        s.handle(&DisplayServer::StreamClip(StreamClip {
-            id: 1,
-            clip: Clip::Rects(vec![Rect::ltrb(0, 0, 100, 50)]),
-        }));
-        let big = dest_at(0, 0, 128, 96);
-        s.handle(&DisplayServer::StreamDataSized(StreamDataSized {
-            id: 1,
-            multi_media_time: 7,
-            width: 64,
-            height: 48,
-            dest: big,
-            data: fixture("frame-64x48-q95-progressive.jpg"),
-        }));
-        let t = s.stream_tick(7);
-        assert_eq!(t.rendered, 1);
-        assert_eq!(
-            t.events,
-            [DisplayEvent::Damage {
-                surface_id: 0,
-                rect: Rect::ltrb(0, 0, 100, 50)
-            }]
-        );
-        let surf = s.surface(0).unwrap();
-        let (_, _, src) = ppm("frame-src-64x48.ppm");
-        let mut got = Vec::new();
-        // Nearest sampling maps surface (2x, 2y + 1) to frame (x, y); the clip keeps y < 50.
-        for y in 0..25u32 {
-            for x in 0..50u32 {
-                got.extend_from_slice(&surf.pixel(2 * x, 2 * y + 1).unwrap());
-            }
-        }
-        let src_part: Vec<u8> = (0..25).flat_map(|y| src[y * 192..y * 192 + 150].to_vec()).collect();
-        assert!(psnr(&got, &src_part) >= 40.0);
-        assert_eq!(surf.pixel(100, 10).unwrap(), [0; 4], "outside the clip");
-        assert_eq!(surf.pixel(10, 50).unwrap(), [0; 4], "outside the clip");
-    }
-
-    fn reports(s: &mut DisplayState) -> Vec<StreamReport> {
-        s.drain_stream_reports().collect()
-    }
-
-    #[test]
-    fn hostile_row_27_refused_creates_report_invalid_streams() {
-        let mut s = state();
-        let ok = dest_at(0, 0, 64, 48);
-        let mut bad: Vec<DisplayServer> = Vec::new();
-        for codec in [0, video_codec::VP8, video_codec::H264, video_codec::H265, 6, 255] {
-            let DisplayServer::StreamCreate(mut c) = create(1, 0, ok) else {
-                unreachable!()
-            };
-            c.codec_type = codec;
-            bad.push(DisplayServer::StreamCreate(c));
-        }
-        for (w, h) in [(0, 48), (64, 0), (16385, 1), (10_000, 10_000)] {
-            let DisplayServer::StreamCreate(mut c) = create(1, 0, ok) else {
-                unreachable!()
-            };
-            c.stream_width = w;
-            c.stream_height = h;
-            bad.push(DisplayServer::StreamCreate(c));
-        }
-        for dest in [
-            dest_at(-1, 0, 64, 48),
-            dest_at(150, 0, 64, 48),
-            Rect::ltrb(10, 10, 5, 20),
-            dest_at(0, 0, 0, 0),
-        ] {
-            bad.push(create(1, 0, dest));
-        }
-        let DisplayServer::StreamCreate(mut c) = create(1, 0, ok) else {
-            unreachable!()
-        };
-        c.surface_id = 9;
-        bad.push(DisplayServer::StreamCreate(c));
-        bad.push(create(64, 0, ok));
-        bad.push(create(u32::MAX, 0, ok));
-        for m in &bad {
-            s.handle(m);
-        }
-        assert_eq!(s.stream_ids().count(), 0);
-        let r = reports(&mut s);
-        assert_eq!(r.len(), bad.len());
-        assert!(r.iter().all(|r| r.num_frames == 0 && r.num_drops == u32::MAX));
-        assert_eq!(r.last().unwrap().stream_id, u32::MAX);
-        assert_eq!(s.stream_stats().refused, bad.len() as u64);
-        assert_eq!(s.stats().errors_of("stream_codec_not_advertised"), 3);
-        assert_eq!(s.stats().errors_of("stream_unknown_codec"), 3);
-        assert_eq!(s.stats().errors_of("stream_bad_dest"), 4);
-        // A duplicate create keeps the live stream and sends no report.
-        s.handle(&create(1, 0, ok));
-        s.handle(&create(1, 0, dest_at(1, 1, 64, 48)));
-        assert_eq!(s.stream_stats().created, 1);
-        assert_eq!(s.stats().errors_of("stream_duplicate"), 1);
-        assert!(reports(&mut s).is_empty());
-    }
-
-    #[test]
-    fn hostile_row_28_unknown_ids_and_odd_times() {
-        let mut s = state();
-        s.handle(&data(5, 100));
-        s.handle(&DisplayServer::StreamClip(StreamClip {
-            id: 6,
-            clip: Clip::None,
-        }));
-        s.handle(&DisplayServer::StreamActivateReport(StreamActivateReport {
-            stream_id: 7,
-            ..Default::default()
-        }));
-        s.handle(&DisplayServer::StreamDestroy { id: 8 });
-        s.handle(&data(u32::MAX, 100));
-        assert_eq!(s.stream_stats().unknown_id, 5);
-        let ids: Vec<u32> = reports(&mut s).iter().map(|r| r.stream_id).collect();
-        assert_eq!(ids, [5, 6, 7, u32::MAX], "destroy of an unknown id is not reported");
-
-        // A huge mm_time waits at most MAX_WAIT_MS, then is shown.
-        s.handle(&create(2, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
-        s.handle(&data(2, 0x8000_0000));
-        let t = s.stream_tick(1000);
-        assert_eq!((t.rendered, t.next_wake_ms), (0, Some(MAX_WAIT_MS)));
-        assert_eq!(s.stream_tick(1500).next_wake_ms, Some(500));
-        assert_eq!(s.stream_tick(2000).rendered, 1);
-        // mm_time 0 is shown at once.
-        s.handle(&data(2, 0));
-        assert_eq!(s.stream_tick(5000).rendered, 1);
-        // Non-monotonic time flushes the queue: the older frame replaces the newer.
-        s.handle(&data(2, 6000));
-        s.handle(&data(2, 5900));
-        assert_eq!(s.stream_stats().frames_overflow, 1);
-        let t = s.stream_tick(5900);
-        assert_eq!((t.rendered, t.next_wake_ms), (1, None));
-        // Late frames are dropped; within the tolerance they are drawn.
-        s.handle(&data(2, 6900));
-        s.handle(&data(2, 7000));
-        let t = s.stream_tick(7000 + LATE_TOLERANCE_MS + 1);
-        assert_eq!((t.rendered, t.dropped), (0, 2));
-        s.handle(&data(2, 8000));
-        assert_eq!(s.stream_tick(8000 + LATE_TOLERANCE_MS).rendered, 1);
-        // Wrap-around of the clock is not lateness.
-        s.handle(&data(2, 5));
-        let t = s.stream_tick(u32::MAX - 4);
-        assert_eq!((t.rendered, t.next_wake_ms), (0, Some(10)));
-        assert_eq!(s.stream_tick(5).rendered, 1);
-        // Destroy, then data for it: dropped and reported.
-        s.handle(&DisplayServer::StreamDestroy { id: 2 });
-        s.handle(&data(2, 9000));
-        assert_eq!(s.stream_stats().destroyed, 1);
-        assert_eq!(reports(&mut s).len(), 1);
-    }
-
-    #[test]
-    fn hostile_row_29_flood_is_bounded() {
-        let mut s = state();
-        s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
-        // 2000 frames 10 ms apart, faster than we tick: at most 3 stay queued.
-        for i in 0..2000u32 {
-            s.handle(&data(0, 100_000 + i * 10));
-            let q = s.streams.get_mut(0).unwrap().queue.len();
-            assert!(q <= MAX_QUEUED_FRAMES);
-        }
-        assert_eq!(s.stream_stats().frames_overflow, 1997);
-        assert!(s.streams.queued_bytes <= 3 * fixture("frame-64x48-q95.jpg").len());
-        // A span of more than 200 ms keeps only the recent frames.
-        let mut s = state();
-        s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
-        s.handle(&data(0, 1000));
-        s.handle(&data(0, 1300));
-        assert_eq!(s.streams.get_mut(0).unwrap().queue.len(), 1);
-        // Everything due at once: only the newest is drawn.
-        s.handle(&data(0, 1310));
-        s.handle(&data(0, 1320));
-        let t = s.stream_tick(1320);
-        assert_eq!((t.rendered, t.dropped), (1, 2));
-        // Oversized frames are refused.
-        s.handle(&DisplayServer::StreamData(StreamData {
-            id: 0,
-            multi_media_time: 2000,
-            data: vec![0; MAX_FRAME_BYTES + 1],
-        }));
-        assert_eq!(s.stats().errors_of("stream_frame_too_large"), 1);
-    }
-
-    #[test]
-    fn reports_follow_the_activate_window() {
-        let mut s = state();
-        s.handle(&create(4, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
-        s.handle(&DisplayServer::StreamActivateReport(StreamActivateReport {
-            stream_id: 4,
-            unique_id: 77,
-            max_window_size: 3,
-            timeout_ms: 10_000,
-        }));
-        for (i, now) in [(0u32, 990u32), (1, 1010), (2, 1020)] {
-            s.handle(&data(4, 1000 + i * 10));
-            s.stream_tick(now);
-        }
-        let r = reports(&mut s);
-        assert_eq!(r.len(), 1);
-        let r = r[0];
-        assert_eq!((r.stream_id, r.unique_id, r.num_frames, r.num_drops), (4, 77, 3, 0));
-        assert_eq!((r.start_frame_mm_time, r.end_frame_mm_time), (1000, 1020));
-        assert_eq!((r.last_frame_delay, r.audio_delay), (0, u32::MAX));
-        // Three late arrivals in a row force a report.
-        for i in 0..3u32 {
-            s.handle(&data(4, 2000 + i));
-            s.stream_tick(3000 + i);
-        }
-        let r = reports(&mut s);
-        assert_eq!((r.len(), r[0].num_drops, r[0].num_frames), (1, 3, 3));
-        assert!(r[0].last_frame_delay < 0);
-    }
-
-    #[test]
-    fn bad_frames_are_dropped_and_the_stream_survives() {
-        let mut s = state();
-        s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
-        // Garbage, a frame of the wrong size, a sized frame outside the surface.
-        s.handle(&DisplayServer::StreamData(StreamData {
-            id: 0,
-            multi_media_time: 10,
-            data: vec![0xff, 0xd8, 0xff],
-        }));
-        assert_eq!(s.stream_tick(10).rendered, 0);
-        s.handle(&DisplayServer::StreamData(StreamData {
-            id: 0,
-            multi_media_time: 20,
-            data: fixture("color-61x37-444-q95.jpg"),
-        }));
-        assert_eq!(s.stream_tick(20).rendered, 0);
-        s.handle(&DisplayServer::StreamDataSized(StreamDataSized {
-            id: 0,
-            multi_media_time: 30,
-            width: 64,
-            height: 48,
-            dest: dest_at(190, 0, 64, 48),
-            data: fixture("frame-64x48-q95.jpg"),
-        }));
-        assert_eq!(s.stream_stats().frames_failed, 3);
-        assert_eq!(s.stats().errors_of("stream_decode"), 2);
-        s.handle(&data(0, 40));
-        assert_eq!(s.stream_tick(40).rendered, 1);
-        // The surface goes away: the stream is torn down at the next frame.
-        s.handle(&DisplayServer::SurfaceDestroy { surface_id: 0 });
-        s.handle(&data(0, 50));
-        assert_eq!(s.stream_ids().count(), 0);
-        s.handle(&create(1, 0, dest_at(0, 0, 64, 48)));
-        assert_eq!(s.stream_ids().count(), 0, "no surface: refused");
-        s.handle(&DisplayServer::StreamDestroyAll);
-    }
-}
+mod tests;

@@ -8,6 +8,8 @@
 //! Images reach the ops through [`DisplayState::resolve_image`] only.
 
 mod blend;
+mod combine;
+mod combine_float;
 mod composite;
 mod rop;
 mod stroke;

@@ -2,7 +2,17 @@
 //! as thin (zero-width) lines the way spice-common does: béziers are
 //! flattened by its subdivision rule, points rounded with its `fix_to_int`,
 //! and each line drawn with X11's zero-width Bresenham (default octant bias,
-//! cap "not last"). Styled (dashed) lines are not rendered.
+//! cap "not last").
+//!
+//! Styled (dashed) lines use spice-common's dash list: each 28.4 segment
+//! length rounded by `fix_to_int` and kept to 8 bits, START_WITH_GAP rotating
+//! the list and starting one dash in, the pattern running on along a
+//! polyline and restarting at each subpath, even entries drawn. Dash
+//! positions are measured along the line's Euclidean length. spice-common
+//! draws dashed lines as one-pixel-wide polygons (X11's `miWideDash`): for
+//! horizontal and vertical lines that covers exactly the thin line's pixels,
+//! which is what is drawn here; on slanted lines the pixels at dash ends and
+//! corners may differ from it.
 
 use super::{Paint, PixBox, combine_row, extents};
 use crate::display::{DisplayState, DrawResult, Rop};
@@ -139,7 +149,7 @@ fn first_true(mut lo: i64, mut hi: i64, pred: impl Fn(i64) -> bool) -> i64 {
 
 /// Pixels of the zero-width line `a → b` (end point excluded) that lie in
 /// `ext`, in drawing order, handed to `put`. Returns the pixels visited.
-fn zero_line(a: (i32, i32), b: (i32, i32), ext: &PixBox, put: &mut impl FnMut(usize, usize)) -> u64 {
+fn zero_line(a: (i32, i32), b: (i32, i32), ext: &PixBox, put: &mut impl FnMut(usize, usize, i64)) -> u64 {
     let (x1, y1, x2, y2) = (i64::from(a.0), i64::from(a.1), i64::from(b.0), i64::from(b.1));
     let (adx, ady) = ((x2 - x1).abs(), (y2 - y1).abs());
     let (sx, sy) = (if x2 < x1 { -1 } else { 1 }, if y2 < y1 { -1 } else { 1 });
@@ -192,10 +202,61 @@ fn zero_line(a: (i32, i32), b: (i32, i32), ext: &PixBox, put: &mut impl FnMut(us
         let (m, n) = (m0 + sm * i, minor_at(i));
         let (x, y) = if x_major { (m, n) } else { (n, m) };
         if let (Ok(x), Ok(y)) = (usize::try_from(x), usize::try_from(y)) {
-            put(x, y);
+            put(x, y, i);
         }
     }
     u64::try_from(ihi - ilo).unwrap_or(0)
+}
+
+/// A dash pattern (X11 on/off dashes as spice-common sets them up).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Dashes {
+    /// Lengths in pixels; even entries are drawn.
+    lens: Vec<u32>,
+    total: u32,
+    /// Where each polyline starts in the pattern.
+    offset: u32,
+}
+
+impl Dashes {
+    /// The pattern of a STYLED line (`None`: one spice-common cannot draw,
+    /// an empty list or one whose dashes are all empty).
+    pub(super) fn new(style: &[i32], start_with_gap: bool) -> Option<Self> {
+        // spice-common keeps each length in an unsigned char.
+        let mut lens: Vec<u32> = style
+            .iter()
+            .map(|&v| u32::from(fix_to_int(v).to_le_bytes()[0]))
+            .collect();
+        if lens.is_empty() {
+            // spice-common would index the list at -1 with START_WITH_GAP.
+            return None;
+        }
+        let mut offset = 0;
+        if start_with_gap {
+            lens.rotate_left(1);
+            offset = *lens.first()?;
+        }
+        let total: u32 = lens.iter().sum();
+        (total > 0).then(|| Self {
+            offset: offset % total,
+            lens,
+            total,
+        })
+    }
+
+    /// Whether the point `pos` pixels into the pattern is in a drawn dash.
+    pub(super) fn on(&self, pos: f64) -> bool {
+        let total = f64::from(self.total);
+        let mut q = pos.rem_euclid(total);
+        for (i, &len) in self.lens.iter().enumerate() {
+            let len = f64::from(len);
+            if q < len {
+                return i % 2 == 0;
+            }
+            q -= len;
+        }
+        false
+    }
 }
 
 impl DisplayState {
@@ -205,17 +266,24 @@ impl DisplayState {
         let Some(ext) = extents(&region) else {
             return Ok(None);
         };
-        if s.attr.flags & line_flags::STYLED != 0 {
-            return Err(Self::unsupported_op(OP, msg::DRAW_STROKE));
-        }
+        let dashes = if s.attr.flags & line_flags::STYLED != 0 {
+            let gap = s.attr.flags & line_flags::START_WITH_GAP != 0;
+            Some(Dashes::new(&s.attr.style, gap).ok_or_else(|| Self::unsupported_op(OP, msg::DRAW_STROKE))?)
+        } else {
+            None
+        };
         let rop = Rop::from_descriptor(s.fore_mode, ropd::INVERS_BRUSH);
         let paint: Paint<'_> = self.resolve_brush(OP, &s.brush, format)?;
         let (lines, _complete) = polylines(s);
         let surface = self.surface_mut(OP, base.surface_id)?;
         let mut buf = Vec::new();
         let mut drawn: Option<PixBox> = None;
-        let mut put = |x: usize, y: usize| {
-            if !contains(&region, x, y) {
+        // Step `i` of a line starting `dash_pos` into the dash pattern, each
+        // Bresenham step going `step` along it.
+        let mut put = |x: usize, y: usize, i: i64, dash_pos: f64, step: f64| {
+            #[allow(clippy::cast_precision_loss)]
+            let at = dash_pos + i as f64 * step;
+            if dashes.as_ref().is_some_and(|d| !d.on(at)) || !contains(&region, x, y) {
                 return;
             }
             paint.row(y, x, x.saturating_add(1), &mut buf);
@@ -236,11 +304,18 @@ impl DisplayState {
         let budget = area.saturating_mul(VISIT_FACTOR).max(MIN_BUDGET);
         let mut spent = 0u64;
         'lines: for line in &lines {
+            let mut dash_pos = dashes.as_ref().map_or(0.0, |d| f64::from(d.offset));
             for pair in line.windows(2) {
                 if let [a, b] = pair {
+                    let (dx, dy) = (f64::from(b.0) - f64::from(a.0), f64::from(b.1) - f64::from(a.1));
+                    let major = dx.abs().max(dy.abs());
+                    let len = if dx == 0.0 || dy == 0.0 { major } else { dx.hypot(dy) };
+                    let step = if major > 0.0 { len / major } else { 1.0 };
+                    let (p, st) = (dash_pos, step);
                     spent = spent
-                        .saturating_add(zero_line(*a, *b, &ext, &mut put))
+                        .saturating_add(zero_line(*a, *b, &ext, &mut |x, y, i| put(x, y, i, p, st)))
                         .saturating_add(1);
+                    dash_pos += len;
                     if spent > budget {
                         break 'lines;
                     }

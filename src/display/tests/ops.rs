@@ -5,8 +5,8 @@
 use super::*;
 use crate::proto::channel::display::{
     AlphaBlendOp, CompositeOp, GlyphString, LineAttr, OpaqueOp, PathSegment, Point16, PointFix, RasterGlyph, Rop3Op,
-    StrokeOp, TextOp, Transform, TransparentOp, alpha_flags, bitmap_flags, bitmap_fmt, composite_flags, mask_flags,
-    path_flags, string_flags,
+    StrokeOp, TextOp, Transform, TransparentOp, alpha_flags, bitmap_flags, bitmap_fmt, composite_flags, line_flags,
+    mask_flags, path_flags, string_flags,
 };
 
 const WHITE: u32 = 0x00ff_ffff;
@@ -522,6 +522,75 @@ fn lit(s: &DisplayState) -> Vec<(u32, u32)> {
     v
 }
 
+/// A styled version of [`stroke`].
+fn dashed(points: Vec<PointFix>, path: u8, line: u8, style: Vec<i32>) -> DisplayServer {
+    let mut m = stroke(points, path, ropd::OP_PUT);
+    if let DisplayServer::DrawStroke { stroke, .. } = &mut m {
+        stroke.attr = LineAttr {
+            flags: line_flags::STYLED | line,
+            style,
+        };
+    }
+    m
+}
+
+#[test]
+fn dashed_thin_lines() {
+    // 2 on, 1 off along a horizontal line (end point excluded)
+    let mut s = state(0, 8, 8);
+    s.handle(&dashed(vec![fixp(0, 1), fixp(8, 1)], 0, 0, vec![2 << 4, 1 << 4]));
+    assert_eq!(lit(&s), [(0, 1), (1, 1), (3, 1), (4, 1), (6, 1), (7, 1)]);
+    // the pattern runs on around a corner: 3 on, 2 off
+    let mut s = state(0, 8, 8);
+    s.handle(&dashed(
+        vec![fixp(0, 0), fixp(4, 0), fixp(4, 7)],
+        0,
+        0,
+        vec![3 << 4, 2 << 4],
+    ));
+    assert_eq!(lit(&s), [(0, 0), (1, 0), (2, 0), (4, 1), (4, 2), (4, 3), (4, 6)]);
+    // START_WITH_GAP: spice-common rotates [gap 1, dash 2, gap 1] to
+    // [2, 1, 1] and starts one dash in (offset 2): off 1, then on 1 + 2
+    let mut s = state(0, 8, 8);
+    s.handle(&dashed(
+        vec![fixp(0, 2), fixp(8, 2)],
+        0,
+        line_flags::START_WITH_GAP,
+        vec![1 << 4, 2 << 4, 1 << 4],
+    ));
+    assert_eq!(lit(&s), [(1, 2), (2, 2), (3, 2), (5, 2), (6, 2), (7, 2)]);
+    // 28.4 lengths are rounded by fix_to_int: 1.5 → 1, 1.5625 → 2
+    let mut s = state(0, 8, 8);
+    s.handle(&dashed(vec![fixp(0, 3), fixp(8, 3)], 0, 0, vec![0x18, 0x19]));
+    assert_eq!(lit(&s), [(0, 3), (3, 3), (6, 3)]);
+    // each subpath restarts the pattern
+    let mut s = state(0, 8, 8);
+    let mut m = dashed(vec![fixp(0, 4), fixp(3, 4)], 0, 0, vec![1 << 4, 1 << 4]);
+    if let DisplayServer::DrawStroke { stroke, .. } = &mut m {
+        stroke.path.push(PathSegment {
+            flags: path_flags::BEGIN | path_flags::END,
+            points: vec![fixp(0, 5), fixp(3, 5)],
+        });
+    }
+    s.handle(&m);
+    assert_eq!(lit(&s), [(0, 4), (2, 4), (0, 5), (2, 5)]);
+    // a diagonal: dash lengths along its Euclidean length (√2 per step):
+    // 3 on, 3 off → steps at 0, 1.41, 2.83 on, 4.24, 5.66 off, 7.07 on
+    let mut s = state(0, 8, 8);
+    s.handle(&dashed(vec![fixp(0, 0), fixp(7, 7)], 0, 0, vec![3 << 4, 3 << 4]));
+    assert_eq!(lit(&s), [(0, 0), (1, 1), (2, 2), (5, 5), (6, 6)]);
+    // a style spice-common cannot draw (all dashes empty, or none) is refused
+    let mut s = state(0, 8, 8);
+    let r = s.handle(&dashed(vec![fixp(0, 0), fixp(7, 0)], 0, 0, vec![0, 0]));
+    assert_eq!(errors(&r), ["unsupported_draw_op"]);
+    let r = s.handle(&dashed(vec![fixp(0, 0), fixp(7, 0)], 0, 0, vec![]));
+    assert_eq!(errors(&r), ["unsupported_draw_op"]);
+    let gap = line_flags::START_WITH_GAP;
+    let r = s.handle(&dashed(vec![fixp(0, 0), fixp(7, 0)], 0, gap, vec![]));
+    assert_eq!(errors(&r), ["unsupported_draw_op"]);
+    assert!(lit(&s).is_empty());
+}
+
 #[test]
 fn thin_lines_like_x11_zero_width_lines() {
     // horizontal: end point excluded (cap "not last")
@@ -663,13 +732,89 @@ fn composite_over_src_and_translation() {
     let t = Transform([0x10000, 0, 1 << 16, 0, 0x10000, 0]);
     s.handle(&m(1, Some(t), 0));
     assert_eq!(row(&s, 0, 3), [[0; 3], [0; 3], [0; 3]]);
-    // a non-integer transform is refused, nothing drawn
+    // scale 2× (each source pixel covers two destination pixels), nearest
     s.handle(&put(0, full(3, 1), WHITE));
     let scale = Transform([0x8000, 0, 0, 0, 0x10000, 0]);
-    assert_eq!(errors(&s.handle(&m(1, Some(scale), 0))), ["unsupported_draw_op"]);
+    s.handle(&m(1, Some(scale), 0));
+    assert_eq!(row(&s, 0, 3), [[0, 0, 0x80], [0, 0, 0x80], [0; 3]]);
+    // a convolution filter is refused, nothing drawn
+    s.handle(&put(0, full(3, 1), WHITE));
+    assert_eq!(
+        errors(&s.handle(&m(1 | (5 << composite_flags::SRC_FILTER_SHIFT), None, 0))),
+        ["unsupported_draw_op"]
+    );
+    // so is an operator pixman does not have
+    assert_eq!(errors(&s.handle(&m(0x0e, None, 0))), ["unsupported_draw_op"]);
+    assert_eq!(row(&s, 0, 3), [[255; 3]; 3]);
     // NORMAL repeat tiles the source
     s.handle(&m(1 | (1 << composite_flags::SRC_REPEAT_SHIFT), None, 0));
     assert_eq!(row(&s, 0, 3), [[0, 0, 0x80], [0; 3], [0, 0, 0x80]]);
+    // REFLECT mirrors it: 0 1 | 1 0
+    s.handle(&m(1 | (3 << composite_flags::SRC_REPEAT_SHIFT), None, 0));
+    assert_eq!(row(&s, 0, 3), [[0, 0, 0x80], [0; 3], [0; 3]]);
+    // PAD repeats the edge pixel
+    s.handle(&m(1 | (2 << composite_flags::SRC_REPEAT_SHIFT), None, -1));
+    assert_eq!(row(&s, 0, 3), [[0, 0, 0x80], [0, 0, 0x80], [0; 3]]);
+    // a 90° rotation of a 1×2 column source into the row:
+    // T·(x+½, ½) = (½, 2 − (x+½)): x = 0 → row 1 (blue), x = 1 → row 0 (red)
+    let column = rgba(1, 2, &[[0, 0, 0xff, 0xff], [0xff, 0, 0, 0xff]]);
+    let rot = Transform([0, 0x10000, 0, 0xffff_0000, 0, 2 << 16]);
+    s.handle(&DisplayServer::DrawComposite {
+        base: base(0, full(3, 1), Clip::None),
+        composite: CompositeOp {
+            flags: 1,
+            src_bitmap: Some(column),
+            mask_bitmap: None,
+            src_transform: Some(rot),
+            mask_transform: None,
+            src_origin: Point16::default(),
+            mask_origin: Point16::default(),
+        },
+    });
+    assert_eq!(row(&s, 0, 3), [[0xff, 0, 0], [0, 0, 0xff], [0; 3]]);
+}
+
+#[test]
+fn composite_blend_mode_on_xrgb_and_a8_destinations() {
+    // MULTIPLY of an opaque grey 0x80 onto white: 0x80 everywhere
+    let mut s = state(0, 2, 1);
+    s.handle(&put(0, full(2, 1), WHITE));
+    let grey = rgba(1, 1, &[[0x80, 0x80, 0x80, 0xff]]);
+    let m = |surface_id: u32, op: u32| DisplayServer::DrawComposite {
+        base: base(surface_id, full(2, 1), Clip::None),
+        composite: CompositeOp {
+            flags: op | (1 << composite_flags::SRC_REPEAT_SHIFT),
+            src_bitmap: Some(grey.clone()),
+            mask_bitmap: None,
+            src_transform: None,
+            mask_transform: None,
+            src_origin: Point16::default(),
+            mask_origin: Point16::default(),
+        },
+    };
+    s.handle(&m(0, 0x30));
+    assert_eq!(row(&s, 0, 2), [[0x80; 3]; 2]);
+    // onto an A8 surface holding 0x40: OVER gives 0xff + 0x40·0 = 0xff
+    s.handle(&create(1, 2, 1, surface_fmt::A8, 0));
+    s.handle(&put(1, full(2, 1), 0x40));
+    s.handle(&m(1, 3));
+    assert_eq!(px(&s, 1, 0, 0), [0xff; 4]);
+    // ADD of a half-transparent source onto A8 0x40: 0x40 + 0x80 = 0xc0
+    let half = rgba(1, 1, &[[0x10, 0x20, 0x30, 0x80]]);
+    s.handle(&put(1, full(2, 1), 0x40));
+    s.handle(&DisplayServer::DrawComposite {
+        base: base(1, full(2, 1), Clip::None),
+        composite: CompositeOp {
+            flags: 0x0c | (1 << composite_flags::SRC_REPEAT_SHIFT),
+            src_bitmap: Some(half),
+            mask_bitmap: None,
+            src_transform: None,
+            mask_transform: None,
+            src_origin: Point16::default(),
+            mask_origin: Point16::default(),
+        },
+    });
+    assert_eq!(px(&s, 1, 1, 0), [0xc0; 4]);
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod image;
 mod qemu;
 mod selftest;
 mod tls;
+mod video;
 mod xspice;
 
 mod tests;

@@ -29,6 +29,8 @@ pub struct XspiceOpts {
     pub image_compression: Option<&'static str>,
     /// `--jpeg-wan-compression` (auto, never, always).
     pub jpeg_wan: Option<&'static str>,
+    /// `--streaming-video` (off, all, filter).
+    pub streaming_video: Option<&'static str>,
 }
 
 /// A running Xspice on display `:display`, stopped when dropped.
@@ -130,6 +132,9 @@ impl Xspice {
         }
         if let Some(jpeg) = opts.jpeg_wan {
             cmd.args(["--jpeg-wan-compression", jpeg]);
+        }
+        if let Some(sv) = opts.streaming_video {
+            cmd.args(["--streaming-video", sv]);
         }
         cmd.arg("-logfile").arg(&xorg_log);
         cmd.args(["-nolisten", "tcp", "-novtswitch", "-sharevts", &format!(":{display}")]);

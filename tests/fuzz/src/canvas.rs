@@ -103,3 +103,187 @@ pub fn fuzz(data: &[u8]) -> bool {
     }
     accepted && rest.is_empty()
 }
+
+/// Canvas inputs that reach DRAW_COMPOSITE with every operator group, every
+/// filter and repeat mode, masks with and without component alpha and
+/// affine transforms, and dashed (STYLED) strokes on lines and béziers, as
+/// (name, bytes); each must be accepted by [`fuzz`]. Written to
+/// `regression/canvas/` by the ignored test `write_composite_and_dash_seeds`.
+pub fn composite_and_dash_seeds() -> Vec<(String, Vec<u8>)> {
+    use sumac::proto::channel::display::{
+        Bitmap, Brush, Clip, CompositeOp, DisplayBase, Image, ImageDescriptor, ImageKind, LineAttr, PaletteRef,
+        PathSegment, Point16, PointFix, Rect, StrokeOp, Transform, bitmap_flags, bitmap_fmt, composite_flags as cf,
+        image_type, line_flags, path_flags, ropd,
+    };
+    let record = |m: &DisplayServer| {
+        let body = m.to_body();
+        let mut out = m.msg_type().to_le_bytes().to_vec();
+        out.extend_from_slice(&u16::try_from(body.len()).expect("small body").to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    };
+    let rgba = |id: u64, w: u32, h: u32| Image {
+        descriptor: ImageDescriptor {
+            id,
+            image_type: image_type::BITMAP,
+            flags: 0,
+            width: w,
+            height: h,
+        },
+        kind: ImageKind::Bitmap(Bitmap {
+            format: bitmap_fmt::RGBA,
+            flags: bitmap_flags::TOP_DOWN,
+            width: w,
+            height: h,
+            stride: w * 4,
+            palette: PaletteRef::None,
+            data: (0..w * h * 4).map(|i| (i * 37 % 251) as u8).collect(),
+        }),
+    };
+    let surface = |surface_id: u32| Image {
+        descriptor: ImageDescriptor {
+            id: 0,
+            image_type: image_type::SURFACE,
+            flags: 0,
+            width: 0,
+            height: 0,
+        },
+        kind: ImageKind::Surface { surface_id },
+    };
+    let base = |surface_id: u32, r: Rect| DisplayBase {
+        surface_id,
+        bbox: r,
+        clip: Clip::None,
+    };
+    let fx = |v: f64| Some((v * 65536.0) as i32 as u32);
+    let transforms: [Option<[Option<u32>; 6]>; 5] = [
+        None,
+        Some([fx(0.5), fx(0.0), fx(0.0), fx(0.0), fx(0.5), fx(0.0)]),
+        Some([fx(0.0), fx(1.0), fx(0.0), fx(-1.0), fx(0.0), fx(3.0)]),
+        Some([fx(0.7), fx(0.3), fx(-0.4), fx(-0.2), fx(0.9), fx(0.6)]),
+        Some([fx(2.0), fx(0.0), fx(1.5), fx(0.0), fx(2.0), fx(-0.5)]),
+    ];
+    let tr = |i: usize| transforms[i % transforms.len()].map(|t| Transform(t.map(|v| v.unwrap_or(0))));
+    let ops: Vec<u32> = (0x00..=0x0d)
+        .chain(0x10..=0x1b)
+        .chain(0x20..=0x2b)
+        .chain(0x30..=0x3e)
+        .collect();
+    let mut seeds = Vec::new();
+    // Every operator, alternating mask kinds, filters, repeats and transforms.
+    for (chunk_no, chunk) in ops.chunks(16).enumerate() {
+        let mut bytes = Vec::new();
+        for (i, &op) in chunk.iter().enumerate() {
+            let k = chunk_no * 16 + i;
+            let filter = [0u32, 1, 3, 4][k % 4];
+            let repeat = u32::try_from(k % 4).expect("small");
+            let mut flags = op | filter << cf::SRC_FILTER_SHIFT | repeat << cf::SRC_REPEAT_SHIFT;
+            let (mask_bitmap, mask_transform) = match k % 3 {
+                0 => (None, None),
+                1 => {
+                    flags |= cf::HAS_MASK | (3 - repeat) << cf::MASK_REPEAT_SHIFT | 4 << cf::MASK_FILTER_SHIFT;
+                    (Some(rgba(7, 3, 3)), tr(k + 1))
+                }
+                _ => {
+                    flags |= cf::HAS_MASK | cf::COMPONENT_ALPHA;
+                    (Some(surface(1)), None)
+                }
+            };
+            let (surface_id, src_bitmap) = if k % 5 == 4 {
+                (1, surface(0))
+            } else {
+                (0, rgba(5, 5, 4))
+            };
+            bytes.extend(record(&DisplayServer::DrawComposite {
+                base: base(surface_id, Rect::ltrb(2, 3, 14, 13)),
+                composite: CompositeOp {
+                    flags,
+                    src_bitmap: Some(src_bitmap),
+                    mask_bitmap,
+                    src_transform: tr(k),
+                    mask_transform,
+                    src_origin: Point16 { x: -1, y: 2 },
+                    mask_origin: Point16 { x: 1, y: 0 },
+                },
+            }));
+        }
+        seeds.push((format!("seed-composite-ops-{chunk_no}"), bytes));
+    }
+    // Dashed strokes: plain and gap-first styles on a closed polyline and a
+    // bézier, 28.4 lengths with fractions, a zero-length dash.
+    let fixp = |x: i32, y: i32| PointFix { x: x << 4, y: y << 4 };
+    let mut bytes = Vec::new();
+    let styles: [(u8, Vec<i32>); 3] = [
+        (line_flags::STYLED, vec![3 << 4, 2 << 4]),
+        (
+            line_flags::STYLED | line_flags::START_WITH_GAP,
+            vec![1 << 4, 4 << 4, 0, 2 << 4 | 9],
+        ),
+        (line_flags::STYLED, vec![1 << 4]),
+    ];
+    for (flags, style) in styles {
+        for bezier in [false, true] {
+            let path = if bezier {
+                vec![
+                    PathSegment {
+                        flags: path_flags::BEGIN,
+                        points: vec![fixp(1, 1)],
+                    },
+                    PathSegment {
+                        flags: path_flags::BEZIER | path_flags::END,
+                        points: vec![fixp(1, 40), fixp(40, 40), fixp(40, 1)],
+                    },
+                ]
+            } else {
+                vec![PathSegment {
+                    flags: path_flags::BEGIN | path_flags::END | path_flags::CLOSE,
+                    points: vec![fixp(2, 2), fixp(30, 2), fixp(30, 20), fixp(5, 25)],
+                }]
+            };
+            bytes.extend(record(&DisplayServer::DrawStroke {
+                base: base(0, Rect::ltrb(0, 0, 48, 48)),
+                stroke: StrokeOp {
+                    path,
+                    attr: LineAttr {
+                        flags,
+                        style: style.clone(),
+                    },
+                    brush: Brush::Solid(0x00ff_8000),
+                    fore_mode: ropd::OP_PUT,
+                    back_mode: ropd::OP_PUT,
+                },
+            }));
+        }
+    }
+    seeds.push(("seed-stroke-dashed".to_owned(), bytes));
+    seeds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_and_dash_seeds_are_accepted() {
+        for (name, bytes) in composite_and_dash_seeds() {
+            assert!(fuzz(&bytes), "{name} rejected");
+        }
+    }
+
+    /// Writes the seeds to `regression/canvas/`.
+    #[test]
+    #[ignore]
+    fn write_composite_and_dash_seeds() {
+        // Built by the fuzz crate (tests/fuzz) or into the e2e tests (the root).
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fuzz = if root.ends_with("fuzz") {
+            root.to_path_buf()
+        } else {
+            root.join("tests/fuzz")
+        };
+        let dir = fuzz.join("regression/canvas");
+        for (name, bytes) in composite_and_dash_seeds() {
+            std::fs::write(dir.join(name), bytes).expect("write seed");
+        }
+    }
+}

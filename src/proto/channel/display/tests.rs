@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::proto::base::Message;
+use crate::proto::error::DecodeError;
 
 fn rt<M: Message + PartialEq + std::fmt::Debug>(m: M) {
     let body = m.to_body();

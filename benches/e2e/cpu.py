@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""End-to-end client cost: CPU seconds and peak RSS of SPICE clients on the same Xspice workloads.
+
+For every (workload, client, run) the script starts a fresh Xspice (spice-server 0.15.1; a fresh
+one because Xspice slows down after a heavy workload, see shared/real-servers.md), prepares the
+scene, connects ONE client, waits until it is linked and has drawn the first frame, then runs the
+scripted workload on the Xspice display and measures the client:
+
+* cpu_work: utime+stime of the client's process tree (children included, reaped ones too) spent
+  between the start of the workload and 1 s after its end, from /proc;
+* cpu_total: the same from the client's start (connection, first frame, GUI start-up included);
+* peak RSS: VmHWM summed over the client's process tree, at the end;
+* server CPU (Xspice's Xorg, which also encodes) during the workload, to show the work was alike;
+* for GUI clients, the CPU of the Xvfb they draw into (not included in the client's figures);
+* for `sumac-cli stats`, the display counters it prints (draws applied, stream frames rendered).
+
+Workloads (the same work every run):
+  text   an xterm (+j: no jump scroll, so every line scrolls and the amount drawn does not
+         depend on the server's pace) printing 2,500 lines paced at 4 ms per line (~10 s);
+  moves  an ImageMagick `display` window with a 640x480 photo-like image (plasma fractal, fixed
+         seed), moved 150 times along a fixed path by xdotool, 60 ms apart; the path leaves the
+         screen on both sides, so parts of the image are exposed and redrawn again;
+  video  ffplay playing a 10 s 640x360 25 fps clip (lavfi mandelbrot), SDL software renderer,
+         with Xspice started with --streaming-video all (the other workloads use the default,
+         filter).
+
+Clients run one at a time, never concurrently (a SPICE server serves one client); each round
+rotates the client order. Before the rounds each client connects once, unmeasured (warm-up:
+the first GTK client on a fresh Xvfb pays one-off costs). GUI clients draw into one Xvfb (1280x1024x24) started by this script,
+with a private D-Bus session bus.
+
+Usage:
+  benches/e2e/cpu.py [--runs 3] [--workloads text,moves,video] [--clients sumac-cli,spicy,remote-viewer]
+                     [--client NAME=COMMAND ...] [--json FILE]
+
+--client adds or replaces a client: COMMAND is split like a shell command; {uri}, {host} and
+{port} are substituted, and the URI is appended when no placeholder is present. Examples:
+  --client sumac=target/release/sumac            (the GTK app; needs the X display: always given)
+  --client sumac-cli=/path/to/sumac-cli          (replaces the built-in `sumac-cli stats` client)
+Built-in clients: sumac-cli (target/release/sumac-cli stats URI --seconds 3600 --until-eof; ended
+by closing its stdin), spicy (spice-gtk 0.42, GTK3) and remote-viewer (virt-viewer 11).
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+TEXT_LINES = 2500
+TEXT_PACE_S = 0.004
+MOVE_STEPS = 150
+MOVE_PAUSE_S = 0.06
+VIDEO_SECS = 10
+
+
+# --------------------------------------------------------------------------------------------
+# /proc helpers
+
+
+def read_stat(pid):
+    """(ppid, utime+stime+cutime+cstime in ticks) of a live process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return None
+    rest = s.rsplit(")", 1)[1].split()
+    # rest[0] is the state; fields 4.. of proc(5) start at rest[1].
+    if rest[0] in ("Z", "X"):
+        return None
+    ppid = int(rest[1])
+    ticks = sum(int(x) for x in rest[11:15])
+    return ppid, ticks
+
+
+def tree(root):
+    """PIDs of `root` and all its live descendants."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = read_stat(int(d))
+            if st:
+                parents[int(d)] = st[0]
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        if p == root and read_stat(p) is None:
+            continue
+        out.append(p)
+        todo.extend(c for c, pp in parents.items() if pp == p)
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for p in pids:
+        st = read_stat(p)
+        if st:
+            total += st[1]
+    return total / CLK_TCK
+
+
+def hwm_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def established(port):
+    """Established TCP connections whose local port is `port` (the server side of clients)."""
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    local, state = parts[1], parts[3]
+                    if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_display(start):
+    for d in range(start, start + 400):
+        if not os.path.exists(f"/tmp/.X{d}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{d}"):
+            return d
+    sys.exit("no free X display number")
+
+
+def wait_for(cond, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def stop_pid(proc, grace=5):
+    """SIGTERM then SIGKILL one process we started (by its Popen, i.e. by PID)."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Servers
+
+
+class Xspice:
+    def __init__(self, tmp, streaming):
+        self.display = free_display(600)
+        self.port = free_port()
+        self.log = os.path.join(tmp, f"xorg-{self.display}.log")
+        env = dict(os.environ, XSPICE_ADDR="127.0.0.1", QXL_FRAME_BUFFER_SIZE="32",
+                   QXL_SURFACE_BUFFER_SIZE="128", QXL_COMMAND_BUFFER_SIZE="128", QXL_ENABLE_SURFACES="1",
+                   QXL_ENABLE_IMAGE_CACHE="1", QXL_ENABLE_FALLBACK_CACHE="1", XSPICE_AGENT_MOUSE="1")
+        cmd = ["Xspice", "--auto", "--numheads", "1", "--port", str(self.port), "--disable-ticketing",
+               "--streaming-video", streaming, "-logfile", self.log, "-nolisten", "tcp", "-novtswitch",
+               "-sharevts", f":{self.display}"]
+        self.wrapper = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        stdin=subprocess.DEVNULL)
+        self.xorg = None
+        self.clients = []
+
+        def xorg_up():
+            if self.wrapper.poll() is not None:
+                raise RuntimeError(f"Xspice exited ({self.wrapper.returncode}); see {self.log}")
+            for p in tree(self.wrapper.pid):
+                try:
+                    with open(f"/proc/{p}/comm") as f:
+                        if f.read().strip() == "Xorg":
+                            self.xorg = p
+                except OSError:
+                    pass
+            return self.xorg is not None and os.path.exists(f"/tmp/.X11-unix/X{self.display}")
+
+        wait_for(xorg_up, 30, "Xspice's Xorg")
+
+        def port_open():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(port_open, 30, f"Xspice port {self.port}")
+        # The probe connection must be gone before a client's connections are counted.
+        wait_for(lambda: established(self.port) == 0, 10, "the port probe to close")
+
+    def env(self):
+        e = dict(os.environ, DISPLAY=f":{self.display}")
+        e.pop("XAUTHORITY", None)
+        return e
+
+    def run(self, cmd, timeout=60, **kw):
+        return subprocess.run(cmd, env=kw.pop("env", self.env()), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=timeout, **kw)
+
+    def spawn(self, cmd, env=None):
+        p = subprocess.Popen(cmd, env=env or self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL)
+        self.clients.append(p)
+        return p
+
+    def cpu(self):
+        return cpu_seconds([self.xorg])
+
+    def stop(self):
+        for p in self.clients:
+            stop_pid(p, 2)
+        if self.xorg and read_stat(self.xorg):
+            # SIGTERM to Xorg, never to the python wrapper (it deadlocks).
+            os.kill(self.xorg, signal.SIGTERM)
+            end = time.time() + 15
+            while read_stat(self.xorg) and time.time() < end:
+                time.sleep(0.05)
+            if read_stat(self.xorg):
+                os.kill(self.xorg, signal.SIGKILL)
+        try:
+            self.wrapper.wait(10)
+        except subprocess.TimeoutExpired:
+            self.wrapper.kill()
+            self.wrapper.wait()
+        lock = f"/tmp/.X{self.display}-lock"
+        try:
+            with open(lock) as f:
+                if int(f.read().strip()) == self.xorg:
+                    os.remove(lock)
+        except (OSError, ValueError):
+            pass
+
+
+class Desktop:
+    """The Xvfb GUI clients draw into, plus a private session bus."""
+
+    def __init__(self):
+        self.display = free_display(500)
+        self.xvfb = subprocess.Popen(["Xvfb", f":{self.display}", "-screen", "0", "1280x1024x24", "-nolisten",
+                                      "tcp", "-noreset"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{self.display}"), 20, "Xvfb")
+        self.dbus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                     text=True)
+        self.bus = self.dbus.stdout.readline().strip()
+
+    def env(self):
+        e = dict(os.environ, DISPLAY=f":{self.display}", GDK_BACKEND="x11", NO_AT_BRIDGE="1",
+                 DBUS_SESSION_BUS_ADDRESS=self.bus)
+        e.pop("WAYLAND_DISPLAY", None)
+        e.pop("XAUTHORITY", None)
+        return e
+
+    def cpu(self):
+        return cpu_seconds([self.xvfb.pid])
+
+    def stop(self):
+        stop_pid(self.dbus)
+        stop_pid(self.xvfb)
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads: prepare() runs before the client connects, run() is the measured work.
+
+
+class Text:
+    name = "text"
+    streaming = "filter"
+
+    def __init__(self, tmp):
+        self.gen = os.path.join(tmp, "lines.py")
+        with open(self.gen, "w") as f:
+            f.write(
+                "import sys, time\n"
+                f"for i in range({TEXT_LINES}):\n"
+                "    sys.stdout.write('%05d the quick brown fox jumps over the lazy dog %s\\n' % (i, '=' * (i % 37)))\n"
+                "    sys.stdout.flush()\n"
+                f"    time.sleep({TEXT_PACE_S})\n")
+
+    def prepare(self, xs):
+        pass
+
+    def run(self, xs):
+        xs.run(["xterm", "-geometry", "100x40+40+40", "-bg", "white", "-fg", "black", "+sb", "+j", "-e", "python3",
+                self.gen], timeout=120)
+
+
+class Moves:
+    name = "moves"
+    streaming = "filter"
+
+    def __init__(self, tmp):
+        self.photo = os.path.join(tmp, "photo.png")
+        subprocess.run(["convert", "-seed", "42", "-size", "640x480", "plasma:fractal", "-blur", "0x1", self.photo], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def prepare(self, xs):
+        xs.spawn(["display", "-title", "sumac-bench-photo", "-geometry", "+50+50", self.photo])
+        out = {}
+
+        def found():
+            r = subprocess.run(["xdotool", "search", "--name", "sumac-bench-photo"], env=xs.env(),
+                               capture_output=True, text=True)
+            ids = r.stdout.split()
+            if ids:
+                out["win"] = ids[0]
+            return bool(ids)
+
+        wait_for(found, 20, "the photo window")
+        self.win = out["win"]
+        time.sleep(0.5)
+
+    def run(self, xs):
+        # A fixed path, the same positions every run: left to right and back, from 300 px off the
+        # left edge to 300 px off the right edge, bouncing up and down.
+        cmds = []
+        for i in range(MOVE_STEPS):
+            t = i / MOVE_STEPS
+            x = -300 + int(1000 * (t * 2 if t < 0.5 else 2 - t * 2))
+            y = 20 + int(260 * (i % 25) / 24)
+            cmds.append(f"xdotool windowmove {self.win} {x} {y}; sleep {MOVE_PAUSE_S}")
+        xs.run(["sh", "-c", "; ".join(cmds)], timeout=120)
+
+
+class Video:
+    name = "video"
+    streaming = "all"
+
+    def __init__(self, tmp):
+        self.clip = os.path.join(tmp, "clip.mp4")
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "mandelbrot=size=640x360:rate=25",
+                        "-t", str(VIDEO_SECS), "-c:v", "mpeg4", "-q:v", "3", self.clip], check=True)
+
+    def prepare(self, xs):
+        pass
+
+    def run(self, xs):
+        env = dict(xs.env(), SDL_VIDEODRIVER="x11", SDL_RENDER_DRIVER="software", SDL_AUDIODRIVER="dummy")
+        xs.run(["ffplay", "-v", "error", "-an", "-autoexit", "-noborder", "-left", "100", "-top", "100",
+                self.clip], env=env, timeout=120)
+
+
+class Idle:
+    """Warm-up: connect, do nothing. The first GTK client started on a fresh Xvfb costs more
+    (one-off caches: a 150 MiB peak RSS instead of 97 for spicy), so every client runs once,
+    unmeasured, before the rounds."""
+
+    name = "warm-up"
+    streaming = "filter"
+
+    def prepare(self, xs):
+        pass
+
+    def run(self, xs):
+        time.sleep(1)
+
+
+WORKLOADS = {"text": Text, "moves": Moves, "video": Video}
+
+
+# --------------------------------------------------------------------------------------------
+# Clients
+
+
+class Client:
+    def __init__(self, name, argv, gui, stdin_stop=False):
+        self.name, self.argv, self.gui, self.stdin_stop = name, argv, gui, stdin_stop
+
+    def command(self, port):
+        uri = f"spice://127.0.0.1:{port}"
+        subst = {"{uri}": uri, "{host}": "127.0.0.1", "{port}": str(port)}
+        out, used = [], False
+        for a in self.argv:
+            for k, v in subst.items():
+                if k in a:
+                    a, used = a.replace(k, v), True
+            out.append(a)
+        return out if used else out + [uri]
+
+
+def builtin_clients(sumac_cli):
+    return {
+        "sumac-cli": Client("sumac-cli", [sumac_cli, "stats", "{uri}", "--seconds", "3600", "--until-eof"], False,
+                            stdin_stop=True),
+        "spicy": Client("spicy", ["spicy", "-h", "{host}", "-p", "{port}"], True),
+        "remote-viewer": Client("remote-viewer", ["remote-viewer", "{uri}"], True),
+    }
+
+
+def measure(workload, client, tmp, desktop):
+    xs = Xspice(tmp, workload.streaming)
+    proc = None
+    try:
+        workload.prepare(xs)
+        time.sleep(0.5)
+        env = desktop.env() if client.gui else dict(os.environ)
+        t_start = time.time()
+        proc = subprocess.Popen(client.command(xs.port), env=env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE if client.stdin_stop else subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, text=True)
+
+        def linked():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{client.name} exited early ({proc.returncode})")
+            return established(xs.port) >= 2
+
+        wait_for(linked, 30, f"{client.name} to connect")
+        time.sleep(3)  # every channel linked, first frame drawn
+        if established(xs.port) < 2 or proc.poll() is not None:
+            raise RuntimeError(f"{client.name} did not stay connected")
+        pids = tree(proc.pid)
+        cpu0, srv0, x0 = cpu_seconds(pids), xs.cpu(), desktop.cpu()
+        t0 = time.time()
+        workload.run(xs)
+        time.sleep(1)  # the tail of the updates
+        wall = time.time() - t0
+        pids = tree(proc.pid)
+        if proc.poll() is not None or established(xs.port) < 2:
+            raise RuntimeError(f"{client.name} disconnected during the workload")
+        cpu1, srv1, x1 = cpu_seconds(pids), xs.cpu(), desktop.cpu()
+        rss = hwm_kib(pids)
+        res = {"workload": workload.name, "client": client.name, "cpu_work": cpu1 - cpu0,
+               "cpu_total": cpu1, "rss_mib": rss / 1024, "server_cpu": srv1 - srv0,
+               "xvfb_cpu": (x1 - x0) if client.gui else None, "wall": wall,
+               "since_start": time.time() - t_start}
+        # Stop the client: sumac-cli on stdin EOF (prints its counters), the others by SIGTERM.
+        if client.stdin_stop:
+            try:
+                out, _ = proc.communicate(timeout=10)  # closes stdin first
+            except subprocess.TimeoutExpired:
+                stop_pid(proc)
+                out = ""
+            m = re.search(r"display 0: (\d+) messages, (\d+) draws applied.*?frames (\d+) received, (\d+) rendered",
+                          out or "")
+            if m:
+                res.update(messages=int(m[1]), draws=int(m[2]), stream_frames=int(m[3]), stream_rendered=int(m[4]))
+        else:
+            stop_pid(proc)
+        return res
+    finally:
+        if proc is not None:
+            stop_pid(proc)
+        xs.stop()
+
+
+def fmt(values, unit=""):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}–{max(values):.2f})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workloads", default="text,moves,video")
+    ap.add_argument("--clients", default="sumac-cli,spicy,remote-viewer",
+                    help="comma-separated, in the first round's order")
+    ap.add_argument("--client", action="append", default=[], metavar="NAME=COMMAND",
+                    help="add or replace a client (GUI: gets the Xvfb display)")
+    ap.add_argument("--sumac-cli", default=os.path.join(REPO, "target/release/sumac-cli"))
+    ap.add_argument("--json", help="also write every measurement to this file")
+    ap.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first connection of each client")
+    a = ap.parse_args()
+
+    clients = builtin_clients(a.sumac_cli)
+    order = [c for c in a.clients.split(",") if c]
+    for spec in a.client:
+        name, _, cmd = spec.partition("=")
+        if not cmd:
+            sys.exit(f"--client {spec!r}: expected NAME=COMMAND")
+        argv = shlex.split(cmd)
+        if name == "sumac-cli":
+            clients[name] = builtin_clients(argv[0])["sumac-cli"]
+        else:
+            clients[name] = Client(name, argv, True)
+        if name not in order:
+            order.append(name)
+    for name in order:
+        if name not in clients:
+            sys.exit(f"unknown client {name!r}")
+        exe = clients[name].argv[0]
+        if not shutil.which(exe) and not os.access(exe, os.X_OK):
+            sys.exit(f"{name}: {exe} not found")
+    for tool in ["Xspice", "Xvfb", "dbus-daemon", "xterm", "xdotool", "display", "convert", "ffmpeg", "ffplay"]:
+        if not shutil.which(tool):
+            sys.exit(f"{tool} missing: run scripts/setup")
+
+    tmp = tempfile.mkdtemp(prefix="sumac-cpu-")
+    workloads = [WORKLOADS[w](tmp) for w in a.workloads.split(",") if w]
+    desktop = Desktop()
+    results = []
+    load_start = os.getloadavg()
+    print(f"load average at start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}", file=sys.stderr)
+    try:
+        if not a.no_warmup:
+            for name in order:
+                measure(Idle(), clients[name], tmp, desktop)
+                print(f"warm-up {name} done", file=sys.stderr, flush=True)
+        for r in range(a.runs):
+            rotated = order[r % len(order):] + order[:r % len(order)]
+            for w in workloads:
+                for name in rotated:
+                    res = measure(w, clients[name], tmp, desktop)
+                    res["run"] = r + 1
+                    results.append(res)
+                    extra = f" draws {res['draws']} stream frames {res['stream_rendered']}/{res['stream_frames']}" \
+                        if "draws" in res else ""
+                    print(f"run {r + 1} {w.name:6s} {name:14s} cpu_work {res['cpu_work']:6.2f} s  "
+                          f"cpu_total {res['cpu_total']:6.2f} s  rss {res['rss_mib']:7.1f} MiB  "
+                          f"server {res['server_cpu']:5.2f} s  wall {res['wall']:5.1f} s{extra}  "
+                          f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+    finally:
+        desktop.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    load_end = os.getloadavg()
+
+    print(f"\n{a.runs} runs per client and workload, clients alternating; load average "
+          f"{load_start[0]:.2f} at start, {load_end[0]:.2f} at end (1-min).\n")
+    print("| workload | client | CPU s during workload | CPU s total | peak RSS MiB | Xspice CPU s | Xvfb CPU s |"
+          " frames drawn (sumac-cli) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for w in workloads:
+        for name in order:
+            rs = [x for x in results if x["workload"] == w.name and x["client"] == name]
+            frames = "–"
+            if rs and all("draws" in x for x in rs):
+                frames = f"{statistics.median([x['draws'] for x in rs]):.0f} draws"
+                if w.name == "video":
+                    frames += f", {statistics.median([x['stream_rendered'] for x in rs]):.0f}/" \
+                              f"{statistics.median([x['stream_frames'] for x in rs]):.0f} stream frames"
+            print(f"| {w.name} | {name} | {fmt([x['cpu_work'] for x in rs])} | {fmt([x['cpu_total'] for x in rs])} "
+                  f"| {fmt([x['rss_mib'] for x in rs])} | {fmt([x['server_cpu'] for x in rs])} "
+                  f"| {fmt([x['xvfb_cpu'] for x in rs])} | {frames} |")
+    # Ratios of medians against the reference clients.
+    refs = [c for c in ("spicy", "remote-viewer") if c in order]
+    ours = [c for c in order if c not in refs]
+    if refs and ours:
+        print("\n| workload | ratio (median CPU during workload / median peak RSS) |")
+        print("|---|---|")
+        for w in workloads:
+            def med(name, key):
+                v = [x[key] for x in results if x["workload"] == w.name and x["client"] == name]
+                return statistics.median(v) if v else None
+            parts = []
+            for o in ours:
+                for ref in refs:
+                    c_o, c_r, m_o, m_r = med(o, "cpu_work"), med(ref, "cpu_work"), med(o, "rss_mib"), med(ref, "rss_mib")
+                    if c_o is not None and c_r and m_r:
+                        parts.append(f"{o}/{ref}: CPU {c_o / c_r:.2f}×, RSS {m_o / m_r:.2f}×")
+            print(f"| {w.name} | {'; '.join(parts)} |")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"load_start": load_start, "load_end": load_end, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

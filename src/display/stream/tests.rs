@@ -1,0 +1,434 @@
+use super::*;
+use crate::codec::jpeg::tests::{fixture, ppm, psnr};
+use crate::display::Limits;
+use crate::proto::channel::display::{
+    StreamClip, StreamData, StreamDataSized, SurfaceCreate, surface_flags, surface_fmt,
+};
+
+const W: u32 = 200;
+const H: u32 = 100;
+
+fn state() -> DisplayState {
+    let mut s = DisplayState::new(Limits::default());
+    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: W,
+        height: H,
+        format: surface_fmt::XRGB32,
+        flags: surface_flags::PRIMARY,
+    }));
+    s
+}
+
+fn create(id: u32, flags: u8, dest: Rect) -> DisplayServer {
+    DisplayServer::StreamCreate(StreamCreate {
+        surface_id: 0,
+        id,
+        flags,
+        codec_type: video_codec::MJPEG,
+        stamp: 0,
+        stream_width: 64,
+        stream_height: 48,
+        src_width: 64,
+        src_height: 48,
+        dest,
+        clip: Clip::None,
+    })
+}
+
+fn data(id: u32, mm_time: u32) -> DisplayServer {
+    DisplayServer::StreamData(StreamData {
+        id,
+        multi_media_time: mm_time,
+        data: fixture("frame-64x48-q95.jpg"),
+    })
+}
+
+fn dest_at(x: i32, y: i32, w: i32, h: i32) -> Rect {
+    Rect::ltrb(x, y, x + w, y + h)
+}
+
+/// The surface pixels of `dest` as B,G,R,A rows.
+fn pixels(s: &DisplayState, dest: &Rect) -> Vec<u8> {
+    let mut out = Vec::new();
+    for y in dest.top..dest.bottom {
+        for x in dest.left..dest.right {
+            out.extend_from_slice(&s.surface(0).unwrap().pixel(x as u32, y as u32).unwrap());
+        }
+    }
+    out
+}
+
+fn decoded() -> ImageBuf {
+    let mut b = ImageBuf::new();
+    codec::jpeg::decode(&fixture("frame-64x48-q95.jpg"), &mut b).unwrap();
+    b
+}
+
+#[test]
+fn frame_is_drawn_at_dest_exactly_as_decoded() {
+    let mut s = state();
+    let dest = dest_at(10, 20, 64, 48);
+    s.handle(&create(3, stream_flags::TOP_DOWN, dest));
+    assert_eq!(s.stream_ids().collect::<Vec<_>>(), [3]);
+    s.handle(&data(3, 1000));
+    // Not yet due: a wake-up is requested, nothing drawn.
+    let t = s.stream_tick(990);
+    assert_eq!((t.rendered, t.dropped, t.next_wake_ms), (0, 0, Some(10)));
+    let t = s.stream_tick(1000);
+    assert_eq!((t.rendered, t.dropped, t.next_wake_ms), (1, 0, None));
+    assert_eq!(
+        t.events,
+        [DisplayEvent::Damage {
+            surface_id: 0,
+            rect: dest
+        }]
+    );
+    // Lossless path: the surface holds exactly the decoded frame ...
+    let got = pixels(&s, &dest);
+    assert_eq!(got, decoded().data);
+    // ... which is close to the source image.
+    let (_, _, src) = ppm("frame-src-64x48.ppm");
+    let db = psnr(&got, &src);
+    assert!(db >= 40.0, "{db:.1} dB");
+    // Nothing outside dest.
+    assert_eq!(s.surface(0).unwrap().pixel(9, 20).unwrap(), [0; 4]);
+    assert_eq!(s.stream_stats().frames_rendered, 1);
+    assert!(s.drain_stream_reports().next().is_none());
+}
+
+#[test]
+fn bottom_up_streams_are_flipped_and_scaled_and_clipped() {
+    let mut s = state();
+    let dest = dest_at(0, 0, 64, 48);
+    s.handle(&create(0, 0, dest));
+    s.handle(&data(0, 5));
+    assert_eq!(s.stream_tick(5).rendered, 1);
+    let d = decoded();
+    let got = pixels(&s, &dest);
+    for y in 0..48usize {
+        assert_eq!(got[y * 256..(y + 1) * 256], *d.row(47 - y as u32).unwrap(), "row {y}");
+    }
+    // Scaled 2x into a clipped destination via STREAM_DATA_SIZED.
+    let mut s = state();
+    s.handle(&create(1, stream_flags::TOP_DOWN, dest));
+    s.handle(&DisplayServer::StreamClip(StreamClip {
+        id: 1,
+        clip: Clip::Rects(vec![Rect::ltrb(0, 0, 100, 50)]),
+    }));
+    let big = dest_at(0, 0, 128, 96);
+    s.handle(&DisplayServer::StreamDataSized(StreamDataSized {
+        id: 1,
+        multi_media_time: 7,
+        width: 64,
+        height: 48,
+        dest: big,
+        data: fixture("frame-64x48-q95-progressive.jpg"),
+    }));
+    let t = s.stream_tick(7);
+    assert_eq!(t.rendered, 1);
+    assert_eq!(
+        t.events,
+        [DisplayEvent::Damage {
+            surface_id: 0,
+            rect: Rect::ltrb(0, 0, 100, 50)
+        }]
+    );
+    let surf = s.surface(0).unwrap();
+    let (_, _, src) = ppm("frame-src-64x48.ppm");
+    let mut got = Vec::new();
+    // Nearest sampling maps surface (2x, 2y + 1) to frame (x, y); the clip keeps y < 50.
+    for y in 0..25u32 {
+        for x in 0..50u32 {
+            got.extend_from_slice(&surf.pixel(2 * x, 2 * y + 1).unwrap());
+        }
+    }
+    let src_part: Vec<u8> = (0..25).flat_map(|y| src[y * 192..y * 192 + 150].to_vec()).collect();
+    assert!(psnr(&got, &src_part) >= 40.0);
+    assert_eq!(surf.pixel(100, 10).unwrap(), [0; 4], "outside the clip");
+    assert_eq!(surf.pixel(10, 50).unwrap(), [0; 4], "outside the clip");
+}
+
+fn reports(s: &mut DisplayState) -> Vec<StreamReport> {
+    s.drain_stream_reports().collect()
+}
+
+#[test]
+fn hostile_row_27_refused_creates_report_invalid_streams() {
+    let mut s = state();
+    let ok = dest_at(0, 0, 64, 48);
+    let mut bad: Vec<DisplayServer> = Vec::new();
+    for codec in [0, video_codec::VP8, video_codec::H264, video_codec::H265, 6, 255] {
+        let DisplayServer::StreamCreate(mut c) = create(1, 0, ok) else {
+            unreachable!()
+        };
+        c.codec_type = codec;
+        bad.push(DisplayServer::StreamCreate(c));
+    }
+    for (w, h) in [(0, 48), (64, 0), (16385, 1), (10_000, 10_000)] {
+        let DisplayServer::StreamCreate(mut c) = create(1, 0, ok) else {
+            unreachable!()
+        };
+        c.stream_width = w;
+        c.stream_height = h;
+        bad.push(DisplayServer::StreamCreate(c));
+    }
+    for dest in [
+        dest_at(-1, 0, 64, 48),
+        dest_at(150, 0, 64, 48),
+        Rect::ltrb(10, 10, 5, 20),
+        dest_at(0, 0, 0, 0),
+    ] {
+        bad.push(create(1, 0, dest));
+    }
+    let DisplayServer::StreamCreate(mut c) = create(1, 0, ok) else {
+        unreachable!()
+    };
+    c.surface_id = 9;
+    bad.push(DisplayServer::StreamCreate(c));
+    bad.push(create(64, 0, ok));
+    bad.push(create(u32::MAX, 0, ok));
+    for m in &bad {
+        s.handle(m);
+    }
+    assert_eq!(s.stream_ids().count(), 0);
+    let r = reports(&mut s);
+    assert_eq!(r.len(), bad.len());
+    assert!(r.iter().all(|r| r.num_frames == 0 && r.num_drops == u32::MAX));
+    assert_eq!(r.last().unwrap().stream_id, u32::MAX);
+    assert_eq!(s.stream_stats().refused, bad.len() as u64);
+    assert_eq!(s.stats().errors_of("stream_codec_not_advertised"), 3);
+    assert_eq!(s.stats().errors_of("stream_unknown_codec"), 3);
+    assert_eq!(s.stats().errors_of("stream_bad_dest"), 4);
+    // A duplicate create keeps the live stream and sends no report.
+    s.handle(&create(1, 0, ok));
+    s.handle(&create(1, 0, dest_at(1, 1, 64, 48)));
+    assert_eq!(s.stream_stats().created, 1);
+    assert_eq!(s.stats().errors_of("stream_duplicate"), 1);
+    assert!(reports(&mut s).is_empty());
+}
+
+#[test]
+fn hostile_row_28_unknown_ids_and_odd_times() {
+    let mut s = state();
+    s.handle(&data(5, 100));
+    s.handle(&DisplayServer::StreamClip(StreamClip {
+        id: 6,
+        clip: Clip::None,
+    }));
+    s.handle(&DisplayServer::StreamActivateReport(StreamActivateReport {
+        stream_id: 7,
+        ..Default::default()
+    }));
+    s.handle(&DisplayServer::StreamDestroy { id: 8 });
+    s.handle(&data(u32::MAX, 100));
+    assert_eq!(s.stream_stats().unknown_id, 5);
+    let ids: Vec<u32> = reports(&mut s).iter().map(|r| r.stream_id).collect();
+    assert_eq!(ids, [5, 6, 7, u32::MAX], "destroy of an unknown id is not reported");
+
+    // A huge mm_time waits at most MAX_WAIT_MS, then is shown.
+    s.handle(&create(2, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&data(2, 0x8000_0000));
+    let t = s.stream_tick(1000);
+    assert_eq!((t.rendered, t.next_wake_ms), (0, Some(MAX_WAIT_MS)));
+    assert_eq!(s.stream_tick(1500).next_wake_ms, Some(500));
+    assert_eq!(s.stream_tick(2000).rendered, 1);
+    // mm_time 0 is shown at once.
+    s.handle(&data(2, 0));
+    assert_eq!(s.stream_tick(5000).rendered, 1);
+    // Non-monotonic time flushes the queue: the older frame replaces the newer.
+    s.handle(&data(2, 6000));
+    s.handle(&data(2, 5900));
+    assert_eq!(s.stream_stats().frames_overflow, 1);
+    let t = s.stream_tick(5900);
+    assert_eq!((t.rendered, t.next_wake_ms), (1, None));
+    // Late frames are dropped; within the tolerance they are drawn.
+    s.handle(&data(2, 6900));
+    s.handle(&data(2, 7000));
+    let t = s.stream_tick(7000 + LATE_TOLERANCE_MS + 1);
+    assert_eq!((t.rendered, t.dropped), (0, 2));
+    s.handle(&data(2, 8000));
+    assert_eq!(s.stream_tick(8000 + LATE_TOLERANCE_MS).rendered, 1);
+    // Wrap-around of the clock is not lateness.
+    s.handle(&data(2, 5));
+    let t = s.stream_tick(u32::MAX - 4);
+    assert_eq!((t.rendered, t.next_wake_ms), (0, Some(10)));
+    assert_eq!(s.stream_tick(5).rendered, 1);
+    // Destroy, then data for it: dropped and reported.
+    s.handle(&DisplayServer::StreamDestroy { id: 2 });
+    s.handle(&data(2, 9000));
+    assert_eq!(s.stream_stats().destroyed, 1);
+    assert_eq!(reports(&mut s).len(), 1);
+}
+
+#[test]
+fn hostile_row_29_flood_is_bounded() {
+    let mut s = state();
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    // 2000 frames 1 ms apart, faster than we tick: at most MAX_QUEUED_FRAMES stay queued.
+    for i in 0..2000u32 {
+        s.handle(&data(0, 100_000 + i));
+        let q = s.streams.get_mut(0).unwrap().queue.len();
+        assert!(q <= MAX_QUEUED_FRAMES);
+    }
+    assert_eq!(s.stream_stats().frames_overflow, 2000 - MAX_QUEUED_FRAMES as u64);
+    assert!(s.streams.queued_bytes <= MAX_QUEUED_FRAMES * fixture("frame-64x48-q95.jpg").len());
+    // A span of more than MAX_QUEUE_SPAN_MS keeps only the recent frames.
+    let mut s = state();
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&data(0, 1000));
+    let later = 1000 + MAX_QUEUE_SPAN_MS + 100;
+    s.handle(&data(0, later));
+    assert_eq!(s.streams.get_mut(0).unwrap().queue.len(), 1);
+    // Everything due at once: only the newest is drawn.
+    s.handle(&data(0, later + 10));
+    s.handle(&data(0, later + 20));
+    let t = s.stream_tick(later + 20);
+    assert_eq!((t.rendered, t.dropped), (1, 2));
+    // Oversized frames are refused.
+    s.handle(&DisplayServer::StreamData(StreamData {
+        id: 0,
+        multi_media_time: later + 100,
+        data: vec![0; MAX_FRAME_BYTES + 1],
+    }));
+    assert_eq!(s.stats().errors_of("stream_frame_too_large"), 1);
+}
+
+#[test]
+fn reports_follow_the_activate_window() {
+    let mut s = state();
+    s.handle(&create(4, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&DisplayServer::StreamActivateReport(StreamActivateReport {
+        stream_id: 4,
+        unique_id: 77,
+        max_window_size: 3,
+        timeout_ms: 10_000,
+    }));
+    for (i, now) in [(0u32, 990u32), (1, 1010), (2, 1020)] {
+        s.handle(&data(4, 1000 + i * 10));
+        s.stream_tick(now);
+    }
+    let r = reports(&mut s);
+    assert_eq!(r.len(), 1);
+    let r = r[0];
+    assert_eq!((r.stream_id, r.unique_id, r.num_frames, r.num_drops), (4, 77, 3, 0));
+    assert_eq!((r.start_frame_mm_time, r.end_frame_mm_time), (1000, 1020));
+    assert_eq!((r.last_frame_delay, r.audio_delay), (0, u32::MAX));
+    // Three late arrivals in a row force a report.
+    for i in 0..3u32 {
+        s.handle(&data(4, 2000 + i));
+        s.stream_tick(3000 + i);
+    }
+    let r = reports(&mut s);
+    assert_eq!((r.len(), r[0].num_drops, r[0].num_frames), (1, 3, 3));
+    assert!(r[0].last_frame_delay < 0);
+}
+
+#[test]
+fn bad_frames_are_dropped_and_the_stream_survives() {
+    let mut s = state();
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    // Garbage, a frame of the wrong size, a sized frame outside the surface.
+    s.handle(&DisplayServer::StreamData(StreamData {
+        id: 0,
+        multi_media_time: 10,
+        data: vec![0xff, 0xd8, 0xff],
+    }));
+    assert_eq!(s.stream_tick(10).rendered, 0);
+    s.handle(&DisplayServer::StreamData(StreamData {
+        id: 0,
+        multi_media_time: 20,
+        data: fixture("color-61x37-444-q95.jpg"),
+    }));
+    assert_eq!(s.stream_tick(20).rendered, 0);
+    s.handle(&DisplayServer::StreamDataSized(StreamDataSized {
+        id: 0,
+        multi_media_time: 30,
+        width: 64,
+        height: 48,
+        dest: dest_at(190, 0, 64, 48),
+        data: fixture("frame-64x48-q95.jpg"),
+    }));
+    assert_eq!(s.stream_stats().frames_failed, 3);
+    assert_eq!(s.stats().errors_of("stream_decode"), 2);
+    s.handle(&data(0, 40));
+    assert_eq!(s.stream_tick(40).rendered, 1);
+    // The surface goes away: the stream is torn down at the next frame.
+    s.handle(&DisplayServer::SurfaceDestroy { surface_id: 0 });
+    s.handle(&data(0, 50));
+    assert_eq!(s.stream_ids().count(), 0);
+    s.handle(&create(1, 0, dest_at(0, 0, 64, 48)));
+    assert_eq!(s.stream_ids().count(), 0, "no surface: refused");
+    s.handle(&DisplayServer::StreamDestroyAll);
+}
+
+/// `data` without its DHT segments, like the later frames of spice-server's MJPEG encoder.
+fn without_huffman_tables(data: &[u8]) -> Vec<u8> {
+    let t = jpeg_tables(data).unwrap();
+    assert!(!t.dht.is_empty(), "the fixture has Huffman tables");
+    let mut out = Vec::new();
+    let mut at = 0;
+    for r in &t.dht {
+        out.extend_from_slice(&data[at..r.start]);
+        at = r.end;
+    }
+    out.extend_from_slice(&data[at..]);
+    out
+}
+
+#[test]
+fn abbreviated_frames_reuse_the_streams_huffman_tables() {
+    let full = fixture("frame-64x48-q95.jpg");
+    let short = without_huffman_tables(&full);
+    assert!(jpeg_tables(&short).unwrap().dht.is_empty());
+    let mut b = ImageBuf::new();
+    assert!(
+        codec::jpeg::decode(&short, &mut b).is_err(),
+        "the decoder needs the tables"
+    );
+    let frame = |mm_time, data: &Vec<u8>| {
+        DisplayServer::StreamData(StreamData {
+            id: 0,
+            multi_media_time: mm_time,
+            data: data.clone(),
+        })
+    };
+    // A stream that never saw tables cannot decode an abbreviated frame.
+    let mut s = state();
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&frame(10, &short));
+    assert_eq!(s.stream_tick(10).rendered, 0);
+    assert_eq!(s.stream_stats().frames_failed, 1);
+    // Once a full frame has come, abbreviated ones decode to the same pixels.
+    s.handle(&frame(20, &full));
+    assert_eq!(s.stream_tick(20).rendered, 1);
+    let first = pixels(&s, &dest_at(0, 0, 64, 48));
+    s.handle(&DisplayServer::StreamDataSized(StreamDataSized {
+        id: 0,
+        multi_media_time: 30,
+        width: 64,
+        height: 48,
+        dest: dest_at(100, 40, 64, 48),
+        data: short.clone(),
+    }));
+    s.handle(&frame(40, &short));
+    assert_eq!(s.stream_tick(30).rendered, 1);
+    assert_eq!(pixels(&s, &dest_at(100, 40, 64, 48)), first);
+    assert_eq!(s.stream_tick(40).rendered, 1);
+    assert_eq!(s.stream_stats().frames_failed, 1);
+    assert_eq!(s.stats().errors_of("stream_decode"), 1);
+    // Tables are per stream: a new stream starts without them.
+    s.handle(&create(1, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&DisplayServer::StreamData(StreamData {
+        id: 1,
+        multi_media_time: 50,
+        data: short,
+    }));
+    assert_eq!(s.stream_tick(50).rendered, 0);
+    assert_eq!(s.stream_stats().frames_failed, 2);
+    // Marker walking is bounded by the data.
+    assert!(jpeg_tables(&[0xff, 0xd8, 0xff, 0xc4, 0xff, 0xff]).is_none());
+    assert!(jpeg_tables(&[0xff, 0xd8, 0xff]).is_none());
+    assert!(jpeg_tables(&[0xff, 0xd8, 0xff, 0xe0, 0x00, 0x01]).is_none());
+    assert!(jpeg_tables(&[0xff, 0xd8, 0xff, 0xd0, 0xff, 0xda]).is_some_and(|t| t.sos == 4));
+}
