@@ -1,7 +1,8 @@
 //! `sumac-cli`: headless SPICE tools built on Sumac's runtime (no GTK, no display).
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
-//! - `sumac-cli stats URI --seconds N`: bytes and messages per channel (like spicy-stats).
+//! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
+//!   and display/stream counters.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -25,7 +26,10 @@ struct Cli {
 /// Connection options shared with the GUI (remote-viewer's `--spice-*` names).
 #[derive(Args, Debug, Clone)]
 struct ConnectArgs {
-    /// spice://host:port, spice://host?port=..&tls-port=..&password=.., spice+tls://host:port, spice+unix:///path
+    /// spice://host:port, spice://host?port=..&tls-port=..&password=.., spice+tls://host:port, spice+unix:///path,
+    /// a .vv connection file, or - (a .vv file on standard input). SPICE_PROXY=http://[user:pass@]host:port
+    /// sets an HTTP CONNECT proxy (a .vv `proxy` key wins).
+    #[arg(value_name = "URI|FILE.vv|-")]
     uri: String,
     /// CA certificate(s) to trust for TLS (PEM file).
     #[arg(long = "spice-ca-file", value_name = "FILE")]
@@ -78,12 +82,16 @@ enum Command {
         #[arg(long)]
         mark: Option<u64>,
     },
-    /// Print bytes and messages per channel after N seconds (or when the server ends the session).
+    /// Print bytes and messages per channel, and what the display channels drew, after N seconds
+    /// (or when the server ends the session).
     Stats {
         #[command(flatten)]
         connect: ConnectArgs,
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Also stop when standard input reaches end of file (lets a script end the run).
+        #[arg(long)]
+        until_eof: bool,
     },
 }
 
@@ -100,8 +108,23 @@ fn parse_compression(s: &str) -> Result<u8> {
     })
 }
 
+/// The connection a URI, a `.vv` file or `-` (a `.vv` on stdin) names, and the
+/// channels the `.vv` disables. A `.vv` with `delete-this-file=1` is deleted
+/// once read (unless VIRT_VIEWER_KEEP_FILE is set).
+fn connection_from(target: &str) -> Result<(ConnectionConfig, Vec<sumac::proto::ChannelType>)> {
+    use sumac::client::vv::{VvFile, VvSource};
+    let vv = match sumac::cli::Target::from_arg(target) {
+        sumac::cli::Target::Uri(uri) => return Ok((ConnectionConfig::from_uri(&uri)?, Vec::new())),
+        sumac::cli::Target::VvFile(path) => {
+            VvFile::load(&VvSource::Path(path.clone())).with_context(|| format!("{}", path.display()))?
+        }
+        sumac::cli::Target::Stdin => VvFile::load(&VvSource::Stdin).context("standard input")?,
+    };
+    Ok((vv.connection, vv.disable_channels))
+}
+
 fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
-    let mut cfg = ConnectionConfig::from_uri(&args.uri)?;
+    let (mut cfg, disabled_channels) = connection_from(&args.uri)?;
     if let Some(f) = &args.ca_file {
         cfg.ca = Some(CaSource::File(f.clone()));
     }
@@ -111,7 +134,10 @@ fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
     if let Some(list) = &args.secure_channels {
         cfg.secure_channels = SecureChannels::parse(list)?;
     }
-    let mut opts = SessionOptions::default();
+    let mut opts = SessionOptions {
+        disabled_channels,
+        ..SessionOptions::default()
+    };
     if let Some(c) = &args.preferred_compression {
         opts.preferred_compression = Some(parse_compression(c)?);
     }
@@ -236,19 +262,42 @@ fn write_png(path: &PathBuf, w: u32, h: u32, rgb: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn stats(args: ConnectArgs, seconds: u64) -> Result<()> {
+fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
     let (cfg, opts) = build(&args)?;
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let (session, mut rx) = sumac::client::connect(cfg, opts)?;
-    let mut error = None;
-    while let Some(ev) = next_event(&mut rx, deadline) {
-        if let SessionEvent::Disconnected { error: e } = ev {
-            error = e;
-            break;
+    // One runtime for the whole run: the loop wakes for every display event.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("tokio runtime")?;
+    let (eof_tx, mut eof_rx) = tokio::sync::oneshot::channel::<()>();
+    // Without --until-eof the sender is kept here, unused, so `eof_rx` never fires.
+    let _unused_eof_tx = if until_eof {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = eof_tx.send(());
+        });
+        None
+    } else {
+        Some(eof_tx)
+    };
+    let error = rt.block_on(async {
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(SessionEvent::Disconnected { error }) => return error,
+                    Some(_) => {}
+                    None => return None,
+                },
+                () = &mut sleep => return None,
+                _ = &mut eof_rx => return None,
+            }
         }
-    }
+    });
     let snapshot = session.stats();
-    session.disconnect();
     println!(
         "{:<12} {:>3} {:>4} {:>14} {:>10} {:>14} {:>10} {:>8}",
         "channel", "id", "tls", "bytes-read", "msgs-read", "bytes-written", "msgs-sent", "skipped"
@@ -266,6 +315,28 @@ fn stats(args: ConnectArgs, seconds: u64) -> Result<()> {
             s.messages_skipped
         );
     }
+    with_states(&session, |states| {
+        for (ch, st) in states {
+            let d = st.stats();
+            let v = st.stream_stats();
+            println!(
+                "display {ch}: {} messages, {} draws applied, {} dropped, {} images decoded, {} errors; \
+                 streams {} created, frames {} received, {} rendered, {} late, {} overflow, {} failed",
+                d.messages,
+                d.draws_applied,
+                d.draws_dropped,
+                d.images.decoded,
+                d.total_errors(),
+                v.created,
+                v.frames_received,
+                v.frames_rendered,
+                v.frames_late,
+                v.frames_overflow,
+                v.frames_failed
+            );
+        }
+    })?;
+    session.disconnect();
     match error {
         Some(e) => Err(anyhow!("{e}")),
         None => Ok(()),
@@ -336,7 +407,11 @@ fn main() -> std::process::ExitCode {
             monitor,
             timeout,
         } => screenshot(connect, output, monitor, timeout),
-        Command::Stats { connect, seconds } => stats(connect, seconds),
+        Command::Stats {
+            connect,
+            seconds,
+            until_eof,
+        } => stats(connect, seconds, until_eof),
         Command::Record {
             connect,
             output,

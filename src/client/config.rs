@@ -196,6 +196,11 @@ pub enum ConfigError {
     NeedSecuredWithoutTlsPort,
     #[error("the server requires TLS, which Sumac does not use over a unix socket")]
     NeedSecuredOnUnixSocket,
+    #[error("invalid proxy{}: {source}", if *.from_env { " in SPICE_PROXY" } else { "" })]
+    Proxy {
+        source: super::proxy::ProxyConfigError,
+        from_env: bool,
+    },
 }
 
 /// Everything needed to open a session's channels.
@@ -345,6 +350,35 @@ impl ConnectionConfig {
             }),
             (None, None) => Err(ConfigError::NoEndpoint),
         }
+    }
+
+    /// The HTTP CONNECT proxy every TCP/TLS channel goes through: the
+    /// `proxy` setting when present (an empty one means none), otherwise the
+    /// `SPICE_PROXY` environment variable, as spice-gtk does. Unix sockets
+    /// never use a proxy.
+    pub fn effective_proxy(&self) -> Result<Option<super::proxy::ProxyConfig>, ConfigError> {
+        let env = std::env::var("SPICE_PROXY").ok();
+        self.effective_proxy_with(env.as_deref())
+    }
+
+    /// [`effective_proxy`](Self::effective_proxy) with the value of `SPICE_PROXY` given.
+    pub fn effective_proxy_with(
+        &self,
+        spice_proxy_env: Option<&str>,
+    ) -> Result<Option<super::proxy::ProxyConfig>, ConfigError> {
+        if self.unix_path.is_some() {
+            return Ok(None);
+        }
+        let (value, from_env) = match &self.proxy {
+            Some(p) => (p.as_str(), false),
+            None => (spice_proxy_env.unwrap_or(""), true),
+        };
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        super::proxy::ProxyConfig::parse(value)
+            .map(Some)
+            .map_err(|source| ConfigError::Proxy { source, from_env })
     }
 
     /// The TLS endpoint a channel reconnects to after the server answered
@@ -680,6 +714,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(host_only.endpoint_for(ChannelType::MAIN), Err(ConfigError::NoEndpoint));
+    }
+
+    #[test]
+    fn proxy_precedence() {
+        let mut c = parse("spice://ticket:5900");
+        assert_eq!(c.effective_proxy_with(None), Ok(None));
+        let from_env = c
+            .effective_proxy_with(Some("http://env:1"))
+            .expect("valid")
+            .expect("a proxy");
+        assert_eq!((from_env.host.as_str(), from_env.port), ("env", 1));
+        c.proxy = Some("http://vv:2".into());
+        let from_vv = c
+            .effective_proxy_with(Some("http://env:1"))
+            .expect("valid")
+            .expect("a proxy");
+        assert_eq!((from_vv.host.as_str(), from_vv.port), ("vv", 2));
+        // An empty setting turns the proxy off even when SPICE_PROXY is set.
+        c.proxy = Some(String::new());
+        assert_eq!(c.effective_proxy_with(Some("http://env:1")), Ok(None));
+        c.proxy = None;
+        let e = c.effective_proxy_with(Some("ftp://x")).expect_err("bad scheme");
+        assert!(e.to_string().contains("SPICE_PROXY"), "{e}");
+        let unix = parse("spice+unix:///s.sock");
+        assert_eq!(unix.effective_proxy_with(Some("http://env:1")), Ok(None));
     }
 
     #[test]

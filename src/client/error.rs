@@ -34,6 +34,11 @@ pub enum ClientError {
         endpoint: String,
         source: std::io::Error,
     },
+    #[error("{channel}: {source}")]
+    Proxy {
+        channel: ChannelKey,
+        source: super::proxy::ProxyError,
+    },
     #[error("{channel}: connecting to {endpoint} timed out")]
     ConnectTimeout { channel: ChannelKey, endpoint: String },
     #[error("{channel}: TLS handshake with {endpoint} failed: {reason}")]

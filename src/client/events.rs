@@ -5,6 +5,8 @@ use super::error::{ChannelKey, ClientError};
 use crate::display::{DisplayEvent, MonitorHead};
 use std::sync::Arc;
 
+pub use crate::cursor::{CursorEvent, CursorShape};
+
 /// One event of a session.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -40,6 +42,14 @@ pub enum SessionEvent {
     Notify {
         severity: u32,
         message: String,
+    },
+    /// The guest's lock keys (Caps/Num/Scroll) as the server reports them
+    /// (INPUTS_INIT, then KEY_MODIFIERS on every change).
+    KeyModifiers(crate::proto::channel::inputs::LockModifiers),
+    /// The guest cursor changed (shape, position, visibility) on a cursor channel.
+    Cursor {
+        channel_id: u8,
+        event: CursorEvent,
     },
     /// Something happened on a display channel (surface created, damage, MARK...).
     Display {

@@ -77,6 +77,7 @@ impl ChannelHandler for MainHandler {
                     agent = init.agent_connected,
                     "main channel initialised"
                 );
+                self.shared.inputs.set_mouse_mode(init.current_mouse_mode);
                 self.shared.emit(SessionEvent::Init {
                     session_id: init.session_id,
                     supported_mouse_modes: init.supported_mouse_modes,
@@ -124,6 +125,7 @@ impl ChannelHandler for MainHandler {
                 }
             }
             MainServer::MouseMode { supported, current } => {
+                self.shared.inputs.set_mouse_mode(u32::from(current));
                 self.shared.emit(SessionEvent::MouseMode { supported, current });
             }
             MainServer::MultiMediaTime { time } => {

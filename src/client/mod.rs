@@ -3,10 +3,14 @@
 //! embedder through [`SessionEvent`]s and shared display state.
 
 pub mod config;
+mod cursor_channel;
 mod display_channel;
 pub mod error;
 pub mod events;
+pub mod inputs;
+mod inputs_channel;
 mod main_channel;
+pub mod proxy;
 pub mod record;
 mod red_channel;
 pub mod replay;
@@ -14,6 +18,7 @@ pub mod session;
 pub mod stats;
 pub mod tls;
 mod transport;
+pub mod vv;
 
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};

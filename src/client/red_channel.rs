@@ -65,6 +65,16 @@ pub(crate) trait ChannelHandler: Send {
     fn after_batch(&mut self, _out: &mut Outbox) -> Result<Flow, ClientError> {
         Ok(Flow::Continue)
     }
+    /// A wake-up the embedder triggers from any thread (e.g. after queueing
+    /// commands): the loop waits on it next to the socket and then calls
+    /// [`on_commands`](Self::on_commands). `None`: the channel takes no commands.
+    fn command_notify(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+    /// The [`command_notify`](Self::command_notify) fired (also called once right after the link).
+    fn on_commands(&mut self, _out: &mut Outbox) -> Result<(), ClientError> {
+        Ok(())
+    }
 }
 
 /// A handler for channels Sumac does not implement yet: messages are counted and skipped.
@@ -157,10 +167,11 @@ async fn connect_and_link(
     caps: Vec<u32>,
 ) -> Result<(BoxStream, Linked, bool), ClientError> {
     let mut endpoint = shared.config.endpoint_for(channel.channel_type)?;
+    let proxy = shared.config.effective_proxy()?;
     let mut upgraded = false;
     loop {
         let tls_config = shared.tls_config()?;
-        let mut stream = transport::open(channel, &endpoint, &shared.tls_options, &tls_config).await?;
+        let mut stream = transport::open(channel, &endpoint, proxy.as_ref(), &shared.tls_options, &tls_config).await?;
         let params = LinkParams {
             connection_id,
             channel_type: channel.channel_type,
@@ -392,6 +403,10 @@ pub(crate) async fn run_channel(
     };
     let mut out = Outbox::default();
     handler.on_linked(&linked, &mut out)?;
+    let commands = handler.command_notify();
+    if commands.is_some() {
+        handler.on_commands(&mut out)?;
+    }
     let result = async {
         loop {
             flush(&mut w, kind, &mut serial, &mut out, channel, &stats).await?;
@@ -401,6 +416,15 @@ pub(crate) async fn run_channel(
                 _ = shutdown.wait_for(|v| *v) => return Ok(()),
                 _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {
                     handler.on_wake(&mut out)?;
+                    continue;
+                }
+                () = async {
+                    match &commands {
+                        Some(n) => n.notified().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    handler.on_commands(&mut out)?;
                     continue;
                 }
             };

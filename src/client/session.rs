@@ -9,6 +9,7 @@
 use super::config::ConnectionConfig;
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
+use super::inputs::{InputsHandle, InputsShared};
 use super::main_channel::MainHandler;
 use super::red_channel::{ChannelHandler, SkipHandler, run_channel};
 use super::stats::{ChannelStats, StatsSnapshot};
@@ -82,6 +83,8 @@ pub(crate) struct Shared {
     serials_changed: Condvar,
     /// The server's multimedia time and when it was received.
     mm_time: Mutex<Option<(u32, Instant)>>,
+    /// Command queue and state of the inputs channel ([`SessionHandle::inputs`]).
+    pub(crate) inputs: Arc<InputsShared>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -194,6 +197,12 @@ impl Shared {
                     Arc::clone(self),
                 ))
             }
+            ChannelType::INPUTS if key.id == 0 => Box::new(super::inputs_channel::InputsHandler::new(
+                key.id,
+                Arc::clone(self),
+                Arc::clone(&self.inputs),
+            )),
+            ChannelType::CURSOR => Box::new(super::cursor_channel::CursorHandler::new(key.id, Arc::clone(self))),
             _ => Box::new(SkipHandler),
         };
         let stats = self.register_stats(key);
@@ -247,7 +256,9 @@ impl SessionHandle {
     }
 
     fn stop_and_join(&mut self) {
-        let _ = self.shared.shutdown.send(true);
+        // `send_replace`: `send` does not store the value when no receiver exists yet
+        // (a disconnect right after connect), and the channels would never see it.
+        self.shared.shutdown.send_replace(true);
         if let Some(h) = self.main.take() {
             let _ = h.join();
         }
@@ -256,6 +267,12 @@ impl SessionHandle {
     /// The decoded surfaces of display channel `id`, once it exists.
     pub fn display(&self, id: u8) -> Option<Arc<Mutex<DisplayState>>> {
         lock(&self.shared.displays).get(&id).cloned()
+    }
+
+    /// Keyboard and mouse input; valid from connect time (commands are dropped
+    /// and counted until the inputs channel is linked).
+    pub fn inputs(&self) -> InputsHandle {
+        InputsHandle::new(Arc::clone(&self.shared.inputs))
     }
 
     /// Counters of every channel opened so far.
@@ -282,6 +299,7 @@ pub fn connect(
 ) -> Result<(SessionHandle, mpsc::UnboundedReceiver<SessionEvent>), ClientError> {
     // Validate what can be validated before any thread starts.
     config.endpoint_for(ChannelType::MAIN)?;
+    config.effective_proxy()?;
     if let Some(pw) = &config.password {
         crate::connector::ticket::check_password(pw.as_bytes()).map_err(|source| ClientError::Link {
             channel: ChannelKey {
@@ -311,6 +329,7 @@ pub fn connect(
         serials: Mutex::new(HashMap::new()),
         serials_changed: Condvar::new(),
         mm_time: Mutex::new(None),
+        inputs: InputsShared::new(),
     });
     let key = ChannelKey {
         channel_type: ChannelType::MAIN,
@@ -339,7 +358,7 @@ fn main_thread(shared: Arc<Shared>, key: ChannelKey, stats: Arc<ChannelStats>) {
     };
     let asked = shared.is_shutting_down();
     // Losing the main channel ends the session: stop and join every child.
-    let _ = shared.shutdown.send(true);
+    shared.shutdown.send_replace(true);
     let children: Vec<_> = lock(&shared.children).drain(..).collect();
     for c in children {
         let _ = c.join();
@@ -363,10 +382,10 @@ fn main_thread(shared: Arc<Shared>, key: ChannelKey, stats: Arc<ChannelStats>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn shared() -> Arc<Shared> {
+    pub(crate) fn shared() -> Arc<Shared> {
         let (events, _rx) = mpsc::unbounded_channel();
         let (shutdown, _) = watch::channel(false);
         Arc::new(Shared {
@@ -384,6 +403,7 @@ mod tests {
             serials: Mutex::new(HashMap::new()),
             serials_changed: Condvar::new(),
             mm_time: Mutex::new(None),
+            inputs: InputsShared::new(),
         })
     }
 

@@ -2,6 +2,7 @@
 
 use super::config::Endpoint;
 use super::error::{ChannelKey, ClientError};
+use super::proxy::ProxyConfig;
 use super::tls;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,18 +43,39 @@ async fn tcp(channel: ChannelKey, host: &str, port: u16, desc: &str) -> Result<t
     Ok(stream)
 }
 
-/// Connects to `endpoint`; `tls_config` is used for TLS endpoints.
+/// TCP to `host:port`, directly or through an HTTP CONNECT tunnel (the host
+/// goes to the proxy unresolved; see [`super::proxy`]).
+async fn tcp_or_tunnel(
+    channel: ChannelKey,
+    host: &str,
+    port: u16,
+    desc: &str,
+    proxy: Option<&ProxyConfig>,
+) -> Result<tokio::net::TcpStream, ClientError> {
+    match proxy {
+        None => tcp(channel, host, port, desc).await,
+        Some(proxy) => proxy
+            .tunnel(host, port, CONNECT_TIMEOUT)
+            .await
+            .map_err(|source| ClientError::Proxy { channel, source }),
+    }
+}
+
+/// Connects to `endpoint` (through `proxy` for TCP and TLS endpoints);
+/// `tls_config` is used for TLS endpoints, negotiated inside the tunnel with
+/// the original host name.
 pub(crate) async fn open(
     channel: ChannelKey,
     endpoint: &Endpoint,
+    proxy: Option<&ProxyConfig>,
     tls_options: &tls::TlsOptions,
     tls_config: &Arc<rustls::ClientConfig>,
 ) -> Result<BoxStream, ClientError> {
     let desc = describe(endpoint);
     match endpoint {
-        Endpoint::Tcp { host, port } => Ok(Box::new(tcp(channel, host, *port, &desc).await?)),
+        Endpoint::Tcp { host, port } => Ok(Box::new(tcp_or_tunnel(channel, host, *port, &desc, proxy).await?)),
         Endpoint::Tls { host, port } => {
-            let stream = tcp(channel, host, *port, &desc).await?;
+            let stream = tcp_or_tunnel(channel, host, *port, &desc, proxy).await?;
             let name = tls::server_name_for(host, tls_options)?;
             let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls_config));
             let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))

@@ -1,4 +1,6 @@
 //! One module per SPICE channel, message structs named after spice.proto.
 
+pub mod cursor;
 pub mod display;
+pub mod inputs;
 pub mod main;

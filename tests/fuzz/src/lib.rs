@@ -16,6 +16,7 @@
 use std::fmt::Debug;
 
 use sumac::proto::channel::display::{DisplayClient, DisplayServer};
+use sumac::proto::channel::inputs::{InputsClient, InputsServer, key_codes, scancode_bytes};
 use sumac::proto::channel::main::{MainClient, MainServer};
 use sumac::proto::frame::{DataHeader, HeaderKind, SubMessage, build_sub_list, sub_messages};
 use sumac::proto::link::{LinkHeader, LinkMess, LinkReply};
@@ -23,6 +24,8 @@ use sumac::proto::{Message, ReadCursor, WriteCursor};
 
 #[path = "canvas.rs"]
 pub mod canvas;
+#[path = "cursor.rs"]
+pub mod cursor;
 #[path = "display_stream.rs"]
 pub mod display_stream;
 #[path = "glz_sequence.rs"]
@@ -63,6 +66,8 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("lz", lz::fuzz),
     ("glz_sequence", glz_sequence::fuzz),
     ("zlib_glz", zlib_glz::fuzz),
+    ("cursor", cursor::fuzz),
+    ("inputs_messages", fuzz_inputs_messages),
 ];
 
 /// Smallest link reply body the client accepts: the error word alone (an error reply may stop there).
@@ -226,4 +231,30 @@ pub fn fuzz_display_messages(data: &[u8]) -> bool {
     let msg_type = u16::from_le_bytes(*ty);
     round_trip::<DisplayClient>(msg_type, body);
     round_trip::<DisplayServer>(msg_type, body)
+}
+
+/// `inputs_messages`: bytes 0..2 are the message number (little endian), the rest the body;
+/// decoded as server-to-client and client-to-server inputs-channel messages with the
+/// round-trip oracle (the test server decodes the client direction). The same two bytes,
+/// read as a key, must give KEY_DOWN/KEY_UP codes that unpack to exactly the raw
+/// KEY_SCANCODE bytes. The verdict is the server-to-client one.
+pub fn fuzz_inputs_messages(data: &[u8]) -> bool {
+    let Some((ty, body)) = data.split_first_chunk::<2>() else {
+        return false;
+    };
+    let msg_type = u16::from_le_bytes(*ty);
+    for release in [false, true] {
+        let raw = scancode_bytes(msg_type, release);
+        let unpacked: Vec<u8> = key_codes(msg_type, release)
+            .iter()
+            .flat_map(|c| c.to_le_bytes().into_iter().take_while(|&b| b != 0))
+            .collect();
+        assert_eq!(
+            unpacked, raw,
+            "key {msg_type:#x} release={release}: packed codes differ from raw bytes"
+        );
+        assert!(raw.len() <= 6, "key {msg_type:#x}: {} bytes", raw.len());
+    }
+    round_trip::<InputsClient>(msg_type, body);
+    round_trip::<InputsServer>(msg_type, body)
 }

@@ -146,6 +146,7 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
     }
     let channel = match ty {
         ChannelType::MAIN => vec![caps::main::NAME_AND_UUID, caps::main::AGENT_CONNECTED_TOKENS],
+        ChannelType::INPUTS if inner.config.inputs.scancode_cap => vec![caps::inputs::KEY_SCANCODE],
         ChannelType::DISPLAY => vec![
             caps::display::MONITORS_CONFIG,
             caps::display::PREF_COMPRESSION,
@@ -217,10 +218,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
     let r = match key.0 {
         ChannelType::MAIN => ch.run_main(),
         ChannelType::DISPLAY => ch.run_display(),
-        ChannelType::INPUTS => {
-            ch.send_raw(101, &0u16.to_le_bytes())?; // INPUTS_INIT {modifiers}
-            ch.run_idle()
-        }
+        ChannelType::CURSOR => ch.run_cursor(),
+        ChannelType::INPUTS => ch.run_inputs(),
         _ => ch.run_idle(),
     };
     ch.conn.shutdown();
@@ -287,6 +286,21 @@ impl Channel {
         Ok(out)
     }
 
+    fn run_inputs(&mut self) -> Result<()> {
+        let config = self.inner.config.inputs;
+        self.send(&crate::inputs::InputsState::init_message(&config))?;
+        loop {
+            for (ty, body) in self.poll()? {
+                for reply in self.inner.inputs.on_client_message(&config, ty, &body) {
+                    self.send(&reply)?;
+                }
+            }
+            for m in self.inner.inputs.take_outgoing() {
+                self.send(&m)?;
+            }
+        }
+    }
+
     fn run_idle(&mut self) -> Result<()> {
         loop {
             self.poll()?;
@@ -349,6 +363,23 @@ impl Channel {
                         bail!("fault: main channel closes after CHANNELS_LIST");
                     }
                 }
+            }
+        }
+    }
+
+    /// Sends the cursor script, then (demo) circles the cursor every 40 ms.
+    fn run_cursor(&mut self) -> Result<()> {
+        for m in &self.inner.config.cursor.messages.clone() {
+            self.send(m)?;
+        }
+        let (w, h) = (self.inner.config.scene.width, self.inner.config.scene.height);
+        let (mut frame, mut next) = (0u32, Instant::now());
+        loop {
+            self.poll()?;
+            if self.inner.config.animate && Instant::now() >= next {
+                self.send(&crate::cursor::demo_move(frame, w, h))?;
+                frame = frame.wrapping_add(1);
+                next += Duration::from_millis(40);
             }
         }
     }

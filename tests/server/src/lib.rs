@@ -5,6 +5,9 @@
 //! scripted [`scene::Scene`], and records everything the client sends. Faults
 //! (closing mid-message, absurd sizes) are injected on request.
 
+pub mod cursor;
+pub mod inputs;
+pub mod proxy;
 pub mod scene;
 pub mod tls;
 
@@ -50,6 +53,10 @@ pub struct ServerConfig {
     pub channels: Vec<(ChannelType, u8)>,
     /// What each display channel draws.
     pub scene: Scene,
+    /// What the cursor channel sends after the link.
+    pub cursor: cursor::CursorScript,
+    /// How the inputs channel behaves (caps, INIT modifiers, motion acks).
+    pub inputs: inputs::InputsConfig,
     pub fault: Option<Fault>,
     /// Offer the mini header.
     pub mini_header: bool,
@@ -72,6 +79,8 @@ impl Default for ServerConfig {
                 (ChannelType::CURSOR, 0),
             ],
             scene: scene::standard(),
+            cursor: cursor::standard(),
+            inputs: inputs::InputsConfig::default(),
             fault: None,
             mini_header: true,
             animate: false,
@@ -107,6 +116,7 @@ pub(crate) struct Inner {
     pub(crate) record: Mutex<Record>,
     pub(crate) stop: AtomicBool,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) inputs: inputs::InputsState,
 }
 
 impl Inner {
@@ -163,6 +173,7 @@ impl TestServer {
             record: Mutex::new(Record::default()),
             stop: AtomicBool::new(false),
             tls,
+            inputs: inputs::InputsState::default(),
         });
         let port = plain.local_addr()?.port();
         let tls_port = tls_listener
@@ -225,6 +236,26 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(10));
         }
         cond(&self.inner.record())
+    }
+
+    /// Every inputs message the client sent so far, decoded, in order.
+    pub fn inputs_log(&self) -> Vec<inputs::InputsEvent> {
+        self.inner.inputs.log()
+    }
+
+    /// Forgets the inputs messages recorded so far.
+    pub fn clear_inputs_log(&self) {
+        self.inner.inputs.clear();
+    }
+
+    /// Waits until `cond` holds on the inputs log, up to `timeout`.
+    pub fn wait_for_inputs(&self, timeout: Duration, cond: impl Fn(&[inputs::InputsEvent]) -> bool) -> bool {
+        self.inner.inputs.wait_for(timeout, cond)
+    }
+
+    /// Makes the inputs channel send `m` (e.g. MOUSE_MOTION_ACK, KEY_MODIFIERS) within ~20 ms.
+    pub fn inputs_send(&self, m: sumac::proto::channel::inputs::InputsServer) {
+        self.inner.inputs.queue(m);
     }
 
     /// Stops accepting and closes every connection.
