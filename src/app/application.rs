@@ -1,0 +1,232 @@
+//! The `GtkApplication` (an `AdwApplication` for the Adwaita look): single
+//! instance, opens `spice://` URIs and `.vv` files (`HANDLES_OPEN`), shows the
+//! connect window when activated without a target, and turns the sessions'
+//! outcome into the process exit code.
+//!
+//! Single instance: a second `sumac URI` (same D-Bus session) hands its target
+//! to the running instance through `GApplication::open` and exits 0. Options
+//! of that second command line other than the target are not forwarded; kiosk
+//! mode and `-` (stdin) therefore run as a separate, non-unique instance.
+
+use super::connect_window::ConnectWindow;
+use super::controller::{ConnectRequest, Controller};
+use super::settings::Prefs;
+use super::{APP_ID, dialogs};
+use crate::cli::{KioskQuit, LaunchRequest, Target};
+use crate::i18n::gettext;
+use adw::prelude::*;
+use gtk::{gio, glib};
+use std::cell::{Cell, RefCell};
+use std::process::ExitCode;
+use std::rc::Rc;
+
+/// State shared by the app's windows (GTK main thread only).
+pub struct AppState {
+    pub app: adw::Application,
+    pub prefs: Prefs,
+    /// Command-line options of this (primary) instance.
+    pub options: LaunchRequest,
+    controllers: RefCell<Vec<Rc<Controller>>>,
+    /// What was given on the command line, opened at the first activation.
+    pending: RefCell<Option<ConnectRequest>>,
+    /// Non-zero once a session ended with an error the user did not recover from.
+    exit_code: Cell<u8>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Starts a session for `request` (its windows appear as monitors do).
+    pub fn open_request(self: &Rc<Self>, request: ConnectRequest) {
+        if let Some(address) = &request.recent {
+            self.prefs.add_recent(address);
+        }
+        let controller = Controller::start(self, request);
+        self.controllers.borrow_mut().push(controller);
+    }
+
+    /// Opens an address typed in the connect window or given to `open`.
+    /// Errors (bad URI, unreadable `.vv`) are returned for display.
+    pub fn open_address(self: &Rc<Self>, address: &str) -> Result<(), String> {
+        let request = ConnectRequest::from_target(&Target::from_arg(address.trim()), &self.options)?;
+        self.open_request(request);
+        Ok(())
+    }
+
+    /// A controller is done (its windows are closed).
+    pub fn controller_finished(&self, controller: &Rc<Controller>, failed: bool) {
+        if failed {
+            self.exit_code.set(1);
+        }
+        self.controllers.borrow_mut().retain(|c| !Rc::ptr_eq(c, controller));
+    }
+
+    /// Kiosk mode: fullscreen, no header bar, no menus, no quit.
+    pub fn kiosk(&self) -> bool {
+        self.options.kiosk
+    }
+
+    /// Kiosk mode may end when the session ends.
+    pub fn kiosk_quits_on_disconnect(&self) -> bool {
+        self.options.kiosk_quit == KioskQuit::OnDisconnect
+    }
+
+    /// Shows the connect window (a new one unless one is open).
+    pub fn show_connect_window(self: &Rc<Self>) {
+        for w in self.app.windows() {
+            if w.widget_name() == ConnectWindow::WIDGET_NAME {
+                w.present();
+                return;
+            }
+        }
+        ConnectWindow::new(self).present();
+    }
+}
+
+/// Runs the application with the parsed command line; returns the exit code.
+pub fn run(options: LaunchRequest) -> ExitCode {
+    if let Err(e) = adw::init() {
+        eprintln!(
+            "sumac: {}: {e}",
+            gettext("cannot initialize GTK (is a display available?)")
+        );
+        return ExitCode::from(1);
+    }
+    // A checkout's icons (the app icon) when the app is not installed.
+    let dev_icons = concat!(env!("CARGO_MANIFEST_DIR"), "/resources/icons");
+    if std::path::Path::new(dev_icons).is_dir()
+        && let Some(display) = gtk::gdk::Display::default()
+    {
+        gtk::IconTheme::for_display(&display).add_search_path(dev_icons);
+    }
+    let mut flags = gio::ApplicationFlags::HANDLES_OPEN;
+    if options.kiosk || options.target == Some(Target::Stdin) {
+        flags |= gio::ApplicationFlags::NON_UNIQUE;
+    }
+    let app = adw::Application::builder().application_id(APP_ID).flags(flags).build();
+    if let Err(e) = app.register(None::<&gio::Cancellable>) {
+        tracing::warn!(error = %e, "cannot register the application; running on its own");
+    }
+    if app.is_remote() {
+        // Another instance runs: give it our target (or ask it for a connect window).
+        match &options.target {
+            Some(Target::Uri(uri)) => app.open(&[gio::File::for_uri(uri)], ""),
+            Some(Target::VvFile(path)) => app.open(&[gio::File::for_path(path)], ""),
+            _ => app.activate(),
+        }
+        tracing::info!("handed over to the running instance");
+        return ExitCode::SUCCESS;
+    }
+    // The target is read here, in the primary instance only, before the main
+    // loop: `-` reads stdin and a `.vv` with delete-this-file is consumed once.
+    let pending = match &options.target {
+        Some(t) => match ConnectRequest::from_target(t, &options) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("sumac: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let state = Rc::new(AppState {
+        app: app.clone(),
+        prefs: Prefs::open(),
+        options,
+        controllers: RefCell::new(Vec::new()),
+        pending: RefCell::new(pending),
+        exit_code: Cell::new(0),
+    });
+    tracing::debug!(prefs = ?state.prefs, "starting");
+    install_actions(&state);
+    {
+        let state = Rc::clone(&state);
+        app.connect_activate(move |_| {
+            if let Some(request) = state.pending.borrow_mut().take() {
+                state.open_request(request);
+            } else if state.controllers.borrow().is_empty() || state.app.windows().is_empty() {
+                state.show_connect_window();
+            } else if let Some(w) = state.app.active_window() {
+                w.present();
+            }
+        });
+    }
+    {
+        let state = Rc::clone(&state);
+        app.connect_open(move |_, files, _hint| {
+            for file in files {
+                let address = file
+                    .path()
+                    .map_or_else(|| file.uri().to_string(), |p| p.display().to_string());
+                if let Err(e) = state.open_address(&address) {
+                    tracing::error!(%address, error = %e, "cannot open");
+                    dialogs::show_error(state.app.active_window().as_ref(), &gettext("Cannot Connect"), &e);
+                    state.show_connect_window();
+                }
+            }
+        });
+    }
+    let argv0 = std::env::args().next().unwrap_or_else(|| "sumac".to_owned());
+    let code = app.run_with_args(&[argv0]);
+    if code != glib::ExitCode::SUCCESS {
+        return ExitCode::from(1);
+    }
+    ExitCode::from(state.exit_code.get())
+}
+
+fn install_actions(state: &Rc<AppState>) {
+    let app = &state.app;
+    let about = gio::SimpleAction::new("about", None);
+    {
+        let app = app.clone();
+        about.connect_activate(move |_, _| dialogs::show_about(app.active_window().as_ref()));
+    }
+    app.add_action(&about);
+
+    let prefs = gio::SimpleAction::new("preferences", None);
+    {
+        let state = Rc::downgrade(state);
+        prefs.connect_activate(move |_, _| {
+            if let Some(state) = state.upgrade() {
+                dialogs::show_preferences(&state);
+            }
+        });
+    }
+    app.add_action(&prefs);
+
+    let new_connection = gio::SimpleAction::new("new-connection", None);
+    {
+        let state = Rc::downgrade(state);
+        new_connection.connect_activate(move |_, _| {
+            if let Some(state) = state.upgrade() {
+                state.show_connect_window();
+            }
+        });
+    }
+    app.add_action(&new_connection);
+
+    let quit = gio::SimpleAction::new("quit", None);
+    {
+        let app = app.clone();
+        quit.connect_activate(move |_, _| {
+            for w in app.windows() {
+                w.close();
+            }
+        });
+    }
+    // Kiosk: no quit, no accelerators.
+    quit.set_enabled(!state.kiosk());
+    new_connection.set_enabled(!state.kiosk());
+    app.add_action(&quit);
+    if !state.kiosk() {
+        app.set_accels_for_action("app.quit", &["<Control>q"]);
+        app.set_accels_for_action("app.new-connection", &["<Control>n"]);
+        app.set_accels_for_action("window.close", &["<Control>w"]);
+    }
+}

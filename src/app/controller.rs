@@ -1,0 +1,437 @@
+//! One SPICE session of the app and its windows: a window per enabled guest
+//! monitor (opened and closed as `monitors-changed` reports), the title from
+//! the server name, the error overlay with Reconnect, and the end of the
+//! session (windows closed, exit status reported to the application).
+
+use super::application::AppState;
+use super::dialogs;
+use super::session_window::{SessionWindow, apply_accels, window_title};
+use super::settings::keys;
+use crate::cli::{Launch, LaunchRequest, Target};
+use crate::client::ConnectionConfig;
+use crate::display::MonitorHead;
+use crate::gtk::Session;
+use crate::gtk::display::{Display, Renderer};
+use crate::i18n::{gettext, gettext_f};
+use gtk::glib;
+use gtk::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+/// Everything needed to open (and reopen) a session: the command-line
+/// options merged with the target ([`crate::cli::Launch`]).
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// What goes to the recent connections (a URI or a `.vv` path that still
+    /// exists; `None` for stdin or a deleted one-shot file).
+    pub recent: Option<String>,
+    /// Shown in titles until the server sends its name.
+    pub label: String,
+    pub launch: Launch,
+    pub zoom: Option<u32>,
+    /// `--renderer`, overriding the preference.
+    pub renderer: Option<&'static str>,
+}
+
+impl ConnectRequest {
+    /// Reads `target` (a `.vv` file is read once, and deleted when it says
+    /// so) and merges it with the command-line `options`.
+    pub fn from_target(target: &Target, options: &LaunchRequest) -> Result<Self, String> {
+        let mut request = options.clone();
+        request.target = Some(target.clone());
+        let launch = match request.resolve() {
+            Ok(Some(l)) => l,
+            Ok(None) => return Err(gettext("Nothing to connect to")),
+            Err(e) => {
+                let what = match target {
+                    Target::Uri(u) => u.clone(),
+                    Target::VvFile(p) => p.display().to_string(),
+                    Target::Stdin => gettext("standard input"),
+                };
+                return Err(gettext_f(
+                    "Cannot open {what}: {error}",
+                    &[("what", &what), ("error", &e.to_string())],
+                ));
+            }
+        };
+        let (recent, label) = match target {
+            Target::Uri(u) => (
+                Some(u.clone()),
+                host_label(&launch.connection).unwrap_or_else(|| u.clone()),
+            ),
+            Target::VvFile(p) => {
+                let path = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                let recent = path.exists().then(|| path.display().to_string());
+                let name = p
+                    .file_name()
+                    .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+                (recent, name)
+            }
+            Target::Stdin => (None, host_label(&launch.connection).unwrap_or_default()),
+        };
+        Ok(Self {
+            recent,
+            label,
+            launch,
+            zoom: options.zoom,
+            renderer: options.renderer.map(crate::cli::Renderer::name),
+        })
+    }
+}
+
+/// `host:port` of a connection, for titles.
+fn host_label(c: &ConnectionConfig) -> Option<String> {
+    if let Some(p) = &c.unix_path {
+        return Some(p.display().to_string());
+    }
+    let host = c.host.as_ref()?;
+    Some(match c.port.or(c.tls_port) {
+        Some(port) => format!("{host}:{port}"),
+        None => host.clone(),
+    })
+}
+
+/// Key of a window: (display channel id, monitor id).
+pub type MonitorKey = (u8, u32);
+
+/// The monitors of display channel `channel_id` that get a window: the
+/// enabled heads (non-empty size) of its MONITORS_CONFIG, or monitor 0 when
+/// the server sent none (a single-head guest).
+pub fn enabled_monitors(channel_id: u8, heads: &[MonitorHead]) -> Vec<MonitorKey> {
+    if heads.is_empty() {
+        return vec![(channel_id, 0)];
+    }
+    let mut keys: Vec<MonitorKey> = heads
+        .iter()
+        .filter(|h| h.width > 0 && h.height > 0)
+        .map(|h| (channel_id, h.monitor_id))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// A running session and its windows.
+pub struct Controller {
+    state: Weak<AppState>,
+    request: ConnectRequest,
+    session: Session,
+    windows: RefCell<BTreeMap<MonitorKey, Rc<SessionWindow>>>,
+    /// The last disconnect was an error (cleared by a reconnect).
+    failed: Cell<bool>,
+    finished: Cell<bool>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("address", &self.request.label)
+            .field("windows", &self.windows.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// Opens the first window ("Connecting…") and starts the session.
+    pub fn start(state: &Rc<AppState>, request: ConnectRequest) -> Rc<Self> {
+        apply_accels(&state.app, &request.launch.hotkeys);
+        let this = Rc::new(Self {
+            state: Rc::downgrade(state),
+            request,
+            session: Session::new(),
+            windows: RefCell::new(BTreeMap::new()),
+            failed: Cell::new(false),
+            finished: Cell::new(false),
+        });
+        this.connect_signals();
+        this.ensure_window((0, 0));
+        this.connect();
+        this
+    }
+
+    fn connect_signals(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        self.session.connect_monitors_changed(move |_, channel| {
+            if let (Some(this), Ok(channel)) = (weak.upgrade(), u8::try_from(channel)) {
+                this.monitors_changed(channel);
+            }
+        });
+        let weak = Rc::downgrade(self);
+        self.session.connect_notify_local(Some("name"), move |_, _| {
+            if let Some(this) = weak.upgrade() {
+                this.update_titles();
+            }
+        });
+        let weak = Rc::downgrade(self);
+        self.session.connect_connected(move |_| {
+            if let Some(this) = weak.upgrade() {
+                tracing::info!(address = %this.request.label, "connected");
+                this.failed.set(false);
+            }
+        });
+        let weak = Rc::downgrade(self);
+        self.session.connect_disconnected(move |_, reason| {
+            if let Some(this) = weak.upgrade() {
+                this.disconnected(reason);
+            }
+        });
+    }
+
+    fn connect(self: &Rc<Self>) {
+        for w in self.windows.borrow().values() {
+            w.clear_error();
+        }
+        if let Err(e) = self.session.connect(
+            self.request.launch.connection.clone(),
+            self.request.launch.session.clone(),
+        ) {
+            tracing::error!(error = %e, "cannot start the session");
+            // The session never started: show it like a disconnect.
+            let this = Rc::clone(self);
+            let text = e.to_string();
+            glib::idle_add_local_once(move || this.disconnected(&text));
+        }
+    }
+
+    /// The Reconnect button.
+    pub fn reconnect(self: &Rc<Self>) {
+        tracing::info!(address = %self.request.label, "reconnecting");
+        self.failed.set(false);
+        self.connect();
+    }
+
+    fn disconnected(self: &Rc<Self>, reason: &str) {
+        if self.finished.get() {
+            return;
+        }
+        if reason.is_empty() {
+            // We asked for it (window closed, quit): nothing to show.
+            return;
+        }
+        tracing::warn!(address = %self.request.label, error = %reason, "session ended");
+        self.failed.set(true);
+        let Some(state) = self.state.upgrade() else { return };
+        // Kiosk without on-disconnect stays, offering Reconnect.
+        if state.kiosk() && state.kiosk_quits_on_disconnect() {
+            self.finish();
+        }
+        for w in self.windows.borrow().values() {
+            w.show_error();
+        }
+    }
+
+    fn monitors_changed(self: &Rc<Self>, channel: u8) {
+        let heads = self.session.monitors(channel);
+        let wanted = enabled_monitors(channel, &heads);
+        tracing::debug!(channel, ?wanted, "monitors changed");
+        for key in &wanted {
+            self.ensure_window(*key);
+        }
+        // Close this channel's windows whose monitor went away, but always
+        // keep one window for the session.
+        let gone: Vec<MonitorKey> = self
+            .windows
+            .borrow()
+            .keys()
+            .filter(|k| k.0 == channel && !wanted.contains(k))
+            .copied()
+            .collect();
+        for key in gone {
+            if self.windows.borrow().len() <= 1 {
+                break;
+            }
+            if let Some(w) = self.windows.borrow_mut().remove(&key) {
+                tracing::info!(
+                    channel = key.0,
+                    monitor = key.1,
+                    "guest disabled a monitor: closing its window"
+                );
+                w.close_by_controller();
+            }
+        }
+        self.update_titles();
+    }
+
+    fn ensure_window(self: &Rc<Self>, key: MonitorKey) {
+        if self.windows.borrow().contains_key(&key) {
+            return;
+        }
+        let Some(state) = self.state.upgrade() else { return };
+        let display = Display::new(&self.session, key.0, key.1);
+        let renderer = self
+            .request
+            .renderer
+            .map_or_else(|| state.prefs.string(keys::RENDERER), str::to_owned);
+        match Renderer::from_name(&renderer) {
+            Some(r) => display.set_renderer(r),
+            None => tracing::warn!(%renderer, "unknown renderer in the preferences; using auto"),
+        }
+        // INTEGRATION POINT (grab hotkey): the release-cursor hotkey
+        // (`self.request.hotkeys.get(HotkeyAction::ReleaseCursor)`, else the
+        // `grab-hotkey` preference) goes to the display's input handler once
+        // it exposes a setter; it handles modifier-only combinations itself.
+        match self.request.zoom {
+            Some(z) => {
+                display.set_scaling(false);
+                display.set_zoom_level(z);
+            }
+            None => display.set_scaling(state.prefs.boolean(keys::SCALING)),
+        }
+        let window = SessionWindow::new(&state.app, self, display, &self.request.launch.hotkeys, state.kiosk());
+        if self.request.launch.fullscreen {
+            window.window.fullscreen();
+        }
+        tracing::info!(channel = key.0, monitor = key.1, "opening a window");
+        window.window.present();
+        self.windows.borrow_mut().insert(key, window);
+        self.update_titles();
+    }
+
+    fn update_titles(&self) {
+        let name = self.session.name();
+        let name = if name.is_empty() {
+            self.request.label.clone()
+        } else {
+            name
+        };
+        let windows = self.windows.borrow();
+        let count = windows.len();
+        for ((_, monitor), w) in windows.iter() {
+            w.set_title(&window_title(
+                self.request.launch.title.as_deref(),
+                &name,
+                *monitor,
+                count,
+            ));
+        }
+    }
+
+    /// A window was closed by the user: the session ends, with its other windows.
+    pub fn user_closed(self: &Rc<Self>) {
+        self.finish();
+    }
+
+    /// Disconnects, closes every window and reports to the application.
+    fn finish(self: &Rc<Self>) {
+        if self.finished.replace(true) {
+            return;
+        }
+        self.session.disconnect();
+        let windows: Vec<Rc<SessionWindow>> = self.windows.borrow_mut().values().cloned().collect();
+        self.windows.borrow_mut().clear();
+        for w in windows {
+            w.close_by_controller();
+        }
+        if let Some(state) = self.state.upgrade() {
+            state.controller_finished(self, self.failed.get());
+        }
+    }
+
+    /// Sends key presses (pressed in order, released in reverse) to the guest.
+    pub fn send_keys(&self, scancodes: &[u16]) {
+        let sent = self.session.with_handle(|h| h.inputs().send_keys(scancodes));
+        if sent.is_none() {
+            tracing::debug!("send-key ignored: not connected");
+        }
+    }
+
+    /// The guest name, once the server sent it.
+    pub fn guest_name(&self) -> Option<String> {
+        let n = self.session.name();
+        (!n.is_empty()).then_some(n)
+    }
+
+    /// The guest UUID, once the server sent it.
+    ///
+    /// INTEGRATION POINT (uuid): `gtk::Session` drops `SessionEvent::Uuid`
+    /// today; once it keeps it (e.g. a `uuid()` getter), format it here with
+    /// [`dialogs::format_uuid`].
+    pub fn guest_uuid(&self) -> Option<String> {
+        None
+    }
+
+    /// Pixels of monitor `(channel, monitor)` as packed RGB (for screenshots).
+    pub fn monitor_rgb(&self, channel: u8, monitor: u32) -> Option<(u32, u32, Vec<u8>)> {
+        let state = self.session.display_state(channel)?;
+        let state = state.lock().ok()?;
+        let heads = state.monitors().to_vec();
+        let head = heads.iter().find(|h| h.monitor_id == monitor);
+        if !heads.is_empty() && head.is_none() {
+            return None;
+        }
+        dialogs::monitor_rgb(&state, head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(monitor_id: u32, width: u32, height: u32) -> MonitorHead {
+        MonitorHead {
+            monitor_id,
+            surface_id: 0,
+            width,
+            height,
+            x: 0,
+            y: 0,
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn monitors_get_windows() {
+        assert_eq!(enabled_monitors(0, &[]), [(0, 0)]);
+        assert_eq!(
+            enabled_monitors(1, &[head(1, 800, 600), head(0, 1024, 768), head(2, 0, 0)]),
+            [(1, 0), (1, 1)]
+        );
+        assert_eq!(enabled_monitors(0, &[head(3, 0, 600)]), []);
+    }
+
+    #[test]
+    fn uri_request() {
+        let options = LaunchRequest {
+            title: Some("T %d".into()),
+            zoom: Some(150),
+            ..LaunchRequest::default()
+        };
+        let r = ConnectRequest::from_target(&Target::Uri("spice://h:5900?password=pw".into()), &options).unwrap();
+        assert_eq!(r.launch.connection.port, Some(5900));
+        assert_eq!(r.launch.title.as_deref(), Some("T %d"));
+        assert_eq!(r.zoom, Some(150));
+        assert_eq!(r.label, "h:5900");
+        assert_eq!(
+            r.recent.as_deref(),
+            Some("spice://h:5900?password=pw"),
+            "sanitized when stored"
+        );
+        assert!(ConnectRequest::from_target(&Target::Uri("spice://".into()), &options).is_err());
+        let e = ConnectRequest::from_target(&Target::VvFile("/nonexistent/x.vv".into()), &options).unwrap_err();
+        assert!(e.contains("/nonexistent/x.vv"), "{e}");
+    }
+
+    #[test]
+    fn vv_request_uses_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm.vv");
+        std::fs::write(
+            &path,
+            "[virt-viewer]\ntype=spice\nhost=10.1.2.3\nport=5905\ntitle=Guest %d\nfullscreen=1\ntoggle-fullscreen=shift+f11\n",
+        )
+        .unwrap();
+        let r = ConnectRequest::from_target(&Target::VvFile(path.clone()), &LaunchRequest::default()).unwrap();
+        assert_eq!(r.launch.connection.host.as_deref(), Some("10.1.2.3"));
+        assert!(r.launch.fullscreen);
+        assert_eq!(window_title(r.launch.title.as_deref(), "x", 1, 2), "Guest 2");
+        assert_eq!(r.recent.as_deref(), Some(path.display().to_string().as_str()));
+        assert_eq!(r.label, "vm.vv");
+        let accel = r
+            .launch
+            .hotkeys
+            .get(crate::client::vv::HotkeyAction::ToggleFullscreen)
+            .and_then(|h| h.to_accelerator());
+        assert_eq!(accel.as_deref(), Some("<Shift>F11"));
+    }
+}

@@ -1,0 +1,352 @@
+//! Secondary windows: about, error message, guest details, preferences, the
+//! keyboard-shortcuts window (`ui/shortcuts.ui`) and the screenshot writer.
+
+use super::APP_ID;
+use super::application::AppState;
+use super::settings::keys;
+use crate::cli::LaunchRequest;
+use crate::client::vv::hotkey::{HotkeyAction, Hotkeys};
+use crate::display::{DisplayState, MonitorHead};
+use crate::i18n::{gettext, gettext_f};
+use adw::prelude::*;
+use gtk::glib;
+use std::path::Path;
+
+/// The about window.
+pub fn show_about(parent: Option<&gtk::Window>) {
+    let about = adw::AboutWindow::builder()
+        .application_name("Sumac")
+        .application_icon(APP_ID)
+        .developer_name(gettext("The Sumac developers"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .comments(gettext("A SPICE remote-desktop client"))
+        .license_type(gtk::License::Gpl30)
+        .website(env!("CARGO_PKG_REPOSITORY"))
+        .modal(true)
+        .build();
+    about.set_transient_for(parent);
+    about.present();
+}
+
+/// A modal message (errors of the connect step).
+pub fn show_error(parent: Option<&gtk::Window>, heading: &str, body: &str) {
+    let dialog = adw::MessageDialog::new(parent, Some(heading), Some(body));
+    dialog.add_response("close", &gettext("_Close"));
+    dialog.set_default_response(Some("close"));
+    dialog.present();
+}
+
+/// Guest details: name and UUID as the server announced them.
+pub fn show_guest_details(parent: &gtk::Window, name: Option<&str>, uuid: Option<&str>) {
+    let unknown = gettext("Unknown");
+    let body = gettext_f(
+        "Name: {name}\nUUID: {uuid}",
+        &[("name", name.unwrap_or(&unknown)), ("uuid", uuid.unwrap_or(&unknown))],
+    );
+    let dialog = adw::MessageDialog::new(Some(parent), Some(&gettext("Guest Details")), Some(&body));
+    dialog.add_response("close", &gettext("_Close"));
+    dialog.set_default_response(Some("close"));
+    dialog.present();
+}
+
+/// Formats a SPICE UUID (16 bytes, as sent) in the canonical 8-4-4-4-12 form.
+pub fn format_uuid(u: &[u8; 16]) -> String {
+    let hex: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
+    let s = hex.concat();
+    // 32 hex digits; the split points are within bounds by construction.
+    let parts = [(0, 8), (8, 12), (12, 16), (16, 20), (20, 32)];
+    parts
+        .iter()
+        .filter_map(|&(a, b)| s.get(a..b))
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The preferences window: renderer, scaling, release-cursor hotkey; stored
+/// with [`super::settings::Prefs`]. Applies to sessions opened afterwards.
+pub fn show_preferences(state: &std::rc::Rc<AppState>) {
+    let window = adw::PreferencesWindow::builder()
+        .title(gettext("Preferences"))
+        .modal(true)
+        .search_enabled(false)
+        .build();
+    window.set_transient_for(state.app.active_window().as_ref());
+    let page = adw::PreferencesPage::new();
+    let display = adw::PreferencesGroup::builder().title(gettext("Display")).build();
+
+    // Renderer
+    let renderers = ["auto", "gl", "cairo"];
+    let labels = [gettext("Automatic"), gettext("OpenGL"), gettext("Software (cairo)")];
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let renderer = adw::ComboRow::builder()
+        .title(gettext("Renderer"))
+        .subtitle(gettext("Used by windows opened from now on"))
+        .model(&gtk::StringList::new(&label_refs))
+        .build();
+    let current = state.prefs.string(keys::RENDERER);
+    let index = renderers.iter().position(|r| *r == current).unwrap_or(0);
+    renderer.set_selected(u32::try_from(index).unwrap_or(0));
+    {
+        let state = std::rc::Rc::downgrade(state);
+        renderer.connect_selected_notify(move |row| {
+            let Some(state) = state.upgrade() else { return };
+            let i = usize::try_from(row.selected()).unwrap_or(0);
+            if let Some(r) = renderers.get(i) {
+                state.prefs.set_string(keys::RENDERER, r);
+            }
+        });
+    }
+    display.add(&renderer);
+
+    let scaling = switch_row(
+        state,
+        &gettext("Scale to window"),
+        &gettext("Fit the guest display in the window, keeping its aspect ratio"),
+        keys::SCALING,
+    );
+    display.add(&scaling);
+    page.add(&display);
+
+    let input = adw::PreferencesGroup::builder().title(gettext("Keyboard")).build();
+    let hotkey_row = adw::ActionRow::builder()
+        .title(gettext("Release keyboard and mouse"))
+        .subtitle(gettext("remote-viewer syntax, e.g. shift+f12 or ctrl+alt"))
+        .build();
+    let entry = gtk::Entry::builder()
+        .text(state.prefs.string(keys::GRAB_HOTKEY))
+        .valign(gtk::Align::Center)
+        .build();
+    {
+        let state = std::rc::Rc::downgrade(state);
+        entry.connect_changed(move |e| {
+            let Some(state) = state.upgrade() else { return };
+            let text = e.text();
+            match crate::client::vv::hotkey::Hotkey::parse_for(HotkeyAction::ReleaseCursor, &text) {
+                Ok(h) => {
+                    e.remove_css_class("error");
+                    state.prefs.set_string(keys::GRAB_HOTKEY, &h.to_string());
+                }
+                Err(_) => e.add_css_class("error"),
+            }
+        });
+    }
+    hotkey_row.add_suffix(&entry);
+    input.add(&hotkey_row);
+    page.add(&input);
+    window.add(&page);
+    window.present();
+}
+
+fn switch_row(state: &std::rc::Rc<AppState>, title: &str, subtitle: &str, key: &'static str) -> adw::ActionRow {
+    let row = adw::ActionRow::builder().title(title).subtitle(subtitle).build();
+    let switch = gtk::Switch::builder()
+        .active(state.prefs.boolean(key))
+        .valign(gtk::Align::Center)
+        .build();
+    {
+        let state = std::rc::Rc::downgrade(state);
+        switch.connect_active_notify(move |s| {
+            if let Some(state) = state.upgrade() {
+                state.prefs.set_boolean(key, s.is_active());
+            }
+        });
+    }
+    row.add_suffix(&switch);
+    row.set_activatable_widget(Some(&switch));
+    row
+}
+
+/// The keyboard-shortcuts window of the connect window: the hotkeys a
+/// session started with these options gets (before any `.vv` file).
+pub fn shortcuts_window(options: &LaunchRequest) -> gtk::ShortcutsWindow {
+    let hotkeys = if options.kiosk {
+        Hotkeys::none()
+    } else {
+        options.hotkeys.clone().unwrap_or_default()
+    };
+    shortcuts_window_for(&hotkeys)
+}
+
+/// The shortcuts window for `hotkeys`.
+pub fn shortcuts_window_for(hotkeys: &Hotkeys) -> gtk::ShortcutsWindow {
+    let builder = gtk::Builder::from_string(include_str!("../../ui/shortcuts.ui"));
+    for action in HotkeyAction::ALL {
+        let id = format!("{}_shortcut", action.name().replace('-', "_"));
+        let Some(shortcut) = builder.object::<gtk::ShortcutsShortcut>(&id) else {
+            continue;
+        };
+        match hotkeys.get(action) {
+            Some(h) => {
+                let accel = h.to_accelerator().unwrap_or_else(|| modifier_only_accelerator(h));
+                shortcut.set_accelerator(Some(&accel));
+            }
+            None => shortcut.set_visible(false),
+        }
+    }
+    match builder.object::<gtk::ShortcutsWindow>("help_overlay") {
+        Some(w) => w,
+        None => {
+            tracing::error!("ui/shortcuts.ui has no help_overlay");
+            gtk::ShortcutsWindow::builder().build()
+        }
+    }
+}
+
+/// `ctrl+alt` shown as `<Control>Alt_L`-style: GTK cannot display a bare
+/// modifier set as an accelerator, so the last modifier is shown as a key.
+fn modifier_only_accelerator(h: &crate::client::vv::hotkey::Hotkey) -> String {
+    use crate::client::vv::hotkey::Modifiers;
+    let m = h.modifiers;
+    let mut names: Vec<&str> = Vec::new();
+    for (flag, accel, key) in [
+        (Modifiers::CONTROL, "<Control>", "Control_L"),
+        (Modifiers::ALT, "<Alt>", "Alt_L"),
+        (Modifiers::SHIFT, "<Shift>", "Shift_L"),
+        (Modifiers::SUPER, "<Super>", "Super_L"),
+    ] {
+        if m.contains(flag) {
+            names.push(accel);
+            names.push(key);
+        }
+    }
+    // Keep every prefix but the last modifier's, then that modifier's key.
+    let n = names.len();
+    let mut out = String::new();
+    for (i, part) in names.iter().enumerate() {
+        let is_key = i % 2 == 1;
+        if (is_key && i + 1 == n) || (!is_key && i + 2 < n) {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Copies monitor `head` (or the whole primary surface when `head` is None)
+/// out of `state` as packed RGB.
+pub fn monitor_rgb(state: &DisplayState, head: Option<&MonitorHead>) -> Option<(u32, u32, Vec<u8>)> {
+    let (surface, x, y, w, h) = match head {
+        Some(h) => (state.surface(h.surface_id)?, h.x, h.y, h.width, h.height),
+        None => {
+            let (_, s) = state.primary()?;
+            (s, 0, 0, s.width, s.height)
+        }
+    };
+    crop_rgb(&surface.to_rgb(), surface.width, surface.height, x, y, w, h)
+}
+
+/// Crops `(x, y, w, h)` (clamped to the surface) out of packed RGB.
+fn crop_rgb(rgb: &[u8], sw: u32, sh: u32, x: u32, y: u32, w: u32, h: u32) -> Option<(u32, u32, Vec<u8>)> {
+    let x = x.min(sw);
+    let y = y.min(sh);
+    let w = w.min(sw.checked_sub(x)?);
+    let h = h.min(sh.checked_sub(y)?);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let row_bytes = usize::try_from(w).ok()?.checked_mul(3)?;
+    let stride = usize::try_from(sw).ok()?.checked_mul(3)?;
+    let mut out = Vec::with_capacity(row_bytes.checked_mul(usize::try_from(h).ok()?)?);
+    for row in y..y.checked_add(h)? {
+        let start = usize::try_from(row)
+            .ok()?
+            .checked_mul(stride)?
+            .checked_add(usize::try_from(x).ok()?.checked_mul(3)?)?;
+        out.extend_from_slice(rgb.get(start..start.checked_add(row_bytes)?)?);
+    }
+    Some((w, h, out))
+}
+
+/// Writes packed RGB as a PNG file.
+pub fn write_png(path: &Path, w: u32, h: u32, rgb: &[u8]) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())
+}
+
+/// Asks where to save a screenshot (PNG) and writes `rgb` there.
+pub fn save_screenshot(parent: &gtk::Window, w: u32, h: u32, rgb: Vec<u8>) {
+    let chooser = gtk::FileChooserNative::new(
+        Some(&gettext("Save Screenshot")),
+        Some(parent),
+        gtk::FileChooserAction::Save,
+        Some(&gettext("_Save")),
+        Some(&gettext("_Cancel")),
+    );
+    let stamp = glib::DateTime::now_local()
+        .and_then(|d| d.format("%Y-%m-%d %H-%M-%S"))
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    chooser.set_current_name(&gettext_f("Screenshot {time}.png", &[("time", &stamp)]));
+    let filter = gtk::FileFilter::new();
+    filter.set_name(Some(&gettext("PNG images")));
+    filter.add_mime_type("image/png");
+    filter.add_pattern("*.png");
+    chooser.add_filter(&filter);
+    let parent = parent.clone();
+    // The dialog keeps itself alive through this slot until it answers.
+    let keep = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
+    chooser.connect_response(move |c, response| {
+        keep.borrow_mut().take();
+        if response == gtk::ResponseType::Accept
+            && let Some(path) = c.file().and_then(|f| f.path())
+        {
+            if let Err(e) = write_png(&path, w, h, &rgb) {
+                tracing::error!(path = %path.display(), error = %e, "cannot save the screenshot");
+                show_error(Some(&parent), &gettext("Cannot Save the Screenshot"), &e);
+            } else {
+                tracing::info!(path = %path.display(), "screenshot saved");
+            }
+        }
+        c.destroy();
+    });
+    chooser.show();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_format() {
+        let u = [
+            0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        ];
+        assert_eq!(format_uuid(&u), "12345678-9abc-def0-0123-456789abcdef");
+    }
+
+    #[test]
+    fn crop_clamps_and_copies() {
+        // 4x3 surface, pixel value = index.
+        let rgb: Vec<u8> = (0..4 * 3 * 3).map(|i| i as u8).collect();
+        let (w, h, out) = crop_rgb(&rgb, 4, 3, 1, 1, 2, 5).unwrap();
+        assert_eq!((w, h), (2, 2));
+        assert_eq!(out, [15, 16, 17, 18, 19, 20, 27, 28, 29, 30, 31, 32]);
+        assert_eq!(crop_rgb(&rgb, 4, 3, 9, 0, 2, 2), None);
+        // A buffer shorter than the claimed size: no panic.
+        assert_eq!(crop_rgb(&rgb[..10], 4, 3, 0, 0, 4, 3), None);
+    }
+
+    #[test]
+    fn png_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.png");
+        let rgb = vec![1, 2, 3, 4, 5, 6];
+        write_png(&path, 2, 1, &rgb).unwrap();
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (2, 1));
+        assert_eq!(&buf[..6], &rgb[..]);
+    }
+
+    #[test]
+    fn modifier_only_display() {
+        let h = crate::client::vv::hotkey::Hotkey::parse_for(HotkeyAction::ReleaseCursor, "ctrl+alt").unwrap();
+        assert_eq!(modifier_only_accelerator(&h), "<Control>Alt_L");
+    }
+}

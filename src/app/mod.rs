@@ -1,0 +1,60 @@
+//! The `sumac` desktop app: a single-instance `GtkApplication` (Adwaita look)
+//! that opens SPICE URIs and `.vv` files, one window per enabled guest
+//! monitor, a connect window with recent connections when started without an
+//! argument, a header-bar menu, remote-viewer's hotkeys and kiosk mode.
+//!
+//! # Files
+//! - [`application`]: the `GtkApplication`, app actions, `open`/`activate`, exit code.
+//! - The command line is [`crate::cli`] (remote-viewer compatible, GTK-free).
+//! - [`controller`]: one SPICE session and its windows (opened and closed with the guest's monitors).
+//! - [`session_window`]: a window showing one monitor: header bar, menu, overlay with Reconnect.
+//! - [`connect_window`]: the window without argument (address + recent connections).
+//! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
+//! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
+//!
+//! UI definitions are `ui/*.ui`, compiled in with `include_str!`.
+
+pub mod application;
+pub mod connect_window;
+pub mod controller;
+pub mod dialogs;
+pub mod keys;
+pub mod recent;
+pub mod session_window;
+pub mod settings;
+
+use std::process::ExitCode;
+
+/// The application id (D-Bus name, GSettings schema, desktop file).
+pub const APP_ID: &str = "io.github.sumac.Sumac";
+
+/// Runs the app: parses the command line (remote-viewer compatible), installs
+/// the log subscriber, then runs the `GtkApplication`.
+pub fn run() -> ExitCode {
+    let request = match crate::cli::parse(std::env::args_os()) {
+        Ok(crate::cli::Parsed::Run(request)) => request,
+        Ok(crate::cli::Parsed::Exit(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}\n");
+            eprint!("{}", e.help());
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1));
+        }
+    };
+    init_tracing(request.log_filter());
+    if let Err(e) = crate::i18n::init(&crate::i18n::default_localedir()) {
+        tracing::debug!(error = %e, "no translations");
+    }
+    application::run(request)
+}
+
+fn init_tracing(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,368 @@
+//! The OpenGL screen layer, drawn in a `GtkGLArea` with glow: one persistent
+//! texture per monitor rectangle of the primary surface, `glTexSubImage2D`
+//! of the damaged rectangles only, and scaling on the GPU (nearest at 1:1,
+//! linear otherwise).
+//!
+//! GL entry points come from libepoxy (which GTK itself uses), loaded with
+//! libloading. This module is the only place of the widget with `unsafe`:
+//! every block says why it is sound.
+#![allow(unsafe_code)]
+
+use super::damage::{Area, Source, copy_area};
+use super::scaling::Placement;
+use crate::display::Surface;
+use glow::HasContext;
+use std::sync::OnceLock;
+
+/// Why the GL layer could not start or draw.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum GlError {
+    #[error("libepoxy could not be loaded: {0}")]
+    Loader(String),
+    #[error("OpenGL error: {0}")]
+    Gl(String),
+    #[error("shader {stage} failed: {log}")]
+    Shader { stage: &'static str, log: String },
+    #[error("a {width}x{height} texture exceeds this GPU's limit of {max}")]
+    TooLarge { width: u32, height: u32, max: i32 },
+}
+
+/// libepoxy's file name on Linux/BSD, Windows and macOS (tried in order).
+const EPOXY_NAMES: [&str; 3] = ["libepoxy.so.0", "libepoxy-0.dll", "libepoxy.0.dylib"];
+
+/// libepoxy, loaded once per process and never unloaded (its function
+/// pointers are used for the lifetime of every GL context).
+fn epoxy() -> Result<&'static libloading::Library, GlError> {
+    static LIB: OnceLock<Result<libloading::Library, String>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let mut errors = Vec::new();
+        for name in EPOXY_NAMES {
+            // SAFETY: libepoxy's initialisers only set up its dispatch tables;
+            // GTK has already loaded the same library into this process.
+            match unsafe { libloading::Library::new(name) } {
+                Ok(lib) => return Ok(lib),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Err(errors.join("; "))
+    })
+    .as_ref()
+    .map_err(|e| GlError::Loader(e.clone()))
+}
+
+/// A glow context for the GL context current on this thread.
+fn load_gl() -> Result<glow::Context, GlError> {
+    let lib = epoxy()?;
+    // SAFETY: libepoxy exports, for each GL function `glFoo`, a variable
+    // `epoxy_glFoo` holding a function pointer (its dispatch stub). We read
+    // the variable's value; the library stays loaded for the process's life
+    // (`epoxy()` keeps it in a static). The caller made a context current.
+    let gl = unsafe {
+        glow::Context::from_loader_function(|name| {
+            let symbol = format!("epoxy_{name}\0");
+            match lib.get::<*const *const std::ffi::c_void>(symbol.as_bytes()) {
+                Ok(var) => **var,
+                Err(_) => std::ptr::null(),
+            }
+        })
+    };
+    Ok(gl)
+}
+
+const VERTEX: &str = "
+uniform vec4 u_tex;
+out vec2 v_uv;
+void main() {
+    vec2 p = vec2(float(gl_VertexID & 1), float(gl_VertexID >> 1));
+    v_uv = mix(u_tex.xy, u_tex.zw, p);
+    gl_Position = vec4(p.x * 2.0 - 1.0, 1.0 - p.y * 2.0, 0.0, 1.0);
+}
+";
+
+// The texture holds B,G,R,X bytes uploaded as RGBA (GLES has no BGRA upload
+// without an extension): swap in the shader, and ignore X.
+const FRAGMENT: &str = "
+uniform sampler2D u_sampler;
+in vec2 v_uv;
+out vec4 o_color;
+void main() {
+    o_color = vec4(texture(u_sampler, v_uv).bgr, 1.0);
+}
+";
+
+/// GL objects of one realized GLArea.
+pub(crate) struct GlLayer {
+    gl: glow::Context,
+    program: glow::Program,
+    vao: glow::VertexArray,
+    texture: glow::Texture,
+    u_tex: Option<glow::UniformLocation>,
+    u_sampler: Option<glow::UniformLocation>,
+    max_texture: i32,
+    /// The monitor rectangle the texture holds.
+    rect: Option<Area>,
+    /// Damaged rectangles copied out of the shared state, waiting for upload.
+    staging: Vec<u8>,
+    pending: Vec<(Area, usize)>,
+}
+
+impl std::fmt::Debug for GlLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlLayer")
+            .field("rect", &self.rect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GlLayer {
+    /// Creates the program and texture. The GLArea's context must be current.
+    pub(crate) fn new(es: bool) -> Result<GlLayer, GlError> {
+        let gl = load_gl()?;
+        let header = if es {
+            "#version 300 es\nprecision highp float;\nprecision highp int;\n"
+        } else {
+            "#version 150\n"
+        };
+        // SAFETY (all blocks below): plain GL calls on the current context
+        // with objects this function created; no pointers are passed.
+        let program = unsafe { build_program(&gl, header)? };
+        let vao = unsafe { gl.create_vertex_array() }.map_err(GlError::Gl)?;
+        let texture = unsafe { gl.create_texture() }.map_err(GlError::Gl)?;
+        let (u_tex, u_sampler, max_texture) = unsafe {
+            (
+                gl.get_uniform_location(program, "u_tex"),
+                gl.get_uniform_location(program, "u_sampler"),
+                gl.get_parameter_i32(glow::MAX_TEXTURE_SIZE),
+            )
+        };
+        Ok(GlLayer {
+            gl,
+            program,
+            vao,
+            texture,
+            u_tex,
+            u_sampler,
+            max_texture,
+            rect: None,
+            staging: Vec::new(),
+            pending: Vec::new(),
+        })
+    }
+
+    /// Whether the texture must be (re)allocated for `source`: then every
+    /// pixel of the monitor rectangle must be copied again.
+    pub(crate) fn needs_full(&self, source: &Source) -> bool {
+        self.rect != Some(source.rect)
+    }
+
+    /// Copies the damaged `areas` out of `surface` into the staging buffer
+    /// (the caller holds the display-state lock only for this).
+    pub(crate) fn stage(&mut self, source: &Source, surface: &Surface, areas: &[Area]) {
+        self.pending.clear();
+        if self.rect != Some(source.rect) {
+            self.pending.push((source.rect, usize::MAX));
+        }
+        let total: u64 = areas.iter().map(|a| u64::from(a.w) * u64::from(a.h) * 4).sum();
+        let Ok(total) = usize::try_from(total) else { return };
+        self.staging.clear();
+        if self.staging.try_reserve(total).is_err() {
+            tracing::warn!(bytes = total, "GL layer: cannot allocate the staging buffer");
+            return;
+        }
+        for a in areas {
+            let offset = self.staging.len();
+            let Some(len) = usize::try_from(a.w)
+                .ok()
+                .and_then(|w| w.checked_mul(4))
+                .and_then(|r| r.checked_mul(usize::try_from(a.h).ok()?))
+            else {
+                continue;
+            };
+            let Some(end) = offset.checked_add(len) else { continue };
+            self.staging.resize(end, 0);
+            let Some(dst) = self.staging.get_mut(offset..end) else {
+                continue;
+            };
+            let row = usize::try_from(a.w).unwrap_or(0).saturating_mul(4);
+            if copy_area(surface, a, dst, row, 0, 0) {
+                self.pending.push((*a, offset));
+            } else {
+                self.staging.truncate(offset);
+            }
+        }
+    }
+
+    /// Uploads what [`Self::stage`] copied (context current, lock released).
+    pub(crate) fn upload(&mut self, source: &Source) -> Result<(), GlError> {
+        let gl = &self.gl;
+        // SAFETY: the texture belongs to this context; each slice passed to
+        // tex_sub_image_2d holds exactly w*h*4 bytes (checked in `stage`),
+        // which is what GL reads with UNPACK_ROW_LENGTH 0 and alignment 4.
+        unsafe {
+            gl.bind_texture(glow::TEXTURE_2D, Some(self.texture));
+            gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 4);
+            gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
+            for (area, offset) in &self.pending {
+                if *offset == usize::MAX {
+                    let (w, h) = (area.w, area.h);
+                    let (Ok(wi), Ok(hi)) = (i32::try_from(w), i32::try_from(h)) else {
+                        return Err(GlError::TooLarge {
+                            width: w,
+                            height: h,
+                            max: self.max_texture,
+                        });
+                    };
+                    if wi > self.max_texture || hi > self.max_texture {
+                        return Err(GlError::TooLarge {
+                            width: w,
+                            height: h,
+                            max: self.max_texture,
+                        });
+                    }
+                    gl.tex_image_2d(
+                        glow::TEXTURE_2D,
+                        0,
+                        glow::RGBA8 as i32,
+                        wi,
+                        hi,
+                        0,
+                        glow::RGBA,
+                        glow::UNSIGNED_BYTE,
+                        glow::PixelUnpackData::Slice(None),
+                    );
+                    gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_S, glow::CLAMP_TO_EDGE as i32);
+                    gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_WRAP_T, glow::CLAMP_TO_EDGE as i32);
+                    self.rect = Some(source.rect);
+                    continue;
+                }
+                let Some(end) = usize::try_from(area.w)
+                    .ok()
+                    .and_then(|w| w.checked_mul(usize::try_from(area.h).ok()?)?.checked_mul(4))
+                    .and_then(|len| offset.checked_add(len))
+                else {
+                    continue;
+                };
+                let Some(data) = self.staging.get(*offset..end) else {
+                    continue;
+                };
+                let x = area.x.saturating_sub(source.rect.x);
+                let y = area.y.saturating_sub(source.rect.y);
+                let (Ok(x), Ok(y), Ok(w), Ok(h)) = (
+                    i32::try_from(x),
+                    i32::try_from(y),
+                    i32::try_from(area.w),
+                    i32::try_from(area.h),
+                ) else {
+                    continue;
+                };
+                gl.tex_sub_image_2d(
+                    glow::TEXTURE_2D,
+                    0,
+                    x,
+                    y,
+                    w,
+                    h,
+                    glow::RGBA,
+                    glow::UNSIGNED_BYTE,
+                    glow::PixelUnpackData::Slice(Some(data)),
+                );
+            }
+        }
+        self.pending.clear();
+        // Keep the staging buffer for the next frame unless it grew large.
+        if self.staging.capacity() > (16 << 20) {
+            self.staging = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Clears the framebuffer (`fb_width` × `fb_height` device pixels) to
+    /// black and draws the texture at `placement`.
+    pub(crate) fn draw(&self, fb_width: i32, fb_height: i32, placement: Option<&Placement>) {
+        let gl = &self.gl;
+        // SAFETY: plain GL calls on the current context with this layer's objects.
+        unsafe {
+            gl.disable(glow::SCISSOR_TEST);
+            gl.disable(glow::BLEND);
+            gl.viewport(0, 0, fb_width, fb_height);
+            gl.clear_color(0.0, 0.0, 0.0, 1.0);
+            gl.clear(glow::COLOR_BUFFER_BIT);
+            let (Some(p), Some(_)) = (placement, self.rect) else {
+                return;
+            };
+            let (Ok(x), Ok(y), Ok(w), Ok(h)) = (
+                i32::try_from(p.device_x),
+                i32::try_from(p.device_y),
+                i32::try_from(p.device_width),
+                i32::try_from(p.device_height),
+            ) else {
+                return;
+            };
+            // GL's origin is the bottom-left corner.
+            gl.viewport(x, fb_height.saturating_sub(y.saturating_add(h)), w, h);
+            let filter = if p.is_one_to_one() { glow::NEAREST } else { glow::LINEAR } as i32;
+            gl.use_program(Some(self.program));
+            gl.bind_vertex_array(Some(self.vao));
+            gl.active_texture(glow::TEXTURE0);
+            gl.bind_texture(glow::TEXTURE_2D, Some(self.texture));
+            gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, filter);
+            gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, filter);
+            gl.uniform_1_i32(self.u_sampler.as_ref(), 0);
+            gl.uniform_4_f32(self.u_tex.as_ref(), 0.0, 0.0, 1.0, 1.0);
+            gl.draw_arrays(glow::TRIANGLE_STRIP, 0, 4);
+            gl.bind_vertex_array(None);
+            gl.use_program(None);
+        }
+    }
+
+    /// Deletes the GL objects (the context must be current).
+    pub(crate) fn destroy(self) {
+        // SAFETY: the objects belong to this context and are not used again.
+        unsafe {
+            self.gl.delete_texture(self.texture);
+            self.gl.delete_vertex_array(self.vao);
+            self.gl.delete_program(self.program);
+        }
+    }
+}
+
+/// Compiles and links the program.
+///
+/// # Safety
+/// A GL context must be current and `gl` must have been loaded for it.
+unsafe fn build_program(gl: &glow::Context, header: &str) -> Result<glow::Program, GlError> {
+    // SAFETY: see the function's contract; only objects created here are used.
+    unsafe {
+        let program = gl.create_program().map_err(GlError::Gl)?;
+        let mut shaders = Vec::new();
+        for (stage, kind, body) in [
+            ("vertex", glow::VERTEX_SHADER, VERTEX),
+            ("fragment", glow::FRAGMENT_SHADER, FRAGMENT),
+        ] {
+            let shader = gl.create_shader(kind).map_err(GlError::Gl)?;
+            gl.shader_source(shader, &format!("{header}{body}"));
+            gl.compile_shader(shader);
+            if !gl.get_shader_compile_status(shader) {
+                let log = gl.get_shader_info_log(shader);
+                gl.delete_shader(shader);
+                gl.delete_program(program);
+                return Err(GlError::Shader { stage, log });
+            }
+            gl.attach_shader(program, shader);
+            shaders.push(shader);
+        }
+        gl.link_program(program);
+        let linked = gl.get_program_link_status(program);
+        for s in shaders {
+            gl.detach_shader(program, s);
+            gl.delete_shader(s);
+        }
+        if !linked {
+            let log = gl.get_program_info_log(program);
+            gl.delete_program(program);
+            return Err(GlError::Shader { stage: "link", log });
+        }
+        Ok(program)
+    }
+}

@@ -1,0 +1,612 @@
+//! The GObject implementation of [`Display`](super::Display): properties,
+//! layout, snapshot and the screen layers' plumbing.
+
+use super::Renderer;
+use super::cairo_layer::CairoLayer;
+use super::cursor::CursorLayer;
+use super::damage::{Area, Damage, Source};
+use super::gl_layer::GlLayer;
+use super::input::InputHandler;
+use super::overlay::{Overlay, OverlayState};
+use super::scaling::{self, Placement, Viewport};
+use crate::display::{DisplayEvent, Surface};
+use crate::gtk::Session;
+use gtk::glib;
+use gtk::prelude::*;
+use gtk::subclass::prelude::*;
+use gtk::{gdk, graphene};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Where the screen layer keeps its pixels.
+#[derive(Debug, Default)]
+pub(super) enum Screen {
+    /// Not set up yet (before construction finished).
+    #[default]
+    None,
+    /// Software rendering into the widget's snapshot.
+    Cairo(CairoLayer),
+    /// A GLArea child; `layer` exists while the area is realized.
+    Gl {
+        area: gtk::GLArea,
+        layer: Option<Box<GlLayer>>,
+    },
+}
+
+/// Receives the damaged rectangles while the display state is locked.
+pub(super) trait Sink {
+    /// Called first: returns true when everything must be copied again.
+    fn prepare(&mut self, source: &Source) -> bool;
+    /// Copies `areas` out of `surface`.
+    fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]);
+}
+
+impl Sink for CairoLayer {
+    fn prepare(&mut self, source: &Source) -> bool {
+        match CairoLayer::prepare(self, source) {
+            Ok(realloc) => realloc,
+            Err(e) => {
+                tracing::warn!(error = %e, "cairo layer: cannot allocate the image");
+                false
+            }
+        }
+    }
+
+    fn copy(&mut self, _source: &Source, surface: &Surface, areas: &[Area]) {
+        self.update(surface, areas);
+    }
+}
+
+impl Sink for GlLayer {
+    fn prepare(&mut self, source: &Source) -> bool {
+        self.needs_full(source)
+    }
+
+    fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]) {
+        self.stage(source, surface, areas);
+    }
+}
+
+#[derive(glib::Properties)]
+#[properties(wrapper_type = super::Display)]
+pub struct Display {
+    /// Fit the guest image into the widget keeping its aspect ratio (default);
+    /// when false, show it at `zoom-level`.
+    #[property(get, set = Self::set_scaling, default = true)]
+    pub(super) scaling: Cell<bool>,
+    /// With `scaling`: never enlarge beyond 100 %.
+    #[property(get, set = Self::set_only_downscale)]
+    pub(super) only_downscale: Cell<bool>,
+    /// Zoom level in percent used when `scaling` is false; values outside
+    /// 10–400 are clamped (not rejected).
+    #[property(get, set = Self::set_zoom_level, default = 100)]
+    pub(super) zoom_level: Cell<u32>,
+    /// The requested screen renderer.
+    #[property(get, set = Self::set_renderer, builder(Renderer::Auto))]
+    pub(super) renderer: Cell<Renderer>,
+    /// Whether the guest screen has been drawn completely once.
+    #[property(get)]
+    pub(super) ready: Cell<bool>,
+    /// Whether the pointer is grabbed (server mouse mode).
+    #[property(get)]
+    pub(super) mouse_grabbed: Cell<bool>,
+    /// Whether the keyboard is grabbed (system shortcuts go to the guest).
+    #[property(get)]
+    pub(super) keyboard_grabbed: Cell<bool>,
+
+    pub(super) session: RefCell<Option<Session>>,
+    pub(super) channel_id: Cell<u8>,
+    pub(super) monitor_id: Cell<u32>,
+    pub(super) source: Cell<Option<Source>>,
+    pub(super) damage: RefCell<Damage>,
+    pub(super) screen: RefCell<Screen>,
+    pub(super) overlay: RefCell<Option<Overlay>>,
+    /// The renderer in use once decided.
+    pub(super) active: Cell<Option<Renderer>>,
+    /// The guest cursor (GdkCursor in client mouse mode, drawn in server mode).
+    pub(super) cursor: RefCell<CursorLayer>,
+    /// Keyboard and mouse handling of the running session.
+    pub(super) input: RefCell<Option<Rc<InputHandler>>>,
+}
+
+impl Default for Display {
+    fn default() -> Self {
+        Self {
+            scaling: Cell::new(true),
+            only_downscale: Cell::new(false),
+            zoom_level: Cell::new(100),
+            renderer: Cell::new(Renderer::Auto),
+            ready: Cell::new(false),
+            mouse_grabbed: Cell::new(false),
+            keyboard_grabbed: Cell::new(false),
+            session: RefCell::new(None),
+            channel_id: Cell::new(0),
+            monitor_id: Cell::new(0),
+            source: Cell::new(None),
+            damage: RefCell::new(Damage::default()),
+            screen: RefCell::new(Screen::None),
+            overlay: RefCell::new(None),
+            active: Cell::new(None),
+            cursor: RefCell::new(CursorLayer::new()),
+            input: RefCell::new(None),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Display {
+    const NAME: &'static str = "SumacDisplay";
+    type Type = super::Display;
+    type ParentType = gtk::Widget;
+
+    fn class_init(klass: &mut Self::Class) {
+        klass.set_css_name("sumac-display");
+        klass.set_accessible_role(gtk::AccessibleRole::Img);
+    }
+}
+
+#[glib::derived_properties]
+impl ObjectImpl for Display {
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.set_focusable(true);
+        obj.set_overflow(gtk::Overflow::Hidden);
+        let overlay = Overlay::new();
+        overlay.widget().set_parent(&*obj);
+        self.overlay.replace(Some(overlay));
+        obj.connect_scale_factor_notify(|d| {
+            d.imp().damage.borrow_mut().set_full();
+            d.queue_resize();
+            d.imp().queue_redraw();
+        });
+    }
+
+    fn dispose(&self) {
+        self.teardown_screen();
+        if let Some(o) = self.overlay.take() {
+            o.widget().unparent();
+        }
+    }
+}
+
+impl WidgetImpl for Display {
+    fn measure(&self, orientation: gtk::Orientation, _for_size: i32) -> (i32, i32, i32, i32) {
+        let obj = self.obj();
+        let (nw, nh) = match self.source.get() {
+            Some(s) => scaling::natural_size(
+                s.rect.w,
+                s.rect.h,
+                self.scaling.get(),
+                self.zoom_level.get(),
+                f64::from(obj.scale_factor()),
+            ),
+            None => (640, 480),
+        };
+        let natural = if orientation == gtk::Orientation::Horizontal {
+            nw
+        } else {
+            nh
+        };
+        let mut minimum = if self.scaling.get() { 1 } else { natural };
+        if let Some(o) = self.overlay.borrow().as_ref()
+            && o.widget().is_visible()
+        {
+            let (m, _, _, _) = o.widget().measure(orientation, -1);
+            minimum = minimum.max(m);
+        }
+        (minimum, natural.max(minimum), -1, -1)
+    }
+
+    fn size_allocate(&self, width: i32, height: i32, baseline: i32) {
+        let gl_area = match &*self.screen.borrow() {
+            Screen::Gl { area, .. } => Some(area.clone()),
+            _ => None,
+        };
+        if let Some(area) = gl_area {
+            area.allocate(width, height, baseline, None);
+        }
+        if let Some(o) = self.overlay.borrow().as_ref()
+            && o.widget().is_visible()
+        {
+            o.widget().allocate(width, height, baseline, None);
+        }
+        self.update_cursor_scale();
+    }
+
+    fn snapshot(&self, snapshot: &gtk::Snapshot) {
+        let obj = self.obj();
+        let bounds = graphene::Rect::new(0.0, 0.0, obj.width() as f32, obj.height() as f32);
+        snapshot.append_color(&gdk::RGBA::BLACK, &bounds);
+        let gl_area = {
+            let mut screen = self.screen.borrow_mut();
+            match &mut *screen {
+                Screen::Cairo(layer) => {
+                    self.pull(layer);
+                    if let Some(p) = self.placement(f64::from(obj.width()), f64::from(obj.height())) {
+                        layer.snapshot(snapshot, &p);
+                    }
+                    None
+                }
+                Screen::Gl { area, .. } => Some(area.clone()),
+                Screen::None => None,
+            }
+        };
+        // The GLArea renders (gl_render, which borrows the screen) inside its snapshot.
+        if let Some(area) = gl_area {
+            obj.snapshot_child(&area, snapshot);
+        }
+        if let (Some(p), Some(s)) = (
+            self.placement(f64::from(obj.width()), f64::from(obj.height())),
+            self.source.get(),
+        ) {
+            let (ox, oy) = (f64::from(s.rect.x), f64::from(s.rect.y));
+            let to_widget = |gx: f64, gy: f64| p.guest_to_widget(gx - ox, gy - oy);
+            self.cursor
+                .borrow()
+                .snapshot(snapshot, &to_widget, p.factors().0 / p.scale_factor);
+        }
+        if let Some(o) = self.overlay.borrow().as_ref() {
+            obj.snapshot_child(o.widget(), snapshot);
+        }
+    }
+}
+
+impl Display {
+    fn set_scaling(&self, v: bool) {
+        if self.scaling.replace(v) != v {
+            self.layout_changed();
+        }
+    }
+
+    fn set_only_downscale(&self, v: bool) {
+        if self.only_downscale.replace(v) != v {
+            self.layout_changed();
+        }
+    }
+
+    fn set_zoom_level(&self, v: u32) {
+        let v = scaling::clamp_zoom(v);
+        if self.zoom_level.replace(v) != v {
+            self.layout_changed();
+        }
+    }
+
+    fn set_renderer(&self, v: Renderer) {
+        if self.renderer.replace(v) != v && !matches!(*self.screen.borrow(), Screen::None) {
+            self.setup_screen();
+        }
+    }
+
+    fn layout_changed(&self) {
+        self.obj().queue_resize();
+        self.queue_redraw();
+    }
+
+    /// Tells the cursor layer how many logical pixels a guest pixel takes.
+    fn update_cursor_scale(&self) {
+        let obj = self.obj();
+        if let Some(p) = self.placement(f64::from(obj.width()), f64::from(obj.height())) {
+            self.cursor
+                .borrow_mut()
+                .set_guest_scale(p.factors().0 / p.scale_factor, obj.upcast_ref());
+        }
+    }
+
+    /// Asks for a new frame of the screen layer (coalesced by the frame clock).
+    pub(super) fn queue_redraw(&self) {
+        let gl_area = match &*self.screen.borrow() {
+            Screen::Gl { area, .. } => Some(area.clone()),
+            _ => None,
+        };
+        match gl_area {
+            Some(area) => area.queue_render(),
+            None => self.obj().queue_draw(),
+        }
+    }
+
+    /// Where the guest image goes in a `width` × `height` (logical) area.
+    pub(super) fn placement(&self, width: f64, height: f64) -> Option<Placement> {
+        let s = self.source.get()?;
+        scaling::place(&Viewport {
+            guest_width: s.rect.w,
+            guest_height: s.rect.h,
+            widget_width: width,
+            widget_height: height,
+            scale_factor: f64::from(self.obj().scale_factor()),
+            fit: self.scaling.get(),
+            only_downscale: self.only_downscale.get(),
+            zoom_percent: self.zoom_level.get(),
+        })
+    }
+
+    /// Records a new source; a change means a new layout and a full redraw.
+    fn update_source(&self, source: Option<Source>) {
+        let old = self.source.replace(source);
+        if old == source {
+            return;
+        }
+        self.damage.borrow_mut().set_full();
+        let size_changed = old.map(|s| (s.rect.w, s.rect.h)) != source.map(|s| (s.rect.w, s.rect.h));
+        if size_changed {
+            // Not from inside a snapshot or render: defer to the main loop.
+            let weak = self.obj().downgrade();
+            glib::idle_add_local_once(move || {
+                if let Some(d) = weak.upgrade() {
+                    d.queue_resize();
+                    d.imp().queue_redraw();
+                }
+            });
+        }
+    }
+
+    /// Re-reads the source from the shared state (briefly locked, nothing copied).
+    pub(super) fn refresh_source(&self) {
+        let Some(state) = self
+            .session
+            .borrow()
+            .as_ref()
+            .and_then(|s| s.display_state(self.channel_id.get()))
+        else {
+            return;
+        };
+        let guard = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let source = Source::resolve(&guard, self.monitor_id.get());
+        let marked = guard.is_marked();
+        drop(guard);
+        self.update_source(source);
+        if marked {
+            self.set_ready(true);
+        }
+    }
+
+    /// Locks the shared state only to copy the damaged rectangles into `sink`.
+    pub(super) fn pull(&self, sink: &mut dyn Sink) -> Option<Source> {
+        let state = self
+            .session
+            .borrow()
+            .as_ref()
+            .and_then(|s| s.display_state(self.channel_id.get()))?;
+        let guard = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let source = Source::resolve(&guard, self.monitor_id.get());
+        self.update_source(source);
+        let source = source?;
+        if sink.prepare(&source) {
+            self.damage.borrow_mut().set_full();
+        }
+        let areas = self.damage.borrow_mut().take(&source);
+        if !areas.is_empty()
+            && let Some(surface) = guard.surface(source.surface_id)
+        {
+            sink.copy(&source, surface, &areas);
+        }
+        Some(source)
+    }
+
+    /// Applies a cursor event; redraws when the drawn (server-mode) cursor changed.
+    pub(super) fn handle_cursor_event(&self, event: &crate::client::events::CursorEvent) {
+        let obj = self.obj();
+        let widget: &gtk::Widget = obj.upcast_ref();
+        let mut layer = self.cursor.borrow_mut();
+        if let Some(p) = self.placement(f64::from(obj.width()), f64::from(obj.height())) {
+            layer.set_guest_scale(p.factors().0 / p.scale_factor.max(1.0), widget);
+        }
+        if layer.handle(event, widget) {
+            obj.queue_draw();
+        }
+    }
+
+    pub(super) fn handle_display_event(&self, event: &DisplayEvent) {
+        match event {
+            DisplayEvent::SurfaceCreated { primary: true, .. } | DisplayEvent::MonitorsConfig(_) => {
+                self.refresh_source();
+                self.queue_redraw();
+            }
+            DisplayEvent::SurfaceDestroyed { id } if self.source.get().is_some_and(|s| s.surface_id == *id) => {
+                self.refresh_source();
+                self.queue_redraw();
+            }
+            DisplayEvent::Damage { surface_id, rect } => {
+                let Some(area) = Area::from_rect(rect) else { return };
+                match self.source.get() {
+                    Some(s) if s.surface_id == *surface_id => {
+                        if area.intersect(&s.rect).is_some() {
+                            self.damage.borrow_mut().add(*surface_id, area);
+                            self.queue_redraw();
+                        }
+                    }
+                    // The primary surface is not known yet: look again.
+                    None => {
+                        self.refresh_source();
+                        self.queue_redraw();
+                    }
+                    Some(_) => {}
+                }
+            }
+            DisplayEvent::Mark => self.set_ready(true),
+            DisplayEvent::Reset => {
+                self.refresh_source();
+                self.queue_redraw();
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn set_ready(&self, ready: bool) {
+        if self.ready.replace(ready) != ready {
+            self.obj().notify_ready();
+        }
+        if ready {
+            self.set_overlay(OverlayState::Hidden);
+        }
+    }
+
+    pub(super) fn set_overlay(&self, state: OverlayState) {
+        let changed = {
+            let mut o = self.overlay.borrow_mut();
+            match o.as_mut() {
+                Some(o) if *o.state() != state => {
+                    o.set_state(state);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.obj().queue_resize();
+        }
+    }
+
+    /// The renderer to start with: the property, else `SUMAC_RENDERER`, else GL.
+    fn wanted_renderer(&self) -> Renderer {
+        match self.renderer.get() {
+            Renderer::Auto => std::env::var("SUMAC_RENDERER")
+                .ok()
+                .and_then(|v| Renderer::from_name(&v))
+                .unwrap_or(Renderer::Auto),
+            r => r,
+        }
+    }
+
+    /// (Re)creates the screen layer for the wanted renderer.
+    pub(super) fn setup_screen(&self) {
+        self.teardown_screen();
+        let wanted = self.wanted_renderer();
+        if wanted == Renderer::Cairo {
+            self.use_cairo(None);
+            return;
+        }
+        let area = gtk::GLArea::builder()
+            .auto_render(false)
+            .has_depth_buffer(false)
+            .has_stencil_buffer(false)
+            .can_target(false)
+            .focusable(false)
+            .build();
+        let weak = self.obj().downgrade();
+        area.connect_realize(move |area| {
+            if let Some(d) = weak.upgrade() {
+                d.imp().gl_realized(area);
+            }
+        });
+        let weak = self.obj().downgrade();
+        area.connect_unrealize(move |area| {
+            if let Some(d) = weak.upgrade() {
+                d.imp().gl_unrealized(area);
+            }
+        });
+        let weak = self.obj().downgrade();
+        area.connect_render(move |area, _| {
+            if let Some(d) = weak.upgrade() {
+                d.imp().gl_render(area);
+            }
+            glib::Propagation::Stop
+        });
+        let obj = self.obj();
+        let overlay = self
+            .overlay
+            .borrow()
+            .as_ref()
+            .map(|o| o.widget().clone().upcast::<gtk::Widget>());
+        area.insert_before(&*obj, overlay.as_ref());
+        self.screen.replace(Screen::Gl { area, layer: None });
+        self.damage.borrow_mut().set_full();
+        obj.queue_resize();
+    }
+
+    fn teardown_screen(&self) {
+        let old = self.screen.replace(Screen::None);
+        if let Screen::Gl { area, layer } = old {
+            if let Some(layer) = layer {
+                area.make_current();
+                (*layer).destroy();
+            }
+            area.unparent();
+        }
+        self.active.set(None);
+    }
+
+    /// Switches to the cairo layer (`why`: the GL failure that caused it).
+    fn use_cairo(&self, why: Option<String>) {
+        if let Some(why) = &why {
+            tracing::warn!(reason = %why, "OpenGL unavailable for the display, using cairo");
+        }
+        self.teardown_screen();
+        self.screen.replace(Screen::Cairo(CairoLayer::default()));
+        self.set_active(Renderer::Cairo);
+        self.damage.borrow_mut().set_full();
+        self.obj().queue_draw();
+    }
+
+    fn set_active(&self, r: Renderer) {
+        if self.active.replace(Some(r)) != Some(r) {
+            tracing::info!(
+                renderer = r.name(),
+                channel = self.channel_id.get(),
+                monitor = self.monitor_id.get(),
+                "display renderer active"
+            );
+        }
+    }
+
+    /// Falls back to cairo from the main loop (not inside a GLArea callback).
+    fn fall_back_later(&self, why: String) {
+        let weak = self.obj().downgrade();
+        glib::idle_add_local_once(move || {
+            if let Some(d) = weak.upgrade() {
+                d.imp().use_cairo(Some(why));
+            }
+        });
+    }
+
+    fn gl_realized(&self, area: &gtk::GLArea) {
+        area.make_current();
+        if let Some(e) = area.error() {
+            self.fall_back_later(e.to_string());
+            return;
+        }
+        let es = area.context().is_some_and(|c| c.uses_es());
+        match GlLayer::new(es) {
+            Ok(layer) => {
+                if let Screen::Gl { layer: slot, .. } = &mut *self.screen.borrow_mut() {
+                    *slot = Some(Box::new(layer));
+                }
+                self.set_active(Renderer::Gl);
+                self.damage.borrow_mut().set_full();
+            }
+            Err(e) => self.fall_back_later(e.to_string()),
+        }
+    }
+
+    fn gl_unrealized(&self, area: &gtk::GLArea) {
+        let layer = match &mut *self.screen.borrow_mut() {
+            Screen::Gl { layer, .. } => layer.take(),
+            _ => None,
+        };
+        if let Some(layer) = layer {
+            area.make_current();
+            if area.error().is_none() {
+                (*layer).destroy();
+            }
+        }
+    }
+
+    fn gl_render(&self, area: &gtk::GLArea) {
+        let mut screen = self.screen.borrow_mut();
+        let Screen::Gl { layer: Some(layer), .. } = &mut *screen else {
+            return;
+        };
+        if let Some(source) = self.pull(&mut **layer)
+            && let Err(e) = layer.upload(&source)
+        {
+            drop(screen);
+            self.fall_back_later(e.to_string());
+            return;
+        }
+        let scale = area.scale_factor();
+        let fb_w = area.width().saturating_mul(scale);
+        let fb_h = area.height().saturating_mul(scale);
+        let placement = self.placement(f64::from(area.width()), f64::from(area.height()));
+        layer.draw(fb_w, fb_h, placement.as_ref());
+    }
+}

@@ -1,0 +1,113 @@
+//! The overlay layer of a [`Display`](super::Display): a spinner with
+//! "Connecting…" while there is nothing to show, the error text when the
+//! session failed, and a slot where the embedder puts its own widgets (the
+//! app's Reconnect button).
+
+use crate::i18n::gettext;
+use gtk::prelude::*;
+
+/// What the overlay shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlayState {
+    /// Nothing: the guest screen is visible.
+    Hidden,
+    /// Spinner and a "Connecting…" text.
+    Connecting,
+    /// An error text (no spinner).
+    Error(String),
+}
+
+/// The overlay's widgets.
+#[derive(Debug)]
+pub(crate) struct Overlay {
+    root: gtk::Box,
+    spinner: gtk::Spinner,
+    label: gtk::Label,
+    actions: gtk::Box,
+    state: OverlayState,
+}
+
+impl Overlay {
+    pub(crate) fn new() -> Self {
+        let root = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .spacing(12)
+            .halign(gtk::Align::Center)
+            .valign(gtk::Align::Center)
+            .margin_top(24)
+            .margin_bottom(24)
+            .margin_start(24)
+            .margin_end(24)
+            .build();
+        // Adwaita's on-screen-display style: light text on a dark translucent box.
+        root.add_css_class("osd");
+        root.add_css_class("sumac-display-overlay");
+        let spinner = gtk::Spinner::builder().width_request(32).height_request(32).build();
+        let label = gtk::Label::builder()
+            .wrap(true)
+            .justify(gtk::Justification::Center)
+            .max_width_chars(50)
+            .margin_start(12)
+            .margin_end(12)
+            .margin_top(6)
+            .build();
+        let actions = gtk::Box::builder()
+            .orientation(gtk::Orientation::Horizontal)
+            .spacing(6)
+            .halign(gtk::Align::Center)
+            .build();
+        root.append(&spinner);
+        root.append(&label);
+        root.append(&actions);
+        let mut overlay = Overlay {
+            root,
+            spinner,
+            label,
+            actions,
+            state: OverlayState::Hidden,
+        };
+        overlay.set_state(OverlayState::Connecting);
+        overlay
+    }
+
+    /// The overlay's root widget (a child of the Display).
+    pub(crate) fn widget(&self) -> &gtk::Box {
+        &self.root
+    }
+
+    pub(crate) fn state(&self) -> &OverlayState {
+        &self.state
+    }
+
+    pub(crate) fn set_state(&mut self, state: OverlayState) {
+        match &state {
+            OverlayState::Hidden => {
+                self.spinner.stop();
+                self.root.set_visible(false);
+            }
+            OverlayState::Connecting => {
+                self.spinner.set_visible(true);
+                self.spinner.start();
+                self.label.set_text(&gettext("Connecting…"));
+                self.root.set_visible(true);
+            }
+            OverlayState::Error(text) => {
+                self.spinner.stop();
+                self.spinner.set_visible(false);
+                self.label.set_text(text);
+                self.root.set_visible(true);
+            }
+        }
+        self.state = state;
+    }
+
+    /// Replaces the embedder's widgets below the text.
+    pub(crate) fn set_actions(&self, widgets: &[gtk::Widget]) {
+        while let Some(child) = self.actions.first_child() {
+            self.actions.remove(&child);
+        }
+        for w in widgets {
+            self.actions.append(w);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! L2: the embeddable GTK4 widget (feature `gtk`).
+//!
+//! - [`Session`] (GType `SumacSession`): a SPICE session as a GObject; its
+//!   events arrive on the GTK main context as signals.
+//! - [`Display`] (GType `SumacDisplay`): one monitor of a display channel,
+//!   with OpenGL or cairo rendering, scaling and an overlay.
+//!
+//! ```no_run
+//! use sumac::gtk::{Display, Session};
+//! use gtk::prelude::*;
+//! # fn build(app: &gtk::Application) {
+//! let session = Session::new();
+//! let display = Display::new(&session, 0, 0);
+//! gtk::ApplicationWindow::builder().application(app).child(&display).build().present();
+//! session.connect_uri("spice://127.0.0.1:5900").ok();
+//! # }
+//! ```
+
+pub mod display;
+pub mod session;
+
+pub use display::{Display, OverlayState, Renderer};
+pub use session::{Session, SessionError};
+
+/// Initializes GTK (idempotent; call from the main thread before creating
+/// widgets when not running inside a `gtk::Application`).
+pub fn init() -> Result<(), gtk::glib::BoolError> {
+    if gtk::is_initialized_main_thread() {
+        return Ok(());
+    }
+    gtk::init()
+}

@@ -1,0 +1,339 @@
+//! [`Session`]: a SPICE session as a GObject (GType `SumacSession`).
+//!
+//! It wraps [`client::connect`](crate::client::connect): the channel threads
+//! run on their own, and their [`SessionEvent`]s are pumped onto the GTK main
+//! context, where they become GObject signals and property changes and are
+//! routed to the [`Display`] widgets of the session.
+
+use super::display::Display;
+use crate::client::config::ConfigError;
+use crate::client::{ClientError, ConnectionConfig, SessionEvent, SessionHandle, SessionOptions};
+use crate::display::{DisplayState, MonitorHead};
+use crate::proto::ChannelType;
+use crate::proto::consts::mouse_mode;
+use gtk::glib;
+use gtk::glib::prelude::*;
+use gtk::glib::subclass::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// Why [`Session::connect_uri`] could not start a session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The URI is not a valid SPICE URI.
+    #[error("invalid SPICE URI: {0}")]
+    Uri(#[from] ConfigError),
+    /// The runtime refused to start (bad settings, thread creation failed).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+mod imp {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+    use std::collections::BTreeMap;
+    use std::sync::OnceLock;
+
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::Session)]
+    pub struct Session {
+        /// Whether the main channel is linked.
+        #[property(get)]
+        pub(super) connected: Cell<bool>,
+        /// Whether a display channel has drawn its first complete frame.
+        #[property(get)]
+        pub(super) ready: Cell<bool>,
+        /// The guest's name (SPICE_MSG_MAIN_NAME), empty until the server sends it.
+        #[property(get)]
+        pub(super) name: RefCell<String>,
+        /// Whether the server uses client mouse mode (absolute positions).
+        #[property(get)]
+        pub(super) client_mouse_mode: Cell<bool>,
+        pub(super) handle: RefCell<Option<SessionHandle>>,
+        /// Incremented by each connect: events of an older session are ignored.
+        pub(super) generation: Cell<u64>,
+        pub(super) displays: RefCell<Vec<glib::WeakRef<Display>>>,
+        pub(super) monitors: RefCell<BTreeMap<u8, Vec<MonitorHead>>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for Session {
+        const NAME: &'static str = "SumacSession";
+        type Type = super::Session;
+    }
+
+    #[glib::derived_properties]
+    impl ObjectImpl for Session {
+        fn signals() -> &'static [glib::subclass::Signal] {
+            static SIGNALS: OnceLock<Vec<glib::subclass::Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                vec![
+                    glib::subclass::Signal::builder("connected").build(),
+                    glib::subclass::Signal::builder("disconnected")
+                        .param_types([String::static_type()])
+                        .build(),
+                    glib::subclass::Signal::builder("monitors-changed")
+                        .param_types([u32::static_type()])
+                        .build(),
+                    glib::subclass::Signal::builder("ready").build(),
+                    glib::subclass::Signal::builder("channel-up")
+                        .param_types([String::static_type()])
+                        .build(),
+                    glib::subclass::Signal::builder("channel-down")
+                        .param_types([String::static_type(), String::static_type()])
+                        .build(),
+                ]
+            })
+        }
+
+        fn dispose(&self) {
+            if let Some(handle) = self.handle.take() {
+                handle.disconnect();
+            }
+        }
+    }
+}
+
+glib::wrapper! {
+    /// A SPICE session (GType `SumacSession`).
+    ///
+    /// Create it with [`Session::new`], create one [`Display`] per monitor
+    /// with [`Display::new`], then call [`Session::connect_uri`] (or
+    /// [`Session::connect`]). Signals:
+    /// - `connected()`: the main channel is linked;
+    /// - `disconnected(reason: String)`: the session ended; `reason` is the
+    ///   error text, empty when [`Session::disconnect`] was called;
+    /// - `monitors-changed(channel_id: u32)`: a display channel's monitor
+    ///   configuration changed (see [`Session::monitors`]);
+    /// - `ready()`: a display channel drew its first complete frame;
+    /// - `channel-up(name)`, `channel-down(name, error)`: channel lifecycle.
+    pub struct Session(ObjectSubclass<imp::Session>);
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    /// A session that is not connected yet.
+    pub fn new() -> Self {
+        glib::Object::new()
+    }
+
+    /// Parses a `spice://`, `spice+tls://` or `spice+unix://` URI and
+    /// connects with default [`SessionOptions`].
+    pub fn connect_uri(&self, uri: &str) -> Result<(), SessionError> {
+        let config = ConnectionConfig::from_uri(uri)?;
+        self.connect(config, SessionOptions::default())?;
+        Ok(())
+    }
+
+    /// Starts the session (returns at once; progress comes as signals).
+    /// A session already running is disconnected first.
+    pub fn connect(&self, config: ConnectionConfig, options: SessionOptions) -> Result<(), ClientError> {
+        self.disconnect();
+        let (handle, mut rx) = crate::client::connect(config, options)?;
+        let imp = self.imp();
+        let generation = imp.generation.get().wrapping_add(1);
+        imp.generation.set(generation);
+        imp.handle.replace(Some(handle));
+        for d in self.all_displays() {
+            d.session_started();
+        }
+        let weak = self.downgrade();
+        glib::MainContext::default().spawn_local(async move {
+            while let Some(event) = rx.recv().await {
+                let Some(session) = weak.upgrade() else { break };
+                if session.imp().generation.get() != generation {
+                    break;
+                }
+                session.dispatch(event);
+            }
+        });
+        Ok(())
+    }
+
+    /// Disconnects (joins the channel threads; takes milliseconds) and emits
+    /// `disconnected("")`. Does nothing when not connected.
+    pub fn disconnect(&self) {
+        let imp = self.imp();
+        let Some(handle) = imp.handle.take() else { return };
+        // Events still queued belong to the finished session.
+        imp.generation.set(imp.generation.get().wrapping_add(1));
+        handle.disconnect();
+        self.ended(None);
+    }
+
+    /// Whether a session runs (connecting or connected).
+    pub fn is_running(&self) -> bool {
+        self.imp().handle.borrow().is_some()
+    }
+
+    /// The shared decoded surfaces of display channel `channel_id`, once it exists.
+    pub fn display_state(&self, channel_id: u8) -> Option<Arc<Mutex<DisplayState>>> {
+        self.imp().handle.borrow().as_ref()?.display(channel_id)
+    }
+
+    /// Keyboard and mouse input of the running session (commands are
+    /// dropped until the inputs channel is linked).
+    pub fn inputs(&self) -> Option<crate::client::inputs::InputsHandle> {
+        self.imp().handle.borrow().as_ref().map(SessionHandle::inputs)
+    }
+
+    /// The last monitor configuration of display channel `channel_id` (empty
+    /// until the server sends one).
+    pub fn monitors(&self, channel_id: u8) -> Vec<MonitorHead> {
+        self.imp()
+            .monitors
+            .borrow()
+            .get(&channel_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` with the running session's handle (e.g. for statistics).
+    pub fn with_handle<R>(&self, f: impl FnOnce(&SessionHandle) -> R) -> Option<R> {
+        self.imp().handle.borrow().as_ref().map(f)
+    }
+
+    /// Connects to `connected()`.
+    pub fn connect_connected<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure("connected", false, glib::closure_local!(move |s: &Self| f(s)))
+    }
+
+    /// Connects to `disconnected(reason)`; `reason` is empty for a requested disconnect.
+    pub fn connect_disconnected<F: Fn(&Self, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "disconnected",
+            false,
+            glib::closure_local!(move |s: &Self, reason: &str| f(s, reason)),
+        )
+    }
+
+    /// Connects to `monitors-changed(channel_id)`.
+    pub fn connect_monitors_changed<F: Fn(&Self, u32) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "monitors-changed",
+            false,
+            glib::closure_local!(move |s: &Self, channel: u32| f(s, channel)),
+        )
+    }
+
+    /// Connects to `ready()`.
+    pub fn connect_ready<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure("ready", false, glib::closure_local!(move |s: &Self| f(s)))
+    }
+
+    pub(crate) fn register_display(&self, display: &Display) {
+        let mut displays = self.imp().displays.borrow_mut();
+        displays.retain(|w| w.upgrade().is_some());
+        displays.push(display.downgrade());
+    }
+
+    fn displays_of(&self, channel_id: u8) -> Vec<Display> {
+        self.imp()
+            .displays
+            .borrow()
+            .iter()
+            .filter_map(glib::WeakRef::upgrade)
+            .filter(|d| d.channel_id() == channel_id)
+            .collect()
+    }
+
+    fn all_displays(&self) -> Vec<Display> {
+        self.imp()
+            .displays
+            .borrow()
+            .iter()
+            .filter_map(glib::WeakRef::upgrade)
+            .collect()
+    }
+
+    fn ended(&self, error: Option<String>) {
+        let imp = self.imp();
+        imp.handle.take();
+        if imp.connected.replace(false) {
+            self.notify_connected();
+        }
+        if imp.ready.replace(false) {
+            self.notify_ready();
+        }
+        for d in self.all_displays() {
+            d.session_ended(error.as_deref());
+        }
+        let reason = error.unwrap_or_default();
+        self.emit_by_name::<()>("disconnected", &[&reason]);
+    }
+
+    fn dispatch(&self, event: SessionEvent) {
+        let imp = self.imp();
+        match event {
+            SessionEvent::ChannelUp { channel, tls } => {
+                tracing::debug!(%channel, tls, "channel up");
+                if channel.channel_type == ChannelType::MAIN && !imp.connected.replace(true) {
+                    self.notify_connected();
+                    self.emit_by_name::<()>("connected", &[]);
+                }
+                if channel.channel_type == ChannelType::DISPLAY {
+                    for d in self.displays_of(channel.id) {
+                        d.channel_up();
+                    }
+                }
+                self.emit_by_name::<()>("channel-up", &[&channel.to_string()]);
+            }
+            SessionEvent::ChannelDown { channel, error } => {
+                let text = error.map(|e| e.to_string()).unwrap_or_default();
+                self.emit_by_name::<()>("channel-down", &[&channel.to_string(), &text]);
+            }
+            SessionEvent::Init { current_mouse_mode, .. } => self.set_mouse_mode(current_mouse_mode),
+            SessionEvent::MouseMode { current, .. } => self.set_mouse_mode(u32::from(current)),
+            SessionEvent::Name(name) if *imp.name.borrow() != name => {
+                imp.name.replace(name);
+                self.notify_name();
+            }
+            SessionEvent::Display { channel_id, event } => {
+                let marked = matches!(event, crate::display::DisplayEvent::Mark);
+                for d in self.displays_of(channel_id) {
+                    d.handle_display_event(&event);
+                }
+                if marked && !imp.ready.replace(true) {
+                    self.notify_ready();
+                    self.emit_by_name::<()>("ready", &[]);
+                }
+            }
+            SessionEvent::Cursor { channel_id, event } => {
+                for d in self.displays_of(channel_id) {
+                    d.handle_cursor_event(&event);
+                }
+            }
+            SessionEvent::Monitors { channel_id, heads } => {
+                imp.monitors.borrow_mut().insert(channel_id, heads);
+                for d in self.displays_of(channel_id) {
+                    d.monitors_changed();
+                }
+                self.emit_by_name::<()>("monitors-changed", &[&u32::from(channel_id)]);
+            }
+            SessionEvent::Disconnected { error } => {
+                let text = error.map(|e| e.to_string());
+                if let Some(t) = &text {
+                    tracing::info!(error = %t, "session ended");
+                }
+                self.ended(text);
+            }
+            // Agent, notify and multimedia-time events are not used by the widget.
+            _ => {}
+        }
+    }
+
+    fn set_mouse_mode(&self, mode: u32) {
+        let client = mode == mouse_mode::CLIENT;
+        if self.imp().client_mouse_mode.replace(client) != client {
+            self.notify_client_mouse_mode();
+        }
+        for d in self.all_displays() {
+            d.set_client_mouse_mode(client);
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The `sumac` desktop app under Xvfb against the test server: the session
+//! window (title, guest pixels), the error overlay with Reconnect, kiosk exit
+//! on disconnect, the connect window with recent connections, `--version` and
+//! unknown options.
+//!
+//! Needs Xvfb, dbus-run-session, xdotool and ImageMagick's `import`; without
+//! them the GUI tests skip (and fail when `CI` is set).
+
+use super::real::RgbImage;
+use super::real::{Tool, child_pids, pid_alive, require_real_servers, signal_pid, wait_pid_gone};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use sumac_test_server::{ServerConfig, TestServer};
+
+const SUMAC: &str = env!("CARGO_BIN_EXE_sumac");
+const WAIT: Duration = Duration::from_secs(30);
+
+const GUI_TOOLS: &[Tool] = &[
+    Tool {
+        binary: "Xvfb",
+        package: "xvfb",
+    },
+    Tool {
+        binary: "dbus-run-session",
+        package: "dbus",
+    },
+    Tool {
+        binary: "xdotool",
+        package: "xdotool",
+    },
+    Tool {
+        binary: "import",
+        package: "imagemagick",
+    },
+];
+
+/// An Xvfb server on a free display; killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("Xvfb display number");
+        let display = format!(":{}", line.trim());
+        assert!(line.trim().parse::<u32>().is_ok(), "Xvfb printed {line:?}");
+        Xvfb { child, display }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", &self.display);
+        c
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sumac` running under `dbus-run-session` on an Xvfb display.
+struct App {
+    child: Child,
+    log: PathBuf,
+}
+
+impl App {
+    fn start(x: &Xvfb, config_home: &Path, args: &[&str]) -> App {
+        let log = config_home.join(format!("sumac-{}.log", args.join("_").replace(['/', ':'], "_")));
+        let mut cmd = x.command("dbus-run-session");
+        cmd.arg("--")
+            .arg(SUMAC)
+            .args(args)
+            .env("GDK_BACKEND", "x11")
+            .env("XDG_CONFIG_HOME", config_home)
+            .env("GSETTINGS_BACKEND", "memory")
+            .env("RUST_LOG", "sumac=debug")
+            // The renderers themselves are compared pixel for pixel in gui.rs;
+            // here the software one keeps the app tests independent of GL.
+            .env("SUMAC_RENDERER", "cairo")
+            .env_remove("GSETTINGS_SCHEMA_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap());
+        let child = cmd.spawn().expect("start sumac");
+        App { child, log }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to end; returns its exit code.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let pid = self.child.id();
+        for child in child_pids(pid) {
+            signal_pid(child, "TERM");
+            wait_pid_gone(child, Duration::from_secs(5));
+        }
+        if pid_alive(pid) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds a visible window whose title contains `name`.
+fn find_window(x: &Xvfb, name: &str, app: &App) -> String {
+    let start = Instant::now();
+    loop {
+        let out = x
+            .command("xdotool")
+            .args(["search", "--onlyvisible", "--name", name])
+            .output()
+            .unwrap();
+        if let Some(id) = String::from_utf8_lossy(&out.stdout).lines().next() {
+            return id.trim().to_owned();
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no window named {name:?} within {WAIT:?}; log:\n{}",
+            app.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn window_title(x: &Xvfb, id: &str) -> String {
+    let out = x.command("xdotool").args(["getwindowname", id]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn capture(x: &Xvfb, id: &str) -> RgbImage {
+    let out = x.command("import").args(["-window", id, "png:-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    RgbImage::decode(&out.stdout).unwrap()
+}
+
+/// Most pixels the guest cursor (drawn over the guest by the cursor layer,
+/// at most 64x64) may hide.
+const CURSOR_PIXELS: usize = 64 * 64;
+
+/// Where `needle` appears inside `hay`: every pixel equal except at most
+/// [`CURSOR_PIXELS`] (the guest cursor). Candidates are the offsets where the
+/// needle's last row matches exactly (the cursor sits near the top-left).
+fn find_subimage(hay: &RgbImage, needle_w: u32, needle_h: u32, needle: &[u8]) -> Option<(u32, u32, usize)> {
+    if needle_w > hay.width || needle_h > hay.height {
+        return None;
+    }
+    let row = needle_w as usize * 3;
+    let last = &needle[(needle_h as usize - 1) * row..needle_h as usize * row];
+    for oy in 0..=hay.height - needle_h {
+        for ox in 0..=hay.width - needle_w {
+            let at = |y: usize| ((oy as usize + y) * hay.width as usize + ox as usize) * 3;
+            let l = at(needle_h as usize - 1);
+            if hay.data[l..l + row] != *last {
+                continue;
+            }
+            let mut differ = 0usize;
+            for y in 0..needle_h as usize {
+                let h = &hay.data[at(y)..at(y) + row];
+                let n = &needle[y * row..(y + 1) * row];
+                differ += h.chunks(3).zip(n.chunks(3)).filter(|(a, b)| a != b).count();
+                if differ > CURSOR_PIXELS {
+                    break;
+                }
+            }
+            if differ <= CURSOR_PIXELS {
+                return Some((ox, oy, differ));
+            }
+        }
+    }
+    None
+}
+
+/// Captures the window until the scene shows up exactly (rendering is asynchronous).
+fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &str) -> (u32, u32, usize) {
+    let start = Instant::now();
+    loop {
+        let img = capture(x, id);
+        if let Some(at) = find_subimage(
+            &img,
+            server.scene.width,
+            server.scene.height,
+            &server.scene.expected_rgb,
+        ) {
+            return at;
+        }
+        if start.elapsed() > WAIT {
+            let path = super::real::artifact_dir("app").join(format!("{what}.png"));
+            img.save_png(&path).unwrap();
+            panic!(
+                "{what}: the {}x{} scene never appeared pixel-exactly in the window (last capture {}); log:\n{}",
+                server.scene.width,
+                server.scene.height,
+                path.display(),
+                app.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Bounding box of the pixels close to Adwaita's accent blue (the suggested-action Reconnect button).
+fn find_accent_button(img: &RgbImage) -> Option<(u32, u32)> {
+    let (mut x0, mut y0, mut x1, mut y1, mut n) = (u32::MAX, u32::MAX, 0, 0, 0u32);
+    for y in 0..img.height {
+        for x in 0..img.width {
+            let [r, g, b] = img.pixel(x, y);
+            let close = |v: u8, t: u8| v.abs_diff(t) <= 24;
+            // #3584e4 (button) / #1c71d8 (hover)
+            if (close(r, 0x35) && close(g, 0x84) && close(b, 0xe4))
+                || (close(r, 0x1c) && close(g, 0x71) && close(b, 0xd8))
+            {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x);
+                y1 = y1.max(y);
+                n += 1;
+            }
+        }
+    }
+    (n > 100).then(|| ((x0 + x1) / 2, (y0 + y1) / 2))
+}
+
+fn gui_available() -> bool {
+    require_real_servers(GUI_TOOLS).is_some()
+}
+
+#[test]
+fn app_version_and_unknown_option() {
+    let out = Command::new(SUMAC).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("sumac {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(SUMAC).arg("--no-such-option").output().unwrap();
+    assert!(!out.status.success(), "unknown option must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--no-such-option"), "{err}");
+    assert!(err.contains("Usage: sumac"), "help text expected on stderr: {err}");
+}
+
+#[test]
+fn app_session_window_error_and_reconnect() {
+    if !gui_available() {
+        return;
+    }
+    let config = ServerConfig::default();
+    let mut server = TestServer::start(config.clone()).unwrap();
+    let port = server.port();
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let uri = format!("spice://127.0.0.1:{port}");
+    let app = App::start(&x, home.path(), &["--zoom", "100", &uri]);
+
+    // The title carries the server's name.
+    let id = find_window(&x, &config.name, &app);
+    let title = window_title(&x, &id);
+    assert!(title.contains("sumac-test-server"), "title {title:?}");
+    // Keep the pointer off the window: only the guest's pixels are compared.
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    let at = wait_for_scene(&x, &id, &config, &app, "first-connect");
+    eprintln!("guest area found at {at:?} in window {id} ({title})");
+
+    // Killing the server: the window stays, with the error and a Reconnect button.
+    server.stop();
+    drop(server);
+    let start = Instant::now();
+    let button = loop {
+        let img = capture(&x, &id);
+        if let Some(b) = find_accent_button(&img) {
+            break b;
+        }
+        if start.elapsed() > WAIT {
+            let path = super::real::artifact_dir("app").join("error-overlay.png");
+            img.save_png(&path).unwrap();
+            panic!(
+                "no Reconnect button after the server died ({}); log:\n{}",
+                path.display(),
+                app.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let log = app.log();
+    assert!(log.contains("session ended"), "the error is logged: {log}");
+    assert!(pid_alive(app.child.id()), "the app must stay open on error");
+
+    // Restart the server on the same port and click Reconnect.
+    let server = TestServer::start_on(config.clone(), port, 0).unwrap();
+    x.command("xdotool")
+        .args([
+            "mousemove",
+            "--window",
+            &id,
+            &button.0.to_string(),
+            &button.1.to_string(),
+            "click",
+            "1",
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        server.wait_for(WAIT, |r| !r.linked.is_empty()),
+        "Reconnect did not reach the server; log:\n{}",
+        app.log()
+    );
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    wait_for_scene(&x, &id, &config, &app, "after-reconnect");
+    assert!(app.log().contains("reconnecting"));
+
+    // The address went to the recent connections (key-file fallback here).
+    let settings = fs::read_to_string(home.path().join("sumac/settings.ini")).unwrap();
+    assert!(settings.contains(&uri), "{settings}");
+}
+
+#[test]
+fn app_kiosk_quits_on_disconnect_with_error_status() {
+    if !gui_available() {
+        return;
+    }
+    let config = ServerConfig::default();
+    let mut server = TestServer::start(config.clone()).unwrap();
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let uri = server.uri();
+    let mut app = App::start(&x, home.path(), &["--kiosk", "--kiosk-quit", "on-disconnect", &uri]);
+    find_window(&x, &config.name, &app);
+    // (Fullscreen itself needs a window manager, which this Xvfb has not.)
+    assert!(app.log().contains("opening a window"), "{}", app.log());
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    server.stop();
+    let code = app.wait_exit(WAIT);
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "exit code {code:?}; log:\n{}",
+        app.log()
+    );
+}
+
+#[test]
+fn app_connect_window_opens_a_session_and_remembers_it() {
+    if !gui_available() {
+        return;
+    }
+    let config = ServerConfig::default();
+    let server = TestServer::start(config.clone()).unwrap();
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("sumac");
+    fs::create_dir_all(&dir).unwrap();
+    // Recent connections of an earlier run (one with a password, which must not survive).
+    fs::write(
+        dir.join("settings.ini"),
+        // scaling=false: the guest at 100 %, so its pixels can be compared exactly.
+        "[sumac]\nscaling=false\nrecent-connections=spice://10.0.0.7:5900;spice://vm.example:5901?password=hunter2;\n",
+    )
+    .unwrap();
+    let app = App::start(&x, home.path(), &[]);
+    let id = find_window(&x, "Connect", &app);
+    let img = capture(&x, &id);
+    assert!(img.width >= 400 && img.height >= 300, "{img:?}");
+    // Type an address and press Enter: the session window opens.
+    let uri = server.uri();
+    x.command("xdotool")
+        .args(["mousemove", "--window", &id, "100", "100"])
+        .status()
+        .unwrap();
+    x.command("xdotool").args(["windowfocus", &id]).status().unwrap();
+    x.command("xdotool")
+        .args(["type", "--delay", "20", &uri])
+        .status()
+        .unwrap();
+    x.command("xdotool").args(["key", "Return"]).status().unwrap();
+    let session = find_window(&x, &config.name, &app);
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    wait_for_scene(&x, &session, &config, &app, "from-connect-window");
+    // Newest first, the old entries kept, no password stored.
+    let settings = fs::read_to_string(dir.join("settings.ini")).unwrap();
+    let line = settings
+        .lines()
+        .find(|l| l.starts_with("recent-connections="))
+        .unwrap_or_default();
+    assert_eq!(
+        line,
+        format!("recent-connections={uri};spice://10.0.0.7:5900;spice://vm.example:5901;"),
+        "{settings}"
+    );
+    let log = app.log();
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -1,0 +1,274 @@
+//! The GTK widget against a real Xspice, pixel for pixel.
+//!
+//! Each test starts an Xspice server (the guest) and a private Xvfb (where
+//! the client window lives), then re-runs this test binary as the GTK client
+//! (`gui::embed_child`, ignored unless `SUMAC_GUI_CHILD_URI` is set): a plain
+//! window with a [`Session`] and a [`Display`] at 100 % zoom, forced to the
+//! GL or the cairo renderer. The window's guest area (`xwd -id`) must equal
+//! the server's framebuffer (`xwd -root`), before and after a scripted change
+//! on the server (an xterm moved, another one opened).
+
+use crate::real::{
+    RgbImage, Tool, XSPICE_TOOLS, Xspice, XspiceOpts, artifact_dir, compare_images, require_real_servers,
+    run_with_timeout,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const XVFB: Tool = Tool {
+    binary: "Xvfb",
+    package: "xvfb",
+};
+const XDOTOOL: Tool = Tool {
+    binary: "xdotool",
+    package: "xdotool",
+};
+const CHILD_URI: &str = "SUMAC_GUI_CHILD_URI";
+const CHILD_REPORT: &str = "SUMAC_GUI_CHILD_REPORT";
+const WINDOW_TITLE: &str = "sumac-gui-test";
+
+/// The GTK client run by [`pixel_exact`] in its own process and X server.
+#[test]
+#[ignore = "run by the gui tests as a child process"]
+fn embed_child() {
+    use gtk::glib;
+    use gtk::prelude::*;
+    use sumac::gtk::{Display, Session};
+
+    let Ok(uri) = std::env::var(CHILD_URI) else {
+        eprintln!("{CHILD_URI} not set: nothing to do");
+        return;
+    };
+    let report = PathBuf::from(std::env::var(CHILD_REPORT).expect("report path"));
+    gtk::init().expect("gtk init");
+    let session = Session::new();
+    let display = Display::new(&session, 0, 0);
+    display.set_scaling(false);
+    display.set_zoom_level(100);
+    let window = gtk::Window::builder().title(WINDOW_TITLE).child(&display).build();
+    display.connect_ready_notify(move |d| {
+        let renderer = d.active_renderer().map_or("none", |r| r.name());
+        std::fs::write(&report, format!("ready={} renderer={renderer}\n", d.ready())).expect("write report");
+    });
+    session.connect_disconnected(|_, reason| eprintln!("child: disconnected: {reason}"));
+    session.connect_uri(&uri).expect("connect");
+    window.present();
+    let main_loop = glib::MainLoop::new(None, false);
+    main_loop.run();
+}
+
+/// A process killed (by PID) when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a private Xvfb; returns it with its display number.
+fn start_xvfb(dir: &Path) -> (Guard, u32) {
+    for attempt in 0..20u32 {
+        let d = 100 + (std::process::id().wrapping_mul(31).wrapping_add(attempt * 17) % 800);
+        if Path::new(&format!("/tmp/.X{d}-lock")).exists() || Path::new(&format!("/tmp/.X11-unix/X{d}")).exists() {
+            continue;
+        }
+        let log = std::fs::File::create(dir.join(format!("xvfb-{d}.log"))).unwrap();
+        let child = Command::new("Xvfb")
+            .args([
+                &format!(":{d}"),
+                "-screen",
+                "0",
+                "1600x1200x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start Xvfb");
+        let mut guard = Guard(child);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if Path::new(&format!("/tmp/.X11-unix/X{d}")).exists() {
+                return (guard, d);
+            }
+            if let Ok(Some(_)) = guard.0.try_wait() {
+                break; // lost a race for this display number
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("could not start Xvfb");
+}
+
+fn x_cmd(display: u32, program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.env("DISPLAY", format!(":{display}")).env_remove("XAUTHORITY");
+    c
+}
+
+/// The client window's id, once mapped.
+fn find_window(display: u32, timeout: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        let mut c = x_cmd(display, "xdotool");
+        c.args(["search", "--onlyvisible", "--name", WINDOW_TITLE]);
+        if let Ok(out) = run_with_timeout(c, Duration::from_secs(10))
+            && let Some(id) = String::from_utf8_lossy(&out.stdout).lines().next()
+        {
+            return Some(id.trim().to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// The client window's pixels (ImageMagick `import -window`, as binary PPM).
+fn capture(display: u32, window: &str) -> Option<RgbImage> {
+    let mut c = x_cmd(display, "import");
+    c.args(["-window", window, "-depth", "8", "ppm:-"]);
+    let out = run_with_timeout(c, Duration::from_secs(20)).ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    RgbImage::decode(&out.stdout).ok()
+}
+
+/// The `w`×`h` area of `img` at (`x`, `y`).
+fn crop(img: &RgbImage, x: u32, y: u32, w: u32, h: u32) -> Option<RgbImage> {
+    if x + w > img.width || y + h > img.height {
+        return None;
+    }
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for row in y..y + h {
+        let start = ((row * img.width + x) * 3) as usize;
+        data.extend_from_slice(&img.data[start..start + (w * 3) as usize]);
+    }
+    Some(RgbImage {
+        width: w,
+        height: h,
+        data,
+    })
+}
+
+/// Polls until the window's guest area equals the server framebuffer;
+/// panics with the last difference (and saves both images) on timeout.
+fn wait_for_match(xs: &Xspice, display: u32, window: &str, what: &str, out: &Path) -> Duration {
+    let start = Instant::now();
+    let mut last = String::from("no capture");
+    while start.elapsed() < Duration::from_secs(30) {
+        let expected = xs.framebuffer().expect("xwd -root on Xspice");
+        if let Some(shot) = capture(display, window) {
+            // At 100 % the widget is the guest's size; any extra space centres it.
+            let (gw, gh) = (expected.width, expected.height);
+            if shot.width >= gw && shot.height >= gh {
+                let (ox, oy) = ((shot.width - gw) / 2, (shot.height - gh) / 2);
+                let actual = crop(&shot, ox, oy, gw, gh).expect("crop");
+                let diff = compare_images(&actual, &expected, &[]);
+                if diff.is_identical() {
+                    actual.save_png(&out.join(format!("{what}-client.png"))).unwrap();
+                    return start.elapsed();
+                }
+                last = format!("{diff}");
+                actual.save_png(&out.join(format!("{what}-client.png"))).unwrap();
+                expected.save_png(&out.join(format!("{what}-server.png"))).unwrap();
+            } else {
+                last = format!("window {}x{} smaller than the guest {gw}x{gh}", shot.width, shot.height);
+                shot.save_png(&out.join(format!("{what}-window.png"))).unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!(
+        "{what}: the client never showed the server framebuffer: {last} (images in {})",
+        out.display()
+    );
+}
+
+/// `renderer`: the `SUMAC_RENDERER` value; `expected`: the renderer the client must end up
+/// using; `env`: extra environment of the client.
+fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)]) {
+    let tools: Vec<Tool> = XSPICE_TOOLS.iter().copied().chain([XVFB, XDOTOOL]).collect();
+    let Some(()) = require_real_servers(&tools) else { return };
+    let out = artifact_dir(&format!("gui-{name}"));
+    let mut xs = Xspice::start(XspiceOpts::default()).expect("start Xspice");
+    xs.set_root_color([0x30, 0x60, 0x90]).expect("root colour");
+    xs.spawn_xterm("40x8+40+50", "hello sumac").expect("xterm");
+    xs.wait_for_stable_framebuffer(Duration::from_millis(800), Duration::from_secs(20))
+        .expect("stable framebuffer");
+
+    let (_xvfb, display) = start_xvfb(&out);
+    let report = out.join("child-report.txt");
+    let _ = std::fs::remove_file(&report);
+    let exe = std::env::current_exe().unwrap();
+    // No GApplication in the child: it needs no session bus.
+    let mut cmd = x_cmd(display, exe.to_str().unwrap());
+    cmd.args([
+        "--exact",
+        "gui::embed_child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_URI, xs.uri())
+    .env(CHILD_REPORT, &report)
+    .env("GDK_BACKEND", "x11")
+    .env("GTK_A11Y", "none")
+    .env("SUMAC_RENDERER", renderer)
+    .env("RUST_LOG", "sumac=info")
+    .env_remove("WAYLAND_DISPLAY")
+    .stdin(Stdio::null())
+    .stdout(std::fs::File::create(out.join("child.log")).unwrap())
+    .stderr(std::fs::File::create(out.join("child.err")).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = Guard(cmd.spawn().expect("start the GTK child"));
+
+    let window = find_window(display, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no client window; see {}", out.join("child.err").display()));
+    let first = wait_for_match(&xs, display, &window, "initial", &out);
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        text.contains(&format!("renderer={expected}")),
+        "the client did not use the {expected} renderer: {text:?}"
+    );
+
+    // A scripted change on the server: move the xterm, open another one.
+    let mut c = xs.x_command("xdotool");
+    c.args(["search", "--class", "xterm", "windowmove", "%@", "300", "260"]);
+    run_with_timeout(c, Duration::from_secs(10)).expect("xdotool windowmove");
+    xs.spawn_xterm("30x4+500+500", "changed by the test")
+        .expect("second xterm");
+    xs.wait_for_stable_framebuffer(Duration::from_millis(800), Duration::from_secs(20))
+        .expect("stable framebuffer after the change");
+    let second = wait_for_match(&xs, display, &window, "changed", &out);
+    eprintln!(
+        "gui {name}: pixel-exact after {:.1} s, again {:.1} s after the change",
+        first.as_secs_f64(),
+        second.as_secs_f64()
+    );
+    drop(child);
+}
+
+#[test]
+fn xspice_pixel_exact_gl() {
+    pixel_exact("gl", "gl", "gl", &[]);
+}
+
+#[test]
+fn xspice_pixel_exact_cairo() {
+    pixel_exact("cairo", "cairo", "cairo", &[]);
+}
+
+/// Automatic choice without GL (`GDK_DEBUG=gl-disable`) must end up on cairo.
+#[test]
+#[ignore = "Debian's GTK 4.8 ignores GDK_DEBUG=gl-disable (GLArea still gets a context under Xvfb)"]
+fn xspice_pixel_exact_auto_without_gl() {
+    pixel_exact("auto-gl-disable", "auto", "cairo", &[("GDK_DEBUG", "gl-disable")]);
+}
