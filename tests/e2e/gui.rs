@@ -47,9 +47,12 @@ fn embed_child() {
     display.set_scaling(false);
     display.set_zoom_level(100);
     let window = gtk::Window::builder().title(WINDOW_TITLE).child(&display).build();
+    let s = session.clone();
     display.connect_ready_notify(move |d| {
         let renderer = d.active_renderer().map_or("none", |r| r.name());
-        std::fs::write(&report, format!("ready={} renderer={renderer}\n", d.ready())).expect("write report");
+        let client_mouse = s.property::<bool>("client-mouse-mode");
+        let line = format!("ready={} renderer={renderer} client_mouse={client_mouse}\n", d.ready());
+        std::fs::write(&report, line).expect("write report");
     });
     session.connect_disconnected(|_, reason| eprintln!("child: disconnected: {reason}"));
     session.connect_uri(&uri).expect("connect");
@@ -255,6 +258,8 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
     );
     drop(child);
 }
+
+mod input;
 
 #[test]
 fn xspice_pixel_exact_gl() {

@@ -6,7 +6,8 @@
 //!   focus the keyboard is grabbed (`gdk::Toplevel::inhibit_system_shortcuts`)
 //!   until the grab hotkey (default Ctrl+Alt, as remote-viewer) is pressed; a
 //!   click grabs it again. Focus loss releases every key the guest sees held.
-//!   On focus-in the guest's Caps/Num/Scroll lock follow the local keyboard.
+//!   On focus-in the guest's Caps/Num/Scroll lock follow the local keyboard
+//!   (always sent: the server's reports are not reliable enough to skip it).
 //! - Mouse: client mode sends absolute positions (through `to_guest`), server
 //!   mode sends relative deltas of successive motion events. Buttons left,
 //!   middle, right, back/forward; discrete and smooth scrolling (smooth deltas
@@ -16,8 +17,8 @@
 //! back to the widget's centre (that needs the X11 window id of the surface,
 //! which needs `gdk4-x11`); deltas stop at the screen edge.
 //!
-//! The decisions (grab state, hotkey detection, scroll accumulation, lock
-//! sync) live in plain structs tested without a display.
+//! The decisions (grab state, hotkey detection, scroll accumulation) live in
+//! plain structs tested without a display.
 
 use crate::client::inputs::{InputsHandle, LockModifiers, MouseButton, MouseMode, ScrollDirection};
 use gtk::prelude::*;
@@ -261,11 +262,6 @@ const CONTROLLER_NAME: &str = "sumac-input";
 /// Logical pixels of smooth (touchpad) scrolling per wheel step.
 const SURFACE_PIXELS_PER_STEP: f64 = 20.0;
 
-/// The lock state to send on focus-in: the local keyboard's, unless the guest already has it.
-pub(crate) fn lock_sync(local: LockModifiers, guest: Option<LockModifiers>) -> Option<LockModifiers> {
-    (guest != Some(local)).then_some(local)
-}
-
 /// A GDK button number to a SPICE button (8/9 are back/forward on X11 and Wayland).
 pub(crate) fn spice_button(gdk_button: u32) -> Option<MouseButton> {
     Some(match gdk_button {
@@ -474,10 +470,12 @@ impl InputHandler {
     fn focus_in(&self) {
         let action = self.grab.borrow_mut().focus_in();
         self.apply_grab(action);
-        if let Some(local) = self.local_locks()
-            && let Some(m) = lock_sync(local, self.inputs.server_lock_modifiers())
-        {
-            self.inputs.set_lock_modifiers(m);
+        // Always sent, whatever the server last reported: Xspice does not report every
+        // LED change (a Caps Lock typed through us then toggled back locally stayed on in
+        // the guest), and spice-server only pushes scancodes for locks that differ from
+        // the guest's own LED state, so an unneeded message changes nothing.
+        if let Some(local) = self.local_locks() {
+            self.inputs.set_lock_modifiers(local);
         }
     }
 
@@ -663,20 +661,6 @@ mod tests {
         assert_eq!(s.push(-1e300), Some((ScrollDirection::Up, u32::MAX)));
         s.reset();
         assert_eq!(s.push(1.0), Some((ScrollDirection::Down, 1)));
-    }
-
-    #[test]
-    fn lock_sync_sends_only_differences() {
-        let caps = LockModifiers {
-            caps_lock: true,
-            ..LockModifiers::default()
-        };
-        assert_eq!(lock_sync(caps, None), Some(caps));
-        assert_eq!(lock_sync(caps, Some(caps)), None);
-        assert_eq!(
-            lock_sync(LockModifiers::default(), Some(caps)),
-            Some(LockModifiers::default())
-        );
     }
 
     #[test]
