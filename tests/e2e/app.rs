@@ -1,6 +1,7 @@
 //! The `sumac` desktop app under Xvfb against the test server: the session
 //! window (title, guest pixels), the error overlay with Reconnect, kiosk exit
-//! on disconnect, the connect window with recent connections, `--version` and
+//! on disconnect, the connect window with recent connections, a Proxmox-style
+//! `.vv` through an HTTP CONNECT proxy with TLS, `--version` and
 //! unknown options.
 //!
 //! Needs Xvfb, dbus-run-session, xdotool and ImageMagick's `import`; without
@@ -105,6 +106,8 @@ impl App {
             .env("SUMAC_RENDERER", "cairo")
             .env_remove("GSETTINGS_SCHEMA_DIR")
             .env_remove("WAYLAND_DISPLAY")
+            .env_remove("VIRT_VIEWER_KEEP_FILE")
+            .env_remove("SPICE_PROXY")
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).unwrap());
         let child = cmd.spawn().expect("start sumac");
@@ -219,15 +222,17 @@ fn find_subimage(hay: &RgbImage, needle_w: u32, needle_h: u32, needle: &[u8]) ->
 
 /// Captures the window until the scene shows up exactly (rendering is asynchronous).
 fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &str) -> (u32, u32, usize) {
+    let size = (server.scene.width, server.scene.height);
+    wait_for_rgb(x, id, size, &server.scene.expected_rgb, app, what)
+}
+
+/// Captures the window until the `size` RGB image `rgb` shows up exactly
+/// (but for the cursor layer); saves the last capture on failure.
+fn wait_for_rgb(x: &Xvfb, id: &str, size: (u32, u32), rgb: &[u8], app: &App, what: &str) -> (u32, u32, usize) {
     let start = Instant::now();
     loop {
         let img = capture(x, id);
-        if let Some(at) = find_subimage(
-            &img,
-            server.scene.width,
-            server.scene.height,
-            &server.scene.expected_rgb,
-        ) {
+        if let Some(at) = find_subimage(&img, size.0, size.1, rgb) {
             return at;
         }
         if start.elapsed() > WAIT {
@@ -235,8 +240,8 @@ fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &s
             img.save_png(&path).unwrap();
             panic!(
                 "{what}: the {}x{} scene never appeared pixel-exactly in the window (last capture {}); log:\n{}",
-                server.scene.width,
-                server.scene.height,
+                size.0,
+                size.1,
                 path.display(),
                 app.log()
             );
@@ -446,4 +451,122 @@ fn app_connect_window_opens_a_session_and_remembers_it() {
     );
     let log = app.log();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The GUI half of launching a Proxmox-style `.vv` (the headless half is in
+/// `launch.rs`): TLS + password through the authenticating CONNECT proxy, with
+/// the file's CA and host-subject; the window shows the server's framebuffer
+/// and the one-shot file is gone. A wrong host-subject leaves the window with
+/// the error overlay, and the log names both subjects.
+#[test]
+fn app_opens_a_proxmox_vv_through_a_proxy() {
+    if !gui_available() {
+        return;
+    }
+    use super::launch::{TICKET_HOST, setup, write_proxmox_vv};
+    // The `title=` of the .vv file, used for the window title.
+    const VV_TITLE: &str = "VM 100 - launch-test";
+
+    let s = setup();
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let vv = write_proxmox_vv(&s, "proxmox.vv", &s.identity.subject);
+    let app = App::start(&x, home.path(), &["--zoom", "100", vv.to_str().unwrap()]);
+    let id = find_window(&x, VV_TITLE, &app);
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    let at = wait_for_rgb(&x, &id, s.scene_size, &s.scene_rgb, &app, "proxmox-vv");
+    eprintln!("guest area found at {at:?} in window {id} ({})", window_title(&x, &id));
+    capture(&x, &id)
+        .save_png(&super::real::artifact_dir("app").join("proxmox-vv.png"))
+        .unwrap();
+
+    // delete-this-file=1 removed the file.
+    assert!(!vv.exists(), "the .vv file was not deleted");
+    // Every channel went through the proxy to the unresolved ticket host, with the credentials.
+    let records = s.proxy.records();
+    let expected_target = format!("{TICKET_HOST}:{}", s.server.tls_port().unwrap());
+    assert!(records.len() >= 2, "expected main + display tunnels, saw {records:?}");
+    for r in &records {
+        assert_eq!(r.target, expected_target);
+        assert_eq!(r.credentials.as_deref(), Some("pveuser:proxy pw"));
+        assert_eq!(r.status, 200);
+    }
+    s.server.with_record(|rec| {
+        assert!(!rec.linked.is_empty());
+        assert!(rec.linked.iter().all(|(_, _, tls)| *tls), "{:?}", rec.linked);
+    });
+    let log = app.log();
+    assert!(!log.contains(super::launch::PASSWORD), "the password is logged:\n{log}");
+    drop(app);
+
+    // A wrong host-subject: refused, the window shows the error, the log says why.
+    // (A fresh display: the first app's window, same title, may still be mapped.)
+    drop(x);
+    let x = Xvfb::start();
+    let s = setup();
+    let wrong = "C=XX,O=Someone Else,CN=pve1.example.com";
+    let vv = write_proxmox_vv(&s, "wrong-subject.vv", wrong);
+    let app = App::start(&x, home.path(), &["--zoom", "100", vv.to_str().unwrap()]);
+    let id = find_window(&x, VV_TITLE, &app);
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let img = capture(&x, &id);
+        let refused = app.log().contains("WARN sumac::app::controller: session ended");
+        if refused && find_accent_button(&img).is_some() {
+            // Nothing of the guest ever showed.
+            assert!(
+                find_subimage(&img, s.scene_size.0, s.scene_size.1, &s.scene_rgb).is_none(),
+                "the guest shows despite the refusal"
+            );
+            img.save_png(&super::real::artifact_dir("app").join("proxmox-vv-wrong-subject.png"))
+                .unwrap();
+            break;
+        }
+        if start.elapsed() > WAIT {
+            let path = super::real::artifact_dir("app").join("proxmox-vv-wrong-subject.png");
+            img.save_png(&path).unwrap();
+            panic!(
+                "no error overlay with Reconnect after a wrong host-subject ({}); log:\n{}",
+                path.display(),
+                app.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let log = app.log();
+    // The app's own warning (the library logs the same error at info level).
+    let ended: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN sumac::app::controller: session ended"))
+        .collect();
+    assert_eq!(ended.len(), 1, "one refusal expected:\n{log}");
+    let line = ended[0];
+    assert!(
+        line.contains("subject mismatch"),
+        "the refusal does not say why: {line}"
+    );
+    assert!(
+        line.contains(wrong),
+        "the refusal does not name the expected subject: {line}"
+    );
+    assert!(
+        line.contains(&s.identity.subject),
+        "the refusal does not name the certificate's subject: {line}"
+    );
+    assert!(pid_alive(app.child.id()), "the app must stay open on error");
+    // The tunnel was opened (the proxy is not the problem) and nothing linked.
+    assert!(s.proxy.records().iter().any(|r| r.status == 200));
+    s.server
+        .with_record(|rec| assert!(rec.linked.is_empty(), "{:?}", rec.linked));
+    assert!(
+        !vv.exists(),
+        "the .vv file must be deleted even when the connection fails"
+    );
 }

@@ -273,7 +273,6 @@ fn xspice_pixel_exact_cairo() {
 
 /// Automatic choice without GL (`GDK_DEBUG=gl-disable`) must end up on cairo.
 #[test]
-#[ignore = "Debian's GTK 4.8 ignores GDK_DEBUG=gl-disable (GLArea still gets a context under Xvfb)"]
 fn xspice_pixel_exact_auto_without_gl() {
     pixel_exact("auto-gl-disable", "auto", "cairo", &[("GDK_DEBUG", "gl-disable")]);
 }

@@ -12,19 +12,21 @@ use sumac_test_server::{ServerConfig, TestServer, TlsIdentity};
 
 const SUMAC_CLI: &str = env!("CARGO_BIN_EXE_sumac-cli");
 /// A Proxmox spiceproxy ticket: not a DNS name, only the proxy can resolve it.
-const TICKET_HOST: &str = "pvespiceproxy:6571a3c2:100:pve1::3c0e6f4d1a2b";
-const PASSWORD: &str = "p4ss-from-the-vv";
+pub(crate) const TICKET_HOST: &str = "pvespiceproxy:6571a3c2:100:pve1::3c0e6f4d1a2b";
+pub(crate) const PASSWORD: &str = "p4ss-from-the-vv";
 
-struct Setup {
-    server: TestServer,
-    proxy: TestProxy,
-    identity: TlsIdentity,
-    scene_rgb: Vec<u8>,
-    scene_size: (u32, u32),
-    dir: tempfile::TempDir,
+/// A TLS + password test server, an authenticating proxy that routes the
+/// ticket host to it, and a directory for the `.vv` files (shared with `app.rs`).
+pub(crate) struct Setup {
+    pub(crate) server: TestServer,
+    pub(crate) proxy: TestProxy,
+    pub(crate) identity: TlsIdentity,
+    pub(crate) scene_rgb: Vec<u8>,
+    pub(crate) scene_size: (u32, u32),
+    pub(crate) dir: tempfile::TempDir,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let identity = TlsIdentity::generate(false).unwrap();
     let cfg = ServerConfig {
         password: Some(PASSWORD.into()),
@@ -58,7 +60,7 @@ fn escape(s: &str) -> String {
 }
 
 /// A `.vv` file laid out like Proxmox VE's `remote_viewer_config()` output.
-fn write_proxmox_vv(s: &Setup, name: &str, host_subject: &str) -> PathBuf {
+pub(crate) fn write_proxmox_vv(s: &Setup, name: &str, host_subject: &str) -> PathBuf {
     let proxy = format!("http://pveuser:proxy%20pw@127.0.0.1:{}", s.proxy.port());
     let text = format!(
         "[virt-viewer]\n\
