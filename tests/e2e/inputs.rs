@@ -411,29 +411,12 @@ mod xspice {
     }
 
     fn xdotool(x: &Xspice, args: &[&str]) -> String {
-        let out = x.run_x("xdotool", args).unwrap();
-        assert!(
-            out.status.success(),
-            "xdotool {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        x.xdotool(args)
     }
 
     /// Waits until a window named `name` is mapped; returns its id.
     fn wait_window(x: &Xspice, name: &str) -> String {
-        let until = Instant::now() + WAIT;
-        loop {
-            let out = x
-                .run_x("xdotool", &["search", "--onlyvisible", "--name", name])
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
-            if let Some(id) = text.split_whitespace().next() {
-                return id.to_owned();
-            }
-            assert!(Instant::now() < until, "window {name:?} never appeared");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        x.wait_window(name, WAIT)
     }
 
     /// Scancodes of the characters the test types (US layout).

@@ -56,28 +56,12 @@ fn local(display: u32, args: &[&str]) -> String {
 
 /// Runs `xdotool args` inside the Xspice session; panics when it fails.
 fn guest(xs: &Xspice, args: &[&str]) -> String {
-    let out = xs.run_x("xdotool", args).expect("xdotool on Xspice");
-    assert!(
-        out.status.success(),
-        "xdotool {args:?} on Xspice: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    xs.xdotool(args)
 }
 
 /// Waits for a visible window named `name` inside the Xspice session.
 fn guest_window(xs: &Xspice, name: &str) -> String {
-    let until = Instant::now() + WAIT;
-    loop {
-        let out = xs
-            .run_x("xdotool", &["search", "--onlyvisible", "--name", name])
-            .expect("xdotool search");
-        if let Some(id) = String::from_utf8_lossy(&out.stdout).split_whitespace().next() {
-            return id.to_owned();
-        }
-        assert!(Instant::now() < until, "window {name:?} never appeared on Xspice");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    xs.wait_window(name, WAIT)
 }
 
 /// Whether `xset q` (run by `cmd`) reports Caps Lock on.

@@ -265,6 +265,32 @@ impl Xspice {
         run_with_timeout(cmd, Duration::from_secs(30))
     }
 
+    /// Runs `xdotool args` in this session; panics (naming the arguments) when it fails.
+    pub fn xdotool(&self, args: &[&str]) -> String {
+        let out = self.run_x("xdotool", args).expect("run xdotool");
+        assert!(
+            out.status.success(),
+            "xdotool {args:?} on Xspice: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (up to `timeout`) for a visible window named `name`; returns its id.
+    pub fn wait_window(&self, name: &str, timeout: Duration) -> String {
+        let until = Instant::now() + timeout;
+        loop {
+            let out = self
+                .run_x("xdotool", &["search", "--onlyvisible", "--name", name])
+                .expect("xdotool search");
+            if let Some(id) = String::from_utf8_lossy(&out.stdout).split_whitespace().next() {
+                return id.to_owned();
+            }
+            assert!(Instant::now() < until, "window {name:?} never appeared on Xspice");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Starts a long-running X client; it is killed (by PID) when the server is dropped.
     pub fn spawn_x(&mut self, program: &str, args: &[&str]) -> Result<u32> {
         let mut cmd = self.x_command(program);
