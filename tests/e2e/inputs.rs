@@ -540,30 +540,6 @@ mod xspice {
         session.disconnect();
     }
 
-    /// `(button, root x, root y)` of every ButtonPress in an xev log.
-    fn xev_presses(log: &str) -> Vec<(u32, i32, i32)> {
-        let mut out = Vec::new();
-        for block in log.split("\n\n") {
-            if !block.trim_start().starts_with("ButtonPress") {
-                continue;
-            }
-            let button = block
-                .split("button ")
-                .nth(1)
-                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|n| n.parse().ok());
-            let pos = block.split("root:(").nth(1).and_then(|s| {
-                let inner = s.split(')').next()?;
-                let (a, b) = inner.split_once(',')?;
-                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-            });
-            if let (Some(b), Some((px, py))) = (button, pos) {
-                out.push((b, px, py));
-            }
-        }
-        out
-    }
-
     #[test]
     fn xspice_clicks_and_wheel_land_at_the_pointer() {
         let Some(()) = require_real_servers(&tools()) else {
@@ -606,7 +582,7 @@ mod xspice {
 
         let until = Instant::now() + WAIT;
         let presses = loop {
-            let p = xev_presses(&std::fs::read_to_string(&log_path).unwrap_or_default());
+            let p = crate::real::xev_presses(&std::fs::read_to_string(&log_path).unwrap_or_default());
             if p.len() >= 5 {
                 break p;
             }

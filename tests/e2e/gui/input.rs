@@ -309,29 +309,6 @@ fn xspice_gui_keyboard_reaches_an_xterm() {
     rig.screenshot("keyboard-end");
 }
 
-/// `(button, root x, root y)` of every ButtonPress in an xev log.
-fn xev_presses(log: &str) -> Vec<(u32, i32, i32)> {
-    let mut out = Vec::new();
-    for block in log.split("\n\n") {
-        if !block.trim_start().starts_with("ButtonPress") {
-            continue;
-        }
-        let button = block
-            .split("button ")
-            .nth(1)
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok());
-        let pos = block.split("root:(").nth(1).and_then(|s| {
-            let (a, b) = s.split(')').next()?.split_once(',')?;
-            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-        });
-        if let (Some(b), Some((x, y))) = (button, pos) {
-            out.push((b, x, y));
-        }
-    }
-    out
-}
-
 /// Left, right, wheel up/down clicked on the Sumac window reach an xev in the guest.
 #[test]
 fn xspice_gui_clicks_and_wheel_reach_xev() {
@@ -374,7 +351,7 @@ fn xspice_gui_clicks_and_wheel_reach_xev() {
 
     let until = Instant::now() + WAIT;
     let presses = loop {
-        let p = xev_presses(&std::fs::read_to_string(&log_path).unwrap_or_default());
+        let p = crate::real::xev_presses(&std::fs::read_to_string(&log_path).unwrap_or_default());
         if p.len() >= 5 {
             break p;
         }

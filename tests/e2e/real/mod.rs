@@ -31,7 +31,7 @@ pub use image::{ImageDiff, Rect, RgbImage, assert_same_pixels, compare_images, c
 #[allow(unused_imports)]
 pub use qemu::{MEMTEST_KERNEL, Qemu, QemuOpts, Qmp, StableScreen};
 pub use tls::TlsDir;
-pub use xspice::{Xspice, XspiceOpts};
+pub use xspice::{Xspice, XspiceOpts, xev_presses};
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

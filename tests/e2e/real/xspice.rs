@@ -429,3 +429,26 @@ impl Drop for Xspice {
         }
     }
 }
+
+/// `(button, root x, root y)` of every ButtonPress in an xev log.
+pub fn xev_presses(log: &str) -> Vec<(u32, i32, i32)> {
+    let mut out = Vec::new();
+    for block in log.split("\n\n") {
+        if !block.trim_start().starts_with("ButtonPress") {
+            continue;
+        }
+        let button = block
+            .split("button ")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok());
+        let pos = block.split("root:(").nth(1).and_then(|s| {
+            let (a, b) = s.split(')').next()?.split_once(',')?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        });
+        if let (Some(b), Some((x, y))) = (button, pos) {
+            out.push((b, x, y));
+        }
+    }
+    out
+}
