@@ -1,3 +1,4 @@
+use super::verifier::dns_name_matches;
 use super::*;
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::{ClientConnection, ServerConfig, ServerConnection};
