@@ -7,7 +7,7 @@ use super::events::SessionEvent;
 use super::red_channel::{ChannelHandler, Outbox};
 use super::session::Shared;
 use crate::connector::client::Linked;
-use crate::display::{DisplayEvent, DisplayState};
+use crate::display::{DisplayEvent, DisplayState, GlzPredecoder};
 use crate::proto::ChannelType;
 use crate::proto::Message;
 use crate::proto::caps::display as caps;
@@ -24,12 +24,20 @@ pub(crate) struct DisplayHandler {
     reports: bool,
     /// When the stream scheduler wants to run again.
     wake_at: Option<Instant>,
+    /// Decodes GLZ images before `state` is locked: their wait for another
+    /// channel's images must not hold the lock the widget draws from.
+    glz: GlzPredecoder,
 }
 
 impl DisplayHandler {
     pub(crate) fn new(id: u8, state: Arc<Mutex<DisplayState>>, shared: Arc<Shared>) -> Self {
+        let glz = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .glz_predecoder();
         Self {
             id,
+            glz,
             state,
             shared,
             dropped_messages: 0,
@@ -140,13 +148,17 @@ impl ChannelHandler for DisplayHandler {
         {
             tracing::warn!(channel = %self.key(), "INVAL_ALL_PIXMAPS wait timed out; clearing anyway");
         }
+        // GLZ images first, without the state lock (they may wait for images
+        // of another display channel).
+        let mut glz = self.glz.decode(&msg);
         let events = {
             let state = Arc::clone(&self.state);
             let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut events = state.handle(&msg);
+            let mut events = state.handle_predecoded(&msg, &mut glz);
             self.tick(&mut state, &mut events, out);
             events
         };
+        self.glz.recycle(glz);
         self.emit_all(events);
         Ok(!matches!(msg, DisplayServer::Unknown { .. }))
     }

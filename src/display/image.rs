@@ -34,6 +34,7 @@ use thiserror::Error;
 
 use super::bitmap::{PaletteCache, Source};
 use super::cache::{ImageStats, Lookup, SharedImageCache, StoreMode};
+use super::glz_pre::Predecoded;
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
 use super::{DisplayError, Unsupported};
 use crate::codec::glz::GlzWindow;
@@ -52,7 +53,7 @@ pub const DEFAULT_GLZ_WAIT: Duration = Duration::from_secs(1);
 const MASK_PALETTE: [u32; 2] = [0, 0x00ff_ffff];
 /// A decode buffer keeping more than this many bytes is released when a
 /// much smaller image comes, so one huge image does not pin its memory.
-const KEEP_BUF_BYTES: usize = 16 << 20;
+pub(super) const KEEP_BUF_BYTES: usize = 16 << 20;
 
 /// Why an image could not be turned into pixels.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -120,8 +121,11 @@ pub(crate) struct Images {
     inflate: Vec<u8>,
     /// LZ_PLT palette widened for 16-bit surfaces.
     palette: Vec<u32>,
-    glz: Option<Arc<GlzWindow>>,
+    pub(super) glz: Option<Arc<GlzWindow>>,
     pub glz_wait: Duration,
+    /// GLZ images of the message being handled, decoded ahead without the
+    /// state lock ([`super::DisplayState::handle_predecoded`]).
+    pub(super) predecoded: Vec<Predecoded>,
 }
 
 impl Default for Images {
@@ -134,6 +138,7 @@ impl Default for Images {
             palette: Vec::new(),
             glz: None,
             glz_wait: DEFAULT_GLZ_WAIT,
+            predecoded: Vec::new(),
         }
     }
 }
@@ -369,6 +374,16 @@ impl Images {
                 op,
                 what: Unsupported::ImageType(d.image_type),
             });
+        }
+        if let Some(p) = self
+            .predecoded
+            .iter_mut()
+            .find(|p| !p.used && p.id == d.id && p.image_type == d.image_type)
+        {
+            // Decoded (and waited for) before the state lock was taken.
+            p.used = true;
+            std::mem::swap(&mut self.buf, &mut p.buf);
+            return p.result.clone().map_err(|e| err(op, ImageError::Codec(e)));
         }
         let wanted = usize::try_from(u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(4))
             .unwrap_or(usize::MAX);

@@ -54,6 +54,7 @@ mod bitmap;
 mod cache;
 mod canvas;
 mod error;
+mod glz_pre;
 mod image;
 mod ops;
 mod region;
@@ -81,6 +82,7 @@ pub use cache::{
 };
 pub use canvas::Rop;
 pub use error::{DisplayError, Unsupported};
+pub use glz_pre::{GlzImages, GlzPredecoder};
 pub use image::{DEFAULT_GLZ_WAIT, DEFAULT_GLZ_WINDOW_BYTES, ImageError};
 use region::{PixBox, draw_region};
 pub use stream::{StreamError, StreamStats, StreamTick};

@@ -4,6 +4,7 @@
 
 mod bitmaps;
 mod draws;
+mod glz_pre;
 mod images;
 mod ops;
 

@@ -1,0 +1,184 @@
+//! GLZ images decoded before a display channel takes its state lock.
+//!
+//! A GLZ image may reference images that another display channel of the
+//! session has not decoded yet; its decode then waits for them (at most the
+//! state's GLZ wait, see [`DisplayState::set_glz_wait`]). Done inside
+//! [`DisplayState::handle`], that wait would hold the channel's state lock,
+//! and whoever reads that channel's surfaces (the widget copying damage every
+//! frame, a screenshot) would stall with it. A [`GlzPredecoder`] runs the GLZ
+//! decodes of a message first, without the lock, into buffers of its own;
+//! [`DisplayState::handle_predecoded`] then uses them instead of decoding.
+//!
+//! The decodes happen in message order on the channel's own thread, so the
+//! shared window sees the images exactly as it would through `handle`. An
+//! image the predecoder did not reach is decoded by `handle` as before.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::image::{DEFAULT_GLZ_WINDOW_BYTES, KEEP_BUF_BYTES};
+use super::{DisplayEvent, DisplayState};
+use crate::codec::glz::GlzWindow;
+use crate::codec::{self, CodecError, ImageBuf};
+use crate::proto::channel::display::{Brush, DisplayServer, Image, ImageKind, QMask, image_type};
+
+/// Decode buffers kept between messages (one message has at most a source,
+/// a brush and a mask image).
+const MAX_SPARE_BUFFERS: usize = 3;
+
+/// One GLZ image decoded ahead of its draw.
+#[derive(Debug)]
+pub(crate) struct Predecoded {
+    pub id: u64,
+    pub image_type: u8,
+    pub result: Result<(), CodecError>,
+    pub buf: ImageBuf,
+    /// Taken by the draw (its buffer now holds the state's previous one).
+    pub used: bool,
+}
+
+/// The GLZ images of one message, decoded by [`GlzPredecoder::decode`].
+#[derive(Debug, Default)]
+pub struct GlzImages {
+    pub(crate) items: Vec<Predecoded>,
+}
+
+impl GlzImages {
+    /// How many images were decoded ahead (successfully or not).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Decodes the GLZ images of display messages outside the state lock, with
+/// the window and wait of the [`DisplayState`] it came from.
+#[derive(Debug)]
+pub struct GlzPredecoder {
+    window: Arc<GlzWindow>,
+    wait: Duration,
+    inflate: Vec<u8>,
+    spare: Vec<ImageBuf>,
+}
+
+impl GlzPredecoder {
+    /// Decodes the GLZ and ZLIB_GLZ images `msg` carries, waiting (without
+    /// any lock of the caller) for images of other channels they reference.
+    pub fn decode(&mut self, msg: &DisplayServer) -> GlzImages {
+        let mut items = Vec::new();
+        for image in message_images(msg) {
+            let d = &image.descriptor;
+            if !matches!(d.image_type, image_type::GLZ_RGB | image_type::ZLIB_GLZ_RGB) {
+                continue;
+            }
+            let mut buf = self.spare.pop().unwrap_or_default();
+            // As for the state's own buffer: a huge one is not kept for a much smaller image.
+            let wanted = u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(4);
+            if buf.data.capacity() > KEEP_BUF_BYTES && (buf.data.capacity() / 4) as u64 > wanted {
+                buf = ImageBuf::default();
+            }
+            let result = match &image.kind {
+                ImageKind::Binary(data) if d.image_type == image_type::GLZ_RGB => {
+                    self.window.decode(data, &mut buf, self.wait)
+                }
+                ImageKind::ZlibGlz { glz_data_size, data } if d.image_type == image_type::ZLIB_GLZ_RGB => {
+                    codec::zlib_glz::decode(
+                        *glz_data_size,
+                        data,
+                        &self.window,
+                        &mut buf,
+                        &mut self.inflate,
+                        self.wait,
+                    )
+                }
+                // A type/kind mismatch: left to `handle`, which reports it.
+                _ => {
+                    self.spare.push(buf);
+                    continue;
+                }
+            };
+            items.push(Predecoded {
+                id: d.id,
+                image_type: d.image_type,
+                result,
+                buf,
+                used: false,
+            });
+        }
+        GlzImages { items }
+    }
+
+    /// Takes back the buffers of `images` for the next messages.
+    pub fn recycle(&mut self, images: GlzImages) {
+        for p in images.items {
+            if self.spare.len() < MAX_SPARE_BUFFERS {
+                self.spare.push(p.buf);
+            }
+        }
+    }
+}
+
+impl DisplayState {
+    /// A predecoder sharing this state's GLZ window and wait.
+    pub fn glz_predecoder(&mut self) -> GlzPredecoder {
+        let window = self
+            .images
+            .glz
+            .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
+        GlzPredecoder {
+            window: Arc::clone(window),
+            wait: self.images.glz_wait,
+            inflate: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// [`DisplayState::handle`] with the GLZ images of `m` already decoded by
+    /// a [`GlzPredecoder`] of this state: no GLZ wait happens here.
+    pub fn handle_predecoded(&mut self, m: &DisplayServer, glz: &mut GlzImages) -> Vec<DisplayEvent> {
+        std::mem::swap(&mut self.images.predecoded, &mut glz.items);
+        let events = self.handle(m);
+        std::mem::swap(&mut self.images.predecoded, &mut glz.items);
+        events
+    }
+}
+
+/// Every image a display message carries (sources, brush patterns, masks).
+fn message_images(msg: &DisplayServer) -> Vec<&Image> {
+    fn brush(b: &Brush) -> Option<&Image> {
+        match b {
+            Brush::Pattern { image, .. } => Some(image),
+            _ => None,
+        }
+    }
+    fn mask(m: &QMask) -> Option<&Image> {
+        m.bitmap.as_ref()
+    }
+    let images = match msg {
+        DisplayServer::DrawFill { fill, .. } => vec![brush(&fill.brush), mask(&fill.mask)],
+        DisplayServer::DrawCopy { copy, .. } | DisplayServer::DrawBlend { blend: copy, .. } => {
+            vec![copy.src_bitmap.as_ref(), mask(&copy.mask)]
+        }
+        DisplayServer::DrawOpaque { opaque, .. } => {
+            vec![opaque.src_bitmap.as_ref(), brush(&opaque.brush), mask(&opaque.mask)]
+        }
+        DisplayServer::DrawBlackness { mask: m, .. }
+        | DisplayServer::DrawWhiteness { mask: m, .. }
+        | DisplayServer::DrawInvers { mask: m, .. } => vec![mask(m)],
+        DisplayServer::DrawRop3 { rop3, .. } => {
+            vec![rop3.src_bitmap.as_ref(), brush(&rop3.brush), mask(&rop3.mask)]
+        }
+        DisplayServer::DrawStroke { stroke, .. } => vec![brush(&stroke.brush)],
+        DisplayServer::DrawText { text, .. } => vec![brush(&text.fore_brush), brush(&text.back_brush)],
+        DisplayServer::DrawTransparent { transparent, .. } => vec![transparent.src_bitmap.as_ref()],
+        DisplayServer::DrawAlphaBlend { alpha_blend, .. } => vec![alpha_blend.src_bitmap.as_ref()],
+        DisplayServer::DrawComposite { composite, .. } => {
+            vec![composite.src_bitmap.as_ref(), composite.mask_bitmap.as_ref()]
+        }
+        _ => Vec::new(),
+    };
+    images.into_iter().flatten().collect()
+}
