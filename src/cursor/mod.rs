@@ -7,8 +7,11 @@
 //! # Pixels
 //! A decoded [`CursorShape`] holds **straight (non-premultiplied) RGBA**, bytes
 //! R, G, B, A in memory, rows top-down and `width * 4` bytes apart (the layout
-//! of `GdkMemoryFormat::R8G8B8A8`). ALPHA shapes are taken as straight alpha,
-//! as spice-gtk does.
+//! of `GdkMemoryFormat::R8G8B8A8`). ALPHA shapes arrive with premultiplied
+//! colour (an X server's cursor images are, and so is what Xspice and the
+//! QXL drivers forward: a half-transparent white edge is `4d4b4b4b`), so
+//! they are un-premultiplied here; taken as straight alpha (as spice-gtk
+//! does) their translucent edges would be shown too dark.
 //!
 //! # Masks and "invert" pixels
 //! MONO shapes carry an AND mask then an XOR mask; COLOR shapes carry their
@@ -136,6 +139,19 @@ impl Default for CacheLimits {
     }
 }
 
+/// Straight colour from a premultiplied `c` at alpha `a` (rounded; a colour
+/// above its alpha, invalid premultiplied data, saturates).
+fn unpremultiply(c: u8, a: u8) -> u8 {
+    match a {
+        0 => 0,
+        255 => c,
+        _ => {
+            let v = (u32::from(c) * 255 + u32::from(a) / 2) / u32::from(a);
+            u8::try_from(v.min(255)).unwrap_or(u8::MAX)
+        }
+    }
+}
+
 /// Decodes a shape carried inline (not FROM_CACHE).
 pub fn decode_shape(header: &CursorHeader, data: &[u8]) -> Result<CursorShape, CursorError> {
     let kind = CursorType::from_wire(header.cursor_type).ok_or(CursorError::UnknownType(header.cursor_type))?;
@@ -170,7 +186,12 @@ pub fn decode_shape(header: &CursorHeader, data: &[u8]) -> Result<CursorShape, C
         CursorType::Alpha => {
             for (dst, src) in rgba.chunks_exact_mut(4).zip(data.chunks_exact(4)) {
                 if let ([r, g, b, a], [sb, sg, sr, sa]) = (dst, src) {
-                    (*r, *g, *b, *a) = (*sr, *sg, *sb, *sa);
+                    (*r, *g, *b, *a) = (
+                        unpremultiply(*sr, *sa),
+                        unpremultiply(*sg, *sa),
+                        unpremultiply(*sb, *sa),
+                        *sa,
+                    );
                 }
             }
         }

@@ -25,13 +25,26 @@ fn pixels(s: &CursorShape) -> Vec<[u8; 4]> {
 
 #[test]
 fn alpha_is_argb_little_endian() {
-    // Two pixels: 0x80112233 and 0xff000000.
+    // Two pixels: 0x80112233 (premultiplied) and 0xff000000.
     let data = [0x33, 0x22, 0x11, 0x80, 0, 0, 0, 0xff];
     let s = decode_shape(&header(CursorType::Alpha, 2, 1, 1), &data).unwrap();
-    assert_eq!(pixels(&s), vec![[0x11, 0x22, 0x33, 0x80], K]);
+    assert_eq!(pixels(&s), vec![[0x22, 0x44, 0x66, 0x80], K]);
     assert_eq!((s.hot_x, s.hot_y), (1, 0));
     assert_eq!(s.pixel(1, 0), Some(K));
     assert_eq!(s.pixel(2, 0), None);
+}
+
+#[test]
+fn alpha_colour_is_unpremultiplied() {
+    // Premultiplied 0x4d4b4b4b (what Xspice sends for a translucent white
+    // edge), fully transparent with stray colour, and invalid data (colour
+    // above alpha).
+    let data = [0x4b, 0x4b, 0x4b, 0x4d, 9, 9, 9, 0, 0xc0, 0x10, 0x20, 0x80];
+    let s = decode_shape(&header(CursorType::Alpha, 3, 1, 1), &data).unwrap();
+    assert_eq!(
+        pixels(&s),
+        vec![[0xf8, 0xf8, 0xf8, 0x4d], [0, 0, 0, 0], [0x40, 0x20, 0xff, 0x80]]
+    );
 }
 
 #[test]
