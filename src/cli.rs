@@ -31,6 +31,7 @@ use thiserror::Error;
 
 use crate::client::SessionOptions;
 use crate::client::config::{CaSource, ConfigError, ConnectionConfig, SecureChannels};
+use crate::client::inputs::MouseMode;
 use crate::client::vv::{Effect, HotkeyError, Hotkeys, VvError, VvFile, VvSource};
 use crate::proto::ChannelType;
 use crate::proto::channel::display::image_compression;
@@ -109,6 +110,26 @@ impl Renderer {
             Self::Auto => "auto",
             Self::Gl => "gl",
             Self::Cairo => "cairo",
+        }
+    }
+}
+
+/// `--mouse-mode` (Sumac's own option): the mouse mode to ask the server for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum MouseModeArg {
+    /// Absolute positions, when the server offers it (remote-viewer's choice).
+    #[default]
+    Client,
+    /// Relative motion with the pointer grabbed, even when client mode is offered.
+    Server,
+}
+
+impl MouseModeArg {
+    /// The session's mouse mode.
+    pub fn mode(self) -> MouseMode {
+        match self {
+            Self::Client => MouseMode::Client,
+            Self::Server => MouseMode::Server,
         }
     }
 }
@@ -251,6 +272,9 @@ struct Args {
     /// Display renderer
     #[arg(long = "renderer", value_name = "NAME", value_enum)]
     renderer: Option<Renderer>,
+    /// Mouse mode to ask the server for (server: relative motion, the pointer grabbed until Ctrl+Alt)
+    #[arg(long = "mouse-mode", value_name = "MODE", value_enum)]
+    mouse_mode: Option<MouseModeArg>,
     /// Print more information
     #[arg(short = 'v', long = "verbose")]
     verbose: bool,
@@ -341,6 +365,8 @@ pub struct LaunchRequest {
     pub auto_resize: Option<AutoResize>,
     pub keymap: Vec<KeyRemap>,
     pub renderer: Option<Renderer>,
+    /// `--mouse-mode`; `None`: client mode when offered.
+    pub mouse_mode: Option<MouseModeArg>,
     pub verbose: bool,
     /// `--debug` or `--spice-debug`.
     pub debug: bool,
@@ -452,6 +478,7 @@ where
         auto_resize: args.auto_resize,
         keymap: args.keymap.unwrap_or_default(),
         renderer: args.renderer,
+        mouse_mode: args.mouse_mode,
         verbose: args.verbose,
         debug,
         spice: args.spice,
@@ -523,6 +550,9 @@ impl LaunchRequest {
         }
         if let Some(secure) = &s.secure_channels {
             connection.secure_channels = secure.clone();
+        }
+        if let Some(mode) = self.mouse_mode {
+            connection.mouse_mode = Some(mode.mode());
         }
 
         let mut session = SessionOptions {
@@ -621,6 +651,22 @@ mod tests {
     }
 
     #[test]
+    fn mouse_mode_option() {
+        let r = run(&["--mouse-mode=server", "spice://h:5900"]);
+        assert_eq!(r.mouse_mode, Some(MouseModeArg::Server));
+        let launch = r.resolve().expect("valid").expect("a target");
+        assert_eq!(launch.connection.mouse_mode, Some(MouseMode::Server));
+        let r = run(&["--mouse-mode", "client", "spice://h:5900"]);
+        let launch = r.resolve().expect("valid").expect("a target");
+        assert_eq!(launch.connection.mouse_mode, Some(MouseMode::Client));
+        // Not given: the connection keeps the default (client mode when offered).
+        let launch = run(&["spice://h:5900"]).resolve().expect("valid").expect("a target");
+        assert_eq!(launch.connection.mouse_mode, None);
+        let e = parse_args(&["--mouse-mode=tablet", "spice://h:5900"]).expect_err("bad mode");
+        assert!(e.to_string().contains("tablet"), "{e}");
+    }
+
+    #[test]
     fn remote_viewer_options() {
         let r = run(&[
             "-t",
@@ -645,6 +691,7 @@ mod tests {
         assert_eq!(r.kiosk_quit, KioskQuit::OnDisconnect);
         assert_eq!(r.auto_resize, Some(AutoResize::Never));
         assert_eq!(r.renderer, Some(Renderer::Cairo));
+        assert_eq!(r.mouse_mode, None);
         assert_eq!(
             r.keymap,
             vec![

@@ -5,8 +5,12 @@
 //!   generated from keycodemapdb (`platform/tools/gen-keymaps.py`).
 //! - `x11` (feature `x11`, on by default): pointer warping and the XKB
 //!   keycodes name of an X server, over `x11rb` (pure Rust, no unsafe).
+//! - `x11_gl` (feature `x11`): whether an X server offers hardware GL.
 
 pub mod keymap;
 
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 pub mod x11;
+
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+pub mod x11_gl;

@@ -1,25 +1,31 @@
 //! X11 helpers over a connection of our own (`x11rb`, pure Rust, no unsafe).
 //!
-//! * Pointer warping for SPICE's *server* mouse mode: like spice-gtk, the
-//!   widget warps the pointer back to its centre after each motion and sends
-//!   relative motion. GTK 4 dropped `gdk_device_warp`, so the warp goes
-//!   through a second X connection; X serialises it with GTK's requests and
-//!   GTK sees the resulting motion event like any other (the widget must
-//!   ignore the motion that lands exactly on the warp target).
+//! * The pointer grab of SPICE's *server* mouse mode ([`X11Pointer::grab`]):
+//!   an active core grab, confined to the widget's toplevel window, with an
+//!   invisible cursor. While it lasts the X server sends every pointer event
+//!   to **this** connection, not to GTK's: the caller reads them with
+//!   [`X11Pointer::poll_event`] (watch [`X11Pointer::as_fd`] for input), turns
+//!   motions into relative deltas and warps the pointer back to the centre
+//!   ([`X11Pointer::warp_in_nowait`], whose sequence number tells the motion
+//!   the warp itself causes from the user's). Keyboard events stay GTK's.
+//! * Pointer warping and position queries (GTK 4 dropped `gdk_device_warp`).
 //! * The XKB keycodes name, which tells evdev keycodes from the old
 //!   "xfree86" ones ([`crate::keymap::keycode_table_for_x11`]); GTK 4 has
 //!   no API for it.
+//! * The XFixes cursor image ([`X11Pointer::cursor_image`]), to check that the
+//!   pointer is hidden.
 //!
-//! No pointer grab or confinement here on purpose: an active grab from this
-//! second connection would redirect every pointer event away from GTK's
-//! connection. Confine with GTK's own seat grab instead. Wayland pointer
-//! lock (`zwp_pointer_constraints_v1` + relative pointer) is not done: it
-//! needs the GDK `wl_surface` and wayland-protocols bindings.
+//! Wayland pointer lock (`zwp_pointer_constraints_v1` + relative pointer) is
+//! not done: it needs the GDK `wl_surface` and wayland-protocols bindings.
 
-use x11rb::connection::Connection as _;
-use x11rb::errors::{ConnectError, ConnectionError, ReplyError};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use x11rb::connection::{Connection as _, RequestConnection as _};
+use x11rb::errors::{ConnectError, ConnectionError, ReplyError, ReplyOrIdError};
+use x11rb::protocol::Event;
+use x11rb::protocol::xfixes::ConnectionExt as _;
 use x11rb::protocol::xkb::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{ConnectionExt as _, Window};
+use x11rb::protocol::xproto::{self, ConnectionExt as _, EventMask, GrabMode, Window};
 use x11rb::rust_connection::RustConnection;
 
 use crate::keymap::{KeycodeTable, keycode_table_for_x11};
@@ -40,6 +46,12 @@ pub enum X11Error {
     /// The server answered a request with an error (e.g. `BadWindow`).
     #[error("X request failed: {0}")]
     Reply(#[from] ReplyError),
+    /// No X resource id left, or a request creating one failed.
+    #[error("X resource allocation failed: {0}")]
+    Id(#[from] ReplyOrIdError),
+    /// The server lacks an extension a request needs (e.g. XFixes).
+    #[error("the X server has no {0} extension")]
+    MissingExtension(&'static str),
     /// The display name is one x11rb cannot use (its TCP port would overflow).
     #[error("unusable X display name {0:?}")]
     BadDisplay(String),
@@ -70,10 +82,67 @@ pub struct PointerPosition {
     pub child: Option<XWindow>,
 }
 
-/// A connection to the X server used to move the pointer.
+/// How a pointer grab request ended (`GrabPointer`'s status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrabStatus {
+    /// This connection has the pointer now.
+    Success,
+    /// Another client holds an active grab (e.g. GTK's implicit grab while a
+    /// button is down): try again later.
+    AlreadyGrabbed,
+    /// The pointer is frozen by another client's synchronous grab.
+    Frozen,
+    /// The window (or its confinement area) is not viewable.
+    NotViewable,
+    /// The request's time is before the last grab time (not used here).
+    InvalidTime,
+}
+
+/// A pointer event received while this connection holds the grab. Positions
+/// are relative to the grab window's origin, in X (device) pixels; `sequence`
+/// is the low 16 bits of the last request the server had processed when it
+/// generated the event (compare it with [`X11Pointer::warp_in_nowait`]'s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrabEvent {
+    /// The pointer moved (or was warped) to (`x`, `y`).
+    Motion {
+        /// X relative to the grab window.
+        x: i32,
+        /// Y relative to the grab window.
+        y: i32,
+        /// See the type's documentation.
+        sequence: u16,
+    },
+    /// A button went down or up (X numbering: 1 left, 2 middle, 3 right,
+    /// 4/5 wheel up/down, 6/7 horizontal wheel, 8/9 back/forward).
+    Button {
+        /// The X button number.
+        button: u8,
+        /// Pressed (true) or released.
+        pressed: bool,
+    },
+    /// The grab ended (the window was unmapped or became unviewable, or
+    /// [`X11Pointer::ungrab`] was called): a crossing event with mode `Ungrab`.
+    Ended,
+}
+
+/// The cursor the X server shows now (XFixes `GetCursorImage`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CursorImage {
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+    /// Pixels that are not fully transparent: 0 for a hidden pointer.
+    pub opaque_pixels: usize,
+}
+
+/// A connection to the X server used to grab, move and query the pointer.
 pub struct X11Pointer {
     conn: RustConnection,
     root: Window,
+    /// The invisible cursor of the grab, created on first use.
+    blank_cursor: Option<xproto::Cursor>,
 }
 
 impl std::fmt::Debug for X11Pointer {
@@ -120,7 +189,11 @@ impl X11Pointer {
         }
         let (conn, screen) = x11rb::connect(display)?;
         let root = conn.setup().roots.get(screen).ok_or(X11Error::NoScreen(screen))?.root;
-        Ok(Self { conn, root })
+        Ok(Self {
+            conn,
+            root,
+            blank_cursor: None,
+        })
     }
 
     /// The root window of the connection's screen.
@@ -140,6 +213,145 @@ impl X11Pointer {
         // src_window NONE: the warp happens wherever the pointer is.
         self.conn.warp_pointer(x11rb::NONE, window, 0, 0, 0, 0, x, y)?.check()?;
         Ok(())
+    }
+
+    /// Sends a warp to (`x`, `y`) relative to `window` without waiting for the
+    /// server, and returns the low 16 bits of the request's sequence number:
+    /// events with this sequence number or a later one (modulo 2^16) were
+    /// generated after the warp. A failure (e.g. `BadWindow`) comes back later
+    /// through [`Self::poll_event`] as an error.
+    pub fn warp_in_nowait(&self, window: XWindow, x: i32, y: i32) -> Result<u16> {
+        let (x, y) = coord(x, y)?;
+        let cookie = self.conn.warp_pointer(x11rb::NONE, window, 0, 0, 0, 0, x, y)?;
+        let sequence = cookie.sequence_number();
+        // The cookie's drop would otherwise ask for the error synchronously.
+        cookie.ignore_error();
+        self.conn.flush()?;
+        // Truncation intended: events carry the low 16 bits.
+        Ok((sequence & 0xffff) as u16)
+    }
+
+    /// Grabs the pointer for this connection: every pointer event goes to it
+    /// (relative to `window`), the pointer cannot leave `window` and shows an
+    /// invisible cursor. Returns the server's verdict; anything but
+    /// [`GrabStatus::Success`] leaves the pointer alone.
+    pub fn grab(&mut self, window: XWindow) -> Result<GrabStatus> {
+        let cursor = self.blank_cursor()?;
+        let mask = EventMask::POINTER_MOTION
+            | EventMask::BUTTON_PRESS
+            | EventMask::BUTTON_RELEASE
+            | EventMask::ENTER_WINDOW
+            | EventMask::LEAVE_WINDOW;
+        let reply = self
+            .conn
+            .grab_pointer(
+                false,
+                window,
+                mask,
+                GrabMode::ASYNC,
+                GrabMode::ASYNC,
+                window,
+                cursor,
+                x11rb::CURRENT_TIME,
+            )?
+            .reply()?;
+        Ok(match reply.status {
+            xproto::GrabStatus::SUCCESS => GrabStatus::Success,
+            xproto::GrabStatus::ALREADY_GRABBED => GrabStatus::AlreadyGrabbed,
+            xproto::GrabStatus::FROZEN => GrabStatus::Frozen,
+            xproto::GrabStatus::INVALID_TIME => GrabStatus::InvalidTime,
+            _ => GrabStatus::NotViewable,
+        })
+    }
+
+    /// Releases a grab of this connection (nothing happens without one).
+    pub fn ungrab(&self) -> Result<()> {
+        self.conn.ungrab_pointer(x11rb::CURRENT_TIME)?.check()?;
+        Ok(())
+    }
+
+    /// The next pointer event already received, without blocking; `None`
+    /// when there is none. Other events are skipped; X errors of requests
+    /// sent without waiting (warps) are returned as errors.
+    pub fn poll_event(&self) -> Result<Option<GrabEvent>> {
+        while let Some(event) = self.conn.poll_for_event()? {
+            let out = match event {
+                Event::MotionNotify(e) => GrabEvent::Motion {
+                    x: i32::from(e.event_x),
+                    y: i32::from(e.event_y),
+                    sequence: e.sequence,
+                },
+                Event::ButtonPress(e) => GrabEvent::Button {
+                    button: e.detail,
+                    pressed: true,
+                },
+                Event::ButtonRelease(e) => GrabEvent::Button {
+                    button: e.detail,
+                    pressed: false,
+                },
+                Event::LeaveNotify(e) | Event::EnterNotify(e) if e.mode == xproto::NotifyMode::UNGRAB => {
+                    GrabEvent::Ended
+                }
+                Event::Error(e) => return Err(X11Error::Reply(ReplyError::X11Error(e))),
+                _ => continue,
+            };
+            return Ok(Some(out));
+        }
+        Ok(None)
+    }
+
+    /// The connection's socket: readable when events may be waiting (then
+    /// drain [`Self::poll_event`]; events read while waiting for a reply are
+    /// queued without making it readable again, so drain after requests too).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.conn.stream().as_fd()
+    }
+
+    /// The cursor shown now (XFixes), e.g. to check that a grab hid it.
+    pub fn cursor_image(&self) -> Result<CursorImage> {
+        if self
+            .conn
+            .extension_information(x11rb::protocol::xfixes::X11_EXTENSION_NAME)?
+            .is_none()
+        {
+            return Err(X11Error::MissingExtension("XFixes"));
+        }
+        // XFixes needs its version negotiated before any other request.
+        self.conn.xfixes_query_version(4, 0)?.reply()?;
+        let image = self.conn.xfixes_get_cursor_image()?.reply()?;
+        let opaque_pixels = image.cursor_image.iter().filter(|&&argb| argb >> 24 != 0).count();
+        Ok(CursorImage {
+            width: image.width,
+            height: image.height,
+            opaque_pixels,
+        })
+    }
+
+    /// A 1x1 cursor with an all-zero mask: nothing shows.
+    fn blank_cursor(&mut self) -> Result<xproto::Cursor> {
+        if let Some(cursor) = self.blank_cursor {
+            return Ok(cursor);
+        }
+        let pixmap = self.conn.generate_id()?;
+        self.conn.create_pixmap(1, pixmap, self.root, 1, 1)?;
+        let gc = self.conn.generate_id()?;
+        self.conn
+            .create_gc(gc, pixmap, &xproto::CreateGCAux::new().foreground(0))?;
+        let all = xproto::Rectangle {
+            x: 0,
+            y: 0,
+            width: 1,
+            height: 1,
+        };
+        self.conn.poly_fill_rectangle(pixmap, gc, &[all])?;
+        let cursor = self.conn.generate_id()?;
+        self.conn
+            .create_cursor(cursor, pixmap, pixmap, 0, 0, 0, 0, 0, 0, 0, 0)?
+            .check()?;
+        self.conn.free_gc(gc)?;
+        self.conn.free_pixmap(pixmap)?;
+        self.blank_cursor = Some(cursor);
+        Ok(cursor)
     }
 
     /// Where the pointer is now, relative to the root window.
@@ -208,6 +420,12 @@ pub fn xkb_keycodes_name(conn: &RustConnection) -> Result<Option<String>> {
 mod tests {
     use super::*;
 
+    /// The tests share one pointer (and one may grab it): one at a time.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static POINTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        POINTER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Connects to `$DISPLAY`, or says why the test is skipped (fails under CI).
     fn display() -> Option<X11Pointer> {
         let has_display = std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty());
@@ -219,11 +437,25 @@ mod tests {
             eprintln!("skipped: no DISPLAY (run under `xvfb-run -a`)");
             return None;
         }
-        Some(X11Pointer::connect().expect("connect to $DISPLAY"))
+        // Without -noreset, Xvfb resets when its last client leaves (the tests run
+        // one at a time) and refuses connections meanwhile: retry a little.
+        let mut attempts = 0;
+        loop {
+            match X11Pointer::connect() {
+                Ok(pointer) => return Some(pointer),
+                Err(e) if attempts < 50 => {
+                    attempts += 1;
+                    eprintln!("connect to $DISPLAY: {e}; retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("connect to $DISPLAY: {e}"),
+            }
+        }
     }
 
     #[test]
     fn warp_then_query() {
+        let _serial = serial();
         let Some(pointer) = display() else { return };
         for (x, y) in [(10, 20), (321, 123), (0, 0), (77, 5)] {
             pointer.warp(x, y).unwrap();
@@ -238,6 +470,7 @@ mod tests {
 
     #[test]
     fn warp_errors() {
+        let _serial = serial();
         let Some(pointer) = display() else { return };
         assert!(matches!(
             pointer.warp(40_000, 0),
@@ -258,6 +491,131 @@ mod tests {
         let name = name.expect("the X server has XKB keycodes");
         assert_eq!(keycode_table_for_x11(&name), Some(KeycodeTable::X11Evdev), "{name}");
         assert_eq!(pointer.keycode_table().unwrap(), Some(KeycodeTable::X11Evdev));
+    }
+
+    /// A private Xvfb (killed when dropped), so that grabbing its pointer
+    /// disturbs no other test process sharing `$DISPLAY` (nextest runs tests in
+    /// parallel processes). `None` (fails under CI) without Xvfb.
+    struct PrivateXvfb {
+        child: std::process::Child,
+        name: String,
+    }
+
+    impl Drop for PrivateXvfb {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn private_xvfb() -> Option<PrivateXvfb> {
+        use std::io::BufRead as _;
+        let spawned = std::process::Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "640x480x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "CI is set but Xvfb cannot start: {e}");
+                eprintln!("skipped: cannot start Xvfb ({e}); install the xvfb package");
+                return None;
+            }
+        };
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("Xvfb display number");
+        let number: u32 = line.trim().parse().expect("Xvfb printed its display number");
+        Some(PrivateXvfb {
+            child,
+            name: format!(":{number}"),
+        })
+    }
+
+    /// A mapped 200x150 window at (100, 80) owned by a connection of its own.
+    fn mapped_window(display: &str) -> (RustConnection, XWindow) {
+        let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+        let root = conn.setup().roots[screen].root;
+        let window = conn.generate_id().unwrap();
+        let aux = xproto::CreateWindowAux::new().override_redirect(1);
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            window,
+            root,
+            100,
+            80,
+            200,
+            150,
+            0,
+            xproto::WindowClass::INPUT_OUTPUT,
+            x11rb::COPY_FROM_PARENT,
+            &aux,
+        )
+        .unwrap();
+        conn.map_window(window).unwrap();
+        x11rb::wrapper::ConnectionExt::sync(&conn).unwrap();
+        (conn, window)
+    }
+
+    fn next_event(pointer: &X11Pointer) -> GrabEvent {
+        for _ in 0..200 {
+            if let Some(e) = pointer.poll_event().unwrap() {
+                return e;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("no pointer event within 1 s");
+    }
+
+    #[test]
+    fn grab_confines_hides_and_reports_warps() {
+        let Some(xvfb) = private_xvfb() else { return };
+        let mut pointer = X11Pointer::connect_to(&xvfb.name).unwrap();
+        let (_owner, window) = mapped_window(&xvfb.name);
+        pointer.warp(150, 100).unwrap();
+        let before = pointer.cursor_image().unwrap();
+        assert!(before.opaque_pixels > 0, "the default cursor is visible: {before:?}");
+        assert_eq!(pointer.grab(window).unwrap(), GrabStatus::Success);
+        // A grab from another connection now fails.
+        let mut other = X11Pointer::connect_to(&xvfb.name).unwrap();
+        assert_eq!(other.grab(window).unwrap(), GrabStatus::AlreadyGrabbed);
+        let hidden = pointer.cursor_image().unwrap();
+        assert_eq!(hidden.opaque_pixels, 0, "{hidden:?}");
+        // Confined: a warp far outside lands on the window's edge.
+        pointer.warp(5, 5).unwrap();
+        let pos = pointer.position().unwrap();
+        assert_eq!((pos.root_x, pos.root_y), (100, 80));
+        // The warp's motion comes to us, relative to the window, with the warp's sequence number.
+        while pointer.poll_event().unwrap().is_some() {}
+        let seq = pointer.warp_in_nowait(window, 120, 70).unwrap();
+        match next_event(&pointer) {
+            GrabEvent::Motion { x, y, sequence } => {
+                assert_eq!((x, y), (120, 70));
+                assert_eq!(sequence, seq);
+            }
+            other => panic!("expected a motion, got {other:?}"),
+        }
+        pointer.ungrab().unwrap();
+        pointer.warp(5, 5).unwrap();
+        let pos = pointer.position().unwrap();
+        assert_eq!((pos.root_x, pos.root_y), (5, 5), "free again after ungrab");
+        assert!(pointer.cursor_image().unwrap().opaque_pixels > 0);
+        assert!(matches!(
+            pointer.warp_in_nowait(window, 40_000, 0),
+            Err(X11Error::OutOfRange { .. })
+        ));
     }
 
     #[test]

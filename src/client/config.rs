@@ -221,6 +221,11 @@ pub struct ConnectionConfig {
     pub tls_ciphers: Option<String>,
     /// `http://[user:pass@]host:port` HTTP CONNECT proxy.
     pub proxy: Option<String>,
+    /// The mouse mode to ask the server for (`--mouse-mode`). `None` (the
+    /// default) and `Client` ask for client mode when the server offers it
+    /// (as remote-viewer); `Server` keeps or asks for server mode (relative
+    /// motion, the pointer grabbed by the client) even when client mode is offered.
+    pub mouse_mode: Option<super::inputs::MouseMode>,
 }
 
 impl FromStr for ConnectionConfig {

@@ -3,6 +3,7 @@
 
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
+use super::inputs::MouseMode;
 use super::red_channel::{ChannelHandler, Outbox};
 use super::session::Shared;
 use crate::connector::client::Linked;
@@ -53,6 +54,19 @@ impl MainHandler {
     }
 }
 
+/// The MOUSE_MODE_REQUEST to send after MAIN_INIT, if any: the preferred mode
+/// (client unless the user asked for server) when the server supports it and
+/// does not use it already.
+fn mouse_mode_to_request(preference: Option<MouseMode>, supported: u32, current: u32) -> Option<u16> {
+    let wanted = match preference {
+        Some(MouseMode::Server) => mouse_mode::SERVER,
+        Some(MouseMode::Client) | None => mouse_mode::CLIENT,
+    };
+    (supported & wanted != 0 && current != wanted)
+        .then(|| u16::try_from(wanted).ok())
+        .flatten()
+}
+
 impl ChannelHandler for MainHandler {
     fn caps(&self) -> Vec<u32> {
         vec![main_caps::NAME_AND_UUID, main_caps::AGENT_CONNECTED_TOKENS]
@@ -84,11 +98,13 @@ impl ChannelHandler for MainHandler {
                     current_mouse_mode: init.current_mouse_mode,
                     agent_connected: init.agent_connected != 0,
                 });
-                if init.supported_mouse_modes & mouse_mode::CLIENT != 0 && init.current_mouse_mode != mouse_mode::CLIENT
-                {
-                    out.send(&MainClient::MouseModeRequest {
-                        mode: mouse_mode::CLIENT as u16,
-                    });
+                if let Some(mode) = mouse_mode_to_request(
+                    self.shared.config.mouse_mode,
+                    init.supported_mouse_modes,
+                    init.current_mouse_mode,
+                ) {
+                    tracing::info!(mode, "requesting mouse mode");
+                    out.send(&MainClient::MouseModeRequest { mode });
                 }
                 if init.agent_connected != 0 {
                     self.agent_started(init.agent_tokens, out);
@@ -125,6 +141,7 @@ impl ChannelHandler for MainHandler {
                 }
             }
             MainServer::MouseMode { supported, current } => {
+                tracing::info!(supported, current, "mouse mode changed");
                 self.shared.inputs.set_mouse_mode(u32::from(current));
                 self.shared.emit(SessionEvent::MouseMode { supported, current });
             }
@@ -166,5 +183,44 @@ impl ChannelHandler for MainHandler {
             MainServer::Base(_) | MainServer::Unknown { .. } => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOTH: u32 = mouse_mode::SERVER | mouse_mode::CLIENT;
+
+    #[test]
+    fn mouse_mode_request_follows_the_preference() {
+        let client = Some(mouse_mode::CLIENT as u16);
+        let server = Some(mouse_mode::SERVER as u16);
+        // Default and Client: client mode whenever offered and not current.
+        assert_eq!(mouse_mode_to_request(None, BOTH, mouse_mode::SERVER), client);
+        assert_eq!(
+            mouse_mode_to_request(Some(MouseMode::Client), BOTH, mouse_mode::SERVER),
+            client
+        );
+        assert_eq!(mouse_mode_to_request(None, BOTH, mouse_mode::CLIENT), None);
+        assert_eq!(
+            mouse_mode_to_request(None, mouse_mode::SERVER, mouse_mode::SERVER),
+            None
+        );
+        // Server: stay in server mode, or ask for it back.
+        assert_eq!(
+            mouse_mode_to_request(Some(MouseMode::Server), BOTH, mouse_mode::SERVER),
+            None
+        );
+        assert_eq!(
+            mouse_mode_to_request(Some(MouseMode::Server), BOTH, mouse_mode::CLIENT),
+            server
+        );
+        // Not offered: nothing asked.
+        assert_eq!(
+            mouse_mode_to_request(Some(MouseMode::Server), mouse_mode::CLIENT, mouse_mode::CLIENT),
+            None
+        );
+        assert_eq!(mouse_mode_to_request(None, 0, 0), None);
     }
 }

@@ -8,18 +8,21 @@
 //!   click grabs it again. Focus loss releases every key the guest sees held.
 //!   On focus-in the guest's Caps/Num/Scroll lock follow the local keyboard
 //!   (always sent: the server's reports are not reliable enough to skip it).
-//! - Mouse: client mode sends absolute positions (through `to_guest`), server
-//!   mode sends relative deltas of successive motion events. Buttons left,
+//!   Under X11 the keycode set is asked from the X server when the widget is
+//!   realized (evdev, or the old xfree86 one, ...: [`super::pointer_grab`]).
+//! - Mouse: client mode sends absolute positions (through `to_guest`). Server
+//!   mode grabs the pointer on a click and sends relative deltas in guest
+//!   pixels until the hotkey or a focus loss releases it (confined and warped
+//!   back to the centre on X11: [`super::pointer_grab`]). Buttons left,
 //!   middle, right, back/forward; discrete and smooth scrolling (smooth deltas
 //!   accumulate into wheel steps).
-//!
-//! Known gap: in server mouse mode the pointer is neither confined nor warped
-//! back to the widget's centre (that needs the X11 window id of the surface,
-//! which needs `gdk4-x11`); deltas stop at the screen edge.
 //!
 //! The decisions (grab state, hotkey detection, scroll accumulation) live in
 //! plain structs tested without a display.
 
+use super::pointer_grab::{DeltaScaler, PointerGrabState};
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+use super::pointer_grab::{GrabInput, X11Grab, XButton, keycode_table_from_x11, x_button};
 use crate::client::inputs::{InputsHandle, LockModifiers, MouseButton, MouseMode, ScrollDirection};
 use gtk::prelude::*;
 use gtk::{gdk, glib};
@@ -28,256 +31,17 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 use sumac_platform::keymap::KeycodeTable;
 
-/// Left/right variants of the modifier keys, as XT scancodes.
-const CTRL: [u16; 2] = [0x1d, 0x11d];
-const ALT: [u16; 2] = [0x38, 0x138];
-#[allow(
-    dead_code,
-    reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-)]
-const SHIFT: [u16; 2] = [0x2a, 0x36];
-#[allow(
-    dead_code,
-    reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-)]
-const SUPER: [u16; 2] = [0x15b, 0x15c];
+mod state;
+#[cfg(test)]
+mod tests;
+mod x11;
 
-/// A key combination: every group must have one of its keys held, and no
-/// other key may be held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Hotkey {
-    groups: Vec<Vec<u16>>,
+pub(crate) use state::*;
+
+/// A cursor showing nothing (the grabbed pointer).
+fn blank_cursor() -> Option<gdk::Cursor> {
+    gdk::Cursor::from_name("none", None)
 }
-
-impl Default for Hotkey {
-    /// Ctrl+Alt, remote-viewer's default "release cursor" combination.
-    fn default() -> Self {
-        Self {
-            groups: vec![CTRL.to_vec(), ALT.to_vec()],
-        }
-    }
-}
-
-impl Hotkey {
-    /// Parses remote-viewer's notation: `ctrl+alt`, `shift+f12`, `super+ctrl+a`...
-    /// Keys: ctrl, alt, shift, super, f1..f12, a..z. `None` for anything else.
-    #[allow(
-        dead_code,
-        reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-    )]
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        const LETTERS: &[(char, u16)] = &[
-            ('q', 0x10),
-            ('w', 0x11),
-            ('e', 0x12),
-            ('r', 0x13),
-            ('t', 0x14),
-            ('y', 0x15),
-            ('u', 0x16),
-            ('i', 0x17),
-            ('o', 0x18),
-            ('p', 0x19),
-            ('a', 0x1e),
-            ('s', 0x1f),
-            ('d', 0x20),
-            ('f', 0x21),
-            ('g', 0x22),
-            ('h', 0x23),
-            ('j', 0x24),
-            ('k', 0x25),
-            ('l', 0x26),
-            ('z', 0x2c),
-            ('x', 0x2d),
-            ('c', 0x2e),
-            ('v', 0x2f),
-            ('b', 0x30),
-            ('n', 0x31),
-            ('m', 0x32),
-        ];
-        let mut groups = Vec::new();
-        for part in text.split('+') {
-            let p = part.trim().to_ascii_lowercase();
-            let group = match p.as_str() {
-                "ctrl" | "control" => CTRL.to_vec(),
-                "alt" => ALT.to_vec(),
-                "shift" => SHIFT.to_vec(),
-                "super" | "meta" | "win" => SUPER.to_vec(),
-                _ => {
-                    if let Some(n) = p.strip_prefix('f').and_then(|n| n.parse::<u16>().ok()) {
-                        match n {
-                            1..=10 => vec![0x3a + n],
-                            11 => vec![0x57],
-                            12 => vec![0x58],
-                            _ => return None,
-                        }
-                    } else {
-                        let mut chars = p.chars();
-                        let (Some(c), None) = (chars.next(), chars.next()) else {
-                            return None;
-                        };
-                        vec![LETTERS.iter().find(|(l, _)| *l == c)?.1]
-                    }
-                }
-            };
-            groups.push(group);
-        }
-        (!groups.is_empty()).then_some(Self { groups })
-    }
-
-    fn matches(&self, held: &BTreeSet<u16>) -> bool {
-        let all_groups = self.groups.iter().all(|g| g.iter().any(|k| held.contains(k)));
-        let nothing_else = held.iter().all(|k| self.groups.iter().any(|g| g.contains(k)));
-        all_groups && nothing_else
-    }
-}
-
-/// What the keyboard grab should do after an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum GrabAction {
-    None,
-    Grab,
-    Ungrab,
-}
-
-/// The keyboard-grab state machine: grabbed while focused, until the hotkey;
-/// a click grabs again.
-#[derive(Debug, Default)]
-pub(crate) struct GrabState {
-    enabled: bool,
-    focused: bool,
-    grabbed: bool,
-    hotkey: Hotkey,
-    held: BTreeSet<u16>,
-    /// The hotkey fired and its keys are still down: their releases are not the guest's business.
-    fired: bool,
-}
-
-impl GrabState {
-    pub(crate) fn new(enabled: bool) -> Self {
-        Self {
-            enabled,
-            ..Self::default()
-        }
-    }
-
-    pub(crate) fn grabbed(&self) -> bool {
-        self.grabbed
-    }
-
-    #[allow(
-        dead_code,
-        reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-    )]
-    pub(crate) fn set_hotkey(&mut self, hotkey: Hotkey) {
-        self.hotkey = hotkey;
-    }
-
-    fn set(&mut self, grab: bool) -> GrabAction {
-        match (self.grabbed, grab) {
-            (false, true) => {
-                self.grabbed = true;
-                GrabAction::Grab
-            }
-            (true, false) => {
-                self.grabbed = false;
-                GrabAction::Ungrab
-            }
-            _ => GrabAction::None,
-        }
-    }
-
-    pub(crate) fn focus_in(&mut self) -> GrabAction {
-        self.focused = true;
-        self.set(self.enabled)
-    }
-
-    pub(crate) fn focus_out(&mut self) -> GrabAction {
-        self.focused = false;
-        self.held.clear();
-        self.fired = false;
-        self.set(false)
-    }
-
-    pub(crate) fn click(&mut self) -> GrabAction {
-        self.set(self.enabled && self.focused)
-    }
-
-    /// A key went down; returns the grab change (the hotkey ungrabs).
-    pub(crate) fn key_press(&mut self, scancode: u16) -> GrabAction {
-        self.held.insert(scancode);
-        if self.grabbed && self.hotkey.matches(&self.held) {
-            self.fired = true;
-            return self.set(false);
-        }
-        GrabAction::None
-    }
-
-    pub(crate) fn key_release(&mut self, scancode: u16) {
-        self.held.remove(&scancode);
-        if self.held.is_empty() {
-            self.fired = false;
-        }
-    }
-}
-
-/// Turns smooth scroll deltas into wheel steps, keeping the remainder.
-#[derive(Debug, Default)]
-pub(crate) struct ScrollAccumulator {
-    acc: f64,
-}
-
-impl ScrollAccumulator {
-    /// Adds `dy` (in steps; positive = down) and returns the whole steps to send.
-    pub(crate) fn push(&mut self, dy: f64) -> Option<(ScrollDirection, u32)> {
-        if !dy.is_finite() {
-            return None;
-        }
-        // A change of direction drops what was left of the other one.
-        if self.acc * dy < 0.0 {
-            self.acc = 0.0;
-        }
-        self.acc += dy;
-        let whole = self.acc.trunc();
-        if whole == 0.0 {
-            return None;
-        }
-        self.acc -= whole;
-        let steps = whole.abs().min(f64::from(u32::MAX)) as u32;
-        let dir = if whole > 0.0 {
-            ScrollDirection::Down
-        } else {
-            ScrollDirection::Up
-        };
-        Some((dir, steps))
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.acc = 0.0;
-    }
-}
-
-/// Name of every controller [`InputHandler::attach`] installs.
-const CONTROLLER_NAME: &str = "sumac-input";
-
-/// Logical pixels of smooth (touchpad) scrolling per wheel step.
-const SURFACE_PIXELS_PER_STEP: f64 = 20.0;
-
-/// A GDK button number to a SPICE button (8/9 are back/forward on X11 and Wayland).
-pub(crate) fn spice_button(gdk_button: u32) -> Option<MouseButton> {
-    Some(match gdk_button {
-        1 => MouseButton::Left,
-        2 => MouseButton::Middle,
-        3 => MouseButton::Right,
-        8 => MouseButton::Side,
-        9 => MouseButton::Extra,
-        _ => return None,
-    })
-}
-
-/// Maps widget coordinates (logical px) to guest pixels of the monitor.
-type GuestMap = dyn Fn(f64, f64) -> Option<(i32, i32)>;
-/// Told whether the keyboard is grabbed.
-type GrabCallback = Box<dyn Fn(bool)>;
 
 /// Input handling of one monitor widget.
 pub(crate) struct InputHandler {
@@ -288,10 +52,49 @@ pub(crate) struct InputHandler {
     scroll: RefCell<ScrollAccumulator>,
     /// Last pointer position in widget coordinates (server-mode deltas).
     last: Cell<Option<(f64, f64)>>,
-    /// Sub-pixel remainder of server-mode deltas.
-    remainder: Cell<(f64, f64)>,
+    /// Server-mode deltas in guest pixels, with their sub-pixel remainder.
+    scaler: RefCell<DeltaScaler>,
     widget: RefCell<Option<glib::WeakRef<gtk::Widget>>>,
     on_grab_changed: RefCell<Option<GrabCallback>>,
+    /// The server-mode pointer grab.
+    pointer: RefCell<PointerGrabState>,
+    on_pointer_grab_changed: RefCell<Option<GrabCallback>>,
+    /// The GDK button whose press grabbed the pointer: its release is not the guest's.
+    swallow_release: Cell<Option<u32>>,
+    /// `realize` handler asking the X server for its keycodes.
+    realize_handler: RefCell<Option<glib::SignalHandlerId>>,
+    /// Our X connection (opened once, when GDK is on X11).
+    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+    x11: RefCell<Option<X11Grab>>,
+    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+    x11_tried: Cell<bool>,
+    /// Main-loop watch of our X connection while it holds the grab.
+    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+    x11_watch: RefCell<Option<glib::SourceId>>,
+    /// Pending retry of the X grab.
+    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+    grab_retry: RefCell<Option<glib::SourceId>>,
+}
+
+impl Drop for InputHandler {
+    fn drop(&mut self) {
+        #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+        {
+            for source in [self.x11_watch.take(), self.grab_retry.take()].into_iter().flatten() {
+                source.remove();
+            }
+            // Closing our connection ends its grab.
+        }
+        let widget = self.widget.borrow().as_ref().and_then(glib::WeakRef::upgrade);
+        if let Some(w) = widget {
+            if let Some(id) = self.realize_handler.take() {
+                w.disconnect(id);
+            }
+            if self.pointer.borrow().grabbed() {
+                w.set_cursor(None);
+            }
+        }
+    }
 }
 
 impl InputHandler {
@@ -303,10 +106,44 @@ impl InputHandler {
             grab: RefCell::new(GrabState::new(true)),
             scroll: RefCell::new(ScrollAccumulator::default()),
             last: Cell::new(None),
-            remainder: Cell::new((0.0, 0.0)),
+            scaler: RefCell::new(DeltaScaler::default()),
             widget: RefCell::new(None),
             on_grab_changed: RefCell::new(None),
+            pointer: RefCell::new(PointerGrabState::default()),
+            on_pointer_grab_changed: RefCell::new(None),
+            swallow_release: Cell::new(None),
+            realize_handler: RefCell::new(None),
+            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+            x11: RefCell::new(None),
+            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+            x11_tried: Cell::new(false),
+            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+            x11_watch: RefCell::new(None),
+            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+            grab_retry: RefCell::new(None),
         })
+    }
+
+    /// Whether the pointer is grabbed now (server mouse mode).
+    pub(crate) fn pointer_grabbed(&self) -> bool {
+        self.pointer.borrow().grabbed()
+    }
+
+    /// Called with the new state whenever the pointer grab changes.
+    pub(crate) fn connect_pointer_grab_changed(&self, f: impl Fn(bool) + 'static) {
+        *self.on_pointer_grab_changed.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// The server switched the mouse mode: client mode releases the pointer.
+    pub(crate) fn mouse_mode_changed(self: &Rc<Self>, client: bool) {
+        let action = self.pointer.borrow_mut().mode_changed(!client);
+        self.apply_pointer(action);
+    }
+
+    /// Releases the pointer (the session ended).
+    pub(crate) fn release_pointer(self: &Rc<Self>) {
+        let action = self.pointer.borrow_mut().release();
+        self.apply_pointer(action);
     }
 
     /// Whether the keyboard is grabbed now.
@@ -343,12 +180,34 @@ impl InputHandler {
     }
 
     /// Selects the keycode table (e.g. from the X server's XKB keycodes name).
-    #[allow(
-        dead_code,
-        reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
+    #[cfg_attr(
+        not(all(feature = "x11", unix, not(target_os = "macos"))),
+        allow(dead_code, reason = "used by the X11 grab")
     )]
     pub(crate) fn set_keycode_table(&self, table: KeycodeTable) {
         self.keymap.set(table);
+    }
+
+    /// The keycode table in use.
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the tests"))]
+    pub(crate) fn keycode_table(&self) -> KeycodeTable {
+        self.keymap.get()
+    }
+
+    /// Asks the X server GDK runs on which keycodes it uses (evdev when it
+    /// cannot tell); other backends keep the platform's table.
+    fn detect_keycodes(&self, widget: &gtk::Widget) {
+        #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+        if self.ensure_x11(widget) {
+            let answer = self.x11.borrow().as_ref().map(X11Grab::keycode_table);
+            if let Some(answer) = answer {
+                let table = keycode_table_from_x11(answer);
+                tracing::info!(?table, "keycode table of the X server");
+                self.set_keycode_table(table);
+            }
+        }
+        #[cfg(not(all(feature = "x11", unix, not(target_os = "macos"))))]
+        let _ = widget;
     }
 
     /// Presses `keys` in order and releases them in reverse (menu "Send key").
@@ -370,6 +229,18 @@ impl InputHandler {
         widget.set_focusable(true);
         widget.set_can_focus(true);
         *self.widget.borrow_mut() = Some(widget.downgrade());
+        if widget.is_realized() {
+            self.detect_keycodes(widget);
+        }
+        let weak = Rc::downgrade(self);
+        let id = widget.connect_realize(move |w| {
+            if let Some(this) = weak.upgrade() {
+                this.detect_keycodes(w);
+            }
+        });
+        if let Some(old) = self.realize_handler.replace(Some(id)) {
+            widget.disconnect(old);
+        }
 
         let keys = gtk::EventControllerKey::new();
         let this = Rc::clone(self);
@@ -445,18 +316,25 @@ impl InputHandler {
         }
     }
 
-    fn key(&self, keycode: u32, press: bool) {
+    fn key(self: &Rc<Self>, keycode: u32, press: bool) {
         let Some(sc) = self.keymap.get().to_xt(keycode) else {
             tracing::debug!(keycode, "no scancode for this keycode");
             return;
         };
         if press {
             let action = self.grab.borrow_mut().key_press(sc);
+            // The same hotkey releases the pointer, even with the keyboard not grabbed.
+            let release_pointer = self.pointer.borrow().grabbed() && self.grab.borrow().hotkey_held();
             self.inputs.key_press(sc);
-            if action == GrabAction::Ungrab {
+            if action == GrabAction::Ungrab || release_pointer {
                 // The guest must not keep Ctrl+Alt pressed once the grab is gone.
+                self.grab.borrow_mut().fired = true;
                 self.inputs.release_all_keys();
                 self.apply_grab(action);
+            }
+            if release_pointer {
+                let action = self.pointer.borrow_mut().hotkey();
+                self.apply_pointer(action);
             }
         } else {
             let swallowed = self.grab.borrow().fired;
@@ -479,10 +357,12 @@ impl InputHandler {
         }
     }
 
-    fn focus_out(&self) {
+    fn focus_out(self: &Rc<Self>) {
         let action = self.grab.borrow_mut().focus_out();
         self.inputs.release_all_keys();
         self.apply_grab(action);
+        let action = self.pointer.borrow_mut().focus_out();
+        self.apply_pointer(action);
     }
 
     fn local_locks(&self) -> Option<LockModifiers> {
@@ -498,12 +378,15 @@ impl InputHandler {
     fn motion(&self, x: f64, y: f64, to_guest: &dyn Fn(f64, f64) -> Option<(i32, i32)>) {
         match self.inputs.mouse_mode() {
             Some(MouseMode::Server) => {
-                if let Some((lx, ly)) = self.last.get() {
-                    let (rx, ry) = self.remainder.get();
-                    let (dx, dy) = (x - lx + rx, y - ly + ry);
-                    let (ix, iy) = (dx.trunc(), dy.trunc());
-                    self.remainder.set((dx - ix, dy - iy));
-                    self.inputs.mouse_motion(clamp_i32(ix), clamp_i32(iy));
+                // Deltas only while grabbed, and from GTK only when the X grab does not
+                // take the events itself (Wayland, or the X grab not taken yet).
+                if self.pointer.borrow().grabbed()
+                    && !self.x11_grab_active()
+                    && let Some((lx, ly)) = self.last.get()
+                {
+                    let scale = self.guest_pixels_per_device_pixel() * self.device_pixels_per_logical_pixel();
+                    let (dx, dy) = self.scaler.borrow_mut().push(x - lx, y - ly, scale);
+                    self.inputs.mouse_motion(dx, dy);
                 }
             }
             Some(MouseMode::Client) | None => {
@@ -520,7 +403,7 @@ impl InputHandler {
     }
 
     fn button_event(
-        &self,
+        self: &Rc<Self>,
         ctrl: &gtk::EventControllerLegacy,
         event: &gdk::Event,
         to_guest: &dyn Fn(f64, f64) -> Option<(i32, i32)>,
@@ -533,12 +416,24 @@ impl InputHandler {
         let Some(button) = event.downcast_ref::<gdk::ButtonEvent>().map(gdk::ButtonEvent::button) else {
             return glib::Propagation::Proceed;
         };
+        if !press && self.swallow_release.get() == Some(button) {
+            self.swallow_release.set(None);
+            return glib::Propagation::Stop;
+        }
         if press {
             if let Some(w) = ctrl.widget() {
                 w.grab_focus();
             }
             let action = self.grab.borrow_mut().click();
             self.apply_grab(action);
+            // Server mode: the first click grabs the pointer and is not the guest's.
+            let server = self.inputs.mouse_mode() == Some(MouseMode::Server);
+            let action = self.pointer.borrow_mut().click(server);
+            if action == GrabAction::Grab {
+                self.swallow_release.set(Some(button));
+                self.apply_pointer(action);
+                return glib::Propagation::Stop;
+            }
             // In client mode, make sure the click lands where the pointer is.
             if self.inputs.mouse_mode() != Some(MouseMode::Server)
                 && let Some((x, y)) = self.last.get()
@@ -589,87 +484,51 @@ impl InputHandler {
     }
 }
 
-fn clamp_i32(v: f64) -> i32 {
-    v.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grab_follows_focus_hotkey_and_click() {
-        let mut g = GrabState::new(true);
-        assert_eq!(g.focus_in(), GrabAction::Grab);
-        assert!(g.grabbed());
-        // Ctrl alone, then 'a': no hotkey.
-        assert_eq!(g.key_press(0x1d), GrabAction::None);
-        assert_eq!(g.key_press(0x1e), GrabAction::None);
-        g.key_release(0x1e);
-        // Right Alt with Left Ctrl: Ctrl+Alt in any variant releases the grab.
-        assert_eq!(g.key_press(0x138), GrabAction::Ungrab);
-        assert!(!g.grabbed());
-        assert!(g.fired);
-        g.key_release(0x138);
-        g.key_release(0x1d);
-        assert!(!g.fired);
-        assert_eq!(g.click(), GrabAction::Grab);
-        assert_eq!(g.click(), GrabAction::None);
-        assert_eq!(g.focus_out(), GrabAction::Ungrab);
-        // Not focused: a click does not grab.
-        assert_eq!(g.click(), GrabAction::None);
+impl InputHandler {
+    fn widget(&self) -> Option<gtk::Widget> {
+        self.widget.borrow().as_ref().and_then(glib::WeakRef::upgrade)
     }
 
-    #[test]
-    fn hotkey_needs_exactly_its_keys() {
-        let mut g = GrabState::new(true);
-        g.focus_in();
-        g.key_press(0x2a); // Shift held first
-        g.key_press(0x1d);
-        assert_eq!(g.key_press(0x38), GrabAction::None, "Shift+Ctrl+Alt is not Ctrl+Alt");
-        let mut off = GrabState::new(false);
-        assert_eq!(off.focus_in(), GrabAction::None);
-        assert_eq!(off.click(), GrabAction::None);
+    /// Guest pixels per device pixel of the monitor shown (1 before the guest size is known).
+    fn guest_pixels_per_device_pixel(&self) -> f64 {
+        self.widget()
+            .and_then(|w| w.downcast::<super::Display>().ok())
+            .and_then(|d| d.placement())
+            .map_or(1.0, |p| f64::from(p.guest_width) / p.device_width.max(1) as f64)
     }
 
-    #[test]
-    fn hotkey_parsing() {
-        assert_eq!(Hotkey::parse("ctrl+alt"), Some(Hotkey::default()));
-        let h = Hotkey::parse("Shift + F12").unwrap();
-        assert_eq!(h.groups, vec![SHIFT.to_vec(), vec![0x58]]);
-        assert_eq!(Hotkey::parse("f1").unwrap().groups, vec![vec![0x3b]]);
-        assert_eq!(
-            Hotkey::parse("super+a").unwrap().groups,
-            vec![SUPER.to_vec(), vec![0x1e]]
-        );
-        assert_eq!(Hotkey::parse("ctrl+f13"), None);
-        assert_eq!(Hotkey::parse("ctrl+é"), None);
-        assert_eq!(Hotkey::parse("ctrl+ab"), None);
+    fn device_pixels_per_logical_pixel(&self) -> f64 {
+        self.widget().map_or(1.0, |w| f64::from(w.scale_factor().max(1)))
     }
 
-    #[test]
-    fn smooth_scroll_accumulates_into_steps() {
-        let mut s = ScrollAccumulator::default();
-        assert_eq!(s.push(0.4), None);
-        assert_eq!(s.push(0.4), None);
-        assert_eq!(s.push(0.4), Some((ScrollDirection::Down, 1)));
-        assert_eq!(s.push(2.9), Some((ScrollDirection::Down, 3)));
-        // Direction change drops the leftover.
-        assert_eq!(s.push(-0.5), None);
-        assert_eq!(s.push(-0.5), Some((ScrollDirection::Up, 1)));
-        assert_eq!(s.push(f64::NAN), None);
-        assert_eq!(s.push(-1e300), Some((ScrollDirection::Up, u32::MAX)));
-        s.reset();
-        assert_eq!(s.push(1.0), Some((ScrollDirection::Down, 1)));
-    }
-
-    #[test]
-    fn gdk_buttons_map_to_spice() {
-        assert_eq!(spice_button(1), Some(MouseButton::Left));
-        assert_eq!(spice_button(2), Some(MouseButton::Middle));
-        assert_eq!(spice_button(3), Some(MouseButton::Right));
-        assert_eq!(spice_button(8), Some(MouseButton::Side));
-        assert_eq!(spice_button(9), Some(MouseButton::Extra));
-        assert_eq!(spice_button(4), None);
+    /// Grabs or releases the pointer (server mouse mode).
+    fn apply_pointer(self: &Rc<Self>, action: GrabAction) {
+        let grab = match action {
+            GrabAction::None => return,
+            GrabAction::Grab => true,
+            GrabAction::Ungrab => false,
+        };
+        self.last.set(None);
+        self.scaler.borrow_mut().reset();
+        let widget = self.widget();
+        if grab {
+            tracing::debug!("pointer grabbed");
+            if let Some(w) = &widget {
+                w.set_cursor(blank_cursor().as_ref());
+            }
+            self.start_x11_grab();
+        } else {
+            tracing::debug!("pointer released");
+            self.swallow_release.set(None);
+            self.stop_x11_grab();
+            if let Some(w) = &widget {
+                // Server mode shows the local pointer when not grabbed; in
+                // client mode the cursor layer sets the guest's shape again.
+                w.set_cursor(None);
+            }
+        }
+        if let Some(f) = self.on_pointer_grab_changed.borrow().as_ref() {
+            f(grab);
+        }
     }
 }

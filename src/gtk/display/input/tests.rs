@@ -1,0 +1,180 @@
+//! Unit tests of the input layer (no display needed except the `#[gtk::test]`s).
+use super::*;
+
+#[test]
+fn grab_follows_focus_hotkey_and_click() {
+    let mut g = GrabState::new(true);
+    assert_eq!(g.focus_in(), GrabAction::Grab);
+    assert!(g.grabbed());
+    // Ctrl alone, then 'a': no hotkey.
+    assert_eq!(g.key_press(0x1d), GrabAction::None);
+    assert_eq!(g.key_press(0x1e), GrabAction::None);
+    g.key_release(0x1e);
+    // Right Alt with Left Ctrl: Ctrl+Alt in any variant releases the grab.
+    assert_eq!(g.key_press(0x138), GrabAction::Ungrab);
+    assert!(!g.grabbed());
+    assert!(g.fired);
+    g.key_release(0x138);
+    g.key_release(0x1d);
+    assert!(!g.fired);
+    assert_eq!(g.click(), GrabAction::Grab);
+    assert_eq!(g.click(), GrabAction::None);
+    assert_eq!(g.focus_out(), GrabAction::Ungrab);
+    // Not focused: a click does not grab.
+    assert_eq!(g.click(), GrabAction::None);
+}
+
+#[test]
+fn hotkey_needs_exactly_its_keys() {
+    let mut g = GrabState::new(true);
+    g.focus_in();
+    g.key_press(0x2a); // Shift held first
+    g.key_press(0x1d);
+    assert_eq!(g.key_press(0x38), GrabAction::None, "Shift+Ctrl+Alt is not Ctrl+Alt");
+    let mut off = GrabState::new(false);
+    assert_eq!(off.focus_in(), GrabAction::None);
+    assert_eq!(off.click(), GrabAction::None);
+}
+
+#[test]
+fn hotkey_parsing() {
+    assert_eq!(Hotkey::parse("ctrl+alt"), Some(Hotkey::default()));
+    let h = Hotkey::parse("Shift + F12").unwrap();
+    assert_eq!(h.groups, vec![SHIFT.to_vec(), vec![0x58]]);
+    assert_eq!(Hotkey::parse("f1").unwrap().groups, vec![vec![0x3b]]);
+    assert_eq!(
+        Hotkey::parse("super+a").unwrap().groups,
+        vec![SUPER.to_vec(), vec![0x1e]]
+    );
+    assert_eq!(Hotkey::parse("ctrl+f13"), None);
+    assert_eq!(Hotkey::parse("ctrl+é"), None);
+    assert_eq!(Hotkey::parse("ctrl+ab"), None);
+}
+
+#[test]
+fn smooth_scroll_accumulates_into_steps() {
+    let mut s = ScrollAccumulator::default();
+    assert_eq!(s.push(0.4), None);
+    assert_eq!(s.push(0.4), None);
+    assert_eq!(s.push(0.4), Some((ScrollDirection::Down, 1)));
+    assert_eq!(s.push(2.9), Some((ScrollDirection::Down, 3)));
+    // Direction change drops the leftover.
+    assert_eq!(s.push(-0.5), None);
+    assert_eq!(s.push(-0.5), Some((ScrollDirection::Up, 1)));
+    assert_eq!(s.push(f64::NAN), None);
+    assert_eq!(s.push(-1e300), Some((ScrollDirection::Up, u32::MAX)));
+    s.reset();
+    assert_eq!(s.push(1.0), Some((ScrollDirection::Down, 1)));
+}
+
+use crate::client::inputs::{Command, InputsShared};
+use crate::proto::consts::mouse_mode;
+use std::sync::Arc;
+
+/// A handler on `widget` in server mouse mode, with the commands it sends and its grab reports.
+fn server_mode_handler(widget: &gtk::Widget) -> (Rc<InputHandler>, Arc<InputsShared>, Rc<RefCell<Vec<bool>>>) {
+    let shared = InputsShared::new();
+    shared.set_up(true);
+    shared.set_mouse_mode(mouse_mode::SERVER);
+    let h = InputHandler::new(InputsHandle::new(Arc::clone(&shared)), 0);
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let r = Rc::clone(&reports);
+    h.connect_pointer_grab_changed(move |g| r.borrow_mut().push(g));
+    h.attach(widget, Rc::new(|_, _| None));
+    (h, shared, reports)
+}
+
+fn cursor_name(widget: &gtk::Widget) -> Option<String> {
+    widget.cursor().and_then(|c| c.name()).map(|n| n.to_string())
+}
+
+/// Grab on a click, deltas only while grabbed, release on the hotkey and on focus loss.
+/// (An unrealized widget: no X window to confine to, so GTK positions give the deltas.)
+#[gtk::test]
+fn pointer_grab_through_the_handler() {
+    let widget: gtk::Widget = gtk::DrawingArea::new().upcast();
+    let (h, shared, reports) = server_mode_handler(&widget);
+    // Not grabbed: motions are not sent.
+    h.motion(10.0, 10.0, &|_, _| None);
+    h.motion(20.0, 15.0, &|_, _| None);
+    assert!(shared.take().is_empty());
+    // The grabbing click.
+    assert_eq!(h.pointer.borrow_mut().click(true), GrabAction::Grab);
+    h.apply_pointer(GrabAction::Grab);
+    assert!(h.pointer_grabbed());
+    assert_eq!(cursor_name(&widget).as_deref(), Some("none"), "the pointer is hidden");
+    h.motion(100.0, 100.0, &|_, _| None);
+    h.motion(103.0, 98.0, &|_, _| None);
+    h.motion(103.5, 98.0, &|_, _| None);
+    h.motion(104.0, 98.0, &|_, _| None);
+    let cmds: Vec<Command> = shared.take().into_iter().collect();
+    assert_eq!(
+        cmds,
+        vec![Command::Motion { dx: 3, dy: -2 }, Command::Motion { dx: 1, dy: 0 }]
+    );
+    // Ctrl+Alt (evdev keycodes 37, 64) releases it; the guest gets the keys released.
+    h.key(37, true);
+    h.key(64, true);
+    assert!(!h.pointer_grabbed());
+    assert_eq!(cursor_name(&widget), None);
+    let cmds: Vec<Command> = shared.take().into_iter().collect();
+    assert_eq!(
+        cmds,
+        vec![
+            Command::KeyPress(0x1d),
+            Command::KeyPress(0x38),
+            Command::ReleaseAllKeys
+        ]
+    );
+    h.key(64, false);
+    h.key(37, false);
+    assert!(shared.take().is_empty(), "the hotkey's releases are swallowed");
+    h.motion(150.0, 150.0, &|_, _| None);
+    h.motion(160.0, 150.0, &|_, _| None);
+    assert!(shared.take().is_empty(), "no deltas once released");
+    // Focus loss and a switch to client mode release it too.
+    let grab = h.pointer.borrow_mut().click(true);
+    h.apply_pointer(grab);
+    h.focus_out();
+    assert!(!h.pointer_grabbed());
+    let grab = h.pointer.borrow_mut().click(true);
+    h.apply_pointer(grab);
+    h.mouse_mode_changed(true);
+    assert!(!h.pointer_grabbed());
+    let grab = h.pointer.borrow_mut().click(true);
+    h.apply_pointer(grab);
+    h.release_pointer();
+    assert_eq!(
+        *reports.borrow(),
+        vec![true, false, true, false, true, false, true, false]
+    );
+}
+
+/// Under X11 the realized widget takes the X server's keycode set (Xvfb: evdev).
+#[gtk::test]
+fn keycode_table_from_the_x_server() {
+    let widget: gtk::Widget = gtk::DrawingArea::new().upcast();
+    let window = gtk::Window::builder().child(&widget).build();
+    let (h, _shared, _reports) = server_mode_handler(&widget);
+    h.set_keycode_table(KeycodeTable::X11Xfree86);
+    window.present();
+    assert!(widget.is_realized());
+    let on_x11 = widget.display().type_().name() == "GdkX11Display";
+    if on_x11 && cfg!(all(feature = "x11", unix, not(target_os = "macos"))) {
+        assert_eq!(h.keycode_table(), KeycodeTable::X11Evdev, "asked on realize");
+    } else {
+        eprintln!("not X11 ({}): the table is left alone", widget.display().type_().name());
+        assert_eq!(h.keycode_table(), KeycodeTable::X11Xfree86);
+    }
+    window.close();
+}
+
+#[test]
+fn gdk_buttons_map_to_spice() {
+    assert_eq!(spice_button(1), Some(MouseButton::Left));
+    assert_eq!(spice_button(2), Some(MouseButton::Middle));
+    assert_eq!(spice_button(3), Some(MouseButton::Right));
+    assert_eq!(spice_button(8), Some(MouseButton::Side));
+    assert_eq!(spice_button(9), Some(MouseButton::Extra));
+    assert_eq!(spice_button(4), None);
+}
