@@ -10,7 +10,7 @@
 
 use super::connect_window::ConnectWindow;
 use super::controller::{ConnectRequest, Controller};
-use super::settings::Prefs;
+use super::settings::{Prefs, keys};
 use super::{APP_ID, dialogs};
 use crate::cli::{KioskQuit, LaunchRequest, Target};
 use crate::i18n::gettext;
@@ -91,6 +91,19 @@ impl AppState {
 
 /// Runs the application with the parsed command line; returns the exit code.
 pub fn run(options: LaunchRequest) -> ExitCode {
+    // Before GTK starts: it opens GL with the display.
+    // The display's own order: --renderer, else the preference, else SUMAC_RENDERER.
+    let renderer = options.renderer.map_or_else(
+        || {
+            let pref = Prefs::open().string(keys::RENDERER);
+            match std::env::var("SUMAC_RENDERER") {
+                Ok(env) if pref == "auto" => env,
+                _ => pref,
+            }
+        },
+        |r| r.name().to_owned(),
+    );
+    super::gl_policy::reexec_without_gl_if_software(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
     if let Err(e) = adw::init() {
         eprintln!(
             "sumac: {}: {e}",
@@ -144,6 +157,8 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         exit_code: Cell::new(0),
     });
     tracing::debug!(prefs = ?state.prefs, "starting");
+    // Before any window exists: GTK picks its renderer with the first one.
+    crate::gtk::choose_gtk_renderer(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
     install_actions(&state);
     {
         let state = Rc::clone(&state);
@@ -228,5 +243,8 @@ fn install_actions(state: &Rc<AppState>) {
         app.set_accels_for_action("app.quit", &["<Control>q"]);
         app.set_accels_for_action("app.new-connection", &["<Control>n"]);
         app.set_accels_for_action("window.close", &["<Control>w"]);
+        // GTK binds Ctrl+? itself only for a help overlay loaded from the app's
+        // resources (gtk/help-overlay.ui); ours is set with `set_help_overlay`.
+        app.set_accels_for_action("win.show-help-overlay", &["<Control>question"]);
     }
 }

@@ -18,6 +18,7 @@ pub mod application;
 pub mod connect_window;
 pub mod controller;
 pub mod dialogs;
+mod gl_policy;
 pub mod keys;
 pub mod recent;
 pub mod session_window;

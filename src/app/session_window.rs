@@ -58,6 +58,8 @@ pub struct SessionWindow {
     closing_by_controller: Cell<bool>,
     /// The window is closed (by anyone).
     closed: Cell<bool>,
+    /// The guest size the window was last sized for ([`SessionWindow::fit_to_guest`]).
+    fitted: Cell<Option<(u32, u32)>>,
 }
 
 impl std::fmt::Debug for SessionWindow {
@@ -138,8 +140,19 @@ impl SessionWindow {
             allow_close: Cell::new(!kiosk),
             closing_by_controller: Cell::new(false),
             closed: Cell::new(false),
+            fitted: Cell::new(None),
         });
         this.install_actions(controller);
+        {
+            // "(Press Ctrl+Alt to release pointer)" in the title while grabbed, as remote-viewer.
+            let weak = Rc::downgrade(&this);
+            this.display.connect_mouse_grabbed_notify(move |d| {
+                if let Some(this) = weak.upgrade() {
+                    let title = this.window.title().map(|t| t.to_string()).unwrap_or_default();
+                    this.window.set_title(Some(&with_grab_hint(&title, d.mouse_grabbed())));
+                }
+            });
+        }
         {
             let controller = Rc::downgrade(controller);
             this.reconnect.connect_clicked(move |_| {
@@ -180,10 +193,58 @@ impl SessionWindow {
                 glib::Propagation::Proceed
             });
         }
+        {
+            // The guest size is known once the first frame is complete, and
+            // changes with the monitors config (displays refresh before the signal).
+            let weak = Rc::downgrade(&this);
+            this.display.connect_ready_notify(move |_| {
+                if let Some(this) = weak.upgrade() {
+                    this.fit_to_guest();
+                }
+            });
+            if let Some(session) = this.display.session() {
+                let weak = Rc::downgrade(&this);
+                session.connect_monitors_changed(move |_, _| {
+                    if let Some(this) = weak.upgrade() {
+                        this.fit_to_guest();
+                    }
+                });
+            }
+        }
         if kiosk {
             this.window.fullscreen();
         }
+        // A window opened for a monitor that is already showing (a second head).
+        this.fit_to_guest();
         this
+    }
+
+    /// Sizes the window so that the guest shows 1:1, one guest pixel per
+    /// device pixel (at 2x HiDPI the window is half the guest's size in
+    /// logical pixels), as remote-viewer does: when the guest size is first
+    /// known and whenever it changes, unless fullscreen or maximized.
+    fn fit_to_guest(&self) {
+        let Some(size) = self.display.guest_size() else { return };
+        if self.closed.get() || self.fitted.replace(Some(size)) == Some(size) {
+            return;
+        }
+        if self.window.is_fullscreen() || self.window.is_maximized() {
+            return;
+        }
+        tracing::debug!(
+            width = size.0,
+            height = size.1,
+            scale = self.window.scale_factor(),
+            "sizing the window to the guest"
+        );
+        // -1 = the window's natural size: the header bar over the display at
+        // its natural size, which is the guest at 100 % in device pixels
+        // (or at the `-z` zoom). GTK keeps it within the monitor's work area,
+        // where fit-to-window then scales the guest down. The display queues
+        // its own resize later (from an idle): drop its cached size request
+        // now, or the window would take the previous guest size.
+        self.display.queue_resize();
+        self.window.set_default_size(-1, -1);
     }
 
     fn install_actions(self: &Rc<Self>, controller: &Rc<Controller>) {
@@ -319,7 +380,27 @@ impl SessionWindow {
     }
 
     pub fn set_title(&self, title: &str) {
-        self.window.set_title(Some(title));
+        let title = with_grab_hint(title, self.display.mouse_grabbed());
+        self.window.set_title(Some(&title));
+    }
+}
+
+/// The pointer-grab hint remote-viewer puts in front of the title.
+fn grab_hint() -> String {
+    gettext("(Press Ctrl+Alt to release pointer)")
+}
+
+/// `title` with the grab hint in front while the pointer is grabbed, without
+/// it otherwise (an existing hint is never doubled).
+pub fn with_grab_hint(title: &str, grabbed: bool) -> String {
+    let hint = grab_hint();
+    let base = title
+        .strip_prefix(hint.as_str())
+        .map_or(title, |rest| rest.strip_prefix(' ').unwrap_or(rest));
+    if grabbed {
+        format!("{hint} {base}")
+    } else {
+        base.to_owned()
     }
 }
 
@@ -370,6 +451,16 @@ pub fn window_action(action: HotkeyAction) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grab_hint_in_title() {
+        let grabbed = with_grab_hint("vm1 – Sumac", true);
+        assert_eq!(grabbed, "(Press Ctrl+Alt to release pointer) vm1 – Sumac");
+        assert_eq!(with_grab_hint(&grabbed, true), grabbed, "never doubled");
+        assert_eq!(with_grab_hint(&grabbed, false), "vm1 – Sumac");
+        assert_eq!(with_grab_hint("vm1 – Sumac", false), "vm1 – Sumac");
+        assert_eq!(with_grab_hint("", true), "(Press Ctrl+Alt to release pointer) ");
+    }
 
     #[test]
     fn titles() {

@@ -19,7 +19,7 @@
 pub mod display;
 pub mod session;
 
-pub use display::{Display, OverlayState, Renderer};
+pub use display::{Display, OverlayState, Renderer, choose_gtk_renderer, is_software_gl};
 pub use session::{Session, SessionError};
 
 /// Initializes GTK (idempotent; call from the main thread before creating

@@ -94,6 +94,9 @@ mod imp {
     }
 }
 
+/// How long events gather between two wakeups of the main loop.
+const EVENT_BATCH: std::time::Duration = std::time::Duration::from_millis(2);
+
 glib::wrapper! {
     /// A SPICE session (GType `SumacSession`).
     ///
@@ -144,12 +147,23 @@ impl Session {
         }
         let weak = self.downgrade();
         glib::MainContext::default().spawn_local(async move {
-            while let Some(event) = rx.recv().await {
-                let Some(session) = weak.upgrade() else { break };
-                if session.imp().generation.get() != generation {
-                    break;
+            'session: while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                // Everything queued is handled in this wakeup of the main loop.
+                while let Some(event) = next {
+                    let Some(session) = weak.upgrade() else { break 'session };
+                    if session.imp().generation.get() != generation {
+                        break 'session;
+                    }
+                    session.dispatch(event);
+                    next = rx.try_recv().ok();
                 }
-                session.dispatch(event);
+                // Display channels report every draw (thousands per second
+                // when text scrolls): let the next ones gather for a moment,
+                // so that a burst costs one wakeup of the main loop instead
+                // of one each. Frames are 16 ms apart; this adds at most
+                // EVENT_BATCH to an event's delivery.
+                glib::timeout_future(EVENT_BATCH).await;
             }
         });
         Ok(())

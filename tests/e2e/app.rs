@@ -92,6 +92,11 @@ struct App {
 
 impl App {
     fn start(x: &Xvfb, config_home: &Path, args: &[&str]) -> App {
+        App::start_env(x, config_home, args, &[])
+    }
+
+    /// [`App::start`] with environment changes applied last (`None` removes).
+    fn start_env(x: &Xvfb, config_home: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> App {
         let log = config_home.join(format!("sumac-{}.log", args.join("_").replace(['/', ':'], "_")));
         let mut cmd = x.command("dbus-run-session");
         cmd.arg("--")
@@ -110,6 +115,12 @@ impl App {
             .env_remove("SPICE_PROXY")
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
         let child = cmd.spawn().expect("start sumac");
         App { child, log }
     }
@@ -569,4 +580,197 @@ fn app_opens_a_proxmox_vv_through_a_proxy() {
         !vv.exists(),
         "the .vv file must be deleted even when the connection fails"
     );
+}
+
+/// The visible windows of the Xvfb server.
+fn visible_windows(x: &Xvfb) -> Vec<String> {
+    let out = x
+        .command("xdotool")
+        .args(["search", "--onlyvisible", "--name", ""])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+/// Waits for a visible window that is not in `before` (the shortcuts window
+/// has no title of its own: its "Shortcuts" is a header-bar label).
+fn wait_new_window(x: &Xvfb, before: &[String], app: &App, what: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Some(id) = visible_windows(x).into_iter().find(|w| !before.contains(w)) {
+            return id;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no new window ({what}) within {WAIT:?}; log:\n{}",
+            app.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Set-1 scancodes (without the E0 prefix) of the keys the guest saw go down.
+fn guest_key_presses(log: &[sumac_test_server::inputs::InputsEvent]) -> Vec<u32> {
+    use sumac::proto::channel::inputs::InputsClient;
+    let mut presses = Vec::new();
+    for e in log {
+        match &e.msg {
+            InputsClient::KeyDown { code } => presses.push(code & 0x7f),
+            InputsClient::KeyScancode(bytes) => presses.extend(
+                bytes
+                    .iter()
+                    .filter(|b| **b != 0xe0 && **b & 0x80 == 0)
+                    .map(|b| u32::from(*b)),
+            ),
+            _ => {}
+        }
+    }
+    presses
+}
+
+/// Set-1 scancodes (without the E0 prefix) the guest has down at the end of
+/// `log` (a release of a key it never saw pressed counts for nothing).
+fn guest_keys_down(log: &[sumac_test_server::inputs::InputsEvent]) -> Vec<u32> {
+    use sumac::proto::channel::inputs::InputsClient;
+    let mut down: Vec<u32> = Vec::new();
+    let mut apply = |code: u32, press: bool| {
+        if press {
+            if !down.contains(&code) {
+                down.push(code);
+            }
+        } else {
+            down.retain(|c| *c != code);
+        }
+    };
+    for e in log {
+        match &e.msg {
+            InputsClient::KeyDown { code } => apply(code & 0x7f, true),
+            InputsClient::KeyUp { code } => apply(code & 0x7f, false),
+            InputsClient::KeyScancode(bytes) => bytes
+                .iter()
+                .filter(|b| **b != 0xe0)
+                .for_each(|b| apply(u32::from(b & 0x7f), b & 0x80 == 0)),
+            _ => {}
+        }
+    }
+    down
+}
+
+/// Ctrl+? opens the keyboard-shortcuts window, from the session window and
+/// from the connect window. Like F11 (another application accelerator), the
+/// key that fires it is not pressed in the guest; the modifiers are, and are
+/// released when the shortcuts window takes the focus.
+#[test]
+fn app_ctrl_question_opens_the_shortcuts_window() {
+    if !gui_available() {
+        return;
+    }
+    const SLASH: u32 = 0x35;
+    const F11: u32 = 0x57;
+    const CTRL: u32 = 0x1d;
+    let config = ServerConfig::default();
+    let server = TestServer::start(config.clone()).unwrap();
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    let app = App::start(&x, home.path(), &["--zoom", "100", &server.uri()]);
+    let id = find_window(&x, &config.name, &app);
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    wait_for_scene(&x, &id, &config, &app, "before-shortcuts");
+    x.command("xdotool").args(["windowfocus", &id]).status().unwrap();
+    // The display has the keyboard: a plain key reaches the guest.
+    x.command("xdotool").args(["key", "Control_L"]).status().unwrap();
+    assert!(
+        server.wait_for_inputs(WAIT, |log| guest_key_presses(log).contains(&CTRL)),
+        "the guest did not get Ctrl; log:\n{}",
+        app.log()
+    );
+
+    x.command("xdotool").args(["key", "F11"]).status().unwrap();
+    x.command("xdotool").args(["key", "F11"]).status().unwrap();
+    let before = visible_windows(&x);
+    x.command("xdotool").args(["key", "ctrl+question"]).status().unwrap();
+    let shortcuts = wait_new_window(&x, &before, &app, "shortcuts over the session window");
+    // Xvfb has no window manager: give the new window the focus as one would.
+    // The display loses it, so the guest gets Ctrl and Shift released.
+    x.command("xdotool").args(["windowfocus", &shortcuts]).status().unwrap();
+    assert!(
+        server.wait_for_inputs(WAIT, |log| guest_keys_down(log).is_empty()),
+        "keys left down in the guest: {:02x?}",
+        guest_keys_down(&server.inputs_log())
+    );
+    // Give the inputs channel time to send anything that leaked.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = server.inputs_log();
+    let keys: Vec<_> = log.iter().map(|e| &e.msg).collect();
+    eprintln!("key messages the guest got: {keys:02x?}");
+    let presses = guest_key_presses(&log);
+    assert!(!presses.contains(&F11), "F11 reached the guest: {presses:02x?}");
+    assert!(!presses.contains(&SLASH), "the ? key reached the guest: {presses:02x?}");
+    assert!(presses.contains(&CTRL), "{presses:02x?}");
+    drop(app);
+
+    // The connect window has the same help overlay and accelerator.
+    let app = App::start(&x, home.path(), &[]);
+    let id = find_window(&x, "Connect", &app);
+    x.command("xdotool").args(["windowfocus", &id]).status().unwrap();
+    let before = visible_windows(&x);
+    x.command("xdotool").args(["key", "ctrl+question"]).status().unwrap();
+    wait_new_window(&x, &before, &app, "shortcuts over the connect window");
+    let log = app.log();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// On an X server without hardware GL (Xvfb: no DRI2/DRI3) the app restarts
+/// itself once with GL off before GTK starts, and shows the guest through the
+/// cairo layer; `--renderer=gl` keeps GL (llvmpipe here).
+#[test]
+fn app_turns_gl_off_on_a_software_gl_x_server() {
+    if !gui_available() {
+        return;
+    }
+    let config = ServerConfig::default();
+    let server = TestServer::start(config.clone()).unwrap();
+    let x = Xvfb::start();
+    let home = tempfile::tempdir().unwrap();
+    x.command("xdotool")
+        .args(["mousemove", "1279", "1023"])
+        .status()
+        .unwrap();
+    for (args, restarts, renderer) in [
+        (vec!["--zoom", "100"], true, "cairo"),
+        (vec!["--zoom", "100", "--renderer=gl"], false, "gl"),
+    ] {
+        let mut args = args;
+        let uri = server.uri();
+        args.push(&uri);
+        let app = App::start_env(&x, home.path(), &args, &[("SUMAC_RENDERER", None), ("GDK_DEBUG", None)]);
+        let pid = app.child.id();
+        let id = find_window(&x, &config.name, &app);
+        wait_for_scene(&x, &id, &config, &app, &format!("gl-policy-{renderer}"));
+        let start = Instant::now();
+        let active = format!("display renderer active renderer=\"{renderer}\"");
+        while !app.log().contains(&active) && start.elapsed() < WAIT {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = app.log();
+        assert!(log.contains(&active), "{args:?}: expected {active:?} in\n{log}");
+        assert_eq!(
+            log.contains("restarting with GDK_DEBUG=gl-disable"),
+            restarts,
+            "{args:?}: restart expected: {restarts}\n{log}"
+        );
+        assert!(
+            !log.contains("GL support disabled"),
+            "GTK was not asked for GL after the restart:\n{log}"
+        );
+        // The restart is an exec: the same process the test started.
+        assert!(pid_alive(pid), "sumac {pid} is gone");
+        drop(app);
+    }
 }

@@ -259,7 +259,10 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
     drop(child);
 }
 
+mod hidpi;
 mod input;
+mod multimon;
+mod server_mouse;
 
 #[test]
 fn xspice_pixel_exact_gl() {

@@ -70,6 +70,39 @@ fn load_gl() -> Result<glow::Context, GlError> {
     Ok(gl)
 }
 
+/// The `GL_RENDERER` string of a GL context created on `display` (then
+/// dropped), e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+pub(crate) fn probe_renderer(display: &gtk::gdk::Display) -> Result<String, GlError> {
+    use gtk::prelude::*;
+    let context = display.create_gl_context().map_err(|e| GlError::Gl(e.to_string()))?;
+    context.realize().map_err(|e| GlError::Gl(e.to_string()))?;
+    context.make_current();
+    let name = load_gl().map(|gl| {
+        // SAFETY: the context created above is current on this thread.
+        unsafe { gl.get_parameter_string(glow::RENDERER) }
+    });
+    gtk::gdk::GLContext::clear_current();
+    name
+}
+
+/// Makes GTK draw the windows of `display` created from now on with its
+/// cairo renderer (GSK reads the display's `gsk-renderer` data before the
+/// `GSK_RENDERER` environment variable; GTK's inspector sets it the same way).
+pub(crate) fn use_gsk_cairo(display: &gtk::gdk::Display) {
+    use gtk::glib::object::ObjectType;
+    let object: *mut gtk::glib::gobject_ffi::GObject = display.as_ptr().cast();
+    // SAFETY: `object` is a live GdkDisplay (borrowed for this call); key and
+    // value are NUL-terminated static strings, which GSK only reads, and no
+    // destroy notify is needed for static data.
+    unsafe {
+        gtk::glib::gobject_ffi::g_object_set_data(
+            object,
+            c"gsk-renderer".as_ptr(),
+            c"cairo".as_ptr().cast_mut().cast(),
+        );
+    }
+}
+
 const VERTEX: &str = "
 uniform vec4 u_tex;
 out vec2 v_uv;

@@ -2,7 +2,7 @@
 //! layout, snapshot and the screen layers' plumbing.
 
 use super::Renderer;
-use super::cairo_layer::CairoLayer;
+use super::cairo_layer::{CairoLayer, NodeKind};
 use super::cursor::CursorLayer;
 use super::damage::{Area, Damage, Source};
 use super::gl_layer::GlLayer;
@@ -43,13 +43,7 @@ pub(super) trait Sink {
 
 impl Sink for CairoLayer {
     fn prepare(&mut self, source: &Source) -> bool {
-        match CairoLayer::prepare(self, source) {
-            Ok(realloc) => realloc,
-            Err(e) => {
-                tracing::warn!(error = %e, "cairo layer: cannot allocate the image");
-                false
-            }
-        }
+        CairoLayer::prepare(self, source)
     }
 
     fn copy(&mut self, _source: &Source, surface: &Surface, areas: &[Area]) {
@@ -216,20 +210,45 @@ impl WidgetImpl for Display {
 
     fn snapshot(&self, snapshot: &gtk::Snapshot) {
         let obj = self.obj();
-        let bounds = graphene::Rect::new(0.0, 0.0, obj.width() as f32, obj.height() as f32);
-        snapshot.append_color(&gdk::RGBA::BLACK, &bounds);
+        let (width, height) = (f64::from(obj.width()), f64::from(obj.height()));
         let gl_area = {
             let mut screen = self.screen.borrow_mut();
             match &mut *screen {
                 Screen::Cairo(layer) => {
+                    if layer.set_kind(NodeKind::for_widget(obj.upcast_ref())) {
+                        self.damage.borrow_mut().set_full();
+                    }
                     self.pull(layer);
-                    if let Some(p) = self.placement(f64::from(obj.width()), f64::from(obj.height())) {
-                        layer.snapshot(snapshot, &p);
+                    match self.placement(width, height) {
+                        Some(p) => {
+                            // Black only around the guest image: under it,
+                            // a fill would be painted again on every frame.
+                            for (x, y, w, h) in letterbox(width, height, p.logical_rect()) {
+                                snapshot.append_color(&gdk::RGBA::BLACK, &graphene::Rect::new(x, y, w, h));
+                            }
+                            layer.snapshot(snapshot, &p);
+                        }
+                        None => snapshot.append_color(
+                            &gdk::RGBA::BLACK,
+                            &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
+                        ),
                     }
                     None
                 }
-                Screen::Gl { area, .. } => Some(area.clone()),
-                Screen::None => None,
+                Screen::Gl { area, .. } => {
+                    snapshot.append_color(
+                        &gdk::RGBA::BLACK,
+                        &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
+                    );
+                    Some(area.clone())
+                }
+                Screen::None => {
+                    snapshot.append_color(
+                        &gdk::RGBA::BLACK,
+                        &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
+                    );
+                    None
+                }
             }
         };
         // The GLArea renders (gl_render, which borrows the screen) inside its snapshot.
@@ -472,7 +491,9 @@ impl Display {
     pub(super) fn setup_screen(&self) {
         self.teardown_screen();
         let wanted = self.wanted_renderer();
-        if wanted == Renderer::Cairo {
+        // GTK itself draws with cairo: a GLArea's image would be read back
+        // from GL on every frame.
+        if wanted == Renderer::Cairo || (wanted == Renderer::Auto && super::gsk_cairo_chosen()) {
             self.use_cairo(None);
             return;
         }
@@ -565,6 +586,10 @@ impl Display {
             self.fall_back_later(e.to_string());
             return;
         }
+        if self.wanted_renderer() == Renderer::Auto && NodeKind::for_widget(area.upcast_ref()) == NodeKind::Cairo {
+            self.fall_back_later("GTK draws this window with cairo".to_owned());
+            return;
+        }
         let es = area.context().is_some_and(|c| c.uses_es());
         match GlLayer::new(es) {
             Ok(layer) => {
@@ -608,5 +633,45 @@ impl Display {
         let fb_h = area.height().saturating_mul(scale);
         let placement = self.placement(f64::from(area.width()), f64::from(area.height()));
         layer.draw(fb_w, fb_h, placement.as_ref());
+    }
+}
+
+/// The parts of a `width` × `height` widget around the guest image at
+/// `image` (x, y, w, h), as non-empty rectangles: top, bottom, left, right.
+fn letterbox(width: f64, height: f64, image: (f64, f64, f64, f64)) -> Vec<(f32, f32, f32, f32)> {
+    let (x, y, w, h) = image;
+    let (x0, y0) = (x.clamp(0.0, width), y.clamp(0.0, height));
+    let (x1, y1) = ((x + w).clamp(0.0, width), (y + h).clamp(0.0, height));
+    [
+        (0.0, 0.0, width, y0),
+        (0.0, y1, width, height - y1),
+        (0.0, y0, x0, y1 - y0),
+        (x1, y0, width - x1, y1 - y0),
+    ]
+    .into_iter()
+    .filter(|&(_, _, w, h)| w > 0.0 && h > 0.0)
+    .map(|(x, y, w, h)| (x as f32, y as f32, w as f32, h as f32))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::letterbox;
+
+    #[test]
+    fn letterbox_covers_exactly_the_rest_of_the_widget() {
+        // Centred horizontally: a left and a right bar.
+        assert_eq!(
+            letterbox(100.0, 50.0, (10.0, 0.0, 80.0, 50.0)),
+            vec![(0.0, 0.0, 10.0, 50.0), (90.0, 0.0, 10.0, 50.0)]
+        );
+        // Image covering the widget: nothing.
+        assert!(letterbox(100.0, 50.0, (0.0, 0.0, 100.0, 50.0)).is_empty());
+        // Zoomed beyond the widget (scrolled negative): nothing either.
+        assert!(letterbox(100.0, 50.0, (-20.0, -5.0, 300.0, 80.0)).is_empty());
+        // Top-left image: bottom and right bars; areas add up.
+        let bars = letterbox(100.0, 50.0, (0.0, 0.0, 60.0, 30.0));
+        let area: f32 = bars.iter().map(|b| b.2 * b.3).sum();
+        assert_eq!(area, 100.0 * 50.0 - 60.0 * 30.0);
     }
 }

@@ -14,6 +14,7 @@ mod gl_layer;
 mod imp;
 mod input;
 mod overlay;
+mod pointer_grab;
 pub mod scaling;
 
 pub use overlay::OverlayState;
@@ -58,6 +59,70 @@ impl Renderer {
             Renderer::Cairo => "cairo",
         }
     }
+}
+
+/// Set once [`choose_gtk_renderer`] selected GSK's cairo renderer.
+static GSK_CAIRO_CHOSEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether GTK was told to draw with cairo (`GSK_RENDERER=cairo`,
+/// `GDK_DEBUG=gl-disable` or [`choose_gtk_renderer`]).
+pub(crate) fn gsk_cairo_chosen() -> bool {
+    GSK_CAIRO_CHOSEN.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var("GSK_RENDERER").is_ok_and(|v| v.trim().eq_ignore_ascii_case("cairo"))
+        || std::env::var("GDK_DEBUG").is_ok_and(|v| v.split([',', ':', ' ']).any(|f| f.trim() == "gl-disable"))
+}
+
+/// Whether a `GL_RENDERER` string names a software rasterizer (Mesa's
+/// llvmpipe/softpipe/swrast, lavapipe, Microsoft's WARP/GDI).
+pub fn is_software_gl(renderer: &str) -> bool {
+    let r = renderer.to_ascii_lowercase();
+    [
+        "llvmpipe",
+        "softpipe",
+        "swrast",
+        "software rasterizer",
+        "lavapipe",
+        "gdi generic",
+        "basic render",
+    ]
+    .iter()
+    .any(|s| r.contains(s))
+}
+
+/// Picks the renderer GTK draws the windows with (GSK), for `renderer`:
+/// with [`Renderer::Cairo`], or with [`Renderer::Auto`] when OpenGL is a
+/// software rasterizer (llvmpipe: a VM, a remote X session, Xvfb), GTK is
+/// told to use its cairo renderer (display data `gsk-renderer`), so no window is composited with GL on the
+/// CPU; the displays then use their cairo layer. Returns the reason when it
+/// did. `GSK_RENDERER` set by the user always wins.
+///
+/// GTK reads the choice when the first window is shown: call this after
+/// `gtk::init` (or in `startup`) and before any window is realized.
+pub fn choose_gtk_renderer(renderer: Renderer) -> Option<String> {
+    if std::env::var_os("GSK_RENDERER").is_some() {
+        return None;
+    }
+    let display = gtk::gdk::Display::default()?;
+    let gl_disabled =
+        std::env::var("GDK_DEBUG").is_ok_and(|v| v.split([',', ':', ' ']).any(|f| f.trim() == "gl-disable"));
+    let why = match renderer {
+        // GSK would try its GL renderer first, fail and say so.
+        _ if gl_disabled => "OpenGL is disabled (GDK_DEBUG=gl-disable)".to_owned(),
+        Renderer::Gl => return None,
+        Renderer::Cairo => "the cairo renderer was chosen".to_owned(),
+        Renderer::Auto => {
+            match gl_layer::probe_renderer(&display) {
+                Ok(name) if is_software_gl(&name) => format!("OpenGL is software rendering ({name})"),
+                Ok(_) => return None,
+                // No GL at all: GTK uses cairo by itself.
+                Err(_) => return None,
+            }
+        }
+    };
+    gl_layer::use_gsk_cairo(&display);
+    GSK_CAIRO_CHOSEN.store(true, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(reason = %why, "GTK renders with cairo");
+    Some(why)
 }
 
 /// Maps widget coordinates (logical pixels) to guest pixels, `None` outside the guest image.
@@ -182,9 +247,8 @@ impl Display {
         self.queue_resize();
     }
 
-    /// Sets the `mouse-grabbed` property. INTEGRATION POINT: the input layer
-    /// does not confine the pointer yet (server mouse mode), so nothing sets it.
-    #[allow(dead_code)]
+    /// Sets the `mouse-grabbed` property (called by the input layer: server
+    /// mouse mode, from the grabbing click to the hotkey or focus loss).
     pub(crate) fn set_mouse_grabbed(&self, grabbed: bool) {
         if self.imp().mouse_grabbed.replace(grabbed) != grabbed {
             self.notify_mouse_grabbed();
@@ -215,7 +279,12 @@ impl Display {
     }
 
     pub(crate) fn set_client_mouse_mode(&self, client: bool) {
-        // Routed to the input layer once it is attached.
+        // The input layer first: leaving server mode releases the pointer
+        // before the cursor layer sets the guest's shape.
+        let input = self.imp().input.borrow().clone();
+        if let Some(input) = input {
+            input.mouse_mode_changed(client);
+        }
         self.imp()
             .cursor
             .borrow_mut()
@@ -239,8 +308,15 @@ impl Display {
                 d.set_keyboard_grabbed(grabbed);
             }
         });
+        let weak = self.downgrade();
+        handler.connect_pointer_grab_changed(move |grabbed| {
+            if let Some(d) = weak.upgrade() {
+                d.set_mouse_grabbed(grabbed);
+            }
+        });
         handler.attach(self.upcast_ref(), self.to_guest_fn());
         self.set_keyboard_grabbed(handler.keyboard_grabbed());
+        self.set_mouse_grabbed(handler.pointer_grabbed());
         self.imp().input.replace(Some(handler));
     }
 
@@ -258,6 +334,10 @@ impl Display {
             None => crate::i18n::gettext("Disconnected"),
         };
         let imp = self.imp();
+        let input = imp.input.borrow().clone();
+        if let Some(input) = input {
+            input.release_pointer();
+        }
         imp.set_ready(false);
         imp.set_overlay(OverlayState::Error(text));
     }
@@ -278,6 +358,17 @@ mod tests {
             rect: Area { x: 0, y: 0, w, h },
         }));
         d
+    }
+
+    #[test]
+    fn software_gl_renderers_are_recognised() {
+        assert!(is_software_gl("llvmpipe (LLVM 15.0.6, 256 bits)"));
+        assert!(is_software_gl("Software Rasterizer"));
+        assert!(is_software_gl("softpipe"));
+        assert!(!is_software_gl("Mesa Intel(R) UHD Graphics 620 (KBL GT2)"));
+        assert!(!is_software_gl(
+            "AMD Radeon RX 6600 (radeonsi, navi23, LLVM 15.0.6, DRM 3.49)"
+        ));
     }
 
     #[gtk::test]

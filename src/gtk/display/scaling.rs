@@ -81,8 +81,8 @@ impl Placement {
         if !x.is_finite() || !y.is_finite() {
             return None;
         }
-        let dx = x * self.scale_factor - self.device_x as f64;
-        let dy = y * self.scale_factor - self.device_y as f64;
+        let dx = snap_to_device_pixel(x * self.scale_factor - self.device_x as f64);
+        let dy = snap_to_device_pixel(y * self.scale_factor - self.device_y as f64);
         if dx < 0.0 || dy < 0.0 || dx >= self.device_width as f64 || dy >= self.device_height as f64 {
             return None;
         }
@@ -103,6 +103,20 @@ impl Placement {
             (gy * fy + self.device_y as f64) / self.scale_factor,
         )
     }
+}
+
+/// How close (in device pixels) a position must be to a whole device pixel
+/// to be taken as that pixel.
+const DEVICE_PIXEL_SNAP: f64 = 1.0 / 256.0;
+
+/// GTK translates event positions to widget coordinates in single precision
+/// (graphene), so at scale 2 the pointer on device pixel 450 can reach the
+/// widget as 224.99998 logical, i.e. device pixel 449.99996, which would
+/// floor to the guest pixel above. Positions within [`DEVICE_PIXEL_SNAP`] of a
+/// whole device pixel are that pixel.
+fn snap_to_device_pixel(v: f64) -> f64 {
+    let r = v.round();
+    if (v - r).abs() < DEVICE_PIXEL_SNAP { r } else { v }
 }
 
 /// Clamps a zoom level to the supported range.
@@ -139,8 +153,14 @@ pub fn place(v: &Viewport) -> Option<Placement> {
         f64::from(clamp_zoom(v.zoom_percent)) / 100.0
     };
     // Snap to exactly 1:1 when within half a device pixel of it over the
-    // whole image: a window of the guest's size must be crisp.
-    let (dw, dh) = if ((factor - 1.0) * gw.max(gh)).abs() < 0.5 {
+    // whole image: a window of the guest's size must be crisp. Widgets are
+    // sized in whole logical pixels, so at scale `s` the natural size of a
+    // guest whose size is not a multiple of `s` is up to `s` − 1 device
+    // pixels larger: enlarging to fit by less than one logical pixel also
+    // snaps to 1:1 (the rest is a thin border).
+    let growth = (factor - 1.0) * gw.max(gh);
+    let snap = growth.abs() < 0.5 || (v.fit && growth >= 0.0 && growth < v.scale_factor);
+    let (dw, dh) = if snap {
         (gw, gh)
     } else {
         ((gw * factor).round().max(1.0), (gh * factor).round().max(1.0))
@@ -276,6 +296,100 @@ mod tests {
         assert!(p.is_one_to_one());
         assert_eq!(natural_size(1000, 800, false, 100, 1.25), (800, 640));
         assert_eq!(p.widget_to_guest(799.9, 639.9), Some((999, 799)));
+    }
+
+    #[test]
+    fn natural_size_shows_the_guest_one_to_one_at_any_scale() {
+        // The widget at its natural size (what a window sized to the guest
+        // gives it) must show every guest pixel as one device pixel, in fit
+        // mode and at 100 % zoom, also when the guest size is not a multiple
+        // of the scale.
+        for scale in [1.0, 1.25, 1.5, 2.0, 3.0] {
+            for (gw, gh) in [
+                (1024, 768),
+                (1025, 769),
+                (800, 601),
+                (1, 1),
+                (3, 5),
+                (1366, 768),
+                (1917, 1079),
+            ] {
+                for fit in [true, false] {
+                    let (w, h) = natural_size(gw, gh, fit, 100, scale);
+                    let v = Viewport {
+                        guest_width: gw,
+                        guest_height: gh,
+                        widget_width: f64::from(w),
+                        widget_height: f64::from(h),
+                        scale_factor: scale,
+                        fit,
+                        only_downscale: false,
+                        zoom_percent: 100,
+                    };
+                    let p = place(&v).unwrap();
+                    assert!(p.is_one_to_one(), "{gw}x{gh} at scale {scale}, fit {fit}: {p:?}");
+                    // Every guest pixel centre maps back to itself.
+                    for (gx, gy) in [(0, 0), (gw - 1, gh - 1), (gw / 2, gh / 3)] {
+                        let (x, y) = p.guest_to_widget(f64::from(gx) + 0.5, f64::from(gy) + 0.5);
+                        let want = (i32::try_from(gx).unwrap(), i32::try_from(gy).unwrap());
+                        assert_eq!(p.widget_to_guest(x, y), Some(want), "{gw}x{gh} at {scale}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn odd_guest_at_scale_two_snaps_but_a_real_enlargement_does_not() {
+        // 1025x769 at scale 2: the natural widget is 513x385 logical = 1026x770 device.
+        let mut v = vp(1025, 769, 513.0, 385.0);
+        v.scale_factor = 2.0;
+        let p = place(&v).unwrap();
+        assert!(p.is_one_to_one());
+        assert_eq!((p.device_x, p.device_y), (0, 0));
+        // Device pixel 2k+1 of a click (logical k + 0.5) is guest pixel 2k+1.
+        assert_eq!(p.widget_to_guest(75.5, 85.5), Some((151, 171)));
+        assert_eq!(p.widget_to_guest(512.4, 384.4), Some((1024, 768)));
+        assert_eq!(p.widget_to_guest(512.6, 384.6), None, "the one-device-pixel border");
+        // One logical pixel more than the natural size on an even guest: fit enlarges.
+        let mut v = vp(1024, 768, 513.0, 385.0);
+        v.scale_factor = 2.0;
+        assert!(!place(&v).unwrap().is_one_to_one());
+        // Without fit, 100 % stays 1:1 and centred in the larger widget.
+        v.fit = false;
+        let p = place(&v).unwrap();
+        assert!(p.is_one_to_one());
+        assert_eq!((p.device_x, p.device_y), (1, 1));
+        // Fit never snaps a guest that does not fit (that would crop it).
+        let mut v = vp(1025, 769, 512.0, 384.0);
+        v.scale_factor = 2.0;
+        assert!(!place(&v).unwrap().is_one_to_one());
+    }
+
+    #[test]
+    fn single_precision_event_positions_map_to_the_pixel_under_the_pointer() {
+        // Guest 1024x768 at scale 2 in a 522x441 logical window whose display
+        // widget starts 52 logical pixels down: GTK hands the widget
+        // f32 arithmetic results such as 24.999998 for device row 50.
+        let mut v = vp(1024, 768, 512.0, 384.0);
+        v.scale_factor = 2.0;
+        let p = place(&v).unwrap();
+        for device_y in [0u16, 1, 50, 200, 450, 451, 455, 500, 767] {
+            let exact = f32::from(device_y) / 2.0;
+            for y in [
+                exact,
+                f32::from_bits(exact.to_bits().saturating_sub(1)),
+                exact + f32::EPSILON * exact,
+            ] {
+                let got = p.widget_to_guest(10.0, f64::from(y));
+                assert_eq!(got, Some((20, i32::from(device_y))), "device row {device_y} as {y}");
+            }
+        }
+        // Half a device pixel is not snapped: the pixel under it is meant.
+        assert_eq!(p.widget_to_guest(10.0, 25.2), Some((20, 50)));
+        assert_eq!(p.widget_to_guest(10.0, 24.8), Some((20, 49)));
+        // Just outside stays outside.
+        assert_eq!(p.widget_to_guest(10.0, -0.01), None);
     }
 
     #[test]

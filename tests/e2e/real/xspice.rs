@@ -31,6 +31,9 @@ pub struct XspiceOpts {
     pub jpeg_wan: Option<&'static str>,
     /// `--streaming-video` (off, all, filter).
     pub streaming_video: Option<&'static str>,
+    /// `--numheads` (QXL heads, i.e. RandR outputs qxl-0, qxl-1, ...); `None` = 1.
+    /// Only qxl-0 is on at start: enable the others with `xrandr --addmode` + `--output`.
+    pub numheads: Option<u32>,
 }
 
 /// A running Xspice on display `:display`, stopped when dropped.
@@ -117,7 +120,8 @@ impl Xspice {
             .env("QXL_ENABLE_FALLBACK_CACHE", "1")
             .env("XSPICE_AGENT_MOUSE", "1");
         cmd.arg("--xorg").arg(&xorg_script);
-        cmd.args(["--auto", "--numheads", "1", "--port", &port.unwrap_or(0).to_string()]);
+        let heads = opts.numheads.unwrap_or(1).max(1).to_string();
+        cmd.args(["--auto", "--numheads", &heads, "--port", &port.unwrap_or(0).to_string()]);
         match &opts.password {
             Some(pw) => cmd.args(["--password", pw]),
             None => cmd.arg("--disable-ticketing"),
