@@ -101,6 +101,8 @@ pub enum Renderer {
     Auto,
     Gl,
     Cairo,
+    /// The guest image in a child X window drawn by the X server (X11 only).
+    X11,
 }
 
 impl Renderer {
@@ -110,6 +112,7 @@ impl Renderer {
             Self::Auto => "auto",
             Self::Gl => "gl",
             Self::Cairo => "cairo",
+            Self::X11 => "x11",
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - `x11` (feature `x11`, on by default): pointer warping and the XKB
 //!   keycodes name of an X server, over `x11rb` (pure Rust, no unsafe).
 //! - `x11_gl` (feature `x11`): whether an X server offers hardware GL.
+//! - `x11_screen` (feature `x11`): a child X window showing a guest monitor,
+//!   painted by the X server from a pixmap (the X11 screen layer).
 
 pub mod keymap;
 
@@ -14,3 +16,6 @@ pub mod x11;
 
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 pub mod x11_gl;
+
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+pub mod x11_screen;

@@ -58,6 +58,15 @@ pub enum X11Error {
     /// The display names a screen the server does not have.
     #[error("X server has no screen {0}")]
     NoScreen(usize),
+    /// The server lacks something the caller needs (named).
+    #[error("the X server does not offer {0}")]
+    Unsupported(&'static str),
+    /// A size does not fit the protocol's 16-bit fields.
+    #[error("{0} x {1} is too large for X11")]
+    TooLarge(u32, u32),
+    /// Fewer pixels were given than the rectangle needs.
+    #[error("the image data is shorter than its rectangle")]
+    ShortImage,
     /// A coordinate does not fit the protocol's 16-bit fields.
     #[error("coordinate ({x}, {y}) is outside the X11 range")]
     OutOfRange {

@@ -75,8 +75,13 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     let display = adw::PreferencesGroup::builder().title(gettext("Display")).build();
 
     // Renderer
-    let renderers = ["auto", "gl", "cairo"];
-    let labels = [gettext("Automatic"), gettext("OpenGL"), gettext("Software (cairo)")];
+    let renderers = ["auto", "gl", "cairo", "x11"];
+    let labels = [
+        gettext("Automatic"),
+        gettext("OpenGL"),
+        gettext("Software (cairo)"),
+        gettext("X11 window (X server draws)"),
+    ];
     let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
     let renderer = adw::ComboRow::builder()
         .title(gettext("Renderer"))

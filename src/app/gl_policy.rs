@@ -66,7 +66,7 @@ pub(crate) fn gdk_debug_without_gl(
         return None;
     }
     let off = match renderer {
-        Renderer::Cairo => true,
+        Renderer::Cairo | Renderer::X11 => true,
         _ => direct_gl() == Some(false),
     };
     off.then(|| match &env.gdk_debug {

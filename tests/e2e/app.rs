@@ -728,7 +728,7 @@ fn app_ctrl_question_opens_the_shortcuts_window() {
 
 /// On an X server without hardware GL (Xvfb: no DRI2/DRI3) the app restarts
 /// itself once with GL off before GTK starts, and shows the guest through the
-/// cairo layer; `--renderer=gl` keeps GL (llvmpipe here).
+/// X11 screen layer; `--renderer=gl` keeps GL (llvmpipe here).
 #[test]
 fn app_turns_gl_off_on_a_software_gl_x_server() {
     if !gui_available() {
@@ -743,7 +743,7 @@ fn app_turns_gl_off_on_a_software_gl_x_server() {
         .status()
         .unwrap();
     for (args, restarts, renderer) in [
-        (vec!["--zoom", "100"], true, "cairo"),
+        (vec!["--zoom", "100"], true, "x11"),
         (vec!["--zoom", "100", "--renderer=gl"], false, "gl"),
     ] {
         let mut args = args;

@@ -274,8 +274,14 @@ fn xspice_pixel_exact_cairo() {
     pixel_exact("cairo", "cairo", "cairo", &[]);
 }
 
-/// Automatic choice without GL (`GDK_DEBUG=gl-disable`) must end up on cairo.
+#[test]
+fn xspice_pixel_exact_x11() {
+    pixel_exact("x11", "x11", "x11", &[]);
+}
+
+/// Automatic choice without GL (`GDK_DEBUG=gl-disable`) on X11 must end up
+/// on the X11 layer (the X server draws the guest).
 #[test]
 fn xspice_pixel_exact_auto_without_gl() {
-    pixel_exact("auto-gl-disable", "auto", "cairo", &[("GDK_DEBUG", "gl-disable")]);
+    pixel_exact("auto-gl-disable", "auto", "x11", &[("GDK_DEBUG", "gl-disable")]);
 }

@@ -229,6 +229,18 @@ impl CursorLayer {
         }
     }
 
+    /// Server mode: the shape to draw and its top-left corner in guest
+    /// pixels (position minus hot spot); `None` in client mode or hidden.
+    pub(crate) fn drawn(&self) -> Option<(Arc<CursorShape>, (i32, i32))> {
+        if self.client_mode {
+            return None;
+        }
+        let shape = self.shown()?;
+        let x = self.position.0.saturating_sub(i32::from(shape.hot_x));
+        let y = self.position.1.saturating_sub(i32::from(shape.hot_y));
+        Some((Arc::clone(shape), (x, y)))
+    }
+
     /// Server mode: draws the guest cursor at its guest position mapped by
     /// `guest_to_widget` and scaled by `scale`.
     pub(crate) fn snapshot(

@@ -31,6 +31,9 @@ pub(super) enum Screen {
         area: gtk::GLArea,
         layer: Option<Box<GlLayer>>,
     },
+    /// A child X window painted by the X server (X11 only).
+    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+    X11(Box<super::x11_layer::X11Layer>),
 }
 
 /// Receives the damaged rectangles while the display state is locked.
@@ -60,6 +63,9 @@ impl Sink for GlLayer {
         self.stage(source, surface, areas);
     }
 }
+
+/// The X11 screen layer's plumbing (`queue_x11_present` and friends).
+mod x11;
 
 #[derive(glib::Properties)]
 #[properties(wrapper_type = super::Display)]
@@ -101,6 +107,8 @@ pub struct Display {
     pub(super) cursor: RefCell<CursorLayer>,
     /// Keyboard and mouse handling of the running session.
     pub(super) input: RefCell<Option<Rc<InputHandler>>>,
+    /// A present of the X11 layer is scheduled on the frame clock.
+    pub(super) x11_pending: Cell<bool>,
 }
 
 impl Default for Display {
@@ -123,6 +131,7 @@ impl Default for Display {
             active: Cell::new(None),
             cursor: RefCell::new(CursorLayer::new()),
             input: RefCell::new(None),
+            x11_pending: Cell::new(false),
         }
     }
 }
@@ -206,6 +215,28 @@ impl WidgetImpl for Display {
             o.widget().allocate(width, height, baseline, None);
         }
         self.update_cursor_scale();
+        self.queue_x11_present();
+    }
+
+    fn realize(&self) {
+        self.parent_realize();
+        self.x11_realize();
+    }
+
+    fn unrealize(&self) {
+        self.x11_unrealize();
+        self.parent_unrealize();
+    }
+
+    fn map(&self) {
+        self.parent_map();
+        self.x11_pending.set(false);
+        self.queue_x11_present();
+    }
+
+    fn unmap(&self) {
+        self.x11_hide();
+        self.parent_unmap();
     }
 
     fn snapshot(&self, snapshot: &gtk::Snapshot) {
@@ -242,6 +273,16 @@ impl WidgetImpl for Display {
                     );
                     Some(area.clone())
                 }
+                // The child window shows the guest; GTK's drawing under it is
+                // clipped away. Black shows around it and while it is hidden.
+                #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+                Screen::X11(_) => {
+                    snapshot.append_color(
+                        &gdk::RGBA::BLACK,
+                        &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
+                    );
+                    None
+                }
                 Screen::None => {
                     snapshot.append_color(
                         &gdk::RGBA::BLACK,
@@ -251,6 +292,8 @@ impl WidgetImpl for Display {
                 }
             }
         };
+        // A redraw may come from a move of the widget in its window.
+        self.queue_x11_present();
         // The GLArea renders (gl_render, which borrows the screen) inside its snapshot.
         if let Some(area) = gl_area {
             obj.snapshot_child(&area, snapshot);
@@ -314,6 +357,10 @@ impl Display {
 
     /// Asks for a new frame of the screen layer (coalesced by the frame clock).
     pub(super) fn queue_redraw(&self) {
+        if self.is_x11() {
+            self.queue_x11_present();
+            return;
+        }
         let gl_area = match &*self.screen.borrow() {
             Screen::Gl { area, .. } => Some(area.clone()),
             _ => None,
@@ -411,7 +458,12 @@ impl Display {
             layer.set_guest_scale(p.factors().0 / p.scale_factor.max(1.0), widget);
         }
         if layer.handle(event, widget) {
-            obj.queue_draw();
+            drop(layer);
+            if self.is_x11() {
+                self.queue_x11_present();
+            } else {
+                obj.queue_draw();
+            }
         }
     }
 
@@ -493,7 +545,18 @@ impl Display {
         let wanted = self.wanted_renderer();
         // GTK itself draws with cairo: a GLArea's image would be read back
         // from GL on every frame.
-        if wanted == Renderer::Cairo || (wanted == Renderer::Auto && super::gsk_cairo_chosen()) {
+        if wanted == Renderer::X11 || (wanted == Renderer::Auto && super::gsk_cairo_chosen()) {
+            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+            if super::x11_layer::X11Layer::available(self.obj().upcast_ref()) {
+                self.use_x11();
+                return;
+            }
+            if wanted == Renderer::X11 {
+                tracing::warn!("the x11 renderer needs GTK on X11 (and the x11 feature): using cairo");
+            }
+        }
+        if matches!(wanted, Renderer::Cairo | Renderer::X11) || (wanted == Renderer::Auto && super::gsk_cairo_chosen())
+        {
             self.use_cairo(None);
             return;
         }
@@ -537,13 +600,19 @@ impl Display {
 
     fn teardown_screen(&self) {
         let old = self.screen.replace(Screen::None);
-        if let Screen::Gl { area, layer } = old {
-            if let Some(layer) = layer {
-                area.make_current();
-                (*layer).destroy();
+        match old {
+            Screen::Gl { area, layer } => {
+                if let Some(layer) = layer {
+                    area.make_current();
+                    (*layer).destroy();
+                }
+                area.unparent();
             }
-            area.unparent();
+            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+            Screen::X11(mut layer) => layer.unrealize(),
+            _ => {}
         }
+        self.x11_pending.set(false);
         self.active.set(None);
     }
 
@@ -559,7 +628,7 @@ impl Display {
         self.obj().queue_draw();
     }
 
-    fn set_active(&self, r: Renderer) {
+    pub(super) fn set_active(&self, r: Renderer) {
         if self.active.replace(Some(r)) != Some(r) {
             tracing::info!(
                 renderer = r.name(),
@@ -571,7 +640,7 @@ impl Display {
     }
 
     /// Falls back to cairo from the main loop (not inside a GLArea callback).
-    fn fall_back_later(&self, why: String) {
+    pub(super) fn fall_back_later(&self, why: String) {
         let weak = self.obj().downgrade();
         glib::idle_add_local_once(move || {
             if let Some(d) = weak.upgrade() {

@@ -16,6 +16,8 @@ mod input;
 mod overlay;
 mod pointer_grab;
 pub mod scaling;
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+mod x11_layer;
 
 pub use overlay::OverlayState;
 
@@ -30,23 +32,29 @@ use std::rc::Rc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]
 #[enum_type(name = "SumacRenderer")]
 pub enum Renderer {
-    /// OpenGL when a GL context can be created, cairo otherwise. The
-    /// environment variable `SUMAC_RENDERER=gl|cairo` overrides it.
+    /// OpenGL when GTK draws with (hardware) GL; otherwise the X11 layer on
+    /// X11 and cairo elsewhere. The environment variable
+    /// `SUMAC_RENDERER=gl|cairo|x11` overrides it.
     #[default]
     Auto,
     /// OpenGL (`GtkGLArea`); falls back to cairo if GL fails.
     Gl,
     /// Software rendering with cairo.
     Cairo,
+    /// X11 only: the guest image in a child X window of the toplevel,
+    /// painted by the X server from a pixmap (no GTK drawing per update);
+    /// falls back to cairo elsewhere or when the X server lacks what it needs.
+    X11,
 }
 
 impl Renderer {
-    /// Parses `auto`, `gl` or `cairo` (as in `--renderer=`).
+    /// Parses `auto`, `gl`, `cairo` or `x11` (as in `--renderer=`).
     pub fn from_name(name: &str) -> Option<Renderer> {
         match name.trim().to_ascii_lowercase().as_str() {
             "auto" => Some(Renderer::Auto),
             "gl" | "opengl" => Some(Renderer::Gl),
             "cairo" | "software" => Some(Renderer::Cairo),
+            "x11" | "xlib" => Some(Renderer::X11),
             _ => None,
         }
     }
@@ -57,6 +65,7 @@ impl Renderer {
             Renderer::Auto => "auto",
             Renderer::Gl => "gl",
             Renderer::Cairo => "cairo",
+            Renderer::X11 => "x11",
         }
     }
 }
@@ -110,6 +119,7 @@ pub fn choose_gtk_renderer(renderer: Renderer) -> Option<String> {
         _ if gl_disabled => "OpenGL is disabled (GDK_DEBUG=gl-disable)".to_owned(),
         Renderer::Gl => return None,
         Renderer::Cairo => "the cairo renderer was chosen".to_owned(),
+        Renderer::X11 => "the x11 screen layer was chosen".to_owned(),
         Renderer::Auto => {
             match gl_layer::probe_renderer(&display) {
                 Ok(name) if is_software_gl(&name) => format!("OpenGL is software rendering ({name})"),

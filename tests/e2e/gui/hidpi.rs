@@ -5,7 +5,7 @@
 //! The app must size its window so that the guest shows 1:1 in device
 //! pixels (at scale 2, half the guest's size in logical pixels), and then:
 //! * the window's guest area equals the server framebuffer (`xwd -root`)
-//!   pixel for pixel, with the GL and the cairo renderer;
+//!   pixel for pixel, with the GL, the cairo and the x11 renderer;
 //! * client-mode clicks land on the exact guest pixels (an `xev` in the guest),
 //!   odd coordinates included (a logical pixel is several device pixels);
 //! * the GdkCursor made from the guest cursor is the guest's own cursor at the
@@ -485,11 +485,21 @@ fn xspice_hidpi_scale2_cairo() {
     hidpi("cairo", 2);
 }
 
+#[test]
+fn xspice_hidpi_scale2_x11() {
+    hidpi("x11", 2);
+}
+
 /// Scale 3: 1024 and 800 are not multiples of it, so the window (whole
 /// logical pixels) is up to 2 device pixels wider than the guest.
 #[test]
 fn xspice_hidpi_scale3_cairo() {
     hidpi("cairo", 3);
+}
+
+#[test]
+fn xspice_hidpi_scale3_x11() {
+    hidpi("x11", 3);
 }
 
 /// The same checks at scale 1 (the app window, clicks and cursor).
