@@ -262,6 +262,7 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
 mod hidpi;
 mod input;
 mod multimon;
+mod server_cursor;
 mod server_mouse;
 
 #[test]
