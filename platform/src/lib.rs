@@ -6,6 +6,8 @@
 //! - `x11` (feature `x11`, on by default): pointer warping and the XKB
 //!   keycodes name of an X server, over `x11rb` (pure Rust, no unsafe).
 //! - `x11_gl` (feature `x11`): whether an X server offers hardware GL.
+//! - `wayland` (feature `wayland`, on by default): pointer lock and relative
+//!   motion (server mouse mode) on a `wl_display` shared with the toolkit.
 //! - `x11_screen` (feature `x11`): a child X window showing a guest monitor,
 //!   painted by the X server from a pixmap (the X11 screen layer).
 
@@ -19,3 +21,6 @@ pub mod x11_gl;
 
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 pub mod x11_screen;
+
+#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+pub mod wayland;

@@ -15,8 +15,8 @@
 //! * The XFixes cursor image ([`X11Pointer::cursor_image`]), to check that the
 //!   pointer is hidden.
 //!
-//! Wayland pointer lock (`zwp_pointer_constraints_v1` + relative pointer) is
-//! not done: it needs the GDK `wl_surface` and wayland-protocols bindings.
+//! The Wayland counterpart of the grab (pointer lock + relative pointer) is
+//! [`crate::wayland`] (feature `wayland`).
 
 use std::os::fd::{AsFd, BorrowedFd};
 

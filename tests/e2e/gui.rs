@@ -264,6 +264,7 @@ mod input;
 mod multimon;
 mod server_cursor;
 mod server_mouse;
+mod wayland_pointer;
 
 #[test]
 fn xspice_pixel_exact_gl() {

@@ -13,7 +13,8 @@
 //! - Mouse: client mode sends absolute positions (through `to_guest`). Server
 //!   mode grabs the pointer on a click and sends relative deltas in guest
 //!   pixels until the hotkey or a focus loss releases it (confined and warped
-//!   back to the centre on X11: [`super::pointer_grab`]). Buttons left,
+//!   back to the centre on X11, locked with relative motion on Wayland:
+//!   [`super::pointer_grab`]). Buttons left,
 //!   middle, right, back/forward; discrete and smooth scrolling (smooth deltas
 //!   accumulate into wheel steps).
 //!
@@ -23,6 +24,8 @@
 use super::pointer_grab::{DeltaScaler, PointerGrabState};
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 use super::pointer_grab::{GrabInput, X11Grab, XButton, keycode_table_from_x11, x_button};
+#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+use super::pointer_grab::{WaylandLock, is_wayland};
 use crate::client::inputs::{InputsHandle, LockModifiers, MouseButton, MouseMode, ScrollDirection};
 use gtk::prelude::*;
 use gtk::{gdk, glib};
@@ -30,10 +33,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use sumac_platform::keymap::KeycodeTable;
+#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+use sumac_platform::wayland::LockEvent;
 
 mod state;
 #[cfg(test)]
 mod tests;
+mod wayland;
 mod x11;
 
 pub(crate) use state::*;
@@ -74,6 +80,15 @@ pub(crate) struct InputHandler {
     /// Pending retry of the X grab.
     #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
     grab_retry: RefCell<Option<glib::SourceId>>,
+    /// The Wayland pointer lock (set up once, when GDK is on Wayland and
+    /// the compositor has pointer constraints and relative pointer).
+    #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+    wayland: RefCell<Option<WaylandLock>>,
+    #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+    wayland_tried: Cell<bool>,
+    /// Main-loop watch of the Wayland socket while the lock is asked for.
+    #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+    wayland_watch: RefCell<Option<glib::SourceId>>,
 }
 
 impl Drop for InputHandler {
@@ -85,6 +100,11 @@ impl Drop for InputHandler {
             }
             // Closing our connection ends its grab.
         }
+        #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+        if let Some(source) = self.wayland_watch.take() {
+            source.remove();
+        }
+        // Dropping the Wayland lock destroys its objects, which ends the lock.
         let widget = self.widget.borrow().as_ref().and_then(glib::WeakRef::upgrade);
         if let Some(w) = widget {
             if let Some(id) = self.realize_handler.take() {
@@ -121,6 +141,12 @@ impl InputHandler {
             x11_watch: RefCell::new(None),
             #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
             grab_retry: RefCell::new(None),
+            #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+            wayland: RefCell::new(None),
+            #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+            wayland_tried: Cell::new(false),
+            #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+            wayland_watch: RefCell::new(None),
         })
     }
 
@@ -285,6 +311,8 @@ impl InputHandler {
         let scroll = gtk::EventControllerScroll::new(gtk::EventControllerScrollFlags::VERTICAL);
         let this = Rc::clone(self);
         scroll.connect_scroll(move |ctrl, _dx, dy| {
+            // Motion of a locked pointer that came first goes first.
+            this.drain_wayland();
             let steps = match ctrl.unit() {
                 gdk::ScrollUnit::Surface => dy / SURFACE_PIXELS_PER_STEP,
                 _ => dy,
@@ -378,10 +406,12 @@ impl InputHandler {
     fn motion(&self, x: f64, y: f64, to_guest: &dyn Fn(f64, f64) -> Option<(i32, i32)>) {
         match self.inputs.mouse_mode() {
             Some(MouseMode::Server) => {
-                // Deltas only while grabbed, and from GTK only when the X grab does not
-                // take the events itself (Wayland, or the X grab not taken yet).
+                // Deltas only while grabbed, and from GTK only when neither the X grab
+                // nor the Wayland lock gives them (no lock support, or the X grab not
+                // taken yet).
                 if self.pointer.borrow().grabbed()
                     && !self.x11_grab_active()
+                    && !self.wayland_lock_active()
                     && let Some((lx, ly)) = self.last.get()
                 {
                     let scale = self.guest_pixels_per_device_pixel() * self.device_pixels_per_logical_pixel();
@@ -416,6 +446,8 @@ impl InputHandler {
         let Some(button) = event.downcast_ref::<gdk::ButtonEvent>().map(gdk::ButtonEvent::button) else {
             return glib::Propagation::Proceed;
         };
+        // Motion of a locked pointer that came first goes first.
+        self.drain_wayland();
         if !press && self.swallow_release.get() == Some(button) {
             self.swallow_release.set(None);
             return glib::Propagation::Stop;
@@ -516,10 +548,14 @@ impl InputHandler {
             if let Some(w) = &widget {
                 w.set_cursor(blank_cursor().as_ref());
             }
-            self.start_x11_grab();
+            // On Wayland the lock; elsewhere the X grab (which says when there is no X11).
+            if !self.start_wayland_lock() {
+                self.start_x11_grab();
+            }
         } else {
             tracing::debug!("pointer released");
             self.swallow_release.set(None);
+            self.stop_wayland_lock();
             self.stop_x11_grab();
             if let Some(w) = &widget {
                 // Server mode shows the local pointer when not grabbed; in

@@ -18,13 +18,26 @@
 //!   warp itself causes (ignored) from the user's ([`WarpTracker`]). The grab
 //!   is taken once GTK's implicit grab of the click is over (retried for a
 //!   few seconds while another client holds the pointer).
-//! - **Elsewhere** (Wayland, or when the X grab fails): the cursor is hidden
+//! - **Wayland** (feature `wayland`): the pointer is locked over the
+//!   toplevel's `wl_surface` (`zwp_pointer_constraints_v1.lock_pointer`,
+//!   one-shot) and its motion comes from `zwp_relative_pointer_v1`
+//!   ([`sumac_platform::wayland::PointerLock`], on GDK's own `wl_display`
+//!   through `gdk4-wayland`, with an event queue of our own watched on the
+//!   main loop: see that module for why this is safe next to GDK's reads).
+//!   The guest gets the *unaccelerated* deltas (it accelerates them itself),
+//!   in surface-local units scaled to guest pixels, fractions carried over
+//!   ([`DeltaScaler`]). Buttons and the wheel still come through GTK. When
+//!   the compositor ends the lock (focus moved away), the grab ends too.
+//! - **Elsewhere** (a compositor without pointer constraints or relative
+//!   pointer, another backend, or when the X grab fails): the cursor is hidden
 //!   over the widget and deltas come from successive GTK motion positions.
-//!   Nothing confines or warps the pointer (no pointer-constraints support):
-//!   deltas stop at the screen edge and the pointer may leave the window.
+//!   Nothing confines or warps the pointer: deltas stop at the screen edge
+//!   and the pointer may leave the window.
 //!
 //! The decisions live in plain structs ([`PointerGrabState`], [`WarpTracker`],
-//! [`DeltaScaler`], [`keycode_table_from_x11`]) tested without a display.
+//! [`DeltaScaler`], [`keycode_table_from_x11`], and the lock's
+//! [`LockTracker`](sumac_platform::wayland::LockTracker) on Wayland) tested
+//! without a display.
 
 use super::input::GrabAction;
 use crate::client::inputs::{MouseButton, ScrollDirection};
@@ -406,6 +419,121 @@ mod x11 {
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 pub(crate) use x11::GrabInput;
 
+#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+pub(crate) use wayland::WaylandLock;
+
+/// The Wayland side: the pointer lock on GDK's `wl_display`.
+#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+mod wayland {
+    use gdk4_wayland::prelude::*;
+    use gtk::prelude::*;
+    use gtk::{gdk, gio, glib};
+    use sumac_platform::wayland::{LockEvent, LockPhase, PointerLock, WaylandError};
+
+    /// Whether the "no pointer lock" message was logged (once per process).
+    static FALLBACK_LOGGED: std::sync::Once = std::sync::Once::new();
+
+    /// One display widget's pointer lock.
+    #[derive(Debug)]
+    pub(crate) struct WaylandLock {
+        lock: PointerLock,
+    }
+
+    /// Whether GDK runs on Wayland.
+    pub(crate) fn is_wayland(display: &gdk::Display) -> bool {
+        display.downcast_ref::<gdk4_wayland::WaylandDisplay>().is_some()
+    }
+
+    impl WaylandLock {
+        /// Binds the compositor's pointer-constraints and relative-pointer
+        /// globals; `None` when GDK is not on Wayland or the compositor lacks
+        /// one of them (logged once, at info level: the grab then only hides
+        /// the pointer).
+        pub(crate) fn open(display: &gdk::Display) -> Option<Self> {
+            let wl_display = display.downcast_ref::<gdk4_wayland::WaylandDisplay>()?.wl_display()?;
+            match PointerLock::new(&wl_display) {
+                Ok(lock) => Some(Self { lock }),
+                Err(e @ WaylandError::Unsupported(_)) => {
+                    FALLBACK_LOGGED.call_once(|| {
+                        tracing::info!(
+                            reason = %e,
+                            "no Wayland pointer lock: the grabbed pointer is hidden but neither locked nor confined"
+                        );
+                    });
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot set up the Wayland pointer lock");
+                    None
+                }
+            }
+        }
+
+        /// Whether a lock is asked for or active (its motion replaces GTK's).
+        pub(crate) fn is_live(&self) -> bool {
+            matches!(self.lock.phase(), LockPhase::Requested | LockPhase::Active)
+        }
+
+        /// Asks to lock the pointer over `widget`'s toplevel; `Ok(false)`
+        /// when the surface or the seat's pointer is not known (yet).
+        pub(crate) fn lock(&mut self, widget: &gtk::Widget) -> Result<bool, WaylandError> {
+            let surface = widget
+                .native()
+                .and_then(|n| n.surface())
+                .and_then(|s| s.downcast::<gdk4_wayland::WaylandSurface>().ok())
+                .and_then(|s| s.wl_surface());
+            let pointer = widget
+                .display()
+                .default_seat()
+                .and_then(|seat| seat.pointer())
+                .and_then(|p| p.downcast::<gdk4_wayland::WaylandDevice>().ok())
+                .and_then(|p| p.wl_pointer());
+            let (Some(surface), Some(pointer)) = (surface, pointer) else {
+                return Ok(false);
+            };
+            self.lock.lock(&surface, &pointer)?;
+            Ok(true)
+        }
+
+        /// Ends the lock (if any).
+        pub(crate) fn unlock(&mut self) {
+            if let Err(e) = self.lock.unlock() {
+                tracing::warn!(error = %e, "Wayland pointer unlock failed");
+            }
+        }
+
+        /// What happened since the last call (reads the socket without blocking).
+        pub(crate) fn dispatch(&mut self) -> Result<Vec<LockEvent>, WaylandError> {
+            self.lock.dispatch()
+        }
+
+        /// Watches the display socket for input on the main loop (a `GSocket`
+        /// on a duplicate of the descriptor; GSocket makes the shared file
+        /// description non-blocking, which changes nothing for libwayland: it
+        /// passes `MSG_DONTWAIT` on every read and write). `f` runs as a
+        /// main-loop callback, where [`Self::dispatch`] may read.
+        pub(crate) fn watch(
+            &self,
+            mut f: impl FnMut() -> glib::ControlFlow + 'static,
+        ) -> Result<glib::SourceId, String> {
+            let fd = self.lock.watch_fd().map_err(|e| e.to_string())?;
+            let socket = gio::Socket::from_fd(fd).map_err(|e| e.to_string())?;
+            let source = gio::prelude::SocketExtManual::create_source(
+                &socket,
+                glib::IOCondition::IN | glib::IOCondition::ERR | glib::IOCondition::HUP,
+                None::<&gio::Cancellable>,
+                Some("sumac-wayland-pointer-lock"),
+                glib::Priority::DEFAULT,
+                move |_, _| f(),
+            );
+            Ok(source.attach(None))
+        }
+    }
+}
+
+#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
+pub(crate) use wayland::is_wayland;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +614,29 @@ mod tests {
         assert_eq!(s.push(1e300, -1e300, 1.0), (i32::MAX, i32::MIN));
         s.reset();
         assert_eq!(s.push(0.4, 0.0, 1.0), (0, 0));
+    }
+
+    #[test]
+    fn wayland_fixed_point_fractions_add_up() {
+        // Relative motion comes in wl_fixed (1/256) surface-local units: a slow
+        // hand sends fractions that must add up, never be dropped.
+        let mut s = DeltaScaler::default();
+        let mut sum = (0, 0);
+        for _ in 0..256 {
+            let (x, y) = s.push(1.0 / 256.0, -3.0 / 256.0, 1.0);
+            sum = (sum.0 + x, sum.1 + y);
+        }
+        assert_eq!(sum, (1, -3));
+        // HiDPI (2 device pixels per surface unit) at 100 % zoom, then a 50 % zoom.
+        s.reset();
+        assert_eq!(s.push(0.75, 0.25, 2.0), (1, 0), "1.5 and 0.5 pixels: the halves wait");
+        assert_eq!(s.push(0.75, 0.25, 2.0), (2, 1), "3 and 1 pixels in all");
+        s.reset();
+        let mut sum = 0;
+        for _ in 0..10 {
+            sum += s.push(0.3, 0.0, 0.5).0;
+        }
+        assert_eq!(sum, 1, "0.3 × 10 × 0.5 = 1.5: one pixel sent, half a pixel kept");
     }
 
     #[test]

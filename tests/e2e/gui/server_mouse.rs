@@ -32,24 +32,25 @@ use sumac_test_server::{ServerConfig, TestServer};
 const SUMAC: &str = env!("CARGO_BIN_EXE_sumac");
 const TITLE: &str = "sumac-server-mouse";
 const HINT: &str = "Press Ctrl+Alt to release pointer";
-const WAIT: Duration = Duration::from_secs(20);
-const DBUS: Tool = Tool {
+pub(super) const WAIT: Duration = Duration::from_secs(20);
+pub(super) const DBUS: Tool = Tool {
     binary: "dbus-run-session",
     package: "dbus",
 };
-const XEV: Tool = Tool {
+pub(super) const XEV: Tool = Tool {
     binary: "xev",
     package: "x11-utils",
 };
 
-/// `sumac` under `dbus-run-session`; its process tree is stopped when dropped.
-struct App {
-    child: Child,
-    log: PathBuf,
+/// `sumac` under `dbus-run-session`; its process tree is stopped when dropped
+/// (shared with `wayland_pointer.rs`).
+pub(super) struct App {
+    pub(super) child: Child,
+    pub(super) log: PathBuf,
 }
 
 impl App {
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -209,7 +210,7 @@ fn search(display: u32, name: &str) -> Option<String> {
 }
 
 /// `x:12 y:34 screen:0 window:56` → (12, 34).
-fn parse_location(text: &str) -> (i32, i32) {
+pub(super) fn parse_location(text: &str) -> (i32, i32) {
     let field = |k: &str| -> i32 {
         text.split_whitespace()
             .find_map(|w| w.strip_prefix(k))
@@ -219,7 +220,7 @@ fn parse_location(text: &str) -> (i32, i32) {
     (field("x:"), field("y:"))
 }
 
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(super) fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(v) = f() {
@@ -230,7 +231,7 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub(super) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     wait_for(what, || f().then_some(()));
 }
 
@@ -239,14 +240,14 @@ fn tools() -> Vec<Tool> {
 }
 
 /// Sum of the MOUSE_MOTION deltas the test server received.
-fn motion_sum(server: &TestServer) -> (i32, i32) {
+pub(super) fn motion_sum(server: &TestServer) -> (i32, i32) {
     server.inputs_log().iter().fold((0, 0), |(x, y), e| match e.msg {
         InputsClient::MouseMotion { dx, dy, .. } => (x + dx, y + dy),
         _ => (x, y),
     })
 }
 
-fn waits_for_motion(server: &TestServer, want: (i32, i32)) {
+pub(super) fn waits_for_motion(server: &TestServer, want: (i32, i32)) {
     let ok = server.wait_for_inputs(WAIT, |log| {
         log.iter().fold((0, 0), |(x, y), e| match e.msg {
             InputsClient::MouseMotion { dx, dy, .. } => (x + dx, y + dy),
@@ -256,7 +257,7 @@ fn waits_for_motion(server: &TestServer, want: (i32, i32)) {
     assert!(ok, "motion deltas sum to {:?}, wanted {want:?}", motion_sum(server));
 }
 
-fn presses(server: &TestServer) -> Vec<u8> {
+pub(super) fn presses(server: &TestServer) -> Vec<u8> {
     server
         .inputs_log()
         .iter()
@@ -268,7 +269,7 @@ fn presses(server: &TestServer) -> Vec<u8> {
 }
 
 /// Whether the client asked the server for another mouse mode.
-fn mode_requested(server: &TestServer) -> bool {
+pub(super) fn mode_requested(server: &TestServer) -> bool {
     server.with_record(|r| {
         r.received
             .iter()
@@ -383,7 +384,7 @@ fn server_mouse_grab_sends_exact_deltas() {
 }
 
 /// The mouse position Xspice's own pointer is at.
-fn guest_pointer(xs: &Xspice) -> (i32, i32) {
+pub(super) fn guest_pointer(xs: &Xspice) -> (i32, i32) {
     parse_location(&xs.xdotool(&["getmouselocation"]))
 }
 
