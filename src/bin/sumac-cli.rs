@@ -262,6 +262,10 @@ fn write_png(path: &PathBuf, w: u32, h: u32, rgb: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// How long `stats` lets session events gather between two wakeups (the GTK
+/// session's `EVENT_BATCH`).
+const EVENT_BATCH: Duration = Duration::from_millis(2);
+
 fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
     let (cfg, opts) = build(&args)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
@@ -295,6 +299,18 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
                 () = &mut sleep => return None,
                 _ = &mut eof_rx => return None,
             }
+            // Consume like the GTK session does: everything queued in one
+            // wakeup, then let the next events gather for EVENT_BATCH, so a
+            // burst of draws costs one wakeup of this thread, not one each.
+            loop {
+                match rx.try_recv() {
+                    Ok(SessionEvent::Disconnected { error }) => return error,
+                    Ok(_) => {}
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return None,
+                }
+            }
+            tokio::time::sleep(EVENT_BATCH).await;
         }
     });
     let snapshot = session.stats();
@@ -333,6 +349,25 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
                 v.frames_late,
                 v.frames_overflow,
                 v.frames_failed
+            );
+        }
+        // One image cache per session: print it once.
+        if let Some((_, st)) = states.first() {
+            let i = &st.stats().images;
+            let cache = st.image_cache();
+            println!(
+                "image cache: {} entries, {} bytes held (peak {}, budget {}); {} stored, {} replaced, {} hits, \
+                 {} misses, {} invalidated, {} evicted",
+                cache.len(),
+                cache.used_bytes(),
+                cache.peak_bytes(),
+                cache.budget(),
+                i.cache_inserts,
+                i.cache_replaces,
+                i.cache_hits,
+                i.cache_misses,
+                i.cache_invalidated,
+                i.cache_evictions
             );
         }
     })?;

@@ -4,14 +4,14 @@
 
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
-use super::red_channel::{ChannelHandler, Outbox};
+use super::red_channel::{ChannelHandler, Flow, Outbox};
 use super::session::Shared;
 use crate::connector::client::Linked;
 use crate::display::{DisplayEvent, DisplayState, GlzPredecoder};
 use crate::proto::ChannelType;
 use crate::proto::Message;
 use crate::proto::caps::display as caps;
-use crate::proto::channel::display::{DisplayClient, DisplayInit, DisplayServer};
+use crate::proto::channel::display::{DisplayClient, DisplayInit, DisplayServer, Rect};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,40 @@ pub(crate) struct DisplayHandler {
     /// Decodes GLZ images before `state` is locked: their wait for another
     /// channel's images must not hold the lock the widget draws from.
     glz: GlzPredecoder,
+    /// Damage of the messages handled since the last flush, not emitted yet.
+    damage: PendingDamage,
+}
+
+/// Most damage rectangles held back before they are emitted.
+const MAX_PENDING_DAMAGE: usize = 32;
+
+/// Damage gathered over a batch of messages: a scrolling terminal damages
+/// the same area with a COPY_BITS and then again with each draw inside it.
+/// A rectangle inside another one of the same surface adds nothing and is
+/// not emitted; the union of what is emitted is exactly the union of the
+/// damage reported.
+#[derive(Debug, Default)]
+struct PendingDamage {
+    rects: Vec<(u32, Rect)>,
+}
+
+fn contains(outer: &Rect, inner: &Rect) -> bool {
+    outer.left <= inner.left && outer.top <= inner.top && outer.right >= inner.right && outer.bottom >= inner.bottom
+}
+
+impl PendingDamage {
+    /// Adds `rect`; false when the pending list is full (emit it, then add again).
+    fn add(&mut self, surface_id: u32, rect: Rect) -> bool {
+        if self.rects.iter().any(|(s, r)| *s == surface_id && contains(r, &rect)) {
+            return true;
+        }
+        self.rects.retain(|(s, r)| !(*s == surface_id && contains(&rect, r)));
+        if self.rects.len() >= MAX_PENDING_DAMAGE {
+            return false;
+        }
+        self.rects.push((surface_id, rect));
+        true
+    }
 }
 
 impl DisplayHandler {
@@ -43,22 +77,46 @@ impl DisplayHandler {
             dropped_messages: 0,
             reports: false,
             wake_at: None,
+            damage: PendingDamage::default(),
         }
     }
 
-    fn emit_all(&self, events: Vec<DisplayEvent>) {
+    /// Queues damage (emitted by [`Self::flush_damage`]) and emits every
+    /// other event at once, after the damage queued before it.
+    fn emit_all(&mut self, events: Vec<DisplayEvent>) {
         for event in events {
-            if let DisplayEvent::MonitorsConfig(heads) = &event {
-                self.shared.emit(SessionEvent::Monitors {
-                    channel_id: self.id,
-                    heads: heads.clone(),
-                });
+            match event {
+                DisplayEvent::Damage { surface_id, rect } => {
+                    if !self.damage.add(surface_id, rect) {
+                        self.flush_damage();
+                        self.damage.add(surface_id, rect);
+                    }
+                }
+                event => {
+                    self.flush_damage();
+                    self.emit(event);
+                }
             }
-            self.shared.emit(SessionEvent::Display {
+        }
+    }
+
+    fn flush_damage(&mut self) {
+        for (surface_id, rect) in std::mem::take(&mut self.damage.rects) {
+            self.emit(DisplayEvent::Damage { surface_id, rect });
+        }
+    }
+
+    fn emit(&self, event: DisplayEvent) {
+        if let DisplayEvent::MonitorsConfig(heads) = &event {
+            self.shared.emit(SessionEvent::Monitors {
                 channel_id: self.id,
-                event,
+                heads: heads.clone(),
             });
         }
+        self.shared.emit(SessionEvent::Display {
+            channel_id: self.id,
+            event,
+        });
     }
 
     /// Runs the video scheduler: frames due now are drawn, late ones dropped;
@@ -109,7 +167,13 @@ impl ChannelHandler for DisplayHandler {
         self.tick(&mut state, &mut events, out);
         drop(state);
         self.emit_all(events);
+        self.flush_damage();
         Ok(())
+    }
+
+    fn after_batch(&mut self, _out: &mut Outbox) -> Result<Flow, ClientError> {
+        self.flush_damage();
+        Ok(Flow::Continue)
     }
 
     fn on_linked(&mut self, linked: &Linked, out: &mut Outbox) -> Result<(), ClientError> {
@@ -161,5 +225,43 @@ impl ChannelHandler for DisplayHandler {
         self.glz.recycle(glz);
         self.emit_all(events);
         Ok(!matches!(msg, DisplayServer::Unknown { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(l: i32, t: i32, rt: i32, b: i32) -> Rect {
+        Rect::ltrb(l, t, rt, b)
+    }
+
+    #[test]
+    fn damage_inside_pending_damage_is_dropped_and_outer_damage_replaces_inner() {
+        let mut d = PendingDamage::default();
+        assert!(d.add(0, r(10, 10, 20, 20)));
+        // Inside: nothing new.
+        assert!(d.add(0, r(12, 12, 18, 18)));
+        // Same rectangle on another surface is kept.
+        assert!(d.add(1, r(12, 12, 18, 18)));
+        assert_eq!(d.rects, vec![(0, r(10, 10, 20, 20)), (1, r(12, 12, 18, 18))]);
+        // An enclosing rectangle replaces what it contains.
+        assert!(d.add(0, r(0, 0, 100, 100)));
+        assert_eq!(d.rects, vec![(1, r(12, 12, 18, 18)), (0, r(0, 0, 100, 100))]);
+        // Overlapping but not contained: both kept (their union is exact).
+        assert!(d.add(0, r(90, 90, 120, 120)));
+        assert_eq!(d.rects.len(), 3);
+    }
+
+    #[test]
+    fn a_full_pending_list_asks_for_a_flush() {
+        let mut d = PendingDamage::default();
+        for i in 0..MAX_PENDING_DAMAGE {
+            let x = i32::try_from(i).unwrap() * 10;
+            assert!(d.add(0, r(x, 0, x + 5, 5)));
+        }
+        assert!(!d.add(0, r(1000, 0, 1005, 5)));
+        // Still fine for damage already covered.
+        assert!(d.add(0, r(0, 0, 5, 5)));
     }
 }

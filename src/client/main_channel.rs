@@ -89,6 +89,7 @@ impl ChannelHandler for MainHandler {
                     session_id = init.session_id,
                     mouse = init.current_mouse_mode,
                     agent = init.agent_connected,
+                    ram_hint = init.ram_hint,
                     "main channel initialised"
                 );
                 self.shared.inputs.set_mouse_mode(init.current_mouse_mode);

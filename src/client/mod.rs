@@ -7,6 +7,7 @@ mod cursor_channel;
 mod display_channel;
 pub mod error;
 pub mod events;
+mod inbuf;
 pub mod inputs;
 mod inputs_channel;
 mod main_channel;

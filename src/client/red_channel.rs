@@ -7,17 +7,17 @@
 
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
+use super::inbuf::InBuf;
 use super::session::Shared;
 use super::stats::ChannelStats;
 use super::transport::{self, BoxStream};
 use crate::connector::LinkError;
 use crate::connector::client::{ClientLink, LinkParams, Linked};
+use crate::proto::WriteCursor;
 use crate::proto::base::{ClientBase, ServerBase};
 use crate::proto::frame::{self, DataHeader, HeaderKind};
-use crate::proto::{ReadCursor, WriteCursor};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Messages to send, collected by handlers.
 #[derive(Debug, Default)]
@@ -83,79 +83,6 @@ pub(crate) struct SkipHandler;
 impl ChannelHandler for SkipHandler {
     fn on_message(&mut self, _msg_type: u16, _body: &[u8], _out: &mut Outbox) -> Result<bool, ClientError> {
         Ok(false)
-    }
-}
-
-/// One received message (a top-level message or a sub-message).
-struct Incoming {
-    header: DataHeader,
-    body: Vec<u8>,
-}
-
-async fn read_exact_or_eof(
-    r: &mut ReadHalf<BoxStream>,
-    buf: &mut [u8],
-    channel: ChannelKey,
-    mid_message: bool,
-) -> Result<(), ClientError> {
-    match r.read_exact(buf).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Err(ClientError::UnexpectedEof { channel, mid_message })
-        }
-        Err(source) => Err(ClientError::Io { channel, source }),
-    }
-}
-
-/// Reads framed messages and forwards them; ends on error or EOF.
-async fn reader_task(
-    mut r: ReadHalf<BoxStream>,
-    kind: HeaderKind,
-    channel: ChannelKey,
-    stats: Arc<ChannelStats>,
-    max_message: u32,
-    tx: mpsc::Sender<Result<Incoming, ClientError>>,
-) {
-    let mut hbuf = [0u8; 18];
-    let hlen = kind.header_len();
-    loop {
-        let Some(hslice) = hbuf.get_mut(..hlen) else { return };
-        // A clean EOF exactly between messages is still the server going away.
-        if let Err(e) = read_exact_or_eof(&mut r, hslice, channel, false).await {
-            let _ = tx.send(Err(e)).await;
-            return;
-        }
-        let header = match DataHeader::decode(kind, &mut ReadCursor::new(hslice), max_message) {
-            Ok(h) => h,
-            Err(source) => {
-                let _ = tx.send(Err(ClientError::Protocol { channel, source })).await;
-                return;
-            }
-        };
-        // Grow the buffer as bytes arrive: a header announcing a big body costs
-        // nothing until the body is really sent.
-        let size = u64::from(header.size);
-        let mut body = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(1 << 20));
-        let got = match (&mut r).take(size).read_to_end(&mut body).await {
-            Ok(n) => n,
-            Err(source) => {
-                let _ = tx.send(Err(ClientError::Io { channel, source })).await;
-                return;
-            }
-        };
-        if (got as u64) < size {
-            let _ = tx
-                .send(Err(ClientError::UnexpectedEof {
-                    channel,
-                    mid_message: true,
-                }))
-                .await;
-            return;
-        }
-        ChannelStats::add(&stats.bytes_read, (hlen + got) as u64);
-        if tx.send(Ok(Incoming { header, body })).await.is_err() {
-            return;
-        }
     }
 }
 
@@ -246,6 +173,9 @@ fn encode_out(kind: HeaderKind, serial: &mut u64, msg_type: u16, body: &[u8], w:
     .encode(kind, w);
     w.write_slice(body);
 }
+
+/// Most messages handled between two looks at shutdown, timers and commands.
+const MAX_BATCH: usize = 256;
 
 /// Longest a WAIT_FOR_CHANNELS may hold a channel.
 const WAIT_FOR_CHANNELS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -380,16 +310,9 @@ pub(crate) async fn run_channel(
     }
 
     let kind = linked.header;
-    let (r, mut w) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel(32);
-    let reader = tokio::spawn(reader_task(
-        r,
-        kind,
-        channel,
-        Arc::clone(&stats),
-        shared.options.max_message,
-        tx,
-    ));
+    let mut stream = stream;
+    let mut inbuf = InBuf::new();
+    let max_message = shared.options.max_message;
     let mut serial = 0u64;
     let mut received = 0u64;
     let mut dispatch = Dispatch {
@@ -407,16 +330,76 @@ pub(crate) async fn run_channel(
     if commands.is_some() {
         handler.on_commands(&mut out)?;
     }
+    let protocol = |source| ClientError::Protocol { channel, source };
     let result = async {
         loop {
-            flush(&mut w, kind, &mut serial, &mut out, channel, &stats).await?;
+            // Every message already received, then one reply flush and one
+            // `after_batch` for all of them.
+            let mut handled = 0usize;
+            let mut flow = Flow::Continue;
+            while let Some(m) = inbuf.next(kind, max_message).map_err(protocol)? {
+                ChannelStats::add(&stats.bytes_read, m.wire_len(kind) as u64);
+                let header = m.header;
+                let body = inbuf.body(&m);
+                if header.sub_list != 0 {
+                    let subs = frame::sub_messages(body, header.sub_list).map_err(protocol)?;
+                    for sub in subs {
+                        if dispatch.message(handler.as_mut(), sub.msg_type, sub.body, &mut out)? == Flow::Stop {
+                            flow = Flow::Stop;
+                        }
+                    }
+                }
+                if header.msg_type != crate::proto::consts::msg::LIST
+                    && dispatch.message(handler.as_mut(), header.msg_type, body, &mut out)? == Flow::Stop
+                {
+                    flow = Flow::Stop;
+                }
+                dispatch.base.count(&mut out);
+                // Message serials: explicit in the full header, implicit (a count) with the mini header.
+                received = received.wrapping_add(1);
+                shared.processed(
+                    channel,
+                    if kind == HeaderKind::Full {
+                        header.serial
+                    } else {
+                        received
+                    },
+                );
+                handled += 1;
+                if flow == Flow::Stop || handled >= MAX_BATCH {
+                    break;
+                }
+            }
+            if handled > 0 && handler.after_batch(&mut out)? == Flow::Stop {
+                flow = Flow::Stop;
+            }
+            flush(&mut stream, kind, &mut serial, &mut out, channel, &stats).await?;
+            if flow == Flow::Stop {
+                return Ok(());
+            }
+            if handled >= MAX_BATCH {
+                // More may be buffered: handle it before reading, but let
+                // shutdown, timers and commands in first.
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+                tokio::task::yield_now().await;
+                continue;
+            }
+            inbuf.prepare_read(kind, max_message).map_err(protocol)?;
             let wake = handler.next_wake();
-            let incoming = tokio::select! {
-                m = rx.recv() => m,
+            tokio::select! {
+                r = stream.read_buf(inbuf.vec_mut()) => match r {
+                    Ok(0) => {
+                        // A clean EOF exactly between messages is still the server going away.
+                        return Err(ClientError::UnexpectedEof { channel, mid_message: inbuf.pending() > 0 });
+                    }
+                    Ok(_) => {}
+                    Err(source) => return Err(ClientError::Io { channel, source }),
+                },
                 _ = shutdown.wait_for(|v| *v) => return Ok(()),
                 _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {
                     handler.on_wake(&mut out)?;
-                    continue;
                 }
                 () = async {
                     match &commands {
@@ -425,56 +408,19 @@ pub(crate) async fn run_channel(
                     }
                 } => {
                     handler.on_commands(&mut out)?;
-                    continue;
                 }
-            };
-            let Some(incoming) = incoming else { return Ok(()) };
-            let Incoming { header, body } = incoming?;
-            let mut flow = Flow::Continue;
-            if header.sub_list != 0 {
-                let subs = frame::sub_messages(&body, header.sub_list)
-                    .map_err(|source| ClientError::Protocol { channel, source })?;
-                for sub in subs {
-                    if dispatch.message(handler.as_mut(), sub.msg_type, sub.body, &mut out)? == Flow::Stop {
-                        flow = Flow::Stop;
-                    }
-                }
-            }
-            if header.msg_type != crate::proto::consts::msg::LIST
-                && dispatch.message(handler.as_mut(), header.msg_type, &body, &mut out)? == Flow::Stop
-            {
-                flow = Flow::Stop;
-            }
-            dispatch.base.count(&mut out);
-            // Message serials: explicit in the full header, implicit (a count) with the mini header.
-            received = received.wrapping_add(1);
-            shared.processed(
-                channel,
-                if kind == HeaderKind::Full {
-                    header.serial
-                } else {
-                    received
-                },
-            );
-            if handler.after_batch(&mut out)? == Flow::Stop {
-                flow = Flow::Stop;
-            }
-            if flow == Flow::Stop {
-                flush(&mut w, kind, &mut serial, &mut out, channel, &stats).await?;
-                return Ok(());
             }
         }
     }
     .await;
-    reader.abort();
-    let _ = w.shutdown().await;
+    let _ = stream.shutdown().await;
     // Nothing may wait on a channel that is gone.
     shared.processed(channel, u64::MAX);
     result
 }
 
-async fn flush(
-    w: &mut WriteHalf<BoxStream>,
+async fn flush<W: AsyncWrite + Unpin>(
+    w: &mut W,
     kind: HeaderKind,
     serial: &mut u64,
     out: &mut Outbox,

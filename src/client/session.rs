@@ -79,12 +79,23 @@ pub(crate) struct Shared {
     displays: Mutex<BTreeMap<u8, Arc<Mutex<DisplayState>>>>,
     stats: Mutex<Vec<Arc<ChannelStats>>>,
     /// Last message serial each channel has fully processed (WAIT_FOR_CHANNELS).
-    serials: Mutex<HashMap<(u8, u8), u64>>,
+    serials: Mutex<Serials>,
     serials_changed: Condvar,
     /// The server's multimedia time and when it was received.
     mm_time: Mutex<Option<(u32, Instant)>>,
     /// Command queue and state of the inputs channel ([`SessionHandle::inputs`]).
     pub(crate) inputs: Arc<InputsShared>,
+}
+
+/// What WAIT_FOR_CHANNELS waits on.
+#[derive(Debug, Default)]
+pub(crate) struct Serials {
+    /// Last serial processed, by (channel type, id).
+    done: HashMap<(u8, u8), u64>,
+    /// Threads in [`Shared::wait_for_serials`]: only then is a change notified
+    /// (every message of every channel is recorded; a wake-up system call for
+    /// each would cost more than the record).
+    waiters: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -111,8 +122,13 @@ impl Shared {
 
     /// Records that `key` has processed every message up to `serial`.
     pub(crate) fn processed(&self, key: ChannelKey, serial: u64) {
-        lock(&self.serials).insert((key.channel_type.0, key.id), serial);
-        self.serials_changed.notify_all();
+        let mut serials = lock(&self.serials);
+        serials.done.insert((key.channel_type.0, key.id), serial);
+        let waiting = serials.waiters > 0;
+        drop(serials);
+        if waiting {
+            self.serials_changed.notify_all();
+        }
     }
 
     /// Waits until every listed channel has processed its listed serial, at
@@ -121,18 +137,20 @@ impl Shared {
     pub(crate) fn wait_for_serials(&self, list: &[WaitForChannel], timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         let mut serials = lock(&self.serials);
-        loop {
+        serials.waiters = serials.waiters.saturating_add(1);
+        let done = loop {
             let done = list.iter().all(|w| {
                 serials
+                    .done
                     .get(&(w.channel_type, w.channel_id))
                     .is_some_and(|&s| s >= w.message_serial)
             });
             if done {
-                return true;
+                break true;
             }
             let now = Instant::now();
             if now >= end || self.is_shutting_down() {
-                return false;
+                break false;
             }
             let slice = (end - now).min(Duration::from_millis(50));
             serials = self
@@ -140,7 +158,9 @@ impl Shared {
                 .wait_timeout(serials, slice)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|e| e.into_inner().0);
-        }
+        };
+        serials.waiters = serials.waiters.saturating_sub(1);
+        done
     }
 
     pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -326,7 +346,7 @@ pub fn connect(
         children: Mutex::new(Vec::new()),
         displays: Mutex::new(BTreeMap::new()),
         stats: Mutex::new(Vec::new()),
-        serials: Mutex::new(HashMap::new()),
+        serials: Mutex::new(Serials::default()),
         serials_changed: Condvar::new(),
         mm_time: Mutex::new(None),
         inputs: InputsShared::new(),
@@ -400,7 +420,7 @@ pub(crate) mod tests {
             children: Mutex::new(Vec::new()),
             displays: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(Vec::new()),
-            serials: Mutex::new(HashMap::new()),
+            serials: Mutex::new(Serials::default()),
             serials_changed: Condvar::new(),
             mm_time: Mutex::new(None),
             inputs: InputsShared::new(),

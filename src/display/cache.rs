@@ -139,6 +139,8 @@ pub(crate) enum Lookup {
 pub struct ImageCache {
     budget: u64,
     used: u64,
+    /// Most bytes held at once.
+    peak: u64,
     tick: u64,
     entries: HashMap<u64, CachedImage>,
     /// Last-use tick → id, oldest first.
@@ -156,6 +158,7 @@ impl ImageCache {
         Self {
             budget,
             used: 0,
+            peak: 0,
             tick: 0,
             entries: HashMap::new(),
             lru: BTreeMap::new(),
@@ -170,6 +173,11 @@ impl ImageCache {
     /// Bytes of pixels held.
     pub fn used_bytes(&self) -> u64 {
         self.used
+    }
+
+    /// Most bytes of pixels held at once since the cache was made.
+    pub fn peak_bytes(&self) -> u64 {
+        self.peak
     }
 
     pub fn len(&self) -> usize {
@@ -268,6 +276,7 @@ impl ImageCache {
             tick,
         };
         self.used = self.used.saturating_add(entry.bytes());
+        self.peak = self.peak.max(self.used);
         self.lru.insert(tick, id);
         self.entries.insert(id, entry);
         match mode {

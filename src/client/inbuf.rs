@@ -1,0 +1,243 @@
+//! The receive buffer of a channel: bytes read from the socket in large
+//! chunks, split into messages in place.
+//!
+//! One `recv` brings as many messages as the socket holds (a scrolling
+//! terminal sends thousands of small draws per second), and a message is
+//! handed to its handler as a slice of this buffer: no read per header, no
+//! allocation per message. A header is checked (size cap) as soon as its
+//! bytes are here; the buffer then grows only as the body's bytes arrive
+//! (at most doubling per read), never to the size a header announces.
+
+use crate::proto::ReadCursor;
+use crate::proto::error::ProtoResult;
+use crate::proto::frame::{DataHeader, HeaderKind};
+
+/// Spare room made for one read when no larger message is pending.
+pub(crate) const READ_CHUNK: usize = 64 << 10;
+/// An empty buffer larger than this is given back (a big image passed by).
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// One complete message in the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Framed {
+    pub header: DataHeader,
+    /// Body bytes: `start..end` of the buffer.
+    start: usize,
+    end: usize,
+}
+
+impl Framed {
+    /// Header plus body bytes.
+    pub(crate) fn wire_len(&self, kind: HeaderKind) -> usize {
+        kind.header_len().saturating_add(self.end.saturating_sub(self.start))
+    }
+}
+
+/// Received bytes not handled yet.
+#[derive(Debug, Default)]
+pub(crate) struct InBuf {
+    data: Vec<u8>,
+    /// First byte not consumed.
+    pos: usize,
+}
+
+impl InBuf {
+    pub(crate) fn new() -> Self {
+        Self {
+            data: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+        }
+    }
+
+    /// Bytes received and not consumed (a partial message after [`Self::next`] returned `None`).
+    pub(crate) fn pending(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
+    /// The header of the next message, when its bytes are here (checked against `max_size`).
+    fn header(&self, kind: HeaderKind, max_size: u32) -> ProtoResult<Option<DataHeader>> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        if rest.len() < kind.header_len() {
+            return Ok(None);
+        }
+        DataHeader::decode(kind, &mut ReadCursor::new(rest), max_size).map(Some)
+    }
+
+    /// The next complete message, or `None` when more bytes are needed.
+    /// Consumes it: its body stays readable through [`Self::body`] until the
+    /// next [`Self::prepare_read`].
+    pub(crate) fn next(&mut self, kind: HeaderKind, max_size: u32) -> ProtoResult<Option<Framed>> {
+        let Some(header) = self.header(kind, max_size)? else {
+            return Ok(None);
+        };
+        let start = self.pos.saturating_add(kind.header_len());
+        // `size` ≤ max_size (a u32): no overflow on 64-bit, checked anyway.
+        let Some(end) = usize::try_from(header.size).ok().and_then(|n| start.checked_add(n)) else {
+            return Ok(None);
+        };
+        if end > self.data.len() {
+            return Ok(None);
+        }
+        self.pos = end;
+        Ok(Some(Framed { header, start, end }))
+    }
+
+    /// The body of a message returned by [`Self::next`].
+    pub(crate) fn body(&self, m: &Framed) -> &[u8] {
+        self.data.get(m.start..m.end).unwrap_or_default()
+    }
+
+    /// Drops the consumed bytes and makes room for the next read: at least
+    /// [`READ_CHUNK`], more when a message larger than that is pending, but
+    /// never more than doubling what is already here.
+    pub(crate) fn prepare_read(&mut self, kind: HeaderKind, max_size: u32) -> ProtoResult<()> {
+        if self.pos >= self.data.len() {
+            self.data.clear();
+            self.pos = 0;
+            if self.data.capacity() > KEEP_CAPACITY {
+                self.data = Vec::with_capacity(READ_CHUNK);
+            }
+        } else if self.pos > 0 {
+            // A partial message: move it to the front (it is small, or its
+            // first bytes only; the rest is read in place).
+            self.data.drain(..self.pos);
+            self.pos = 0;
+        }
+        let have = self.data.len();
+        let wanted = match self.header(kind, max_size)? {
+            Some(h) => kind
+                .header_len()
+                .saturating_add(usize::try_from(h.size).unwrap_or(usize::MAX))
+                .saturating_sub(have),
+            None => kind.header_len().saturating_sub(have),
+        };
+        let room = wanted.clamp(READ_CHUNK, have.max(READ_CHUNK));
+        if self.data.capacity().saturating_sub(have) < room {
+            self.data.reserve(room);
+        }
+        Ok(())
+    }
+
+    /// Where a read appends (its spare capacity is the room [`Self::prepare_read`] made).
+    pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::frame::encode_message;
+
+    const MAX: u32 = 1 << 30;
+
+    fn feed(b: &mut InBuf, bytes: &[u8]) {
+        b.prepare_read(HeaderKind::Mini, MAX).unwrap();
+        b.vec_mut().extend_from_slice(bytes);
+    }
+
+    fn drain(b: &mut InBuf) -> Vec<(u16, Vec<u8>)> {
+        let mut out = Vec::new();
+        while let Some(m) = b.next(HeaderKind::Mini, MAX).unwrap() {
+            out.push((m.header.msg_type, b.body(&m).to_vec()));
+        }
+        out
+    }
+
+    #[test]
+    fn messages_split_anywhere_come_out_whole() {
+        let mut wire = Vec::new();
+        for i in 0..50u16 {
+            wire.extend(encode_message(
+                HeaderKind::Mini,
+                0,
+                100 + i,
+                &vec![i as u8; usize::from(i) * 7],
+            ));
+        }
+        for cut in [1, 2, 5, 6, 7, 13, 100, 4096] {
+            let mut b = InBuf::new();
+            let mut got = Vec::new();
+            for chunk in wire.chunks(cut) {
+                feed(&mut b, chunk);
+                got.extend(drain(&mut b));
+            }
+            assert_eq!(got.len(), 50, "cut {cut}");
+            for (i, (ty, body)) in got.iter().enumerate() {
+                assert_eq!(*ty, 100 + i as u16);
+                assert_eq!(body, &vec![i as u8; i * 7]);
+            }
+            assert_eq!(b.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn full_headers_with_serials() {
+        let mut wire = encode_message(HeaderKind::Full, 7, 101, b"abc");
+        wire.extend(encode_message(HeaderKind::Full, 8, 102, b""));
+        let mut b = InBuf::new();
+        b.prepare_read(HeaderKind::Full, MAX).unwrap();
+        b.vec_mut().extend_from_slice(&wire);
+        let m = b.next(HeaderKind::Full, MAX).unwrap().unwrap();
+        assert_eq!((m.header.serial, m.header.msg_type, b.body(&m)), (7, 101, &b"abc"[..]));
+        assert_eq!(m.wire_len(HeaderKind::Full), 18 + 3);
+        let m = b.next(HeaderKind::Full, MAX).unwrap().unwrap();
+        assert_eq!((m.header.serial, b.body(&m)), (8, &b""[..]));
+        assert!(b.next(HeaderKind::Full, MAX).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_huge_announced_body_is_not_allocated_up_front() {
+        // The header announces 512 MiB; 10 bytes of it arrive.
+        let mut b = InBuf::new();
+        let mut wire = Vec::new();
+        wire.extend_from_slice(&101u16.to_le_bytes());
+        wire.extend_from_slice(&(512u32 << 20).to_le_bytes());
+        wire.extend_from_slice(&[0; 10]);
+        feed(&mut b, &wire);
+        assert!(b.next(HeaderKind::Mini, MAX).unwrap().is_none());
+        b.prepare_read(HeaderKind::Mini, MAX).unwrap();
+        assert!(b.capacity() <= 4 * READ_CHUNK, "capacity {}", b.capacity());
+        // Growth follows what arrives: never more than about twice the data held.
+        for _ in 0..8 {
+            let room = b.capacity() - b.pending();
+            b.vec_mut().extend(std::iter::repeat_n(0u8, room));
+            b.prepare_read(HeaderKind::Mini, MAX).unwrap();
+            assert!(
+                b.capacity() <= 4 * b.pending().max(READ_CHUNK),
+                "{} for {}",
+                b.capacity(),
+                b.pending()
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_over_the_cap_is_refused_before_its_body() {
+        let mut b = InBuf::new();
+        let mut wire = Vec::new();
+        wire.extend_from_slice(&101u16.to_le_bytes());
+        wire.extend_from_slice(&1000u32.to_le_bytes());
+        feed(&mut b, &wire);
+        assert!(b.next(HeaderKind::Mini, 999).is_err());
+        assert!(b.prepare_read(HeaderKind::Mini, 999).is_err());
+    }
+
+    #[test]
+    fn a_big_buffer_is_given_back_once_empty() {
+        let mut b = InBuf::new();
+        let body = vec![1u8; 3 << 20];
+        let wire = encode_message(HeaderKind::Mini, 0, 101, &body);
+        for chunk in wire.chunks(READ_CHUNK) {
+            feed(&mut b, chunk);
+        }
+        assert_eq!(drain(&mut b).len(), 1);
+        b.prepare_read(HeaderKind::Mini, MAX).unwrap();
+        assert!(b.capacity() <= 2 * READ_CHUNK);
+    }
+}
