@@ -113,6 +113,29 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
+def thread_ticks(pids):
+    """{thread name: utime+stime ticks} over the threads of `pids` (names merged, e.g. "pool")."""
+    out = {}
+    for p in pids:
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/stat") as f:
+                    s = f.read()
+            except OSError:
+                continue
+            name = s[s.index("(") + 1:s.rindex(")")]
+            rest = s.rsplit(")", 1)[1].split()
+            # A process's main thread carries the program name: call it "main".
+            if t == str(p):
+                name = "main"
+            out[name] = out.get(name, 0) + int(rest[11]) + int(rest[12])
+    return out
+
+
 def hwm_kib(pids):
     total = 0
     for p in pids:
@@ -445,6 +468,7 @@ def measure(workload, client, tmp, desktop):
             raise RuntimeError(f"{client.name} did not stay connected")
         pids = tree(proc.pid)
         cpu0, srv0, x0 = cpu_seconds(pids), xs.cpu(), desktop.cpu()
+        th0 = thread_ticks(pids)
         t0 = time.time()
         workload.run(xs)
         time.sleep(1)  # the tail of the updates
@@ -453,11 +477,13 @@ def measure(workload, client, tmp, desktop):
         if proc.poll() is not None or established(xs.port) < 2:
             raise RuntimeError(f"{client.name} disconnected during the workload")
         cpu1, srv1, x1 = cpu_seconds(pids), xs.cpu(), desktop.cpu()
+        th1 = thread_ticks(pids)
+        threads = {k: (v - th0.get(k, 0)) / CLK_TCK for k, v in th1.items() if v - th0.get(k, 0) > 0}
         rss = hwm_kib(pids)
         res = {"workload": workload.name, "client": client.name, "cpu_work": cpu1 - cpu0,
                "cpu_total": cpu1, "rss_mib": rss / 1024, "server_cpu": srv1 - srv0,
                "xvfb_cpu": (x1 - x0) if client.gui else None, "wall": wall,
-               "since_start": time.time() - t_start}
+               "since_start": time.time() - t_start, "threads": threads}
         # Stop the client: sumac-cli on stdin EOF (prints its counters), the others by SIGTERM.
         if client.stdin_stop:
             try:
@@ -545,6 +571,8 @@ def main():
                           f"cpu_total {res['cpu_total']:6.2f} s  rss {res['rss_mib']:7.1f} MiB  "
                           f"server {res['server_cpu']:5.2f} s  wall {res['wall']:5.1f} s{extra}  "
                           f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+                    top = sorted(res["threads"].items(), key=lambda kv: -kv[1])[:6]
+                    print("      threads: " + ", ".join(f"{k} {v:.2f}" for k, v in top), file=sys.stderr, flush=True)
     finally:
         desktop.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -34,6 +34,7 @@ use x11rb::connection::{Connection as _, RequestConnection as _};
 use x11rb::protocol::Event;
 use x11rb::protocol::render::{self, ConnectionExt as _, PictOp, PictType, Pictformat, Picture, Repeat};
 use x11rb::protocol::shape::{self, ConnectionExt as _};
+use x11rb::protocol::shm::{self as xshm, ConnectionExt as _};
 use x11rb::protocol::xproto::{
     self, ClipOrdering, ConnectionExt as _, CreateGCAux, CreateWindowAux, EventMask, Gcontext, ImageFormat, ImageOrder,
     Pixmap, Rectangle, Window, WindowClass,
@@ -43,6 +44,7 @@ use x11rb::rust_connection::RustConnection;
 use crate::x11::{X11Error, XWindow};
 
 mod geometry;
+mod shm;
 use geometry::scale_transform;
 pub use geometry::{Rect, View};
 
@@ -52,6 +54,10 @@ const BPP: usize = 4;
 const PUT_IMAGE_HEADER: usize = 24;
 /// Largest `PutImage` sent at once (the server may allow more).
 const MAX_PUT_BYTES: usize = 4 << 20;
+/// Largest gather of non-contiguous rows into one request.
+const GATHER_BYTES: usize = 256 << 10;
+/// Size of the MIT-SHM staging ring.
+const SHM_RING_BYTES: usize = 4 << 20;
 
 /// XRender's picture formats for our depths.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +105,10 @@ pub struct X11Screen {
     geometry: Option<Rect>,
     view: View,
     max_put_bytes: usize,
+    /// Rows gathered for one `PutImage` (at most [`GATHER_BYTES`]).
+    scratch: Vec<u8>,
+    /// MIT-SHM staging, when the server offers MIT-SHM 1.2 (fd passing).
+    shm: Option<shm::ShmRing>,
 }
 
 impl std::fmt::Debug for X11Screen {
@@ -211,7 +221,38 @@ impl X11Screen {
             geometry: None,
             view: View::default(),
             max_put_bytes,
-        })
+            scratch: Vec::new(),
+            shm: None,
+        }
+        .with_shm())
+    }
+
+    /// Sets up the MIT-SHM ring when the server can take a memory file
+    /// (MIT-SHM 1.2 over a local socket); otherwise uploads go through the
+    /// socket. Never fails: SHM is an optimisation. The environment
+    /// variable `SUMAC_X11_NO_SHM` (any value) turns it off.
+    fn with_shm(mut self) -> Self {
+        if std::env::var_os("SUMAC_X11_NO_SHM").is_some() {
+            return self;
+        }
+        let ring = (|| -> Option<shm::ShmRing> {
+            self.conn.extension_information(xshm::X11_EXTENSION_NAME).ok()??;
+            let v = self.conn.shm_query_version().ok()?.reply().ok()?;
+            if (v.major_version, v.minor_version) < (1, 2) {
+                return None;
+            }
+            let seg = self.conn.generate_id().ok()?;
+            let (ring, fd) = shm::ShmRing::new(seg, SHM_RING_BYTES).ok()?;
+            self.conn.shm_attach_fd(seg, fd, true).ok()?.check().ok()?;
+            Some(ring)
+        })();
+        self.shm = ring;
+        self
+    }
+
+    /// Whether uploads go through shared memory (MIT-SHM).
+    pub fn uses_shm(&self) -> bool {
+        self.shm.is_some()
     }
 
     /// XRender's formats for the root visual and 32-bit ARGB; `None` without
@@ -343,15 +384,24 @@ impl X11Screen {
         let (Ok(xw), Ok(dx)) = (u16::try_from(area.w), i16::try_from(area.x)) else {
             return Err(X11Error::TooLarge(w, h));
         };
-        // Rows per request: whole rows when they are contiguous in `rows`.
+        if self.shm.is_some() {
+            return self.put_shm(pixmap, &area, rows, stride, row_bytes);
+        }
+        // Rows per request: as many as a request may hold. Rows that are not
+        // contiguous in `rows` (a rectangle narrower than the surface) are
+        // gathered into a bounded scratch buffer first: one request per row
+        // would cost far more (request bookkeeping, socket writes, dispatch
+        // in the server) than that copy.
         let contiguous = stride == row_bytes;
-        let band = if contiguous {
-            (self.max_put_bytes.saturating_sub(PUT_IMAGE_HEADER) / row_bytes.max(1)).max(1)
+        let limit = if contiguous {
+            self.max_put_bytes
         } else {
-            1
+            self.max_put_bytes.min(GATHER_BYTES)
         };
+        let band = (limit.saturating_sub(PUT_IMAGE_HEADER) / row_bytes.max(1)).max(1);
         let rows_total = usize::try_from(area.h).map_err(|_| X11Error::TooLarge(w, h))?;
         let mut row = 0usize;
+        let mut scratch = std::mem::take(&mut self.scratch);
         while row < rows_total {
             let n = band.min(rows_total - row);
             let start = row.checked_mul(stride).ok_or(X11Error::TooLarge(w, h))?;
@@ -359,10 +409,19 @@ impl X11Screen {
                 .checked_mul(stride)
                 .and_then(|v| v.checked_add(row_bytes))
                 .ok_or(X11Error::TooLarge(w, h))?;
-            let data = start
+            let span = start
                 .checked_add(len)
                 .and_then(|end| rows.get(start..end))
                 .ok_or(X11Error::ShortImage)?;
+            let data = if contiguous || n == 1 {
+                span
+            } else {
+                scratch.clear();
+                for r in span.chunks(stride).take(n) {
+                    scratch.extend_from_slice(r.get(..row_bytes).ok_or(X11Error::ShortImage)?);
+                }
+                &scratch[..]
+            };
             let dy = i64::from(area.y) + i64::try_from(row).map_err(|_| X11Error::TooLarge(w, h))?;
             let (Ok(dy), Ok(nh)) = (i16::try_from(dy), u16::try_from(n)) else {
                 return Err(X11Error::TooLarge(w, h));
@@ -371,7 +430,77 @@ impl X11Screen {
                 .put_image(ImageFormat::Z_PIXMAP, pixmap, self.gc, xw, nh, dx, dy, 0, 24, data)?;
             row += n;
         }
+        self.scratch = scratch;
         Ok(())
+    }
+
+    /// [`Self::put`] through the shared-memory ring: bands of rows of at most
+    /// a quarter of the ring each, copied into it and read by the server.
+    fn put_shm(
+        &mut self,
+        pixmap: Pixmap,
+        area: &Rect,
+        rows: &[u8],
+        stride: usize,
+        row_bytes: usize,
+    ) -> Result<(), X11Error> {
+        let too_large = || X11Error::TooLarge(area.w, area.h);
+        let (Ok(w), Ok(dx)) = (u16::try_from(area.w), i16::try_from(area.x)) else {
+            return Err(too_large());
+        };
+        let Some(mut ring) = self.shm.take() else { return Ok(()) };
+        let band = ((ring.len() / 4) / row_bytes.max(1)).max(1);
+        let rows_total = usize::try_from(area.h).map_err(|_| too_large())?;
+        let result = (|| {
+            let mut row = 0usize;
+            while row < rows_total {
+                let n = band.min(rows_total - row);
+                let bytes = n.checked_mul(row_bytes).ok_or_else(too_large)?;
+                let Some(staged) = ring.reserve(bytes) else {
+                    return Err(too_large());
+                };
+                if staged.wrapped {
+                    // The server reads requests in order: after this round
+                    // trip no earlier ShmPutImage still reads the ring.
+                    self.conn.get_input_focus()?.reply()?;
+                }
+                let dst = ring.bytes(staged, bytes).ok_or(X11Error::ShortImage)?;
+                for (r, out) in dst.chunks_exact_mut(row_bytes).enumerate() {
+                    let start = (row + r).checked_mul(stride).ok_or_else(too_large)?;
+                    let src = start
+                        .checked_add(row_bytes)
+                        .and_then(|end| rows.get(start..end))
+                        .ok_or(X11Error::ShortImage)?;
+                    out.copy_from_slice(src);
+                }
+                let dy = i64::from(area.y) + i64::try_from(row).map_err(|_| too_large())?;
+                let (Ok(dy), Ok(nh), Ok(offset)) = (i16::try_from(dy), u16::try_from(n), u32::try_from(staged.offset))
+                else {
+                    return Err(too_large());
+                };
+                self.conn.shm_put_image(
+                    pixmap,
+                    self.gc,
+                    w,
+                    nh,
+                    0,
+                    0,
+                    w,
+                    nh,
+                    dx,
+                    dy,
+                    24,
+                    ImageFormat::Z_PIXMAP.into(),
+                    false,
+                    ring.seg,
+                    offset,
+                )?;
+                row += n;
+            }
+            Ok(())
+        })();
+        self.shm = Some(ring);
+        result
     }
 
     /// Places the window at `rect` in its parent (device pixels) with the

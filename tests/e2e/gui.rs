@@ -281,6 +281,13 @@ fn xspice_pixel_exact_x11() {
     pixel_exact("x11", "x11", "x11", &[]);
 }
 
+/// The X11 layer's other upload path: `PutImage` through the socket (as over
+/// `ssh -X`, where MIT-SHM cannot be used).
+#[test]
+fn xspice_pixel_exact_x11_without_shm() {
+    pixel_exact("x11-no-shm", "x11", "x11", &[("SUMAC_X11_NO_SHM", "1")]);
+}
+
 /// Automatic choice without GL (`GDK_DEBUG=gl-disable`) on X11 must end up
 /// on the X11 layer (the X server draws the guest).
 #[test]

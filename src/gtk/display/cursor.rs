@@ -231,6 +231,7 @@ impl CursorLayer {
 
     /// Server mode: the shape to draw and its top-left corner in guest
     /// pixels (position minus hot spot); `None` in client mode or hidden.
+    #[cfg_attr(not(all(feature = "x11", unix, not(target_os = "macos"))), allow(dead_code))]
     pub(crate) fn drawn(&self) -> Option<(Arc<CursorShape>, (i32, i32))> {
         if self.client_mode {
             return None;

@@ -68,10 +68,11 @@ impl X11Layer {
             .and_then(|xid| u32::try_from(xid).ok())
             .ok_or_else(|| "the toplevel has no X window yet".to_owned())?;
         let screen = X11Screen::new(display.name().as_str(), parent).map_err(|e| e.to_string())?;
-        tracing::debug!(
+        tracing::info!(
             window = screen.window(),
             parent,
             render = screen.can_scale(),
+            shm = screen.uses_shm(),
             "X11 screen layer created"
         );
         self.screen = Some(screen);
