@@ -356,12 +356,14 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             let i = &st.stats().images;
             let cache = st.image_cache();
             println!(
-                "image cache: {} entries, {} bytes held (peak {}, budget {}); {} stored, {} replaced, {} hits, \
-                 {} misses, {} invalidated, {} evicted",
+                "image cache: {} entries, {} bytes held (peak {}, budget {}), {} bytes of memory ({} packed); \
+                 {} stored, {} replaced, {} hits, {} misses, {} invalidated, {} evicted",
                 cache.len(),
                 cache.used_bytes(),
                 cache.peak_bytes(),
                 cache.budget(),
+                cache.memory_bytes(),
+                cache.packed_count(),
                 i.cache_inserts,
                 i.cache_replaces,
                 i.cache_hits,

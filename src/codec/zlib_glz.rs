@@ -84,6 +84,18 @@ pub fn decode(
     window.decode(scratch, out, wait)
 }
 
+/// [`decode`] into pixels shared with the window ([`GlzWindow::decode_shared`]).
+pub fn decode_shared(
+    glz_data_size: u32,
+    data: &[u8],
+    window: &GlzWindow,
+    scratch: &mut Vec<u8>,
+    wait: Duration,
+) -> Result<super::glz::Decoded, CodecError> {
+    inflate_capped(glz_data_size, data, scratch)?;
+    window.decode_shared(scratch, wait)
+}
+
 #[cfg(test)]
 #[allow(clippy::cast_possible_truncation)] // test data
 mod tests {

@@ -198,6 +198,39 @@ impl<'a> Source<'a> {
         })
     }
 
+    /// Palette indices packed by the image cache ([`super::compact`]): `bits`
+    /// 1 or 4 per pixel, leftmost pixel in the high bits, top-down rows of
+    /// `ceil(width × bits / 8)` bytes; `lut` holds stored B,G,R,A bytes.
+    pub(crate) fn indexed(
+        op: &'static str,
+        width: u32,
+        height: u32,
+        bits: u8,
+        lut: &[[u8; 4]],
+        data: &'a [u8],
+    ) -> Result<Self, DisplayError> {
+        let layout = match bits {
+            1 => Layout::Bit1 { msb_first: true },
+            4 => Layout::Bit4 { high_first: true },
+            _ => return Err(bad(op, "packed image of an unknown depth")),
+        };
+        let width = usize::try_from(width).map_err(|_| bad(op, "width overflows"))?;
+        let height = usize::try_from(height).map_err(|_| bad(op, "height overflows"))?;
+        let stride = width.div_ceil(8 / usize::from(bits));
+        if stride.checked_mul(height).is_none_or(|n| data.len() < n) {
+            return Err(bad(op, "packed data shorter than its rows"));
+        }
+        Ok(Self {
+            layout,
+            width,
+            height,
+            stride,
+            top_down: true,
+            data: Cow::Borrowed(data),
+            lut: lut.to_vec(),
+        })
+    }
+
     /// Snapshot of the part of `surface` under `src_area`; returns the source
     /// and `src_area` translated into the snapshot's coordinates.
     pub fn from_surface(op: &'static str, surface: &Surface, src_area: &Rect) -> Result<(Self, Rect), DisplayError> {

@@ -31,6 +31,18 @@
 //! images are cached as *lossy*; FROM_CACHE_LOSSLESS only accepts lossless
 //! entries, FROM_CACHE accepts both.
 //!
+//! # Packed entries
+//! What the server counts is pixels, not how the client keeps them. The
+//! newest entries (up to [`FULL_SIZE_BYTES`], by store or last use) stay at 4
+//! bytes per pixel: a GLZ image's pixels are shared with the GLZ window, which
+//! holds the newest images at full size anyway, and recent entries are the
+//! ones drawn again soon. Older entries with at most 16 colours (a line of
+//! terminal text has 2) are packed to 1 or 4 bits per pixel plus a palette
+//! ([`super::compact`]), exactly: they draw the same pixels. On the text
+//! workload of `benches/e2e/cpu.py` this keeps 53 MB of cached text lines in
+//! about 18 MB. [`ImageCache::memory_bytes`] is what the pixels take;
+//! budget accounting ([`ImageCache::used_bytes`]) is unchanged.
+//!
 //! # One cache per session
 //! spice-server keeps one pixmap cache per client, shared by all of its
 //! display channels (every channel announces the same cache id), so an image
@@ -40,8 +52,10 @@
 //! so a GLZ image waiting for another channel never holds it). Pixels are
 //! reference counted: a lookup clones an `Arc`, never the pixels.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::compact::{self, Packed};
 
 use crate::proto::channel::display::ResourceId;
 
@@ -52,6 +66,10 @@ pub const RES_TYPE_PIXMAP: u8 = 1;
 pub const DEFAULT_IMAGE_CACHE_BYTES: u64 = 80 << 20;
 /// Most entries the cache holds, whatever their size.
 pub const MAX_CACHED_IMAGES: usize = 1 << 18;
+/// Bytes of full-size (4 bytes per pixel) pixels kept before the least
+/// recently stored or used entries are packed (see "Packed entries"): about
+/// the GLZ window, which holds the newest images at full size anyway.
+pub const FULL_SIZE_BYTES: u64 = 16 << 20;
 
 /// Image decoding and cache counters (part of [`super::DisplayStats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,7 +96,17 @@ pub struct ImageStats {
     pub cache_clears: u64,
 }
 
-/// One cached image: top-down B,G,R,A rows, `width × 4` bytes each.
+/// How a cached image keeps its pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CachedPixels {
+    /// Top-down B,G,R,A rows, `width × 4` bytes each (maybe shared with the GLZ window).
+    Full(Arc<Vec<u8>>),
+    /// At most [`compact::MAX_COLOURS`] colours, packed.
+    Packed(Arc<Packed>),
+}
+
+/// One cached image: top-down B,G,R,A rows, `width × 4` bytes each (or
+/// packed, see "Packed entries").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedImage {
     pub width: u32,
@@ -87,24 +115,45 @@ pub struct CachedImage {
     pub has_alpha: bool,
     /// Decoded from a lossy codec (JPEG, JPEG_ALPHA).
     pub lossy: bool,
-    data: Arc<Vec<u8>>,
+    pixels: CachedPixels,
+    /// Full size with too many colours to pack (checked once).
+    unpackable: bool,
     refs: u32,
     tick: u64,
 }
 
 impl CachedImage {
-    /// The pixels: `height` rows of `width × 4` bytes.
-    pub fn data(&self) -> &[u8] {
-        &self.data
+    /// A copy of the pixels: `height` rows of `width × 4` bytes.
+    pub fn data(&self) -> Vec<u8> {
+        match &self.pixels {
+            CachedPixels::Full(d) => d.to_vec(),
+            CachedPixels::Packed(p) => compact::unpack(p, self.width as usize, self.height as usize),
+        }
+    }
+
+    /// Whether the entry is held packed.
+    pub fn is_packed(&self) -> bool {
+        matches!(self.pixels, CachedPixels::Packed(_))
     }
 
     /// The pixels, shared (a lookup that outlives the cache lock holds this).
-    pub fn shared_data(&self) -> Arc<Vec<u8>> {
-        Arc::clone(&self.data)
+    pub(crate) fn shared_pixels(&self) -> CachedPixels {
+        self.pixels.clone()
     }
 
+    /// Bytes charged: the server's `width × height` pixels × 4, however held.
     fn bytes(&self) -> u64 {
-        u64::try_from(self.data.len()).unwrap_or(u64::MAX)
+        u64::from(self.width)
+            .saturating_mul(u64::from(self.height))
+            .saturating_mul(4)
+    }
+
+    /// Bytes of memory the pixels take.
+    fn held(&self) -> u64 {
+        match &self.pixels {
+            CachedPixels::Full(d) => d.len() as u64,
+            CachedPixels::Packed(p) => p.data.len() as u64,
+        }
     }
 }
 
@@ -141,6 +190,16 @@ pub struct ImageCache {
     used: u64,
     /// Most bytes held at once.
     peak: u64,
+    /// Bytes of memory the entries' pixels take (packed entries are smaller).
+    held: u64,
+    /// Bytes of `Full` entries, and the ticks they were stored or last
+    /// packed-checked at, oldest first (stale slots are skipped).
+    full: u64,
+    full_order: VecDeque<(u64, u64)>,
+    /// Entries packed since the cache was made.
+    packed: u64,
+    /// [`FULL_SIZE_BYTES`], lower in tests.
+    full_limit: u64,
     tick: u64,
     entries: HashMap<u64, CachedImage>,
     /// Last-use tick → id, oldest first.
@@ -159,6 +218,11 @@ impl ImageCache {
             budget,
             used: 0,
             peak: 0,
+            held: 0,
+            full: 0,
+            full_order: VecDeque::new(),
+            packed: 0,
+            full_limit: FULL_SIZE_BYTES,
             tick: 0,
             entries: HashMap::new(),
             lru: BTreeMap::new(),
@@ -178,6 +242,23 @@ impl ImageCache {
     /// Most bytes of pixels held at once since the cache was made.
     pub fn peak_bytes(&self) -> u64 {
         self.peak
+    }
+
+    /// Bytes of memory the pixels take now (packed entries count their packed size).
+    pub fn memory_bytes(&self) -> u64 {
+        self.held
+    }
+
+    /// How many entries were packed since the cache was made.
+    pub fn packed_count(&self) -> u64 {
+        self.packed
+    }
+
+    /// Sets how many bytes of full-size pixels are kept before the oldest
+    /// are packed ([`FULL_SIZE_BYTES`] by default).
+    pub fn set_full_size_limit(&mut self, bytes: u64) {
+        self.full_limit = bytes;
+        self.pack_old_entries();
     }
 
     pub fn len(&self) -> usize {
@@ -241,7 +322,11 @@ impl ImageCache {
                     StoreMode::Replace => old.refs,
                 };
                 // Reuse the allocation unless a reader still holds it.
-                (refs, Arc::try_unwrap(old.data).unwrap_or_default())
+                let data = match old.pixels {
+                    CachedPixels::Full(d) => Arc::try_unwrap(d).unwrap_or_default(),
+                    CachedPixels::Packed(_) => Vec::new(),
+                };
+                (refs, data)
             }
             None => (1, Vec::new()),
         };
@@ -265,25 +350,137 @@ impl ImageCache {
         }
         data.resize(len, 0);
         fill(&mut data);
-        let tick = self.next_tick();
-        let entry = CachedImage {
+        self.insert(
+            id,
             width,
             height,
             has_alpha,
-            lossy: lossy && mode == StoreMode::Add,
-            data: Arc::new(data),
+            lossy && mode == StoreMode::Add,
             refs,
-            tick,
-        };
-        self.used = self.used.saturating_add(entry.bytes());
-        self.peak = self.peak.max(self.used);
-        self.lru.insert(tick, id);
-        self.entries.insert(id, entry);
+            Arc::new(data),
+        );
         match mode {
             StoreMode::Add => stats.cache_inserts = stats.cache_inserts.saturating_add(1),
             StoreMode::Replace => stats.cache_replaces = stats.cache_replaces.saturating_add(1),
         }
         Stored::Yes
+    }
+
+    /// Stores pixels someone else holds too (a GLZ image, shared with the
+    /// GLZ window): no copy. `data` must be `width × height × 4` bytes of
+    /// top-down B,G,R,A rows; otherwise nothing is stored. References and
+    /// replacement as in [`Self::store`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn store_shared(
+        &mut self,
+        id: u64,
+        (width, height): (u32, u32),
+        has_alpha: bool,
+        lossy: bool,
+        mode: StoreMode,
+        stats: &mut ImageStats,
+        data: Arc<Vec<u8>>,
+    ) -> Stored {
+        let refs = match (self.take(id), mode) {
+            (Some(old), StoreMode::Add) => old.refs.saturating_add(1),
+            (Some(old), StoreMode::Replace) => old.refs,
+            (None, _) => 1,
+        };
+        let bytes = u64::from(width)
+            .checked_mul(u64::from(height))
+            .and_then(|px| px.checked_mul(4))
+            .filter(|&b| b <= self.budget && usize::try_from(b).ok() == Some(data.len()));
+        let Some(bytes) = bytes else {
+            stats.cache_refused = stats.cache_refused.saturating_add(1);
+            return Stored::Refused;
+        };
+        self.make_room(bytes, 1, stats);
+        self.insert(
+            id,
+            width,
+            height,
+            has_alpha,
+            lossy && mode == StoreMode::Add,
+            refs,
+            data,
+        );
+        match mode {
+            StoreMode::Add => stats.cache_inserts = stats.cache_inserts.saturating_add(1),
+            StoreMode::Replace => stats.cache_replaces = stats.cache_replaces.saturating_add(1),
+        }
+        Stored::Yes
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        id: u64,
+        width: u32,
+        height: u32,
+        has_alpha: bool,
+        lossy: bool,
+        refs: u32,
+        data: Arc<Vec<u8>>,
+    ) {
+        let tick = self.next_tick();
+        let entry = CachedImage {
+            width,
+            height,
+            has_alpha,
+            lossy,
+            pixels: CachedPixels::Full(data),
+            unpackable: false,
+            refs,
+            tick,
+        };
+        self.used = self.used.saturating_add(entry.bytes());
+        self.peak = self.peak.max(self.used);
+        self.held = self.held.saturating_add(entry.held());
+        self.full = self.full.saturating_add(entry.held());
+        self.full_order.push_back((tick, id));
+        self.lru.insert(tick, id);
+        self.entries.insert(id, entry);
+        self.pack_old_entries();
+    }
+
+    /// Packs the oldest full-size entries (by store or last use) while they
+    /// take more than [`FULL_SIZE_BYTES`]. An entry used since it was queued
+    /// goes back in the queue at its new place; one with too many colours
+    /// stays full size (and is not checked again).
+    fn pack_old_entries(&mut self) {
+        while self.full > self.full_limit {
+            let Some((tick, id)) = self.full_order.pop_front() else {
+                return;
+            };
+            let Some(e) = self.entries.get_mut(&id) else { continue };
+            let CachedPixels::Full(data) = &e.pixels else { continue };
+            if e.tick != tick {
+                if tick < e.tick {
+                    // Used since: the newest use decides.
+                    self.full_order.push_back((e.tick, id));
+                }
+                continue;
+            }
+            let size = data.len() as u64;
+            self.full = self.full.saturating_sub(size);
+            let Some(packed) = compact::pack(data, e.width as usize) else {
+                e.unpackable = true;
+                continue;
+            };
+            let packed_size = packed.data.len() as u64;
+            e.pixels = CachedPixels::Packed(Arc::new(packed));
+            self.held = self.held.saturating_sub(size).saturating_add(packed_size);
+            self.packed = self.packed.saturating_add(1);
+        }
+    }
+
+    /// Bookkeeping of an entry leaving the cache.
+    fn forget(&mut self, e: &CachedImage) {
+        self.used = self.used.saturating_sub(e.bytes());
+        self.held = self.held.saturating_sub(e.held());
+        if !e.is_packed() && !e.unpackable {
+            self.full = self.full.saturating_sub(e.held());
+        }
     }
 
     /// INVAL_LIST: drops one reference to `id`; false if it was not cached.
@@ -330,7 +527,10 @@ impl ImageCache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.lru.clear();
+        self.full_order.clear();
         self.used = 0;
+        self.held = 0;
+        self.full = 0;
     }
 
     fn next_tick(&mut self) -> u64 {
@@ -342,7 +542,7 @@ impl ImageCache {
     fn take(&mut self, id: u64) -> Option<CachedImage> {
         let e = self.entries.remove(&id)?;
         self.lru.remove(&e.tick);
-        self.used = self.used.saturating_sub(e.bytes());
+        self.forget(&e);
         Some(e)
     }
 
@@ -358,7 +558,7 @@ impl ImageCache {
                 return;
             };
             if let Some(e) = self.entries.remove(&id) {
-                self.used = self.used.saturating_sub(e.bytes());
+                self.forget(&e);
                 stats.cache_evictions = stats.cache_evictions.saturating_add(1);
             }
         }

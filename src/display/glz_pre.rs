@@ -16,24 +16,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::image::{DEFAULT_GLZ_WINDOW_BYTES, KEEP_BUF_BYTES};
+use super::image::DEFAULT_GLZ_WINDOW_BYTES;
 use super::{DisplayEvent, DisplayState};
-use crate::codec::glz::GlzWindow;
-use crate::codec::{self, CodecError, ImageBuf};
+use crate::codec::glz::{Decoded, GlzWindow};
+use crate::codec::{self, CodecError};
 use crate::proto::channel::display::{Brush, DisplayServer, Image, ImageKind, QMask, image_type};
 
-/// Decode buffers kept between messages (one message has at most a source,
-/// a brush and a mask image).
-const MAX_SPARE_BUFFERS: usize = 3;
-
-/// One GLZ image decoded ahead of its draw.
+/// One GLZ image decoded ahead of its draw: its pixels are shared with the
+/// GLZ window (and with the image cache if the draw caches it).
 #[derive(Debug)]
 pub(crate) struct Predecoded {
     pub id: u64,
     pub image_type: u8,
-    pub result: Result<(), CodecError>,
-    pub buf: ImageBuf,
-    /// Taken by the draw (its buffer now holds the state's previous one).
+    pub result: Result<Decoded, CodecError>,
+    /// Taken by the draw.
     pub used: bool,
 }
 
@@ -61,7 +57,6 @@ pub struct GlzPredecoder {
     window: Arc<GlzWindow>,
     wait: Duration,
     inflate: Vec<u8>,
-    spare: Vec<ImageBuf>,
 }
 
 impl GlzPredecoder {
@@ -74,50 +69,29 @@ impl GlzPredecoder {
             if !matches!(d.image_type, image_type::GLZ_RGB | image_type::ZLIB_GLZ_RGB) {
                 continue;
             }
-            let mut buf = self.spare.pop().unwrap_or_default();
-            // As for the state's own buffer: a huge one is not kept for a much smaller image.
-            let wanted = u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(4);
-            if buf.data.capacity() > KEEP_BUF_BYTES && (buf.data.capacity() / 4) as u64 > wanted {
-                buf = ImageBuf::default();
-            }
             let result = match &image.kind {
                 ImageKind::Binary(data) if d.image_type == image_type::GLZ_RGB => {
-                    self.window.decode(data, &mut buf, self.wait)
+                    self.window.decode_shared(data, self.wait)
                 }
                 ImageKind::ZlibGlz { glz_data_size, data } if d.image_type == image_type::ZLIB_GLZ_RGB => {
-                    codec::zlib_glz::decode(
-                        *glz_data_size,
-                        data,
-                        &self.window,
-                        &mut buf,
-                        &mut self.inflate,
-                        self.wait,
-                    )
+                    codec::zlib_glz::decode_shared(*glz_data_size, data, &self.window, &mut self.inflate, self.wait)
                 }
                 // A type/kind mismatch: left to `handle`, which reports it.
-                _ => {
-                    self.spare.push(buf);
-                    continue;
-                }
+                _ => continue,
             };
             items.push(Predecoded {
                 id: d.id,
                 image_type: d.image_type,
                 result,
-                buf,
                 used: false,
             });
         }
         GlzImages { items }
     }
 
-    /// Takes back the buffers of `images` for the next messages.
+    /// Done with `images` (their pixels live on in the window and cache only).
     pub fn recycle(&mut self, images: GlzImages) {
-        for p in images.items {
-            if self.spare.len() < MAX_SPARE_BUFFERS {
-                self.spare.push(p.buf);
-            }
-        }
+        drop(images);
     }
 }
 
@@ -132,7 +106,6 @@ impl DisplayState {
             window: Arc::clone(window),
             wait: self.images.glz_wait,
             inflate: Vec::new(),
-            spare: Vec::new(),
         }
     }
 

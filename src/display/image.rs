@@ -33,11 +33,11 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::bitmap::{PaletteCache, Source};
-use super::cache::{ImageStats, Lookup, SharedImageCache, StoreMode};
+use super::cache::{CachedPixels, ImageStats, Lookup, SharedImageCache, StoreMode};
 use super::glz_pre::Predecoded;
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
 use super::{DisplayError, Unsupported};
-use crate::codec::glz::GlzWindow;
+use crate::codec::glz::{Decoded, GlzWindow};
 use crate::codec::{self, CodecError, ImageBuf};
 use crate::proto::channel::display::{
     Image, ImageKind, PaletteRef, Rect, bitmap_flags, bitmap_fmt, image_flags, image_type,
@@ -53,7 +53,7 @@ pub const DEFAULT_GLZ_WAIT: Duration = Duration::from_secs(1);
 const MASK_PALETTE: [u32; 2] = [0, 0x00ff_ffff];
 /// A decode buffer keeping more than this many bytes is released when a
 /// much smaller image comes, so one huge image does not pin its memory.
-pub(super) const KEEP_BUF_BYTES: usize = 16 << 20;
+const KEEP_BUF_BYTES: usize = 16 << 20;
 
 /// Why an image could not be turned into pixels.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -98,8 +98,16 @@ enum Pixels<'a> {
     Surface(Source<'a>, Rect),
     /// The decode buffer.
     Decoded,
-    /// An image cache entry: `(width, height, pixels)`.
-    Cached(u32, u32, Arc<Vec<u8>>),
+    /// Shared pixels (an image cache entry, a GLZ image): `(width, height, pixels)`.
+    Cached(u32, u32, CachedPixels),
+}
+
+/// Where [`Images::decode`] put an image.
+enum DecodedTo {
+    /// The decode buffer (`Images::buf`).
+    Buf,
+    /// Pixels shared with the GLZ window (GLZ and ZLIB_GLZ images).
+    Shared(Decoded),
 }
 
 /// What the canvas needs besides [`Images`] to resolve an image.
@@ -115,7 +123,7 @@ pub(crate) struct Env<'e> {
 pub(crate) struct Images {
     pub cache: SharedImageCache,
     /// The cache entry the last [`Images::source`] or [`Images::mask`] reads.
-    held: Option<Arc<Vec<u8>>>,
+    held: Option<CachedPixels>,
     buf: ImageBuf,
     /// ZLIB_GLZ inflate buffer.
     inflate: Vec<u8>,
@@ -173,10 +181,7 @@ impl Images {
             Pixels::Bitmap(s) => s,
             Pixels::Surface(s, area) => return Ok((s, area)),
             Pixels::Decoded => Source::bgra(op, self.buf.width, self.buf.height, self.buf.data.as_slice())?,
-            Pixels::Cached(w, h, data) => {
-                let data = self.held.insert(data);
-                Source::bgra(op, w, h, data.as_slice())?
-            }
+            Pixels::Cached(w, h, data) => cached_source(op, w, h, self.held.insert(data))?,
         };
         Ok((source, *src_area))
     }
@@ -236,8 +241,35 @@ impl Images {
             }
             _ => {
                 let mode = store_mode(op, d.image_type, d.id, d.flags)?;
-                self.decode(op, image, dest, env.palettes)?;
+                let decoded = self.decode(op, image, dest, env.palettes)?;
                 env.stats.decoded = env.stats.decoded.saturating_add(1);
+                if let DecodedTo::Shared(g) = decoded {
+                    if (g.width, g.height) != (d.width, d.height) {
+                        return Err(size_mismatch(
+                            op,
+                            codec_name(d.image_type),
+                            d.width,
+                            d.height,
+                            g.width,
+                            g.height,
+                        ));
+                    }
+                    // A GLZ image without alpha has every alpha byte at 255
+                    // already: HIGH_BITS_SET changes nothing, and the pixels
+                    // (shared with the GLZ window) are cached without a copy.
+                    if let Some(mode) = mode {
+                        self.cache.lock().store_shared(
+                            d.id,
+                            (g.width, g.height),
+                            g.has_alpha,
+                            false,
+                            mode,
+                            env.stats,
+                            Arc::clone(&g.pixels),
+                        );
+                    }
+                    return Ok(Pixels::Cached(g.width, g.height, CachedPixels::Full(g.pixels)));
+                }
                 if (self.buf.width, self.buf.height) != (d.width, d.height) {
                     let (w, h) = (self.buf.width, self.buf.height);
                     return Err(size_mismatch(op, codec_name(d.image_type), d.width, d.height, w, h));
@@ -289,8 +321,7 @@ impl Images {
         match (d.image_type, &image.kind) {
             (image_type::FROM_CACHE | image_type::FROM_CACHE_LOSSLESS, _) => {
                 let (w, h, data) = self.lookup(stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
-                let data = self.held.insert(data);
-                Source::bgra(op, w, h, data.as_slice())
+                cached_source(op, w, h, self.held.insert(data))
             }
             (image_type::BITMAP, ImageKind::Bitmap(b)) => {
                 if !matches!(b.format, bitmap_fmt::BIT1_LE | bitmap_fmt::BIT1_BE) {
@@ -334,13 +365,13 @@ impl Images {
         op: &'static str,
         id: u64,
         lossless: bool,
-    ) -> Result<(u32, u32, Arc<Vec<u8>>), DisplayError> {
+    ) -> Result<(u32, u32, CachedPixels), DisplayError> {
         let mut cache = self.cache.lock();
         let e = match cache.lookup(id, lossless) {
             Lookup::Hit => {
                 if let Some(e) = cache.peek(id) {
                     stats.cache_hits = stats.cache_hits.saturating_add(1);
-                    return Ok((e.width, e.height, e.shared_data()));
+                    return Ok((e.width, e.height, e.shared_pixels()));
                 }
                 ImageError::CacheMissing { id }
             }
@@ -351,14 +382,15 @@ impl Images {
         Err(err(op, e))
     }
 
-    /// Runs the codec of `image` into `self.buf`.
+    /// Runs the codec of `image` into `self.buf`, or into pixels shared with
+    /// the GLZ window for GLZ images.
     fn decode(
         &mut self,
         op: &'static str,
         image: &Image,
         dest: SurfaceFormat,
         palettes: &mut PaletteCache,
-    ) -> Result<(), DisplayError> {
+    ) -> Result<DecodedTo, DisplayError> {
         let d = &image.descriptor;
         let name = codec_name(d.image_type);
         let mismatch = || {
@@ -382,8 +414,32 @@ impl Images {
         {
             // Decoded (and waited for) before the state lock was taken.
             p.used = true;
-            std::mem::swap(&mut self.buf, &mut p.buf);
-            return p.result.clone().map_err(|e| err(op, ImageError::Codec(e)));
+            return p
+                .result
+                .clone()
+                .map(DecodedTo::Shared)
+                .map_err(|e| err(op, ImageError::Codec(e)));
+        }
+        let codec_err = |e| err(op, ImageError::Codec(e));
+        match (d.image_type, &image.kind) {
+            (image_type::GLZ_RGB, ImageKind::Binary(data)) => {
+                let window = self
+                    .glz
+                    .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
+                return window
+                    .decode_shared(data, self.glz_wait)
+                    .map(DecodedTo::Shared)
+                    .map_err(codec_err);
+            }
+            (image_type::ZLIB_GLZ_RGB, ImageKind::ZlibGlz { glz_data_size, data }) => {
+                let window = self
+                    .glz
+                    .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
+                return codec::zlib_glz::decode_shared(*glz_data_size, data, window, &mut self.inflate, self.glz_wait)
+                    .map(DecodedTo::Shared)
+                    .map_err(codec_err);
+            }
+            _ => {}
         }
         let wanted = usize::try_from(u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(4))
             .unwrap_or(usize::MAX);
@@ -445,21 +501,17 @@ impl Images {
                 };
                 codec::lz::decode(data, Some(entries), buf)
             }
-            (image_type::GLZ_RGB, ImageKind::Binary(data)) => {
-                let window = self
-                    .glz
-                    .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
-                window.decode(data, buf, self.glz_wait)
-            }
-            (image_type::ZLIB_GLZ_RGB, ImageKind::ZlibGlz { glz_data_size, data }) => {
-                let window = self
-                    .glz
-                    .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
-                codec::zlib_glz::decode(*glz_data_size, data, window, buf, &mut self.inflate, self.glz_wait)
-            }
             _ => return Err(mismatch()),
         };
-        r.map_err(|e| err(op, ImageError::Codec(e)))
+        r.map(|()| DecodedTo::Buf).map_err(codec_err)
+    }
+}
+
+/// A source reading cached (or GLZ-shared) pixels in place.
+fn cached_source<'a>(op: &'static str, w: u32, h: u32, pixels: &'a CachedPixels) -> Result<Source<'a>, DisplayError> {
+    match pixels {
+        CachedPixels::Full(data) => Source::bgra(op, w, h, data.as_slice()),
+        CachedPixels::Packed(p) => Source::indexed(op, w, h, p.bits, &p.lut, &p.data),
     }
 }
 

@@ -53,6 +53,7 @@
 mod bitmap;
 mod cache;
 mod canvas;
+mod compact;
 mod error;
 mod glz_pre;
 mod image;

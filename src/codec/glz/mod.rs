@@ -127,17 +127,29 @@ pub fn header(data: &[u8]) -> Result<Header, CodecError> {
     read_header(&mut Reader::new(data, CODEC))
 }
 
-/// A decoded image kept for references: B,G,R,A in stream order.
-#[derive(Debug)]
+/// A decoded image kept for references: B,G,R,A in stream order. The
+/// pixels of a top-down image are the very buffer [`GlzWindow::decode_shared`]
+/// hands out (and the image cache may keep): one copy for both.
+#[derive(Debug, Clone)]
 struct WinImage {
     has_alpha: bool,
-    data: Vec<u8>,
+    data: Arc<Vec<u8>>,
+}
+
+/// A decoded GLZ image: top-down B,G,R,A rows, `width × 4` bytes each.
+/// Without alpha (`has_alpha` false) every alpha byte is 255.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub width: u32,
+    pub height: u32,
+    pub has_alpha: bool,
+    pub pixels: Arc<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     /// Decoded images by id.
-    images: BTreeMap<u64, Arc<WinImage>>,
+    images: BTreeMap<u64, WinImage>,
     /// Bytes of `images`.
     bytes: u64,
     /// Ids below this were released or evicted: references to them fail at once.
@@ -158,12 +170,13 @@ impl State {
         self.ahead.contains_key(&id) || self.next_missing.is_some_and(|n| id < n)
     }
 
-    fn recycle(&mut self, img: Arc<WinImage>) {
+    fn recycle(&mut self, img: WinImage) {
         self.bytes = self.bytes.saturating_sub(img.data.len() as u64);
-        if let Ok(img) = Arc::try_unwrap(img)
-            && self.spare.as_ref().is_none_or(|s| s.capacity() < img.data.capacity())
+        // Reused only when nobody else (a decode, the image cache) holds it.
+        if let Ok(data) = Arc::try_unwrap(img.data)
+            && self.spare.as_ref().is_none_or(|s| s.capacity() < data.capacity())
         {
-            self.spare = Some(img.data);
+            self.spare = Some(data);
         }
     }
 
@@ -233,7 +246,7 @@ impl State {
             self.oldest = self.oldest.max(first.saturating_add(1));
         }
         self.bytes = self.bytes.saturating_add(size);
-        if let Some(old) = self.images.insert(id, Arc::new(img)) {
+        if let Some(old) = self.images.insert(id, img) {
             self.recycle(old);
         }
     }
@@ -297,22 +310,42 @@ impl GlzWindow {
         self.changed.notify_all();
     }
 
-    /// Decodes a GLZ_RGB image, waiting at most `wait` for referenced images
-    /// that another display channel has not decoded yet.
+    /// Decodes a GLZ_RGB image into `out`, waiting at most `wait` for
+    /// referenced images that another display channel has not decoded yet.
     pub fn decode(&self, data: &[u8], out: &mut ImageBuf, wait: Duration) -> Result<(), CodecError> {
+        let d = self.decode_shared(data, wait)?;
+        out.reset(CODEC, d.width, d.height)?;
+        out.data.copy_from_slice(&d.pixels);
+        out.has_alpha = d.has_alpha;
+        Ok(())
+    }
+
+    /// Decodes a GLZ_RGB image like [`Self::decode`], into pixels shared with
+    /// the window: a top-down image is not copied out of it (a bottom-up one
+    /// is, flipped).
+    pub fn decode_shared(&self, data: &[u8], wait: Duration) -> Result<Decoded, CodecError> {
         let mut r = Reader::new(data, CODEC);
         let h = read_header(&mut r)?;
         let pixels = u64::from(h.width) * u64::from(h.height);
         let units = if h.ty == LzType::Rgba { pixels * 2 } else { pixels };
         check_fillable(CODEC, units, r.remaining())?;
-        out.reset(CODEC, h.width, h.height)?;
+        // Same limits as `ImageBuf::reset` (the header checked them already).
+        let len = pixels
+            .checked_mul(4)
+            .filter(|&b| b <= MAX_BYTES)
+            .and_then(|b| usize::try_from(b).ok())
+            .ok_or(CodecError::TooLarge {
+                codec: CODEC,
+                width: u64::from(h.width),
+                height: u64::from(h.height),
+            })?;
         let (generation, spare) = {
             let mut st = self.lock();
             (st.generation, st.spare.take())
         };
         let mut buf = spare.unwrap_or_default();
         buf.clear();
-        buf.resize(out.data.len(), 0);
+        buf.resize(len, 0);
         let mut refs = Refs {
             window: self,
             by: h.id,
@@ -336,33 +369,37 @@ impl GlzWindow {
             self.changed.notify_all();
             return Err(e);
         }
-        let stride = out.stride();
-        if h.top_down {
-            out.data.copy_from_slice(&buf);
+        let has_alpha = h.ty == LzType::Rgba;
+        let data = Arc::new(buf);
+        let pixels = if h.top_down {
+            Arc::clone(&data)
         } else {
-            for (dst, src) in out.data.chunks_exact_mut(stride).zip(buf.chunks_exact(stride).rev()) {
-                dst.copy_from_slice(src);
+            let stride = usize::try_from(h.width).unwrap_or(usize::MAX).saturating_mul(4);
+            let mut flipped = Vec::with_capacity(data.len());
+            for row in data.chunks_exact(stride).rev() {
+                flipped.extend_from_slice(row);
             }
-        }
-        out.has_alpha = h.ty == LzType::Rgba;
+            Arc::new(flipped)
+        };
         let mut st = self.lock();
         if st.generation == generation {
             // Insert first: releasing by this image's head must not drop the image itself.
-            let img = WinImage {
-                has_alpha: out.has_alpha,
-                data: buf,
-            };
-            st.insert(h.id, img, self.max_bytes);
+            st.insert(h.id, WinImage { has_alpha, data }, self.max_bytes);
             st.note_arrival(h.id, h.head());
         }
         drop(st);
         self.changed.notify_all();
-        Ok(())
+        Ok(Decoded {
+            width: h.width,
+            height: h.height,
+            has_alpha,
+            pixels,
+        })
     }
 
     /// The image `id` for a reference by image `by`, waiting until `deadline` if it has not
     /// arrived yet.
-    fn get(&self, refs: &mut Refs<'_>, id: u64) -> Result<Arc<WinImage>, CodecError> {
+    fn get(&self, refs: &mut Refs<'_>, id: u64) -> Result<WinImage, CodecError> {
         let missing = CodecError::GlzMissing { id, by: refs.by };
         let mut st = self.lock();
         loop {
@@ -370,7 +407,7 @@ impl GlzWindow {
                 return Err(missing);
             }
             if let Some(img) = st.images.get(&id) {
-                return Ok(Arc::clone(img));
+                return Ok(img.clone());
             }
             if id < st.oldest || st.arrived(id) {
                 return Err(missing);
@@ -399,11 +436,11 @@ struct Refs<'w> {
     wait: Duration,
     /// Set at the first wait: the whole decode waits at most `wait`.
     deadline: Option<Instant>,
-    cache: Vec<(u64, Arc<WinImage>)>,
+    cache: Vec<(u64, WinImage)>,
 }
 
 impl Refs<'_> {
-    fn image(&mut self, image_dist: u32) -> Result<Arc<WinImage>, CodecError> {
+    fn image(&mut self, image_dist: u32) -> Result<WinImage, CodecError> {
         let id = self
             .by
             .checked_sub(u64::from(image_dist))
@@ -412,21 +449,16 @@ impl Refs<'_> {
             return Err(CodecError::invalid(CODEC, "reference before the window head"));
         }
         if let Some((_, img)) = self.cache.iter().find(|(i, _)| *i == id) {
-            return Ok(Arc::clone(img));
+            return Ok(img.clone());
         }
         let window = self.window;
         let img = window.get(self, id)?;
-        self.cache.push((id, Arc::clone(&img)));
+        self.cache.push((id, img.clone()));
         Ok(img)
     }
 
     /// The `len` pixels at `offset` of the image `image_dist` back, as B,G,R,A bytes.
-    fn pixels(
-        &mut self,
-        image_dist: u32,
-        offset: usize,
-        len: usize,
-    ) -> Result<(Arc<WinImage>, usize, usize), CodecError> {
+    fn pixels(&mut self, image_dist: u32, offset: usize, len: usize) -> Result<(WinImage, usize, usize), CodecError> {
         let img = self.image(image_dist)?;
         let start = offset
             .checked_mul(4)

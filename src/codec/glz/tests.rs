@@ -541,3 +541,35 @@ fn write_lz_fuzz_seeds() {
         &sized(g.len() as u32, &zlib(&g)[..20]),
     );
 }
+
+#[test]
+fn shared_decode_gives_the_window_pixels_without_a_copy_when_top_down() {
+    let mut enc = GlzEncoder::new(1 << 22);
+    let window = GlzWindow::new(4 << 22);
+    let mut out = ImageBuf::new();
+    let (w, h) = (33, 17);
+    for ty in [LzType::Rgb32, LzType::Rgba, LzType::Rgb16] {
+        for top_down in [true, false] {
+            let s = src(ty, w, h, Content::Text, 5);
+            let data = enc.encode(ty, w, h, top_down, &s).unwrap();
+            let d = window.decode_shared(&data, NO_WAIT).unwrap();
+            assert_eq!((d.width, d.height, d.has_alpha), (w, h, ty == LzType::Rgba));
+            assert!(
+                *d.pixels == expected(ty, w, h, top_down, &s, &[]),
+                "{ty:?} top_down={top_down}"
+            );
+            // Top-down: the window holds the very same buffer.
+            assert_eq!(Arc::strong_count(&d.pixels), if top_down { 2 } else { 1 });
+            if ty != LzType::Rgba {
+                assert!(
+                    d.pixels.chunks_exact(4).all(|p| p[3] == 255),
+                    "opaque output has alpha 255"
+                );
+            }
+            // The copying decode gives the same pixels (of the same image encoded again).
+            let again = enc.encode(ty, w, h, top_down, &s).unwrap();
+            window.decode(&again, &mut out, NO_WAIT).unwrap();
+            assert_eq!(out.data, *d.pixels);
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod draws;
 mod glz_pre;
 mod images;
 mod ops;
+mod packed;
 
 use super::*;
 use crate::proto::channel::display::{

@@ -1,0 +1,159 @@
+//! Few-colour images packed as palette indices, for image cache entries
+//! that have aged: a line of terminal text is 2 colours, so 1 bit per pixel
+//! holds what 32 did. Packing is exact (the palette keeps every distinct
+//! B,G,R,A value), so a packed entry draws the same pixels.
+
+/// Most colours a packed image has (4-bit indices).
+pub(crate) const MAX_COLOURS: usize = 16;
+
+/// A packed image: `bits`-bit indices into `lut`, rows of
+/// `ceil(width × bits / 8)` bytes, top-down, leftmost pixel in the high bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Packed {
+    /// 1 (2 colours at most) or 4.
+    pub bits: u8,
+    /// B,G,R,A of each index.
+    pub lut: Vec<[u8; 4]>,
+    pub data: Vec<u8>,
+}
+
+/// The B,G,R,A pixels of `bytes` as little-endian words.
+fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|c| <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes))
+}
+
+/// The distinct pixels of `pixels`, in order of appearance; `None` past [`MAX_COLOURS`].
+fn palette(pixels: &[u8]) -> Option<Vec<u32>> {
+    let mut lut: Vec<u32> = Vec::with_capacity(MAX_COLOURS);
+    let mut last = None;
+    for w in words(pixels) {
+        if last == Some(w) {
+            continue;
+        }
+        last = Some(w);
+        if !lut.contains(&w) {
+            if lut.len() >= MAX_COLOURS {
+                return None;
+            }
+            lut.push(w);
+        }
+    }
+    Some(lut)
+}
+
+/// Packs `width`-pixel rows of B,G,R,A bytes when they have at most
+/// [`MAX_COLOURS`] distinct values; `None` otherwise (or for a size that
+/// does not match).
+pub(crate) fn pack(pixels: &[u8], width: usize) -> Option<Packed> {
+    let stride = width.checked_mul(4)?;
+    if stride == 0 || !pixels.len().is_multiple_of(stride) {
+        return None;
+    }
+    // A photo fails within its first pixels.
+    let lut = palette(pixels)?;
+    let height = pixels.len() / stride;
+    let bits: u8 = if lut.len() <= 2 { 1 } else { 4 };
+    let per_byte = 8 / usize::from(bits);
+    let row_bytes = width.div_ceil(per_byte);
+    let mut data = vec![0u8; row_bytes.checked_mul(height)?];
+    for (row, out) in pixels.chunks_exact(stride).zip(data.chunks_exact_mut(row_bytes)) {
+        if bits == 1 {
+            // Index 1 is "not the first colour".
+            let first = lut.first().copied().unwrap_or(0);
+            for (byte, px) in out.iter_mut().zip(row.chunks(32)) {
+                let mut b = 0u8;
+                for (i, w) in words(px).enumerate() {
+                    b |= u8::from(w != first) << (7 - i);
+                }
+                *byte = b;
+            }
+        } else {
+            let mut last = (lut.first().copied().unwrap_or(0), 0u8);
+            for (byte, px) in out.iter_mut().zip(row.chunks(8)) {
+                let mut b = 0u8;
+                for (i, w) in words(px).enumerate() {
+                    if w != last.0 {
+                        let index = lut.iter().position(|&c| c == w).and_then(|i| u8::try_from(i).ok())?;
+                        last = (w, index);
+                    }
+                    b |= last.1 << (4 - 4 * i);
+                }
+                *byte = b;
+            }
+        }
+    }
+    Some(Packed {
+        bits,
+        lut: lut.into_iter().map(u32::to_le_bytes).collect(),
+        data,
+    })
+}
+
+/// Unpacks `packed` back into `width`-pixel rows of B,G,R,A bytes.
+pub(crate) fn unpack(packed: &Packed, width: usize, height: usize) -> Vec<u8> {
+    let per_byte = 8 / usize::from(packed.bits.max(1));
+    let row_bytes = width.div_ceil(per_byte);
+    let mask = (1u8 << packed.bits.min(7)) - 1;
+    let mut out = Vec::with_capacity(width.saturating_mul(height).saturating_mul(4));
+    for row in packed.data.chunks_exact(row_bytes.max(1)).take(height) {
+        for x in 0..width {
+            let shift = (per_byte - 1 - x % per_byte) * usize::from(packed.bits);
+            let i = row.get(x / per_byte).map_or(0, |b| (b >> shift) & mask);
+            out.extend_from_slice(&packed.lut.get(usize::from(i)).copied().unwrap_or_default());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(w: usize, h: usize, colours: &[[u8; 4]]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                v.extend_from_slice(&colours[(x * 7 + y * 3 + x * y) % colours.len()]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn two_colours_pack_to_one_bit_and_back() {
+        let px = image(13, 5, &[[255, 255, 255, 255], [0, 0, 0, 255]]);
+        let p = pack(&px, 13).unwrap();
+        assert_eq!(p.bits, 1);
+        assert_eq!(p.data.len(), 2 * 5);
+        assert_eq!(unpack(&p, 13, 5), px);
+    }
+
+    #[test]
+    fn up_to_sixteen_colours_pack_to_four_bits_and_back() {
+        let colours: Vec<[u8; 4]> = (0..16u8).map(|i| [i, 255 - i, i / 2, 255]).collect();
+        for n in [3, 9, 16] {
+            let px = image(7, 9, &colours[..n]);
+            let p = pack(&px, 7).unwrap();
+            assert_eq!(p.bits, 4);
+            assert_eq!(p.data.len(), 4 * 9);
+            assert_eq!(unpack(&p, 7, 9), px, "{n} colours");
+        }
+        // Alpha counts: same colour, other alpha, is another entry.
+        let px = image(4, 4, &[[1, 2, 3, 255], [1, 2, 3, 0], [1, 2, 3, 128]]);
+        assert_eq!(unpack(&pack(&px, 4).unwrap(), 4, 4), px);
+    }
+
+    #[test]
+    fn many_colours_or_bad_sizes_do_not_pack() {
+        let colours: Vec<[u8; 4]> = (0..17u8).map(|i| [i, 0, 0, 255]).collect();
+        assert!(pack(&image(17, 3, &colours), 17).is_none());
+        assert!(pack(&[0; 12], 2).is_none());
+        assert!(pack(&[0; 8], 0).is_none());
+        // A single colour is 1 bit too.
+        let p = pack(&[9; 64], 4).unwrap();
+        assert_eq!((p.bits, p.lut.len()), (1, 1));
+        assert_eq!(unpack(&p, 4, 4), vec![9; 64]);
+    }
+}
