@@ -133,6 +133,12 @@ def thread_ticks(pids):
             if t == str(p):
                 name = "main"
             out[name] = out.get(name, 0) + int(rest[11]) + int(rest[12])
+            try:
+                with open(f"/proc/{p}/task/{t}/status") as f:
+                    switches = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+                out[name + " wakeups"] = out.get(name + " wakeups", 0) + switches
+            except (OSError, ValueError, IndexError):
+                pass
     return out
 
 
@@ -478,12 +484,16 @@ def measure(workload, client, tmp, desktop):
             raise RuntimeError(f"{client.name} disconnected during the workload")
         cpu1, srv1, x1 = cpu_seconds(pids), xs.cpu(), desktop.cpu()
         th1 = thread_ticks(pids)
-        threads = {k: (v - th0.get(k, 0)) / CLK_TCK for k, v in th1.items() if v - th0.get(k, 0) > 0}
+        threads = {k: (v - th0.get(k, 0)) / CLK_TCK for k, v in th1.items()
+                   if v - th0.get(k, 0) > 0 and not k.endswith(" wakeups")}
+        switches = {k[:-len(" wakeups")]: v - th0.get(k, 0) for k, v in th1.items()
+                    if k.endswith(" wakeups") and v - th0.get(k, 0) > 0}
         rss = hwm_kib(pids)
         res = {"workload": workload.name, "client": client.name, "cpu_work": cpu1 - cpu0,
                "cpu_total": cpu1, "rss_mib": rss / 1024, "server_cpu": srv1 - srv0,
                "xvfb_cpu": (x1 - x0) if client.gui else None, "wall": wall,
-               "since_start": time.time() - t_start, "threads": threads}
+               "since_start": time.time() - t_start, "threads": threads,
+               "context_switches": switches}
         # Stop the client: sumac-cli on stdin EOF (prints its counters), the others by SIGTERM.
         if client.stdin_stop:
             try:
@@ -572,7 +582,8 @@ def main():
                           f"server {res['server_cpu']:5.2f} s  wall {res['wall']:5.1f} s{extra}  "
                           f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
                     top = sorted(res["threads"].items(), key=lambda kv: -kv[1])[:6]
-                    print("      threads: " + ", ".join(f"{k} {v:.2f}" for k, v in top), file=sys.stderr, flush=True)
+                    print("      threads (CPU s, context switches): " + ", ".join(
+                        f"{k} {v:.2f} ({res['context_switches'].get(k, 0)})" for k, v in top), file=sys.stderr, flush=True)
     finally:
         desktop.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -107,8 +107,10 @@ pub struct Display {
     pub(super) cursor: RefCell<CursorLayer>,
     /// Keyboard and mouse handling of the running session.
     pub(super) input: RefCell<Option<Rc<InputHandler>>>,
-    /// A present of the X11 layer is scheduled on the frame clock.
+    /// A present of the X11 layer is scheduled.
     pub(super) x11_pending: Cell<bool>,
+    /// When the X11 layer was last presented.
+    pub(super) x11_last: Cell<Option<std::time::Instant>>,
 }
 
 impl Default for Display {
@@ -132,6 +134,7 @@ impl Default for Display {
             cursor: RefCell::new(CursorLayer::new()),
             input: RefCell::new(None),
             x11_pending: Cell::new(false),
+            x11_last: Cell::new(None),
         }
     }
 }

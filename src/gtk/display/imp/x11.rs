@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// Shortest interval between two presents of the X11 layer (60 per second).
+const X11_FRAME: std::time::Duration = std::time::Duration::from_millis(16);
+
 /// The X11 screen layer's plumbing; without the `x11` feature (or off
 /// Unix) these do nothing.
 impl Display {
@@ -16,7 +19,10 @@ impl Display {
         false
     }
 
-    /// Schedules a present of the X11 layer on the next frame-clock tick.
+    /// Schedules a present of the X11 layer: at once when the last one is a
+    /// frame (16 ms) old, else when it will be. A plain main-loop timeout,
+    /// not the frame clock: GTK has nothing to lay out or paint for it, and
+    /// a frame-clock tick would run GTK's frame phases for the whole window.
     pub(super) fn queue_x11_present(&self) {
         if !self.is_x11() || self.x11_pending.replace(true) {
             return;
@@ -27,9 +33,16 @@ impl Display {
             self.x11_pending.set(false);
             return;
         }
-        obj.add_tick_callback(|d, _| {
-            d.imp().x11_present();
-            glib::ControlFlow::Break
+        let delay = self
+            .x11_last
+            .get()
+            .map_or(std::time::Duration::ZERO, |t| X11_FRAME.saturating_sub(t.elapsed()));
+        let weak = obj.downgrade();
+        glib::timeout_add_local_once(delay, move || {
+            if let Some(d) = weak.upgrade() {
+                d.imp().x11_last.set(Some(std::time::Instant::now()));
+                d.imp().x11_present();
+            }
         });
     }
 
