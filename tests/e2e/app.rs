@@ -106,9 +106,11 @@ impl App {
             .env("XDG_CONFIG_HOME", config_home)
             .env("GSETTINGS_BACKEND", "memory")
             .env("RUST_LOG", "sumac=debug")
-            // The renderers themselves are compared pixel for pixel in gui.rs;
-            // here the software one keeps the app tests independent of GL.
-            .env("SUMAC_RENDERER", "cairo")
+            // The app's own choice, as a user gets it: on this Xvfb (no
+            // DRI) GL is turned off and the X11 screen layer shows the guest,
+            // so the overlay (error, Reconnect) must show over its window.
+            // The renderers themselves are compared pixel for pixel in gui.rs.
+            .env_remove("SUMAC_RENDERER")
             .env_remove("GSETTINGS_SCHEMA_DIR")
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("VIRT_VIEWER_KEEP_FILE")

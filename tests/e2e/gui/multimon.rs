@@ -64,9 +64,19 @@ fn wait_gone(display: u32, title: &str, app: &App) -> Duration {
 
 #[test]
 fn xspice_two_heads_two_windows() {
+    two_heads("cairo");
+}
+
+/// The same with the X11 layer: one child X window per display widget.
+#[test]
+fn xspice_two_heads_two_windows_x11() {
+    two_heads("x11");
+}
+
+fn two_heads(renderer: &str) {
     let tools: Vec<Tool> = [XSPICE_TOOLS, &[XVFB, XDOTOOL, DBUS, XRANDR]].concat();
     let Some(()) = require_real_servers(&tools) else { return };
-    let out = artifact_dir("gui-multimon");
+    let out = artifact_dir(&format!("gui-multimon-{renderer}"));
     let mut xs = Xspice::start(XspiceOpts {
         numheads: Some(2),
         ..Default::default()
@@ -90,7 +100,7 @@ fn xspice_two_heads_two_windows() {
         display,
         &out,
         1,
-        &["--renderer", "cairo", "-t", &format!("{TITLE} %d"), &xs.uri()],
+        &["--renderer", renderer, "-t", &format!("{TITLE} %d"), &xs.uri()],
     );
     let w1 = wait_window(display, &format!("{TITLE} 1"), &app);
     let w2 = wait_window(display, &format!("{TITLE} 2"), &app);
