@@ -356,7 +356,7 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             let i = &st.stats().images;
             let cache = st.image_cache();
             println!(
-                "image cache: {} entries, {} bytes held (peak {}, budget {}), {} bytes of memory ({} packed); \
+                "image cache: {} entries, {} bytes held (peak {}, budget {}), {} bytes of memory ({} packed, {} encoded); \
                  {} stored, {} replaced, {} hits, {} misses, {} invalidated, {} evicted",
                 cache.len(),
                 cache.used_bytes(),
@@ -364,6 +364,7 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
                 cache.budget(),
                 cache.memory_bytes(),
                 cache.packed_count(),
+                cache.encoded_count(),
                 i.cache_inserts,
                 i.cache_replaces,
                 i.cache_hits,

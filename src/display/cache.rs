@@ -34,14 +34,21 @@
 //! # Packed entries
 //! What the server counts is pixels, not how the client keeps them. The
 //! newest entries (up to [`FULL_SIZE_BYTES`], by store or last use) stay at 4
-//! bytes per pixel: a GLZ image's pixels are shared with the GLZ window, which
-//! holds the newest images at full size anyway, and recent entries are the
-//! ones drawn again soon. Older entries with at most 16 colours (a line of
+//! bytes per pixel: they are the ones drawn again soon (and a GLZ image's
+//! pixels are shared with the GLZ window, which holds the newest images at
+//! full size anyway). Older entries with at most 16 colours (a line of
 //! terminal text has 2) are packed to 1 or 4 bits per pixel plus a palette
 //! ([`super::compact`]), exactly: they draw the same pixels. On the text
 //! workload of `benches/e2e/cpu.py` this keeps 53 MB of cached text lines in
-//! about 18 MB. [`ImageCache::memory_bytes`] is what the pixels take;
+//! about 6 MB. [`ImageCache::memory_bytes`] is what the pixels take;
 //! budget accounting ([`ImageCache::used_bytes`]) is unchanged.
+//!
+//! # Encoded entries
+//! An aged entry with too many colours to pack (a photo) that came as a
+//! QUIC, LZ_RGB or JPEG image, each decodable on its own, keeps only that
+//! image when it is less than half the pixels' size, and is decoded again
+//! when drawn (the decoders are deterministic: the same pixels). GLZ images
+//! are not kept so: they refer to the GLZ window, which moves on.
 //!
 //! # One cache per session
 //! spice-server keeps one pixmap cache per client, shared by all of its
@@ -57,7 +64,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::compact::{self, Packed};
 
-use crate::proto::channel::display::ResourceId;
+use crate::proto::channel::display::{Image, ImageKind, ResourceId};
 
 /// `SPICE_RES_TYPE_PIXMAP`: the only resource type INVAL_LIST names.
 pub const RES_TYPE_PIXMAP: u8 = 1;
@@ -67,9 +74,9 @@ pub const DEFAULT_IMAGE_CACHE_BYTES: u64 = 80 << 20;
 /// Most entries the cache holds, whatever their size.
 pub const MAX_CACHED_IMAGES: usize = 1 << 18;
 /// Bytes of full-size (4 bytes per pixel) pixels kept before the least
-/// recently stored or used entries are packed (see "Packed entries"): about
-/// the GLZ window, which holds the newest images at full size anyway.
-pub const FULL_SIZE_BYTES: u64 = 16 << 20;
+/// recently stored or used entries are packed or encoded (see "Packed
+/// entries"): a few seconds of text lines, a few frames of video.
+pub const FULL_SIZE_BYTES: u64 = 4 << 20;
 
 /// Image decoding and cache counters (part of [`super::DisplayStats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +110,17 @@ pub(crate) enum CachedPixels {
     Full(Arc<Vec<u8>>),
     /// At most [`compact::MAX_COLOURS`] colours, packed.
     Packed(Arc<Packed>),
+    /// Only the image as the server sent it (QUIC, LZ or JPEG, each
+    /// self-contained): decoded again when drawn.
+    Encoded(Arc<Image>),
+}
+
+/// Bytes of the payload of a kept encoded image.
+fn encoded_len(image: &Image) -> u64 {
+    match &image.kind {
+        ImageKind::Binary(d) => d.len() as u64,
+        _ => 0,
+    }
 }
 
 /// One cached image: top-down B,G,R,A rows, `width × 4` bytes each (or
@@ -116,6 +134,9 @@ pub struct CachedImage {
     /// Decoded from a lossy codec (JPEG, JPEG_ALPHA).
     pub lossy: bool,
     pixels: CachedPixels,
+    /// The image as sent, kept while the pixels are full size: it replaces
+    /// them when the entry ages and cannot be packed.
+    encoded: Option<Arc<Image>>,
     /// Full size with too many colours to pack (checked once).
     unpackable: bool,
     refs: u32,
@@ -123,17 +144,30 @@ pub struct CachedImage {
 }
 
 impl CachedImage {
-    /// A copy of the pixels: `height` rows of `width × 4` bytes.
+    /// A copy of the pixels: `height` rows of `width × 4` bytes (empty if
+    /// an encoded entry no longer decodes, which cannot happen: it did once).
     pub fn data(&self) -> Vec<u8> {
         match &self.pixels {
             CachedPixels::Full(d) => d.to_vec(),
             CachedPixels::Packed(p) => compact::unpack(p, self.width as usize, self.height as usize),
+            CachedPixels::Encoded(img) => {
+                let mut buf = crate::codec::ImageBuf::new();
+                match super::image::decode_standalone(img, &mut buf) {
+                    Ok(()) => buf.data,
+                    Err(_) => Vec::new(),
+                }
+            }
         }
     }
 
     /// Whether the entry is held packed.
     pub fn is_packed(&self) -> bool {
         matches!(self.pixels, CachedPixels::Packed(_))
+    }
+
+    /// Whether only the encoded image is held.
+    pub fn is_encoded(&self) -> bool {
+        matches!(self.pixels, CachedPixels::Encoded(_))
     }
 
     /// The pixels, shared (a lookup that outlives the cache lock holds this).
@@ -148,11 +182,21 @@ impl CachedImage {
             .saturating_mul(4)
     }
 
-    /// Bytes of memory the pixels take.
+    /// Bytes of memory the pixels (and a kept encoded image) take.
     fn held(&self) -> u64 {
-        match &self.pixels {
+        let pixels = match &self.pixels {
             CachedPixels::Full(d) => d.len() as u64,
             CachedPixels::Packed(p) => p.data.len() as u64,
+            CachedPixels::Encoded(img) => encoded_len(img),
+        };
+        pixels.saturating_add(self.encoded.as_deref().map_or(0, encoded_len))
+    }
+
+    /// Bytes of full-size pixels.
+    fn full_bytes(&self) -> u64 {
+        match &self.pixels {
+            CachedPixels::Full(d) => d.len() as u64,
+            _ => 0,
         }
     }
 }
@@ -198,6 +242,8 @@ pub struct ImageCache {
     full_order: VecDeque<(u64, u64)>,
     /// Entries packed since the cache was made.
     packed: u64,
+    /// Entries turned into their encoded image since the cache was made.
+    encoded: u64,
     /// [`FULL_SIZE_BYTES`], lower in tests.
     full_limit: u64,
     tick: u64,
@@ -222,6 +268,7 @@ impl ImageCache {
             full: 0,
             full_order: VecDeque::new(),
             packed: 0,
+            encoded: 0,
             full_limit: FULL_SIZE_BYTES,
             tick: 0,
             entries: HashMap::new(),
@@ -324,7 +371,7 @@ impl ImageCache {
                 // Reuse the allocation unless a reader still holds it.
                 let data = match old.pixels {
                     CachedPixels::Full(d) => Arc::try_unwrap(d).unwrap_or_default(),
-                    CachedPixels::Packed(_) => Vec::new(),
+                    CachedPixels::Packed(_) | CachedPixels::Encoded(_) => Vec::new(),
                 };
                 (refs, data)
             }
@@ -429,6 +476,7 @@ impl ImageCache {
             has_alpha,
             lossy,
             pixels: CachedPixels::Full(data),
+            encoded: None,
             unpackable: false,
             refs,
             tick,
@@ -454,6 +502,9 @@ impl ImageCache {
             };
             let Some(e) = self.entries.get_mut(&id) else { continue };
             let CachedPixels::Full(data) = &e.pixels else { continue };
+            if e.unpackable {
+                continue;
+            }
             if e.tick != tick {
                 if tick < e.tick {
                     // Used since: the newest use decides.
@@ -463,23 +514,53 @@ impl ImageCache {
             }
             let size = data.len() as u64;
             self.full = self.full.saturating_sub(size);
-            let Some(packed) = compact::pack(data, e.width as usize) else {
-                e.unpackable = true;
-                continue;
-            };
-            let packed_size = packed.data.len() as u64;
-            e.pixels = CachedPixels::Packed(Arc::new(packed));
-            self.held = self.held.saturating_sub(size).saturating_add(packed_size);
-            self.packed = self.packed.saturating_add(1);
+            let before = e.held();
+            match compact::pack(data, e.width as usize) {
+                Some(packed) => {
+                    e.pixels = CachedPixels::Packed(Arc::new(packed));
+                    e.encoded = None;
+                    self.packed = self.packed.saturating_add(1);
+                }
+                None => {
+                    e.unpackable = true;
+                    // A photo: its encoded form, if much smaller, replaces the pixels.
+                    match e.encoded.take() {
+                        Some(img) if encoded_len(&img).saturating_mul(2) < size => {
+                            e.pixels = CachedPixels::Encoded(img);
+                            self.encoded = self.encoded.saturating_add(1);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            self.held = self.held.saturating_sub(before).saturating_add(e.held());
         }
+    }
+
+    /// Keeps `image` (QUIC, LZ_RGB or JPEG: decodable alone) with the entry
+    /// `id` just stored from it, to stand for its pixels once the entry ages
+    /// (see "Encoded entries").
+    pub(crate) fn keep_encoded(&mut self, id: u64, image: Arc<Image>) {
+        let Some(e) = self.entries.get_mut(&id) else { return };
+        if !matches!(e.pixels, CachedPixels::Full(_)) || e.encoded.is_some() {
+            return;
+        }
+        let before = e.held();
+        e.encoded = Some(image);
+        self.held = self.held.saturating_sub(before).saturating_add(e.held());
+    }
+
+    /// How many entries are held as their encoded image only.
+    pub fn encoded_count(&self) -> u64 {
+        self.encoded
     }
 
     /// Bookkeeping of an entry leaving the cache.
     fn forget(&mut self, e: &CachedImage) {
         self.used = self.used.saturating_sub(e.bytes());
         self.held = self.held.saturating_sub(e.held());
-        if !e.is_packed() && !e.unpackable {
-            self.full = self.full.saturating_sub(e.held());
+        if !e.unpackable {
+            self.full = self.full.saturating_sub(e.full_bytes());
         }
     }
 

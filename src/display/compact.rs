@@ -27,20 +27,48 @@ fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
 /// The distinct pixels of `pixels`, in order of appearance; `None` past [`MAX_COLOURS`].
 fn palette(pixels: &[u8]) -> Option<Vec<u32>> {
     let mut lut: Vec<u32> = Vec::with_capacity(MAX_COLOURS);
+    let mut add = |w: u32| {
+        if lut.contains(&w) {
+            return true;
+        }
+        lut.push(w);
+        lut.len() <= MAX_COLOURS
+    };
+    // Two pixels at a time: text images are long runs of one colour.
+    let pairs = pixels.chunks_exact(8);
+    let rest = pairs.remainder();
     let mut last = None;
-    for w in words(pixels) {
-        if last == Some(w) {
+    for pair in pairs {
+        let p = <[u8; 8]>::try_from(pair).unwrap_or_default();
+        if last == Some(p) {
             continue;
         }
-        last = Some(w);
-        if !lut.contains(&w) {
-            if lut.len() >= MAX_COLOURS {
-                return None;
-            }
-            lut.push(w);
+        last = Some(p);
+        let [a0, a1, a2, a3, b0, b1, b2, b3] = p;
+        let (a, b) = (
+            u32::from_le_bytes([a0, a1, a2, a3]),
+            u32::from_le_bytes([b0, b1, b2, b3]),
+        );
+        if !add(a) || (b != a && !add(b)) {
+            return None;
+        }
+    }
+    for w in words(rest) {
+        if !add(w) {
+            return None;
         }
     }
     Some(lut)
+}
+
+/// One byte of a 1-bit row: 8 pixels (fewer at the row's end), set bits
+/// where the pixel is not `first`, leftmost in bit 7.
+fn bits8(px: &[u8], first: u32) -> u8 {
+    let mut b = 0u8;
+    for (i, w) in words(px).enumerate() {
+        b |= u8::from(w != first) << (7 - i);
+    }
+    b
 }
 
 /// Packs `width`-pixel rows of B,G,R,A bytes when they have at most
@@ -58,19 +86,23 @@ pub(crate) fn pack(pixels: &[u8], width: usize) -> Option<Packed> {
     let per_byte = 8 / usize::from(bits);
     let row_bytes = width.div_ceil(per_byte);
     let mut data = vec![0u8; row_bytes.checked_mul(height)?];
+    let first = lut.first().copied().unwrap_or(0);
     for (row, out) in pixels.chunks_exact(stride).zip(data.chunks_exact_mut(row_bytes)) {
         if bits == 1 {
-            // Index 1 is "not the first colour".
-            let first = lut.first().copied().unwrap_or(0);
-            for (byte, px) in out.iter_mut().zip(row.chunks(32)) {
-                let mut b = 0u8;
-                for (i, w) in words(px).enumerate() {
-                    b |= u8::from(w != first) << (7 - i);
-                }
-                *byte = b;
+            // Index 1 is "not the first colour". Whole groups of 8 pixels
+            // first (fixed size: the compiler unrolls them), then the tail.
+            let groups = row.chunks_exact(32);
+            let tail = groups.remainder();
+            let mut bytes = out.iter_mut();
+            // (`groups` first: zip must not take a byte for the tail.)
+            for (px, byte) in groups.zip(bytes.by_ref()) {
+                *byte = <&[u8; 32]>::try_from(px).map_or(0, |px| bits8(px, first));
+            }
+            if let Some(byte) = bytes.next() {
+                *byte = bits8(tail, first);
             }
         } else {
-            let mut last = (lut.first().copied().unwrap_or(0), 0u8);
+            let mut last = (first, 0u8);
             for (byte, px) in out.iter_mut().zip(row.chunks(8)) {
                 let mut b = 0u8;
                 for (i, w) in words(px).enumerate() {
@@ -143,6 +175,21 @@ mod tests {
         // Alpha counts: same colour, other alpha, is another entry.
         let px = image(4, 4, &[[1, 2, 3, 255], [1, 2, 3, 0], [1, 2, 3, 128]]);
         assert_eq!(unpack(&pack(&px, 4).unwrap(), 4, 4), px);
+    }
+
+    #[test]
+    fn every_width_round_trips() {
+        let two = [[255, 255, 255, 255], [0, 0, 0, 255]];
+        let five = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 9, 9, 9], [0, 0, 0, 0], [255, 0, 255, 0]];
+        for w in 1..=70 {
+            for h in [1, 2, 3] {
+                for colours in [&two[..], &five[..]] {
+                    let px = image(w, h, colours);
+                    let p = pack(&px, w).unwrap();
+                    assert_eq!(unpack(&p, w, h), px, "{w}x{h}, {} colours", colours.len());
+                }
+            }
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::bitmap::{PaletteCache, Source};
-use super::cache::{CachedPixels, ImageStats, Lookup, SharedImageCache, StoreMode};
+use super::cache::{CachedPixels, ImageStats, Lookup, SharedImageCache, StoreMode, Stored};
 use super::glz_pre::Predecoded;
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
 use super::{DisplayError, Unsupported};
@@ -206,6 +206,10 @@ impl Images {
         match d.image_type {
             image_type::FROM_CACHE | image_type::FROM_CACHE_LOSSLESS => {
                 let (w, h, data) = self.lookup(env.stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
+                if let CachedPixels::Encoded(img) = &data {
+                    self.decode_encoded(op, img, w, h)?;
+                    return Ok(Pixels::Decoded);
+                }
                 Ok(Pixels::Cached(w, h, data))
             }
             image_type::SURFACE => {
@@ -285,7 +289,8 @@ impl Images {
                 if let Some(mode) = mode {
                     let lossy = is_lossy(d.image_type);
                     let buf = &self.buf;
-                    self.cache.lock().store(
+                    let mut cache = self.cache.lock();
+                    let stored = cache.store(
                         d.id,
                         (buf.width, buf.height),
                         buf.has_alpha,
@@ -298,6 +303,9 @@ impl Images {
                             }
                         },
                     );
+                    if stored == Stored::Yes && decodes_alone(d.image_type) {
+                        cache.keep_encoded(d.id, Arc::new(image.clone()));
+                    }
                 }
                 Ok(Pixels::Decoded)
             }
@@ -321,6 +329,10 @@ impl Images {
         match (d.image_type, &image.kind) {
             (image_type::FROM_CACHE | image_type::FROM_CACHE_LOSSLESS, _) => {
                 let (w, h, data) = self.lookup(stats, op, d.id, d.image_type == image_type::FROM_CACHE_LOSSLESS)?;
+                if let CachedPixels::Encoded(img) = &data {
+                    self.decode_encoded(op, img, w, h)?;
+                    return Source::bgra(op, self.buf.width, self.buf.height, self.buf.data.as_slice());
+                }
                 cached_source(op, w, h, self.held.insert(data))
             }
             (image_type::BITMAP, ImageKind::Bitmap(b)) => {
@@ -380,6 +392,16 @@ impl Images {
         };
         stats.cache_misses = stats.cache_misses.saturating_add(1);
         Err(err(op, e))
+    }
+
+    /// Decodes the encoded image an aged cache entry keeps into `self.buf`.
+    fn decode_encoded(&mut self, op: &'static str, img: &Image, w: u32, h: u32) -> Result<(), DisplayError> {
+        decode_standalone(img, &mut self.buf).map_err(|e| err(op, ImageError::Codec(e)))?;
+        if (self.buf.width, self.buf.height) != (w, h) {
+            let (gw, gh) = (self.buf.width, self.buf.height);
+            return Err(size_mismatch(op, codec_name(img.descriptor.image_type), w, h, gw, gh));
+        }
+        Ok(())
     }
 
     /// Runs the codec of `image` into `self.buf`, or into pixels shared with
@@ -507,11 +529,51 @@ impl Images {
     }
 }
 
+/// Image types whose data decodes without anything else (no GLZ window, no
+/// palette): an aged cache entry may keep them instead of their pixels.
+fn decodes_alone(t: u8) -> bool {
+    matches!(t, image_type::QUIC | image_type::LZ_RGB | image_type::JPEG)
+}
+
+/// Decodes a QUIC, LZ_RGB or JPEG image into `buf` as a draw does
+/// (HIGH_BITS_SET included).
+pub(super) fn decode_standalone(image: &Image, buf: &mut ImageBuf) -> Result<(), CodecError> {
+    let d = &image.descriptor;
+    let ImageKind::Binary(data) = &image.kind else {
+        return Err(CodecError::Unsupported {
+            codec: codec_name(d.image_type),
+        });
+    };
+    match d.image_type {
+        image_type::QUIC => codec::quic::decode(data, buf)?,
+        image_type::LZ_RGB => codec::lz::decode(data, None, buf)?,
+        image_type::JPEG => codec::jpeg::decode(data, buf)?,
+        _ => {
+            return Err(CodecError::Unsupported {
+                codec: codec_name(d.image_type),
+            });
+        }
+    }
+    if d.flags & image_flags::HIGH_BITS_SET != 0 && !buf.has_alpha {
+        buf.data
+            .iter_mut()
+            .skip(3)
+            .step_by(BYTES_PER_PIXEL)
+            .for_each(|a| *a = 0xff);
+    }
+    Ok(())
+}
+
 /// A source reading cached (or GLZ-shared) pixels in place.
 fn cached_source<'a>(op: &'static str, w: u32, h: u32, pixels: &'a CachedPixels) -> Result<Source<'a>, DisplayError> {
     match pixels {
         CachedPixels::Full(data) => Source::bgra(op, w, h, data.as_slice()),
         CachedPixels::Packed(p) => Source::indexed(op, w, h, p.bits, &p.lut, &p.data),
+        // Decoded by the caller (`Images::decode_encoded`) before it gets here.
+        CachedPixels::Encoded(_) => Err(DisplayError::BadBitmap {
+            op,
+            reason: "encoded cache entry not decoded",
+        }),
     }
 }
 

@@ -181,3 +181,82 @@ fn state_with_budget(bytes: u64) -> DisplayState {
     s.handle(&create(0, 32, 32, surface_fmt::XRGB32, surface_flags::PRIMARY));
     s
 }
+
+#[test]
+fn aged_photos_keep_their_encoded_image_and_draw_the_same_pixels() {
+    use crate::codec::lz::LzType;
+    let (w, h) = (24u32, 16u32);
+    // 24 colours across (not packable), the same on every row (compresses well).
+    let photo = |seed: u32| -> Vec<u8> {
+        (0..w * h)
+            .flat_map(|i| {
+                let x = i % w;
+                [(x * 9 + seed) as u8, (x * 13 + seed * 3) as u8, (x * 5) as u8, 0]
+            })
+            .collect()
+    };
+    let mut s = state(0, 64, 64);
+    s.image_cache().set_full_size_limit(u64::from(w * h * 4) * 2);
+    let mut reference = state(0, 64, 64);
+    reference.image_cache().set_full_size_limit(u64::MAX);
+    for id in 0..6u64 {
+        let px = photo(id as u32);
+        let (ty, data) = match id % 3 {
+            0 => (
+                image_type::QUIC,
+                crate::codec::quic::encode::encode_for_tests(crate::codec::quic::ImageType::Rgb32, w, h, &px).unwrap(),
+            ),
+            1 => (
+                image_type::LZ_RGB,
+                crate::codec::lz::encode::encode(LzType::Rgb32, w, h, true, &px).unwrap(),
+            ),
+            // BITMAP: no encoded form to keep.
+            _ => (image_type::BITMAP, Vec::new()),
+        };
+        let img = if ty == image_type::BITMAP {
+            let mut b = bitmap(fmt::BIT32, bitmap_flags::TOP_DOWN, w, h, w * 4, PaletteRef::None, px);
+            b.descriptor.id = id;
+            b.descriptor.flags = flags::CACHE_ME | flags::HIGH_BITS_SET;
+            b
+        } else {
+            Image {
+                descriptor: ImageDescriptor {
+                    id,
+                    image_type: ty,
+                    flags: flags::CACHE_ME | flags::HIGH_BITS_SET,
+                    width: w,
+                    height: h,
+                },
+                kind: ImageKind::Binary(data),
+            }
+        };
+        for st in [&mut s, &mut reference] {
+            draw(st, img.clone(), 0, 0);
+        }
+    }
+    {
+        let c = s.image_cache();
+        assert!(
+            c.peek(0).unwrap().is_encoded(),
+            "an aged QUIC photo keeps its QUIC data"
+        );
+        assert!(c.peek(1).unwrap().is_encoded(), "an aged LZ photo keeps its LZ data");
+        assert!(
+            !c.peek(2).unwrap().is_encoded() && !c.peek(2).unwrap().is_packed(),
+            "a BITMAP photo stays"
+        );
+        assert!(!c.peek(5).unwrap().is_encoded(), "the newest stay full size");
+        assert_eq!(
+            c.peek(0).unwrap().data(),
+            reference.image_cache().peek(0).unwrap().data()
+        );
+        assert!(c.memory_bytes() < reference.image_cache().memory_bytes());
+        assert_eq!(c.used_bytes(), reference.image_cache().used_bytes());
+    }
+    for id in 0..6u64 {
+        for st in [&mut s, &mut reference] {
+            draw(st, from_cache(id, w, h), (id as i32 * 7) % 40, (id as i32 * 5) % 48);
+        }
+        assert_eq!(pixels(&s), pixels(&reference), "entry {id}");
+    }
+}
