@@ -4,7 +4,8 @@
 //! - [`keymap`]: hardware keycodes of every platform to PC XT scancodes,
 //!   generated from keycodemapdb (`platform/tools/gen-keymaps.py`).
 //! - `x11` (feature `x11`, on by default): pointer warping and the XKB
-//!   keycodes name of an X server, over `x11rb` (pure Rust, no unsafe).
+//!   keycodes name of an X server, over `x11rb` (pure Rust; the X11 screen
+//!   layer maps its MIT-SHM memory with one small unsafe block).
 //! - `x11_gl` (feature `x11`): whether an X server offers hardware GL.
 //! - `wayland` (feature `wayland`, on by default): pointer lock and relative
 //!   motion (server mouse mode) on a `wl_display` shared with the toolkit.
