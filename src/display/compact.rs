@@ -62,13 +62,49 @@ fn palette(pixels: &[u8]) -> Option<Vec<u32>> {
 }
 
 /// One byte of a 1-bit row: 8 pixels (fewer at the row's end), set bits
-/// where the pixel is not `first`, leftmost in bit 7.
-fn bits8(px: &[u8], first: u32) -> u8 {
+/// where the pixel is not `first`, leftmost in bit 7. The other colour is
+/// `second`, found on the way; `None` when a third one shows up.
+fn bits8(px: &[u8], first: u32, second: &mut Option<u32>) -> Option<u8> {
     let mut b = 0u8;
     for (i, w) in words(px).enumerate() {
-        b |= u8::from(w != first) << (7 - i);
+        if w != first {
+            match *second {
+                None => *second = Some(w),
+                Some(s) if s != w => return None,
+                Some(_) => {}
+            }
+            b |= 1 << (7 - i);
+        }
     }
-    b
+    Some(b)
+}
+
+/// Two colours at most: 1 bit per pixel, in one pass (text lines).
+fn pack_two(pixels: &[u8], stride: usize, row_bytes: usize) -> Option<Packed> {
+    let height = pixels.len() / stride;
+    let first = words(pixels).next()?;
+    let mut second = None;
+    let mut data = vec![0u8; row_bytes.checked_mul(height)?];
+    for (row, out) in pixels.chunks_exact(stride).zip(data.chunks_exact_mut(row_bytes)) {
+        // Whole groups of 8 pixels first (fixed size: the compiler unrolls
+        // them), then the tail. (`groups` first: zip must not take a byte
+        // for the tail.)
+        let groups = row.chunks_exact(32);
+        let tail = groups.remainder();
+        let mut bytes = out.iter_mut();
+        for (px, byte) in groups.zip(bytes.by_ref()) {
+            *byte = bits8(<&[u8; 32]>::try_from(px).ok()?, first, &mut second)?;
+        }
+        if let Some(byte) = bytes.next() {
+            *byte = bits8(tail, first, &mut second)?;
+        }
+    }
+    let lut = [Some(first), second]
+        .into_iter()
+        .flatten()
+        .map(u32::to_le_bytes)
+        .collect();
+    Some(Packed { bits: 1, lut, data })
 }
 
 /// Packs `width`-pixel rows of B,G,R,A bytes when they have at most
@@ -79,43 +115,30 @@ pub(crate) fn pack(pixels: &[u8], width: usize) -> Option<Packed> {
     if stride == 0 || !pixels.len().is_multiple_of(stride) {
         return None;
     }
+    if let Some(p) = pack_two(pixels, stride, width.div_ceil(8)) {
+        return Some(p);
+    }
     // A photo fails within its first pixels.
     let lut = palette(pixels)?;
     let height = pixels.len() / stride;
-    let bits: u8 = if lut.len() <= 2 { 1 } else { 4 };
-    let per_byte = 8 / usize::from(bits);
-    let row_bytes = width.div_ceil(per_byte);
+    let row_bytes = width.div_ceil(2);
     let mut data = vec![0u8; row_bytes.checked_mul(height)?];
     let first = lut.first().copied().unwrap_or(0);
     for (row, out) in pixels.chunks_exact(stride).zip(data.chunks_exact_mut(row_bytes)) {
-        if bits == 1 {
-            // Index 1 is "not the first colour". Whole groups of 8 pixels
-            // first (fixed size: the compiler unrolls them), then the tail.
-            let groups = row.chunks_exact(32);
-            let tail = groups.remainder();
-            let mut bytes = out.iter_mut();
-            // (`groups` first: zip must not take a byte for the tail.)
-            for (px, byte) in groups.zip(bytes.by_ref()) {
-                *byte = <&[u8; 32]>::try_from(px).map_or(0, |px| bits8(px, first));
-            }
-            if let Some(byte) = bytes.next() {
-                *byte = bits8(tail, first);
-            }
-        } else {
-            let mut last = (first, 0u8);
-            for (byte, px) in out.iter_mut().zip(row.chunks(8)) {
-                let mut b = 0u8;
-                for (i, w) in words(px).enumerate() {
-                    if w != last.0 {
-                        let index = lut.iter().position(|&c| c == w).and_then(|i| u8::try_from(i).ok())?;
-                        last = (w, index);
-                    }
-                    b |= last.1 << (4 - 4 * i);
+        let mut last = (first, 0u8);
+        for (byte, px) in out.iter_mut().zip(row.chunks(8)) {
+            let mut b = 0u8;
+            for (i, w) in words(px).enumerate() {
+                if w != last.0 {
+                    let index = lut.iter().position(|&c| c == w).and_then(|i| u8::try_from(i).ok())?;
+                    last = (w, index);
                 }
-                *byte = b;
+                b |= last.1 << (4 - 4 * i);
             }
+            *byte = b;
         }
     }
+    let bits = 4;
     Some(Packed {
         bits,
         lut: lut.into_iter().map(u32::to_le_bytes).collect(),
