@@ -5,8 +5,11 @@
 //! terminal sends thousands of small draws per second), and a message is
 //! handed to its handler as a slice of this buffer: no read per header, no
 //! allocation per message. A header is checked (size cap) as soon as its
-//! bytes are here; the buffer then grows only as the body's bytes arrive
-//! (at most doubling per read), never to the size a header announces.
+//! bytes are here. Room for the rest of the message is then made at once up
+//! to [`AHEAD`] (a 600 KB image needs one allocation, not a doubling series
+//! whose copies raise the peak); beyond that the buffer grows only as the
+//! body's bytes arrive (at most doubling per read), never to the size a
+//! header announces.
 
 use crate::proto::ReadCursor;
 use crate::proto::error::ProtoResult;
@@ -14,6 +17,9 @@ use crate::proto::frame::{DataHeader, HeaderKind};
 
 /// Spare room made for one read when no larger message is pending.
 pub(crate) const READ_CHUNK: usize = 64 << 10;
+/// Most room made for a message beyond what has arrived of it (the reader
+/// task this replaced allocated up to this much of an announced body too).
+pub(crate) const AHEAD: usize = 1 << 20;
 /// An empty buffer larger than this is given back (a big image passed by).
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -88,8 +94,8 @@ impl InBuf {
     }
 
     /// Drops the consumed bytes and makes room for the next read: at least
-    /// [`READ_CHUNK`], more when a message larger than that is pending, but
-    /// never more than doubling what is already here.
+    /// [`READ_CHUNK`], the rest of a pending message when it is larger, but
+    /// never more than [`AHEAD`] or (past that) what is already here.
     pub(crate) fn prepare_read(&mut self, kind: HeaderKind, max_size: u32) -> ProtoResult<()> {
         if self.pos >= self.data.len() {
             self.data.clear();
@@ -111,9 +117,10 @@ impl InBuf {
                 .saturating_sub(have),
             None => kind.header_len().saturating_sub(have),
         };
-        let room = wanted.clamp(READ_CHUNK, have.max(READ_CHUNK));
+        let room = wanted.clamp(READ_CHUNK, have.max(AHEAD));
         if self.data.capacity().saturating_sub(have) < room {
-            self.data.reserve(room);
+            // Exact: `reserve` would round a big message up to twice its size.
+            self.data.reserve_exact(room);
         }
         Ok(())
     }
@@ -202,19 +209,31 @@ mod tests {
         feed(&mut b, &wire);
         assert!(b.next(HeaderKind::Mini, MAX).unwrap().is_none());
         b.prepare_read(HeaderKind::Mini, MAX).unwrap();
-        assert!(b.capacity() <= 4 * READ_CHUNK, "capacity {}", b.capacity());
+        assert!(b.capacity() <= 2 * AHEAD, "capacity {}", b.capacity());
         // Growth follows what arrives: never more than about twice the data held.
         for _ in 0..8 {
             let room = b.capacity() - b.pending();
             b.vec_mut().extend(std::iter::repeat_n(0u8, room));
             b.prepare_read(HeaderKind::Mini, MAX).unwrap();
             assert!(
-                b.capacity() <= 4 * b.pending().max(READ_CHUNK),
+                b.capacity() <= 2 * b.pending().max(AHEAD),
                 "{} for {}",
                 b.capacity(),
                 b.pending()
             );
         }
+    }
+
+    #[test]
+    fn a_mid_size_message_gets_its_room_at_once() {
+        let mut b = InBuf::new();
+        let wire = encode_message(HeaderKind::Mini, 0, 101, &vec![7u8; 600_000]);
+        feed(&mut b, &wire[..1000]);
+        assert!(b.next(HeaderKind::Mini, MAX).unwrap().is_none());
+        b.prepare_read(HeaderKind::Mini, MAX).unwrap();
+        assert_eq!(b.capacity(), wire.len(), "exactly the message");
+        b.vec_mut().extend_from_slice(&wire[1000..]);
+        assert_eq!(drain(&mut b).len(), 1);
     }
 
     #[test]
