@@ -177,35 +177,11 @@ impl Family {
         }
     }
 
-    /// Decodes the codeword at the start of `window` with code `l`: (value, length).
-    #[inline(always)]
-    pub(super) fn decode_codeword(&self, code: u32, window: u32) -> (u32, u32) {
-        // `code < bpc <= 8`: the masks keep the lookups in bounds without a check.
-        let l = (code & 7) as usize;
-        let gr_threshold = self.gr_threshold.get(l).copied().unwrap_or(0);
-        if window > gr_threshold {
-            let zeros = window.leading_zeros();
-            let l = code & 7;
-            let len = zeros + 1 + l;
-            ((zeros << l) | ((window >> (32 - len)) & low_mask(l)), len)
-        } else {
-            let esc_len = self.esc_len.get(l).copied().unwrap_or(1).max(1);
-            let gr = self.gr_values.get(l).copied().unwrap_or(0);
-            let esc_mask = self.esc_suffix_mask.get(l).copied().unwrap_or(0);
-            (gr + ((window >> (32 - esc_len)) & esc_mask), esc_len)
-        }
-    }
-
     #[inline(always)]
     pub(super) fn bucket(&self, context: u8) -> usize {
         // spice-common masks the context to the channel depth.
         let masked = context & low_byte(self.mask);
         usize::from(self.bucket_of.get(usize::from(masked)).copied().unwrap_or(0))
-    }
-
-    #[inline(always)]
-    pub(super) fn unfold(&self, v: u8) -> u32 {
-        u32::from(self.unfold.get(usize::from(v)).copied().unwrap_or(0))
     }
 
     #[inline(always)]

@@ -362,22 +362,22 @@ fn every_truncation_is_rejected() {
 #[test]
 fn run_past_the_row_end_is_rejected() {
     let ones = [0xffu8; 32];
-    let mut plane = Plane::<3>::new(&FAMILY_8BPC, 16);
+    let mut plane = DecodePlane::<3, 8>::new(16);
     let mut r = BitReader::new(&ones);
     assert_eq!(
-        plane.decode_run(&mut r, 10),
+        plane.decode_run_for_tests(&mut r, 10),
         Err(CodecError::invalid(CODEC, "RLE run past the end of the row"))
     );
     // A zero bit: a run of 0 at state 0, fine; a run of exactly the row end is too.
-    let mut plane = Plane::<1>::new(&FAMILY_8BPC, 16);
+    let mut plane = DecodePlane::<1, 8>::new(16);
     let bits = [0u8; 16];
-    assert_eq!(plane.decode_run(&mut BitReader::new(&bits), 0), Ok(0));
+    assert_eq!(plane.decode_run_for_tests(&mut BitReader::new(&bits), 0), Ok(0));
     // "1110": three hits of order 1 (states 0..2 all have order 1).
     let bits = [0, 0, 0, 0b1110_0000, 0, 0, 0, 0];
-    let mut plane = Plane::<1>::new(&FAMILY_8BPC, 16);
-    assert_eq!(plane.decode_run(&mut BitReader::new(&bits), 3), Ok(3));
-    let mut plane = Plane::<1>::new(&FAMILY_8BPC, 16);
-    assert!(plane.decode_run(&mut BitReader::new(&bits), 2).is_err());
+    let mut plane = DecodePlane::<1, 8>::new(16);
+    assert_eq!(plane.decode_run_for_tests(&mut BitReader::new(&bits), 3), Ok(3));
+    let mut plane = DecodePlane::<1, 8>::new(16);
+    assert!(plane.decode_run_for_tests(&mut BitReader::new(&bits), 2).is_err());
 }
 
 /// Flips every bit of small streams: never a panic, and the RLE check is reached.
@@ -442,4 +442,106 @@ fn family_tables_match_spice_common_parameters() {
             assert_eq!(u32::from(f.unfold[usize::from(f.fold[s as usize])]), s);
         }
     }
+}
+
+/// The fast decoder against the reference one (the straightforward transcription it
+/// replaced): same verdict and, when accepted, the same pixels.
+fn same_as_reference(data: &[u8], what: &str) {
+    let mut fast = ImageBuf::new();
+    let mut slow = ImageBuf::new();
+    let got = decode(data, &mut fast);
+    let want = reference::decode(data, &mut slow);
+    assert_eq!(got, want, "{what}: verdicts differ");
+    if want.is_ok() {
+        assert_eq!(
+            (fast.width, fast.height, fast.has_alpha),
+            (slow.width, slow.height, slow.has_alpha)
+        );
+        assert!(fast.data == slow.data, "{what}: pixels differ");
+    }
+}
+
+#[test]
+fn fast_decoder_matches_reference_on_valid_streams() {
+    for ty in TYPES {
+        for content in CONTENTS {
+            for (w, h) in [
+                (1, 1),
+                (2, 3),
+                (3, 1),
+                (5, 7),
+                (64, 40),
+                (2049, 3),
+                (300, 50),
+                (7000, 3),
+            ] {
+                let pixels = image(ty, content, w, h, (w * 31 + h) as u64);
+                let stream = encode_for_tests(ty, w as u32, h as u32, &pixels).unwrap();
+                same_as_reference(&stream, &format!("{ty:?} {content:?} {w}x{h}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_decoder_matches_reference_on_corrupted_streams() {
+    let mut rng = Rng(0x5eed);
+    for ty in TYPES {
+        for content in CONTENTS {
+            let pixels = image(ty, content, 29, 9, 5);
+            let stream = encode_for_tests(ty, 29, 9, &pixels).unwrap();
+            for bit in (0..stream.len() * 8).step_by(7) {
+                let mut s = stream.clone();
+                s[bit / 8] ^= 1 << (bit % 8);
+                same_as_reference(&s, &format!("{ty:?} {content:?} bit {bit}"));
+            }
+            for cut in 0..stream.len() {
+                same_as_reference(&stream[..cut], &format!("{ty:?} {content:?} cut {cut}"));
+            }
+            // Valid header, random body (mostly escapes, long runs, garbage lengths).
+            for n in 0..40 {
+                let mut s = stream[..20].to_vec();
+                s.extend((0..(n * 13) % 200).map(|_| rng.byte()));
+                if n % 2 == 0 {
+                    s.extend_from_slice(&[0xff; 16]);
+                }
+                same_as_reference(&s, &format!("{ty:?} {content:?} random {n}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn two_codewords_fit_one_refill() {
+    for f in [&FAMILY_8BPC, &FAMILY_5BPC] {
+        for l in 0..f.bpc as usize {
+            assert!(f.esc_len[l] <= decode::MAX_CODEWORD_LEN);
+            for v in 0..256 {
+                assert!(u32::from(f.code_len[v][l]) <= decode::MAX_CODEWORD_LEN);
+            }
+            // Golomb-Rice codewords are at most prefix + l bits (a window above the
+            // threshold has fewer than `prefix` leading zeros).
+            let prefix = f.gr_threshold[l].leading_zeros();
+            assert!(prefix + l as u32 <= decode::MAX_CODEWORD_LEN);
+        }
+    }
+    const { assert!(2 * decode::MAX_CODEWORD_LEN <= 56) };
+}
+
+#[test]
+fn bucket_ranges_cover_their_contexts() {
+    fn check<const BPC: u32>(f: &Family) {
+        let ranges = decode::bucket_ranges_for_tests::<BPC>();
+        for (v, &b) in f.bucket_of.iter().enumerate().take(f.mask as usize + 1) {
+            let (start, end) = ranges[usize::from(b)];
+            assert!(
+                (usize::from(start)..usize::from(end)).contains(&v),
+                "{BPC} bpc: context {v}"
+            );
+        }
+        let covered: usize = ranges.iter().map(|&(s, e)| usize::from(e - s)).sum();
+        assert_eq!(covered, f.mask as usize + 1);
+    }
+    check::<8>(&FAMILY_8BPC);
+    check::<5>(&FAMILY_5BPC);
 }
