@@ -503,6 +503,52 @@ impl X11Screen {
         result
     }
 
+    /// Moves pixels inside the image, as COPY_BITS did on the guest surface:
+    /// every pixel `p` of `boxes` takes the value pixel `p - (dx, dy)` had
+    /// before (all boxes at once: one `CopyArea`, clipped to the boxes when
+    /// there are several). Sources outside the image leave their
+    /// destinations unchanged (the caller sends those).
+    pub fn copy(&mut self, boxes: &[Rect], dx: i32, dy: i32) -> Result<(), X11Error> {
+        let Some(image) = &self.image else { return Ok(()) };
+        let pixmap = image.pixmap;
+        let bounds = Rect {
+            x: 0,
+            y: 0,
+            w: image.width,
+            h: image.height,
+        };
+        let inside: Vec<Rect> = boxes.iter().filter_map(|b| b.intersect(&bounds)).collect();
+        let Some(all) = inside.iter().copied().reduce(|a, b| a.union(&b)) else {
+            return Ok(());
+        };
+        let Some((x, y, w, h)) = all.to_x() else {
+            return Err(X11Error::TooLarge(all.w, all.h));
+        };
+        let (Ok(sx), Ok(sy)) = (
+            i16::try_from(i64::from(x) - i64::from(dx)),
+            i16::try_from(i64::from(y) - i64::from(dy)),
+        ) else {
+            return Err(X11Error::TooLarge(all.w, all.h));
+        };
+        if inside.len() == 1 {
+            self.conn.copy_area(pixmap, pixmap, self.gc, sx, sy, x, y, w, h)?;
+            return Ok(());
+        }
+        let clip: Vec<Rectangle> = inside
+            .iter()
+            .filter_map(|r| {
+                let (x, y, width, height) = r.to_x()?;
+                Some(Rectangle { x, y, width, height })
+            })
+            .collect();
+        self.conn
+            .set_clip_rectangles(ClipOrdering::UNSORTED, self.gc, 0, 0, &clip)?;
+        self.conn.copy_area(pixmap, pixmap, self.gc, sx, sy, x, y, w, h)?;
+        self.conn
+            .change_gc(self.gc, &xproto::ChangeGCAux::new().clip_mask(x11rb::NONE))?;
+        Ok(())
+    }
+
     /// Places the window at `rect` in its parent (device pixels) with the
     /// image drawn per `view`, and maps it; `None` unmaps it. Repaints the
     /// whole window when anything changed.

@@ -295,20 +295,23 @@ fn blit_scaled(
 
 /// COPY_BITS: every pixel (x, y) of `region` takes the value pixel
 /// (x − dx, y − dy) had before the operation, like `memmove`. Pixels whose
-/// source lies outside the surface are left alone. Returns what moved.
-pub fn copy_bits(surface: &mut Surface, region: &[PixBox], dx: i64, dy: i64) -> Option<PixBox> {
+/// source lies outside the surface are left alone. Returns the boxes that
+/// moved (disjoint; empty when nothing did).
+pub fn copy_bits(surface: &mut Surface, region: &[PixBox], dx: i64, dy: i64) -> Vec<PixBox> {
     if dx == 0 && dy == 0 {
-        return None;
+        return Vec::new();
     }
     let (w, h) = surface.dims();
-    let valid = PixBox::clipped(dx, dy, dx.saturating_add(to_i64(w)), dy.saturating_add(to_i64(h)), w, h)?;
+    let Some(valid) = PixBox::clipped(dx, dy, dx.saturating_add(to_i64(w)), dy.saturating_add(to_i64(h)), w, h) else {
+        return Vec::new();
+    };
     let rects: Vec<PixBox> = region.iter().filter_map(|b| b.intersect(&valid)).collect();
     match rects.as_slice() {
-        [] => return None,
+        [] => {}
         [one] => move_in_place(surface, one, dx, dy),
         _ => move_via_snapshot(surface, &rects, dx, dy),
     }
-    extents(&rects)
+    rects
 }
 
 /// One box: rows in the order that never overwrites an unread source row,

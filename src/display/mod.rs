@@ -57,6 +57,7 @@ mod compact;
 mod error;
 mod glz_pre;
 mod image;
+mod journal;
 mod ops;
 mod region;
 mod stream;
@@ -85,6 +86,7 @@ pub use canvas::Rop;
 pub use error::{DisplayError, Unsupported};
 pub use glz_pre::{GlzImages, GlzPredecoder};
 pub use image::{DEFAULT_GLZ_WAIT, DEFAULT_GLZ_WINDOW_BYTES, ImageError};
+pub use journal::{JournalCursor, Patch, Plan, PlannedMove};
 use region::{PixBox, draw_region};
 pub use stream::{StreamError, StreamStats, StreamTick};
 pub use surface::{Surface, SurfaceFormat};
@@ -183,6 +185,8 @@ pub struct DisplayState {
     stats: DisplayStats,
     total_bytes: u64,
     marked: bool,
+    /// Recent changes of the primary surface, once a consumer follows them.
+    journal: journal::Journal,
 }
 
 type DrawResult = Result<Option<PixBox>, DisplayError>;
@@ -255,8 +259,9 @@ impl DisplayState {
             }
             DisplayServer::Reset => self.reset(&mut ev),
             DisplayServer::CopyBits { base, src_pos } => {
+                // Journaled as a move by `copy_bits`, not as damage.
                 let r = self.copy_bits(base, src_pos);
-                self.finish_draw(base.surface_id, r, &mut ev);
+                self.finish_draw_unjournaled(base.surface_id, r, &mut ev);
             }
             DisplayServer::DrawFill { base, fill } => {
                 let r = self.draw_fill(base, fill);
@@ -355,6 +360,32 @@ impl DisplayState {
         self.marked
     }
 
+    /// For a consumer that has just copied the primary surface (under the
+    /// same lock): where it is in the surface's journal. The first call
+    /// starts recording (see [`journal`]). `None` without a primary surface.
+    pub fn journal_position(&mut self) -> Option<JournalCursor> {
+        let id = self.primary?;
+        Some(self.journal.position(id))
+    }
+
+    /// What a consumer at `cursor` with a copy of `monitor` (a rectangle of
+    /// the primary surface) must do to be up to date, and its new position;
+    /// `None` when it must copy everything again (it fell behind, or the
+    /// primary surface changed).
+    pub fn journal_plan(&self, cursor: JournalCursor, monitor: Patch) -> Option<(Plan, JournalCursor)> {
+        let id = self.primary?;
+        let x1 = monitor.x.checked_add(monitor.w)?;
+        let y1 = monitor.y.checked_add(monitor.h)?;
+        let c = |v: u32| usize::try_from(v).ok();
+        let b = PixBox {
+            x0: c(monitor.x)?,
+            y0: c(monitor.y)?,
+            x1: c(x1)?,
+            y1: c(y1)?,
+        };
+        self.journal.plan(id, cursor, b)
+    }
+
     /// Pixel bytes held by all surfaces.
     pub fn total_bytes(&self) -> u64 {
         self.total_bytes
@@ -372,6 +403,15 @@ impl DisplayState {
     }
 
     fn finish_draw(&mut self, surface_id: u32, r: DrawResult, ev: &mut Vec<DisplayEvent>) {
+        if let Ok(Some(b)) = &r
+            && self.primary == Some(surface_id)
+        {
+            self.journal.damage(*b);
+        }
+        self.finish_draw_unjournaled(surface_id, r, ev);
+    }
+
+    fn finish_draw_unjournaled(&mut self, surface_id: u32, r: DrawResult, ev: &mut Vec<DisplayEvent>) {
         match r {
             Ok(damage) => {
                 self.stats.draws_applied = self.stats.draws_applied.saturating_add(1);
@@ -399,6 +439,7 @@ impl DisplayState {
             s.clear();
             let (w, h) = s.dims();
             if let Some(b) = PixBox::clipped(0, 0, i64::MAX, i64::MAX, w, h) {
+                self.journal.damage(b);
                 ev.push(DisplayEvent::Damage {
                     surface_id: id,
                     rect: b.to_rect(),
@@ -444,6 +485,9 @@ impl DisplayState {
             });
         }
         let surface = Surface::new(id, width, height, format, primary)?;
+        if primary {
+            self.journal.invalidate();
+        }
         if let Some((old, _)) = replaced {
             self.remove_surface(old);
             ev.push(DisplayEvent::SurfaceDestroyed { id: old });
@@ -470,6 +514,7 @@ impl DisplayState {
         self.total_bytes = self.total_bytes.saturating_sub(s.byte_size());
         if self.primary == Some(id) {
             self.primary = None;
+            self.journal.invalidate();
         }
         true
     }
@@ -517,12 +562,11 @@ impl DisplayState {
         let region = self.region(OP, base, surface)?;
         let dx = i64::from(base.bbox.left) - i64::from(src_pos.x);
         let dy = i64::from(base.bbox.top) - i64::from(src_pos.y);
-        Ok(canvas::copy_bits(
-            self.surface_mut(OP, base.surface_id)?,
-            &region,
-            dx,
-            dy,
-        ))
+        let moved = canvas::copy_bits(self.surface_mut(OP, base.surface_id)?, &region, dx, dy);
+        if self.primary == Some(base.surface_id) {
+            self.journal.moved(&moved, dx, dy);
+        }
+        Ok(region::extents(&moved))
     }
 
     fn draw_copy(&mut self, base: &DisplayBase, copy: &CopyOp) -> DrawResult {

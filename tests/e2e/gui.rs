@@ -251,10 +251,22 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
     xs.wait_for_stable_framebuffer(Duration::from_millis(800), Duration::from_secs(20))
         .expect("stable framebuffer after the change");
     let second = wait_for_match(&xs, display, &window, "changed", &out);
+
+    // A terminal scrolling line by line (COPY_BITS, replayed on the X11
+    // layer's pixmap).
+    xs.spawn_xterm_running(
+        "50x8+60+330",
+        "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo scrolled line $i; sleep 0.02; done; exec sleep 100000",
+    )
+    .expect("scrolling xterm");
+    xs.wait_for_stable_framebuffer(Duration::from_millis(800), Duration::from_secs(30))
+        .expect("stable framebuffer after scrolling");
+    let third = wait_for_match(&xs, display, &window, "scrolled", &out);
     eprintln!(
-        "gui {name}: pixel-exact after {:.1} s, again {:.1} s after the change",
+        "gui {name}: pixel-exact after {:.1} s, again {:.1} s after the change, {:.1} s after scrolling",
         first.as_secs_f64(),
-        second.as_secs_f64()
+        second.as_secs_f64(),
+        third.as_secs_f64()
     );
     drop(child);
 }

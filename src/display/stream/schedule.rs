@@ -79,6 +79,9 @@ impl DisplayState {
                     self.streams.stats.frames_rendered = self.streams.stats.frames_rendered.saturating_add(1);
                     tick.rendered = tick.rendered.saturating_add(1);
                     if let (Some(b), Some(st)) = (damage, self.streams.get_mut(id)) {
+                        if self.primary == Some(st.surface_id) {
+                            self.journal.damage(b);
+                        }
                         tick.events.push(DisplayEvent::Damage {
                             surface_id: st.surface_id,
                             rect: b.to_rect(),

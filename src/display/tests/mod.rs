@@ -6,6 +6,7 @@ mod bitmaps;
 mod draws;
 mod glz_pre;
 mod images;
+mod journal;
 mod ops;
 mod packed;
 

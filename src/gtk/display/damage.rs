@@ -147,6 +147,11 @@ impl Damage {
         self.rects.clear();
     }
 
+    /// Whether everything must be redrawn.
+    pub(crate) fn is_full(&self) -> bool {
+        self.full
+    }
+
     #[cfg(test)]
     fn is_empty(&self) -> bool {
         !self.full && self.rects.is_empty()

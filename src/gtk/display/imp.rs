@@ -42,6 +42,16 @@ pub(super) trait Sink {
     fn prepare(&mut self, source: &Source) -> bool;
     /// Copies `areas` out of `surface`.
     fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]);
+    /// Whether this sink keeps its own copy of the image that can replay
+    /// moves (the X11 layer): then [`Self::sync`] is called instead of
+    /// [`Self::copy`].
+    fn follows_journal(&self) -> bool {
+        false
+    }
+    /// Brings the sink's copy up to date through the state's journal (only
+    /// what was drawn is copied; moves are replayed), everything again when
+    /// `full`.
+    fn sync(&mut self, _source: &Source, _state: &mut crate::display::DisplayState, _full: bool) {}
 }
 
 impl Sink for CairoLayer {
@@ -436,12 +446,19 @@ impl Display {
             .borrow()
             .as_ref()
             .and_then(|s| s.display_state(self.channel_id.get()))?;
-        let guard = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let source = Source::resolve(&guard, self.monitor_id.get());
         self.update_source(source);
         let source = source?;
         if sink.prepare(&source) {
             self.damage.borrow_mut().set_full();
+        }
+        if sink.follows_journal() {
+            let full = self.damage.borrow().is_full();
+            // The journal says what changed; the damage only woke us.
+            self.damage.borrow_mut().take(&source);
+            sink.sync(&source, &mut guard, full);
+            return Some(source);
         }
         let areas = self.damage.borrow_mut().take(&source);
         if !areas.is_empty()

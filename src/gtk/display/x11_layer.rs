@@ -8,7 +8,10 @@
 //! into the window (scaled with XRender when the zoom is not 100 %). GTK
 //! draws nothing per update; exposures are repainted by the server from the
 //! pixmap. The cost of an update on the client is one copy of the changed
-//! pixels into the socket, as for any X11 program.
+//! pixels into the socket, as for any X11 program. Moved pixels (COPY_BITS:
+//! a scrolling terminal, a window dragged in the guest) are not sent again:
+//! the layer follows the display state's journal and has the X server move
+//! them in the pixmap (`CopyArea`).
 //!
 //! The window covers the part of the widget the guest image occupies, and is
 //! unmapped while the overlay (connecting, error) shows or the widget is
@@ -17,7 +20,7 @@
 use super::damage::{Area, Source};
 use super::imp::Sink;
 use crate::client::events::CursorShape;
-use crate::display::Surface;
+use crate::display::{DisplayState, JournalCursor, Patch, Surface};
 use gtk::prelude::*;
 use gtk::{gio, glib, graphene};
 use std::sync::Arc;
@@ -37,6 +40,9 @@ pub(crate) struct X11Layer {
     cursor: Option<Arc<CursorShape>>,
     /// The first failure; the widget then falls back to cairo.
     failed: Option<String>,
+    /// Where the pixmap is in the display state's journal (`None`: it must
+    /// be sent whole).
+    journal: Option<JournalCursor>,
 }
 
 /// Where the window goes and how the image is drawn in it, from the widget.
@@ -78,6 +84,7 @@ impl X11Layer {
         self.screen = Some(screen);
         self.rect = None;
         self.cursor = None;
+        self.journal = None;
         Ok(())
     }
 
@@ -90,6 +97,7 @@ impl X11Layer {
         self.rect = None;
         self.sent.clear();
         self.cursor = None;
+        self.journal = None;
     }
 
     pub(crate) fn is_realized(&self) -> bool {
@@ -256,7 +264,73 @@ impl Sink for X11Layer {
         }
         self.rect = Some(source.rect);
         self.sent.clear();
+        self.journal = None;
         true
+    }
+
+    fn follows_journal(&self) -> bool {
+        self.screen.is_some()
+    }
+
+    /// Replays the moves since the last sync on the pixmap (the X server
+    /// copies; a scrolling terminal costs one `CopyArea` per frame instead
+    /// of sending the terminal again), then sends what was drawn.
+    fn sync(&mut self, source: &Source, state: &mut DisplayState, full: bool) {
+        let monitor = Patch {
+            x: source.rect.x,
+            y: source.rect.y,
+            w: source.rect.w,
+            h: source.rect.h,
+        };
+        let planned = match self.journal {
+            Some(c) if !full => state.journal_plan(c, monitor),
+            _ => None,
+        };
+        let Some((plan, next)) = planned else {
+            self.journal = state.journal_position();
+            if let Some(surface) = state.surface(source.surface_id) {
+                self.copy(source, surface, &[source.rect]);
+            }
+            return;
+        };
+        self.journal = Some(next);
+        if let Some(screen) = &mut self.screen {
+            for m in &plan.moves {
+                let boxes: Vec<Rect> = m
+                    .boxes
+                    .iter()
+                    .filter_map(|b| {
+                        Some(Rect {
+                            x: i32::try_from(b.x).ok()?,
+                            y: i32::try_from(b.y).ok()?,
+                            w: b.w,
+                            h: b.h,
+                        })
+                    })
+                    .collect();
+                if let Err(e) = screen.copy(&boxes, m.dx, m.dy) {
+                    self.failed
+                        .get_or_insert_with(|| format!("X11 screen layer: moving pixels: {e}"));
+                    return;
+                }
+                self.sent.extend(boxes);
+            }
+        }
+        let areas: Vec<Area> = plan
+            .dirty
+            .iter()
+            .filter_map(|p| {
+                Some(Area {
+                    x: p.x.checked_add(source.rect.x)?,
+                    y: p.y.checked_add(source.rect.y)?,
+                    w: p.w,
+                    h: p.h,
+                })
+            })
+            .collect();
+        if let Some(surface) = state.surface(source.surface_id) {
+            self.copy(source, surface, &areas);
+        }
     }
 
     fn copy(&mut self, _source: &Source, surface: &Surface, areas: &[Area]) {

@@ -336,6 +336,15 @@ impl Xspice {
         self.spawn_x("xterm", &args)
     }
 
+    /// Starts an xterm at `geometry` (same colours as [`Self::spawn_xterm`],
+    /// cursor hidden) running the shell `script`.
+    pub fn spawn_xterm_running(&mut self, geometry: &str, script: &str) -> Result<u32> {
+        let script = format!("printf '\\033[?25l'; {script}");
+        let colors = ["-bw", "0", "-bg", "white", "-fg", "black", "+sb"];
+        let args = [&["-geometry", geometry][..], &colors, &["-e", "sh", "-c", &script]].concat();
+        self.spawn_x("xterm", &args)
+    }
+
     /// The server's framebuffer: `xwd -root`, decoded here (no ImageMagick involved).
     pub fn framebuffer(&self) -> Result<RgbImage> {
         let out = self.run_x("xwd", &["-root", "-silent"])?;
