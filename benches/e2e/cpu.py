@@ -419,7 +419,24 @@ class Idle:
         time.sleep(1)
 
 
-WORKLOADS = {"text": Text, "moves": Moves, "video": Video}
+class Quiet:
+    """Connected to a desktop where nothing changes for 10 s: what the client costs at rest
+    (main-loop wakeups, timers). Not in the default set."""
+
+    name = "idle"
+    streaming = "filter"
+
+    def __init__(self, tmp):
+        pass
+
+    def prepare(self, xs):
+        pass
+
+    def run(self, xs):
+        time.sleep(10)
+
+
+WORKLOADS = {"text": Text, "moves": Moves, "video": Video, "idle": Quiet}
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ mod input;
 mod overlay;
 mod pointer_grab;
 pub mod scaling;
+mod spinner;
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 mod x11_layer;
 

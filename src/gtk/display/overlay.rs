@@ -3,6 +3,7 @@
 //! session failed, and a slot where the embedder puts its own widgets (the
 //! app's Reconnect button).
 
+use super::spinner::Spinner;
 use crate::i18n::gettext;
 use gtk::prelude::*;
 
@@ -21,7 +22,7 @@ pub enum OverlayState {
 #[derive(Debug)]
 pub(crate) struct Overlay {
     root: gtk::Box,
-    spinner: gtk::Spinner,
+    spinner: Spinner,
     label: gtk::Label,
     actions: gtk::Box,
     state: OverlayState,
@@ -42,7 +43,7 @@ impl Overlay {
         // Adwaita's on-screen-display style: light text on a dark translucent box.
         root.add_css_class("osd");
         root.add_css_class("sumac-display-overlay");
-        let spinner = gtk::Spinner::builder().width_request(32).height_request(32).build();
+        let spinner = Spinner::new(32);
         let label = gtk::Label::builder()
             .wrap(true)
             .justify(gtk::Justification::Center)
@@ -56,7 +57,7 @@ impl Overlay {
             .spacing(6)
             .halign(gtk::Align::Center)
             .build();
-        root.append(&spinner);
+        root.append(spinner.widget());
         root.append(&label);
         root.append(&actions);
         let mut overlay = Overlay {
@@ -86,14 +87,14 @@ impl Overlay {
                 self.root.set_visible(false);
             }
             OverlayState::Connecting => {
-                self.spinner.set_visible(true);
+                self.spinner.widget().set_visible(true);
                 self.spinner.start();
                 self.label.set_text(&gettext("Connecting…"));
                 self.root.set_visible(true);
             }
             OverlayState::Error(text) => {
                 self.spinner.stop();
-                self.spinner.set_visible(false);
+                self.spinner.widget().set_visible(false);
                 self.label.set_text(text);
                 self.root.set_visible(true);
             }
