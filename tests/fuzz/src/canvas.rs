@@ -5,12 +5,14 @@
 //!
 //! Input: records of `u16 msg_type` (LE), `u16 len` (LE), then `len` body bytes; at most
 //! `MAX_MESSAGES` records. Properties: no panic; no surface changes size or disappears unless
-//! destroyed; every damage rectangle lies inside its surface. Returns `true` when every record
-//! was complete and decoded.
+//! destroyed; every damage rectangle lies inside its surface; a copy of the primary surface
+//! (and of a monitor rectangle on it) kept up to date through the state's journal (moves
+//! replayed, dirty rectangles copied, as the X11 screen layer does) equals the surface after
+//! every message. Returns `true` when every record was complete and decoded.
 
 use std::collections::HashMap;
 
-use sumac::display::{DisplayEvent, DisplayState, Limits};
+use sumac::display::{DisplayEvent, DisplayState, JournalCursor, Limits, Patch};
 use sumac::proto::Message;
 use sumac::proto::channel::display::{DisplayServer, SurfaceCreate, surface_flags, surface_fmt};
 
@@ -51,7 +53,38 @@ pub fn fuzz(data: &[u8]) -> bool {
     let mut dims: HashMap<u32, (u32, u32)> = SURFACES.iter().map(|&(id, w, h, _, _)| (id, (w, h))).collect();
     let mut rest = data;
     let mut accepted = true;
-    for _ in 0..MAX_MESSAGES {
+    // Synced after every message, or every 8 (several moves per plan, as
+    // at 60 frames per second), the last two at the end too.
+    let mut copies = [
+        (
+            1,
+            Mirror::new(Patch {
+                x: 0,
+                y: 0,
+                w: 64,
+                h: 64,
+            }),
+        ),
+        (
+            8,
+            Mirror::new(Patch {
+                x: 0,
+                y: 0,
+                w: 64,
+                h: 64,
+            }),
+        ),
+        (
+            8,
+            Mirror::new(Patch {
+                x: 10,
+                y: 6,
+                w: 40,
+                h: 50,
+            }),
+        ),
+    ];
+    for n in 0..MAX_MESSAGES {
         if rest.is_empty() {
             break;
         }
@@ -100,8 +133,118 @@ pub fn fuzz(data: &[u8]) -> bool {
             assert_eq!((surf.width, surf.height), (w, h));
             assert_eq!(surf.pixels_bgra().len(), w as usize * h as usize * 4);
         }
+        for (every, c) in &mut copies {
+            if (n + 1) % *every == 0 {
+                c.sync(&mut s);
+            }
+        }
+    }
+    for (_, c) in &mut copies {
+        c.sync(&mut s);
     }
     accepted && rest.is_empty()
+}
+
+/// A copy of a monitor rectangle of the primary surface, kept through the journal.
+struct Mirror {
+    monitor: Patch,
+    surface: Option<u32>,
+    pixels: Vec<[u8; 4]>,
+    cursor: Option<JournalCursor>,
+}
+
+impl Mirror {
+    fn new(monitor: Patch) -> Self {
+        Mirror {
+            monitor,
+            surface: None,
+            pixels: vec![[0; 4]; (monitor.w * monitor.h) as usize],
+            cursor: None,
+        }
+    }
+
+    fn source(&self, s: &DisplayState, x: u32, y: u32) -> [u8; 4] {
+        let (_, surf) = s.primary().expect("primary");
+        let mut p = surf
+            .pixel(self.monitor.x + x, self.monitor.y + y)
+            .expect("pixel inside");
+        p[3] = 0; // unspecified in xRGB
+        p
+    }
+
+    fn copy(&mut self, s: &DisplayState, p: &Patch) {
+        assert!(
+            p.x + p.w <= self.monitor.w && p.y + p.h <= self.monitor.h,
+            "dirty {p:?} outside"
+        );
+        for y in p.y..p.y + p.h {
+            for x in p.x..p.x + p.w {
+                self.pixels[(y * self.monitor.w + x) as usize] = self.source(s, x, y);
+            }
+        }
+    }
+
+    fn sync(&mut self, s: &mut DisplayState) {
+        let Some((id, surf)) = s.primary() else {
+            self.cursor = None;
+            return;
+        };
+        if surf.width < self.monitor.x + self.monitor.w || surf.height < self.monitor.y + self.monitor.h {
+            self.cursor = None;
+            return;
+        }
+        let planned = match self.cursor {
+            Some(c) if self.surface == Some(id) => s.journal_plan(c, self.monitor),
+            _ => None,
+        };
+        match planned {
+            None => {
+                let all = Patch {
+                    x: 0,
+                    y: 0,
+                    ..self.monitor
+                };
+                self.copy(s, &all);
+                self.cursor = s.journal_position();
+                self.surface = Some(id);
+            }
+            Some((plan, next)) => {
+                for m in &plan.moves {
+                    let before = self.pixels.clone();
+                    for b in &m.boxes {
+                        for y in b.y..b.y + b.h {
+                            for x in b.x..b.x + b.w {
+                                let (sx, sy) = (x as i64 - i64::from(m.dx), y as i64 - i64::from(m.dy));
+                                assert!(
+                                    sx >= 0
+                                        && sy >= 0
+                                        && sx < i64::from(self.monitor.w)
+                                        && sy < i64::from(self.monitor.h),
+                                    "move {m:?} reads outside the monitor"
+                                );
+                                self.pixels[(y * self.monitor.w + x) as usize] =
+                                    before[(sy as u32 * self.monitor.w + sx as u32) as usize];
+                            }
+                        }
+                    }
+                }
+                for d in &plan.dirty {
+                    self.copy(s, d);
+                }
+                self.cursor = Some(next);
+            }
+        }
+        for y in 0..self.monitor.h {
+            for x in 0..self.monitor.w {
+                assert_eq!(
+                    self.pixels[(y * self.monitor.w + x) as usize],
+                    self.source(s, x, y),
+                    "journal copy of {:?} differs at ({x},{y})",
+                    self.monitor
+                );
+            }
+        }
+    }
 }
 
 /// Canvas inputs that reach DRAW_COMPOSITE with every operator group, every
@@ -256,6 +399,49 @@ pub fn composite_and_dash_seeds() -> Vec<(String, Vec<u8>)> {
         }
     }
     seeds.push(("seed-stroke-dashed".to_owned(), bytes));
+
+    // Scrolling for the journal mirrors: a box scrolled up and down (merged
+    // moves), with new lines filled in, a move with a clip list, one whose
+    // source lies off the monitor rectangle.
+    let mut bytes = Vec::new();
+    let fill = |r: Rect, c: u32| DisplayServer::DrawFill {
+        base: base(0, r),
+        fill: sumac::proto::channel::display::FillOp {
+            brush: Brush::Solid(c),
+            rop_descriptor: ropd::OP_PUT,
+            mask: Default::default(),
+        },
+    };
+    for i in 0..16 {
+        bytes.extend(record(&fill(
+            Rect::ltrb(0, i * 4, 64, i * 4 + 4),
+            0x0008_0a0c * (i as u32 + 1),
+        )));
+    }
+    let scrolls = [(-4, None), (-4, None), (-4, None), (6, Some(0x0000_00ff)), (-2, None)];
+    for (dy, line) in scrolls {
+        bytes.extend(record(&DisplayServer::CopyBits {
+            base: base(0, Rect::ltrb(2, 4, 60, 40)),
+            src_pos: sumac::proto::channel::display::Point { x: 2, y: 4 - dy },
+        }));
+        if let Some(color) = line {
+            let y = if dy < 0 { 40 + dy } else { 4 };
+            bytes.extend(record(&fill(Rect::ltrb(2, y, 60, y + dy.abs()), color)));
+        }
+    }
+    bytes.extend(record(&DisplayServer::CopyBits {
+        base: DisplayBase {
+            surface_id: 0,
+            bbox: Rect::ltrb(0, 0, 40, 40),
+            clip: Clip::Rects(vec![Rect::ltrb(0, 0, 20, 40), Rect::ltrb(25, 10, 40, 30)]),
+        },
+        src_pos: sumac::proto::channel::display::Point { x: 5, y: 3 },
+    }));
+    bytes.extend(record(&DisplayServer::CopyBits {
+        base: base(0, Rect::ltrb(12, 8, 48, 40)),
+        src_pos: sumac::proto::channel::display::Point { x: 0, y: 0 },
+    }));
+    seeds.push(("seed-journal-scrolls".to_owned(), bytes));
     seeds
 }
 
