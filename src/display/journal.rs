@@ -31,6 +31,12 @@ pub const MAX_COPY_BOXES: usize = 16;
 /// Rectangles to send kept apart in a plan; beyond, they are merged into
 /// their bounding box (more is sent, never less).
 pub const MAX_DIRTY: usize = 64;
+/// Rectangle comparisons one plan may cost (it runs on the UI thread);
+/// beyond, the consumer copies everything again, which is bounded by the
+/// monitor's size. A hostile server (1024 entries of 16 boxes over 64
+/// scattered rectangles) would otherwise cost ~10⁸; a scrolling terminal
+/// costs a few thousand per frame.
+pub const MAX_PLAN_WORK: u64 = 1 << 20;
 
 /// A rectangle `[x0, x1) × [y0, y1)` in monitor pixels, non-empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,19 +242,24 @@ impl B {
 
 /// Rectangles to send, bounded.
 #[derive(Debug, Default)]
-struct Dirty(Vec<B>);
+struct Dirty {
+    boxes: Vec<B>,
+    /// Comparisons made so far (see [`MAX_PLAN_WORK`]).
+    work: u64,
+}
 
 impl Dirty {
     fn add(&mut self, b: B) {
-        if self.0.iter().any(|d| d.contains(&b)) {
+        self.work = self.work.saturating_add(2 * self.boxes.len() as u64 + 1);
+        if self.boxes.iter().any(|d| d.contains(&b)) {
             return;
         }
-        self.0.retain(|d| !b.contains(d));
-        self.0.push(b);
-        if self.0.len() > MAX_DIRTY
-            && let Some(all) = self.0.iter().copied().reduce(|a, d| a.union(&d))
+        self.boxes.retain(|d| !b.contains(d));
+        self.boxes.push(b);
+        if self.boxes.len() > MAX_DIRTY
+            && let Some(all) = self.boxes.iter().copied().reduce(|a, d| a.union(&d))
         {
-            self.0 = vec![all];
+            self.boxes = vec![all];
         }
     }
 }
@@ -306,7 +317,10 @@ fn plan<'a>(entries: impl Iterator<Item = &'a Entry>, monitor: PixBox) -> Option
                 }
                 // Stale sources make stale destinations (sources are read
                 // before anything is written).
-                let before: Vec<B> = dirty.0.clone();
+                if dirty.work > MAX_PLAN_WORK {
+                    return None;
+                }
+                let before: Vec<B> = dirty.boxes.clone();
                 for d in &before {
                     let Some(moved) = d.shift(dx, dy) else { continue };
                     for b in &dest {
@@ -366,6 +380,9 @@ fn plan<'a>(entries: impl Iterator<Item = &'a Entry>, monitor: PixBox) -> Option
             dy: i32::try_from(dy).ok()?,
         });
     }
-    out.dirty = dirty.0.iter().map(B::patch).collect::<Option<_>>()?;
+    if dirty.work > MAX_PLAN_WORK {
+        return None;
+    }
+    out.dirty = dirty.boxes.iter().map(B::patch).collect::<Option<_>>()?;
     Some(out)
 }

@@ -313,3 +313,36 @@ fn random_traffic_keeps_copies_exact() {
         }
     }
 }
+
+/// A plan runs on the UI thread: a hostile mix of scattered damage and
+/// many-box moves is cut off (the consumer copies everything) instead of
+/// costing ~10⁸ rectangle comparisons.
+#[test]
+fn hostile_journals_are_cut_off() {
+    let (w, h) = (512u32, 512u32);
+    let mut s = state(0, w, h);
+    let whole = Patch { x: 0, y: 0, w, h };
+    let cursor = s.journal_position().unwrap();
+    for i in 0..60 {
+        let (x, y) = ((i * 37) % 500, (i * 53) % 500);
+        s.handle(&put(0, Rect::ltrb(x, y, x + 3, y + 3), i as u32));
+    }
+    let clip = Clip::Rects((0..16).map(|i| Rect::ltrb(i * 30, 0, i * 30 + 20, 500)).collect());
+    for i in 0..900 {
+        let dy = if i % 2 == 0 { 1 } else { -1 };
+        s.handle(&scroll(
+            0,
+            Rect::ltrb(0, 5, 500, 505),
+            Point { x: 0, y: 5 - dy },
+            clip.clone(),
+        ));
+    }
+    assert!(s.journal_plan(cursor, whole).is_none());
+    // The same consumer then copies everything and follows again.
+    let mut shadow = Shadow::new(whole);
+    shadow.sync(&mut s);
+    s.handle(&scroll(0, Rect::ltrb(0, 0, 500, 400), Point { x: 0, y: 8 }, Clip::None));
+    shadow.sync(&mut s);
+    shadow.assert_equal(&s, "after the cut-off");
+    assert_eq!(shadow.full_copies, 1);
+}
