@@ -45,6 +45,9 @@ pub fn window_title(template: Option<&str>, name: &str, monitor_index: u32, moni
     }
 }
 
+/// When a mapped window is fitted to the guest again (see `connect_map`).
+const REFIT_AFTER_MAP: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// One window of a session.
 pub struct SessionWindow {
     pub window: gtk::ApplicationWindow,
@@ -211,6 +214,22 @@ impl SessionWindow {
                 });
             }
         }
+        {
+            // A fit made while the window is being mapped can be undone: the
+            // first ConfigureNotify of the new window (its initial size)
+            // may arrive after it, and GTK takes the configured size as the
+            // default size. Fit again once that has settled.
+            let weak = Rc::downgrade(&this);
+            this.window.connect_map(move |_| {
+                let weak = weak.clone();
+                glib::timeout_add_local_once(REFIT_AFTER_MAP, move || {
+                    if let Some(this) = weak.upgrade() {
+                        this.fitted.set(None);
+                        this.fit_to_guest();
+                    }
+                });
+            });
+        }
         if kiosk {
             this.window.fullscreen();
         }
@@ -235,6 +254,7 @@ impl SessionWindow {
             width = size.0,
             height = size.1,
             scale = self.window.scale_factor(),
+            mapped = self.window.is_mapped(),
             "sizing the window to the guest"
         );
         // -1 = the window's natural size: the header bar over the display at

@@ -21,6 +21,7 @@
 //! uncovered strip is sent.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::region::{PixBox, extents};
 
@@ -68,9 +69,15 @@ pub struct Plan {
 /// Where a consumer is in the journal of one primary surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalCursor {
+    /// Which journal (process-unique): a cursor from another display state
+    /// (an earlier session) is never taken for one of this journal.
+    journal: u64,
     surface_id: u32,
     seq: u64,
 }
+
+/// Journal identities, handed out when a journal is first followed.
+static NEXT_JOURNAL: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entry {
@@ -80,6 +87,8 @@ enum Entry {
 
 #[derive(Debug, Default)]
 pub(super) struct Journal {
+    /// 0 until followed, then from [`NEXT_JOURNAL`].
+    id: u64,
     enabled: bool,
     /// Sequence number of `entries[0]`.
     first: u64,
@@ -136,7 +145,11 @@ impl Journal {
     /// Starts recording; the position after everything so far.
     pub(super) fn position(&mut self, surface_id: u32) -> JournalCursor {
         self.enabled = true;
+        if self.id == 0 {
+            self.id = NEXT_JOURNAL.fetch_add(1, Ordering::Relaxed);
+        }
         JournalCursor {
+            journal: self.id,
             surface_id,
             seq: self.next(),
         }
@@ -151,7 +164,12 @@ impl Journal {
         cursor: JournalCursor,
         monitor: PixBox,
     ) -> Option<(Plan, JournalCursor)> {
-        if !self.enabled || cursor.surface_id != surface_id || cursor.seq < self.first || cursor.seq > self.next() {
+        if !self.enabled
+            || cursor.journal != self.id
+            || cursor.surface_id != surface_id
+            || cursor.seq < self.first
+            || cursor.seq > self.next()
+        {
             return None;
         }
         let skip = usize::try_from(cursor.seq - self.first).ok()?;
@@ -159,6 +177,7 @@ impl Journal {
         Some((
             plan,
             JournalCursor {
+                journal: self.id,
                 surface_id,
                 seq: self.next(),
             },

@@ -191,6 +191,10 @@ fn stale_consumers_copy_everything() {
     s.handle(&put(7, Rect::ltrb(0, 0, 4, 4), RED));
     assert!(s.journal_plan(old, whole).is_none());
     assert!(s.journal_plan(cursor, whole).is_some());
+    // A cursor of another display state (an earlier session) is stale too.
+    let mut other = state(7, 32, 32);
+    let theirs = other.journal_position().unwrap();
+    assert!(s.journal_plan(theirs, whole).is_none());
     // RESET clears the primary: reported as damage of all of it.
     s.handle(&DisplayServer::Reset);
     let (plan, _) = s.journal_plan(cursor, whole).unwrap();
