@@ -1,7 +1,9 @@
 //! The OpenGL screen layer, drawn in a `GtkGLArea` with glow: one persistent
 //! texture per monitor rectangle of the primary surface, `glTexSubImage2D`
 //! of the damaged rectangles only, and scaling on the GPU (nearest at 1:1,
-//! linear otherwise).
+//! linear otherwise). Moved pixels (COPY_BITS: a scrolling terminal) are not
+//! uploaded again: the layer follows the display state's journal and moves
+//! them inside the texture (`glBlitFramebuffer` through a scratch texture).
 //!
 //! GL entry points come from libepoxy (which GTK itself uses), loaded with
 //! libloading. This module is the only place of the widget with `unsafe`:
@@ -10,7 +12,7 @@
 
 use super::damage::{Area, Source, copy_area};
 use super::scaling::Placement;
-use crate::display::Surface;
+use crate::display::{DisplayState, JournalCursor, Patch, PlannedMove, Surface};
 use glow::HasContext;
 use std::sync::OnceLock;
 
@@ -138,6 +140,22 @@ pub(crate) struct GlLayer {
     /// Damaged rectangles copied out of the shared state, waiting for upload.
     staging: Vec<u8>,
     pending: Vec<(Area, usize)>,
+    /// Moves to replay on the texture before those uploads (texture pixels).
+    moves: Vec<PlannedMove>,
+    /// Where the texture is in the display state's journal.
+    journal: Option<JournalCursor>,
+    /// Framebuffers and scratch texture for the moves, made on first use.
+    blit: Option<Blit>,
+}
+
+/// What moving pixels inside the texture needs: the texture is copied to
+/// `scratch` and back, since a blit within one texture may not overlap.
+struct Blit {
+    texture_fb: glow::Framebuffer,
+    scratch_fb: glow::Framebuffer,
+    scratch: glow::Texture,
+    width: i32,
+    height: i32,
 }
 
 impl std::fmt::Debug for GlLayer {
@@ -180,6 +198,9 @@ impl GlLayer {
             rect: None,
             staging: Vec::new(),
             pending: Vec::new(),
+            moves: Vec::new(),
+            journal: None,
+            blit: None,
         })
     }
 
@@ -191,17 +212,19 @@ impl GlLayer {
 
     /// Copies the damaged `areas` out of `surface` into the staging buffer
     /// (the caller holds the display-state lock only for this).
-    pub(crate) fn stage(&mut self, source: &Source, surface: &Surface, areas: &[Area]) {
+    pub(crate) fn stage(&mut self, source: &Source, surface: &Surface, areas: &[Area]) -> bool {
         self.pending.clear();
         if self.rect != Some(source.rect) {
             self.pending.push((source.rect, usize::MAX));
         }
         let total: u64 = areas.iter().map(|a| u64::from(a.w) * u64::from(a.h) * 4).sum();
-        let Ok(total) = usize::try_from(total) else { return };
+        let Ok(total) = usize::try_from(total) else {
+            return false;
+        };
         self.staging.clear();
         if self.staging.try_reserve(total).is_err() {
             tracing::warn!(bytes = total, "GL layer: cannot allocate the staging buffer");
-            return;
+            return false;
         }
         for a in areas {
             let offset = self.staging.len();
@@ -224,10 +247,207 @@ impl GlLayer {
                 self.staging.truncate(offset);
             }
         }
+        true
+    }
+
+    /// Follows the display state's journal (the lock is held): stages the
+    /// moves since the last frame and the rectangles drawn, or everything
+    /// when `full` or when the journal cannot say.
+    pub(crate) fn sync(&mut self, source: &Source, state: &mut DisplayState, full: bool) {
+        let monitor = Patch {
+            x: source.rect.x,
+            y: source.rect.y,
+            w: source.rect.w,
+            h: source.rect.h,
+        };
+        let planned = match self.journal {
+            Some(c) if !full && self.rect == Some(source.rect) => state.journal_plan(c, monitor),
+            _ => None,
+        };
+        self.moves.clear();
+        let (areas, next, moves) = match planned {
+            Some((plan, next)) => {
+                let areas: Vec<Area> = plan
+                    .dirty
+                    .iter()
+                    .filter_map(|p| {
+                        Some(Area {
+                            x: p.x.checked_add(source.rect.x)?,
+                            y: p.y.checked_add(source.rect.y)?,
+                            w: p.w,
+                            h: p.h,
+                        })
+                    })
+                    .collect();
+                (areas, Some(next), plan.moves)
+            }
+            None => (vec![source.rect], state.journal_position(), Vec::new()),
+        };
+        let staged = state
+            .surface(source.surface_id)
+            .is_some_and(|surface| self.stage(source, surface, &areas));
+        if staged {
+            self.journal = next;
+            self.moves = moves;
+        } else {
+            // Nothing staged: everything again next time.
+            self.journal = None;
+            self.pending.clear();
+        }
+    }
+
+    /// Replays [`Self::moves`] on the texture (context current).
+    ///
+    /// # Safety
+    /// The layer's context must be current.
+    unsafe fn replay_moves(&mut self) -> Result<(), GlError> {
+        if self.moves.is_empty() {
+            return Ok(());
+        }
+        let bbox = |m: &PlannedMove| {
+            m.boxes.iter().fold(None, |acc: Option<(u32, u32, u32, u32)>, b| {
+                let (x1, y1) = (b.x.saturating_add(b.w), b.y.saturating_add(b.h));
+                Some(match acc {
+                    None => (b.x, b.y, x1, y1),
+                    Some((a0, b0, a1, b1)) => (a0.min(b.x), b0.min(b.y), a1.max(x1), b1.max(y1)),
+                })
+            })
+        };
+        let (mut need_w, mut need_h) = (1i32, 1i32);
+        for m in &self.moves {
+            if let Some((x0, y0, x1, y1)) = bbox(m) {
+                need_w = need_w.max(i32::try_from(x1 - x0).unwrap_or(i32::MAX));
+                need_h = need_h.max(i32::try_from(y1 - y0).unwrap_or(i32::MAX));
+            }
+        }
+        if need_w > self.max_texture || need_h > self.max_texture {
+            return Err(GlError::TooLarge {
+                width: u32::try_from(need_w).unwrap_or(0),
+                height: u32::try_from(need_h).unwrap_or(0),
+                max: self.max_texture,
+            });
+        }
+        let gl = &self.gl;
+        // SAFETY: the context is current (the caller's contract); only this
+        // layer's objects are bound, and the previous framebuffer bindings
+        // (GtkGLArea's) are restored before returning.
+        unsafe {
+            if self.blit.is_none() {
+                let texture_fb = gl.create_framebuffer().map_err(GlError::Gl)?;
+                let scratch_fb = gl.create_framebuffer().map_err(GlError::Gl)?;
+                let scratch = gl.create_texture().map_err(GlError::Gl)?;
+                self.blit = Some(Blit {
+                    texture_fb,
+                    scratch_fb,
+                    scratch,
+                    width: 0,
+                    height: 0,
+                });
+            }
+            let Some(blit) = self.blit.as_mut() else { return Ok(()) };
+            if blit.width < need_w || blit.height < need_h {
+                blit.width = blit.width.max(need_w);
+                blit.height = blit.height.max(need_h);
+                gl.bind_texture(glow::TEXTURE_2D, Some(blit.scratch));
+                gl.tex_image_2d(
+                    glow::TEXTURE_2D,
+                    0,
+                    glow::RGBA8 as i32,
+                    blit.width,
+                    blit.height,
+                    0,
+                    glow::RGBA,
+                    glow::UNSIGNED_BYTE,
+                    glow::PixelUnpackData::Slice(None),
+                );
+                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, glow::NEAREST as i32);
+                gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, glow::NEAREST as i32);
+            }
+            let framebuffer = |v: i32| {
+                u32::try_from(v)
+                    .ok()
+                    .and_then(std::num::NonZeroU32::new)
+                    .map(glow::NativeFramebuffer)
+            };
+            let prev_read = framebuffer(gl.get_parameter_i32(glow::READ_FRAMEBUFFER_BINDING));
+            let prev_draw = framebuffer(gl.get_parameter_i32(glow::DRAW_FRAMEBUFFER_BINDING));
+            gl.disable(glow::SCISSOR_TEST);
+            gl.bind_framebuffer(glow::READ_FRAMEBUFFER, Some(blit.texture_fb));
+            gl.framebuffer_texture_2d(
+                glow::READ_FRAMEBUFFER,
+                glow::COLOR_ATTACHMENT0,
+                glow::TEXTURE_2D,
+                Some(self.texture),
+                0,
+            );
+            gl.bind_framebuffer(glow::DRAW_FRAMEBUFFER, Some(blit.scratch_fb));
+            gl.framebuffer_texture_2d(
+                glow::DRAW_FRAMEBUFFER,
+                glow::COLOR_ATTACHMENT0,
+                glow::TEXTURE_2D,
+                Some(blit.scratch),
+                0,
+            );
+            let complete = gl.check_framebuffer_status(glow::READ_FRAMEBUFFER) == glow::FRAMEBUFFER_COMPLETE
+                && gl.check_framebuffer_status(glow::DRAW_FRAMEBUFFER) == glow::FRAMEBUFFER_COMPLETE;
+            let mut result = Ok(());
+            if complete {
+                let c = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+                for m in &self.moves {
+                    let Some((x0, y0, x1, y1)) = bbox(m) else { continue };
+                    let (w, h) = (c(x1 - x0), c(y1 - y0));
+                    // Sources first (all of them), into the scratch texture…
+                    let (sx, sy) = (c(x0).saturating_sub(m.dx), c(y0).saturating_sub(m.dy));
+                    gl.bind_framebuffer(glow::READ_FRAMEBUFFER, Some(blit.texture_fb));
+                    gl.bind_framebuffer(glow::DRAW_FRAMEBUFFER, Some(blit.scratch_fb));
+                    gl.blit_framebuffer(
+                        sx,
+                        sy,
+                        sx.saturating_add(w),
+                        sy.saturating_add(h),
+                        0,
+                        0,
+                        w,
+                        h,
+                        glow::COLOR_BUFFER_BIT,
+                        glow::NEAREST,
+                    );
+                    // …then back into each destination box.
+                    gl.bind_framebuffer(glow::READ_FRAMEBUFFER, Some(blit.scratch_fb));
+                    gl.bind_framebuffer(glow::DRAW_FRAMEBUFFER, Some(blit.texture_fb));
+                    for b in &m.boxes {
+                        let (ox, oy) = (c(b.x - x0), c(b.y - y0));
+                        let (bw, bh) = (c(b.w), c(b.h));
+                        gl.blit_framebuffer(
+                            ox,
+                            oy,
+                            ox.saturating_add(bw),
+                            oy.saturating_add(bh),
+                            c(b.x),
+                            c(b.y),
+                            c(b.x).saturating_add(bw),
+                            c(b.y).saturating_add(bh),
+                            glow::COLOR_BUFFER_BIT,
+                            glow::NEAREST,
+                        );
+                    }
+                }
+            } else {
+                result = Err(GlError::Gl(
+                    "the framebuffers for moving pixels are incomplete".to_owned(),
+                ));
+            }
+            gl.bind_framebuffer(glow::READ_FRAMEBUFFER, prev_read);
+            gl.bind_framebuffer(glow::DRAW_FRAMEBUFFER, prev_draw);
+            self.moves.clear();
+            result
+        }
     }
 
     /// Uploads what [`Self::stage`] copied (context current, lock released).
     pub(crate) fn upload(&mut self, source: &Source) -> Result<(), GlError> {
+        // SAFETY: the GLArea made the layer's context current for the render.
+        unsafe { self.replay_moves()? };
         let gl = &self.gl;
         // SAFETY: the texture belongs to this context; each slice passed to
         // tex_sub_image_2d holds exactly w*h*4 bytes (checked in `stage`),
@@ -353,6 +573,11 @@ impl GlLayer {
     pub(crate) fn destroy(self) {
         // SAFETY: the objects belong to this context and are not used again.
         unsafe {
+            if let Some(b) = &self.blit {
+                self.gl.delete_framebuffer(b.texture_fb);
+                self.gl.delete_framebuffer(b.scratch_fb);
+                self.gl.delete_texture(b.scratch);
+            }
             self.gl.delete_texture(self.texture);
             self.gl.delete_vertex_array(self.vao);
             self.gl.delete_program(self.program);

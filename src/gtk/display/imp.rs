@@ -72,6 +72,14 @@ impl Sink for GlLayer {
     fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]) {
         self.stage(source, surface, areas);
     }
+
+    fn follows_journal(&self) -> bool {
+        true
+    }
+
+    fn sync(&mut self, source: &Source, state: &mut crate::display::DisplayState, full: bool) {
+        GlLayer::sync(self, source, state, full);
+    }
 }
 
 /// The X11 screen layer's plumbing (`queue_x11_present` and friends).
