@@ -43,7 +43,7 @@ pub(super) trait Sink {
     /// Copies `areas` out of `surface`.
     fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]);
     /// Whether this sink keeps its own copy of the image that can replay
-    /// moves (the X11 layer): then [`Self::sync`] is called instead of
+    /// moves (the X11 and GL layers): then [`Self::sync`] is called instead of
     /// [`Self::copy`].
     fn follows_journal(&self) -> bool {
         false
