@@ -68,6 +68,31 @@ impl Area {
     }
 }
 
+/// The journal's view of `source`: its monitor rectangle on the surface.
+pub(crate) fn journal_monitor(source: &Source) -> crate::display::Patch {
+    crate::display::Patch {
+        x: source.rect.x,
+        y: source.rect.y,
+        w: source.rect.w,
+        h: source.rect.h,
+    }
+}
+
+/// A journal plan's rectangles to send (monitor pixels) as surface areas of `source`.
+pub(crate) fn plan_areas(plan: &crate::display::Plan, source: &Source) -> Vec<Area> {
+    plan.dirty
+        .iter()
+        .filter_map(|p| {
+            Some(Area {
+                x: p.x.checked_add(source.rect.x)?,
+                y: p.y.checked_add(source.rect.y)?,
+                w: p.w,
+                h: p.h,
+            })
+        })
+        .collect()
+}
+
 /// What one Display shows: a rectangle of a primary surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Source {

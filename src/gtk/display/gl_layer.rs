@@ -10,9 +10,9 @@
 //! every block says why it is sound.
 #![allow(unsafe_code)]
 
-use super::damage::{Area, Source, copy_area};
+use super::damage::{Area, Source, copy_area, journal_monitor, plan_areas};
 use super::scaling::Placement;
-use crate::display::{DisplayState, JournalCursor, Patch, PlannedMove, Surface};
+use crate::display::{DisplayState, JournalCursor, PlannedMove, Surface};
 use glow::HasContext;
 use std::sync::OnceLock;
 
@@ -254,33 +254,13 @@ impl GlLayer {
     /// moves since the last frame and the rectangles drawn, or everything
     /// when `full` or when the journal cannot say.
     pub(crate) fn sync(&mut self, source: &Source, state: &mut DisplayState, full: bool) {
-        let monitor = Patch {
-            x: source.rect.x,
-            y: source.rect.y,
-            w: source.rect.w,
-            h: source.rect.h,
-        };
         let planned = match self.journal {
-            Some(c) if !full && self.rect == Some(source.rect) => state.journal_plan(c, monitor),
+            Some(c) if !full && self.rect == Some(source.rect) => state.journal_plan(c, journal_monitor(source)),
             _ => None,
         };
         self.moves.clear();
         let (areas, next, moves) = match planned {
-            Some((plan, next)) => {
-                let areas: Vec<Area> = plan
-                    .dirty
-                    .iter()
-                    .filter_map(|p| {
-                        Some(Area {
-                            x: p.x.checked_add(source.rect.x)?,
-                            y: p.y.checked_add(source.rect.y)?,
-                            w: p.w,
-                            h: p.h,
-                        })
-                    })
-                    .collect();
-                (areas, Some(next), plan.moves)
-            }
+            Some((plan, next)) => (plan_areas(&plan, source), Some(next), plan.moves),
             None => (vec![source.rect], state.journal_position(), Vec::new()),
         };
         let staged = state

@@ -17,10 +17,10 @@
 //! unmapped while the overlay (connecting, error) shows or the widget is
 //! unmapped. Pointer events pass through it to GTK (empty input shape).
 
-use super::damage::{Area, Source};
+use super::damage::{Area, Source, journal_monitor, plan_areas};
 use super::imp::Sink;
 use crate::client::events::CursorShape;
-use crate::display::{DisplayState, JournalCursor, Patch, Surface};
+use crate::display::{DisplayState, JournalCursor, Surface};
 use gtk::prelude::*;
 use gtk::{gio, glib, graphene};
 use std::sync::Arc;
@@ -276,14 +276,8 @@ impl Sink for X11Layer {
     /// copies; a scrolling terminal costs one `CopyArea` per frame instead
     /// of sending the terminal again), then sends what was drawn.
     fn sync(&mut self, source: &Source, state: &mut DisplayState, full: bool) {
-        let monitor = Patch {
-            x: source.rect.x,
-            y: source.rect.y,
-            w: source.rect.w,
-            h: source.rect.h,
-        };
         let planned = match self.journal {
-            Some(c) if !full => state.journal_plan(c, monitor),
+            Some(c) if !full => state.journal_plan(c, journal_monitor(source)),
             _ => None,
         };
         let Some((plan, next)) = planned else {
@@ -316,18 +310,7 @@ impl Sink for X11Layer {
                 self.sent.extend(boxes);
             }
         }
-        let areas: Vec<Area> = plan
-            .dirty
-            .iter()
-            .filter_map(|p| {
-                Some(Area {
-                    x: p.x.checked_add(source.rect.x)?,
-                    y: p.y.checked_add(source.rect.y)?,
-                    w: p.w,
-                    h: p.h,
-                })
-            })
-            .collect();
+        let areas = plan_areas(&plan, source);
         if let Some(surface) = state.surface(source.surface_id) {
             self.copy(source, surface, &areas);
         }
