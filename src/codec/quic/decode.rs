@@ -7,8 +7,7 @@
 //! decoder against it and against spice-common's output.
 
 use super::model::{
-    CHAOS, FAMILY_5BPC, FAMILY_8BPC, Family, MAX_BUCKETS, MAX_CODES, MELC_ORDER, MELC_STATES, TRIGGERS,
-    WAIT_MASK_INDEX_MAX, WAIT_MASK_STEP, low_byte, low_mask,
+    FAMILY_5BPC, FAMILY_8BPC, Family, MAX_BUCKETS, MAX_CODES, State, WAIT_MASK_INDEX_MAX, low_byte, low_mask,
 };
 use super::{CODEC, CodecError};
 
@@ -249,14 +248,8 @@ struct Model<const N: usize> {
     /// The same by context (the folded error on the left), by channel: one lookup per
     /// codeword instead of two.
     code_of: [[u8; 256]; N],
-    waitcnt: u32,
-    seed: u32,
-    trigger: u32,
-    wm_index: u32,
-    wm_left: u32,
-    melc_state: usize,
-    melc_len: u32,
-    melc_order: u32,
+    /// Model-update spacing and run-coding state, as the reference decoder's.
+    s: State,
 }
 
 impl<const N: usize> Model<N> {
@@ -266,21 +259,8 @@ impl<const N: usize> Model<N> {
             counters: [[[0; MAX_CODES]; MAX_BUCKETS]; N],
             best: [[start; MAX_BUCKETS]; N],
             code_of: [[start; 256]; N],
-            waitcnt: 0,
-            seed: 0xff,
-            trigger: TRIGGERS[0],
-            wm_index: 0,
-            wm_left: WAIT_MASK_STEP,
-            melc_state: 0,
-            melc_len: 0,
-            melc_order: 1,
+            s: State::new(),
         }
-    }
-
-    #[inline(always)]
-    fn next_random(&mut self) -> u32 {
-        self.seed = self.seed.wrapping_add(1);
-        CHAOS.get((self.seed & 0xff) as usize).copied().unwrap_or(0)
     }
 
     /// spice-common's `update_model`: every channel's bucket of `ctx` is charged the length
@@ -288,7 +268,7 @@ impl<const N: usize> Model<N> {
     /// a tie); counters are halved once the best passes the trigger.
     #[inline(never)]
     fn update<const BPC: u32>(&mut self, ctx: u32, folded: u32) {
-        let trigger = self.trigger;
+        let trigger = self.s.trigger;
         let top = BPC as usize - 1;
         let channels = self
             .counters
@@ -334,18 +314,6 @@ impl<const N: usize> Model<N> {
         }
     }
 
-    fn next_wait_mask(&mut self) {
-        self.wm_index += 1;
-        let i = self.wm_index.min(10) as usize;
-        self.trigger = TRIGGERS.get(i).copied().unwrap_or(0);
-        self.wm_left = WAIT_MASK_STEP;
-    }
-
-    fn set_melc(&mut self) {
-        self.melc_len = MELC_ORDER.get(self.melc_state).copied().unwrap_or(0);
-        self.melc_order = 1 << self.melc_len;
-    }
-
     /// Reads a MELCODE run length; fails if it passes `max` (the rest of the row).
     pub(super) fn decode_run(&mut self, r: &mut Bits<'_>, max: usize) -> Result<usize, CodecError> {
         let max = max as u64;
@@ -355,11 +323,8 @@ impl<const N: usize> Model<N> {
             r.refill();
             let ones = r.peek().leading_ones();
             for _ in 0..ones {
-                len += u64::from(self.melc_order);
-                if self.melc_state < MELC_STATES - 1 {
-                    self.melc_state += 1;
-                    self.set_melc();
-                }
+                len += u64::from(self.s.melc_order);
+                self.s.melc_up();
             }
             if len > max {
                 return Err(too_long());
@@ -370,16 +335,13 @@ impl<const N: usize> Model<N> {
             }
             r.eat(32);
         }
-        let bits = self.melc_len;
+        let bits = self.s.melc_len;
         if bits > 0 {
             r.refill();
             len += u64::from(r.peek() >> (32 - bits));
             r.eat(bits);
         }
-        if self.melc_state > 0 {
-            self.melc_state -= 1;
-            self.set_melc();
-        }
+        self.s.melc_down();
         if len > max {
             return Err(too_long());
         }
@@ -429,19 +391,19 @@ impl<const N: usize, const BPC: u32> DecodePlane<N, BPC> {
         // Segments end where the wait mask grows.
         let mut pos = 0usize;
         let mut left = self.cur.len();
-        while self.m.wm_index < WAIT_MASK_INDEX_MAX && self.m.wm_left as usize <= left {
-            let n = self.m.wm_left as usize;
+        while self.m.s.wm_index < WAIT_MASK_INDEX_MAX && self.m.s.wm_left as usize <= left {
+            let n = self.m.s.wm_left as usize;
             if n > 0 {
-                self.segment(r, first, pos, pos + n, low_mask(self.m.wm_index))?;
+                self.segment(r, first, pos, pos + n, low_mask(self.m.s.wm_index))?;
                 left -= n;
                 pos += n;
             }
-            self.m.next_wait_mask();
+            self.m.s.next_wait_mask();
         }
         if left > 0 {
-            self.segment(r, first, pos, pos + left, low_mask(self.m.wm_index))?;
-            if self.m.wm_index < WAIT_MASK_INDEX_MAX {
-                self.m.wm_left = self.m.wm_left.saturating_sub(u32::try_from(left).unwrap_or(u32::MAX));
+            self.segment(r, first, pos, pos + left, low_mask(self.m.s.wm_index))?;
+            if self.m.s.wm_index < WAIT_MASK_INDEX_MAX {
+                self.m.s.wm_left = self.m.s.wm_left.saturating_sub(u32::try_from(left).unwrap_or(u32::MAX));
             }
         }
         Ok(())
@@ -481,7 +443,7 @@ impl<const N: usize, const BPC: u32> DecodePlane<N, BPC> {
         let cur = self.cur.as_mut_slice();
         let prev = self.prev.as_slice();
         let corr = self.corr.as_mut_slice();
-        let mut waitcnt = m.waitcnt;
+        let mut waitcnt = m.s.waitcnt;
         let mut i = start;
         let mut ctx = corr.get(i).copied().ok_or_else(internal)?;
         // Left and above-left neighbours; on row 0 pixel 0 predicts 0, on other rows
@@ -522,7 +484,7 @@ impl<const N: usize, const BPC: u32> DecodePlane<N, BPC> {
                 cur.get_mut(i..i + len).ok_or_else(internal)?.fill(left);
                 i += len;
                 if i == end {
-                    m.waitcnt = waitcnt;
+                    m.s.waitcnt = waitcnt;
                     r.st = bits.st;
                     return Ok(());
                 }
@@ -566,7 +528,7 @@ impl<const N: usize, const BPC: u32> DecodePlane<N, BPC> {
             *corr.get_mut(i + 1).ok_or_else(internal)? = folded;
             if waitcnt == 0 {
                 m.update::<BPC>(ctx, folded);
-                waitcnt = m.next_random() & wait_mask;
+                waitcnt = m.s.next_random() & wait_mask;
             } else {
                 waitcnt -= 1;
             }
@@ -576,7 +538,7 @@ impl<const N: usize, const BPC: u32> DecodePlane<N, BPC> {
             above_left = above;
             i += 1;
         }
-        m.waitcnt = waitcnt;
+        m.s.waitcnt = waitcnt;
         r.st = bits.st;
         Ok(())
     }

@@ -227,11 +227,13 @@ impl State {
         }
     }
 
+    #[inline]
     pub(super) fn next_random(&mut self) -> u32 {
         self.seed = self.seed.wrapping_add(1);
         CHAOS.get((self.seed & 0xff) as usize).copied().unwrap_or(0)
     }
 
+    #[inline]
     pub(super) fn next_wait_mask(&mut self) {
         self.wm_index += 1;
         let i = self.wm_index.min(10) as usize;
@@ -239,6 +241,7 @@ impl State {
         self.wm_left = WAIT_MASK_STEP;
     }
 
+    #[inline]
     pub(super) fn melc_up(&mut self) {
         if self.melc_state < MELC_STATES - 1 {
             self.melc_state += 1;
@@ -246,6 +249,7 @@ impl State {
         }
     }
 
+    #[inline]
     pub(super) fn melc_down(&mut self) {
         if self.melc_state > 0 {
             self.melc_state -= 1;
@@ -253,6 +257,7 @@ impl State {
         }
     }
 
+    #[inline]
     pub(super) fn set_melc(&mut self) {
         self.melc_len = MELC_ORDER.get(self.melc_state).copied().unwrap_or(0);
         self.melc_order = 1 << self.melc_len;
