@@ -397,20 +397,7 @@ impl ImageCache {
         }
         data.resize(len, 0);
         fill(&mut data);
-        self.insert(
-            id,
-            width,
-            height,
-            has_alpha,
-            lossy && mode == StoreMode::Add,
-            refs,
-            Arc::new(data),
-        );
-        match mode {
-            StoreMode::Add => stats.cache_inserts = stats.cache_inserts.saturating_add(1),
-            StoreMode::Replace => stats.cache_replaces = stats.cache_replaces.saturating_add(1),
-        }
-        Stored::Yes
+        self.commit(id, (width, height), has_alpha, lossy, mode, refs, Arc::new(data), stats)
     }
 
     /// Stores pixels someone else holds too (a GLZ image, shared with the
@@ -442,6 +429,23 @@ impl ImageCache {
             return Stored::Refused;
         };
         self.make_room(bytes, 1, stats);
+        self.commit(id, (width, height), has_alpha, lossy, mode, refs, data, stats)
+    }
+
+    /// The end of [`Self::store`] and [`Self::store_shared`]: the entry goes
+    /// in (marked lossy only when added) and is counted.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &mut self,
+        id: u64,
+        (width, height): (u32, u32),
+        has_alpha: bool,
+        lossy: bool,
+        mode: StoreMode,
+        refs: u32,
+        data: Arc<Vec<u8>>,
+        stats: &mut ImageStats,
+    ) -> Stored {
         self.insert(
             id,
             width,
