@@ -68,29 +68,55 @@ impl Area {
     }
 }
 
-/// The journal's view of `source`: its monitor rectangle on the surface.
-pub(crate) fn journal_monitor(source: &Source) -> crate::display::Patch {
-    crate::display::Patch {
+/// What a layer keeping its own copy of `source` must do to be up to date
+/// (see [`catch_up`]).
+pub(crate) struct CatchUp {
+    /// Moves to replay on the copy first (monitor pixels).
+    pub(crate) moves: Vec<crate::display::PlannedMove>,
+    /// Then the surface areas to copy.
+    pub(crate) areas: Vec<Area>,
+    /// The copy's journal position once both are done.
+    pub(crate) cursor: Option<crate::display::JournalCursor>,
+}
+
+/// Brings a copy of `source` that is at `cursor` in the display state's
+/// journal up to date: the moves and drawn areas since, or, without a
+/// cursor or when the journal cannot say, the whole monitor rectangle.
+/// Call with the state locked.
+pub(crate) fn catch_up(
+    state: &mut crate::display::DisplayState,
+    source: &Source,
+    cursor: Option<crate::display::JournalCursor>,
+) -> CatchUp {
+    let monitor = crate::display::Patch {
         x: source.rect.x,
         y: source.rect.y,
         w: source.rect.w,
         h: source.rect.h,
+    };
+    match cursor.and_then(|c| state.journal_plan(c, monitor)) {
+        Some((plan, next)) => CatchUp {
+            areas: plan
+                .dirty
+                .iter()
+                .filter_map(|p| {
+                    Some(Area {
+                        x: p.x.checked_add(source.rect.x)?,
+                        y: p.y.checked_add(source.rect.y)?,
+                        w: p.w,
+                        h: p.h,
+                    })
+                })
+                .collect(),
+            moves: plan.moves,
+            cursor: Some(next),
+        },
+        None => CatchUp {
+            moves: Vec::new(),
+            areas: vec![source.rect],
+            cursor: state.journal_position(),
+        },
     }
-}
-
-/// A journal plan's rectangles to send (monitor pixels) as surface areas of `source`.
-pub(crate) fn plan_areas(plan: &crate::display::Plan, source: &Source) -> Vec<Area> {
-    plan.dirty
-        .iter()
-        .filter_map(|p| {
-            Some(Area {
-                x: p.x.checked_add(source.rect.x)?,
-                y: p.y.checked_add(source.rect.y)?,
-                w: p.w,
-                h: p.h,
-            })
-        })
-        .collect()
 }
 
 /// What one Display shows: a rectangle of a primary surface.
@@ -175,6 +201,12 @@ impl Damage {
     /// Whether everything must be redrawn.
     pub(crate) fn is_full(&self) -> bool {
         self.full
+    }
+
+    /// Forgets the damage (a layer following the journal got it from there).
+    pub(crate) fn clear(&mut self) {
+        self.full = false;
+        self.rects.clear();
     }
 
     #[cfg(test)]

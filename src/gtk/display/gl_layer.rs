@@ -10,7 +10,7 @@
 //! every block says why it is sound.
 #![allow(unsafe_code)]
 
-use super::damage::{Area, Source, copy_area, journal_monitor, plan_areas};
+use super::damage::{Area, Source, catch_up, copy_area};
 use super::scaling::Placement;
 use crate::display::{DisplayState, JournalCursor, PlannedMove, Surface};
 use glow::HasContext;
@@ -254,21 +254,16 @@ impl GlLayer {
     /// moves since the last frame and the rectangles drawn, or everything
     /// when `full` or when the journal cannot say.
     pub(crate) fn sync(&mut self, source: &Source, state: &mut DisplayState, full: bool) {
-        let planned = match self.journal {
-            Some(c) if !full && self.rect == Some(source.rect) => state.journal_plan(c, journal_monitor(source)),
-            _ => None,
-        };
+        // A texture of another size is allocated again: everything then.
+        let cursor = self.journal.filter(|_| !full && self.rect == Some(source.rect));
+        let step = catch_up(state, source, cursor);
         self.moves.clear();
-        let (areas, next, moves) = match planned {
-            Some((plan, next)) => (plan_areas(&plan, source), Some(next), plan.moves),
-            None => (vec![source.rect], state.journal_position(), Vec::new()),
-        };
         let staged = state
             .surface(source.surface_id)
-            .is_some_and(|surface| self.stage(source, surface, &areas));
+            .is_some_and(|surface| self.stage(source, surface, &step.areas));
         if staged {
-            self.journal = next;
-            self.moves = moves;
+            self.journal = step.cursor;
+            self.moves = step.moves;
         } else {
             // Nothing staged: everything again next time.
             self.journal = None;

@@ -464,9 +464,9 @@ impl Display {
             self.damage.borrow_mut().set_full();
         }
         if sink.follows_journal() {
-            let full = self.damage.borrow().is_full();
             // The journal says what changed; the damage only woke us.
-            self.damage.borrow_mut().take(&source);
+            let full = self.damage.borrow().is_full();
+            self.damage.borrow_mut().clear();
             sink.sync(&source, &mut guard, full);
             return Some(source);
         }

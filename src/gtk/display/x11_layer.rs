@@ -17,7 +17,7 @@
 //! unmapped while the overlay (connecting, error) shows or the widget is
 //! unmapped. Pointer events pass through it to GTK (empty input shape).
 
-use super::damage::{Area, Source, journal_monitor, plan_areas};
+use super::damage::{Area, Source, catch_up};
 use super::imp::Sink;
 use crate::client::events::CursorShape;
 use crate::display::{DisplayState, JournalCursor, Surface};
@@ -276,20 +276,10 @@ impl Sink for X11Layer {
     /// copies; a scrolling terminal costs one `CopyArea` per frame instead
     /// of sending the terminal again), then sends what was drawn.
     fn sync(&mut self, source: &Source, state: &mut DisplayState, full: bool) {
-        let planned = match self.journal {
-            Some(c) if !full => state.journal_plan(c, journal_monitor(source)),
-            _ => None,
-        };
-        let Some((plan, next)) = planned else {
-            self.journal = state.journal_position();
-            if let Some(surface) = state.surface(source.surface_id) {
-                self.copy(source, surface, &[source.rect]);
-            }
-            return;
-        };
-        self.journal = Some(next);
+        let step = catch_up(state, source, self.journal.filter(|_| !full));
+        self.journal = step.cursor;
         if let Some(screen) = &mut self.screen {
-            for m in &plan.moves {
+            for m in &step.moves {
                 let boxes: Vec<Rect> = m
                     .boxes
                     .iter()
@@ -310,9 +300,8 @@ impl Sink for X11Layer {
                 self.sent.extend(boxes);
             }
         }
-        let areas = plan_areas(&plan, source);
         if let Some(surface) = state.surface(source.surface_id) {
-            self.copy(source, surface, &areas);
+            self.copy(source, surface, &step.areas);
         }
     }
 
