@@ -4,13 +4,12 @@
 //! buffer is recycled), as a display channel does after a reset.
 
 use std::io::Write;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
 use sumac::codec::ImageBuf;
-use sumac::codec::glz::{GlzWindow, encode::GlzEncoder};
+use sumac::codec::glz::{Absent, GlzWindow, encode::GlzEncoder};
 use sumac::codec::lz::LzType;
 use sumac::codec::zlib_glz;
 
@@ -34,7 +33,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("glz_{name}"), |b| {
             b.iter(|| {
                 window.clear();
-                window.decode(&data, &mut out, Duration::ZERO).expect("decode")
+                window.decode(&data, &mut out, Absent::Missing).expect("decode")
             })
         });
         let mut scratch = Vec::new();
@@ -47,7 +46,7 @@ fn bench(c: &mut Criterion) {
                     &window,
                     &mut out,
                     &mut scratch,
-                    Duration::ZERO,
+                    Absent::Missing,
                 )
                 .expect("decode")
             })

@@ -15,6 +15,7 @@
 
 #[cfg(feature = "gtk")]
 pub mod app;
+pub mod channel;
 pub mod cli;
 pub mod client;
 pub mod codec;

@@ -1,24 +1,13 @@
 //! Errors of the client runtime.
 
 use crate::connector::LinkError;
-use crate::proto::{ChannelType, DecodeError};
+use crate::proto::DecodeError;
 use thiserror::Error;
 
 use super::config::ConfigError;
 use super::tls::TlsError;
 
-/// Identifies a channel in messages: "display 0".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ChannelKey {
-    pub channel_type: ChannelType,
-    pub id: u8,
-}
-
-impl std::fmt::Display for ChannelKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} channel {}", self.channel_type, self.id)
-    }
-}
+pub use crate::proto::ChannelKey;
 
 /// Why a channel or the whole session failed.
 #[derive(Debug, Error)]
@@ -62,6 +51,11 @@ pub enum ClientError {
     },
     #[error("{channel}: protocol violation: {source}")]
     Protocol { channel: ChannelKey, source: DecodeError },
+    #[error("{channel}: {source}")]
+    Machine {
+        channel: ChannelKey,
+        source: crate::channel::ChannelError,
+    },
     #[error("{channel}: the server disconnected (reason {reason})")]
     ServerDisconnected { channel: ChannelKey, reason: u32 },
     #[error("the session was not established within {secs} s")]

@@ -61,6 +61,24 @@ pub enum SessionEvent {
         channel_id: u8,
         heads: Vec<MonitorHead>,
     },
+    /// Bytes arrived on a SpiceVMC channel's stream and nobody read the
+    /// earlier ones yet ([`SessionHandle::vmc_stream`](super::SessionHandle::vmc_stream)).
+    VmcReadable {
+        channel: ChannelKey,
+    },
+    /// A port channel announced its name (PORT_INIT) and whether its guest side is open.
+    Port {
+        channel: ChannelKey,
+        name: String,
+        opened: bool,
+    },
+    /// A port channel's PORT_EVENT (`proto::channel::vmc::port_event`).
+    PortEvent {
+        channel: ChannelKey,
+        event: u8,
+    },
+    /// The session's state changed ([`SessionState`](super::session::SessionState)).
+    State(super::session::SessionState),
     /// The session ended: all channel threads are joined. `error` is None when
     /// the embedder asked for the disconnect.
     Disconnected {

@@ -2,26 +2,28 @@
 //! tokio runtime), sockets, TLS. Never imports GTK or GLib; talks to the
 //! embedder through [`SessionEvent`]s and shared display state.
 
+pub mod agent;
+mod channels;
 pub mod config;
-mod cursor_channel;
-mod display_channel;
 pub mod error;
 pub mod events;
-mod inbuf;
+mod factory;
 pub mod inputs;
-mod inputs_channel;
-mod main_channel;
+pub mod media;
 pub mod proxy;
 pub mod record;
-mod red_channel;
 pub mod replay;
+mod runtime;
 pub mod session;
 pub mod stats;
+mod sync;
 pub mod tls;
-mod transport;
+pub mod vmc;
 pub mod vv;
 
+pub use agent::AgentHandle;
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;
-pub use session::{SessionHandle, SessionOptions, connect};
+pub use session::{SessionHandle, SessionOptions, SessionState, connect};
+pub use vmc::VmcStream;

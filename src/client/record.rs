@@ -116,6 +116,12 @@ impl Recorder {
     }
 }
 
+impl crate::channel::driver::Tap for Recorder {
+    fn message(&self, channel: ChannelKey, msg_type: u16, body: &[u8]) {
+        Recorder::message(self, channel, msg_type, body);
+    }
+}
+
 impl Drop for Recorder {
     fn drop(&mut self) {
         let _ = self.flush();

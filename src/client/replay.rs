@@ -9,7 +9,6 @@ use crate::proto::{ChannelType, Message};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What a replay produced.
 #[derive(Debug, Default)]
@@ -29,7 +28,7 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
     let mut out = Replayed::default();
     // One GLZ window for all display channels, as in a live session; nothing
     // decodes concurrently here, so a missing reference fails at once.
-    let glz = Arc::new(GlzWindow::new(crate::client::session::DEFAULT_GLZ_WINDOW_BYTES));
+    let glz = Arc::new(GlzWindow::new(crate::display::DEFAULT_GLZ_WINDOW_BYTES));
     let cache = SharedImageCache::new(crate::display::DEFAULT_IMAGE_CACHE_BYTES);
     while let Some(entry) = rec.next_entry()? {
         let RecordEntry::Message {
@@ -45,11 +44,10 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
             continue;
         }
         out.messages += 1;
-        let state = out.displays.entry(channel.id).or_insert_with(|| {
-            let mut s = DisplayState::with_shared(Limits::default(), Arc::clone(&glz), cache.clone());
-            s.set_glz_wait(Duration::ZERO);
-            s
-        });
+        let state = out
+            .displays
+            .entry(channel.id)
+            .or_insert_with(|| DisplayState::with_shared(Limits::default(), Arc::clone(&glz), cache.clone()));
         let msg = match DisplayServer::decode(msg_type, &body) {
             Ok(m) => m,
             Err(e) => {

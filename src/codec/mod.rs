@@ -42,6 +42,11 @@ pub enum CodecError {
     },
     #[error("glz: image {id} referenced by image {by} is not in the dictionary window")]
     GlzMissing { id: u64, by: u64 },
+    /// The referenced image has not arrived yet; another display channel may
+    /// still bring it (only with [`glz::Absent::Pending`]). Nothing changed:
+    /// retry the decode once more images arrived.
+    #[error("glz: image {id} referenced by image {by} has not arrived yet")]
+    GlzPending { id: u64, by: u64 },
     #[error("{codec}: not supported yet")]
     Unsupported { codec: &'static str },
 }

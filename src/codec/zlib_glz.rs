@@ -8,9 +8,8 @@
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::glz::GlzWindow;
+use super::glz::{Absent, GlzWindow};
 use super::{CodecError, ImageBuf, MAX_BYTES};
-use std::time::Duration;
 
 const CODEC: &str = "zlib-glz";
 
@@ -78,10 +77,10 @@ pub fn decode(
     window: &GlzWindow,
     out: &mut ImageBuf,
     scratch: &mut Vec<u8>,
-    wait: Duration,
+    absent: Absent,
 ) -> Result<(), CodecError> {
     inflate_capped(glz_data_size, data, scratch)?;
-    window.decode(scratch, out, wait)
+    window.decode(scratch, out, absent)
 }
 
 /// [`decode`] into pixels shared with the window ([`GlzWindow::decode_shared`]).
@@ -90,10 +89,10 @@ pub fn decode_shared(
     data: &[u8],
     window: &GlzWindow,
     scratch: &mut Vec<u8>,
-    wait: Duration,
+    absent: Absent,
 ) -> Result<super::glz::Decoded, CodecError> {
     inflate_capped(glz_data_size, data, scratch)?;
-    window.decode_shared(scratch, wait)
+    window.decode_shared(scratch, absent)
 }
 
 #[cfg(test)]
@@ -150,7 +149,7 @@ mod tests {
         let window = GlzWindow::new(4 << 20);
         let mut out = ImageBuf::new();
         let mut scratch = Vec::new();
-        decode(glz.len() as u32, &z, &window, &mut out, &mut scratch, Duration::ZERO).unwrap();
+        decode(glz.len() as u32, &z, &window, &mut out, &mut scratch, Absent::Missing).unwrap();
         for (p, s) in out.data.chunks_exact(4).zip(src.chunks_exact(4)) {
             assert_eq!(p, [s[0], s[1], s[2], 255]);
         }
@@ -161,7 +160,7 @@ mod tests {
                 &window,
                 &mut out,
                 &mut scratch,
-                Duration::ZERO
+                Absent::Missing
             )
             .is_err()
         );

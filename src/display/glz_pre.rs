@@ -1,24 +1,24 @@
 //! GLZ images decoded before a display channel takes its state lock.
 //!
 //! A GLZ image may reference images that another display channel of the
-//! session has not decoded yet; its decode then waits for them (at most the
-//! state's GLZ wait, see [`DisplayState::set_glz_wait`]). Done inside
-//! [`DisplayState::handle`], that wait would hold the channel's state lock,
-//! and whoever reads that channel's surfaces (the widget copying damage every
-//! frame, a screenshot) would stall with it. A [`GlzPredecoder`] runs the GLZ
-//! decodes of a message first, without the lock, into buffers of its own;
-//! [`DisplayState::handle_predecoded`] then uses them instead of decoding.
+//! session has not decoded yet. Nothing here waits: a [`GlzPredecoder`] runs
+//! the GLZ decodes of a message first, without the state lock, and stops at
+//! an image whose reference has not arrived ([`Absent::Pending`]); the runtime
+//! then waits (asynchronously, bounded, cancelled by shutdown) for the GLZ
+//! window's next arrival and calls [`GlzPredecoder::decode`] again, which
+//! resumes where it stopped. Once every image is done,
+//! [`DisplayState::handle_predecoded`] uses them instead of decoding.
 //!
 //! The decodes happen in message order on the channel's own thread, so the
 //! shared window sees the images exactly as it would through `handle`. An
-//! image the predecoder did not reach is decoded by `handle` as before.
+//! image the predecoder did not reach is decoded by `handle` with
+//! [`Absent::Missing`] (never pending under the lock).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::image::DEFAULT_GLZ_WINDOW_BYTES;
 use super::{DisplayEvent, DisplayState};
-use crate::codec::glz::{Decoded, GlzWindow};
+use crate::codec::glz::{Absent, Decoded, GlzWindow};
 use crate::codec::{self, CodecError};
 use crate::proto::channel::display::{Brush, DisplayServer, Image, ImageKind, QMask, image_type};
 
@@ -37,6 +37,8 @@ pub(crate) struct Predecoded {
 #[derive(Debug, Default)]
 pub struct GlzImages {
     pub(crate) items: Vec<Predecoded>,
+    /// Images of the message looked at so far (GLZ or not).
+    seen: usize,
 }
 
 impl GlzImages {
@@ -51,42 +53,52 @@ impl GlzImages {
 }
 
 /// Decodes the GLZ images of display messages outside the state lock, with
-/// the window and wait of the [`DisplayState`] it came from.
+/// the window of the [`DisplayState`] it came from.
 #[derive(Debug)]
 pub struct GlzPredecoder {
     window: Arc<GlzWindow>,
-    wait: Duration,
     inflate: Vec<u8>,
 }
 
 impl GlzPredecoder {
-    /// Decodes the GLZ and ZLIB_GLZ images `msg` carries, waiting (without
-    /// any lock of the caller) for images of other channels they reference.
-    pub fn decode(&mut self, msg: &DisplayServer) -> GlzImages {
-        let mut items = Vec::new();
-        for image in message_images(msg) {
+    /// Decodes the GLZ and ZLIB_GLZ images of `msg` not in `images` yet, in
+    /// order. Returns the id of an image that an image references and that
+    /// has not arrived yet (only with [`Absent::Pending`]): call again, with
+    /// the same `images`, once the window has had another arrival (or with
+    /// [`Absent::Missing`] to give up on it). `None`: every image is done.
+    pub fn decode(&mut self, msg: &DisplayServer, images: &mut GlzImages, absent: Absent) -> Option<u64> {
+        for image in message_images(msg).into_iter().skip(images.seen) {
             let d = &image.descriptor;
-            if !matches!(d.image_type, image_type::GLZ_RGB | image_type::ZLIB_GLZ_RGB) {
-                continue;
-            }
             let result = match &image.kind {
+                _ if !matches!(d.image_type, image_type::GLZ_RGB | image_type::ZLIB_GLZ_RGB) => None,
                 ImageKind::Binary(data) if d.image_type == image_type::GLZ_RGB => {
-                    self.window.decode_shared(data, self.wait)
+                    Some(self.window.decode_shared(data, absent))
                 }
-                ImageKind::ZlibGlz { glz_data_size, data } if d.image_type == image_type::ZLIB_GLZ_RGB => {
-                    codec::zlib_glz::decode_shared(*glz_data_size, data, &self.window, &mut self.inflate, self.wait)
-                }
+                ImageKind::ZlibGlz { glz_data_size, data } if d.image_type == image_type::ZLIB_GLZ_RGB => Some(
+                    codec::zlib_glz::decode_shared(*glz_data_size, data, &self.window, &mut self.inflate, absent),
+                ),
                 // A type/kind mismatch: left to `handle`, which reports it.
-                _ => continue,
+                _ => None,
             };
-            items.push(Predecoded {
-                id: d.id,
-                image_type: d.image_type,
-                result,
-                used: false,
-            });
+            if let Some(Err(CodecError::GlzPending { id, .. })) = &result {
+                return Some(*id);
+            }
+            images.seen = images.seen.saturating_add(1);
+            if let Some(result) = result {
+                images.items.push(Predecoded {
+                    id: d.id,
+                    image_type: d.image_type,
+                    result,
+                    used: false,
+                });
+            }
         }
-        GlzImages { items }
+        None
+    }
+
+    /// The GLZ window (the runtime waits for its arrivals).
+    pub fn window(&self) -> &Arc<GlzWindow> {
+        &self.window
     }
 
     /// Done with `images` (their pixels live on in the window and cache only).
@@ -96,7 +108,7 @@ impl GlzPredecoder {
 }
 
 impl DisplayState {
-    /// A predecoder sharing this state's GLZ window and wait.
+    /// A predecoder sharing this state's GLZ window.
     pub fn glz_predecoder(&mut self) -> GlzPredecoder {
         let window = self
             .images
@@ -104,13 +116,12 @@ impl DisplayState {
             .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
         GlzPredecoder {
             window: Arc::clone(window),
-            wait: self.images.glz_wait,
             inflate: Vec::new(),
         }
     }
 
     /// [`DisplayState::handle`] with the GLZ images of `m` already decoded by
-    /// a [`GlzPredecoder`] of this state: no GLZ wait happens here.
+    /// a [`GlzPredecoder`] of this state: nothing waits here.
     pub fn handle_predecoded(&mut self, m: &DisplayServer, glz: &mut GlzImages) -> Vec<DisplayEvent> {
         std::mem::swap(&mut self.images.predecoded, &mut glz.items);
         let events = self.handle(m);

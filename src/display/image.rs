@@ -28,7 +28,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use thiserror::Error;
 
@@ -37,18 +36,18 @@ use super::cache::{CachedPixels, ImageStats, Lookup, SharedImageCache, StoreMode
 use super::glz_pre::Predecoded;
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
 use super::{DisplayError, Unsupported};
-use crate::codec::glz::{Decoded, GlzWindow};
+use crate::codec::glz::{Absent, Decoded, GlzWindow};
 use crate::codec::{self, CodecError, ImageBuf};
 use crate::proto::channel::display::{
     Image, ImageKind, PaletteRef, Rect, bitmap_flags, bitmap_fmt, image_flags, image_type,
 };
 
-/// GLZ window size used when the state was not given a shared window
-/// (spice-gtk's minimum, 12 MiB).
-pub const DEFAULT_GLZ_WINDOW_BYTES: u64 = 12 << 20;
-/// How long a GLZ image waits for an image it references that another
-/// display channel has not decoded yet.
-pub const DEFAULT_GLZ_WAIT: Duration = Duration::from_secs(1);
+/// The GLZ dictionary window a session announces and keeps (shared by its
+/// display channels), also used by a state not given a shared window: 16 MiB,
+/// a little above spice-gtk's 12 MiB minimum, which is enough for the server's
+/// 1080p dictionaries and leaves room for images arriving out of order from
+/// two display channels.
+pub const DEFAULT_GLZ_WINDOW_BYTES: u64 = 16 << 20;
 /// Colours of mask bits: clear is black, set is white.
 const MASK_PALETTE: [u32; 2] = [0, 0x00ff_ffff];
 /// A decode buffer keeping more than this many bytes is released when a
@@ -130,7 +129,6 @@ pub(crate) struct Images {
     /// LZ_PLT palette widened for 16-bit surfaces.
     palette: Vec<u32>,
     pub(super) glz: Option<Arc<GlzWindow>>,
-    pub glz_wait: Duration,
     /// GLZ images of the message being handled, decoded ahead without the
     /// state lock ([`super::DisplayState::handle_predecoded`]).
     pub(super) predecoded: Vec<Predecoded>,
@@ -145,7 +143,6 @@ impl Default for Images {
             inflate: Vec::new(),
             palette: Vec::new(),
             glz: None,
-            glz_wait: DEFAULT_GLZ_WAIT,
             predecoded: Vec::new(),
         }
     }
@@ -449,7 +446,7 @@ impl Images {
                     .glz
                     .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
                 return window
-                    .decode_shared(data, self.glz_wait)
+                    .decode_shared(data, Absent::Missing)
                     .map(DecodedTo::Shared)
                     .map_err(codec_err);
             }
@@ -457,9 +454,15 @@ impl Images {
                 let window = self
                     .glz
                     .get_or_insert_with(|| Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES)));
-                return codec::zlib_glz::decode_shared(*glz_data_size, data, window, &mut self.inflate, self.glz_wait)
-                    .map(DecodedTo::Shared)
-                    .map_err(codec_err);
+                return codec::zlib_glz::decode_shared(
+                    *glz_data_size,
+                    data,
+                    window,
+                    &mut self.inflate,
+                    Absent::Missing,
+                )
+                .map(DecodedTo::Shared)
+                .map_err(codec_err);
             }
             _ => {}
         }

@@ -68,7 +68,6 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::codec::glz::GlzWindow;
 use crate::proto::DecodeError;
@@ -85,7 +84,7 @@ pub use cache::{
 pub use canvas::Rop;
 pub use error::{DisplayError, Unsupported};
 pub use glz_pre::{GlzImages, GlzPredecoder};
-pub use image::{DEFAULT_GLZ_WAIT, DEFAULT_GLZ_WINDOW_BYTES, ImageError};
+pub use image::{DEFAULT_GLZ_WINDOW_BYTES, ImageError};
 pub use journal::{JournalCursor, Patch, Plan, PlannedMove};
 use region::{PixBox, draw_region};
 pub use stream::{StreamError, StreamStats, StreamTick};
@@ -218,12 +217,6 @@ impl DisplayState {
             images: image::Images::new(cache, glz),
             ..Self::default()
         }
-    }
-
-    /// How long a GLZ image waits for images of other display channels it
-    /// references ([`DEFAULT_GLZ_WAIT`]).
-    pub fn set_glz_wait(&mut self, wait: Duration) {
-        self.images.glz_wait = wait;
     }
 
     /// The image (pixmap) cache, locked: do not hold it while this state

@@ -63,6 +63,11 @@ pub mod record {
     pub const OPUS: u32 = 2;
 }
 
+/// `SPICE_SPICEVMC_CAP_*` (usbredir, port and webdav channels).
+pub mod vmc {
+    pub const DATA_COMPRESS_LZ4: u32 = 0;
+}
+
 /// One capability bit set (a list of u32 words).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CapSet {

@@ -51,6 +51,25 @@ impl ChannelType {
     }
 }
 
+/// Identifies a channel of a session in messages: "display channel 0".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelKey {
+    pub channel_type: ChannelType,
+    pub id: u8,
+}
+
+impl ChannelKey {
+    pub const fn new(channel_type: ChannelType, id: u8) -> Self {
+        Self { channel_type, id }
+    }
+}
+
+impl std::fmt::Display for ChannelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} channel {}", self.channel_type, self.id)
+    }
+}
+
 impl std::fmt::Display for ChannelType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.name() {

@@ -12,6 +12,6 @@ pub mod frame;
 pub mod link;
 
 pub use base::Message;
-pub use consts::ChannelType;
+pub use consts::{ChannelKey, ChannelType};
 pub use cursor::{ReadCursor, WriteCursor};
 pub use error::{DecodeError, ProtoResult};

@@ -639,3 +639,95 @@ fn mjpeg_stream_is_scheduled_drawn_and_reported() {
             .any(|m| m.channel.0 == ChannelType::DISPLAY && m.msg_type == 102)
     }));
 }
+
+/// Two display channels whose GLZ image references an image nobody sends:
+/// both wait for it (bounded by 1 s); a disconnect during that wait must not
+/// wait it out. The runtime cancels the wait with the shutdown.
+#[test]
+fn a_channel_waiting_for_a_glz_image_does_not_delay_disconnect() {
+    use sumac::codec::glz::encode::GlzEncoder;
+    use sumac::codec::lz::LzType;
+    use sumac::proto::channel::display::{
+        Clip, CopyOp, DisplayBase, DisplayServer, Image, ImageDescriptor, ImageKind, QMask, Rect, SurfaceCreate,
+        image_type, ropd, surface_flags, surface_fmt,
+    };
+    let (w, h) = (16u32, 16u32);
+    let pixels = vec![0x55u8; (w * h * 4) as usize];
+    let mut enc = GlzEncoder::new(1 << 20);
+    let mut orphan = Vec::new();
+    for _ in 0..5 {
+        // Ids 0..=4; only id 4 is sent, and it references an earlier one.
+        orphan = enc.encode(LzType::Rgb32, w, h, true, &pixels).unwrap();
+    }
+    let r = Rect::ltrb(0, 0, w as i32, h as i32);
+    let mut cfg = ServerConfig {
+        channels: vec![(ChannelType::DISPLAY, 0), (ChannelType::DISPLAY, 1)],
+        ..ServerConfig::default()
+    };
+    cfg.scene.width = w;
+    cfg.scene.height = h;
+    cfg.scene.messages = vec![
+        DisplayServer::SurfaceCreate(SurfaceCreate {
+            surface_id: 0,
+            width: w,
+            height: h,
+            format: surface_fmt::XRGB32,
+            flags: surface_flags::PRIMARY,
+        }),
+        DisplayServer::DrawCopy {
+            base: DisplayBase {
+                surface_id: 0,
+                bbox: r,
+                clip: Clip::None,
+            },
+            copy: CopyOp {
+                src_bitmap: Some(Image {
+                    descriptor: ImageDescriptor {
+                        id: 77,
+                        image_type: image_type::GLZ_RGB,
+                        flags: 0,
+                        width: w,
+                        height: h,
+                    },
+                    kind: ImageKind::Binary(orphan),
+                }),
+                src_area: r,
+                rop_descriptor: ropd::OP_PUT,
+                scale_mode: 0,
+                mask: QMask::default(),
+            },
+        },
+    ];
+    let server = TestServer::start(cfg).unwrap();
+    let (session, mut rx) = sumac::client::connect(
+        ConnectionConfig::from_uri(&server.uri()).unwrap(),
+        SessionOptions::default(),
+    )
+    .unwrap();
+    // Both display channels read the draw and hold it.
+    let read_both = || {
+        let s = session.stats();
+        s.iter()
+            .filter(|c| c.key.channel_type == ChannelType::DISPLAY && c.messages_read >= 2)
+            .count()
+            == 2
+    };
+    assert!(wait_until(WAIT, read_both), "display channels never got the draw");
+    let waiting = session.display(0).unwrap();
+    let stats = waiting.lock().unwrap().stats().clone();
+    assert_eq!(
+        (stats.draws_applied, stats.draws_dropped),
+        (0, 0),
+        "the draw is waiting"
+    );
+    // The state is not locked by the wait: the embedder can read it.
+    assert!(waiting.try_lock().is_ok());
+    let t = Instant::now();
+    session.disconnect();
+    let took = t.elapsed();
+    eprintln!("disconnect during a GLZ wait took {took:?}");
+    // The wait alone would last 1 s; the disconnect must not wait it out.
+    assert!(took < Duration::from_millis(500), "disconnect took {took:?}");
+    assert!(wait_disconnected(&mut rx).is_none());
+    assert!(server.wait_for(WAIT, |r| r.closed.len() == 3));
+}

@@ -35,8 +35,7 @@
 //! the `max_bytes` cap; announcing a little less than `max_bytes / 4` pixels leaves room for them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::lz::{
     ByteUnit, LzType, MAGIC, MAX_COPY, Reader, Rgb16Unit, Rgb32Unit, Unit, VERSION, check_fillable, copy_back,
@@ -252,12 +251,40 @@ impl State {
     }
 }
 
+/// Called after an image arrived in a window (decoded or failed) or the window was cleared.
+pub type ArrivalListener = Arc<dyn Fn() + Send + Sync>;
+
 /// The GLZ dictionary window (thread-safe; share it with `Arc`).
-#[derive(Debug)]
+///
+/// Decoding never waits: a reference to an image that has not arrived yet
+/// (another display channel is still decoding it) is reported as
+/// [`CodecError::GlzPending`] when the caller may wait for it, and the caller
+/// retries after the window's [arrival listener](GlzWindow::set_arrival_listener)
+/// fired (the runtime does this asynchronously, bounded and cancellable).
 pub struct GlzWindow {
     max_bytes: u64,
     state: Mutex<State>,
-    changed: Condvar,
+    listener: OnceLock<ArrivalListener>,
+}
+
+impl std::fmt::Debug for GlzWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlzWindow")
+            .field("max_bytes", &self.max_bytes)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a reference to an image that has not arrived yet means to a decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absent {
+    /// The image may still come (another display channel is on it): the decode
+    /// fails with [`CodecError::GlzPending`], changes nothing, and can be retried.
+    Pending,
+    /// Nobody will send it (one display channel, or the wait is over): the
+    /// decode fails with [`CodecError::GlzMissing`] and the image counts as arrived.
+    Missing,
 }
 
 impl Default for GlzWindow {
@@ -272,7 +299,19 @@ impl GlzWindow {
         Self {
             max_bytes,
             state: Mutex::new(State::default()),
-            changed: Condvar::new(),
+            listener: OnceLock::new(),
+        }
+    }
+
+    /// Sets the function called after every arrival (and clear); once per window.
+    /// Returns false when a listener was set already.
+    pub fn set_arrival_listener(&self, listener: ArrivalListener) -> bool {
+        self.listener.set(listener).is_ok()
+    }
+
+    fn notify_arrival(&self) {
+        if let Some(l) = self.listener.get() {
+            l();
         }
     }
 
@@ -286,6 +325,12 @@ impl GlzWindow {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Bumped by every [`clear`](Self::clear): a decode retried after a
+    /// pending reference gives up (uses [`Absent::Missing`]) when it changed.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
     /// Bytes of decoded images held now.
     pub fn held_bytes(&self) -> u64 {
         self.lock().bytes
@@ -296,7 +341,8 @@ impl GlzWindow {
         self.lock().images.keys().copied().collect()
     }
 
-    /// Forgets every image (display channel reset). Decodes waiting for an image fail.
+    /// Forgets every image (display channel reset). Decodes that were waiting
+    /// for an image fail when retried.
     pub fn clear(&self) {
         let mut st = self.lock();
         let generation = st.generation.wrapping_add(1);
@@ -307,13 +353,13 @@ impl GlzWindow {
             ..State::default()
         };
         drop(st);
-        self.changed.notify_all();
+        self.notify_arrival();
     }
 
-    /// Decodes a GLZ_RGB image into `out`, waiting at most `wait` for
-    /// referenced images that another display channel has not decoded yet.
-    pub fn decode(&self, data: &[u8], out: &mut ImageBuf, wait: Duration) -> Result<(), CodecError> {
-        let d = self.decode_shared(data, wait)?;
+    /// Decodes a GLZ_RGB image into `out`; `absent` says what a reference to
+    /// an image that has not arrived yet means.
+    pub fn decode(&self, data: &[u8], out: &mut ImageBuf, absent: Absent) -> Result<(), CodecError> {
+        let d = self.decode_shared(data, absent)?;
         out.reset(CODEC, d.width, d.height)?;
         out.data.copy_from_slice(&d.pixels);
         out.has_alpha = d.has_alpha;
@@ -323,7 +369,7 @@ impl GlzWindow {
     /// Decodes a GLZ_RGB image like [`Self::decode`], into pixels shared with
     /// the window: a top-down image is not copied out of it (a bottom-up one
     /// is, flipped).
-    pub fn decode_shared(&self, data: &[u8], wait: Duration) -> Result<Decoded, CodecError> {
+    pub fn decode_shared(&self, data: &[u8], absent: Absent) -> Result<Decoded, CodecError> {
         let mut r = Reader::new(data, CODEC);
         let h = read_header(&mut r)?;
         let pixels = u64::from(h.width) * u64::from(h.height);
@@ -351,22 +397,25 @@ impl GlzWindow {
             by: h.id,
             head: h.head(),
             generation,
-            wait,
-            deadline: None,
+            absent,
             cache: Vec::new(),
         };
         let result = decode_body(&h, &mut r, &mut buf, &mut refs);
         drop(refs);
         if let Err(e) = result {
+            let pending = matches!(e, CodecError::GlzPending { .. });
             let mut st = self.lock();
-            if st.generation == generation {
+            // A pending decode will be retried: it has not arrived.
+            if st.generation == generation && !pending {
                 st.note_arrival(h.id, h.head());
             }
             if st.spare.is_none() {
                 st.spare = Some(buf);
             }
             drop(st);
-            self.changed.notify_all();
+            if !pending {
+                self.notify_arrival();
+            }
             return Err(e);
         }
         let has_alpha = h.ty == LzType::Rgba;
@@ -388,7 +437,7 @@ impl GlzWindow {
             st.note_arrival(h.id, h.head());
         }
         drop(st);
-        self.changed.notify_all();
+        self.notify_arrival();
         Ok(Decoded {
             width: h.width,
             height: h.height,
@@ -397,33 +446,21 @@ impl GlzWindow {
         })
     }
 
-    /// The image `id` for a reference by image `by`, waiting until `deadline` if it has not
-    /// arrived yet.
-    fn get(&self, refs: &mut Refs<'_>, id: u64) -> Result<WinImage, CodecError> {
+    /// The image `id` for a reference by image `by`: pending when it has not
+    /// arrived yet and the decode may wait, missing when it never will.
+    fn get(&self, refs: &Refs<'_>, id: u64) -> Result<WinImage, CodecError> {
         let missing = CodecError::GlzMissing { id, by: refs.by };
-        let mut st = self.lock();
-        loop {
-            if st.generation != refs.generation {
-                return Err(missing);
-            }
-            if let Some(img) = st.images.get(&id) {
-                return Ok(img.clone());
-            }
-            if id < st.oldest || st.arrived(id) {
-                return Err(missing);
-            }
-            let now = Instant::now();
-            let deadline = *refs
-                .deadline
-                .get_or_insert_with(|| now.checked_add(refs.wait).unwrap_or(now));
-            if now >= deadline {
-                return Err(missing);
-            }
-            st = match self.changed.wait_timeout(st, deadline - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+        let st = self.lock();
+        if st.generation != refs.generation {
+            return Err(missing);
         }
+        if let Some(img) = st.images.get(&id) {
+            return Ok(img.clone());
+        }
+        if id < st.oldest || st.arrived(id) || refs.absent == Absent::Missing {
+            return Err(missing);
+        }
+        Err(CodecError::GlzPending { id, by: refs.by })
     }
 }
 
@@ -433,9 +470,7 @@ struct Refs<'w> {
     by: u64,
     head: u64,
     generation: u64,
-    wait: Duration,
-    /// Set at the first wait: the whole decode waits at most `wait`.
-    deadline: Option<Instant>,
+    absent: Absent,
     cache: Vec<(u64, WinImage)>,
 }
 
@@ -451,8 +486,7 @@ impl Refs<'_> {
         if let Some((_, img)) = self.cache.iter().find(|(i, _)| *i == id) {
             return Ok(img.clone());
         }
-        let window = self.window;
-        let img = window.get(self, id)?;
+        let img = self.window.get(self, id)?;
         self.cache.push((id, img.clone()));
         Ok(img)
     }

@@ -2,10 +2,58 @@
 use super::encode::GlzEncoder;
 use super::*;
 use crate::codec::lz::tests::{Content, Rng, bytes, expected};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
-const NO_WAIT: Duration = Duration::ZERO;
+const NO_WAIT: Absent = Absent::Missing;
+
+/// The runtime's wait for other channels' images, for threaded tests: counts
+/// the window's arrivals and lets a decode retry after each one.
+#[derive(Default)]
+struct Arrivals {
+    count: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Arrivals {
+    fn attach(window: &GlzWindow) -> Arc<Self> {
+        let a = Arc::new(Self::default());
+        let a2 = Arc::clone(&a);
+        assert!(window.set_arrival_listener(Arc::new(move || {
+            *a2.count.lock().unwrap() += 1;
+            a2.changed.notify_all();
+        })));
+        a
+    }
+
+    /// Decodes, retrying a pending decode after each arrival for at most `wait`;
+    /// then once more with the image counted missing.
+    fn decode(&self, window: &GlzWindow, data: &[u8], out: &mut ImageBuf, wait: Duration) -> Result<(), CodecError> {
+        let end = Instant::now() + wait;
+        let generation = window.generation();
+        loop {
+            let seen = *self.count.lock().unwrap();
+            if window.generation() != generation {
+                // Cleared meanwhile: what it waited for is gone.
+                return window.decode(data, out, Absent::Missing);
+            }
+            match window.decode(data, out, Absent::Pending) {
+                Err(CodecError::GlzPending { .. }) => {}
+                r => return r,
+            }
+            let mut count = self.count.lock().unwrap();
+            while *count == seen {
+                let now = Instant::now();
+                if now >= end {
+                    drop(count);
+                    return window.decode(data, out, Absent::Missing);
+                }
+                count = self.changed.wait_timeout(count, end - now).unwrap().0;
+            }
+        }
+    }
+}
 
 fn src(ty: LzType, w: u32, h: u32, content: Content, seed: u64) -> Vec<u8> {
     bytes(
@@ -103,14 +151,21 @@ fn sequence_references_previous_images() {
         assert_eq!(window.ids(), (first..=i as u64).collect::<Vec<_>>());
         assert!(window.held_bytes() <= window.max_bytes());
     }
-    // image 7 without image 6: missing after a bounded wait
+    // image 7 without image 6: pending (nothing changes, no wait), then missing after a bounded wait
     let fresh = GlzWindow::new(1 << 24);
+    let arrivals = Arrivals::attach(&fresh);
     for data in &encoded[..6] {
         fresh.decode(data, &mut out, NO_WAIT).unwrap();
     }
+    let ids = fresh.ids();
+    assert_eq!(
+        fresh.decode(&encoded[7], &mut out, Absent::Pending),
+        Err(CodecError::GlzPending { id: 6, by: 7 })
+    );
+    assert_eq!(fresh.ids(), ids);
     let t = Instant::now();
-    let e = fresh
-        .decode(&encoded[7], &mut out, Duration::from_millis(60))
+    let e = arrivals
+        .decode(&fresh, &encoded[7], &mut out, Duration::from_millis(60))
         .unwrap_err();
     assert!(matches!(e, CodecError::GlzMissing { id: 6, by: 7 }), "{e:?}");
     assert!(t.elapsed() >= Duration::from_millis(50) && t.elapsed() < Duration::from_secs(5));
@@ -139,15 +194,19 @@ fn two_threads_decode_interleaved_images_of_one_window() {
     );
     // a little slack for out-of-order arrival
     let window = Arc::new(GlzWindow::new(u64::from(w * h) * 4 * 4 * 2));
+    let arrivals = Arrivals::attach(&window);
     let threads: Vec<_> = (0..2)
         .map(|t| {
             let (window, encoded, imgs) = (Arc::clone(&window), Arc::clone(&encoded), Arc::clone(&imgs));
+            let arrivals = Arc::clone(&arrivals);
             thread::spawn(move || {
                 let mut out = ImageBuf::new();
                 let mut rng = Rng(t + 5);
                 for i in (t as usize..encoded.len()).step_by(2) {
                     thread::sleep(Duration::from_micros(rng.below(3000)));
-                    window.decode(&encoded[i], &mut out, Duration::from_secs(20)).unwrap();
+                    arrivals
+                        .decode(&window, &encoded[i], &mut out, Duration::from_secs(20))
+                        .unwrap();
                     check(&out, LzType::Rgb32, w, h, false, &imgs[i]);
                 }
             })
@@ -170,6 +229,7 @@ fn out_of_order_images_are_kept_until_the_gap_closes() {
         .map(|s| enc.encode(LzType::Rgb32, w, h, true, s).unwrap())
         .collect();
     let window = GlzWindow::new(u64::from(w * h) * 4 * 4);
+    let arrivals = Arrivals::attach(&window);
     let mut out = ImageBuf::new();
     for i in [0, 1, 2] {
         window.decode(&encoded[i], &mut out, NO_WAIT).unwrap();
@@ -180,7 +240,9 @@ fn out_of_order_images_are_kept_until_the_gap_closes() {
         thread::scope(|s| {
             let h4 = s.spawn(|| {
                 let mut o = ImageBuf::new();
-                window.decode(&data, &mut o, Duration::from_secs(20)).map(|_| o)
+                arrivals
+                    .decode(&window, &data, &mut o, Duration::from_secs(20))
+                    .map(|_| o)
             });
             thread::sleep(Duration::from_millis(30));
             window.decode(&encoded[3], &mut out, NO_WAIT).unwrap();
@@ -278,12 +340,12 @@ fn hostile_images_are_rejected() {
             .decode(&glz(8, 4, 1, 16, 5, 5, &body), &mut out, NO_WAIT)
             .is_err()
     );
-    // a reference to an id that never comes: bounded wait then GlzMissing
+    // a reference to an id that never comes: pending, then GlzMissing once the caller gives up
     let body = [&[0u8, 9, 9, 9][..], &reference(0, 3, 1)].concat();
-    let t = Instant::now();
-    let e = window.decode(&glz(8, 4, 1, 16, 1000, 1, &body), &mut out, Duration::from_millis(40));
+    let e = window.decode(&glz(8, 4, 1, 16, 1000, 1, &body), &mut out, Absent::Pending);
+    assert_eq!(e, Err(CodecError::GlzPending { id: 999, by: 1000 }));
+    let e = window.decode(&glz(8, 4, 1, 16, 1000, 1, &body), &mut out, Absent::Missing);
     assert_eq!(e, Err(CodecError::GlzMissing { id: 999, by: 1000 }));
-    assert!(t.elapsed() < Duration::from_secs(5));
     // in-image match before the start, and past the end
     assert!(
         window
@@ -308,10 +370,9 @@ fn window_stays_bounded_and_clear_forgets() {
     for i in 0..20 {
         let s = src(LzType::Rgb32, w, h, Content::Text, i);
         let data = enc.encode(LzType::Rgb32, w, h, true, &s).unwrap();
-        // references to evicted images fail at once, never wait
-        let t = Instant::now();
-        let _ = window.decode(&data, &mut out, Duration::from_secs(10));
-        assert!(t.elapsed() < Duration::from_secs(5));
+        // references to evicted images are missing, never pending
+        let r = window.decode(&data, &mut out, Absent::Pending);
+        assert!(!matches!(r, Err(CodecError::GlzPending { .. })), "{r:?}");
         assert!(window.held_bytes() <= size * 3);
     }
     // an image larger than the whole window is decoded, not kept
@@ -323,13 +384,19 @@ fn window_stays_bounded_and_clear_forgets() {
     assert_eq!(small.held_bytes(), 0);
     // clear: empty, and a waiter fails at once
     let window = Arc::new(window);
+    let arrivals = Arrivals::attach(&window);
     let waiter = {
         let window = Arc::clone(&window);
         let body = [&[0u8, 9, 9, 9][..], &[0x61u8, 0, 1][..]].concat();
         thread::spawn(move || {
             let t = Instant::now();
             let mut o = ImageBuf::new();
-            let r = window.decode(&glz(8, 4, 1, 16, 500, 1, &body), &mut o, Duration::from_secs(30));
+            let r = arrivals.decode(
+                &window,
+                &glz(8, 4, 1, 16, 500, 1, &body),
+                &mut o,
+                Duration::from_secs(30),
+            );
             (r, t.elapsed())
         })
     };

@@ -4,12 +4,12 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::*;
 use crate::codec::CodecError;
-use crate::codec::glz::GlzWindow;
 use crate::codec::glz::encode::GlzEncoder;
+use crate::codec::glz::{Absent, GlzWindow};
 use crate::codec::lz::LzType;
 use crate::display::cache::SharedImageCache;
 
@@ -73,7 +73,6 @@ fn glz_wait_happens_outside_the_state_lock() {
     let cache = SharedImageCache::new(1 << 20);
     let a = Arc::new(Mutex::new(channel(&window, &cache)));
     let b = Arc::new(Mutex::new(channel(&window, &cache)));
-    a.lock().unwrap().set_glz_wait(Duration::from_secs(10));
 
     // Image 1 repeats image 0: its GLZ data references image 0.
     let mut enc = GlzEncoder::new(1 << 16);
@@ -83,7 +82,7 @@ fn glz_wait_happens_outside_the_state_lock() {
     let mut out = crate::codec::ImageBuf::new();
     assert!(
         matches!(
-            GlzWindow::new(1 << 20).decode(&data1, &mut out, Duration::ZERO),
+            GlzWindow::new(1 << 20).decode(&data1, &mut out, Absent::Missing),
             Err(CodecError::GlzMissing { id: 0, by: 1 })
         ),
         "image 1 must reference image 0"
@@ -91,35 +90,28 @@ fn glz_wait_happens_outside_the_state_lock() {
     let msg0 = draw(glz_image(100, image_type::GLZ_RGB, ImageKind::Binary(data0)));
     let msg1 = draw(glz_image(101, image_type::GLZ_RGB, ImageKind::Binary(data1)));
 
-    // Channel A gets image 1 first, as the channel thread does it: GLZ
-    // decodes outside the lock, then the draw under it.
+    // Channel A gets image 1 first, as the channel machine does it: GLZ
+    // decodes outside the lock, then the draw under it. Image 0 has not
+    // arrived: the predecode stops (the runtime waits, no thread blocks).
     let mut pre = a.lock().unwrap().glz_predecoder();
-    let a_thread = {
-        let a = Arc::clone(&a);
-        let msg1 = msg1.clone();
-        std::thread::spawn(move || {
-            let mut glz = pre.decode(&msg1);
-            let decoded_at = Instant::now();
-            let events = a.lock().unwrap().handle_predecoded(&msg1, &mut glz);
-            assert_eq!(glz.len(), 1);
-            pre.recycle(glz);
-            (events, decoded_at)
-        })
-    };
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!a_thread.is_finished(), "A must be waiting for image 0");
+    let mut glz = GlzImages::default();
+    assert_eq!(pre.decode(&msg1, &mut glz, Absent::Pending), Some(0));
+    assert!(glz.is_empty());
     // Meanwhile A's state is free: the widget can copy A's surface.
     {
         let guard = a.try_lock().expect("A's state is not locked during the GLZ wait");
         assert_eq!(px(&guard, 0, 0, 0), [0; 4], "nothing drawn yet");
     }
-    assert!(!a_thread.is_finished(), "the lock was free while A waited");
 
     // Channel B draws image 0 (into the shared window): A goes on.
     let b_draws_at = Instant::now();
     let ev = b.lock().unwrap().handle(&msg0);
     assert!(errors(&ev).is_empty(), "{ev:?}");
-    let (events, decoded_at) = a_thread.join().unwrap();
+    assert_eq!(pre.decode(&msg1, &mut glz, Absent::Pending), None);
+    let decoded_at = Instant::now();
+    let events = a.lock().unwrap().handle_predecoded(&msg1, &mut glz);
+    assert_eq!(glz.len(), 1);
+    pre.recycle(glz);
     assert!(errors(&events).is_empty(), "{events:?}");
     assert!(decoded_at >= b_draws_at, "A decoded image 1 before image 0 existed");
     assert_eq!(surface_bgr(&a.lock().unwrap()), bgr(&first));
@@ -163,7 +155,8 @@ fn predecoded_draws_equal_plain_handle() {
     let mut pre = ahead.glz_predecoder();
     for (i, m) in msgs.iter().enumerate() {
         let expected = plain.handle(m);
-        let mut glz = pre.decode(m);
+        let mut glz = GlzImages::default();
+        assert_eq!(pre.decode(m, &mut glz, Absent::Pending), None, "message {i}");
         assert_eq!(glz.len(), usize::from(i != 3), "message {i}");
         let got = ahead.handle_predecoded(m, &mut glz);
         pre.recycle(glz);
@@ -297,7 +290,8 @@ fn glz_images_in_every_slot_are_predecoded() {
     let mut s = channel(&Arc::new(GlzWindow::new(1 << 20)), &SharedImageCache::new(1 << 20));
     let mut pre = s.glz_predecoder();
     for (i, (m, n)) in msgs.iter().enumerate() {
-        let glz = pre.decode(m);
+        let mut glz = GlzImages::default();
+        assert_eq!(pre.decode(m, &mut glz, Absent::Pending), None);
         assert_eq!(glz.len(), *n, "message {i}: {m:?}");
         assert!(glz.items.iter().all(|p| p.result.is_ok()), "message {i}");
         pre.recycle(glz);

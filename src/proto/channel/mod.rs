@@ -4,3 +4,4 @@ pub mod cursor;
 pub mod display;
 pub mod inputs;
 pub mod main;
+pub mod vmc;

@@ -1,16 +1,16 @@
 //! `glz_sequence` oracle (hostile-inputs rows 22 and 23), stateful: byte 0 splits the input into
 //! `1 + (b0 & 7)` GLZ images (each but the last prefixed by its length, u16 little-endian) and
-//! picks the window size (`256 << (b0 >> 5)` bytes); the images go through one `GlzWindow` with a
-//! 1 ms wait. Decoding must never panic or block longer than its wait, the window must stay
-//! within its size, and a decoded image must be fully sized and opaque unless RGBA.
+//! picks the window size (`256 << (b0 >> 5)` bytes); the images go through one `GlzWindow`.
+//! Each is decoded first as if another channel might still bring what it references
+//! (`Absent::Pending`): a pending result must change nothing in the window; then as a decoder
+//! that gave up waiting (`Absent::Missing`). Decoding must never panic or block, the window must
+//! stay within its size, and a decoded image must be fully sized and opaque unless RGBA.
 
 use std::time::{Duration, Instant};
 
-use sumac::codec::glz::{self, GlzWindow};
+use sumac::codec::glz::{self, Absent, GlzWindow};
 use sumac::codec::lz::LzType;
 use sumac::codec::{CodecError, ImageBuf};
-
-const WAIT: Duration = Duration::from_millis(1);
 
 /// Splits `data` as the oracle does: the window size and the images.
 pub fn split(data: &[u8]) -> Option<(u64, Vec<&[u8]>)> {
@@ -32,7 +32,20 @@ pub fn split(data: &[u8]) -> Option<(u64, Vec<&[u8]>)> {
 /// Decodes `data` as one image of `window` and checks the properties; returns whether it decoded.
 pub fn decode_checked(window: &GlzWindow, data: &[u8], out: &mut ImageBuf) -> bool {
     let t = Instant::now();
-    let r = window.decode(data, out, WAIT);
+    let (ids, held, generation) = (window.ids(), window.held_bytes(), window.generation());
+    let mut r = window.decode(data, out, Absent::Pending);
+    if matches!(r, Err(CodecError::GlzPending { .. })) {
+        assert_eq!(
+            (window.ids(), window.held_bytes(), window.generation()),
+            (ids, held, generation),
+            "a pending decode changed the window"
+        );
+        r = window.decode(data, out, Absent::Missing);
+        assert!(
+            !matches!(r, Err(CodecError::GlzPending { .. })),
+            "pending after giving up"
+        );
+    }
     assert!(
         t.elapsed() < Duration::from_secs(2),
         "decode blocked for {:?}",

@@ -8,11 +8,9 @@
 //! first sends pending motion, even over the cap, so that the click lands where
 //! the pointer is (as spice-gtk does). Keys are never coalesced.
 
-use super::error::{ChannelKey, ClientError};
-use super::events::SessionEvent;
-use super::inputs::{Command, InputsShared};
-use super::red_channel::{ChannelHandler, Outbox};
-use super::session::Shared;
+use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Outputs};
+use crate::client::events::SessionEvent;
+use crate::client::inputs::{Command, InputsShared};
 use crate::connector::client::Linked;
 use crate::proto::caps::inputs as inputs_caps;
 use crate::proto::channel::inputs::{
@@ -22,9 +20,10 @@ use crate::proto::channel::inputs::{
 use crate::proto::{ChannelType, Message};
 use std::sync::Arc;
 
-pub(crate) struct InputsHandler {
+/// The inputs channel's state; commands come from the embedder's
+/// [`InputsHandle`](crate::client::inputs::InputsHandle) through `shared`.
+pub struct InputsMachine {
     id: u8,
-    session: Arc<Shared>,
     shared: Arc<InputsShared>,
     /// The server announced KEY_SCANCODE: keys travel as raw bytes.
     scancode_cap: bool,
@@ -40,11 +39,10 @@ pub(crate) struct InputsHandler {
     pending_position: Option<(u32, u32, u8)>,
 }
 
-impl InputsHandler {
-    pub(crate) fn new(id: u8, session: Arc<Shared>, shared: Arc<InputsShared>) -> Self {
+impl InputsMachine {
+    pub(crate) fn new(id: u8, shared: Arc<InputsShared>) -> Self {
         Self {
             id,
-            session,
             shared,
             scancode_cap: false,
             held: Vec::new(),
@@ -56,13 +54,10 @@ impl InputsHandler {
     }
 
     fn channel(&self) -> ChannelKey {
-        ChannelKey {
-            channel_type: ChannelType::INPUTS,
-            id: self.id,
-        }
+        ChannelKey::new(ChannelType::INPUTS, self.id)
     }
 
-    fn send_key(&mut self, scancode: u16, release: bool, out: &mut Outbox) {
+    fn send_key(&mut self, scancode: u16, release: bool, out: &mut Outputs) {
         if !is_valid_scancode(scancode) {
             tracing::debug!(scancode, "not a set-1 scancode; key ignored");
             return;
@@ -88,7 +83,7 @@ impl InputsHandler {
         }
     }
 
-    fn send_pending_motion(&mut self, out: &mut Outbox) {
+    fn send_pending_motion(&mut self, out: &mut Outputs) {
         if let Some((dx, dy)) = self.pending_motion.take() {
             out.send(&InputsClient::MouseMotion {
                 dx,
@@ -99,7 +94,7 @@ impl InputsHandler {
         }
     }
 
-    fn send_pending_position(&mut self, out: &mut Outbox) {
+    fn send_pending_position(&mut self, out: &mut Outputs) {
         if let Some((x, y, display_id)) = self.pending_position.take() {
             out.send(&InputsClient::MousePosition {
                 x,
@@ -112,7 +107,7 @@ impl InputsHandler {
     }
 
     /// Sends pending motion while the window allows (`force`: regardless of it).
-    fn flush_motion(&mut self, force: bool, out: &mut Outbox) {
+    fn flush_motion(&mut self, force: bool, out: &mut Outputs) {
         if force || self.unacked < MAX_UNACKED_MOTION {
             self.send_pending_motion(out);
         }
@@ -121,7 +116,7 @@ impl InputsHandler {
         }
     }
 
-    fn button(&mut self, b: MouseButton, press: bool, out: &mut Outbox) {
+    fn button(&mut self, b: MouseButton, press: bool, out: &mut Outputs) {
         // Pending motion first, with the mask it happened under.
         self.flush_motion(true, out);
         // The wheel is momentary: its mask bit is never part of the held state.
@@ -141,7 +136,7 @@ impl InputsHandler {
         });
     }
 
-    fn command(&mut self, c: Command, out: &mut Outbox) {
+    fn command(&mut self, c: Command, out: &mut Outputs) {
         match c {
             Command::KeyPress(k) => self.send_key(k, false, out),
             Command::KeyRelease(k) => self.send_key(k, true, out),
@@ -164,15 +159,15 @@ impl InputsHandler {
         }
     }
 
-    fn server_modifiers(&self, modifiers: u16) {
+    fn server_modifiers(&self, modifiers: u16, out: &mut Outputs) {
         let m = LockModifiers::from_wire(modifiers);
         self.shared.set_server_modifiers(m);
-        self.session.emit(SessionEvent::KeyModifiers(m));
+        out.event(SessionEvent::KeyModifiers(m));
     }
 }
 
-impl ChannelHandler for InputsHandler {
-    fn on_linked(&mut self, linked: &Linked, out: &mut Outbox) -> Result<(), ClientError> {
+impl Machine for InputsMachine {
+    fn linked(&mut self, linked: &Linked, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
         self.scancode_cap = linked.server_caps.channel.has(inputs_caps::KEY_SCANCODE);
         tracing::debug!(channel = %self.channel(), scancode = self.scancode_cap, "inputs channel ready");
         if let Some(m) = self.shared.wanted_modifiers() {
@@ -182,38 +177,34 @@ impl ChannelHandler for InputsHandler {
         Ok(())
     }
 
-    fn on_message(&mut self, msg_type: u16, body: &[u8], out: &mut Outbox) -> Result<bool, ClientError> {
-        let msg = InputsServer::decode(msg_type, body).map_err(|source| ClientError::Protocol {
-            channel: self.channel(),
-            source,
-        })?;
-        match msg {
+    fn message(&mut self, msg_type: u16, body: &[u8], _ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
+        match InputsServer::decode(msg_type, body)? {
             InputsServer::Init { modifiers } | InputsServer::KeyModifiers { modifiers } => {
-                self.server_modifiers(modifiers);
+                self.server_modifiers(modifiers, out);
             }
             InputsServer::MouseMotionAck => {
                 self.unacked = self.unacked.saturating_sub(MOTION_ACK_BUNCH);
                 self.flush_motion(false, out);
             }
-            InputsServer::Base(_) | InputsServer::Unknown { .. } => return Ok(false),
+            InputsServer::Base(_) | InputsServer::Unknown { .. } => return Ok(Handled::Skipped),
         }
-        Ok(true)
+        Ok(Handled::Done)
     }
 
-    fn command_notify(&self) -> Option<Arc<tokio::sync::Notify>> {
-        Some(self.shared.notify())
-    }
-
-    fn on_commands(&mut self, out: &mut Outbox) -> Result<(), ClientError> {
+    fn commands(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
         for c in self.shared.take() {
             self.command(c, out);
         }
         self.flush_motion(false, out);
         Ok(())
     }
+
+    fn closed(&mut self) {
+        self.shared.set_up(false);
+    }
 }
 
-impl Drop for InputsHandler {
+impl Drop for InputsMachine {
     fn drop(&mut self) {
         self.shared.set_up(false);
     }
@@ -222,26 +213,32 @@ impl Drop for InputsHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::Output;
     use crate::proto::channel::inputs::button_mask;
 
-    fn handler(scancode_cap: bool) -> (InputsHandler, Arc<InputsShared>) {
+    fn handler(scancode_cap: bool) -> (InputsMachine, Arc<InputsShared>) {
         let shared = InputsShared::new();
-        let session = super::super::session::tests::shared();
-        let mut h = InputsHandler::new(0, session, Arc::clone(&shared));
+        let mut h = InputsMachine::new(0, Arc::clone(&shared));
         h.scancode_cap = scancode_cap;
         shared.set_up(true);
         (h, shared)
     }
 
-    fn decoded(out: &mut Outbox) -> Vec<InputsClient> {
-        out.messages
-            .drain(..)
-            .map(|(t, b)| InputsClient::decode(t, &b).unwrap())
+    fn decoded(out: &mut Outputs) -> Vec<InputsClient> {
+        out.drain()
+            .filter_map(|o| match o {
+                Output::Send { msg_type, body } => Some(InputsClient::decode(msg_type, &body).unwrap()),
+                _ => None,
+            })
             .collect()
     }
 
-    fn run(h: &mut InputsHandler, cmds: &[Command]) -> Vec<InputsClient> {
-        let mut out = Outbox::default();
+    fn ctx() -> Ctx {
+        Ctx::new(std::time::Instant::now(), 0)
+    }
+
+    fn run(h: &mut InputsMachine, cmds: &[Command]) -> Vec<InputsClient> {
+        let mut out = Outputs::new();
         for &c in cmds {
             h.command(c, &mut out);
         }
@@ -305,8 +302,8 @@ mod tests {
         }
         assert_eq!(sent.len(), MAX_UNACKED_MOTION as usize);
         assert_eq!(h.pending_motion, Some((12, -24)));
-        let mut out = Outbox::default();
-        h.on_message(111, &[], &mut out).unwrap();
+        let mut out = Outputs::new();
+        h.message(111, &[], &ctx(), &mut out).unwrap();
         assert_eq!(
             decoded(&mut out),
             vec![InputsClient::MouseMotion {
@@ -391,10 +388,10 @@ mod tests {
     #[test]
     fn server_modifiers_are_recorded() {
         let (mut h, shared) = handler(false);
-        let mut out = Outbox::default();
-        assert!(h.on_message(101, &[4, 0], &mut out).unwrap());
-        let handle = super::super::inputs::InputsHandle::new(shared);
+        let mut out = Outputs::new();
+        assert_eq!(h.message(101, &[4, 0], &ctx(), &mut out).unwrap(), Handled::Done);
+        let handle = crate::client::inputs::InputsHandle::new(shared);
         assert_eq!(handle.server_lock_modifiers().map(|m| m.caps_lock), Some(true));
-        assert!(h.on_message(102, &[1], &mut out).is_err());
+        assert!(h.message(102, &[1], &ctx(), &mut out).is_err());
     }
 }

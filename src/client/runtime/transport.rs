@@ -1,9 +1,9 @@
 //! Opens the byte stream of one channel: TCP, TLS (rustls) or a Unix socket.
 
-use super::config::Endpoint;
-use super::error::{ChannelKey, ClientError};
-use super::proxy::ProxyConfig;
-use super::tls;
+use crate::client::config::Endpoint;
+use crate::client::error::{ChannelKey, ClientError};
+use crate::client::proxy::ProxyConfig;
+use crate::client::tls;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -44,7 +44,7 @@ async fn tcp(channel: ChannelKey, host: &str, port: u16, desc: &str) -> Result<t
 }
 
 /// TCP to `host:port`, directly or through an HTTP CONNECT tunnel (the host
-/// goes to the proxy unresolved; see [`super::proxy`]).
+/// goes to the proxy unresolved; see [`crate::client::proxy`]).
 async fn tcp_or_tunnel(
     channel: ChannelKey,
     host: &str,

@@ -1,0 +1,188 @@
+//! The main channel: session bring-up (MAIN_INIT, ATTACH_CHANNELS,
+//! CHANNELS_LIST → one [`Output::Spawn`] per channel), mouse mode, the
+//! multimedia clock, name and UUID; the agent is [`super::agent`]'s.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::agent::Agent;
+use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Output, Outputs};
+use crate::client::agent::AgentShared;
+use crate::client::events::SessionEvent;
+use crate::client::inputs::{InputsShared, MouseMode};
+use crate::proto::caps::main as main_caps;
+use crate::proto::channel::main::{MainClient, MainServer};
+use crate::proto::consts::mouse_mode;
+use crate::proto::{ChannelType, Message};
+
+/// What the main machine needs to know of the user's settings.
+#[derive(Debug, Clone, Default)]
+pub struct MainSettings {
+    /// Preferred mouse mode (`None`: client mode when offered, as remote-viewer).
+    pub mouse_mode: Option<MouseMode>,
+    /// Channel types not to open even if the server lists them.
+    pub disabled_channels: Vec<ChannelType>,
+}
+
+/// The main channel's state.
+#[derive(Debug)]
+pub struct MainMachine {
+    settings: MainSettings,
+    inputs: Arc<InputsShared>,
+    agent: Agent,
+    session_id: Option<u32>,
+    spawned: BTreeSet<(u8, u8)>,
+}
+
+/// The MOUSE_MODE_REQUEST to send after MAIN_INIT, if any: the preferred mode
+/// (client unless the user asked for server) when the server supports it and
+/// does not use it already.
+fn mouse_mode_to_request(preference: Option<MouseMode>, supported: u32, current: u32) -> Option<u16> {
+    let wanted = match preference {
+        Some(MouseMode::Server) => mouse_mode::SERVER,
+        Some(MouseMode::Client) | None => mouse_mode::CLIENT,
+    };
+    (supported & wanted != 0 && current != wanted)
+        .then(|| u16::try_from(wanted).ok())
+        .flatten()
+}
+
+impl MainMachine {
+    pub(crate) fn new(settings: MainSettings, inputs: Arc<InputsShared>, agent: Arc<AgentShared>) -> Self {
+        Self {
+            settings,
+            inputs,
+            agent: Agent::new(agent),
+            session_id: None,
+            spawned: BTreeSet::new(),
+        }
+    }
+
+    /// The session id from MAIN_INIT.
+    pub fn session_id(&self) -> Option<u32> {
+        self.session_id
+    }
+
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    fn channels_list(&mut self, list: &[crate::proto::channel::main::ChannelId], out: &mut Outputs) {
+        let Some(session_id) = self.session_id else {
+            tracing::warn!("CHANNELS_LIST before MAIN_INIT; ignoring");
+            return;
+        };
+        let keys: Vec<ChannelKey> = list
+            .iter()
+            .map(|c| ChannelKey::new(ChannelType(c.channel_type), c.id))
+            .collect();
+        out.event(SessionEvent::ChannelsList(keys.clone()));
+        let display_channels = keys.iter().filter(|k| k.channel_type == ChannelType::DISPLAY).count();
+        for key in keys {
+            let t = key.channel_type;
+            if t == ChannelType::MAIN || t == ChannelType::TUNNEL {
+                continue;
+            }
+            if self.settings.disabled_channels.contains(&t) {
+                tracing::info!(channel = %key, "channel disabled by the user");
+                continue;
+            }
+            if !self.spawned.insert((t.0, key.id)) {
+                continue;
+            }
+            out.push(Output::Spawn {
+                channel: key,
+                connection_id: session_id,
+                display_channels,
+            });
+        }
+    }
+}
+
+impl Machine for MainMachine {
+    fn caps(&self) -> Vec<u32> {
+        vec![main_caps::NAME_AND_UUID, main_caps::AGENT_CONNECTED_TOKENS]
+    }
+
+    fn message(&mut self, msg_type: u16, body: &[u8], _ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
+        match MainServer::decode(msg_type, body)? {
+            MainServer::Init(init) => {
+                self.session_id = Some(init.session_id);
+                out.push(Output::SetMmTime(init.multi_media_time));
+                tracing::info!(
+                    session_id = init.session_id,
+                    mouse = init.current_mouse_mode,
+                    agent = init.agent_connected,
+                    ram_hint = init.ram_hint,
+                    "main channel initialised"
+                );
+                self.inputs.set_mouse_mode(init.current_mouse_mode);
+                out.event(SessionEvent::Init {
+                    session_id: init.session_id,
+                    supported_mouse_modes: init.supported_mouse_modes,
+                    current_mouse_mode: init.current_mouse_mode,
+                    agent_connected: init.agent_connected != 0,
+                });
+                if let Some(mode) = mouse_mode_to_request(
+                    self.settings.mouse_mode,
+                    init.supported_mouse_modes,
+                    init.current_mouse_mode,
+                ) {
+                    tracing::info!(mode, "requesting mouse mode");
+                    out.send(&MainClient::MouseModeRequest { mode });
+                }
+                if init.agent_connected != 0 {
+                    self.agent.connected(init.agent_tokens, out);
+                }
+                out.send(&MainClient::AttachChannels);
+            }
+            MainServer::ChannelsList(list) => self.channels_list(&list, out),
+            MainServer::MouseMode { supported, current } => {
+                tracing::info!(supported, current, "mouse mode changed");
+                self.inputs.set_mouse_mode(u32::from(current));
+                out.event(SessionEvent::MouseMode { supported, current });
+            }
+            MainServer::MultiMediaTime { time } => {
+                out.push(Output::SetMmTime(time));
+                out.event(SessionEvent::MultiMediaTime(time));
+            }
+            MainServer::Name(name) => out.event(SessionEvent::Name(String::from_utf8_lossy(&name).into_owned())),
+            MainServer::Uuid(u) => out.event(SessionEvent::Uuid(u)),
+            MainServer::AgentConnected => self.agent.connected(0, out),
+            MainServer::AgentConnectedTokens { num_tokens } => self.agent.connected(num_tokens, out),
+            MainServer::AgentDisconnected { error_code } => self.agent.disconnected(error_code, out),
+            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, out),
+            MainServer::AgentData(data) => {
+                if !self.agent.data(&data) {
+                    return Ok(Handled::Skipped);
+                }
+            }
+            MainServer::MigrateBegin(_)
+            | MainServer::MigrateBeginSeamless(_)
+            | MainServer::MigrateSwitchHost(_)
+            | MainServer::MigrateCancel
+            | MainServer::MigrateEnd
+            | MainServer::MigrateDstSeamlessAck
+            | MainServer::MigrateDstSeamlessNack => {
+                tracing::warn!(msg_type, "migration is not supported yet; ignoring");
+                return Ok(Handled::Skipped);
+            }
+            MainServer::Base(_) | MainServer::Unknown { .. } => return Ok(Handled::Skipped),
+        }
+        Ok(Handled::Done)
+    }
+
+    fn commands(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.commands(out);
+        Ok(())
+    }
+
+    fn closed(&mut self) {
+        let mut out = Outputs::new();
+        self.agent.disconnected(0, &mut out);
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/main.rs"]
+mod tests;

@@ -1,0 +1,202 @@
+//! The main machine from byte vectors.
+
+use super::*;
+use crate::channel::Output;
+use crate::proto::channel::main::{ChannelId, MainInit, MainServer};
+
+const BOTH: u32 = mouse_mode::SERVER | mouse_mode::CLIENT;
+
+fn ctx() -> Ctx {
+    Ctx::new(std::time::Instant::now(), 0)
+}
+
+fn machine(settings: MainSettings) -> (MainMachine, Arc<InputsShared>, Arc<AgentShared>) {
+    let inputs = InputsShared::new();
+    let agent = AgentShared::new();
+    (
+        MainMachine::new(settings, Arc::clone(&inputs), Arc::clone(&agent)),
+        inputs,
+        agent,
+    )
+}
+
+fn feed(m: &mut MainMachine, msg: &MainServer) -> (Handled, Outputs) {
+    let mut out = Outputs::new();
+    let h = m.message(msg.msg_type(), &msg.to_body(), &ctx(), &mut out).unwrap();
+    (h, out)
+}
+
+fn sent(out: &Outputs) -> Vec<MainClient> {
+    out.items()
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg_type, body } => Some(MainClient::decode(*msg_type, body).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn init(agent: u32, tokens: u32, current_mouse: u32) -> MainServer {
+    MainServer::Init(MainInit {
+        session_id: 0xabcd,
+        display_channels_hint: 1,
+        supported_mouse_modes: BOTH,
+        current_mouse_mode: current_mouse,
+        agent_connected: agent,
+        agent_tokens: tokens,
+        multi_media_time: 5000,
+        ram_hint: 0,
+    })
+}
+
+#[test]
+fn mouse_mode_request_follows_the_preference() {
+    let client = Some(mouse_mode::CLIENT as u16);
+    let server = Some(mouse_mode::SERVER as u16);
+    // Default and Client: client mode whenever offered and not current.
+    assert_eq!(mouse_mode_to_request(None, BOTH, mouse_mode::SERVER), client);
+    assert_eq!(
+        mouse_mode_to_request(Some(MouseMode::Client), BOTH, mouse_mode::SERVER),
+        client
+    );
+    assert_eq!(mouse_mode_to_request(None, BOTH, mouse_mode::CLIENT), None);
+    assert_eq!(
+        mouse_mode_to_request(None, mouse_mode::SERVER, mouse_mode::SERVER),
+        None
+    );
+    // Server: stay in server mode, or ask for it back.
+    assert_eq!(
+        mouse_mode_to_request(Some(MouseMode::Server), BOTH, mouse_mode::SERVER),
+        None
+    );
+    assert_eq!(
+        mouse_mode_to_request(Some(MouseMode::Server), BOTH, mouse_mode::CLIENT),
+        server
+    );
+    // Not offered: nothing asked.
+    assert_eq!(
+        mouse_mode_to_request(Some(MouseMode::Server), mouse_mode::CLIENT, mouse_mode::CLIENT),
+        None
+    );
+    assert_eq!(mouse_mode_to_request(None, 0, 0), None);
+}
+
+#[test]
+fn main_init_sets_the_clock_asks_for_client_mode_starts_the_agent_and_attaches() {
+    let (mut m, inputs, agent) = machine(MainSettings::default());
+    let (h, out) = feed(&mut m, &init(1, 10, mouse_mode::SERVER));
+    assert_eq!(h, Handled::Done);
+    assert!(matches!(out.items()[0], Output::SetMmTime(5000)));
+    assert!(out.items().iter().any(|o| matches!(
+        o,
+        Output::Event(SessionEvent::Init {
+            session_id: 0xabcd,
+            agent_connected: true,
+            ..
+        })
+    )));
+    assert_eq!(
+        sent(&out),
+        vec![
+            MainClient::MouseModeRequest {
+                mode: mouse_mode::CLIENT as u16
+            },
+            MainClient::AgentStart { num_tokens: u32::MAX },
+            MainClient::AttachChannels,
+        ]
+    );
+    assert_eq!(m.session_id(), Some(0xabcd));
+    assert_eq!(
+        crate::client::inputs::InputsHandle::new(inputs).mouse_mode(),
+        Some(MouseMode::Server)
+    );
+    assert!(agent.is_up());
+    assert_eq!(m.agent().tokens(), 10);
+}
+
+#[test]
+fn channels_list_spawns_each_channel_once_except_main_tunnel_and_disabled() {
+    let (mut m, _, _) = machine(MainSettings {
+        mouse_mode: None,
+        disabled_channels: vec![ChannelType::PLAYBACK],
+    });
+    let ids = |list: &[(u8, u8)]| {
+        MainServer::ChannelsList(
+            list.iter()
+                .map(|&(channel_type, id)| ChannelId { channel_type, id })
+                .collect(),
+        )
+    };
+    // Before MAIN_INIT: ignored.
+    let (_, out) = feed(&mut m, &ids(&[(2, 0)]));
+    assert!(out.is_empty());
+    feed(&mut m, &init(0, 0, mouse_mode::CLIENT));
+    let (_, out) = feed(&mut m, &ids(&[(1, 0), (2, 0), (2, 1), (3, 0), (5, 0), (7, 0), (2, 0)]));
+    let spawned: Vec<(ChannelKey, u32, usize)> = out
+        .items()
+        .iter()
+        .filter_map(|o| match o {
+            Output::Spawn {
+                channel,
+                connection_id,
+                display_channels,
+            } => Some((*channel, *connection_id, *display_channels)),
+            _ => None,
+        })
+        .collect();
+    let k = |t, id| ChannelKey::new(ChannelType(t), id);
+    assert_eq!(
+        spawned,
+        vec![(k(2, 0), 0xabcd, 3), (k(2, 1), 0xabcd, 3), (k(3, 0), 0xabcd, 3)]
+    );
+    // Listed again: nothing new.
+    let (_, out) = feed(&mut m, &ids(&[(2, 0), (3, 0)]));
+    assert!(!out.items().iter().any(|o| matches!(o, Output::Spawn { .. })));
+}
+
+#[test]
+fn agent_messages_wait_for_tokens_and_vanish_with_the_agent() {
+    let (mut m, _, agent) = machine(MainSettings::default());
+    feed(&mut m, &init(0, 0, mouse_mode::CLIENT));
+    // No agent: the inbox refuses.
+    assert!(agent.push(vec![1; 10]).is_err());
+    let (_, out) = feed(&mut m, &MainServer::AgentConnectedTokens { num_tokens: 1 });
+    assert_eq!(sent(&out), vec![MainClient::AgentStart { num_tokens: u32::MAX }]);
+    agent.push(vec![7; 5000]).unwrap();
+    let mut out = Outputs::new();
+    m.commands(&ctx(), &mut out).unwrap();
+    // 5000 bytes = 3 chunks; one token: one goes out.
+    assert_eq!(sent(&out), vec![MainClient::AgentData(vec![7; 2048])]);
+    let (_, out) = feed(&mut m, &MainServer::AgentToken { num_tokens: 5 });
+    assert_eq!(
+        sent(&out),
+        vec![
+            MainClient::AgentData(vec![7; 2048]),
+            MainClient::AgentData(vec![7; 904])
+        ]
+    );
+    assert_eq!(m.agent().tokens(), 3);
+    assert_eq!(agent.queued_bytes(), 0);
+    // Gone: queued data is dropped, the embedder is told.
+    agent.push(vec![1; 3]).unwrap();
+    let (_, out) = feed(&mut m, &MainServer::AgentDisconnected { error_code: 0 });
+    assert!(matches!(
+        out.items(),
+        [Output::Event(SessionEvent::AgentConnected(false))]
+    ));
+    assert!(!agent.is_up());
+    assert_eq!(agent.queued_bytes(), 0);
+    // Agent data is counted and skipped until the agent protocol lands.
+    let (h, _) = feed(&mut m, &MainServer::AgentData(vec![1, 2, 3]));
+    assert_eq!(h, Handled::Skipped);
+}
+
+#[test]
+fn truncated_main_messages_close_the_channel() {
+    let (mut m, _, _) = machine(MainSettings::default());
+    let mut out = Outputs::new();
+    assert!(matches!(
+        m.message(crate::proto::channel::main::msg::INIT, &[1, 2, 3], &ctx(), &mut out),
+        Err(ChannelError::Decode(_))
+    ));
+}

@@ -1,0 +1,8 @@
+//! One factory per channel type: what each channel's machine is built from.
+//! Registered in [`super::factory`].
+
+pub(crate) mod cursor;
+pub(crate) mod display;
+pub(crate) mod inputs;
+pub(crate) mod main;
+pub(crate) mod vmc;

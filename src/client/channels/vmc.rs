@@ -1,0 +1,34 @@
+//! SpiceVMC channels (usbredir, port, webdav): the byte stream goes to a
+//! [`VmcStream`](crate::client::vmc::VmcStream) the embedder reads and writes.
+
+use std::sync::Arc;
+
+use crate::channel::vmc::VmcMachine;
+use crate::client::config::Endpoint;
+use crate::client::factory::{Built, ChannelFactory, SpawnHint};
+use crate::client::session::{Session, lock};
+use crate::client::vmc::{StreamEndpoint, VmcShared};
+use crate::proto::{ChannelKey, ChannelType};
+
+/// One factory per VMC channel type.
+pub(crate) struct VmcFactory(pub(crate) ChannelType);
+
+impl ChannelFactory for VmcFactory {
+    fn channel_type(&self) -> ChannelType {
+        self.0
+    }
+
+    fn build(&self, session: &Session, key: ChannelKey, _hint: SpawnHint) -> Option<Built> {
+        let shared = VmcShared::new(key);
+        lock(&session.vmc).insert(key, Arc::clone(&shared));
+        // spice-gtk does not compress over a Unix socket.
+        let compress = !matches!(
+            session.target().config.endpoint_for(key.channel_type),
+            Ok(Endpoint::Unix(_))
+        );
+        Some(Built {
+            inbox: Some(shared.notify()),
+            machine: Box::new(VmcMachine::new(key, Box::new(StreamEndpoint::new(shared)), compress)),
+        })
+    }
+}
