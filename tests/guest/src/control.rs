@@ -3,8 +3,8 @@
 //!
 //! A request is a bash script renamed into `cmd/ID.sh` (with its time limit in `cmd/ID.timeout`);
 //! the guest init polls `cmd/` (a read with a timeout on a FIFO, no fork per poll), runs the script
-//! under `timeout`, and writes `out/ID.out`, `out/ID.err`, then `out/ID.rc` (renamed, so complete
-//! once visible). The host polls for `out/ID.rc` (a `stat` every 20 ms: nothing for a host core),
+//! under `timeout`, and writes `out/ID.out`, `out/ID.err`, then `out/ID.rc` (the exit status and a
+//! newline in one write: complete once it ends with the newline). The host polls for `out/ID.rc` (a `stat` every 20 ms: nothing for a host core),
 //! reads the results and deletes the files.
 
 use crate::error::{Error, Result, io_err};
@@ -143,7 +143,9 @@ impl Guest {
         let ctl = &self.paths.ctl;
         let mut script = String::from("export HOME=/root LANG=C.UTF-8 TERM=xterm\n");
         if options.display {
-            script.push_str("export DISPLAY=:0 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/sumac/session-bus\n");
+            script.push_str(
+                "export DISPLAY=:0 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/sumac/session-bus NO_AT_BRIDGE=1\n",
+            );
         }
         script.push_str(command);
         script.push('\n');
@@ -161,7 +163,10 @@ impl Guest {
         let rc_path = out.join(format!("{id}.rc"));
         let start = Instant::now();
         loop {
-            if let Ok(rc) = fs::read_to_string(&rc_path) {
+            // Complete once it ends with a newline (one write in the guest, after the output).
+            if let Ok(rc) = fs::read_to_string(&rc_path).map(|rc| rc.ends_with('\n').then_some(rc))
+                && let Some(rc) = rc
+            {
                 let read = |ext: &str| {
                     String::from_utf8_lossy(&fs::read(out.join(format!("{id}.{ext}"))).unwrap_or_default()).into_owned()
                 };

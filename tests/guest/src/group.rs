@@ -193,9 +193,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 impl Guest {
     /// What a case must not change: the PIDs of the guest's daemons and the screen size.
     pub fn state(&self) -> Result<String> {
-        let script = "for p in Xorg spice-vdagentd spice-vdagent spice-webdavd avahi-daemon pcscd; do \
-                      echo \"$p: $(pidof -s $p)\"; done\n\
-                      xrandr --current 2>&1 | head -n 1";
+        let script = "pgrep -l -x 'Xorg|spice-vdagentd|spice-vdagent|spice-webdavd|avahi-daemon|pcscd' | sort -k2 | tr '\\n' ' '\n\
+                      xrandr --current 2>&1 | sed -n '1s/.*current \\([0-9]*\\) x \\([0-9]*\\).*/screen=\\1x\\2/p'";
         let output = self.run_with(
             script,
             &RunOptions {
@@ -206,16 +205,18 @@ impl Guest {
         Ok(output.stdout.trim().to_string())
     }
 
-    /// Sets the guest mixer back to the boot volume, unmuted (with audio).
+    /// Sets the guest mixer back to the boot volume ([`GuestOptions::volume_percent`]), unmuted
+    /// (with audio; otherwise does nothing).
     pub fn reset_volume(&self) -> Result<()> {
-        if !self.opts.audio {
-            return Ok(());
+        self.set_volume(self.opts.volume_percent)
+    }
+
+    /// Sets the guest mixer's playback and capture volume (percent), unmuted (with audio;
+    /// otherwise does nothing).
+    pub fn set_volume(&self, percent: u8) -> Result<()> {
+        if self.opts.audio {
+            self.run_ok(&format!("sh /run/sumac/mixer.sh {}", percent.min(100)))?;
         }
-        let v = self.opts.volume_percent.min(100);
-        self.run(&format!(
-            "for c in Master PCM Front Headphone Speaker; do amixer -q -c 0 sset \"$c\" {v}% unmute 2>/dev/null; done; \
-             for c in Capture 'Input Source'; do amixer -q -c 0 sset \"$c\" {v}% cap 2>/dev/null; done; true"
-        ))
-        .map(drop)
+        Ok(())
     }
 }

@@ -155,6 +155,18 @@ pub fn process_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The CPU time (user + system) a process has used so far, from `/proc/PID/stat` (clock ticks of
+/// 1/100 s, the `USER_HZ` of Linux on x86).
+pub fn process_cpu_time(pid: u32) -> Option<std::time::Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let total = ticks(11)? + ticks(12)?;
+    Some(std::time::Duration::from_millis(total * 10))
+}
+
 /// The cache of prepared guest images: `SUMAC_GUEST_CACHE`, else `sumac-guest/` in Cargo's target
 /// directory (`CARGO_TARGET_DIR`, else the `target` directory the running executable was built in,
 /// found by its `CACHEDIR.TAG`), else `~/.cache/sumac-guest`.

@@ -69,7 +69,8 @@ pub use error::{Error, Result};
 pub use group::{CaseResult, GroupReport, GuestGroup};
 pub use guest::{GUEST_CTL_DIR, GUEST_SHARE_DIR, Guest, StopReport, WEBDAV_PORT, shell_quote};
 pub use host::{
-    GUEST_PACKAGES, SMARTCARD_PACKAGES, default_cache_dir, in_ci, missing_packages, process_alive, process_rss_kib,
+    GUEST_PACKAGES, SMARTCARD_PACKAGES, default_cache_dir, in_ci, missing_packages, process_alive, process_cpu_time,
+    process_rss_kib,
 };
 pub use image::{GuestImage, PrepareReport};
 pub use options::{Accel, GuestOptions, TlsOptions};

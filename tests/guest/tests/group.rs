@@ -48,6 +48,6 @@ fn cases_share_a_guest_and_must_leave_it_as_found() {
         "{report:?}"
     );
     assert!(report.failed[0].1.contains("fails on purpose"), "{report:?}");
-    assert!(report.failed[1].1.contains("800 x 600"), "{report:?}");
+    assert!(report.failed[1].1.contains("screen=800x600"), "{report:?}");
     assert_eq!(report.boots, 2, "one boot, then one after the screen change");
 }

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use sumac_test_guest::{Accel, Guest, GuestImage, GuestOptions, RunOptions, default_cache_dir};
+use sumac_test_guest::{Accel, Guest, GuestImage, GuestOptions, RunOptions, default_cache_dir, process_cpu_time};
 
 const USAGE: &str = "usage: sumac-guest prepare
        sumac-guest boot [DEVICES] [OPTIONS]
@@ -163,10 +163,11 @@ fn boot(options: GuestOptions) -> Result<Guest, Box<dyn std::error::Error>> {
     let prepared = start.elapsed();
     let guest = Guest::boot_image(image, options)?;
     eprintln!(
-        "guest ready: prepare {:.1} s, boot {:.1} s ({:?}), QEMU PID {} RSS {} MiB",
+        "guest ready: prepare {:.1} s, boot {:.1} s ({:?}, QEMU used {:.1} s of CPU), QEMU PID {} RSS {} MiB",
         prepared.as_secs_f64(),
         guest.boot_time().as_secs_f64(),
         guest.accel(),
+        process_cpu_time(guest.pid()).unwrap_or_default().as_secs_f64(),
         guest.pid(),
         guest.qemu_rss_kib().map_or(0, |k| k / 1024)
     );
