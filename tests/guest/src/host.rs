@@ -192,3 +192,19 @@ pub fn default_cache_dir() -> PathBuf {
 fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_packages_are_missing() {
+        assert_eq!(missing_packages(&["sumac-no-such-package"]), ["sumac-no-such-package"]);
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a", 5), "a");
+    }
+}

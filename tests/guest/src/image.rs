@@ -90,6 +90,16 @@ impl GuestImage {
         require_packages(GUEST_PACKAGES)?;
         fs::create_dir_all(cache_dir).map_err(io_err(format!("create the cache {}", cache_dir.display())))?;
         let cache_dir = fs::canonicalize(cache_dir).map_err(io_err("resolve the cache directory"))?;
+        // Its paths go on the kernel command line and into shell scripts.
+        if cache_dir
+            .to_string_lossy()
+            .contains(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        {
+            return Err(Error::Other(format!(
+                "the guest cache path {} has blanks or quotes: set SUMAC_GUEST_CACHE to a plain path",
+                cache_dir.display()
+            )));
+        }
         let lock = File::create(cache_dir.join(".lock")).map_err(io_err("create the cache lock"))?;
         lock.lock().map_err(io_err("lock the guest cache"))?;
         report.waited_for_lock = start.elapsed();

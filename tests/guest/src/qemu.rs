@@ -381,3 +381,88 @@ impl Drop for QemuProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::GuestOptions;
+
+    fn image() -> GuestImage {
+        GuestImage {
+            cache_dir: "/cache".into(),
+            kernel_release: "6.1.0-57-amd64".into(),
+            kernel_package: "linux-image-6.1.0-57-amd64 6.1.192-3".into(),
+            kernel_dir: "/cache/kernel".into(),
+            kernel: "/cache/kernel/boot/vmlinuz-6.1.0-57-amd64".into(),
+            initrd: "/cache/initrd.img".into(),
+            guest_init: "/cache/guest-init.sh".into(),
+        }
+    }
+
+    fn args(opts: &GuestOptions, ports: Ports) -> String {
+        arguments(&image(), opts, Accel::Tcg, ports, &RunPaths::new(Path::new("/run/g"))).join(" ")
+    }
+
+    #[test]
+    fn bare_guest_has_no_optional_device() {
+        let a = args(
+            &GuestOptions::default(),
+            Ports {
+                plain: Some(5900),
+                tls: None,
+            },
+        );
+        assert!(a.contains("-accel tcg,tb-size=256"), "{a}");
+        assert!(
+            a.contains("-spice addr=127.0.0.1,port=5900,disable-ticketing=on"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-m 1024") && a.contains("-vga qxl") && a.contains("-no-reboot"),
+            "{a}"
+        );
+        assert!(a.contains("sumac.init=/cache/guest-init.sh"), "{a}");
+        assert!(a.contains("path=/run/g/ctl,mount_tag=guestctl"), "{a}");
+        for absent in [
+            "vdagent",
+            "webdav",
+            "qmpport",
+            "audiodev",
+            "usb-redir",
+            "ser1",
+            "ccid",
+            "-daemonize",
+        ] {
+            assert!(!a.contains(absent), "{absent} in {a}");
+        }
+    }
+
+    #[test]
+    fn every_device_and_security_option() {
+        let opts = GuestOptions::all().password("s3cret").tls("/pki", true);
+        let a = args(
+            &opts,
+            Ports {
+                plain: None,
+                tls: Some(5901),
+            },
+        );
+        for present in [
+            "name=com.redhat.spice.0",
+            "name=org.spice-space.webdav.0",
+            "spiceport,id=qmpport,name=org.qemu.monitor.qmp.0",
+            "-mon chardev=qmpport,mode=control",
+            "hda-duplex,audiodev=snd0",
+            "usb-redir,chardev=usbredir1",
+            "usb-redir,chardev=usbredir2",
+            "name=org.qemu.console.serial.0",
+            "ccid-card-passthru,chardev=ccid",
+            "-object secret,id=spicepw,data=s3cret",
+            "tls-port=5901,x509-dir=/pki,password-secret=spicepw",
+        ] {
+            assert!(a.contains(present), "{present} missing in {a}");
+        }
+        assert!(!a.contains("port=5900") && !a.contains("disable-ticketing"), "{a}");
+        assert!(!a.contains(",port="), "TLS only: no plain port in {a}");
+    }
+}

@@ -97,6 +97,16 @@ fn smoke_every_device() {
             .any(|l| l.contains(" connected") && l.contains("1024x768+0+0")),
         "no output at 1024x768: {xrandr}"
     );
+    // The udev rule behind client-driven resize: a DRM change event makes each connected output
+    // take its preferred mode (a client's monitors config changes that mode; here it stays 1024x768).
+    guest
+        .run_ok("udevadm trigger --action=change /sys/class/drm/card0 && udevadm settle")
+        .unwrap();
+    let resized = guest.guest_log("resize.log");
+    assert!(
+        resized.contains("crtc 0:") && resized.contains("1024x768"),
+        "resize.log: {resized:?}"
+    );
     // Sound card with the mixer unmuted at the boot volume; the smartcard reader on USB.
     let mixer = guest.run_ok("aplay -l; amixer -c 0 sget Master").unwrap();
     assert!(mixer.contains("[80%]") && mixer.contains("[on]"), "{mixer}");

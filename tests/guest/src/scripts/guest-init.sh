@@ -63,8 +63,13 @@ log "modules loaded"
 # udev, with a rule that applies the client's monitor configuration: with the qxl KMS driver QEMU
 # takes the client's monitors config itself and the kernel sends a DRM change uevent; a desktop
 # would apply the new preferred mode, here xrandr --auto does.
-printf '%s\n' '# Run by udev on a DRM change event (guest resize from the SPICE client).' \
-    "DISPLAY=:0 xrandr --auto >>$LOGS/resize.log 2>&1" >/run/sumac/resize.sh
+# (`xrandr --auto` alone leaves enabled outputs alone: each connected output gets --output --auto.)
+printf '%s\n' '# Run by udev on a DRM change event (guest resize from the SPICE client): each connected' \
+    '# output takes its preferred mode, the one the client asked for.' \
+    'export DISPLAY=:0' \
+    'xrandr | while read -r output state _; do' \
+    '    [ "$state" = connected ] && xrandr --verbose --output "$output" --auto' \
+    "done >>$LOGS/resize.log 2>&1" >/run/sumac/resize.sh
 printf '%s\n' 'SUBSYSTEM=="drm", ACTION=="change", RUN+="/bin/sh /run/sumac/resize.sh"' \
     >/run/udev/rules.d/99-sumac-resize.rules
 /lib/systemd/systemd-udevd --daemon >"$LOGS/udevd.log" 2>&1 || fail "systemd-udevd"
