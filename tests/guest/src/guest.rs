@@ -124,6 +124,7 @@ impl Guest {
             .prefix("sumac-guest-")
             .tempdir()
             .map_err(io_err("create the guest run directory"))?;
+        remove_stale_run_dirs(dir.path());
         let paths = RunPaths::new(dir.path());
         for sub in ["cmd", "out", "log", "share"] {
             fs::create_dir_all(paths.ctl.join(sub)).map_err(io_err("create the control share"))?;
@@ -142,7 +143,7 @@ impl Guest {
                 drop(qemu);
                 // Port conflicts are retried; other failures leave the logs for people to read.
                 if last_attempt || !matches!(&e, Error::QemuExited { qemu_log, .. } if port_conflict(qemu_log)) {
-                    let kept = dir.keep();
+                    let kept = keep(dir);
                     eprintln!("sumac-test-guest: the failed boot's logs stay in {}", kept.display());
                 }
                 Err(e)
@@ -297,7 +298,7 @@ impl Guest {
         self.qemu.kill();
         if let Some(dir) = self.dir.take() {
             if std::env::var_os("SUMAC_GUEST_KEEP").is_some() {
-                eprintln!("sumac-test-guest: keeping the run directory {}", dir.keep().display());
+                eprintln!("sumac-test-guest: keeping the run directory {}", keep(dir).display());
             } else {
                 dir.close().map_err(io_err("remove the guest run directory"))?;
             }
@@ -347,6 +348,43 @@ fn wait_ready(qemu: &QemuProcess, paths: &RunPaths, accel: Accel, timeout: Durat
             });
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Keeps a run directory for people to read (marked so that [`remove_stale_run_dirs`] leaves it).
+fn keep(dir: tempfile::TempDir) -> PathBuf {
+    let path = dir.keep();
+    let _ = fs::write(path.join(KEEP_MARK), "");
+    path
+}
+
+const KEEP_MARK: &str = ".keep";
+
+/// Removes the run directories of guests whose test process was killed (SIGKILL, a runner's
+/// timeout: no destructor ran; QEMU itself died with it). Such a directory still has QEMU's
+/// pidfile (QEMU removes it when it exits normally) naming a process that is no QEMU any more.
+/// Only directories of our user next to `new_dir`, never kept ones.
+fn remove_stale_run_dirs(new_dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(parent), Ok(ours)) = (new_dir.parent(), fs::metadata(new_dir)) else {
+        return;
+    };
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let is_run_dir = entry.file_name().to_string_lossy().starts_with("sumac-guest-") && path != new_dir;
+        if !is_run_dir || path.join(KEEP_MARK).exists() || !fs::metadata(&path).is_ok_and(|m| m.uid() == ours.uid()) {
+            continue;
+        }
+        let Some(pid) = fs::read_to_string(path.join("qemu.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !(crate::host::process_alive(pid) && comm.starts_with("qemu-system")) {
+            let _ = fs::remove_dir_all(&path);
+        }
     }
 }
 
