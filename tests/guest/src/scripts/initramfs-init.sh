@@ -40,7 +40,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroo
 mount -t tmpfs -o mode=0755 tmpfs /rw || fail "tmpfs /rw"
 mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || fail "mount the overlay"
-[ -e "/newroot$guest_init" ] || fail "guest init $guest_init not found in the host root"
+[ -e "/lower$guest_init" ] || fail "guest init $guest_init not found in the host root"
 
 # The control share (no cache: the host writes requests into it) and the host's config for us.
 mkdir -p /newroot/sumac/ctl /newroot/sumac/lower
@@ -77,4 +77,5 @@ ip link set lo up
 
 echo "sumac-initramfs: $(cut -d' ' -f1 /newroot/proc/uptime) s, switching to the overlay root, init $guest_init"
 cd /
-exec switch_root /newroot /bin/bash "$guest_init"
+# Run from the read-only host root: the tmpfs on /tmp (or /run) may hide the cache's path.
+exec switch_root /newroot /bin/bash "/sumac/lower$guest_init"
