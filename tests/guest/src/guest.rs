@@ -52,6 +52,15 @@ impl std::fmt::Debug for Guest {
     }
 }
 
+/// What [`Guest::boot_once`] hands over.
+struct Booted {
+    dir: tempfile::TempDir,
+    paths: RunPaths,
+    ports: Ports,
+    qemu: QemuProcess,
+    boot_time: Duration,
+}
+
 /// How a guest stopped.
 #[derive(Debug, Clone)]
 pub struct StopReport {
@@ -90,18 +99,18 @@ impl Guest {
         loop {
             attempt += 1;
             match Self::boot_once(&image, &opts, accel, attempt == 3) {
-                Ok((dir, paths, ports, qemu, boot_time)) => {
+                Ok(booted) => {
                     return Ok(Guest {
                         image,
                         opts,
                         accel,
-                        dir: Some(dir),
-                        paths,
-                        ports,
-                        qemu,
+                        dir: Some(booted.dir),
+                        paths: booted.paths,
+                        ports: booted.ports,
+                        qemu: booted.qemu,
                         qmp: Mutex::new(None),
                         next_id: AtomicU64::new(1),
-                        boot_time,
+                        boot_time: booted.boot_time,
                         stopped: false,
                         _slot: slot,
                     });
@@ -112,13 +121,8 @@ impl Guest {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn boot_once(
-        image: &GuestImage,
-        opts: &GuestOptions,
-        accel: Accel,
-        last_attempt: bool,
-    ) -> Result<(tempfile::TempDir, RunPaths, Ports, QemuProcess, Duration)> {
+    /// One QEMU start, up to the guest's "ready".
+    fn boot_once(image: &GuestImage, opts: &GuestOptions, accel: Accel, last_attempt: bool) -> Result<Booted> {
         let start = Instant::now();
         let dir = tempfile::Builder::new()
             .prefix("sumac-guest-")
@@ -138,7 +142,13 @@ impl Guest {
         let args = qemu::arguments(image, opts, accel, ports, &paths);
         let qemu = QemuProcess::spawn(args, &paths.qemu_log)?;
         match wait_ready(&qemu, &paths, accel, opts.effective_boot_timeout(), start) {
-            Ok(()) => Ok((dir, paths, ports, qemu, start.elapsed())),
+            Ok(()) => Ok(Booted {
+                dir,
+                paths,
+                ports,
+                qemu,
+                boot_time: start.elapsed(),
+            }),
             Err(e) => {
                 drop(qemu);
                 // Port conflicts are retried; other failures leave the logs for people to read.

@@ -21,6 +21,17 @@
 //!
 //! At most `SUMAC_GUEST_SLOTS` guests (default 1) run at once on a machine: other boots wait.
 //!
+//! # Why one `#[test]` per group
+//! A boot costs ~25-40 s of a TCG core, so tests share guests. `cargo nextest` (CI's
+//! `scripts/test`) runs every `#[test]` in a process of its own, so a guest cannot outlive its test
+//! function there; under `cargo test` a `static` guest would never be powered off (statics are not
+//! dropped); a guest left running for later test processes would belong to nobody (and outlive the
+//! run); nextest's setup scripts are experimental and nextest-only. A [`GuestGroup`] inside one
+//! `#[test]` works the same under both runners: it boots once, runs its cases in order, checks after
+//! each that the guest is as it was (daemons, screen size), replaces a guest a case broke, and
+//! reports every failing case. Guest tests go in `tests/guest/tests/` (or any test binary that
+//! depends on this crate), one `#[test]` per group of cases that need the same devices.
+//!
 //! # A test group
 //! ```no_run
 //! use sumac_test_guest::{GuestGroup, GuestOptions};
@@ -75,3 +86,12 @@ pub use host::{
 pub use image::{GuestImage, PrepareReport};
 pub use options::{Accel, GuestOptions, TlsOptions};
 pub use qmp::Qmp;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_guest_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::Guest>();
+    }
+}
