@@ -67,6 +67,17 @@ impl AgentLimits {
     /// Room for every control message and for one 64 KiB FILE_XFER_DATA.
     pub const DEFAULT_OTHER: u32 = 256 * 1024;
 
+    /// The limits of a client that announces `max` in MAX_CLIPBOARD: clipboard
+    /// payloads up to `max`, the default for everything else. A negative `max`
+    /// (spice-gtk's "no limit") gets `u32::MAX`, the wire's own bound; the
+    /// buffer still grows only as the bytes actually arrive.
+    pub fn from_max_clipboard(max: i32) -> Self {
+        Self {
+            clipboard: u32::try_from(max).unwrap_or(u32::MAX),
+            other: Self::DEFAULT_OTHER,
+        }
+    }
+
     /// The most data a message of `msg_type` may declare.
     pub fn max_data(&self, msg_type: u32) -> u32 {
         if msg_type == msg_type::CLIPBOARD {

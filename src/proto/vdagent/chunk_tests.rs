@@ -295,6 +295,23 @@ fn strict_framing_follows_spice_server() {
 }
 
 #[test]
+fn limits_from_max_clipboard() {
+    assert_eq!(
+        AgentLimits::from_max_clipboard(1000).max_data(msg_type::CLIPBOARD),
+        1008
+    );
+    assert_eq!(
+        AgentLimits::from_max_clipboard(-1).max_data(msg_type::CLIPBOARD),
+        u32::MAX
+    );
+    assert_eq!(
+        AgentLimits::from_max_clipboard(0).max_data(msg_type::REPLY),
+        AgentLimits::DEFAULT_OTHER
+    );
+    assert_eq!(AgentLimits::default().clipboard, 100 << 20);
+}
+
+#[test]
 fn limits_change_from_the_next_header() {
     let mut r = Reassembler::new(AgentLimits::default());
     let m = raw(msg_type::CLIPBOARD, 0, vec![0; 100]);

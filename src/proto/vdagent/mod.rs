@@ -16,9 +16,10 @@
 //! file-transfer error details (FILE_XFER_DETAILED_ERRORS). Encoding and
 //! decoding therefore take the negotiated [`AgentCaps`].
 //!
-//! Decoders never panic and never allocate more than the body they are given
-//! (every count is checked against the bytes present first); the size a
-//! message may have is bounded earlier, by the reassembler's limits.
+//! Decoders never panic, and allocate only in proportion to the body they are
+//! given (every count is checked against the bytes present before anything is
+//! reserved for it); the size a body may have is bounded earlier, by the
+//! reassembler's [`AgentLimits`].
 
 #![warn(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
@@ -241,7 +242,8 @@ pub enum AgentMessage {
     /// Server → agent: the client went away (empty).
     ClientDisconnected,
     /// Client → agent: `{i32 max}`, the largest clipboard data the client
-    /// accepts (spice-gtk: 100 MB by default; negative means no limit).
+    /// accepts (spice-gtk: 100 MiB by default, -1 for no limit); see
+    /// [`AgentLimits::from_max_clipboard`].
     MaxClipboard { max: i32 },
     /// Client → agent.
     AudioVolumeSync(AudioVolumeSync),
