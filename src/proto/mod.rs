@@ -10,6 +10,7 @@ pub mod cursor;
 pub mod error;
 pub mod frame;
 pub mod link;
+pub mod vdagent;
 
 pub use base::Message;
 pub use consts::{ChannelKey, ChannelType};

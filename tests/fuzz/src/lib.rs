@@ -1,4 +1,4 @@
-//! Oracles of Sumac's protocol-layer fuzz targets (hostile-inputs rows 3, 4, 8, 10, 12, 13, 14).
+//! Oracles of Sumac's protocol-layer fuzz targets (hostile-inputs rows 3, 4, 8, 10, 12, 13, 14, 31).
 //!
 //! This file is compiled twice:
 //! - as the `sumac-fuzz` library, called by the three-line wrappers in `fuzz_targets/`;
@@ -40,6 +40,8 @@ pub mod lz4;
 pub mod quic;
 #[path = "seeds.rs"]
 pub mod seeds;
+#[path = "vdagent.rs"]
+pub mod vdagent;
 #[path = "zlib_glz.rs"]
 pub mod zlib_glz;
 
@@ -53,6 +55,8 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("framing", fuzz_framing),
     ("main_messages", fuzz_main_messages),
     ("display_messages", fuzz_display_messages),
+    ("vdagent_message", vdagent::fuzz_message),
+    ("agent_reassembly", vdagent::fuzz_reassembly),
 ];
 
 /// Decoder and display-state targets. Their seeds are committed files in `regression/<name>/`

@@ -58,6 +58,7 @@ pub fn all() -> Vec<Seed> {
     out.extend(framing());
     out.extend(main_messages());
     out.extend(display_messages());
+    out.extend(super::vdagent::seeds());
     out
 }
 
