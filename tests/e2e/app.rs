@@ -113,7 +113,8 @@ fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &s
 fn wait_for_rgb(x: &Xvfb, id: &str, size: (u32, u32), rgb: &[u8], app: &App, what: &str) -> (u32, u32, usize) {
     let start = Instant::now();
     loop {
-        let img = capture(x, id);
+        let img = x11::capture(x.display, id)
+            .unwrap_or_else(|| panic!("{what}: import -window {id} failed; log:\n{}", app.log()));
         if let Some(at) = find_subimage(&img, size.0, size.1, rgb) {
             return at;
         }

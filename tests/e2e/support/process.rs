@@ -103,15 +103,19 @@ pub fn signal_pid(pid: u32, signal: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Whether the process exists and is not a zombie.
+/// Whether the process exists and is not a zombie. A zombie whose other threads are still
+/// exiting counts as alive: until the last one is gone it keeps its files (an X connection and
+/// its windows, a listening socket) open.
 pub fn pid_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // Format: "pid (comm) S ...": the state follows the last ')'.
-        Ok(stat) => stat
-            .rsplit_once(')')
+    // Format: "pid (comm) S ...": the state follows the last ')'.
+    let state = fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|stat| {
+        stat.rsplit_once(')')
             .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|s| s != 'Z' && s != 'X'),
-        Err(_) => false,
+    });
+    match state {
+        None | Some('X') => false,
+        Some('Z') => fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| tasks.count() > 1),
+        Some(_) => true,
     }
 }
 
