@@ -8,7 +8,7 @@ use crate::support::real::{XSPICE_TOOLS, require_real_servers};
 use crate::support::session::{connect_inputs_ready, next_event};
 use crate::support::tools::{Tool, XDOTOOL, XEV, XSET};
 use crate::support::wait::wait_file;
-use crate::support::x11::{caps_lock_on, xev_presses};
+use crate::support::x11::{caps_lock_on, wait_xev_presses};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use sumac::client::SessionEvent;
@@ -158,15 +158,7 @@ fn xspice_clicks_and_wheel_land_at_the_pointer() {
     inputs.button_press(MouseButton::Middle);
     inputs.button_release(MouseButton::Middle);
 
-    let until = Instant::now() + WAIT;
-    let presses = loop {
-        let p = xev_presses(&std::fs::read_to_string(&log_path).unwrap_or_default());
-        if p.len() >= 5 {
-            break p;
-        }
-        assert!(Instant::now() < until, "xev saw only {p:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let presses = wait_xev_presses(&log_path, 5);
     let at = |b| (b, 150, 170);
     assert_eq!(presses[..4], [at(1), at(3), at(4), at(5)], "{presses:?}");
     let (b, mx, my) = presses[4];

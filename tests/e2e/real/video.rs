@@ -292,7 +292,8 @@ fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// Starts ffplay on the server's display: no audio, no border, at (CLIP_X, CLIP_Y), drawing with
 /// SDL's software renderer (XPutImage). `-sync video` shows every frame even on a loaded machine
-/// (the clip then just lasts longer). Without `autoexit` it holds the last frame.
+/// (the clip then just lasts longer). Without `autoexit` it holds the last frame. The guard stops
+/// it (by PID) when dropped.
 fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Guard {
     let mut cmd = xs.x_command("ffplay");
     cmd.env("SDL_VIDEODRIVER", "x11")

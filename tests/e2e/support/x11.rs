@@ -176,6 +176,17 @@ pub fn focus_target(display: u32) -> (Guard, String) {
     (guard, id)
 }
 
+/// Waits until the `xev` log at `path` holds at least `n` ButtonPress events; returns them all
+/// ([`xev_presses`]). Panics with what it saw after [`WAIT`].
+pub fn wait_xev_presses(path: &Path, n: usize) -> Vec<(u32, i32, i32)> {
+    let mut seen = Vec::new();
+    let presses = poll(WAIT, Duration::from_millis(100), || {
+        seen = xev_presses(&std::fs::read_to_string(path).unwrap_or_default());
+        (seen.len() >= n).then(|| seen.clone())
+    });
+    presses.unwrap_or_else(|| panic!("xev saw only {seen:?}, wanted {n} button presses"))
+}
+
 /// `(button, root x, root y)` of every ButtonPress in an `xev` log.
 pub fn xev_presses(log: &str) -> Vec<(u32, i32, i32)> {
     let mut out = Vec::new();

@@ -12,10 +12,10 @@ use crate::support::real::xspice::{Xspice, XspiceOpts};
 use crate::support::real::{XSPICE_TOOLS, require_real_servers};
 use crate::support::tools::{Tool, XDOTOOL, XEV, XSET, XVFB};
 use crate::support::wait::{wait_file, wait_until};
-use crate::support::x11::{self, Xvfb, caps_lock_on, xev_presses};
+use crate::support::x11::{self, Xvfb, caps_lock_on, wait_xev_presses};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -232,15 +232,7 @@ fn xspice_gui_clicks_and_wheel_reach_xev() {
     std::thread::sleep(Duration::from_millis(300));
     x11::xdotool(rig.display, &["click", "2"]);
 
-    let until = Instant::now() + WAIT;
-    let presses = loop {
-        let p = xev_presses(&std::fs::read_to_string(&log_path).unwrap_or_default());
-        if p.len() >= 5 {
-            break p;
-        }
-        assert!(Instant::now() < until, "xev in the guest saw only {p:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let presses = wait_xev_presses(&log_path, 5);
     rig.screenshot("mouse");
     eprintln!("client mouse mode: {}; xev presses: {presses:?}", rig.client_mouse);
     let buttons: Vec<u32> = presses.iter().map(|p| p.0).collect();
