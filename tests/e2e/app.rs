@@ -7,178 +7,53 @@
 //! Needs Xvfb, dbus-run-session, xdotool and ImageMagick's `import`; without
 //! them the GUI tests skip (and fail when `CI` is set).
 
-use super::real::RgbImage;
-use super::real::{Tool, child_pids, pid_alive, require_real_servers, signal_pid, wait_pid_gone};
+use crate::support::app::{App, SUMAC};
+use crate::support::artifact_dir;
+use crate::support::image::RgbImage;
+use crate::support::process::pid_alive;
+use crate::support::tools::{DBUS, IMPORT, Tool, XDOTOOL, XVFB, require_tools};
+use crate::support::x11::{self, Xvfb};
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use sumac_test_server::{ServerConfig, TestServer};
 
-const SUMAC: &str = env!("CARGO_BIN_EXE_sumac");
 const WAIT: Duration = Duration::from_secs(30);
 
-const GUI_TOOLS: &[Tool] = &[
-    Tool {
-        binary: "Xvfb",
-        package: "xvfb",
-    },
-    Tool {
-        binary: "dbus-run-session",
-        package: "dbus",
-    },
-    Tool {
-        binary: "xdotool",
-        package: "xdotool",
-    },
-    Tool {
-        binary: "import",
-        package: "imagemagick",
-    },
-];
+const GUI_TOOLS: &[Tool] = &[XVFB, DBUS, XDOTOOL, IMPORT];
 
-/// An Xvfb server on a free display; killed on drop.
-struct Xvfb {
-    child: Child,
-    display: String,
+/// An Xvfb for the app: 1280x1024, so the pointer can be parked at its corner (1279, 1023).
+fn start_xvfb() -> Xvfb {
+    Xvfb::start((1280, 1024), None)
 }
 
-impl Xvfb {
-    fn start() -> Xvfb {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x1024x24",
-                "-nolisten",
-                "tcp",
-                "-noreset",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("Xvfb display number");
-        let display = format!(":{}", line.trim());
-        assert!(line.trim().parse::<u32>().is_ok(), "Xvfb printed {line:?}");
-        Xvfb { child, display }
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env("DISPLAY", &self.display);
-        c
-    }
+/// `sumac args` on the Xvfb, with its configuration (and its log) in `config_home`.
+fn start_app(x: &Xvfb, config_home: &Path, args: &[&str]) -> App {
+    start_app_env(x, config_home, args, &[])
 }
 
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// [`start_app`] with environment changes applied last (`None` removes).
+fn start_app_env(x: &Xvfb, config_home: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> App {
+    let log = config_home.join(format!("sumac-{}.log", args.join("_").replace(['/', ':'], "_")));
+    // The app's own renderer choice (`App::command` removes SUMAC_RENDERER), as a user gets
+    // it: on this Xvfb (no DRI) GL is turned off and the X11 screen layer shows the guest, so
+    // the overlay (error, Reconnect) must show over its window. The renderers themselves are
+    // compared pixel for pixel in the real binary's gui.rs.
+    let mut cmd = App::x11_command(x.display, config_home, args);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
-}
-
-/// `sumac` running under `dbus-run-session` on an Xvfb display.
-struct App {
-    child: Child,
-    log: PathBuf,
-}
-
-impl App {
-    fn start(x: &Xvfb, config_home: &Path, args: &[&str]) -> App {
-        App::start_env(x, config_home, args, &[])
-    }
-
-    /// [`App::start`] with environment changes applied last (`None` removes).
-    fn start_env(x: &Xvfb, config_home: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> App {
-        let log = config_home.join(format!("sumac-{}.log", args.join("_").replace(['/', ':'], "_")));
-        let mut cmd = x.command("dbus-run-session");
-        cmd.arg("--")
-            .arg(SUMAC)
-            .args(args)
-            .env("GDK_BACKEND", "x11")
-            .env("XDG_CONFIG_HOME", config_home)
-            .env("GSETTINGS_BACKEND", "memory")
-            .env("RUST_LOG", "sumac=debug")
-            // The app's own choice, as a user gets it: on this Xvfb (no
-            // DRI) GL is turned off and the X11 screen layer shows the guest,
-            // so the overlay (error, Reconnect) must show over its window.
-            // The renderers themselves are compared pixel for pixel in gui.rs.
-            .env_remove("SUMAC_RENDERER")
-            .env_remove("GSETTINGS_SCHEMA_DIR")
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("VIRT_VIEWER_KEEP_FILE")
-            .env_remove("SPICE_PROXY")
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap());
-        for (k, v) in env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        let child = cmd.spawn().expect("start sumac");
-        App { child, log }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the process to end; returns its exit code.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            if start.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let pid = self.child.id();
-        for child in child_pids(pid) {
-            signal_pid(child, "TERM");
-            wait_pid_gone(child, Duration::from_secs(5));
-        }
-        if pid_alive(pid) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
+    App::spawn(cmd, log)
 }
 
 /// Finds a visible window whose title contains `name`.
 fn find_window(x: &Xvfb, name: &str, app: &App) -> String {
-    let start = Instant::now();
-    loop {
-        let out = x
-            .command("xdotool")
-            .args(["search", "--onlyvisible", "--name", name])
-            .output()
-            .unwrap();
-        if let Some(id) = String::from_utf8_lossy(&out.stdout).lines().next() {
-            return id.trim().to_owned();
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "no window named {name:?} within {WAIT:?}; log:\n{}",
-            app.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    x11::wait_window(x.display, name, WAIT)
+        .unwrap_or_else(|| panic!("no window named {name:?} within {WAIT:?}; log:\n{}", app.log()))
 }
 
 fn window_title(x: &Xvfb, id: &str) -> String {
@@ -187,13 +62,7 @@ fn window_title(x: &Xvfb, id: &str) -> String {
 }
 
 fn capture(x: &Xvfb, id: &str) -> RgbImage {
-    let out = x.command("import").args(["-window", id, "png:-"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "import failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    RgbImage::decode(&out.stdout).unwrap()
+    x11::capture(x.display, id).unwrap_or_else(|| panic!("import -window {id} failed"))
 }
 
 /// Most pixels the guest cursor (drawn over the guest by the cursor layer,
@@ -244,12 +113,13 @@ fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &s
 fn wait_for_rgb(x: &Xvfb, id: &str, size: (u32, u32), rgb: &[u8], app: &App, what: &str) -> (u32, u32, usize) {
     let start = Instant::now();
     loop {
-        let img = capture(x, id);
+        let img = x11::capture(x.display, id)
+            .unwrap_or_else(|| panic!("{what}: import -window {id} failed; log:\n{}", app.log()));
         if let Some(at) = find_subimage(&img, size.0, size.1, rgb) {
             return at;
         }
         if start.elapsed() > WAIT {
-            let path = super::real::artifact_dir("app").join(format!("{what}.png"));
+            let path = artifact_dir("app").join(format!("{what}.png"));
             img.save_png(&path).unwrap();
             panic!(
                 "{what}: the {}x{} scene never appeared pixel-exactly in the window (last capture {}); log:\n{}",
@@ -286,7 +156,7 @@ fn find_accent_button(img: &RgbImage) -> Option<(u32, u32)> {
 }
 
 fn gui_available() -> bool {
-    require_real_servers(GUI_TOOLS).is_some()
+    require_tools(GUI_TOOLS).is_some()
 }
 
 #[test]
@@ -312,10 +182,10 @@ fn app_session_window_error_and_reconnect() {
     let config = ServerConfig::default();
     let mut server = TestServer::start(config.clone()).unwrap();
     let port = server.port();
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let home = tempfile::tempdir().unwrap();
     let uri = format!("spice://127.0.0.1:{port}");
-    let app = App::start(&x, home.path(), &["--zoom", "100", &uri]);
+    let app = start_app(&x, home.path(), &["--zoom", "100", &uri]);
 
     // The title carries the server's name.
     let id = find_window(&x, &config.name, &app);
@@ -339,7 +209,7 @@ fn app_session_window_error_and_reconnect() {
             break b;
         }
         if start.elapsed() > WAIT {
-            let path = super::real::artifact_dir("app").join("error-overlay.png");
+            let path = artifact_dir("app").join("error-overlay.png");
             img.save_png(&path).unwrap();
             panic!(
                 "no Reconnect button after the server died ({}); log:\n{}",
@@ -351,7 +221,7 @@ fn app_session_window_error_and_reconnect() {
     };
     let log = app.log();
     assert!(log.contains("session ended"), "the error is logged: {log}");
-    assert!(pid_alive(app.child.id()), "the app must stay open on error");
+    assert!(pid_alive(app.pid()), "the app must stay open on error");
 
     // Restart the server on the same port and click Reconnect.
     let server = TestServer::start_on(config.clone(), port, 0).unwrap();
@@ -391,10 +261,10 @@ fn app_kiosk_quits_on_disconnect_with_error_status() {
     }
     let config = ServerConfig::default();
     let mut server = TestServer::start(config.clone()).unwrap();
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let home = tempfile::tempdir().unwrap();
     let uri = server.uri();
-    let mut app = App::start(&x, home.path(), &["--kiosk", "--kiosk-quit", "on-disconnect", &uri]);
+    let mut app = start_app(&x, home.path(), &["--kiosk", "--kiosk-quit", "on-disconnect", &uri]);
     find_window(&x, &config.name, &app);
     // (Fullscreen itself needs a window manager, which this Xvfb has not.)
     assert!(app.log().contains("opening a window"), "{}", app.log());
@@ -418,7 +288,7 @@ fn app_connect_window_opens_a_session_and_remembers_it() {
     }
     let config = ServerConfig::default();
     let server = TestServer::start(config.clone()).unwrap();
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("sumac");
     fs::create_dir_all(&dir).unwrap();
@@ -429,7 +299,7 @@ fn app_connect_window_opens_a_session_and_remembers_it() {
         "[sumac]\nscaling=false\nrecent-connections=spice://10.0.0.7:5900;spice://vm.example:5901?password=hunter2;\n",
     )
     .unwrap();
-    let app = App::start(&x, home.path(), &[]);
+    let app = start_app(&x, home.path(), &[]);
     let id = find_window(&x, "Connect", &app);
     let img = capture(&x, &id);
     assert!(img.width >= 400 && img.height >= 300, "{img:?}");
@@ -481,10 +351,10 @@ fn app_opens_a_proxmox_vv_through_a_proxy() {
     const VV_TITLE: &str = "VM 100 - launch-test";
 
     let s = setup();
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let home = tempfile::tempdir().unwrap();
     let vv = write_proxmox_vv(&s, "proxmox.vv", &s.identity.subject);
-    let app = App::start(&x, home.path(), &["--zoom", "100", vv.to_str().unwrap()]);
+    let app = start_app(&x, home.path(), &["--zoom", "100", vv.to_str().unwrap()]);
     let id = find_window(&x, VV_TITLE, &app);
     x.command("xdotool")
         .args(["mousemove", "1279", "1023"])
@@ -493,7 +363,7 @@ fn app_opens_a_proxmox_vv_through_a_proxy() {
     let at = wait_for_rgb(&x, &id, s.scene_size, &s.scene_rgb, &app, "proxmox-vv");
     eprintln!("guest area found at {at:?} in window {id} ({})", window_title(&x, &id));
     capture(&x, &id)
-        .save_png(&super::real::artifact_dir("app").join("proxmox-vv.png"))
+        .save_png(&artifact_dir("app").join("proxmox-vv.png"))
         .unwrap();
 
     // delete-this-file=1 removed the file.
@@ -518,11 +388,11 @@ fn app_opens_a_proxmox_vv_through_a_proxy() {
     // A wrong host-subject: refused, the window shows the error, the log says why.
     // (A fresh display: the first app's window, same title, may still be mapped.)
     drop(x);
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let s = setup();
     let wrong = "C=XX,O=Someone Else,CN=pve1.example.com";
     let vv = write_proxmox_vv(&s, "wrong-subject.vv", wrong);
-    let app = App::start(&x, home.path(), &["--zoom", "100", vv.to_str().unwrap()]);
+    let app = start_app(&x, home.path(), &["--zoom", "100", vv.to_str().unwrap()]);
     let id = find_window(&x, VV_TITLE, &app);
     x.command("xdotool")
         .args(["mousemove", "1279", "1023"])
@@ -538,12 +408,12 @@ fn app_opens_a_proxmox_vv_through_a_proxy() {
                 find_subimage(&img, s.scene_size.0, s.scene_size.1, &s.scene_rgb).is_none(),
                 "the guest shows despite the refusal"
             );
-            img.save_png(&super::real::artifact_dir("app").join("proxmox-vv-wrong-subject.png"))
+            img.save_png(&artifact_dir("app").join("proxmox-vv-wrong-subject.png"))
                 .unwrap();
             break;
         }
         if start.elapsed() > WAIT {
-            let path = super::real::artifact_dir("app").join("proxmox-vv-wrong-subject.png");
+            let path = artifact_dir("app").join("proxmox-vv-wrong-subject.png");
             img.save_png(&path).unwrap();
             panic!(
                 "no error overlay with Reconnect after a wrong host-subject ({}); log:\n{}",
@@ -573,7 +443,7 @@ fn app_opens_a_proxmox_vv_through_a_proxy() {
         line.contains(&s.identity.subject),
         "the refusal does not name the certificate's subject: {line}"
     );
-    assert!(pid_alive(app.child.id()), "the app must stay open on error");
+    assert!(pid_alive(app.pid()), "the app must stay open on error");
     // The tunnel was opened (the proxy is not the problem) and nothing linked.
     assert!(s.proxy.records().iter().any(|r| r.status == 200));
     s.server
@@ -675,9 +545,9 @@ fn app_ctrl_question_opens_the_shortcuts_window() {
     const CTRL: u32 = 0x1d;
     let config = ServerConfig::default();
     let server = TestServer::start(config.clone()).unwrap();
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let home = tempfile::tempdir().unwrap();
-    let app = App::start(&x, home.path(), &["--zoom", "100", &server.uri()]);
+    let app = start_app(&x, home.path(), &["--zoom", "100", &server.uri()]);
     let id = find_window(&x, &config.name, &app);
     x.command("xdotool")
         .args(["mousemove", "1279", "1023"])
@@ -718,7 +588,7 @@ fn app_ctrl_question_opens_the_shortcuts_window() {
     drop(app);
 
     // The connect window has the same help overlay and accelerator.
-    let app = App::start(&x, home.path(), &[]);
+    let app = start_app(&x, home.path(), &[]);
     let id = find_window(&x, "Connect", &app);
     x.command("xdotool").args(["windowfocus", &id]).status().unwrap();
     let before = visible_windows(&x);
@@ -738,7 +608,7 @@ fn app_turns_gl_off_on_a_software_gl_x_server() {
     }
     let config = ServerConfig::default();
     let server = TestServer::start(config.clone()).unwrap();
-    let x = Xvfb::start();
+    let x = start_xvfb();
     let home = tempfile::tempdir().unwrap();
     x.command("xdotool")
         .args(["mousemove", "1279", "1023"])
@@ -751,8 +621,8 @@ fn app_turns_gl_off_on_a_software_gl_x_server() {
         let mut args = args;
         let uri = server.uri();
         args.push(&uri);
-        let app = App::start_env(&x, home.path(), &args, &[("SUMAC_RENDERER", None), ("GDK_DEBUG", None)]);
-        let pid = app.child.id();
+        let app = start_app_env(&x, home.path(), &args, &[("SUMAC_RENDERER", None), ("GDK_DEBUG", None)]);
+        let pid = app.pid();
         let id = find_window(&x, &config.name, &app);
         wait_for_scene(&x, &id, &config, &app, &format!("gl-policy-{renderer}"));
         let start = Instant::now();

@@ -1,11 +1,12 @@
 //! The runtime against Sumac's own test server over loopback.
 
+use crate::support::session::{next_event, primary_image, wait_mark};
+use crate::support::wait::poll_until;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sumac::client::config::{CaSource, Password};
 use sumac::client::{ClientError, ConnectionConfig, SessionEvent, SessionHandle, SessionOptions};
 use sumac::connector::LinkError;
-use sumac::display::DisplayEvent;
 use sumac::proto::ChannelType;
 use sumac::proto::DecodeError;
 use sumac_test_server::{Fault, ServerConfig, TestServer, TlsIdentity};
@@ -13,39 +14,11 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn next(rx: &mut UnboundedReceiver<SessionEvent>, until: Instant) -> Option<SessionEvent> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(until.saturating_duration_since(Instant::now()), rx.recv())
-            .await
-            .ok()
-            .flatten()
-    })
-}
-
-/// Waits for the first MARK on display 0; panics with the session error otherwise.
-fn wait_mark(rx: &mut UnboundedReceiver<SessionEvent>) {
-    let until = Instant::now() + WAIT;
-    loop {
-        match next(rx, until).expect("no MARK within the timeout") {
-            SessionEvent::Display {
-                channel_id: 0,
-                event: DisplayEvent::Mark,
-            } => return,
-            SessionEvent::Disconnected { error } => panic!("session ended before MARK: {error:?}"),
-            _ => {}
-        }
-    }
-}
-
 /// Waits for Disconnected and returns its error.
 fn wait_disconnected(rx: &mut UnboundedReceiver<SessionEvent>) -> Option<Arc<ClientError>> {
     let until = Instant::now() + WAIT;
     loop {
-        match next(rx, until).expect("session did not end within the timeout") {
+        match next_event(rx, until).expect("session did not end within the timeout") {
             SessionEvent::Disconnected { error } => return error,
             _ => continue,
         }
@@ -53,10 +26,8 @@ fn wait_disconnected(rx: &mut UnboundedReceiver<SessionEvent>) -> Option<Arc<Cli
 }
 
 fn primary_rgb(session: &SessionHandle) -> (u32, u32, Vec<u8>) {
-    let state = session.display(0).expect("display channel 0");
-    let state = state.lock().unwrap();
-    let (_, s) = state.primary().expect("primary surface");
-    (s.width, s.height, s.to_rgb())
+    let image = primary_image(session).expect("primary surface of display channel 0");
+    (image.width, image.height, image.data)
 }
 
 fn assert_scene(session: &SessionHandle, server: &ServerConfig) {
@@ -98,17 +69,6 @@ fn isolated(test: &str) -> bool {
     false
 }
 
-fn wait_until(timeout: Duration, cond: impl Fn() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    cond()
-}
-
 fn sumac_threads() -> Vec<String> {
     let mut names = Vec::new();
     for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
@@ -132,7 +92,7 @@ fn plain_session_draws_the_scene_and_answers_base_messages() {
         SessionOptions::default(),
     )
     .unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
     // Every listed channel linked with connection_id = session_id.
     assert!(
@@ -161,7 +121,7 @@ fn every_channel_has_its_thread_and_all_are_joined_on_disconnect() {
         SessionOptions::default(),
     )
     .unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert!(server.wait_for(WAIT, |r| r.linked.len() == 4));
     let threads = sumac_threads();
     for name in ["sumac-main-0", "sumac-display-0", "sumac-inputs-0", "sumac-cursor-0"] {
@@ -196,7 +156,7 @@ fn tls_with_a_private_ca() {
         ConnectionConfig::from_uri(&format!("spice+tls://127.0.0.1:{}", server.tls_port().unwrap())).unwrap();
     conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
     let (session, mut rx) = sumac::client::connect(conn, SessionOptions::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
     assert!(server.wait_for(WAIT, |r| r.linked.len() == 4 && r.linked.iter().all(|l| l.2)));
     assert!(session.stats().iter().all(|s| s.tls));
@@ -224,7 +184,7 @@ fn tls_host_subject_mismatch_is_refused() {
     conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
     conn.host_subject = Some(id.subject.clone());
     let (_session, mut rx) = sumac::client::connect(conn, SessionOptions::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
 }
 
 #[test]
@@ -252,7 +212,7 @@ fn right_password_connects() {
     let uri = format!("spice://127.0.0.1?port={}&password=s3cret", server.port());
     let (session, mut rx) =
         sumac::client::connect(ConnectionConfig::from_uri(&uri).unwrap(), Default::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
 }
 
@@ -291,7 +251,7 @@ fn need_secured_upgrades_that_channel_to_tls() {
     let mut conn = ConnectionConfig::from_uri(&server.uri()).unwrap();
     conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
     let (session, mut rx) = sumac::client::connect(conn, Default::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
     server.with_record(|r| {
         assert_eq!(r.refused, 1, "one NEED_SECURED");
@@ -326,7 +286,7 @@ fn unix_socket() {
     let uri = format!("spice+unix://{}", path.display());
     let (session, mut rx) =
         sumac::client::connect(ConnectionConfig::from_uri(&uri).unwrap(), Default::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
     assert!(server.wait_for(WAIT, |r| r.linked.len() == 4));
 }
@@ -342,7 +302,7 @@ fn server_closing_mid_message_closes_that_channel() {
         sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
     let until = Instant::now() + WAIT;
     loop {
-        match next(&mut rx, until).expect("display channel must report its end") {
+        match next_event(&mut rx, until).expect("display channel must report its end") {
             SessionEvent::ChannelDown { channel, error } if channel.channel_type == ChannelType::DISPLAY => {
                 let e = error.expect("an error");
                 assert!(
@@ -358,7 +318,7 @@ fn server_closing_mid_message_closes_that_channel() {
     // The rest of the session is still up; nothing half-drawn exists.
     assert!(session.display(0).unwrap().lock().unwrap().primary().is_none());
     assert!(
-        wait_until(WAIT, || session.running_channel_threads() == 2),
+        poll_until(WAIT, || session.running_channel_threads() == 2),
         "only the display thread may end"
     );
 }
@@ -430,7 +390,7 @@ fn losing_the_main_channel_ends_the_session() {
     let children: Vec<String> = sumac_threads().into_iter().filter(|t| t != "sumac-main-0").collect();
     assert!(children.is_empty(), "channel threads left: {children:?}");
     assert!(
-        wait_until(Duration::from_secs(1), || sumac_threads().is_empty()),
+        poll_until(Duration::from_secs(1), || sumac_threads().is_empty()),
         "threads left: {:?}",
         sumac_threads()
     );
@@ -461,7 +421,7 @@ fn full_header_without_mini_header() {
     let server = TestServer::start(cfg.clone()).unwrap();
     let (session, mut rx) =
         sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
 }
 
@@ -607,7 +567,7 @@ fn mjpeg_stream_is_scheduled_drawn_and_reported() {
     let server = TestServer::start(cfg).unwrap();
     let (session, mut rx) =
         sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
-    wait_mark(&mut rx);
+    wait_mark(&mut rx, WAIT);
     let psnr = |rgb: &[u8]| {
         let mut se = 0f64;
         for y in 0..48 {
@@ -621,7 +581,7 @@ fn mjpeg_stream_is_scheduled_drawn_and_reported() {
         }
         10.0 * (255.0f64 * 255.0 / (se / (64.0 * 48.0 * 3.0))).log10()
     };
-    let drawn = wait_until(Duration::from_secs(5), || psnr(&primary_rgb(&session).2) >= 40.0);
+    let drawn = poll_until(Duration::from_secs(5), || psnr(&primary_rgb(&session).2) >= 40.0);
     if !drawn {
         let psnr = psnr(&primary_rgb(&session).2);
         let state = session.display(0).unwrap();

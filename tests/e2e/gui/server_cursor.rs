@@ -6,9 +6,11 @@
 //! X11 layer the X server composites it (XRender), with the cairo layer GSK
 //! draws it.
 
-use super::hidpi::{App, DBUS, wait_for_guest, wait_window};
-use super::{XDOTOOL, XVFB, start_xvfb};
-use crate::real::{RgbImage, Tool, artifact_dir, require_real_servers};
+use crate::support::app::{App, wait_app_window, wait_for_guest};
+use crate::support::artifact_dir;
+use crate::support::image::RgbImage;
+use crate::support::tools::{DBUS, Tool, XDOTOOL, XVFB, require_tools};
+use crate::support::x11::Xvfb;
 use sumac::proto::channel::cursor::{CursorServer, CursorType, flags};
 use sumac::proto::channel::display::Point16;
 use sumac_test_server::cursor::{self, CursorScript, Design};
@@ -41,7 +43,7 @@ fn with_cursor(width: u32, height: u32, scene_rgb: &[u8], design: &Design, at: (
 
 fn drawn_cursor(renderer: &str) {
     let tools: Vec<Tool> = vec![XVFB, XDOTOOL, DBUS];
-    let Some(()) = require_real_servers(&tools) else { return };
+    let Some(()) = require_tools(&tools) else { return };
     let out = artifact_dir(&format!("gui-server-cursor-{renderer}"));
     let arrow = cursor::arrow();
     let config = ServerConfig {
@@ -61,8 +63,9 @@ fn drawn_cursor(renderer: &str) {
     };
     let scene = config.scene.clone();
     let server = TestServer::start(config).expect("test server");
-    let (_xvfb, display) = start_xvfb(&out);
-    let app = App::start(
+    let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
+    let display = xvfb.display;
+    let app = App::start_scaled(
         display,
         &out,
         1,
@@ -75,7 +78,7 @@ fn drawn_cursor(renderer: &str) {
             &server.uri(),
         ],
     );
-    let window = wait_window(display, &format!("{TITLE} 1"), &app);
+    let window = wait_app_window(display, &format!("{TITLE} 1"), &app);
     let expected = with_cursor(scene.width, scene.height, &scene.expected_rgb, &arrow, MOVED);
     let (at, shot) = wait_for_guest(display, &window, &|| expected.clone(), "cursor-moved", &out, &app);
     let log = app.log();

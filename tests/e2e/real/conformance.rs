@@ -5,44 +5,17 @@
 //! must end up equal to the server's framebuffer (`xwd -root`) pixel for pixel.
 //! With JPEG forced, the lossy result must stay within PSNR ≥ 40 dB.
 
-use super::*;
+use crate::support::artifact_dir;
+use crate::support::image::{Rect, compare_images, psnr_in};
+use crate::support::process::signal_pid;
+use crate::support::real::qemu::{MEMTEST_KERNEL, Qemu, QemuOpts};
+use crate::support::real::xspice::{Xspice, XspiceOpts};
+use crate::support::real::{QEMU_TOOLS, XSPICE_TOOLS, require_real_servers};
+use crate::support::session::{primary_image, wait_mark};
+use crate::support::tools::in_ci;
 use std::time::{Duration, Instant};
-use sumac::client::{ConnectionConfig, SessionEvent, SessionHandle, SessionOptions};
-use sumac::display::DisplayEvent;
+use sumac::client::{ConnectionConfig, SessionOptions};
 use sumac::proto::channel::display::image_compression;
-
-/// The client's primary surface as an RGB image.
-fn client_image(session: &SessionHandle) -> Option<RgbImage> {
-    let state = session.display(0)?;
-    let state = state.lock().ok()?;
-    let (_, s) = state.primary()?;
-    RgbImage::decode(&ppm(s.width, s.height, &s.to_rgb())).ok()
-}
-
-fn ppm(w: u32, h: u32, rgb: &[u8]) -> Vec<u8> {
-    let mut v = format!("P6\n{w} {h}\n255\n").into_bytes();
-    v.extend_from_slice(rgb);
-    v
-}
-
-fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-    let (mut se, mut n) = (0f64, 0f64);
-    for y in 0..a.height {
-        for x in 0..a.width {
-            let (p, q) = (a.pixel(x, y), b.pixel(x, y));
-            for c in 0..3 {
-                let d = f64::from(p[c]) - f64::from(q[c]);
-                se += d * d;
-                n += 1.0;
-            }
-        }
-    }
-    if se == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64 * 255.0 / (se / n)).log10()
-    }
-}
 
 /// Connects, waits for the first frame, drives the X clients, then waits until
 /// the client's surface matches the settled framebuffer (or returns the last diff).
@@ -71,25 +44,7 @@ fn run_scene(name: &str, opts: XspiceOpts, client: SessionOptions, lossy: bool, 
 
     let config = ConnectionConfig::from_uri(&xs.uri()).expect("uri");
     let (session, mut rx) = sumac::client::connect(config, client).expect("connect");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ev = rt
-            .block_on(async { tokio::time::timeout(until - Instant::now(), rx.recv()).await })
-            .expect("first frame within 30 s")
-            .expect("session events");
-        match ev {
-            SessionEvent::Display {
-                event: DisplayEvent::Mark,
-                ..
-            } => break,
-            SessionEvent::Disconnected { error } => panic!("{name}: session ended: {error:?}"),
-            _ => {}
-        }
-    }
+    wait_mark(&mut rx, Duration::from_secs(30));
 
     // Drawing while connected.
     let scroller = xs
@@ -129,10 +84,10 @@ fn run_scene(name: &str, opts: XspiceOpts, client: SessionOptions, lossy: bool, 
     let (mut last_diff, mut last_psnr) = (String::new(), 0.0);
     loop {
         while rx.try_recv().is_ok() {}
-        if let Some(img) = client_image(&session) {
+        if let Some(img) = primary_image(&session) {
             if lossy {
                 if img.width == truth.width && img.height == truth.height {
-                    last_psnr = psnr(&img, &truth);
+                    last_psnr = psnr_in(&img, &truth, Rect::new(0, 0, img.width, img.height));
                     if last_psnr >= 40.0 {
                         eprintln!("{name}: PSNR {last_psnr:.1} dB");
                         break;
@@ -299,7 +254,7 @@ fn qemu_memtest_drawing_matches_screendump() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         while rx.try_recv().is_ok() {}
-        let img = client_image(&session);
+        let img = primary_image(&session);
         if let Some(img) = &img {
             let d = compare_images(img, &truth, &[]);
             if d.is_identical() {

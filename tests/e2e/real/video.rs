@@ -21,29 +21,22 @@
 //! frame is either drawn or counted as dropped, and STREAM_REPORTs answer the server's
 //! STREAM_ACTIVATE_REPORT (same stream and report id).
 
-use super::*;
+use crate::support::artifact_dir;
+use crate::support::image::{Rect, RgbImage, compare_images, psnr_in};
+use crate::support::process::{Guard, pid_alive};
+use crate::support::real::clients::run_spicy_screenshot;
+use crate::support::real::xspice::{Xspice, XspiceOpts};
+use crate::support::real::{SPICY_SCREENSHOT, XSPICE_TOOLS, require_real_servers};
+use crate::support::session::{primary_image, wait_mark};
+use crate::support::tools::{FFMPEG, FFPLAY, XDOTOOL};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sumac::client::{ConnectionConfig, SessionEvent, SessionHandle, SessionOptions};
-use sumac::display::{DisplayEvent, StreamStats};
-
-pub const FFMPEG: Tool = Tool {
-    binary: "ffmpeg",
-    package: "ffmpeg",
-};
-pub const FFPLAY: Tool = Tool {
-    binary: "ffplay",
-    package: "ffmpeg",
-};
-pub const XDOTOOL: Tool = Tool {
-    binary: "xdotool",
-    package: "xdotool",
-};
+use sumac::display::StreamStats;
 
 /// SPICE channel type of the display channel.
 const DISPLAY_CHANNEL: u8 = 2;
@@ -270,16 +263,6 @@ fn pump(
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-/// ffplay, stopped by PID (through its `Child`) when dropped.
-struct Player(Child);
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
     let clip = dir.join("clip.mp4");
     let source = format!("mandelbrot=size={CLIP_W}x{CLIP_H}:rate={CLIP_FPS}");
@@ -309,8 +292,9 @@ fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// Starts ffplay on the server's display: no audio, no border, at (CLIP_X, CLIP_Y), drawing with
 /// SDL's software renderer (XPutImage). `-sync video` shows every frame even on a loaded machine
-/// (the clip then just lasts longer). Without `autoexit` it holds the last frame.
-fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Player {
+/// (the clip then just lasts longer). Without `autoexit` it holds the last frame. The guard stops
+/// it (by PID) when dropped.
+fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Guard {
     let mut cmd = xs.x_command("ffplay");
     cmd.env("SDL_VIDEODRIVER", "x11")
         .env("SDL_RENDER_DRIVER", "software")
@@ -324,36 +308,7 @@ fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Player {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    Player(cmd.spawn().expect("start ffplay"))
-}
-
-fn client_image(session: &SessionHandle) -> Option<RgbImage> {
-    let state = session.display(0)?;
-    let state = state.lock().ok()?;
-    let (_, s) = state.primary()?;
-    let mut ppm = format!("P6\n{} {}\n255\n", s.width, s.height).into_bytes();
-    ppm.extend_from_slice(&s.to_rgb());
-    RgbImage::decode(&ppm).ok()
-}
-
-/// PSNR (dB) of `a` against `b` inside `r` (same-size images).
-fn psnr_in(a: &RgbImage, b: &RgbImage, r: Rect) -> f64 {
-    let (mut se, mut n) = (0f64, 0f64);
-    for y in r.y..(r.y + r.h).min(a.height).min(b.height) {
-        for x in r.x..(r.x + r.w).min(a.width).min(b.width) {
-            let (p, q) = (a.pixel(x, y), b.pixel(x, y));
-            for c in 0..3 {
-                let d = f64::from(p[c]) - f64::from(q[c]);
-                se += d * d;
-                n += 1.0;
-            }
-        }
-    }
-    if se == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64 * 255.0 / (se / n)).log10()
-    }
+    Guard(cmd.spawn().expect("start ffplay"))
 }
 
 fn stream_stats(session: &SessionHandle) -> (StreamStats, sumac::display::DisplayStats, Vec<u32>) {
@@ -383,7 +338,7 @@ fn converge(
                 panic!("session ended: {error:?}");
             }
         }
-        let img = client_image(session);
+        let img = primary_image(session);
         if let Some(img) = &img {
             let d = compare_images(img, truth, mask);
             if d.is_identical() {
@@ -436,7 +391,7 @@ fn sample_mid_video(session: &SessionHandle, dir: &std::path::Path) -> Vec<u32> 
     if ids.is_empty() || st.frames_rendered < 10 {
         return Vec::new();
     }
-    if let Some(img) = client_image(session) {
+    if let Some(img) = primary_image(session) {
         img.save_png(&dir.join("mid-video.png")).expect("save mid-video.png");
     }
     ids
@@ -476,25 +431,7 @@ fn xspice_mjpeg_stream_from_ffplay() {
     let proxy = Proxy::start(port);
     let config = ConnectionConfig::from_uri(&format!("spice://127.0.0.1:{}", proxy.port)).expect("uri");
     let (session, mut rx) = sumac::client::connect(config, SessionOptions::default()).expect("connect");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ev = rt
-            .block_on(async { tokio::time::timeout(until - Instant::now(), rx.recv()).await })
-            .expect("first frame within 30 s")
-            .expect("session events");
-        match ev {
-            SessionEvent::Display {
-                event: DisplayEvent::Mark,
-                ..
-            } => break,
-            SessionEvent::Disconnected { error } => panic!("session ended: {error:?}"),
-            _ => {}
-        }
-    }
+    wait_mark(&mut rx, Duration::from_secs(30));
 
     // Phase A: the clip plays and ffplay exits at its end, closing its window. (On a loaded
     // machine the server may create the stream only near the end, with few or no frames.) A
@@ -572,7 +509,7 @@ fn xspice_mjpeg_stream_from_ffplay() {
         .wait_for_stable_framebuffer(Duration::from_millis(700), Duration::from_secs(30))
         .expect("framebuffer settles on the last frame");
     drain(&mut rx);
-    let held = client_image(&session).expect("Sumac's surface after the clip");
+    let held = primary_image(&session).expect("Sumac's surface after the clip");
     held.save_png(&dir.join("held-sumac.png")).expect("save held-sumac.png");
     let (streams, display, live) = stream_stats(&session);
     let wire = proxy.messages();
@@ -758,6 +695,6 @@ fn xspice_mjpeg_stream_from_ffplay() {
     );
 }
 
-fn player_alive(player: &Player) -> bool {
+fn player_alive(player: &Guard) -> bool {
     pid_alive(player.0.id())
 }

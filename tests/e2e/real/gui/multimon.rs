@@ -9,9 +9,14 @@
 //! second window (the first keeps showing head 0), and turning the head on
 //! again must open it again.
 
-use super::hidpi::{App, DBUS, WAIT, XRANDR, local, wait_for_guest, wait_window, windows_named};
-use super::{XDOTOOL, XVFB, crop, start_xvfb};
-use crate::real::{RgbImage, Tool, XSPICE_TOOLS, Xspice, XspiceOpts, artifact_dir, require_real_servers};
+use crate::support::app::{App, wait_app_window, wait_for_guest};
+use crate::support::artifact_dir;
+use crate::support::image::RgbImage;
+use crate::support::real::xspice::{Xspice, XspiceOpts};
+use crate::support::real::{XSPICE_TOOLS, require_real_servers};
+use crate::support::tools::{DBUS, Tool, XDOTOOL, XRANDR, XVFB};
+use crate::support::wait::WAIT;
+use crate::support::x11::{self, Xvfb};
 use std::time::{Duration, Instant};
 
 /// Head sizes: small enough for both windows side by side on the 1600x1200 Xvfb.
@@ -45,13 +50,13 @@ fn head1_on(xs: &Xspice) {
 /// The region of the guest framebuffer a head shows.
 fn head_region(xs: &Xspice, x: u32, (w, h): (u32, u32)) -> RgbImage {
     let fb = xs.framebuffer().expect("xwd -root on Xspice");
-    crop(&fb, x, 0, w, h)
+    fb.crop(x, 0, w, h)
         .unwrap_or_else(|| panic!("framebuffer {}x{} has no {w}x{h} head at x={x}", fb.width, fb.height))
 }
 
 fn wait_gone(display: u32, title: &str, app: &App) -> Duration {
     let start = Instant::now();
-    while !windows_named(display, &format!("^{title}$")).is_empty() {
+    while !x11::windows_named(display, &format!("^{title}$")).is_empty() {
         assert!(
             start.elapsed() < WAIT,
             "window {title:?} still open {WAIT:?} after its monitor went off; log:\n{}",
@@ -95,17 +100,18 @@ fn two_heads(renderer: &str) {
     xs.wait_for_stable_framebuffer(Duration::from_millis(800), WAIT)
         .expect("stable framebuffer");
 
-    let (_xvfb, display) = start_xvfb(&out);
-    let mut app = App::start(
+    let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
+    let display = xvfb.display;
+    let mut app = App::start_scaled(
         display,
         &out,
         1,
         &["--renderer", renderer, "-t", &format!("{TITLE} %d"), &xs.uri()],
     );
-    let w1 = wait_window(display, &format!("{TITLE} 1"), &app);
-    let w2 = wait_window(display, &format!("{TITLE} 2"), &app);
+    let w1 = wait_app_window(display, &format!("{TITLE} 1"), &app);
+    let w2 = wait_app_window(display, &format!("{TITLE} 2"), &app);
     // No window manager: both map at (0, 0). Put the second one beside the first.
-    local(
+    x11::xdotool(
         display,
         &["windowmove", "--sync", &w2, &(HEAD0.0 + 60).to_string(), "0"],
     );
@@ -139,14 +145,14 @@ fn two_heads(renderer: &str) {
         "log:\n{}",
         app.log()
     );
-    let w1_again = wait_window(display, &format!("{TITLE} 1"), &app);
+    let w1_again = wait_app_window(display, &format!("{TITLE} 1"), &app);
     assert_eq!(w1_again, w1, "the first window must stay open");
     wait_for_guest(display, &w1, &head0, "one-head", &out, &app);
 
     // On again: a window opens for it again.
     head1_on(&xs);
-    let w2 = wait_window(display, &format!("{TITLE} 2"), &app);
-    local(
+    let w2 = wait_app_window(display, &format!("{TITLE} 2"), &app);
+    x11::xdotool(
         display,
         &["windowmove", "--sync", &w2, &(HEAD0.0 + 60).to_string(), "0"],
     );

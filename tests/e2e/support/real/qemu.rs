@@ -3,10 +3,12 @@
 //! Without `kernel` the guest is SeaBIOS alone: it stops at "No bootable device." in 720x400 VGA
 //! text mode, a static screen apart from the blinking text cursor.
 
-use super::{
-    RealServerError, Rect, Result, RgbImage, TlsDir, compare_images, describe_status, free_port, io_err, log_tail,
-    server_command, signal_pid, spice_uri, wait_for_port, wait_pid_gone,
-};
+use super::clients::spice_uri;
+use super::tls::TlsDir;
+use super::{free_port, wait_for_port};
+use crate::support::image::{Rect, RgbImage, compare_images};
+use crate::support::process::{describe_status, log_tail, server_command, signal_pid, wait_pid_gone};
+use crate::support::{HarnessError, Result, io_err};
 use serde_json::{Value, json};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -62,6 +64,7 @@ impl StableScreen {
 
 impl Qemu {
     pub fn start(opts: QemuOpts) -> Result<Qemu> {
+        crate::support::assert_not_hermetic("QEMU");
         let dir = tempfile::Builder::new()
             .prefix("sumac-qemu-")
             .tempdir()
@@ -118,7 +121,7 @@ impl Qemu {
 
         let ready_port = port.or(tls_port).expect("QEMU has a plain or a TLS port");
         let ready = wait_for_port(ready_port, Duration::from_secs(30), || match child.try_wait() {
-            Ok(Some(status)) => Err(RealServerError::Exited {
+            Ok(Some(status)) => Err(HarnessError::Exited {
                 what: format!("{cmd:?}"),
                 status: describe_status(status),
                 log: log_tail(&log, 20),
@@ -209,7 +212,7 @@ impl Qemu {
                 return Ok(StableScreen { image, blink });
             }
             if start.elapsed() > timeout {
-                return Err(RealServerError::Timeout {
+                return Err(HarnessError::Timeout {
                     what: "the QEMU screen to stop changing".into(),
                     secs: timeout.as_secs_f64(),
                     log: log_tail(&self.log, 20),
@@ -285,7 +288,7 @@ impl Qmp {
             greeting = qmp.read_message()?;
         }
         if greeting.get("QMP").is_none() {
-            return Err(RealServerError::Qmp(format!("unexpected greeting {greeting}")));
+            return Err(HarnessError::Qmp(format!("unexpected greeting {greeting}")));
         }
         qmp.execute("qmp_capabilities", None)?;
         Ok(qmp)
@@ -295,13 +298,13 @@ impl Qmp {
         let mut line = String::new();
         let n = self.reader.read_line(&mut line).map_err(io_err("read from QMP"))?;
         if n == 0 {
-            return Err(RealServerError::Qmp("connection closed by QEMU".into()));
+            return Err(HarnessError::Qmp("connection closed by QEMU".into()));
         }
-        serde_json::from_str(&line).map_err(|e| RealServerError::Qmp(format!("bad JSON {line:?}: {e}")))
+        serde_json::from_str(&line).map_err(|e| HarnessError::Qmp(format!("bad JSON {line:?}: {e}")))
     }
 
     /// Sends `{"execute": command, "arguments": arguments}`; returns the `"return"` value or the
-    /// QMP error as [`RealServerError::Qmp`].
+    /// QMP error as [`HarnessError::Qmp`].
     pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value> {
         let mut msg = json!({ "execute": command });
         if let Some(args) = arguments {
@@ -314,7 +317,7 @@ impl Qmp {
                 return Ok(ret.clone());
             }
             if let Some(err) = reply.get("error") {
-                return Err(RealServerError::Qmp(format!("{command}: {err}")));
+                return Err(HarnessError::Qmp(format!("{command}: {err}")));
             }
             // Otherwise an asynchronous {"event": ...}: skip it.
         }

@@ -1,6 +1,8 @@
-//! Tests of the harness's own pieces (no server needed).
+//! Tests of the test harness's own pieces (`support/`; no server needed).
 
-use super::*;
+use crate::support::image::{Rect, RgbImage, compare_images, decode_xwd};
+use crate::support::real::clients::spice_uri;
+use crate::support::tools::{Tool, in_ci, require_tools};
 
 #[test]
 fn harness_image_compare_and_mask() {
@@ -39,7 +41,7 @@ fn harness_missing_tool_policy() {
         binary: "sumac-no-such-program",
         package: "sumac-no-such-package",
     };
-    let outcome = std::panic::catch_unwind(|| require_real_servers(&[tool]));
+    let outcome = std::panic::catch_unwind(|| require_tools(&[tool]));
     if in_ci() {
         let err = outcome.expect_err("CI set: a missing tool must fail the test");
         let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
@@ -55,7 +57,7 @@ fn harness_missing_tool_policy() {
         );
     }
     assert_eq!(
-        require_real_servers(&[Tool {
+        require_tools(&[Tool {
             binary: "sh",
             package: "dash"
         }]),
@@ -115,11 +117,19 @@ fn harness_xwd_decoder() {
     bytes.extend_from_slice(&[0; 12]); // one XWDColor entry (ncolors = 1), ignored for TrueColor
     bytes.extend_from_slice(&0x0033_6699u32.to_le_bytes());
     bytes.extend_from_slice(&0x00ff_8001u32.to_le_bytes());
-    let image = super::image::decode_xwd(&bytes).expect("decode synthetic XWD");
+    let image = decode_xwd(&bytes).expect("decode synthetic XWD");
     assert_eq!((image.width, image.height), (2, 1), "XWD size");
     assert_eq!(image.data, vec![0x33, 0x66, 0x99, 0xff, 0x80, 0x01], "XWD pixels");
+    assert!(decode_xwd(&bytes[..50]).is_err(), "truncated XWD is an error");
+}
+
+#[test]
+fn harness_refuses_real_servers_in_the_hermetic_binary() {
+    let outcome = std::panic::catch_unwind(|| crate::support::real::require_real_servers(&[]));
+    let err = outcome.expect_err("a real-server test in the e2e binary must fail");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(
-        super::image::decode_xwd(&bytes[..50]).is_err(),
-        "truncated XWD is an error"
+        msg.contains("tests/e2e/real/"),
+        "the failure says where such tests go: {msg}"
     );
 }

@@ -1,7 +1,7 @@
 //! Test certificates made with the `openssl` CLI, laid out the way QEMU's and Xspice's `x509-dir`
 //! expect: `ca-cert.pem`, `server-cert.pem`, `server-key.pem`.
 
-use super::{RealServerError, Result, io_err};
+use crate::support::{HarnessError, Result, io_err};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -146,7 +146,7 @@ fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(RealServerError::Other(format!(
+        Err(HarnessError::Other(format!(
             "openssl {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()

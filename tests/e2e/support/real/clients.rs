@@ -1,60 +1,16 @@
 //! Running clients against the servers: Sumac's `sumac-cli`, and spice-gtk's `spicy-screenshot`
 //! as a reference client to validate the harness.
 
-use super::{RealServerError, Result, RgbImage, describe_status, io_err};
+use crate::support::image::RgbImage;
+use crate::support::process::{describe_status, run_with_timeout};
+use crate::support::{HarnessError, Result};
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 /// How long a client may take for one screenshot before the harness kills it.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `cmd` to completion with stdout/stderr captured; kills it (by its PID, via the `Child`)
-/// when it outlives `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io_err(format!("start {what}")))?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(io_err(format!("wait for {what}")))? {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
-            return Err(RealServerError::Timeout {
-                what,
-                secs: timeout.as_secs_f64(),
-                log: err,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Ok(Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
-}
 
 /// Runs `sumac-cli ARGS` (the binary Cargo built for this test run). Panics if it does not exit
 /// within [`CLIENT_TIMEOUT`]; the caller checks the exit status.
@@ -97,6 +53,7 @@ pub fn run_spicy_screenshot(
     ca_file: Option<&Path>,
     out: &Path,
 ) -> Result<RgbImage> {
+    crate::support::assert_not_hermetic("spicy-screenshot");
     let mut cmd = Command::new("spicy-screenshot");
     cmd.args(["-h", "127.0.0.1", "-o"]).arg(out);
     if let Some(port) = port {
@@ -113,7 +70,7 @@ pub fn run_spicy_screenshot(
     }
     let output = run_with_timeout(cmd, CLIENT_TIMEOUT)?;
     if !output.status.success() {
-        return Err(RealServerError::Other(format!(
+        return Err(HarnessError::Other(format!(
             "spicy-screenshot failed ({}): {}",
             describe_status(output.status),
             String::from_utf8_lossy(&output.stderr).trim()

@@ -5,10 +5,16 @@
 //! listen address. Stop: SIGTERM to the **Xorg child** (signalling the wrapper deadlocks it), then
 //! wait for the wrapper; the X lock file is removed only if it names our Xorg.
 
-use super::{
-    RealServerError, Result, RgbImage, TlsDir, child_pids, describe_status, free_port, image::decode_xwd, io_err,
-    log_tail, pid_alive, run_with_timeout, server_command, signal_pid, spice_uri, wait_for_port, wait_pid_gone,
+use super::clients::spice_uri;
+use super::tls::TlsDir;
+use super::{free_port, wait_for_port};
+use crate::support::image::{RgbImage, decode_xwd};
+use crate::support::process::{
+    child_pids, describe_status, log_tail, pid_alive, server_command, signal_pid, wait_pid_gone,
 };
+use crate::support::tools::find_program;
+use crate::support::x11;
+use crate::support::{HarnessError, Result, io_err};
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -70,6 +76,7 @@ fn pick_display() -> u32 {
 
 impl Xspice {
     pub fn start(opts: XspiceOpts) -> Result<Xspice> {
+        crate::support::assert_not_hermetic("Xspice");
         let mut last = None;
         for _ in 0..3 {
             match Self::try_start(&opts, pick_display()) {
@@ -94,12 +101,12 @@ impl Xspice {
 
         // Xorg gets its own parent-death signal through a `--xorg` script named Xorg (so that its
         // /proc comm is "Xorg" from the start): when the wrapper dies, Xorg dies too.
-        let xorg = super::find_program("Xorg").ok_or(RealServerError::Missing {
+        let xorg = find_program("Xorg").ok_or(HarnessError::Missing {
             binary: "Xorg",
             package: "xserver-xorg-core",
         })?;
         let xorg_script = dir.path().join("Xorg");
-        let script = match super::find_program("setpriv") {
+        let script = match find_program("setpriv") {
             Some(_) => format!(
                 "#!/bin/sh\nexec setpriv --pdeathsig KILL -- '{}' \"$@\"\n",
                 xorg.display()
@@ -166,7 +173,7 @@ impl Xspice {
         };
         // On error `x` is dropped, which stops whatever did start.
         x.wait_ready(Duration::from_secs(30)).map_err(|e| match e {
-            RealServerError::Exited { what, status, log } => RealServerError::Exited {
+            HarnessError::Exited { what, status, log } => HarnessError::Exited {
                 what,
                 status,
                 log: format!("{log}\n{}", log_tail(&x.xorg_log, 15)),
@@ -178,12 +185,12 @@ impl Xspice {
 
     fn check_alive(&mut self) -> Result<()> {
         match self.wrapper.try_wait() {
-            Ok(Some(status)) => Err(RealServerError::Exited {
+            Ok(Some(status)) => Err(HarnessError::Exited {
                 what: format!("Xspice :{}", self.display),
                 status: describe_status(status),
                 log: log_tail(&self.wrapper_log, 10),
             }),
-            _ if self.xorg_pid != 0 && !pid_alive(self.xorg_pid) => Err(RealServerError::Exited {
+            _ if self.xorg_pid != 0 && !pid_alive(self.xorg_pid) => Err(HarnessError::Exited {
                 what: format!("Xorg :{} (pid {})", self.display, self.xorg_pid),
                 status: "gone".into(),
                 log: log_tail(&self.wrapper_log, 10),
@@ -195,7 +202,7 @@ impl Xspice {
     /// Ready = the wrapper's Xorg child runs, the X socket accepts and the SPICE port accepts.
     fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let start = Instant::now();
-        let timed_out = |what: &str, x: &Xspice| RealServerError::Timeout {
+        let timed_out = |what: &str, x: &Xspice| HarnessError::Timeout {
             what: format!("{what} (Xspice :{})", x.display),
             secs: timeout.as_secs_f64(),
             log: log_tail(&x.xorg_log, 15),
@@ -256,43 +263,28 @@ impl Xspice {
 
     /// A command for an X client of this server (`DISPLAY=:D`).
     pub fn x_command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("DISPLAY", format!(":{}", self.display))
-            .env_remove("XAUTHORITY");
-        cmd
+        x11::x_command(self.display, program)
     }
 
     /// Runs an X client to completion (30 s at most) and returns its output, whatever its status.
     pub fn run_x(&self, program: &str, args: &[&str]) -> Result<Output> {
-        let mut cmd = self.x_command(program);
-        cmd.args(args);
-        run_with_timeout(cmd, Duration::from_secs(30))
+        x11::run_x(self.display, program, args)
     }
 
     /// Runs `xdotool args` in this session; panics (naming the arguments) when it fails.
     pub fn xdotool(&self, args: &[&str]) -> String {
-        let out = self.run_x("xdotool", args).expect("run xdotool");
-        assert!(
-            out.status.success(),
-            "xdotool {args:?} on Xspice: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        x11::xdotool(self.display, args)
     }
 
     /// Waits (up to `timeout`) for a visible window named `name`; returns its id.
     pub fn wait_window(&self, name: &str, timeout: Duration) -> String {
-        let until = Instant::now() + timeout;
-        loop {
-            let out = self
-                .run_x("xdotool", &["search", "--onlyvisible", "--name", name])
-                .expect("xdotool search");
-            if let Some(id) = String::from_utf8_lossy(&out.stdout).split_whitespace().next() {
-                return id.to_owned();
-            }
-            assert!(Instant::now() < until, "window {name:?} never appeared on Xspice");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        x11::wait_window(self.display, name, timeout)
+            .unwrap_or_else(|| panic!("window {name:?} never appeared on Xspice"))
+    }
+
+    /// Where this X server's own pointer is.
+    pub fn pointer(&self) -> (i32, i32) {
+        x11::pointer(self.display)
     }
 
     /// Starts a long-running X client; it is killed (by PID) when the server is dropped.
@@ -319,7 +311,7 @@ impl Xspice {
         let out = self.run_x("display", &["-window", "root", &tile.display().to_string()])?;
         let corner = self.framebuffer()?.pixel(0, 0);
         if corner != rgb {
-            return Err(RealServerError::Other(format!(
+            return Err(HarnessError::Other(format!(
                 "root window colour is {corner:?}, wanted {rgb:?}; display said: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
@@ -349,14 +341,14 @@ impl Xspice {
     pub fn framebuffer(&self) -> Result<RgbImage> {
         let out = self.run_x("xwd", &["-root", "-silent"])?;
         if !out.status.success() {
-            return Err(RealServerError::Other(format!(
+            return Err(HarnessError::Other(format!(
                 "xwd -root -display :{} failed ({}): {}",
                 self.display,
                 describe_status(out.status),
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        decode_xwd(&out.stdout).map_err(RealServerError::Image)
+        decode_xwd(&out.stdout).map_err(HarnessError::Image)
     }
 
     /// [`Self::framebuffer`] written as a PNG file.
@@ -380,7 +372,7 @@ impl Xspice {
                 return Ok(now);
             }
             if start.elapsed() > timeout {
-                return Err(RealServerError::Timeout {
+                return Err(HarnessError::Timeout {
                     what: format!("the Xspice :{} framebuffer to stop changing", self.display),
                     secs: timeout.as_secs_f64(),
                     log: String::new(),
@@ -441,27 +433,4 @@ impl Drop for Xspice {
             let _ = fs::remove_dir_all(dir);
         }
     }
-}
-
-/// `(button, root x, root y)` of every ButtonPress in an xev log.
-pub fn xev_presses(log: &str) -> Vec<(u32, i32, i32)> {
-    let mut out = Vec::new();
-    for block in log.split("\n\n") {
-        if !block.trim_start().starts_with("ButtonPress") {
-            continue;
-        }
-        let button = block
-            .split("button ")
-            .nth(1)
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok());
-        let pos = block.split("root:(").nth(1).and_then(|s| {
-            let (a, b) = s.split(')').next()?.split_once(',')?;
-            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-        });
-        if let (Some(b), Some((x, y))) = (button, pos) {
-            out.push((b, x, y));
-        }
-    }
-    out
 }

@@ -1,7 +1,8 @@
 //! RGB images: decoding PNG (via the `png` crate), PPM (P6) and XWD (what `xwd -root` writes) by
-//! hand, writing PNG, and pixel-exact comparison with optional masks.
+//! hand, writing PNG, pixel-exact comparison with optional masks, exact sub-image search and
+//! PSNR.
 
-use super::{RealServerError, Result, artifact_dir, io_err};
+use super::{HarnessError, Result, artifact_dir, io_err};
 use std::fmt;
 use std::fs;
 use std::io::Cursor;
@@ -74,7 +75,7 @@ impl RgbImage {
     /// Loads a PNG or a binary PPM (P6), told apart by their magic bytes.
     pub fn load(path: &Path) -> Result<RgbImage> {
         let bytes = fs::read(path).map_err(io_err(format!("read image {}", path.display())))?;
-        Self::decode(&bytes).map_err(|e| RealServerError::Image(format!("{}: {e}", path.display())))
+        Self::decode(&bytes).map_err(|e| HarnessError::Image(format!("{}: {e}", path.display())))
     }
 
     pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
@@ -90,6 +91,23 @@ impl RgbImage {
         }
     }
 
+    /// The `w`×`h` area at (`x`, `y`); `None` when it does not fit.
+    pub fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Option<RgbImage> {
+        if x + w > self.width || y + h > self.height {
+            return None;
+        }
+        let mut data = Vec::with_capacity((w * h * 3) as usize);
+        for row in y..y + h {
+            let start = ((row * self.width + x) * 3) as usize;
+            data.extend_from_slice(&self.data[start..start + (w * 3) as usize]);
+        }
+        Some(RgbImage {
+            width: w,
+            height: h,
+            data,
+        })
+    }
+
     pub fn save_png(&self, path: &Path) -> Result<()> {
         let file = fs::File::create(path).map_err(io_err(format!("create {}", path.display())))?;
         let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), self.width, self.height);
@@ -97,13 +115,13 @@ impl RgbImage {
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder
             .write_header()
-            .map_err(|e| RealServerError::Image(format!("PNG header: {e}")))?;
+            .map_err(|e| HarnessError::Image(format!("PNG header: {e}")))?;
         writer
             .write_image_data(&self.data)
-            .map_err(|e| RealServerError::Image(format!("PNG data: {e}")))?;
+            .map_err(|e| HarnessError::Image(format!("PNG data: {e}")))?;
         writer
             .finish()
-            .map_err(|e| RealServerError::Image(format!("PNG finish: {e}")))
+            .map_err(|e| HarnessError::Image(format!("PNG finish: {e}")))
     }
 }
 
@@ -351,4 +369,43 @@ pub fn assert_same_pixels(name: &str, actual: &RgbImage, expected: &RgbImage, ma
         "{name}: client image != server ground truth: {diff}; saved {}",
         saved.join(", ")
     );
+}
+
+/// Where `needle` appears in `hay` with every pixel equal.
+pub fn find_exact(hay: &RgbImage, needle: &RgbImage) -> Option<(u32, u32)> {
+    if needle.width == 0 || needle.height == 0 || needle.width > hay.width || needle.height > hay.height {
+        return None;
+    }
+    let (hw, nw, nh) = (hay.width as usize, needle.width as usize, needle.height as usize);
+    let row = nw * 3;
+    let hay_row = |x: usize, y: usize| &hay.data[(y * hw + x) * 3..(y * hw + x) * 3 + row];
+    let needle_row = |y: usize| &needle.data[y * row..(y + 1) * row];
+    for oy in 0..=(hay.height - needle.height) as usize {
+        for ox in 0..=(hay.width - needle.width) as usize {
+            if (0..nh).all(|y| hay_row(ox, oy + y) == needle_row(y)) {
+                return Some((ox as u32, oy as u32));
+            }
+        }
+    }
+    None
+}
+
+/// PSNR (dB) of `a` against `b` inside `r` (clipped to both images); infinite when equal.
+pub fn psnr_in(a: &RgbImage, b: &RgbImage, r: Rect) -> f64 {
+    let (mut se, mut n) = (0f64, 0f64);
+    for y in r.y..(r.y + r.h).min(a.height).min(b.height) {
+        for x in r.x..(r.x + r.w).min(a.width).min(b.width) {
+            let (p, q) = (a.pixel(x, y), b.pixel(x, y));
+            for c in 0..3 {
+                let d = f64::from(p[c]) - f64::from(q[c]);
+                se += d * d;
+                n += 1.0;
+            }
+        }
+    }
+    if se == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / (se / n)).log10()
+    }
 }

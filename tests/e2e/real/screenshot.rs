@@ -4,7 +4,13 @@
 //! Each test starts its own server on free ports (and its own X display), so tests may run in
 //! parallel; guards stop every process even when a test panics.
 
-use super::*;
+use crate::support::image::{RgbImage, assert_same_pixels, compare_images};
+use crate::support::real::clients::{run_spicy_screenshot, run_sumac_cli, spice_uri, sumac_screenshot};
+use crate::support::real::qemu::{Qemu, QemuOpts, StableScreen};
+use crate::support::real::tls::TlsDir;
+use crate::support::real::xspice::{Xspice, XspiceOpts};
+use crate::support::real::{QEMU, QEMU_TOOLS, SPICY_SCREENSHOT, XSPICE_TOOLS, require_real_servers};
+use crate::support::tools::OPENSSL;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "s3cret";

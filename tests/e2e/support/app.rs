@@ -1,0 +1,149 @@
+//! The `sumac` desktop app under `dbus-run-session` (its own session bus), with a private
+//! configuration, as a client of a private display; and waiting until its window shows the
+//! guest pixel for pixel.
+
+use super::image::{RgbImage, find_exact};
+use super::process::stop_tree;
+use super::wait::WAIT;
+use super::x11::capture;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The app binary Cargo built for this test run.
+pub const SUMAC: &str = env!("CARGO_BIN_EXE_sumac");
+
+/// `sumac` under `dbus-run-session`; its process tree is stopped (by PID) when dropped.
+pub struct App {
+    child: Child,
+    log: PathBuf,
+}
+
+impl App {
+    /// `dbus-run-session -- sumac ARGS` with its configuration in `config_home`
+    /// (`XDG_CONFIG_HOME`, GSettings in memory), accessibility off, `RUST_LOG=sumac=debug`, and
+    /// none of the caller's renderer, GSettings schema, proxy or `.vv`-keeping variables. No
+    /// display variables: see [`App::x11_command`].
+    pub fn command(config_home: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new("dbus-run-session");
+        cmd.arg("--")
+            .arg(SUMAC)
+            .args(args)
+            .env("XDG_CONFIG_HOME", config_home)
+            .env("GSETTINGS_BACKEND", "memory")
+            .env("GTK_A11Y", "none")
+            .env("RUST_LOG", "sumac=debug")
+            .env_remove("SUMAC_RENDERER")
+            .env_remove("GSETTINGS_SCHEMA_DIR")
+            .env_remove("VIRT_VIEWER_KEEP_FILE")
+            .env_remove("SPICE_PROXY");
+        cmd
+    }
+
+    /// [`App::command`] as an X11 client of `:display` (`GDK_BACKEND=x11`, no Wayland).
+    pub fn x11_command(display: u32, config_home: &Path, args: &[&str]) -> Command {
+        let mut cmd = Self::command(config_home, args);
+        cmd.env("DISPLAY", format!(":{display}"))
+            .env_remove("XAUTHORITY")
+            .env("GDK_BACKEND", "x11")
+            .env_remove("WAYLAND_DISPLAY");
+        cmd
+    }
+
+    /// Starts `cmd` (from [`App::command`]), its stderr to `log`.
+    pub fn spawn(mut cmd: Command, log: PathBuf) -> App {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the app's log"));
+        let child = cmd.spawn().expect("start sumac under dbus-run-session");
+        App { child, log }
+    }
+
+    /// Starts `sumac args` on `:display` at GDK scale `scale`; its configuration and log
+    /// (`sumac.log`) go to `out`.
+    pub fn start_scaled(display: u32, out: &Path, scale: u32, args: &[&str]) -> App {
+        let config = out.join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        let mut cmd = Self::x11_command(display, &config, args);
+        cmd.env("GDK_SCALE", scale.to_string()).env_remove("GDK_DPI_SCALE");
+        Self::spawn(cmd, out.join("sumac.log"))
+    }
+
+    /// What the app logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The PID of `dbus-run-session`, the process the test started.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the process to end; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        stop_tree(&mut self.child);
+    }
+}
+
+/// Waits for a visible window named exactly `title` on `:display`; panics with the app's log.
+pub fn wait_app_window(display: u32, title: &str, app: &App) -> String {
+    super::x11::wait_window(display, &format!("^{title}$"), WAIT)
+        .unwrap_or_else(|| panic!("no window named {title:?} within {WAIT:?}; log:\n{}", app.log()))
+}
+
+/// Captures `window` until `expected()` appears in it pixel for pixel; returns its offset in the
+/// window and the last capture. Panics (saving both images in `out`) after [`WAIT`].
+pub fn wait_for_guest(
+    display: u32,
+    window: &str,
+    expected: &dyn Fn() -> RgbImage,
+    what: &str,
+    out: &Path,
+    app: &App,
+) -> ((u32, u32), RgbImage) {
+    let start = Instant::now();
+    loop {
+        let want = expected();
+        let shot = capture(display, window);
+        if let Some(shot) = &shot
+            && let Some(at) = find_exact(shot, &want)
+        {
+            shot.save_png(&out.join(format!("{what}-window.png"))).unwrap();
+            return (at, shot.clone());
+        }
+        if start.elapsed() > WAIT {
+            want.save_png(&out.join(format!("{what}-server.png"))).unwrap();
+            if let Some(shot) = &shot {
+                shot.save_png(&out.join(format!("{what}-window.png"))).unwrap();
+            }
+            panic!(
+                "{what}: the {}x{} guest never appeared 1:1 in the {} window (images in {}); log:\n{}",
+                want.width,
+                want.height,
+                shot.map_or_else(|| "uncapturable".to_owned(), |s| format!("{}x{}", s.width, s.height)),
+                out.display(),
+                app.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
