@@ -672,7 +672,7 @@ fn a_channel_waiting_for_a_glz_image_does_not_delay_disconnect() {
             .count()
             == 2
     };
-    assert!(wait_until(WAIT, read_both), "display channels never got the draw");
+    assert!(poll_until(WAIT, read_both), "display channels never got the draw");
     let waiting = session.display(0).unwrap();
     let stats = waiting.lock().unwrap().stats().clone();
     assert_eq!(
