@@ -30,6 +30,14 @@ pub enum ClientError {
     },
     #[error("{channel}: connecting to {endpoint} timed out")]
     ConnectTimeout { channel: ChannelKey, endpoint: String },
+    #[error("{channel}: {endpoint} accepted the connection but did not answer the link within {secs} s")]
+    LinkTimeout {
+        channel: ChannelKey,
+        endpoint: String,
+        secs: u64,
+    },
+    #[error("{channel}: the server sent nothing for {secs} s after the link")]
+    NoResponse { channel: ChannelKey, secs: u64 },
     #[error("{channel}: TLS handshake with {endpoint} failed: {reason}")]
     Tls {
         channel: ChannelKey,

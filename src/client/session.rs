@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
@@ -38,6 +38,11 @@ use crate::proto::frame::DEFAULT_MAX_MESSAGE;
 
 pub use crate::display::DEFAULT_GLZ_WINDOW_BYTES;
 
+/// Default [`SessionOptions::link_timeout`].
+pub const DEFAULT_LINK_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default [`SessionOptions::first_message_timeout`].
+pub const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Tunables of a session.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -57,6 +62,12 @@ pub struct SessionOptions {
     pub glz_window_bytes: u64,
     /// Audio devices and video decoders given by the embedder.
     pub media: Media,
+    /// Longest the link handshake of one channel may take once its
+    /// transport is connected (a server that accepts and then says nothing).
+    pub link_timeout: Duration,
+    /// Longest the main channel waits for the server's first message
+    /// (MAIN_INIT) after the link.
+    pub first_message_timeout: Duration,
 }
 
 impl Default for SessionOptions {
@@ -71,6 +82,8 @@ impl Default for SessionOptions {
             image_cache_bytes: crate::display::DEFAULT_IMAGE_CACHE_BYTES,
             glz_window_bytes: DEFAULT_GLZ_WINDOW_BYTES,
             media: Media::default(),
+            link_timeout: DEFAULT_LINK_TIMEOUT,
+            first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
         }
     }
 }

@@ -372,6 +372,40 @@ fn truncated_link_reply_is_an_eof_error() {
 }
 
 #[test]
+fn a_server_that_never_answers_the_link_times_out() {
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::SilentLink),
+        ..Default::default()
+    })
+    .unwrap();
+    let options = SessionOptions {
+        link_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let (_s, mut rx) = sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), options).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(matches!(*err, ClientError::LinkTimeout { .. }), "{err}");
+    assert!(err.to_string().contains("did not answer"), "{err}");
+}
+
+#[test]
+fn a_main_channel_that_sends_nothing_times_out() {
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::SilentMain),
+        ..Default::default()
+    })
+    .unwrap();
+    let options = SessionOptions {
+        first_message_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let (_s, mut rx) = sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), options).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(matches!(*err, ClientError::NoResponse { .. }), "{err}");
+    assert_eq!(server.with_record(|r| r.linked.len()), 1);
+}
+
+#[test]
 fn losing_the_main_channel_ends_the_session() {
     if !isolated("session::losing_the_main_channel_ends_the_session") {
         return;

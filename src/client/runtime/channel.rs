@@ -110,6 +110,8 @@ struct Runner<'a> {
     shutdown: watch::Receiver<bool>,
     /// Last serial published to the session's serial board.
     published: u64,
+    /// The server's first message must arrive before this (main channel).
+    first_message_by: Option<Instant>,
 }
 
 impl Runner<'_> {
@@ -281,6 +283,7 @@ impl Runner<'_> {
         loop {
             let (handled, stop) = self.batch().await?;
             if handled > 0 {
+                self.first_message_by = None;
                 let ctx = self.session.ctx();
                 self.driver
                     .after_batch(&ctx, &mut self.out)
@@ -303,6 +306,7 @@ impl Runner<'_> {
             }
             let wake = self.driver.machine().next_wake();
             let inbox = self.inbox.clone();
+            let silent_until = self.first_message_by;
             let woke = tokio::select! {
                 r = self.conn.read_more() => {
                     r?;
@@ -316,6 +320,12 @@ impl Runner<'_> {
                         None => std::future::pending().await,
                     }
                 } => Woke::Inbox,
+                _ = tokio::time::sleep_until(silent_until.unwrap_or_else(Instant::now).into()), if silent_until.is_some() => {
+                    return Err(ClientError::NoResponse {
+                        channel: self.key,
+                        secs: self.session.options.first_message_timeout.as_secs(),
+                    });
+                }
             };
             let ctx = self.session.ctx();
             let r = match woke {
@@ -398,6 +408,8 @@ pub(crate) async fn run_channel(
         out,
         shutdown,
         published: 0,
+        first_message_by: (key.channel_type == crate::proto::ChannelType::MAIN)
+            .then(|| Instant::now() + session.options.first_message_timeout),
     };
     let result = match first {
         Ok(()) => runner.run().await,

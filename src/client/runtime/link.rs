@@ -46,31 +46,42 @@ pub(crate) async fn connect_and_link(
         let link = |source| ClientError::Link { channel, source };
         let mut machine = ClientLink::new(params).map_err(link)?;
         let io = |source| ClientError::Io { channel, source };
-        stream.write_all(&machine.start()).await.map_err(io)?;
-        let result = loop {
-            let want = machine.wants();
-            let mut buf = vec![0u8; want];
-            match stream.read_exact(&mut buf).await {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    break Err(ClientError::UnexpectedEof {
-                        channel,
-                        mid_message: true,
-                    });
-                }
-                Err(e) => break Err(io(e)),
-            }
-            match machine.step(&buf) {
-                Ok(out) => {
-                    if !out.send.is_empty() {
-                        stream.write_all(&out.send).await.map_err(io)?;
+        let timeout = session.options.link_timeout;
+        let handshake = async {
+            stream.write_all(&machine.start()).await.map_err(io)?;
+            loop {
+                let want = machine.wants();
+                let mut buf = vec![0u8; want];
+                match stream.read_exact(&mut buf).await {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        break Err(ClientError::UnexpectedEof {
+                            channel,
+                            mid_message: true,
+                        });
                     }
-                    if let Some(linked) = out.done {
-                        break Ok(linked);
-                    }
+                    Err(e) => break Err(io(e)),
                 }
-                Err(e) => break Err(link(e)),
+                match machine.step(&buf) {
+                    Ok(out) => {
+                        if !out.send.is_empty() {
+                            stream.write_all(&out.send).await.map_err(io)?;
+                        }
+                        if let Some(linked) = out.done {
+                            break Ok(linked);
+                        }
+                    }
+                    Err(e) => break Err(link(e)),
+                }
             }
+        };
+        let result = match tokio::time::timeout(timeout, handshake).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::LinkTimeout {
+                channel,
+                endpoint: transport::describe(&endpoint),
+                secs: timeout.as_secs(),
+            }),
         };
         match result {
             Ok(linked) => {

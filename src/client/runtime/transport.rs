@@ -14,8 +14,43 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> ChannelStream for T {}
 
 pub type BoxStream = Box<dyn ChannelStream>;
 
-/// How long one TCP connect may take.
+/// How long one TCP connect (and one TLS handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive: first probe after this much silence...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// ...then one probe every...
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// ...and the peer is dead after this many unanswered probes (about 30 s of
+/// silence in all: a shorter blackhole does not end the session).
+pub const KEEPALIVE_PROBES: u32 = 3;
+/// Data sent and not acknowledged for this long means the peer is gone
+/// (`TCP_USER_TIMEOUT`, Linux): the same bound while the client is sending.
+pub const USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Socket options of every channel's TCP connection: no Nagle delay, and
+/// dead-peer detection (keepalive probes and a user timeout) so that a
+/// blackholed connection ends in about 30 s instead of never.
+pub(crate) fn tune(stream: &tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let sock = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "freebsd"
+    ))]
+    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    if let Err(e) = sock.set_tcp_keepalive(&keepalive) {
+        tracing::debug!(error = %e, "TCP keepalive not set");
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = sock.set_tcp_user_timeout(Some(USER_TIMEOUT)) {
+        tracing::debug!(error = %e, "TCP user timeout not set");
+    }
+}
 
 pub(crate) fn describe(endpoint: &Endpoint) -> String {
     match endpoint {
@@ -39,7 +74,7 @@ async fn tcp(channel: ChannelKey, host: &str, port: u16, desc: &str) -> Result<t
             endpoint: desc.to_owned(),
             source,
         })?;
-    let _ = stream.set_nodelay(true);
+    tune(&stream);
     Ok(stream)
 }
 
@@ -54,10 +89,14 @@ async fn tcp_or_tunnel(
 ) -> Result<tokio::net::TcpStream, ClientError> {
     match proxy {
         None => tcp(channel, host, port, desc).await,
-        Some(proxy) => proxy
-            .tunnel(host, port, CONNECT_TIMEOUT)
-            .await
-            .map_err(|source| ClientError::Proxy { channel, source }),
+        Some(proxy) => {
+            let stream = proxy
+                .tunnel(host, port, CONNECT_TIMEOUT)
+                .await
+                .map_err(|source| ClientError::Proxy { channel, source })?;
+            tune(&stream);
+            Ok(stream)
+        }
     }
 }
 
@@ -113,5 +152,32 @@ pub(crate) async fn open(
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ChannelType;
+
+    #[test]
+    fn channel_sockets_detect_a_dead_peer() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let key = ChannelKey::new(ChannelType::MAIN, 0);
+            let stream = tcp(key, "127.0.0.1", port, "test").await.unwrap();
+            let sock = socket2::SockRef::from(&stream);
+            assert!(sock.keepalive().unwrap());
+            assert!(sock.tcp_nodelay().unwrap());
+            #[cfg(target_os = "linux")]
+            {
+                assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+                assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+                assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+                assert_eq!(sock.tcp_user_timeout().unwrap(), Some(USER_TIMEOUT));
+            }
+        });
     }
 }

@@ -159,6 +159,21 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
 
 /// Link, record, then run the channel.
 fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
+    if inner.config.fault == Some(Fault::SilentLink) {
+        // Read whatever comes, answer nothing, until the client gives up.
+        conn.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let mut sink = [0u8; 256];
+        while !inner.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match conn.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        inner.record().closed.push((ChannelType(0), 0));
+        return Ok(());
+    }
     let mut link = ServerLink::new(inner.key.clone())?;
     let (header, mess) = loop {
         let mut buf = vec![0u8; link.wants()];
@@ -308,6 +323,9 @@ impl Channel {
     }
 
     fn run_main(&mut self) -> Result<()> {
+        if self.inner.config.fault == Some(Fault::SilentMain) {
+            return self.run_idle();
+        }
         self.send(&MainServer::Base(ServerBase::SetAck {
             generation: 1,
             window: 4,

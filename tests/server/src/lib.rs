@@ -37,6 +37,10 @@ pub enum Fault {
     TruncatedLinkReply,
     /// The main channel closes right after CHANNELS_LIST.
     MainCloseAfterList,
+    /// Connections are accepted and then nothing is ever answered (the link hangs).
+    SilentLink,
+    /// The main channel links and then never sends a message.
+    SilentMain,
 }
 
 /// How the server behaves.
