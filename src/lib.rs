@@ -7,6 +7,8 @@
 //! - [`display`] (L0): surfaces and the canvas; applies display messages, reports damage.
 //! - [`client`] (L1): the red-client runtime: one thread per channel, sockets, TLS;
 //!   `.vv` files ([`client::vv`]) and HTTP CONNECT proxies ([`client::proxy`]).
+//! - [`channel`] (L0): the channel machines (sans-IO protocol logic of every channel).
+//! - [`budget`]: the per-session memory budget every server-driven allocation counts against.
 //! - [`cli`]: the `sumac` command line (remote-viewer compatible), GTK-free.
 //!
 //! L0 does no I/O; L0 and L1 never import GTK or GLib.
@@ -15,6 +17,7 @@
 
 #[cfg(feature = "gtk")]
 pub mod app;
+pub mod budget;
 pub mod channel;
 pub mod cli;
 pub mod client;

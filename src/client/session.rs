@@ -30,6 +30,7 @@ use super::stats::{ChannelStats, StatsSnapshot};
 use super::sync::{GlzArrivals, MmClock, SerialBoard};
 use super::tls::{self, TlsOptions};
 use super::vmc::{VmcShared, VmcStream};
+use crate::budget::MemoryBudget;
 use crate::channel::Ctx;
 use crate::codec::glz::GlzWindow;
 use crate::display::{DisplayState, SharedImageCache};
@@ -68,6 +69,9 @@ pub struct SessionOptions {
     /// Longest the main channel waits for the server's first message
     /// (MAIN_INIT) after the link.
     pub first_message_timeout: Duration,
+    /// Bytes the server may make this session hold (message buffers of all
+    /// channels, surfaces, decoded images, video queues): [`crate::budget`].
+    pub memory_budget: u64,
 }
 
 impl Default for SessionOptions {
@@ -84,6 +88,7 @@ impl Default for SessionOptions {
             media: Media::default(),
             link_timeout: DEFAULT_LINK_TIMEOUT,
             first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
+            memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
         }
     }
 }
@@ -146,6 +151,8 @@ pub(crate) struct DisplayResources {
 pub(crate) struct Session {
     target: RwLock<Arc<Target>>,
     pub(crate) options: SessionOptions,
+    /// What every server-driven allocation of the session counts against.
+    pub(crate) budget: Arc<MemoryBudget>,
     events: mpsc::UnboundedSender<SessionEvent>,
     shutdown: watch::Sender<bool>,
     state: watch::Sender<SessionState>,
@@ -172,8 +179,10 @@ impl Session {
         let glz = Arc::new(GlzWindow::new(options.glz_window_bytes));
         let glz_arrivals = GlzArrivals::attach(&glz);
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
+        let budget = MemoryBudget::new(options.memory_budget);
         Arc::new(Self {
             target: RwLock::new(Arc::new(Target::new(config))),
+            budget,
             options,
             events,
             shutdown: watch::channel(false).0,
@@ -324,6 +333,11 @@ impl SessionHandle {
             .values()
             .find(|s| s.port_name().as_deref() == Some(name))
             .map(|s| VmcStream::new(Arc::clone(s)))
+    }
+
+    /// The session's memory budget (limit, bytes in use, peak, refusals).
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.session.budget
     }
 
     /// Counters of every channel opened so far.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use super::inbuf::InBuf;
+use super::inbuf::{InBuf, InBufError};
 use super::link;
 use super::transport::BoxStream;
 use crate::channel::driver::{Step, Tap};
@@ -81,7 +81,10 @@ impl Conn {
         let channel = self.key;
         self.inbuf
             .prepare_read(self.kind, self.max_message)
-            .map_err(|source| ClientError::Protocol { channel, source })?;
+            .map_err(|e| match e {
+                InBufError::Decode(source) => ClientError::Protocol { channel, source },
+                InBufError::Budget(source) => ClientError::OverBudget { channel, source },
+            })?;
         match self.stream.read_buf(self.inbuf.vec_mut()).await {
             // A clean EOF exactly between messages is still the server going away.
             Ok(0) => Err(ClientError::UnexpectedEof {
@@ -398,7 +401,7 @@ pub(crate) async fn run_channel(
             key,
             stream: linked.stream,
             kind: linked.linked.header,
-            inbuf: InBuf::new(),
+            inbuf: InBuf::new(session.budget.empty()),
             max_message: session.options.max_message,
             wbuf: WriteCursor::new(),
             wcount: 0,
