@@ -15,6 +15,11 @@ use crate::proto::channel::main::{MainClient, MainServer};
 use crate::proto::consts::mouse_mode;
 use crate::proto::{ChannelType, Message};
 
+/// Most channels one session links (a CHANNELS_LIST of a thousand channels
+/// would otherwise mean a thousand threads and sockets); the rest are
+/// counted and skipped. A real server lists about 20.
+pub const MAX_LINKED_CHANNELS: usize = 64;
+
 /// What the main machine needs to know of the user's settings.
 #[derive(Debug, Clone, Default)]
 pub struct MainSettings {
@@ -32,6 +37,8 @@ pub struct MainMachine {
     agent: Agent,
     session_id: Option<u32>,
     spawned: BTreeSet<(u8, u8)>,
+    /// Channels listed beyond [`MAX_LINKED_CHANNELS`].
+    over_cap: u64,
 }
 
 /// The MOUSE_MODE_REQUEST to send after MAIN_INIT, if any: the preferred mode
@@ -55,12 +62,18 @@ impl MainMachine {
             agent: Agent::new(agent),
             session_id: None,
             spawned: BTreeSet::new(),
+            over_cap: 0,
         }
     }
 
     /// The session id from MAIN_INIT.
     pub fn session_id(&self) -> Option<u32> {
         self.session_id
+    }
+
+    /// Channels listed and not linked because of [`MAX_LINKED_CHANNELS`].
+    pub fn channels_over_cap(&self) -> u64 {
+        self.over_cap
     }
 
     pub fn agent(&self) -> &Agent {
@@ -87,9 +100,20 @@ impl MainMachine {
                 tracing::info!(channel = %key, "channel disabled by the user");
                 continue;
             }
-            if !self.spawned.insert((t.0, key.id)) {
+            if self.spawned.contains(&(t.0, key.id)) {
                 continue;
             }
+            if self.spawned.len() >= MAX_LINKED_CHANNELS {
+                if self.over_cap == 0 {
+                    tracing::warn!(
+                        max = MAX_LINKED_CHANNELS,
+                        "the server lists too many channels; the rest are not linked"
+                    );
+                }
+                self.over_cap = self.over_cap.saturating_add(1);
+                continue;
+            }
+            self.spawned.insert((t.0, key.id));
             out.push(Output::Spawn {
                 channel: key,
                 connection_id: session_id,

@@ -155,6 +155,22 @@ fn channels_list_spawns_each_channel_once_except_main_tunnel_and_disabled() {
 }
 
 #[test]
+fn a_thousand_channels_are_capped() {
+    let (mut m, _, _) = machine(MainSettings::default());
+    feed(&mut m, &init(0, 0, mouse_mode::CLIENT));
+    let list: Vec<ChannelId> = (0..1020u32)
+        .map(|i| ChannelId {
+            channel_type: 9 + (i / 256) as u8,
+            id: (i % 256) as u8,
+        })
+        .collect();
+    let (_, out) = feed(&mut m, &MainServer::ChannelsList(list));
+    let spawns = out.items().iter().filter(|o| matches!(o, Output::Spawn { .. })).count();
+    assert_eq!(spawns, MAX_LINKED_CHANNELS);
+    assert_eq!(m.channels_over_cap(), 1020 - MAX_LINKED_CHANNELS as u64);
+}
+
+#[test]
 fn agent_messages_wait_for_tokens_and_vanish_with_the_agent() {
     let (mut m, _, agent) = machine(MainSettings::default());
     feed(&mut m, &init(0, 0, mouse_mode::CLIENT));
