@@ -30,3 +30,4 @@ pub mod gtk;
 #[cfg(feature = "gtk")]
 pub mod i18n;
 pub mod proto;
+pub mod usbredir;
