@@ -20,5 +20,7 @@
 
 #![warn(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
+pub mod file_store;
 pub mod filter;
+pub mod msc;
 pub mod proto;

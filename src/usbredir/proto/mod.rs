@@ -18,6 +18,7 @@
 //!   stream stays in sync, so the caller may go on or close the channel.
 
 mod codec;
+mod encode;
 mod packet;
 mod parser;
 #[cfg(test)]
@@ -300,6 +301,6 @@ impl Context {
 
     /// Appends `packet` with header and `id` to `out`; on error `out` is unchanged.
     pub fn encode_into(&self, id: u64, packet: &Packet, out: &mut Vec<u8>) -> Result<(), ProtoError> {
-        codec::encode(self, id, packet, out)
+        encode::encode(self, id, packet, out)
     }
 }
