@@ -216,6 +216,11 @@ impl<S: BlockStore> MassStorage<S> {
         self.state
     }
 
+    /// The caps of the peer's hello, once it arrived.
+    pub fn peer_caps(&self) -> Option<Caps> {
+        self.parser.context().peer()
+    }
+
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -349,9 +354,13 @@ impl<S: BlockStore> MassStorage<S> {
                     self.connect();
                 }
             }
-            other if self.state == MscState::AwaitingHello => self.event(MscEvent::Unexpected {
-                packet_type: other.packet_type(),
-            }),
+            // Nothing but a hello may be answered before the peer's hello: the header size
+            // of what we send depends on its caps.
+            other if self.state == MscState::AwaitingHello || self.parser.context().peer().is_none() => {
+                self.event(MscEvent::Unexpected {
+                    packet_type: other.packet_type(),
+                });
+            }
             Packet::Reset => {
                 if connected {
                     self.bot.usb_reset();

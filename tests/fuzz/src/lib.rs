@@ -40,6 +40,12 @@ pub mod lz4;
 pub mod quic;
 #[path = "seeds.rs"]
 pub mod seeds;
+#[path = "usbredir_filter.rs"]
+pub mod usbredir_filter;
+#[path = "usbredir_msc.rs"]
+pub mod usbredir_msc;
+#[path = "usbredir_parser.rs"]
+pub mod usbredir_parser;
 #[path = "vdagent.rs"]
 pub mod vdagent;
 #[path = "zlib_glz.rs"]
@@ -72,6 +78,9 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("zlib_glz", zlib_glz::fuzz),
     ("cursor", cursor::fuzz),
     ("inputs_messages", fuzz_inputs_messages),
+    ("usbredir_parser", usbredir_parser::fuzz),
+    ("usbredir_msc", usbredir_msc::fuzz),
+    ("usbredir_filter", usbredir_filter::fuzz),
 ];
 
 /// Smallest link reply body the client accepts: the error word alone (an error reply may stop there).
