@@ -24,3 +24,6 @@ pub mod file_store;
 pub mod filter;
 pub mod msc;
 pub mod proto;
+#[cfg(test)]
+#[cfg(unix)]
+mod qemu_tests;
