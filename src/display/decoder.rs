@@ -16,6 +16,10 @@
 //!   surface and destination;
 //! - the image and stream counters, handed to the state with each prepared
 //!   message or video tick, for [`DisplayState::stats`].
+//!
+//! It also allocates and zeroes the pixels of a surface a SURFACE_CREATE (or
+//! MODE) creates, when the state will create it (same checks), so that
+//! touching megabytes of fresh memory does not happen under the lock either.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,11 +27,12 @@ use std::sync::Arc;
 use super::bitmap::PaletteCache;
 use super::cache::{ImageStats, SharedImageCache};
 use super::image::{DEFAULT_GLZ_WINDOW_BYTES, Images};
-use super::prepare::Counters;
+use super::prepare::{Counters, Prepared};
 use super::stream::{StreamState, StreamStats, VideoDecoderFactory, VideoTick, VideoWake};
+use super::surface::zeroed_pixels;
 use super::{DisplayEvent, DisplayState, Limits, SurfaceFormat};
 use crate::codec::glz::GlzWindow;
-use crate::proto::channel::display::{DisplayServer, StreamReport};
+use crate::proto::channel::display::{DisplayServer, StreamReport, SurfaceCreate, surface_flags};
 
 /// What the decoder knows of one of the state's surfaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +40,15 @@ pub(crate) struct SurfaceInfo {
     pub format: SurfaceFormat,
     pub width: u32,
     pub height: u32,
+    pub primary: bool,
+}
+
+impl SurfaceInfo {
+    fn bytes(&self) -> u64 {
+        u64::from(self.width)
+            .saturating_mul(u64::from(self.height))
+            .saturating_mul(4)
+    }
 }
 
 /// Decodes a display channel's images and video (see the module docs).
@@ -106,12 +120,13 @@ impl DisplayDecoder {
                     width,
                     height,
                     format,
-                    ..
+                    primary,
                 } => {
                     let info = SurfaceInfo {
                         format: *format,
                         width: *width,
                         height: *height,
+                        primary: *primary,
                     };
                     self.surfaces.insert(*id, info);
                 }
@@ -123,9 +138,14 @@ impl DisplayDecoder {
         }
     }
 
-    /// The bookkeeping of a message that is the decoder's, not the state's.
-    pub(super) fn message(&mut self, m: &DisplayServer) {
+    /// The bookkeeping of a message that is the decoder's, not the state's;
+    /// the pixels of a surface the state is about to create.
+    pub(super) fn message(&mut self, m: &DisplayServer, p: &mut Prepared) {
         match m {
+            DisplayServer::SurfaceCreate(c) => p.surface = self.surface_pixels(c),
+            DisplayServer::Mode { x_res, y_res, bits } => {
+                p.surface = self.surface_pixels(&super::mode_create(*x_res, *y_res, *bits));
+            }
             DisplayServer::InvalPalette { id } => self.palettes.remove(*id),
             // RESET drops the palette cache, like spice-gtk.
             DisplayServer::InvalAllPalettes | DisplayServer::Reset => self.palettes.clear(),
@@ -141,6 +161,36 @@ impl DisplayDecoder {
             | DisplayServer::StreamDestroyAll => self.streams.handle(m, &self.surfaces, &self.limits),
             _ => {}
         }
+    }
+
+    /// Zeroed pixels for the surface `c` creates, when the state will create
+    /// it (the same checks, on what the decoder knows of its surfaces): the
+    /// allocation and the zeroing happen off the lock too.
+    fn surface_pixels(&self, c: &SurfaceCreate) -> Option<Vec<u8>> {
+        let lim = &self.limits;
+        SurfaceFormat::from_wire(c.format)?;
+        let (w, h) = (c.width, c.height);
+        let bytes = u64::from(w).saturating_mul(u64::from(h)).saturating_mul(4);
+        if self.surfaces.contains_key(&c.surface_id)
+            || w == 0
+            || h == 0
+            || w > lim.max_surface_dim
+            || h > lim.max_surface_dim
+            || bytes > lim.max_surface_bytes
+        {
+            return None;
+        }
+        let primary = c.flags & surface_flags::PRIMARY != 0;
+        let in_use: u64 = self
+            .surfaces
+            .values()
+            .filter(|s| !(primary && s.primary))
+            .map(SurfaceInfo::bytes)
+            .sum();
+        if in_use.saturating_add(bytes) > lim.max_total_bytes {
+            return None;
+        }
+        zeroed_pixels(usize::try_from(bytes).ok()?)
     }
 
     /// Runs the video scheduler at multimedia time `now_mm_time`: frames

@@ -207,6 +207,23 @@ pub struct DisplayState {
     /// the image each is for (see [`image::find`]).
     ready: Vec<image::Slot>,
     ready_at: Vec<usize>,
+    /// While a SURFACE_CREATE (or MODE) is applied: its pixels, zeroed by the decoder.
+    ready_surface: Option<Vec<u8>>,
+}
+
+/// The primary surface a MODE message (old servers) creates.
+fn mode_create(width: u32, height: u32, bits: u32) -> SurfaceCreate {
+    SurfaceCreate {
+        surface_id: 0,
+        width,
+        height,
+        format: if bits == 32 {
+            SurfaceFormat::Xrgb32.to_wire()
+        } else {
+            SurfaceFormat::Rgb555.to_wire()
+        },
+        flags: surface_flags::PRIMARY,
+    }
 }
 
 type DrawResult = Result<Option<PixBox>, DisplayError>;
@@ -240,18 +257,7 @@ impl DisplayState {
         match m {
             DisplayServer::Base(_) => {}
             DisplayServer::Mode { x_res, y_res, bits } => {
-                let create = SurfaceCreate {
-                    surface_id: 0,
-                    width: *x_res,
-                    height: *y_res,
-                    format: if *bits == 32 {
-                        SurfaceFormat::Xrgb32.to_wire()
-                    } else {
-                        SurfaceFormat::Rgb555.to_wire()
-                    },
-                    flags: surface_flags::PRIMARY,
-                };
-                self.surface_create(&create, &mut ev);
+                self.surface_create(&mode_create(*x_res, *y_res, *bits), &mut ev);
             }
             DisplayServer::Mark => {
                 self.marked = true;
@@ -482,7 +488,9 @@ impl DisplayState {
                 max: lim.max_total_bytes,
             });
         }
-        let surface = Surface::new(id, width, height, format, primary)?;
+        // Pixels allocated (and zeroed) by the decoder off the lock, if it could.
+        let pixels = self.ready_surface.take();
+        let surface = Surface::with_pixels(id, width, height, format, primary, pixels)?;
         if primary {
             self.journal.invalidate();
         }

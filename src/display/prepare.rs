@@ -56,6 +56,8 @@ pub struct Prepared {
     started: bool,
     /// What the state shows of the decoder's counters, if they changed.
     pub(super) counters: Option<Counters>,
+    /// The zeroed pixels of the surface a SURFACE_CREATE or MODE creates.
+    pub(super) surface: Option<Vec<u8>>,
 }
 
 impl Prepared {
@@ -167,7 +169,7 @@ impl DisplayDecoder {
     pub fn prepare(&mut self, m: &DisplayServer, p: &mut Prepared, absent: Absent) -> Option<u64> {
         if !p.started {
             p.started = true;
-            self.message(m);
+            self.message(m, p);
         }
         let op = op_name(m);
         // The destination's format decides how palettes are read; a draw on
@@ -211,6 +213,7 @@ impl DisplayDecoder {
         }
         p.started = false;
         p.counters = None;
+        p.surface = None;
     }
 }
 
@@ -230,7 +233,10 @@ impl DisplayState {
                 .map(|(image, _)| std::ptr::from_ref(*image).addr()),
         );
         std::mem::swap(&mut self.ready, &mut p.images);
+        self.ready_surface = p.surface.take();
         let events = self.handle(m);
+        // Not taken (the create failed): freed by the decoder, off the lock.
+        p.surface = self.ready_surface.take();
         std::mem::swap(&mut self.ready, &mut p.images);
         self.ready_at.clear();
         events

@@ -569,3 +569,63 @@ fn cached_images_are_read_before_the_lock_even_kept_encoded() {
     assert_eq!(split.decoder.image_stats.cache_hits, before + 1);
     assert_eq!(surface_bgr(&split.state.lock().unwrap()), drawn);
 }
+
+#[test]
+fn surfaces_are_allocated_and_zeroed_before_the_lock() {
+    let limits = Limits {
+        max_total_bytes: 64 * 64 * 4 * 2,
+        ..Limits::default()
+    };
+    let cache = SharedImageCache::new(1 << 20);
+    let mut dec = DisplayDecoder::new(limits, cache.clone(), Arc::new(GlzWindow::new(1 << 20)));
+    let mut state = DisplayState::with_cache(limits, cache);
+    fn run(
+        dec: &mut DisplayDecoder,
+        state: &mut DisplayState,
+        m: &DisplayServer,
+        allocated: bool,
+    ) -> Vec<DisplayEvent> {
+        let mut p = Prepared::default();
+        assert_eq!(dec.prepare(m, &mut p, Absent::Missing), None);
+        assert_eq!(p.surface.is_some(), allocated, "{m:?}");
+        let ptr = p.surface.as_ref().map(|s| s.as_ptr());
+        let ev = state.apply(m, &mut p);
+        assert!(p.surface.is_none(), "{m:?}: the state took the pixels");
+        if let (Some(ptr), Some(DisplayEvent::SurfaceCreated { id, .. })) = (ptr, ev.last()) {
+            assert_eq!(state.surface(*id).unwrap().pixels_bgra().as_ptr(), ptr);
+        }
+        dec.observe(&ev);
+        dec.recycle(&mut p);
+        ev
+    }
+    let mut run = |m: &DisplayServer, allocated: bool| run(&mut dec, &mut state, m, allocated);
+    let primary = surface_flags::PRIMARY;
+    assert!(errors(&run(&create(0, 64, 64, surface_fmt::XRGB32, primary), true)).is_empty());
+    // Creates the state refuses get nothing: a live id, over the budget, a bad format.
+    assert_eq!(
+        errors(&run(&create(0, 8, 8, surface_fmt::XRGB32, 0), false)),
+        ["duplicate_surface"]
+    );
+    assert_eq!(
+        errors(&run(&create(1, 64, 65, surface_fmt::XRGB32, 0), false)),
+        ["surface_budget"]
+    );
+    assert_eq!(errors(&run(&create(1, 8, 8, 12345, 0), false)), ["bad_surface_format"]);
+    // A new primary replaces the old one: its bytes do not count.
+    let ev = run(&create(2, 64, 100, surface_fmt::XRGB32, primary), true);
+    assert_eq!(ev[0], DisplayEvent::SurfaceDestroyed { id: 0 });
+    // MODE creates a primary surface too.
+    run(&DisplayServer::SurfaceDestroy { surface_id: 2 }, false);
+    assert!(
+        errors(&run(
+            &DisplayServer::Mode {
+                x_res: 32,
+                y_res: 16,
+                bits: 32
+            },
+            true
+        ))
+        .is_empty()
+    );
+    assert_eq!(state.primary().unwrap().1.dims(), (32, 16));
+}
