@@ -20,7 +20,7 @@ use sumac::display::{
     DEFAULT_GLZ_WINDOW_BYTES, DEFAULT_IMAGE_CACHE_BYTES, DisplayDecoder, DisplayState, Limits, Prepared,
     SharedImageCache,
 };
-use sumac::proto::channel::display::DisplayServer;
+use sumac::proto::channel::display::{DisplayServer, image_type};
 use sumac::proto::{ChannelType, Message};
 
 /// One display channel as the machine runs it.
@@ -32,14 +32,15 @@ struct Channel {
 
 impl Channel {
     /// Applies `m` as `DisplayMachine::prepare_and_apply` does, timing the lock holds.
-    fn run(&mut self, m: &DisplayServer, mm_time: u32, holds: &mut Vec<Duration>) {
+    fn run(&mut self, m: &DisplayServer, mm_time: u32, holds: &mut Vec<(Duration, bool, u16)>) {
+        let image = compressed_copy(m);
         self.decoder.prepare(m, &mut self.prepared, Absent::Missing);
         let events = {
             let mut state = self.state.lock().expect("state");
             let t = Instant::now();
             let events = state.apply(m, &mut self.prepared);
             drop(state);
-            holds.push(t.elapsed());
+            holds.push((t.elapsed(), image, m.msg_type()));
             events
         };
         self.decoder.observe(&events);
@@ -50,14 +51,14 @@ impl Channel {
             let t = Instant::now();
             state.draw_frames(&mut video);
             drop(state);
-            holds.push(t.elapsed());
+            holds.push((t.elapsed(), false, 0));
         }
         self.decoder.recycle_frames(&mut video);
         self.decoder.drain_stream_reports().for_each(drop);
     }
 }
 
-fn replay(path: &Path, holds: &mut Vec<Duration>) {
+fn replay(path: &Path, holds: &mut Vec<(Duration, bool, u16)>) {
     let file = std::fs::File::open(path).expect("recording");
     let mut rec = RecordReader::new(std::io::BufReader::new(file)).expect("a recording");
     let glz = Arc::new(GlzWindow::new(DEFAULT_GLZ_WINDOW_BYTES));
@@ -92,6 +93,34 @@ fn replay(path: &Path, holds: &mut Vec<Duration>) {
     }
 }
 
+/// A DRAW_COPY of a compressed image (QUIC, LZ, GLZ, LZ4, JPEG...): the
+/// messages whose decoding the lock may cover.
+fn compressed_copy(m: &DisplayServer) -> bool {
+    let DisplayServer::DrawCopy { copy, .. } = m else {
+        return false;
+    };
+    copy.src_bitmap.as_ref().is_some_and(|i| {
+        !matches!(
+            i.descriptor.image_type,
+            image_type::BITMAP | image_type::SURFACE | image_type::FROM_CACHE | image_type::FROM_CACHE_LOSSLESS
+        )
+    })
+}
+
+/// p50, p99, max of `holds` (sorted here) in µs, and their total in ms per run.
+fn row(holds: &mut [Duration], runs: usize) -> String {
+    holds.sort_unstable();
+    let total: Duration = holds.iter().sum();
+    format!(
+        "{} | {} | {} | {} | {:.1}",
+        holds.len() / runs.max(1),
+        us(percentile(holds, 0.5)),
+        us(percentile(holds, 0.99)),
+        us(holds.last().copied().unwrap_or_default()),
+        total.as_secs_f64() * 1e3 / runs.max(1) as f64,
+    )
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -116,35 +145,36 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "spicerec"))
         .collect();
     files.sort();
-    println!("| recording | lock holds | p50 µs | p99 µs | max µs | total ms |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| recording | lock holds | p50 µs | p99 µs | max µs | total ms | compressed DRAW_COPY holds | p50 µs | p99 µs | max µs | total ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut all = Vec::new();
     for path in &files {
         let mut holds = Vec::new();
         for _ in 0..runs {
             replay(path, &mut holds);
         }
-        holds.sort_unstable();
-        let total: Duration = holds.iter().sum();
+        let mut every: Vec<Duration> = holds.iter().map(|h| h.0).collect();
+        let mut images: Vec<Duration> = holds.iter().filter(|h| h.1).map(|h| h.0).collect();
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} |",
             path.file_name().unwrap_or_default().to_string_lossy(),
-            holds.len() / runs.max(1),
-            us(percentile(&holds, 0.5)),
-            us(percentile(&holds, 0.99)),
-            us(holds.last().copied().unwrap_or_default()),
-            total.as_secs_f64() * 1e3 / runs.max(1) as f64,
+            row(&mut every, runs),
+            row(&mut images, runs)
         );
         all.extend(holds);
     }
-    all.sort_unstable();
-    let total: Duration = all.iter().sum();
-    println!(
-        "| all | {} | {} | {} | {} | {:.1} |",
-        all.len() / runs.max(1),
-        us(percentile(&all, 0.5)),
-        us(percentile(&all, 0.99)),
-        us(all.last().copied().unwrap_or_default()),
-        total.as_secs_f64() * 1e3 / runs.max(1) as f64,
-    );
+    let mut every: Vec<Duration> = all.iter().map(|h| h.0).collect();
+    let mut images: Vec<Duration> = all.iter().filter(|h| h.1).map(|h| h.0).collect();
+    println!("| all | {} | {} |", row(&mut every, runs), row(&mut images, runs));
+    // LOCK_HOLD_TOP=n: the n longest holds and their message types (0: a video tick).
+    let top: usize = std::env::var("LOCK_HOLD_TOP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    for (d, _, t) in all.iter().take(top) {
+        println!("{} µs: message type {t}", us(*d));
+    }
 }
