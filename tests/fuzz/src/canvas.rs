@@ -560,6 +560,61 @@ pub fn composite_and_dash_seeds() -> Vec<(String, Vec<u8>)> {
         src_pos: sumac::proto::channel::display::Point { x: 0, y: 0 },
     }));
     seeds.push(("seed-journal-scrolls".to_owned(), bytes));
+
+    // Masks: a 1-bit mask cached with CACHE_ME, then read FROM_CACHE, plain
+    // and inverted, by WHITENESS, INVERS and a masked COPY.
+    use sumac::proto::channel::display::{CopyOp, Point, QMask, image_flags, mask_flags};
+    let mut bytes = Vec::new();
+    let mask_image = |id: u64, from_cache: bool| Image {
+        descriptor: ImageDescriptor {
+            id,
+            image_type: if from_cache {
+                image_type::FROM_CACHE
+            } else {
+                image_type::BITMAP
+            },
+            flags: if from_cache { 0 } else { image_flags::CACHE_ME },
+            width: 8,
+            height: 8,
+        },
+        kind: if from_cache {
+            ImageKind::NoData
+        } else {
+            ImageKind::Bitmap(Bitmap {
+                format: bitmap_fmt::BIT1_BE,
+                flags: bitmap_flags::TOP_DOWN,
+                width: 8,
+                height: 8,
+                stride: 1,
+                palette: PaletteRef::None,
+                data: vec![0b1010_0101, 0b0101_1010, 0xff, 0, 0x0f, 0xf0, 0x81, 0x18],
+            })
+        },
+    };
+    let qmask = |image, invert: bool| QMask {
+        flags: if invert { mask_flags::INVERS } else { 0 },
+        pos: Point { x: 0, y: 0 },
+        bitmap: Some(image),
+    };
+    bytes.extend(record(&DisplayServer::DrawWhiteness {
+        base: base(0, Rect::ltrb(0, 0, 8, 8)),
+        mask: qmask(mask_image(9, false), false),
+    }));
+    bytes.extend(record(&DisplayServer::DrawInvers {
+        base: base(0, Rect::ltrb(4, 4, 12, 12)),
+        mask: qmask(mask_image(9, true), true),
+    }));
+    bytes.extend(record(&DisplayServer::DrawCopy {
+        base: base(0, Rect::ltrb(20, 2, 25, 6)),
+        copy: CopyOp {
+            src_bitmap: Some(rgba(5, 5, 4)),
+            src_area: Rect::ltrb(0, 0, 5, 4),
+            rop_descriptor: ropd::OP_PUT,
+            scale_mode: 0,
+            mask: qmask(mask_image(9, true), false),
+        },
+    }));
+    seeds.push(("seed-masks-cached".to_owned(), bytes));
     seeds
 }
 
