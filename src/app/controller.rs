@@ -4,11 +4,11 @@
 //! session (windows closed, exit status reported to the application).
 
 use super::application::AppState;
-use super::dialogs;
 use super::session_window::{SessionWindow, apply_accels, window_title};
 use super::settings::keys;
-use crate::cli::{Launch, LaunchRequest, Target};
 use crate::client::ConnectionConfig;
+use crate::client::launch::{Launch, LaunchRequest, Target};
+use crate::client::screenshot::{RgbImage, monitor_image};
 use crate::display::MonitorHead;
 use crate::gtk::Session;
 use crate::gtk::display::{Display, Renderer};
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 /// Everything needed to open (and reopen) a session: the command-line
-/// options merged with the target ([`crate::cli::Launch`]).
+/// options merged with the target ([`crate::client::launch::Launch`]).
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
     /// What goes to the recent connections (a URI or a `.vv` path that still
@@ -75,7 +75,7 @@ impl ConnectRequest {
             label,
             launch,
             zoom: options.zoom,
-            renderer: options.renderer.map(crate::cli::Renderer::name),
+            renderer: options.renderer.map(crate::client::launch::Renderer::name),
         })
     }
 }
@@ -351,8 +351,8 @@ impl Controller {
         None
     }
 
-    /// Pixels of monitor `(channel, monitor)` as packed RGB (for screenshots).
-    pub fn monitor_rgb(&self, channel: u8, monitor: u32) -> Option<(u32, u32, Vec<u8>)> {
+    /// Pixels of monitor `(channel, monitor)` (for screenshots).
+    pub fn monitor_image(&self, channel: u8, monitor: u32) -> Option<RgbImage> {
         let state = self.session.display_state(channel)?;
         let state = state.lock().ok()?;
         let heads = state.monitors().to_vec();
@@ -360,7 +360,7 @@ impl Controller {
         if !heads.is_empty() && head.is_none() {
             return None;
         }
-        dialogs::monitor_rgb(&state, head)
+        monitor_image(&state, head)
     }
 }
 

@@ -343,8 +343,8 @@ impl SessionWindow {
                 let (Some(this), Some(c)) = (weak.upgrade(), ctl.upgrade()) else {
                     return;
                 };
-                match c.monitor_rgb(this.display.channel_id(), this.display.monitor_id()) {
-                    Some((w, h, rgb)) => dialogs::save_screenshot(this.window.upcast_ref(), w, h, rgb),
+                match c.monitor_image(this.display.channel_id(), this.display.monitor_id()) {
+                    Some(image) => dialogs::save_screenshot(this.window.upcast_ref(), image),
                     None => dialogs::show_error(
                         Some(this.window.upcast_ref()),
                         &gettext("No Screenshot"),
