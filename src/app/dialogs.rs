@@ -3,6 +3,7 @@
 
 use super::APP_ID;
 use super::application::AppState;
+use super::controller::release_hotkey;
 use super::settings::keys;
 use crate::client::launch::LaunchRequest;
 use crate::client::screenshot::{RgbImage, write_png};
@@ -161,12 +162,19 @@ fn switch_row(state: &std::rc::Rc<AppState>, title: &str, subtitle: &str, key: &
 }
 
 /// The keyboard-shortcuts window of the connect window: the hotkeys a
-/// session started with these options gets (before any `.vv` file).
-pub fn shortcuts_window(options: &LaunchRequest) -> gtk::ShortcutsWindow {
+/// session started with these options gets (before any `.vv` file), the
+/// release hotkey from `-H` or else the `grab_hotkey` preference.
+pub fn shortcuts_window(options: &LaunchRequest, grab_hotkey: &str) -> gtk::ShortcutsWindow {
     let hotkeys = if options.kiosk {
         Hotkeys::none()
     } else {
-        options.hotkeys.clone().unwrap_or_default()
+        let mut hotkeys = options.hotkeys.clone().unwrap_or_default();
+        let from_options = options
+            .hotkeys
+            .as_ref()
+            .and_then(|h| h.get(HotkeyAction::ReleaseCursor));
+        hotkeys.set(HotkeyAction::ReleaseCursor, release_hotkey(from_options, grab_hotkey));
+        hotkeys
     };
     shortcuts_window_for(&hotkeys)
 }

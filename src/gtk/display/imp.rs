@@ -88,6 +88,8 @@ pub struct Display {
     pub(super) cursor: RefCell<CursorLayer>,
     /// Keyboard and mouse handling of the running session.
     pub(super) input: RefCell<Option<Rc<InputHandler>>>,
+    /// The release hotkey set by the embedder (`None`: the input layer's default).
+    pub(super) release_hotkey: RefCell<Option<super::input::Hotkey>>,
     /// A present of the X11 layer is scheduled.
     pub(super) x11_pending: Cell<bool>,
     /// When the X11 layer was last presented.
@@ -114,6 +116,7 @@ impl Default for Display {
             active: Cell::new(None),
             cursor: RefCell::new(CursorLayer::new()),
             input: RefCell::new(None),
+            release_hotkey: RefCell::new(None),
             x11_pending: Cell::new(false),
             x11_last: Cell::new(None),
         }
