@@ -5,7 +5,8 @@
 //!
 //! # Files
 //! - [`application`]: the `GtkApplication`, app actions, `open`/`activate`, exit code.
-//! - The command line is [`crate::cli`] (remote-viewer compatible, GTK-free).
+//! - The command line is [`crate::cli`] (clap, remote-viewer compatible) filling a
+//!   [`LaunchRequest`](crate::client::launch::LaunchRequest) (GTK-free).
 //! - [`controller`]: one SPICE session and its windows (opened and closed with the guest's monitors).
 //! - [`session_window`]: a window showing one monitor: header bar, menu, overlay with Reconnect.
 //! - [`connect_window`]: the window without argument (address + recent connections).

@@ -1,6 +1,10 @@
 //! L1 red-client runtime: one thread per channel (each with a current-thread
 //! tokio runtime), sockets, TLS. Never imports GTK or GLib; talks to the
 //! embedder through [`SessionEvent`]s and shared display state.
+//!
+//! Also what embedders need to start and use a session without GTK: the
+//! launch path ([`launch`]: URI, `.vv` file and options merged), `.vv` files
+//! ([`vv`]), HTTP CONNECT proxies ([`proxy`]) and screenshots ([`screenshot`]).
 
 pub mod agent;
 mod channels;
@@ -9,11 +13,13 @@ pub mod error;
 pub mod events;
 mod factory;
 pub mod inputs;
+pub mod launch;
 pub mod media;
 pub mod proxy;
 pub mod record;
 pub mod replay;
 mod runtime;
+pub mod screenshot;
 pub mod session;
 pub mod stats;
 mod sync;
