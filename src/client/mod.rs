@@ -3,6 +3,7 @@
 //! embedder through [`SessionEvent`]s and shared display state.
 
 pub mod agent;
+pub mod audio;
 mod channels;
 pub mod config;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod vmc;
 pub mod vv;
 
 pub use agent::AgentHandle;
+pub use audio::AudioHandle;
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;

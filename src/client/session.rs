@@ -21,6 +21,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use super::agent::{AgentHandle, AgentShared};
+use super::audio::{AudioHandle, AudioShared};
 use super::config::ConnectionConfig;
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
@@ -57,6 +58,12 @@ pub struct SessionOptions {
     pub glz_window_bytes: u64,
     /// Audio devices and video decoders given by the embedder.
     pub media: Media,
+    /// Offer Opus on the playback and record channels (with feature `opus`;
+    /// off: raw PCM only, as spice-gtk's `SPICE_DISABLE_OPUS`).
+    pub opus: bool,
+    /// Capture the microphone when the server asks (the user's choice; it can
+    /// change during the session through [`SessionHandle::audio`]).
+    pub microphone: bool,
 }
 
 impl Default for SessionOptions {
@@ -71,6 +78,8 @@ impl Default for SessionOptions {
             image_cache_bytes: crate::display::DEFAULT_IMAGE_CACHE_BYTES,
             glz_window_bytes: DEFAULT_GLZ_WINDOW_BYTES,
             media: Media::default(),
+            opus: true,
+            microphone: true,
         }
     }
 }
@@ -143,6 +152,7 @@ pub(crate) struct Session {
     pub(crate) clock: MmClock,
     pub(crate) inputs: Arc<InputsShared>,
     pub(crate) agent: Arc<AgentShared>,
+    pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
 }
 
@@ -159,6 +169,8 @@ impl Session {
         let glz = Arc::new(GlzWindow::new(options.glz_window_bytes));
         let glz_arrivals = GlzArrivals::attach(&glz);
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
+        let agent = AgentShared::new();
+        let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
         Arc::new(Self {
             target: RwLock::new(Arc::new(Target::new(config))),
             options,
@@ -176,7 +188,8 @@ impl Session {
             serials: SerialBoard::default(),
             clock: MmClock::default(),
             inputs: InputsShared::new(),
-            agent: AgentShared::new(),
+            agent,
+            audio,
             vmc: Mutex::new(BTreeMap::new()),
         })
     }
@@ -215,7 +228,11 @@ impl Session {
     /// What a machine gets to know about "now".
     pub(crate) fn ctx(&self) -> Ctx {
         let now = Instant::now();
-        Ctx::new(now, self.clock.at(now))
+        Ctx {
+            clock_resets: self.clock.resets(),
+            audio_delay_ms: self.clock.audio_delay(),
+            ..Ctx::new(now, self.clock.at(now))
+        }
     }
 
     pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -296,6 +313,11 @@ impl SessionHandle {
     /// no agent is connected).
     pub fn agent(&self) -> AgentHandle {
         AgentHandle::new(Arc::clone(&self.session.agent))
+    }
+
+    /// Volume, mute and the microphone; valid from connect time.
+    pub fn audio(&self) -> AudioHandle {
+        AudioHandle::new(Arc::clone(&self.session.audio))
     }
 
     /// The byte stream of a SpiceVMC channel (usbredir, port, webdav), once linked.
