@@ -1,8 +1,9 @@
 //! `sumac-cli`: headless SPICE tools built on Sumac's runtime (no GTK, no display).
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
-//! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
-//!   and display/stream counters.
+//! - `sumac-cli stats URI --seconds N [--until-eof] [--audio-wav FILE | --audio-device]`: bytes and
+//!   messages per channel (like spicy-stats), display/stream and audio counters; the playback saved
+//!   as a WAV file or played on the sound device.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -43,6 +44,18 @@ struct ConnectArgs {
     /// Image compression to ask the server for: auto-glz, auto-lz, quic, glz, lz, lz4 or off.
     #[arg(long = "spice-preferred-compression", value_name = "KIND")]
     preferred_compression: Option<String>,
+    /// Do not open the playback and record channels.
+    #[arg(long = "spice-disable-audio")]
+    disable_audio: bool,
+    /// Save what the playback channel plays into this WAV file (16-bit PCM).
+    #[arg(long = "audio-wav", value_name = "FILE", conflicts_with = "audio_device")]
+    audio_wav: Option<PathBuf>,
+    /// Play through the default sound output and record from the default input (feature `audio`).
+    #[arg(long = "audio-device")]
+    audio_device: bool,
+    /// Offer raw PCM only, not Opus (also with SPICE_DISABLE_OPUS set).
+    #[arg(long = "no-opus")]
+    no_opus: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,6 +153,22 @@ fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
     };
     if let Some(c) = &args.preferred_compression {
         opts.preferred_compression = Some(parse_compression(c)?);
+    }
+    if args.disable_audio {
+        use sumac::proto::ChannelType;
+        opts.disabled_channels
+            .extend([ChannelType::PLAYBACK, ChannelType::RECORD]);
+    }
+    opts.opus = !args.no_opus && std::env::var_os("SPICE_DISABLE_OPUS").is_none();
+    if let Some(path) = &args.audio_wav {
+        opts.media.audio = Some(std::sync::Arc::new(sumac::client::audio::wav::WavBackend::new(path)));
+    } else if args.audio_device {
+        #[cfg(feature = "audio")]
+        {
+            opts.media.audio = Some(std::sync::Arc::new(sumac::client::audio::device::DeviceBackend::new()));
+        }
+        #[cfg(not(feature = "audio"))]
+        bail!("--audio-device needs sumac-cli built with the `audio` feature");
     }
     Ok((cfg, opts))
 }
@@ -329,6 +358,22 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             s.bytes_written,
             s.messages_written,
             s.messages_skipped
+        );
+    }
+    let a = session.audio().stats();
+    if a.playback_packets > 0 || a.record_frames > 0 {
+        println!(
+            "audio: playback {} packets, {} bytes, {} samples, {} dropped, {} underruns, {} overflow samples, \
+             sink delay {} ms; record {} frames, {} samples",
+            a.playback_packets,
+            a.playback_bytes,
+            a.playback_samples,
+            a.playback_dropped,
+            a.underruns,
+            a.overflow_samples,
+            a.sink_delay_ms,
+            a.record_frames,
+            a.record_samples
         );
     }
     with_states(&session, |states| {

@@ -86,6 +86,7 @@ impl PlaybackMachine {
     }
 
     fn set_mode(&mut self, m: u16) {
+        tracing::debug!(mode = m, "playback mode");
         let known = m == mode::RAW || (m == mode::OPUS && self.settings.opus);
         if !known {
             self.dropped("unknown or unoffered mode");
@@ -200,7 +201,7 @@ impl PlaybackMachine {
             _ => return self.dropped("DATA in an unknown mode"),
         }
         // The delay before this packet is queued: when it starts to be heard.
-        if self.packets % DELAY_EVERY == 0 {
+        if self.packets.is_multiple_of(DELAY_EVERY) {
             self.sync_clock(time, out);
         }
         self.packets = self.packets.wrapping_add(1);
@@ -251,9 +252,11 @@ impl Machine for PlaybackMachine {
     }
 
     fn linked(&mut self, link: &Linked, _ctx: &Ctx, _out: &mut Outputs) -> Result<(), ChannelError> {
-        if self.settings.opus && !link.server_caps.channel.has(caps::OPUS) {
-            tracing::debug!("the server's playback channel has no Opus: raw PCM");
-        }
+        tracing::debug!(
+            server_opus = link.server_caps.channel.has(caps::OPUS),
+            client_opus = self.settings.opus,
+            "playback channel linked"
+        );
         Ok(())
     }
 
