@@ -12,6 +12,7 @@
 #![cfg(test)] // Test-only code (also tells clippy that panicking helpers are fine here).
 #![allow(dead_code)] // A library for tests: not every helper is used by every test.
 
+pub mod audio;
 mod clients;
 mod conformance;
 mod image;

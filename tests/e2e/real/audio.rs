@@ -1,0 +1,191 @@
+//! Sound against real servers: a tone written into Xspice's audio FIFO must arrive in
+//! `sumac-cli`'s WAV sink at its frequency and duration, over Opus and over raw PCM (a session
+//! that does not offer Opus). Also the analysis the audio tests share (frequency by zero
+//! crossings, duration of the sounding span) and a private PulseAudio for tests that go through
+//! the real output path (`/work/shared/real-guest.md`, "No host sound card").
+
+use super::*;
+use std::process::Child;
+use sumac::client::audio::wav::{Wav, read_wav};
+
+/// Interleaved S16LE stereo 48 kHz sine bytes (what Xspice's FIFO takes).
+pub fn sine_pcm(freq: f64, seconds: f64, amplitude: f64) -> Vec<u8> {
+    let n = (48_000.0 * seconds) as usize;
+    (0..n)
+        .flat_map(|i| {
+            let v = (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / 48_000.0).sin()) as i16;
+            let b = v.to_le_bytes();
+            [b[0], b[1], b[0], b[1]]
+        })
+        .collect()
+}
+
+/// What a recording holds: the sounding span and its frequency.
+#[derive(Debug, Clone, Copy)]
+pub struct Tone {
+    /// Hz, from zero crossings (with hysteresis) over the sounding span.
+    pub freq: f64,
+    /// Seconds from the first to the last sample louder than a tenth of the peak.
+    pub seconds: f64,
+    pub peak: i16,
+}
+
+/// The first channel of a WAV, analysed.
+pub fn analyse(wav: &Wav) -> Option<Tone> {
+    let ch = usize::from(wav.format.channels.max(1));
+    let mono: Vec<i16> = wav.samples.iter().step_by(ch).copied().collect();
+    analyse_mono(&mono, wav.format.rate)
+}
+
+pub fn analyse_mono(x: &[i16], rate: u32) -> Option<Tone> {
+    let peak = x.iter().map(|v| v.unsigned_abs()).max()?;
+    if peak < 100 {
+        return None;
+    }
+    let thr = i32::from(peak / 10);
+    let first = x.iter().position(|v| i32::from(*v).abs() > thr)?;
+    let last = x.iter().rposition(|v| i32::from(*v).abs() > thr)?;
+    let span = &x[first..=last];
+    // Crossings of zero with hysteresis: a sign counts once the signal passed ±thr/2.
+    let h = thr / 2;
+    let mut state = 0i8;
+    let mut crossings: Vec<f64> = Vec::new();
+    for (i, v) in span.iter().enumerate() {
+        let v = i32::from(*v);
+        let s = if v > h {
+            1
+        } else if v < -h {
+            -1
+        } else {
+            continue;
+        };
+        if state != 0 && s != state {
+            crossings.push(i as f64);
+        }
+        state = s;
+    }
+    if crossings.len() < 3 {
+        return None;
+    }
+    let periods = (crossings.len() - 1) as f64 / 2.0;
+    let dt = (crossings[crossings.len() - 1] - crossings[0]) / f64::from(rate);
+    Some(Tone {
+        freq: periods / dt,
+        seconds: span.len() as f64 / f64::from(rate),
+        peak: i16::try_from(peak).unwrap_or(i16::MAX),
+    })
+}
+
+/// A `sumac-cli` left running (killed by its PID when dropped).
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `sumac-cli stats URI --seconds N ARGS` in the background.
+pub fn spawn_sumac_cli(uri: &str, seconds: u64, args: &[&str], env: &[(&str, &Path)]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sumac-cli"));
+    cmd.args(["stats", uri, "--seconds", &seconds.to_string()]).args(args);
+    cmd.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    Running(cmd.spawn().expect("start sumac-cli"))
+}
+
+/// Waits for a running `sumac-cli` (at most `timeout`); returns its stdout and stderr.
+pub fn finish(mut r: Running, timeout: Duration) -> (String, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = r.0.try_wait().expect("wait for sumac-cli") {
+            let mut out = String::new();
+            let mut err = String::new();
+            use std::io::Read;
+            if let Some(mut o) = r.0.stdout.take() {
+                let _ = o.read_to_string(&mut out);
+            }
+            if let Some(mut e) = r.0.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            assert!(status.success(), "sumac-cli failed ({status}): {err}\n{out}");
+            return (out, err);
+        }
+        assert!(start.elapsed() < timeout, "sumac-cli did not finish in {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the server lists a linked playback channel for the client (Xspice logs nothing
+/// for it, so this waits for the client to have had time: its stats line is printed at the end).
+fn settle() {
+    std::thread::sleep(Duration::from_secs(3));
+}
+
+fn xspice_tone(extra: &[&str], expect_opus: bool) {
+    let Some(()) = require_real_servers(&[XSPICE, XORG]) else {
+        return;
+    };
+    let xs = Xspice::start(XspiceOpts {
+        audio: true,
+        ..Default::default()
+    })
+    .expect("start Xspice with an audio FIFO directory");
+    let wav_path = xs.scratch_dir().join("playback.wav");
+    let mut args = vec!["--audio-wav", wav_path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let cli = spawn_sumac_cli(&xs.uri(), 12, &args, &[]);
+    settle();
+    // 4 s of 440 Hz, then the FIFO closes (Xspice sends STOP).
+    xs.play_pcm("tone", &sine_pcm(440.0, 4.0, 12_000.0))
+        .expect("feed the FIFO");
+    let (stdout, _) = finish(cli, Duration::from_secs(60));
+    let wav = read_wav(&std::fs::read(&wav_path).expect("the WAV file exists")).expect("a WAV file");
+    let tone = analyse(&wav).expect("the WAV holds a tone");
+    eprintln!("Xspice tone {extra:?}: {tone:?}\n{stdout}");
+    assert_eq!((wav.format.channels, wav.format.rate), (2, 48_000));
+    assert!((tone.freq - 440.0).abs() <= 2.0, "frequency {:.2} Hz", tone.freq);
+    assert!((tone.seconds - 4.0).abs() <= 0.08, "duration {:.3} s", tone.seconds);
+    // Opus: ~14 KB/s; raw: 192 KB/s.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("audio: playback"))
+        .expect("audio counters");
+    let bytes: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    if expect_opus {
+        assert!(bytes < 200_000, "Opus expected, got {bytes} bytes: {line}");
+    } else {
+        assert!(bytes >= 768_000, "raw PCM expected, got {bytes} bytes: {line}");
+    }
+    assert!(line.contains(" 0 dropped"), "{line}");
+}
+
+#[test]
+fn xspice_tone_arrives_over_opus() {
+    xspice_tone(&[], true);
+}
+
+#[test]
+fn xspice_tone_arrives_over_raw_pcm_when_opus_is_not_offered() {
+    xspice_tone(&["--no-opus"], false);
+}
+
+#[test]
+fn analysis_measures_a_known_tone() {
+    let pcm = sine_pcm(880.0, 1.5, 8000.0);
+    let samples: Vec<i16> = pcm.chunks(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let mut padded = vec![0i16; 9600];
+    padded.extend(samples);
+    padded.extend(vec![0i16; 9600]);
+    let wav = Wav {
+        format: sumac::channel::audio::PcmFormat::OPUS,
+        samples: padded,
+    };
+    let t = analyse(&wav).unwrap();
+    assert!((t.freq - 880.0).abs() < 0.5, "{t:?}");
+    assert!((t.seconds - 1.5).abs() < 0.01, "{t:?}");
+}
