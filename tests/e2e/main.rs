@@ -1,6 +1,7 @@
 //! End-to-end tests: the real client against the test server and real SPICE servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod app;
+mod audio;
 mod cursor;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]

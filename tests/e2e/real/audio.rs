@@ -8,73 +8,9 @@ use super::*;
 use std::process::Child;
 use sumac::client::audio::wav::{Wav, read_wav};
 
-/// Interleaved S16LE stereo 48 kHz sine bytes (what Xspice's FIFO takes).
-pub fn sine_pcm(freq: f64, seconds: f64, amplitude: f64) -> Vec<u8> {
-    let n = (48_000.0 * seconds) as usize;
-    (0..n)
-        .flat_map(|i| {
-            let v = (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / 48_000.0).sin()) as i16;
-            let b = v.to_le_bytes();
-            [b[0], b[1], b[0], b[1]]
-        })
-        .collect()
-}
-
-/// What a recording holds: the sounding span and its frequency.
-#[derive(Debug, Clone, Copy)]
-pub struct Tone {
-    /// Hz, from zero crossings (with hysteresis) over the sounding span.
-    pub freq: f64,
-    /// Seconds from the first to the last sample louder than a tenth of the peak.
-    pub seconds: f64,
-    pub peak: i16,
-}
-
-/// The first channel of a WAV, analysed.
-pub fn analyse(wav: &Wav) -> Option<Tone> {
-    let ch = usize::from(wav.format.channels.max(1));
-    let mono: Vec<i16> = wav.samples.iter().step_by(ch).copied().collect();
-    analyse_mono(&mono, wav.format.rate)
-}
-
-pub fn analyse_mono(x: &[i16], rate: u32) -> Option<Tone> {
-    let peak = x.iter().map(|v| v.unsigned_abs()).max()?;
-    if peak < 100 {
-        return None;
-    }
-    let thr = i32::from(peak / 10);
-    let first = x.iter().position(|v| i32::from(*v).abs() > thr)?;
-    let last = x.iter().rposition(|v| i32::from(*v).abs() > thr)?;
-    let span = &x[first..=last];
-    // Crossings of zero with hysteresis: a sign counts once the signal passed ±thr/2.
-    let h = thr / 2;
-    let mut state = 0i8;
-    let mut crossings: Vec<f64> = Vec::new();
-    for (i, v) in span.iter().enumerate() {
-        let v = i32::from(*v);
-        let s = if v > h {
-            1
-        } else if v < -h {
-            -1
-        } else {
-            continue;
-        };
-        if state != 0 && s != state {
-            crossings.push(i as f64);
-        }
-        state = s;
-    }
-    if crossings.len() < 3 {
-        return None;
-    }
-    let periods = (crossings.len() - 1) as f64 / 2.0;
-    let dt = (crossings[crossings.len() - 1] - crossings[0]) / f64::from(rate);
-    Some(Tone {
-        freq: periods / dt,
-        seconds: span.len() as f64 / f64::from(rate),
-        peak: i16::try_from(peak).unwrap_or(i16::MAX),
-    })
-}
+#[path = "../tone.rs"]
+mod tone;
+pub use tone::{analyse, sine_pcm};
 
 /// A `sumac-cli` left running (killed by its PID when dropped).
 pub struct Running(pub Child);

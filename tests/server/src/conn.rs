@@ -152,6 +152,10 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
             caps::display::PREF_COMPRESSION,
             caps::display::STREAM_REPORT,
         ],
+        ChannelType::PLAYBACK if inner.config.audio.opus => vec![caps::playback::VOLUME, caps::playback::OPUS],
+        ChannelType::PLAYBACK => vec![caps::playback::VOLUME],
+        ChannelType::RECORD if inner.config.audio.opus => vec![caps::record::VOLUME, caps::record::OPUS],
+        ChannelType::RECORD => vec![caps::record::VOLUME],
         _ => vec![],
     };
     Caps::new(&common, &channel)
@@ -220,6 +224,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         ChannelType::DISPLAY => ch.run_display(),
         ChannelType::CURSOR => ch.run_cursor(),
         ChannelType::INPUTS => ch.run_inputs(),
+        ChannelType::PLAYBACK => ch.run_playback(),
+        ChannelType::RECORD => ch.run_record(),
         _ => ch.run_idle(),
     };
     ch.conn.shutdown();
@@ -296,6 +302,32 @@ impl Channel {
                 }
             }
             for m in self.inner.inputs.take_outgoing() {
+                self.send(&m)?;
+            }
+        }
+    }
+
+    fn run_playback(&mut self) -> Result<()> {
+        for m in &self.inner.config.audio.playback_script.clone() {
+            self.send(m)?;
+        }
+        loop {
+            self.poll()?;
+            for m in self.inner.audio.take_playback(10) {
+                self.send(&m)?;
+            }
+        }
+    }
+
+    fn run_record(&mut self) -> Result<()> {
+        for m in &self.inner.config.audio.record_script.clone() {
+            self.send(m)?;
+        }
+        loop {
+            for (ty, body) in self.poll()? {
+                self.inner.audio.on_record_message(ty, &body);
+            }
+            for m in self.inner.audio.take_record() {
                 self.send(&m)?;
             }
         }
