@@ -149,6 +149,7 @@ impl PlaybackMachine {
         let Some(delay) = self.sink.as_ref().and_then(|s| s.delay_ms()) else {
             return;
         };
+        tracing::debug!(time, delay, "playback clock: mm-time = packet time - sink delay");
         self.shared
             .counters()
             .sink_delay_ms

@@ -420,8 +420,13 @@ fn build_output<T: SizedSample + FromSample<f32>>(
             }
         }
     };
+    // Errors can come once per period: one line per stream.
+    let mut reported = false;
     let error = move |e: cpal::Error| {
-        tracing::warn!(error = %e, "audio output error");
+        if !reported {
+            tracing::warn!(error = %e, "audio output error: playback stops until the next stream");
+            reported = true;
+        }
         err_shared.open.store(false, Ordering::Relaxed);
     };
     Ok(device.build_output_stream::<T, _, _>(config, data, error, None)?)
@@ -640,6 +645,12 @@ where
             chunk.fill_from_iter(samples);
         }
     };
-    let error = |e: cpal::Error| tracing::warn!(error = %e, "audio input error");
+    let mut reported = false;
+    let error = move |e: cpal::Error| {
+        if !reported {
+            tracing::warn!(error = %e, "audio input error: capture stops until the next start");
+            reported = true;
+        }
+    };
     Ok(device.build_input_stream::<T, _, _>(config, data, error, None)?)
 }

@@ -10,7 +10,7 @@ use sumac::client::audio::wav::{Wav, read_wav};
 
 #[path = "../tone.rs"]
 mod tone;
-pub use tone::{analyse, sine_pcm};
+pub use tone::{analyse, analyse_mono, sine_pcm};
 
 /// A `sumac-cli` left running (killed by its PID when dropped).
 pub struct Running(pub Child);
@@ -108,6 +108,108 @@ fn xspice_tone_arrives_over_opus() {
 #[test]
 fn xspice_tone_arrives_over_raw_pcm_when_opus_is_not_offered() {
     xspice_tone(&["--no-opus"], false);
+}
+
+/// The stats line's field after `what` (e.g. "sink delay").
+fn stat(line: &str, before: &str) -> u64 {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let n = before.split_whitespace().count();
+    let at = words
+        .windows(n)
+        .position(|w| w.join(" ") == before)
+        .unwrap_or_else(|| panic!("{before:?} not in {line}"));
+    words[at + n].trim_end_matches(',').parse().unwrap()
+}
+
+/// The real output path: Xspice's tone, Opus, decoded by `sumac-cli --audio-device`, played by
+/// cpal through ALSA into a private PulseAudio's null sink, recorded from its monitor.
+#[test]
+fn device_output_plays_an_xspice_tone_into_pulseaudio() {
+    let Some(()) = require_real_servers(&[XSPICE, XORG]) else {
+        return;
+    };
+    let Some(()) = pulse::require_pulse() else { return };
+    let mut pa = pulse::PrivatePulse::start(1000).expect("private PulseAudio");
+    let xs = Xspice::start(XspiceOpts {
+        audio: true,
+        ..Default::default()
+    })
+    .expect("start Xspice");
+    pa.record_output().expect("parec");
+    let env = pa.client_env();
+    let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let cli = spawn_sumac_cli(&xs.uri(), 10, &["--audio-device"], &env);
+    settle();
+    xs.play_pcm("tone", &sine_pcm(440.0, 3.0, 12_000.0))
+        .expect("feed the FIFO");
+    let (stdout, stderr) = finish(cli, Duration::from_secs(60));
+    let left = pa.recorded_left();
+    let tone = analyse_mono(&left, 48_000).unwrap_or_else(|| panic!("nothing heard; sumac-cli said:\n{stderr}"));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("audio: playback"))
+        .expect("audio counters");
+    eprintln!("device output: {tone:?}\n{line}");
+    assert!((tone.freq - 440.0).abs() <= 2.0, "frequency {:.2} Hz", tone.freq);
+    assert!((tone.seconds - 3.0).abs() <= 0.06, "duration {:.3} s", tone.seconds);
+    // The device delay was measured (ring + device), so the clock was corrected by it.
+    let delay = stat(line, "sink delay");
+    assert!(delay > 0 && delay < 1000, "sink delay {delay} ms");
+}
+
+/// The real capture path: the test server asks for audio, `sumac-cli --audio-device` captures
+/// the private PulseAudio's 1 kHz sine source through cpal and sends it Opus-encoded.
+#[test]
+fn device_input_sends_the_pulseaudio_sine_to_the_server() {
+    use sumac::proto::ChannelType;
+    use sumac::proto::channel::record::{RecordClient, RecordServer, RecordStart};
+    let Some(()) = pulse::require_pulse() else { return };
+    let pa = pulse::PrivatePulse::start(1000).expect("private PulseAudio");
+    let server = sumac_test_server::TestServer::start(sumac_test_server::ServerConfig {
+        channels: vec![(ChannelType::DISPLAY, 0), (ChannelType::RECORD, 0)],
+        audio: sumac_test_server::audio::AudioConfig {
+            opus: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let env = pa.client_env();
+    let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let cli = spawn_sumac_cli(&server.uri(), 6, &["--audio-device"], &env);
+    assert!(server.wait_for(Duration::from_secs(30), |r| {
+        r.linked.iter().any(|l| l.0 == ChannelType::RECORD)
+    }));
+    server.record_send(RecordServer::Start(RecordStart {
+        channels: 2,
+        format: 1,
+        frequency: 48_000,
+    }));
+    let data = |l: &[RecordClient]| l.iter().filter(|m| matches!(m, RecordClient::Data { .. })).count();
+    assert!(
+        server.wait_for_record(Duration::from_secs(30), |l| data(l) >= 150),
+        "the client sent {} frames",
+        data(&server.record_log())
+    );
+    let log = server.record_log();
+    assert!(
+        matches!(log[0], RecordClient::Mode { mode: 3, .. }),
+        "Opus first: {:?}",
+        log[0]
+    );
+    assert!(matches!(log[1], RecordClient::StartMark { .. }));
+    let mut dec = sumac::codec::opus::OpusDecoder::new().unwrap();
+    let mut pcm = Vec::new();
+    for m in &log[2..] {
+        if let RecordClient::Data { data, .. } = m {
+            pcm.extend_from_slice(dec.decode(data).unwrap());
+        }
+    }
+    let left: Vec<i16> = pcm.iter().step_by(2).copied().collect();
+    let tone = analyse_mono(&left, 48_000).expect("a tone");
+    eprintln!("device input: {tone:?}");
+    assert!((tone.freq - 1000.0).abs() <= 3.0, "frequency {:.2} Hz", tone.freq);
+    drop(finish(cli, Duration::from_secs(60)));
 }
 
 #[test]

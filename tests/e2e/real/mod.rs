@@ -16,6 +16,7 @@ pub mod audio;
 mod clients;
 mod conformance;
 mod image;
+pub mod pulse;
 mod qemu;
 mod selftest;
 mod tls;
