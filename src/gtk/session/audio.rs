@@ -56,12 +56,14 @@ impl Session {
                 direction: AudioDirection::Playback,
                 mute,
             } => {
-                if imp.mute.replace(*mute) != *mute {
+                let old = imp.mute.replace(*mute);
+                if old != *mute {
                     self.notify_mute();
                 }
             }
             AudioEvent::Microphone(on) => {
-                if imp.microphone_active.replace(*on) != *on {
+                let old = imp.microphone_active.replace(*on);
+                if old != *on {
                     self.notify_microphone_active();
                 }
             }
