@@ -31,6 +31,8 @@
 
 pub mod agent;
 pub mod audio;
+#[doc(hidden)]
+pub mod audio_fuzz;
 pub mod base;
 pub mod cursor;
 pub mod display;
