@@ -74,7 +74,11 @@ pub fn playback(messages: &[(u16, &[u8])]) -> FuzzOutcome {
     let shared = AudioShared::new(AgentShared::new(), true);
     let sink = Counting::default();
     let largest = Arc::clone(&sink.largest);
-    let mut m = PlaybackMachine::new(Some(Box::new(sink)), Arc::clone(&shared), PlaybackSettings { opus: true });
+    let mut m = PlaybackMachine::new(
+        Some(Box::new(sink)),
+        Arc::clone(&shared),
+        PlaybackSettings { opus: true },
+    );
     let ctx = Ctx::new(Instant::now(), 0);
     let mut out = Outputs::new();
     let caps = m.caps();

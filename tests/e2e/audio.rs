@@ -394,3 +394,107 @@ fn disabled_audio_opens_neither_channel() {
         "{linked:?}"
     );
 }
+
+/// How long after the server sent it a video frame stamped 100 ms ahead of the server's clock
+/// was drawn, with playback running into a sink of `sink_delay` (`None`: a sink that cannot tell).
+fn frame_delay(sink_delay: Option<u32>) -> Duration {
+    use sumac::display::DisplayEvent;
+    use sumac::proto::channel::display::{Clip, DisplayServer, Rect, StreamCreate, StreamData, video_codec};
+    let s = TestServer::start(ServerConfig {
+        channels: vec![(ChannelType::DISPLAY, 0), (ChannelType::PLAYBACK, 0)],
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let backend = TestBackend {
+        delay_ms: sink_delay,
+        ..TestBackend::default()
+    };
+    let (session, mut rx) = connect(&s, &backend, |_| {});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut next = |until: Instant| {
+        rt.block_on(async { tokio::time::timeout(until.saturating_duration_since(Instant::now()), rx.recv()).await })
+            .ok()
+            .flatten()
+    };
+    // The scene is drawn (first MARK) and the playback channel is up.
+    let until = Instant::now() + WAIT;
+    while !matches!(
+        next(until).expect("a first frame"),
+        SessionEvent::Display {
+            event: DisplayEvent::Mark,
+            ..
+        }
+    ) {}
+    wait("the playback channel", || {
+        session
+            .stats()
+            .iter()
+            .any(|c| c.key.channel_type == ChannelType::PLAYBACK)
+    });
+    // Audio plays, stamped with the server's clock.
+    for m in tone_messages(440.0, 0.2, false, s.mm_time()).into_iter().take(22) {
+        s.playback_send(m);
+    }
+    let audio = session.audio();
+    wait("the audio packets", || audio.stats().playback_packets >= 20);
+    // A video stream; its frame is stamped 100 ms ahead (the server's video latency).
+    let dest = Rect::ltrb(200, 150, 264, 198);
+    s.display_send(DisplayServer::StreamCreate(StreamCreate {
+        surface_id: 0,
+        id: 1,
+        flags: 0,
+        codec_type: video_codec::MJPEG,
+        stamp: 0,
+        stream_width: 64,
+        stream_height: 48,
+        src_width: 64,
+        src_height: 48,
+        dest,
+        clip: Clip::None,
+    }));
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/jpeg/frame-64x48-q95.jpg"
+    ))
+    .unwrap();
+    let sent = Instant::now();
+    s.display_send(DisplayServer::StreamData(StreamData {
+        id: 1,
+        multi_media_time: s.mm_time().wrapping_add(100),
+        data: jpeg,
+    }));
+    let until = Instant::now() + WAIT;
+    loop {
+        match next(until).expect("the frame is drawn") {
+            SessionEvent::Display {
+                event: DisplayEvent::Damage { rect, .. },
+                ..
+            } if rect.left >= 200 && rect.top >= 150 => return sent.elapsed(),
+            _ => {}
+        }
+    }
+}
+
+/// A/V sync end to end: with playback into a sink 400 ms deep, the clock is `packet time − 400`,
+/// so a frame stamped with a time is drawn when the sound stamped with it is heard: ~400 ms
+/// later than without the correction. Bounds are generous (a loaded machine); the measure is
+/// printed.
+#[test]
+fn video_frames_wait_for_the_sound_heard_at_their_time() {
+    let plain = frame_delay(None);
+    let synced = frame_delay(Some(400));
+    let offset = synced.as_secs_f64() - plain.as_secs_f64();
+    eprintln!(
+        "frame drawn {:.0} ms after sending without audio correction, {:.0} ms with a 400 ms sink: offset {:.0} ms",
+        plain.as_secs_f64() * 1e3,
+        synced.as_secs_f64() * 1e3,
+        offset * 1e3
+    );
+    assert!(
+        (0.25..0.60).contains(&offset),
+        "offset {offset:.3} s, expected about 0.4 s"
+    );
+}

@@ -96,6 +96,8 @@ struct OutShared {
     draining: AtomicBool,
     /// The callback found the ring empty after draining.
     drained: AtomicBool,
+    /// The device reported an error: the output thread reopens it.
+    failed: AtomicBool,
     /// Device output delay, µs.
     device_delay_us: AtomicU64,
     underruns: AtomicU64,
@@ -241,12 +243,23 @@ impl Once {
     }
 }
 
+/// The consumer side of a stream's ring, kept across device reopenings
+/// (only the current stream's callback locks it, so it never waits).
+type SharedRing = Arc<Mutex<rtrb::Consumer<i16>>>;
+
+/// Most times a failing output is reopened within one stream.
+const MAX_REOPEN: u32 = 5;
+
 fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
     let mut stream: Option<cpal::Stream> = None;
+    // The stream's format and ring, to reopen the device after an error.
+    let mut current: Option<(PcmFormat, SharedRing)> = None;
+    let mut reopened = 0u32;
     let mut draining_since: Option<Instant> = None;
     let mut once = Once::default();
     loop {
-        let cmd = if draining_since.is_some() {
+        // While a stream is open, wake now and then to notice device errors.
+        let cmd = if draining_since.is_some() || current.is_some() {
             match rx.recv_timeout(Duration::from_millis(20)) {
                 Ok(c) => Some(c),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -262,22 +275,47 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
             Some(OutCmd::Start { format, ring }) => {
                 stream = None;
                 draining_since = None;
+                reopened = 0;
                 shared.open.store(false, Ordering::Relaxed);
-                match open_output(format, ring, shared) {
+                shared.failed.store(false, Ordering::Relaxed);
+                let ring = Arc::new(Mutex::new(ring));
+                match open_output(format, &ring, shared) {
                     Ok(s) => {
                         stream = Some(s);
                         shared.open.store(true, Ordering::Relaxed);
                     }
                     Err(e) => once.warn("no audio output device", &e),
                 }
+                current = Some((format, ring));
             }
             Some(OutCmd::Stop) => draining_since = Some(Instant::now()),
             None => {}
+        }
+        // A device error (an ALSA xrun it could not recover, a PulseAudio hiccup):
+        // open the device again on the same ring, a few times per stream.
+        if stream.is_some() && shared.failed.swap(false, Ordering::Relaxed) && draining_since.is_none() {
+            stream = None;
+            shared.open.store(false, Ordering::Relaxed);
+            if let Some((format, ring)) = &current
+                && reopened < MAX_REOPEN
+            {
+                reopened += 1;
+                std::thread::sleep(Duration::from_millis(50));
+                match open_output(*format, ring, shared) {
+                    Ok(s) => {
+                        tracing::info!(attempt = reopened, "audio output reopened after an error");
+                        stream = Some(s);
+                        shared.open.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => once.warn("the audio output cannot be reopened", &e),
+                }
+            }
         }
         if let Some(since) = draining_since
             && (shared.drained.load(Ordering::Relaxed) || since.elapsed() > DRAIN_LIMIT || stream.is_none())
         {
             stream = None;
+            current = None;
             shared.open.store(false, Ordering::Relaxed);
             draining_since = None;
         }
@@ -324,11 +362,7 @@ fn choose(
     }
 }
 
-fn open_output(
-    format: PcmFormat,
-    ring: rtrb::Consumer<i16>,
-    shared: &Arc<OutShared>,
-) -> Result<cpal::Stream, DeviceError> {
+fn open_output(format: PcmFormat, ring: &SharedRing, shared: &Arc<OutShared>) -> Result<cpal::Stream, DeviceError> {
     let host = cpal::default_host();
     let device = host.default_output_device().ok_or(DeviceError::NoDevice)?;
     let default = device.default_output_config()?;
@@ -348,8 +382,8 @@ fn open_output(
         config.sample_rate,
     );
     let stream = match sample_format {
-        SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, ring, shared)?,
-        SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, ring, shared)?,
+        SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, Arc::clone(ring), shared)?,
+        SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, Arc::clone(ring), shared)?,
         _ => return Err(DeviceError::Format),
     };
     stream.play()?;
@@ -361,7 +395,7 @@ fn build_output<T: SizedSample + FromSample<f32>>(
     config: cpal::StreamConfig,
     format: PcmFormat,
     mut conv: Converter,
-    mut ring: rtrb::Consumer<i16>,
+    ring: SharedRing,
     shared: &Arc<OutShared>,
 ) -> Result<cpal::Stream, DeviceError> {
     let cb_shared = Arc::clone(shared);
@@ -379,6 +413,12 @@ fn build_output<T: SizedSample + FromSample<f32>>(
                 .store(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
         let draining = s.draining.load(Ordering::Relaxed);
+        // Only this stream's callback locks it: never contended (a stream
+        // being replaced is dropped before the next one is built).
+        let Ok(mut ring) = ring.try_lock() else {
+            out.fill(T::EQUILIBRIUM);
+            return;
+        };
         if !primed && (ring.slots() >= prebuffer || draining) {
             primed = true;
         }
@@ -424,10 +464,11 @@ fn build_output<T: SizedSample + FromSample<f32>>(
     let mut reported = false;
     let error = move |e: cpal::Error| {
         if !reported {
-            tracing::warn!(error = %e, "audio output error: playback stops until the next stream");
+            tracing::warn!(error = %e, "audio output error: reopening the device");
             reported = true;
         }
         err_shared.open.store(false, Ordering::Relaxed);
+        err_shared.failed.store(true, Ordering::Relaxed);
     };
     Ok(device.build_output_stream::<T, _, _>(config, data, error, None)?)
 }

@@ -15,6 +15,7 @@
 pub mod audio;
 mod clients;
 mod conformance;
+mod guest_audio;
 mod image;
 pub mod pulse;
 mod qemu;

@@ -267,7 +267,9 @@ pub fn audio_message_list(data: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     let mut rest = data;
     while out.len() < 64 {
-        let Some((head, tail)) = rest.split_first_chunk::<4>() else { break };
+        let Some((head, tail)) = rest.split_first_chunk::<4>() else {
+            break;
+        };
         let msg_type = u16::from_le_bytes([head[0], head[1]]);
         let len = usize::from(u16::from_le_bytes([head[2], head[3]])).min(tail.len());
         let (body, next) = tail.split_at(len);
@@ -290,7 +292,11 @@ pub fn fuzz_playback_messages(data: &[u8]) -> bool {
     }
     let outcome = sumac::channel::audio_fuzz::playback(&list);
     let cap = (sumac::channel::playback::MAX_DATA_BYTES / 2).max(5760 * 2);
-    assert!(outcome.largest_play <= cap, "one play of {} samples", outcome.largest_play);
+    assert!(
+        outcome.largest_play <= cap,
+        "one play of {} samples",
+        outcome.largest_play
+    );
     assert!(outcome.stats.playback_packets <= list.len() as u64);
     accepted
 }
@@ -345,7 +351,11 @@ pub fn fuzz_opus_packet(data: &[u8]) -> bool {
         (101u16, packet.as_slice()),
     ];
     let outcome = sumac::channel::audio_fuzz::playback(&list);
-    assert!(outcome.largest_play <= 5760 * 2, "{} samples from one packet", outcome.largest_play);
+    assert!(
+        outcome.largest_play <= 5760 * 2,
+        "{} samples from one packet",
+        outcome.largest_play
+    );
     assert_eq!(outcome.largest_play % 2, 0, "stereo samples come in pairs");
     outcome.stats.playback_samples > 0
 }

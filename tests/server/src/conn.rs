@@ -351,7 +351,7 @@ impl Channel {
             current_mouse_mode: mouse_mode::SERVER,
             agent_connected: 0,
             agent_tokens: 10,
-            multi_media_time: 0,
+            multi_media_time: self.inner.mm_time(),
             ram_hint: 0,
         }))?;
         if self.client_caps.channel.has(caps::main::NAME_AND_UUID) {
@@ -446,6 +446,18 @@ impl Channel {
         let mut next = Instant::now();
         loop {
             self.poll()?;
+            if self.key.1 == 0 {
+                let queued: Vec<DisplayServer> = self
+                    .inner
+                    .display_out
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .drain(..)
+                    .collect();
+                for m in &queued {
+                    self.send(m)?;
+                }
+            }
             if self.inner.config.animate && Instant::now() >= next {
                 for m in crate::scene::demo_frame(frame, w, h) {
                     self.send(&m)?;

@@ -122,6 +122,17 @@ pub(crate) struct Inner {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) inputs: inputs::InputsState,
     pub(crate) audio: audio::AudioState,
+    /// Display messages a test queued (sent by display channel 0).
+    pub(crate) display_out: Mutex<std::collections::VecDeque<sumac::proto::channel::display::DisplayServer>>,
+    /// The server's multimedia clock: milliseconds since the server started.
+    pub(crate) started: Instant,
+}
+
+impl Inner {
+    /// The server's multimedia time (sent in MAIN_INIT; stamp playback and video with it).
+    pub(crate) fn mm_time(&self) -> u32 {
+        (self.started.elapsed().as_millis() & 0xffff_ffff) as u32
+    }
 }
 
 impl Inner {
@@ -180,6 +191,8 @@ impl TestServer {
             tls,
             inputs: inputs::InputsState::default(),
             audio: audio::AudioState::default(),
+            display_out: Mutex::new(std::collections::VecDeque::new()),
+            started: Instant::now(),
         });
         let port = plain.local_addr()?.port();
         let tls_port = tls_listener
@@ -262,6 +275,21 @@ impl TestServer {
     /// Makes the inputs channel send `m` (e.g. MOUSE_MOTION_ACK, KEY_MODIFIERS) within ~20 ms.
     pub fn inputs_send(&self, m: sumac::proto::channel::inputs::InputsServer) {
         self.inner.inputs.queue(m);
+    }
+
+    /// The server's multimedia time now (what MAIN_INIT told the client), for stamping
+    /// playback packets and video frames.
+    pub fn mm_time(&self) -> u32 {
+        self.inner.mm_time()
+    }
+
+    /// Makes display channel 0 send `m` (after its scene) within ~20 ms.
+    pub fn display_send(&self, m: sumac::proto::channel::display::DisplayServer) {
+        self.inner
+            .display_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(m);
     }
 
     /// Makes the playback channel send `m` (sent in order, 10 messages per ~20 ms: a queued tone
