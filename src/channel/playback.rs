@@ -3,7 +3,8 @@
 //! driving the multimedia clock.
 //!
 //! # The clock (spice-gtk's rule)
-//! At START, and then every [`DELAY_EVERY`] DATA packets, the sink's delay
+//! At START (or the first packet for which a device that opens on its own
+//! thread knows it), and then every [`DELAY_EVERY`] DATA packets, the sink's delay
 //! `d` (what is buffered plus the device's output delay, measured before the
 //! packet is queued: how long until the packet starts to be heard) sets the
 //! session's multimedia time to `packet time − d` ([`Output::SetMmTime`]) and
@@ -58,6 +59,8 @@ pub struct PlaybackMachine {
     /// The stream's format while started.
     format: Option<PcmFormat>,
     packets: u64,
+    /// The sink told its delay since START.
+    delay_known: bool,
     /// Decoded samples, reused.
     pcm: Vec<i16>,
 }
@@ -76,6 +79,7 @@ impl PlaybackMachine {
             decoder: None,
             format: None,
             packets: 0,
+            delay_known: false,
             pcm: Vec::new(),
         }
     }
@@ -120,6 +124,7 @@ impl PlaybackMachine {
         };
         self.format = Some(format);
         self.packets = 0;
+        self.delay_known = false;
         let level = self.shared.take_level(AudioDirection::Playback);
         if let Some(sink) = &mut self.sink {
             sink.start(format);
@@ -144,10 +149,10 @@ impl PlaybackMachine {
         }
     }
 
-    /// mm-time = `time` − sink delay (when the sink knows its delay).
-    fn sync_clock(&mut self, time: u32, out: &mut Outputs) {
+    /// mm-time = `time` − sink delay (when the sink knows its delay); false when it does not (yet).
+    fn sync_clock(&mut self, time: u32, out: &mut Outputs) -> bool {
         let Some(delay) = self.sink.as_ref().and_then(|s| s.delay_ms()) else {
-            return;
+            return false;
         };
         tracing::debug!(time, delay, "playback clock: mm-time = packet time - sink delay");
         self.shared
@@ -156,6 +161,8 @@ impl PlaybackMachine {
             .store(u64::from(delay), Ordering::Relaxed);
         out.push(Output::PlaybackDelay(Some(delay)));
         out.push(Output::SetMmTime(time.wrapping_sub(delay)));
+        self.delay_known = true;
+        true
     }
 
     fn data(&mut self, body: &[u8], out: &mut Outputs) {
@@ -201,8 +208,9 @@ impl PlaybackMachine {
             }
             _ => return self.dropped("DATA in an unknown mode"),
         }
-        // The delay before this packet is queued: when it starts to be heard.
-        if self.packets.is_multiple_of(DELAY_EVERY) {
+        // The delay before this packet is queued: when it starts to be heard. A device
+        // opening asynchronously cannot tell it at START: ask again until it can.
+        if self.packets.is_multiple_of(DELAY_EVERY) || !self.delay_known {
             self.sync_clock(time, out);
         }
         self.packets = self.packets.wrapping_add(1);

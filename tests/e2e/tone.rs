@@ -71,3 +71,33 @@ pub fn analyse_mono(x: &[i16], rate: u32) -> Option<Tone> {
         peak: i16::try_from(peak).unwrap_or(i16::MAX),
     })
 }
+
+/// The frequency of the sounding periods only: rising zero crossings (interpolated between
+/// samples), the median of the periods whose amplitude reaches a quarter of the peak. Robust to
+/// gaps and dropped stretches (a real guest on a loaded machine), unlike [`analyse_mono`].
+/// Returns (Hz, how many periods).
+pub fn median_freq(x: &[i16], rate: u32) -> Option<(f64, usize)> {
+    let peak = x.iter().map(|v| v.unsigned_abs()).max()?;
+    let thr = peak / 4;
+    let mut rising = Vec::new();
+    for i in 1..x.len() {
+        let (a, b) = (f64::from(x[i - 1]), f64::from(x[i]));
+        if a < 0.0 && b >= 0.0 {
+            rising.push((i - 1) as f64 + (-a) / (b - a));
+        }
+    }
+    let mut periods: Vec<f64> = rising
+        .windows(2)
+        .filter(|w| {
+            let (s, e) = (w[0] as usize, (w[1] as usize + 1).min(x.len()));
+            x[s..e].iter().any(|v| v.unsigned_abs() >= thr) && w[1] - w[0] < f64::from(rate) / 20.0
+        })
+        .map(|w| w[1] - w[0])
+        .collect();
+    if periods.len() < 10 {
+        return None;
+    }
+    periods.sort_by(f64::total_cmp);
+    let median = periods[periods.len() / 2];
+    Some((f64::from(rate) / median, periods.len()))
+}

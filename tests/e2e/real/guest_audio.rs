@@ -4,7 +4,7 @@
 //! mixer's volume and mute reach Sumac, and Sumac's volume reaches the guest mixer through the
 //! agent (`VD_AGENT_AUDIO_VOLUME_SYNC`).
 
-use super::audio::{analyse_mono, finish, spawn_sumac_cli};
+use super::audio::{analyse_mono, finish, median_freq, spawn_sumac_cli};
 use super::pulse::{PrivatePulse, require_pulse};
 use super::*;
 use sumac::client::audio::AudioDirection;
@@ -71,13 +71,15 @@ fn record(g: &Guest) -> CaseResult {
     g.run_ok("rm -f /tmp/rec.wav")?;
     let (stdout, _) = finish(cli, Duration::from_secs(60));
     let left = wav_left(&bytes);
-    // The first half second may be the capture starting: measure the rest.
-    let tone = analyse_mono(left.get(24_000..).unwrap_or_default(), 48_000).ok_or("the guest recorded silence")?;
+    let tone = analyse_mono(&left, 48_000).ok_or("the guest recorded silence")?;
+    // A TCG guest on a loaded machine reads its capture late and irregularly: spice-server keeps
+    // 170 ms for it and QEMU fills what is missing with silence, so the recording has gaps and
+    // cuts. The periods that were recorded are 1 kHz.
+    let (freq, periods) = median_freq(&left, 48_000).ok_or("no periods recorded")?;
     let line = stdout.lines().find(|l| l.starts_with("audio:")).unwrap_or_default();
-    eprintln!("guest record: {tone:?}\n{line}");
-    // spice-server keeps 170 ms of recorded audio for the guest: a TCG guest on a loaded machine
-    // that reads late loses some, which shortens the waveform (remote-viewer: 1002 Hz when quiet).
-    assert!((tone.freq - 1000.0).abs() <= 10.0, "frequency {:.2} Hz", tone.freq);
+    eprintln!("guest record: median {freq:.2} Hz over {periods} periods; whole span {tone:?}\n{line}");
+    assert!((freq - 1000.0).abs() <= 3.0, "frequency {freq:.2} Hz");
+    assert!(periods >= 1000, "only {periods} periods (1 s) recorded");
     Ok(())
 }
 
