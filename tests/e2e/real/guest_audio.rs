@@ -79,7 +79,9 @@ fn record(g: &Guest) -> CaseResult {
     let line = stdout.lines().find(|l| l.starts_with("audio:")).unwrap_or_default();
     eprintln!("guest record: median {freq:.2} Hz over {periods} periods; whole span {tone:?}\n{line}");
     assert!((freq - 1000.0).abs() <= 3.0, "frequency {freq:.2} Hz");
-    assert!(periods >= 1000, "only {periods} periods (1 s) recorded");
+    // On a quiet machine most of the 3 s holds sound; under TCG with a load of 14 on 2 cores,
+    // 0.75 s was seen: ask for a quarter of a second.
+    assert!(periods >= 250, "only {periods} periods recorded");
     Ok(())
 }
 
