@@ -107,6 +107,7 @@ impl OpusEncoder {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -3,9 +3,7 @@
 //! its body, a 100 MB DATA, Opus garbage) bounded and counted, the microphone only while asked
 //! and allowed, `--spice-disable-audio`, and video scheduled on the audio-corrected clock.
 
-#[path = "tone.rs"]
-mod tone;
-
+use crate::tone;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sumac::channel::audio::{AudioBackend, AudioSink, AudioSource, PcmFormat};

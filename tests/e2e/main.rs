@@ -11,3 +11,4 @@ mod launch;
 mod real;
 mod replay;
 mod session;
+mod tone;

@@ -1,5 +1,6 @@
 //! Tone analysis the audio tests share (hermetic and real): sine generation, frequency by zero
 //! crossings with hysteresis, duration of the sounding span. Our own code, no FFT library.
+//! (Declared once per test binary, in its `main.rs`.)
 #![allow(dead_code)]
 
 use sumac::client::audio::wav::Wav;

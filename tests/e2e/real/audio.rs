@@ -8,9 +8,7 @@ use super::*;
 use std::process::Child;
 use sumac::client::audio::wav::{Wav, read_wav};
 
-#[path = "../tone.rs"]
-mod tone;
-pub use tone::{analyse, analyse_mono, median_freq, sine_pcm};
+pub use crate::tone::{analyse, analyse_mono, median_freq, sine_pcm};
 
 /// A `sumac-cli` left running (killed by its PID when dropped).
 pub struct Running(pub Child);
