@@ -208,6 +208,10 @@ impl Controller {
         for w in self.windows.borrow().values() {
             w.clear_error();
         }
+        if let Some(state) = self.state.upgrade() {
+            self.session
+                .set_microphone_allowed(state.prefs.boolean(keys::MICROPHONE));
+        }
         if let Err(e) = self.session.connect(
             self.request.launch.connection.clone(),
             self.request.launch.session.clone(),

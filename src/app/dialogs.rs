@@ -138,6 +138,15 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     hotkey_row.add_suffix(&entry);
     input.add(&hotkey_row);
     page.add(&input);
+
+    let sound = adw::PreferencesGroup::builder().title(gettext("Sound")).build();
+    sound.add(&switch_row(
+        state,
+        &gettext("Allow the microphone"),
+        &gettext("Let the guest record from your microphone when it asks"),
+        keys::MICROPHONE,
+    ));
+    page.add(&sound);
     window.add(&page);
     window.present();
 }

@@ -211,6 +211,9 @@ impl SessionWindow {
                 }
             });
             if let Some(session) = this.display.session() {
+                if !kiosk {
+                    super::audio_controls::attach(&this.header, &session);
+                }
                 let weak = Rc::downgrade(&this);
                 session.connect_monitors_changed(move |_, _| {
                     if let Some(this) = weak.upgrade() {

@@ -18,6 +18,7 @@ pub mod keys {
     pub const RENDERER: &str = "renderer";
     pub const SCALING: &str = "scaling";
     pub const GRAB_HOTKEY: &str = "grab-hotkey";
+    pub const MICROPHONE: &str = "allow-microphone";
 }
 
 /// Defaults of the key-file backend (the gschema carries the same).
@@ -30,7 +31,7 @@ fn default_string(key: &str) -> &'static str {
 }
 
 fn default_bool(key: &str) -> bool {
-    matches!(key, keys::SCALING)
+    matches!(key, keys::SCALING | keys::MICROPHONE)
 }
 
 const GROUP: &str = "sumac";

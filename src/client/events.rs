@@ -77,6 +77,9 @@ pub enum SessionEvent {
         channel: ChannelKey,
         event: u8,
     },
+    /// Audio: playback started/stopped, volume or mute changed (either
+    /// side), the microphone taken or released.
+    Audio(super::audio::AudioEvent),
     /// The session's state changed ([`SessionState`](super::session::SessionState)).
     State(super::session::SessionState),
     /// The session ended: all channel threads are joined. `error` is None when

@@ -7,6 +7,7 @@
 //! ([`vv`]), HTTP CONNECT proxies ([`proxy`]) and screenshots ([`screenshot`]).
 
 pub mod agent;
+pub mod audio;
 mod channels;
 pub mod config;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod vmc;
 pub mod vv;
 
 pub use agent::AgentHandle;
+pub use audio::AudioHandle;
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;

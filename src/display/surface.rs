@@ -129,7 +129,7 @@ pub(crate) fn zeroed_pixels(len: usize) -> Option<Vec<u8>> {
 impl Surface {
     /// Allocates a zeroed surface; the caller has checked the limits, but an
     /// allocation failure is still reported rather than aborting.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "gtk"))]
     pub(crate) fn new(
         id: u32,
         width: u32,

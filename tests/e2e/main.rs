@@ -11,6 +11,7 @@
 mod support;
 
 mod app;
+mod audio;
 mod cursor;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]
@@ -20,3 +21,4 @@ mod inputs;
 mod launch;
 mod replay;
 mod session;
+mod tone;

@@ -21,6 +21,15 @@ pub struct ConnectArgs {
     pub uri: String,
     #[command(flatten)]
     pub spice: SpiceArgs,
+    /// Save what the playback channel plays into this WAV file (16-bit PCM).
+    #[arg(long = "audio-wav", value_name = "FILE", conflicts_with = "audio_device")]
+    pub audio_wav: Option<std::path::PathBuf>,
+    /// Play through the default sound output and record from the default input (feature `audio`).
+    #[arg(long = "audio-device")]
+    pub audio_device: bool,
+    /// Offer raw PCM only, not Opus (also with SPICE_DISABLE_OPUS set).
+    #[arg(long = "no-opus")]
+    pub no_opus: bool,
 }
 
 /// The connection and session options `args` name: the URI or `.vv` file
@@ -45,7 +54,19 @@ pub fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
             return Err(anyhow::Error::new(e).context(what));
         }
     };
-    Ok((launch.connection, launch.session))
+    let mut opts = launch.session;
+    opts.opus = !args.no_opus && std::env::var_os("SPICE_DISABLE_OPUS").is_none();
+    if let Some(path) = &args.audio_wav {
+        opts.media.audio = Some(Arc::new(sumac::client::audio::wav::WavBackend::new(path)));
+    } else if args.audio_device {
+        #[cfg(feature = "audio")]
+        {
+            opts.media.audio = Some(Arc::new(sumac::client::audio::device::DeviceBackend::new()));
+        }
+        #[cfg(not(feature = "audio"))]
+        anyhow::bail!("--audio-device needs sumac-cli built with the `audio` feature");
+    }
+    Ok((launch.connection, opts))
 }
 
 /// The next session event, or `None` once `deadline` passed (or the session is gone).

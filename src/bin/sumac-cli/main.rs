@@ -1,8 +1,9 @@
 //! `sumac-cli`: headless SPICE tools built on Sumac's runtime (no GTK, no display).
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
-//! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
-//!   and display/stream counters.
+//! - `sumac-cli stats URI --seconds N [--until-eof] [--audio-wav FILE | --audio-device]`: bytes and
+//!   messages per channel (like spicy-stats), display/stream and audio counters; the playback saved
+//!   as a WAV file or played on the sound device.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 //!
 //! The subcommands that connect take a URI, a `.vv` file or `-` and the same

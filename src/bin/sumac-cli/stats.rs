@@ -60,6 +60,7 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
         }
     });
     print_channels(&session.stats());
+    print_audio(&session);
     with_states(&session, print_displays)?;
     session.disconnect();
     match error {
@@ -128,6 +129,25 @@ fn print_displays(states: &[(u8, &sumac::display::DisplayState)]) {
             i.cache_misses,
             i.cache_invalidated,
             i.cache_evictions
+        );
+    }
+}
+
+fn print_audio(session: &sumac::client::SessionHandle) {
+    let a = session.audio().stats();
+    if a.playback_packets > 0 || a.record_frames > 0 {
+        println!(
+            "audio: playback {} packets, {} bytes, {} samples, {} dropped, {} underruns, {} overflow samples, \
+             sink delay {} ms; record {} frames, {} samples",
+            a.playback_packets,
+            a.playback_bytes,
+            a.playback_samples,
+            a.playback_dropped,
+            a.underruns,
+            a.overflow_samples,
+            a.sink_delay_ms,
+            a.record_frames,
+            a.record_samples
         );
     }
 }

@@ -10,10 +10,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audio;
 mod conformance;
 mod cursor;
+mod guest_audio;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
+mod pulse;
 mod screenshot;
+#[path = "../tone.rs"]
+mod tone;
 mod video;

@@ -152,6 +152,10 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
             caps::display::PREF_COMPRESSION,
             caps::display::STREAM_REPORT,
         ],
+        ChannelType::PLAYBACK if inner.config.audio.opus => vec![caps::playback::VOLUME, caps::playback::OPUS],
+        ChannelType::PLAYBACK => vec![caps::playback::VOLUME],
+        ChannelType::RECORD if inner.config.audio.opus => vec![caps::record::VOLUME, caps::record::OPUS],
+        ChannelType::RECORD => vec![caps::record::VOLUME],
         _ => vec![],
     };
     Caps::new(&common, &channel)
@@ -235,6 +239,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         ChannelType::DISPLAY => ch.run_display(),
         ChannelType::CURSOR => ch.run_cursor(),
         ChannelType::INPUTS => ch.run_inputs(),
+        ChannelType::PLAYBACK => ch.run_playback(),
+        ChannelType::RECORD => ch.run_record(),
         _ => ch.run_idle(),
     };
     ch.conn.shutdown();
@@ -316,6 +322,32 @@ impl Channel {
         }
     }
 
+    fn run_playback(&mut self) -> Result<()> {
+        for m in &self.inner.config.audio.playback_script.clone() {
+            self.send(m)?;
+        }
+        loop {
+            self.poll()?;
+            for m in self.inner.audio.take_playback(10) {
+                self.send(&m)?;
+            }
+        }
+    }
+
+    fn run_record(&mut self) -> Result<()> {
+        for m in &self.inner.config.audio.record_script.clone() {
+            self.send(m)?;
+        }
+        loop {
+            for (ty, body) in self.poll()? {
+                self.inner.audio.on_record_message(ty, &body);
+            }
+            for m in self.inner.audio.take_record() {
+                self.send(&m)?;
+            }
+        }
+    }
+
     fn run_idle(&mut self) -> Result<()> {
         loop {
             self.poll()?;
@@ -337,7 +369,7 @@ impl Channel {
             current_mouse_mode: mouse_mode::SERVER,
             agent_connected: 0,
             agent_tokens: 10,
-            multi_media_time: 0,
+            multi_media_time: self.inner.mm_time(),
             ram_hint: 0,
         }))?;
         if self.client_caps.channel.has(caps::main::NAME_AND_UUID) {
@@ -432,6 +464,18 @@ impl Channel {
         let mut next = Instant::now();
         loop {
             self.poll()?;
+            if self.key.1 == 0 {
+                let queued: Vec<DisplayServer> = self
+                    .inner
+                    .display_out
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .drain(..)
+                    .collect();
+                for m in &queued {
+                    self.send(m)?;
+                }
+            }
             if self.inner.config.animate && Instant::now() >= next {
                 for m in crate::scene::demo_frame(frame, w, h) {
                     self.send(&m)?;

@@ -40,6 +40,10 @@ pub struct XspiceOpts {
     /// `--numheads` (QXL heads, i.e. RandR outputs qxl-0, qxl-1, ...); `None` = 1.
     /// Only qxl-0 is on at start: enable the others with `xrandr --addmode` + `--output`.
     pub numheads: Option<u32>,
+    /// A playback channel fed from FIFOs (`--audio-fifo-dir`, S16LE stereo 48 kHz), with playback
+    /// compression on (`XSPICE_PLAYBACK_COMPRESSION=1`: the driver's default reads as off, and then
+    /// the server sends raw PCM even to a client that offers Opus). See [`Xspice::play_pcm`].
+    pub audio: bool,
 }
 
 /// A running Xspice on display `:display`, stopped when dropped.
@@ -126,6 +130,12 @@ impl Xspice {
             .env("QXL_ENABLE_IMAGE_CACHE", "1")
             .env("QXL_ENABLE_FALLBACK_CACHE", "1")
             .env("XSPICE_AGENT_MOUSE", "1");
+        let audio_dir = dir.path().join("audio");
+        if opts.audio {
+            fs::create_dir_all(&audio_dir).map_err(io_err("create the audio FIFO directory"))?;
+            cmd.env("XSPICE_PLAYBACK_COMPRESSION", "1");
+            cmd.arg("--audio-fifo-dir").arg(&audio_dir);
+        }
         cmd.arg("--xorg").arg(&xorg_script);
         let heads = opts.numheads.unwrap_or(1).max(1).to_string();
         cmd.args(["--auto", "--numheads", &heads, "--port", &port.unwrap_or(0).to_string()]);
@@ -254,6 +264,29 @@ impl Xspice {
 
     pub fn xorg_log(&self) -> &Path {
         &self.xorg_log
+    }
+
+    /// Plays S16LE stereo 48 kHz PCM through the audio FIFO directory (needs `audio`): a new FIFO
+    /// (Xspice reads only FIFOs created after it started), written whole; returns when the server
+    /// has read it all (it reads in real time, so this takes the sound's duration).
+    pub fn play_pcm(&self, name: &str, pcm: &[u8]) -> Result<()> {
+        let fifo = self.dir.path().join("audio").join(name);
+        let status = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map_err(io_err("run mkfifo"))?;
+        if !status.success() {
+            return Err(HarnessError::Other(format!("mkfifo {} failed", fifo.display())));
+        }
+        // Opening for writing blocks until Xspice opens the FIFO for reading (inotify).
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .map_err(io_err("open the audio FIFO"))?;
+        std::io::Write::write_all(&mut f, pcm).map_err(io_err("write the audio FIFO"))?;
+        drop(f);
+        let _ = fs::remove_file(&fifo);
+        Ok(())
     }
 
     /// A scratch directory that lives as long as the server (for client output files).
