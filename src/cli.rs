@@ -30,6 +30,7 @@ use clap::{Parser, ValueEnum};
 use thiserror::Error;
 
 use crate::client::SessionOptions;
+use crate::client::agent::DisplayEffects;
 use crate::client::config::{CaSource, ConfigError, ConnectionConfig, SecureChannels};
 use crate::client::inputs::MouseMode;
 use crate::client::vv::{Effect, HotkeyError, Hotkeys, VvError, VvFile, VvSource};
@@ -299,7 +300,7 @@ pub struct SpiceArgs {
     /// Guest desktop effects to turn off: wallpaper,font-smooth,animation,all
     #[arg(long = "spice-disable-effects", value_name = "LIST", value_parser = parse_effects)]
     pub disable_effects: Option<Effects>,
-    /// Guest colour depth (deprecated, ignored by servers)
+    /// Guest colour depth (deprecated; sent to agents that take DISPLAY_CONFIG)
     #[arg(long = "spice-color-depth", value_name = "BITS", hide = true)]
     pub color_depth: Option<u32>,
     /// CA certificate(s) for TLS (PEM file)
@@ -594,14 +595,20 @@ impl LaunchRequest {
             h
         };
         let from_vv = |f: fn(&VvFile) -> Option<bool>| vv.as_ref().and_then(f).unwrap_or(false);
+        let disable_effects = s
+            .disable_effects
+            .clone()
+            .unwrap_or_else(|| vv.as_ref().map(|v| v.disable_effects.clone()).unwrap_or_default());
+        let color_depth = s.color_depth.or_else(|| vv.as_ref().and_then(|v| v.color_depth));
+        session.agent.display = crate::client::agent::display_effects(&disable_effects, color_depth);
+        if let Some(max) = crate::client::agent::max_clipboard_from_env() {
+            session.agent.max_clipboard = max;
+        }
         Launch {
             title: self.title.clone().or_else(|| vv.as_ref().and_then(|v| v.title.clone())),
             fullscreen: self.full_screen || self.kiosk || from_vv(|v| v.fullscreen),
             hotkeys,
-            disable_effects: s
-                .disable_effects
-                .clone()
-                .unwrap_or_else(|| vv.as_ref().map(|v| v.disable_effects.clone()).unwrap_or_default()),
+            disable_effects,
             enable_smartcard: s.smartcard || from_vv(|v| v.enable_smartcard),
             enable_usbredir: !s.disable_usbredir && vv.as_ref().and_then(|v| v.enable_usbredir).unwrap_or(true),
             usb_autoshare: from_vv(|v| v.enable_usb_autoshare),
@@ -922,6 +929,28 @@ mod tests {
         assert_eq!(l.hotkeys.iter().count(), 1);
         assert_eq!(l.connection.host_subject.as_deref(), Some("CN=x"));
         assert_eq!(l.disable_effects, vec![Effect::All]);
+        // The effects reach the agent options (DISPLAY_CONFIG).
+        assert_eq!(
+            l.session.agent.display,
+            DisplayEffects {
+                disable_wallpaper: true,
+                disable_font_smooth: true,
+                disable_animation: true,
+                color_depth: None
+            }
+        );
+        let l = run(&["--spice-color-depth=16", "--spice-disable-effects=animation", &p])
+            .resolve()
+            .expect("valid")
+            .expect("target");
+        assert_eq!(
+            l.session.agent.display,
+            DisplayEffects {
+                disable_animation: true,
+                color_depth: Some(16),
+                ..DisplayEffects::default()
+            }
+        );
         let l = run(&["-k", &p]).resolve().expect("valid").expect("target");
         assert_eq!(l.hotkeys.iter().count(), 0);
         assert!(l.fullscreen);

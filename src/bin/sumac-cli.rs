@@ -4,6 +4,11 @@
 //! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
 //!   and display/stream counters.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
+//! - The guest agent (`sumac-cli/agent.rs`): `agent URI` (capabilities), `clipboard get|set URI`,
+//!   `send-file URI FILE...`, `resize URI WxH[+X+Y][,...]`.
+
+#[path = "sumac-cli/agent.rs"]
+mod agent;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -93,6 +98,17 @@ enum Command {
         #[arg(long)]
         until_eof: bool,
     },
+    /// Print the guest agent's capabilities.
+    Agent(agent::AgentArgs),
+    /// The guest clipboard: `get` (guest → file) or `set` (file → guest), with xclip-like options.
+    Clipboard {
+        #[command(subcommand)]
+        action: agent::ClipboardAction,
+    },
+    /// Send files to the guest (the agent's transfer directory); exits 0 only if all arrived.
+    SendFile(agent::SendFileArgs),
+    /// Ask the guest for a monitor layout (MONITORS_CONFIG) and wait until display 0 shows it.
+    Resize(agent::ResizeArgs),
 }
 
 fn parse_compression(s: &str) -> Result<u8> {
@@ -461,6 +477,10 @@ fn main() -> std::process::ExitCode {
             monitor,
             mark,
         } => replay(recording, screenshot, monitor, mark),
+        Command::Agent(args) => agent::info(args),
+        Command::Clipboard { action } => agent::clipboard(action),
+        Command::SendFile(args) => agent::send_files(args),
+        Command::Resize(args) => agent::resize(args),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -57,6 +57,8 @@ pub struct SessionOptions {
     pub glz_window_bytes: u64,
     /// Audio devices and video decoders given by the embedder.
     pub media: Media,
+    /// The guest agent: clipboard limit (MAX_CLIPBOARD), display effects.
+    pub agent: super::agent::AgentOptions,
 }
 
 impl Default for SessionOptions {
@@ -71,6 +73,7 @@ impl Default for SessionOptions {
             image_cache_bytes: crate::display::DEFAULT_IMAGE_CACHE_BYTES,
             glz_window_bytes: DEFAULT_GLZ_WINDOW_BYTES,
             media: Media::default(),
+            agent: super::agent::AgentOptions::default(),
         }
     }
 }

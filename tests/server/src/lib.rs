@@ -1,10 +1,12 @@
 //! A minimal SPICE server for Sumac's integration tests and demo.
 //!
 //! It links channels with Sumac's own sans-IO acceptor, serves a main channel
-//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING), display channels playing a
+//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING, a scripted guest agent:
+//! [`agent`]), display channels playing a
 //! scripted [`scene::Scene`], and records everything the client sends. Faults
 //! (closing mid-message, absurd sizes) are injected on request.
 
+pub mod agent;
 pub mod cursor;
 pub mod inputs;
 pub mod proxy;
@@ -57,6 +59,8 @@ pub struct ServerConfig {
     pub cursor: cursor::CursorScript,
     /// How the inputs channel behaves (caps, INIT modifiers, motion acks).
     pub inputs: inputs::InputsConfig,
+    /// The scripted guest agent behind the main channel.
+    pub agent: agent::AgentConfig,
     pub fault: Option<Fault>,
     /// Offer the mini header.
     pub mini_header: bool,
@@ -81,6 +85,7 @@ impl Default for ServerConfig {
             scene: scene::standard(),
             cursor: cursor::standard(),
             inputs: inputs::InputsConfig::default(),
+            agent: agent::AgentConfig::default(),
             fault: None,
             mini_header: true,
             animate: false,
@@ -117,6 +122,7 @@ pub(crate) struct Inner {
     pub(crate) stop: AtomicBool,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) inputs: inputs::InputsState,
+    pub(crate) agent: agent::AgentState,
 }
 
 impl Inner {
@@ -166,7 +172,9 @@ impl TestServer {
             }
             None => None,
         };
+        let agent = agent::AgentState::new(config.agent.clone());
         let inner = Arc::new(Inner {
+            agent,
             config,
             key,
             session_id: rand_session_id(),
