@@ -30,7 +30,6 @@ use clap::{Parser, ValueEnum};
 use thiserror::Error;
 
 use crate::client::SessionOptions;
-use crate::client::agent::DisplayEffects;
 use crate::client::config::{CaSource, ConfigError, ConnectionConfig, SecureChannels};
 use crate::client::inputs::MouseMode;
 use crate::client::vv::{Effect, HotkeyError, Hotkeys, VvError, VvFile, VvSource};
@@ -626,6 +625,7 @@ impl LaunchRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::agent::DisplayEffects;
     use crate::client::vv::{Hotkey, HotkeyAction};
 
     fn parse_args(args: &[&str]) -> Result<Parsed, CliError> {

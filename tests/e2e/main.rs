@@ -1,5 +1,6 @@
 //! End-to-end tests: the real client against the test server and real SPICE servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod agent;
 mod app;
 mod cursor;
 mod fuzz_regression;

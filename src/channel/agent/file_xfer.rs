@@ -173,7 +173,11 @@ impl Transfers {
                 name: x.name.clone(),
                 size: x.size,
             }));
-            fx.events.push(AgentEvent::FileStarted { id: x.id });
+            fx.events.push(AgentEvent::FileStarted {
+                id: x.id,
+                name: x.name.clone(),
+                size: x.size,
+            });
         }
     }
 

@@ -438,8 +438,8 @@ pub enum AgentEvent {
     /// The agent answered MONITORS_CONFIG or DISPLAY_CONFIG. (With QEMU's
     /// qxl device the server applies MONITORS_CONFIG itself and no reply comes.)
     Reply { to: ReplyTo, success: bool },
-    /// A transfer started (the agent got FILE_XFER_START).
-    FileStarted { id: TransferId },
+    /// A transfer was offered to the agent (FILE_XFER_START sent): for a progress panel.
+    FileStarted { id: TransferId, name: String, size: u64 },
     /// Bytes of a file handed to the server so far (at most every 1 MiB and at the end).
     FileProgress { id: TransferId, sent: u64, total: u64 },
     /// A transfer is over.

@@ -740,7 +740,14 @@ fn a_file_goes_in_pieces_within_the_read_ahead_and_succeeds_only_when_confirmed(
             size: 200_000
         })]
     );
-    assert_eq!(events, vec![AgentEvent::FileStarted { id: TransferId(1) }]);
+    assert_eq!(
+        events,
+        vec![AgentEvent::FileStarted {
+            id: TransferId(1),
+            name: "a b.txt".into(),
+            size: 200_000
+        }]
+    );
     p.status(1, XferResult::CanSendData);
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     for piece in data.chunks(file_xfer::PIECE) {

@@ -12,6 +12,9 @@
 #![cfg(test)] // Test-only code (also tells clippy that panicking helpers are fine here).
 #![allow(dead_code)] // A library for tests: not every helper is used by every test.
 
+mod agent_client;
+mod agent_guest;
+mod agent_xspice;
 mod clients;
 mod conformance;
 mod image;
@@ -106,6 +109,18 @@ pub const IMAGEMAGICK_DISPLAY: Tool = Tool {
 pub const OPENSSL: Tool = Tool {
     binary: "openssl",
     package: "openssl",
+};
+pub const XCLIP: Tool = Tool {
+    binary: "xclip",
+    package: "xclip",
+};
+pub const VDAGENT: Tool = Tool {
+    binary: "spice-vdagent",
+    package: "spice-vdagent",
+};
+pub const VDAGENTD: Tool = Tool {
+    binary: "spice-vdagentd",
+    package: "spice-vdagent",
 };
 pub const SPICY_SCREENSHOT: Tool = Tool {
     binary: "spicy-screenshot",
