@@ -160,12 +160,8 @@ impl Transfers {
 
     /// Offers queued files while fewer than [`MAX_ACTIVE`] are running.
     fn start_some(&mut self, now: Instant, fx: &mut Effects) {
-        let mut active = self.active();
-        for x in self.list.iter_mut().filter(|x| x.state == State::Queued) {
-            if active >= MAX_ACTIVE {
-                break;
-            }
-            active += 1;
+        let free = MAX_ACTIVE.saturating_sub(self.active());
+        for x in self.list.iter_mut().filter(|x| x.state == State::Queued).take(free) {
             x.state = State::Offered;
             x.due = Some(now + TRANSFER_TIMEOUT);
             fx.msgs.push(AgentMessage::FileXferStart(FileXferStart {

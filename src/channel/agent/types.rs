@@ -301,7 +301,10 @@ pub enum ClipboardFailure {
     /// The guest answered with no data: its clipboard is empty or cannot
     /// give that type, or (agents with MAX_CLIPBOARD) the data is larger
     /// than `limit`, which agents answer with nothing.
-    #[error("the guest sent no clipboard data (empty, or larger than the limit)")]
+    #[error(
+        "the guest sent no clipboard data: it is empty{}",
+        .limit.map(|l| format!(", or larger than the limit of {l} bytes")).unwrap_or_default()
+    )]
     NoData { limit: Option<u32> },
     /// The data is larger than the limit: it was refused, never truncated.
     #[error("the guest's clipboard data ({size} bytes) exceeds the limit of {max} bytes")]

@@ -1,6 +1,8 @@
 //! The agent machine from byte vectors: a scripted agent on the other side
 //! of AGENT_DATA, the client's framing checked with the strict reassembler.
 
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
 use std::time::{Duration, Instant};
 
 use super::*;
