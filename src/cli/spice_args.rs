@@ -26,7 +26,7 @@ pub struct SpiceArgs {
     /// Guest desktop effects to turn off: wallpaper,font-smooth,animation,all
     #[arg(long = "spice-disable-effects", value_name = "LIST", value_parser = parse_effects)]
     pub disable_effects: Option<Effects>,
-    /// Guest colour depth (deprecated, ignored by servers)
+    /// Guest colour depth (deprecated; sent to agents that take DISPLAY_CONFIG)
     #[arg(long = "spice-color-depth", value_name = "BITS", hide = true)]
     pub color_depth: Option<u32>,
     /// CA certificate(s) for TLS (PEM file)

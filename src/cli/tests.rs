@@ -2,6 +2,7 @@
 //! `--spice-*` group, `--help`/`--version`, errors, and the merge with `.vv` files.
 
 use super::*;
+use crate::client::agent::DisplayEffects;
 use crate::client::config::{CaSource, SecureChannels};
 use crate::client::inputs::MouseMode;
 use crate::client::launch::{Compression, KeyRemap};
@@ -311,6 +312,28 @@ fn vv_and_options_merge() {
     assert_eq!(l.hotkeys.iter().count(), 1);
     assert_eq!(l.connection.host_subject.as_deref(), Some("CN=x"));
     assert_eq!(l.disable_effects, vec![Effect::All]);
+    // The effects reach the agent options (DISPLAY_CONFIG).
+    assert_eq!(
+        l.session.agent.display,
+        DisplayEffects {
+            disable_wallpaper: true,
+            disable_font_smooth: true,
+            disable_animation: true,
+            color_depth: None
+        }
+    );
+    let l = run(&["--spice-color-depth=16", "--spice-disable-effects=animation", &p])
+        .resolve()
+        .expect("valid")
+        .expect("target");
+    assert_eq!(
+        l.session.agent.display,
+        DisplayEffects {
+            disable_animation: true,
+            color_depth: Some(16),
+            ..DisplayEffects::default()
+        }
+    );
     let l = run(&["-k", &p]).resolve().expect("valid").expect("target");
     assert_eq!(l.hotkeys.iter().count(), 0);
     assert!(l.fullscreen);

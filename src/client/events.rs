@@ -37,7 +37,11 @@ pub enum SessionEvent {
     MultiMediaTime(u32),
     Name(String),
     Uuid([u8; 16]),
+    /// The guest agent connected (`true`) or went away (`false`).
     AgentConnected(bool),
+    /// Something from the guest agent: capabilities, clipboard, replies,
+    /// file transfers ([`crate::client::agent`] explains the flows).
+    Agent(super::agent::AgentEvent),
     /// A NOTIFY from the server (text as sent, lossily decoded).
     Notify {
         severity: u32,

@@ -79,6 +79,8 @@ pub struct SessionOptions {
     /// Capture the microphone when the server asks (the user's choice; it can
     /// change during the session through [`SessionHandle::audio`]).
     pub microphone: bool,
+    /// The guest agent: clipboard limit (MAX_CLIPBOARD), display effects.
+    pub agent: super::agent::AgentOptions,
 }
 
 impl Default for SessionOptions {
@@ -98,6 +100,7 @@ impl Default for SessionOptions {
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
             opus: true,
             microphone: true,
+            agent: super::agent::AgentOptions::default(),
         }
     }
 }

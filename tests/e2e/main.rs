@@ -10,6 +10,7 @@
 
 mod support;
 
+mod agent;
 mod app;
 mod audio;
 mod cursor;

@@ -5,11 +5,14 @@
 //!   messages per channel (like spicy-stats), display/stream and audio counters; the playback saved
 //!   as a WAV file or played on the sound device.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
+//! - The guest agent (`agent.rs`): `agent URI` (capabilities), `clipboard get|set URI`,
+//!   `send-file URI FILE...`, `resize URI WxH[+X+Y][,...]`.
 //!
 //! The subcommands that connect take a URI, a `.vv` file or `-` and the same
 //! `--spice-*` options as `sumac` ([`sumac::cli::SpiceArgs`]), merged the same
 //! way ([`sumac::client::launch`]).
 
+mod agent;
 mod connect;
 mod record;
 mod screenshot;
@@ -17,7 +20,7 @@ mod stats;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use connect::ConnectArgs;
+use connect::{ConnectArgs, build, next_event};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -75,6 +78,17 @@ enum Command {
         #[arg(long)]
         until_eof: bool,
     },
+    /// Print the guest agent's capabilities.
+    Agent(agent::AgentArgs),
+    /// The guest clipboard: `get` (guest → file) or `set` (file → guest), with xclip-like options.
+    Clipboard {
+        #[command(subcommand)]
+        action: agent::ClipboardAction,
+    },
+    /// Send files to the guest (the agent's transfer directory); exits 0 only if all arrived.
+    SendFile(agent::SendFileArgs),
+    /// Ask the guest for a monitor layout (MONITORS_CONFIG) and wait until display 0 shows it.
+    Resize(agent::ResizeArgs),
 }
 
 impl Command {
@@ -83,6 +97,10 @@ impl Command {
             Self::Screenshot { connect, .. } | Self::Record { connect, .. } | Self::Stats { connect, .. } => {
                 Some(connect)
             }
+            Self::Agent(a) => Some(a.connect()),
+            Self::Clipboard { action } => Some(action.agent().connect()),
+            Self::SendFile(a) => Some(a.agent().connect()),
+            Self::Resize(a) => Some(a.agent().connect()),
             Self::Replay { .. } => None,
         }
     }
@@ -112,6 +130,10 @@ fn run(command: Command) -> Result<()> {
             monitor,
             mark,
         } => record::replay(&recording, screenshot.as_deref(), monitor, mark),
+        Command::Agent(args) => agent::info(args),
+        Command::Clipboard { action } => agent::clipboard(action),
+        Command::SendFile(args) => agent::send_files(args),
+        Command::Resize(args) => agent::resize(args),
     }
 }
 

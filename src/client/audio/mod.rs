@@ -23,11 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::agent::AgentShared;
-
-/// `VD_AGENT_AUDIO_VOLUME_SYNC`.
-pub const VD_AGENT_AUDIO_VOLUME_SYNC: u32 = 15;
-/// `VD_AGENT_PROTOCOL`.
-const VD_AGENT_PROTOCOL: u32 = 1;
+use crate::channel::agent::AgentCommand;
+use crate::proto::vdagent::AudioVolumeSync;
 
 /// One direction of audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,7 +187,9 @@ impl AudioShared {
         };
         self.notify(d).notify_one();
         // The guest mixer follows (when an agent is there to hear it).
-        let _ = self.agent.push(volume_sync_message(d, level.mute, &level.volume));
+        let _ = self
+            .agent
+            .push_command(AgentCommand::VolumeSync(volume_sync(d, level.mute, &level.volume)), 0);
     }
 
     pub(crate) fn microphone_allowed(&self) -> bool {
@@ -222,22 +221,13 @@ impl AudioShared {
     }
 }
 
-/// Encodes `VD_AGENT_AUDIO_VOLUME_SYNC` (header and body) for the agent.
-pub fn volume_sync_message(direction: AudioDirection, mute: bool, volume: &[u16]) -> Vec<u8> {
-    let n = volume.len().min(usize::from(u8::MAX));
-    let body_len = 3 + 2 * n;
-    let mut m = Vec::with_capacity(20 + body_len);
-    m.extend_from_slice(&VD_AGENT_PROTOCOL.to_le_bytes());
-    m.extend_from_slice(&VD_AGENT_AUDIO_VOLUME_SYNC.to_le_bytes());
-    m.extend_from_slice(&0u64.to_le_bytes());
-    m.extend_from_slice(&u32::try_from(body_len).unwrap_or(u32::MAX).to_le_bytes());
-    m.push(u8::from(direction == AudioDirection::Playback));
-    m.push(u8::from(mute));
-    m.push(u8::try_from(n).unwrap_or(u8::MAX));
-    for v in volume.iter().take(n) {
-        m.extend_from_slice(&v.to_le_bytes());
+/// `VD_AGENT_AUDIO_VOLUME_SYNC` for the agent (at most 255 channels, the wire's bound).
+pub fn volume_sync(direction: AudioDirection, mute: bool, volume: &[u16]) -> AudioVolumeSync {
+    AudioVolumeSync {
+        is_playback: direction == AudioDirection::Playback,
+        mute,
+        volumes: volume.iter().take(usize::from(u8::MAX)).copied().collect(),
     }
-    m
 }
 
 /// The embedder's handle on a session's audio: volume, mute, the microphone,
@@ -301,17 +291,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn volume_sync_layout() {
-        let m = volume_sync_message(AudioDirection::Playback, true, &[0x1234, 0xffff]);
-        assert_eq!(
-            m,
-            vec![
-                1, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, // header, size 7
-                1, 1, 2, 0x34, 0x12, 0xff, 0xff
-            ]
-        );
-        let m = volume_sync_message(AudioDirection::Record, false, &[]);
-        assert_eq!(&m[20..], &[0, 0, 0]);
+    fn volume_sync_keeps_at_most_255_channels() {
+        let v = volume_sync(AudioDirection::Playback, true, &[0x1234, 0xffff]);
+        assert!(v.is_playback && v.mute);
+        assert_eq!(v.volumes, vec![0x1234, 0xffff]);
+        let v = volume_sync(AudioDirection::Record, false, &[7; 300]);
+        assert!(!v.is_playback && !v.mute);
+        assert_eq!(v.volumes.len(), 255);
     }
 
     #[test]
@@ -329,7 +315,14 @@ mod tests {
         h.set_mute(AudioDirection::Record, true);
         let sent = agent.take();
         assert_eq!(sent.len(), 1);
-        assert_eq!(&sent[0][20..23], &[0, 1, 2]);
+        assert_eq!(
+            sent[0].cmd,
+            AgentCommand::VolumeSync(AudioVolumeSync {
+                is_playback: false,
+                mute: true,
+                volumes: vec![u16::MAX, u16::MAX]
+            })
+        );
         // The server's level does not count as the user's.
         shared.server_volume(AudioDirection::Playback, &[7]);
         assert_eq!(h.volume(AudioDirection::Playback), vec![7]);

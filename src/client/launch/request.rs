@@ -165,15 +165,21 @@ impl LaunchRequest {
             (h, release)
         };
         let from_vv = |f: fn(&VvFile) -> Option<bool>| vv.as_ref().and_then(f).unwrap_or(false);
+        let disable_effects = s
+            .disable_effects
+            .clone()
+            .unwrap_or_else(|| vv.as_ref().map(|v| v.disable_effects.clone()).unwrap_or_default());
+        let color_depth = s.color_depth.or_else(|| vv.as_ref().and_then(|v| v.color_depth));
+        session.agent.display = crate::client::agent::display_effects(&disable_effects, color_depth);
+        if let Some(max) = crate::client::agent::max_clipboard_from_env() {
+            session.agent.max_clipboard = max;
+        }
         Launch {
             title: self.title.clone().or_else(|| vv.as_ref().and_then(|v| v.title.clone())),
             fullscreen: self.full_screen || self.kiosk || from_vv(|v| v.fullscreen),
             hotkeys,
             release_cursor,
-            disable_effects: s
-                .disable_effects
-                .clone()
-                .unwrap_or_else(|| vv.as_ref().map(|v| v.disable_effects.clone()).unwrap_or_default()),
+            disable_effects,
             enable_smartcard: s.smartcard || from_vv(|v| v.enable_smartcard),
             enable_usbredir: !s.disable_usbredir && vv.as_ref().and_then(|v| v.enable_usbredir).unwrap_or(true),
             usb_autoshare: from_vv(|v| v.enable_usb_autoshare),

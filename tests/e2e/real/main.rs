@@ -10,6 +10,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agent_client;
+mod agent_guest;
+mod agent_xspice;
 mod audio;
 mod conformance;
 mod cursor;

@@ -22,6 +22,8 @@ use sumac::proto::frame::{DataHeader, HeaderKind, SubMessage, build_sub_list, su
 use sumac::proto::link::{LinkHeader, LinkMess, LinkReply};
 use sumac::proto::{Message, ReadCursor, WriteCursor};
 
+#[path = "agent_machine.rs"]
+pub mod agent_machine;
 #[path = "canvas.rs"]
 pub mod canvas;
 #[path = "cursor.rs"]
@@ -63,6 +65,7 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("display_messages", fuzz_display_messages),
     ("vdagent_message", vdagent::fuzz_message),
     ("agent_reassembly", vdagent::fuzz_reassembly),
+    ("agent_machine", agent_machine::fuzz),
 ];
 
 /// Decoder and display-state targets. Their seeds are committed files in `regression/<name>/`

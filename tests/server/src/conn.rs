@@ -362,13 +362,14 @@ impl Channel {
             generation: 1,
             window: 4,
         }))?;
+        let (agent_connected, agent_tokens) = self.inner.agent.init();
         self.send(&MainServer::Init(MainInit {
             session_id: self.inner.session_id,
             display_channels_hint: 1,
             supported_mouse_modes: mouse_mode::SERVER | mouse_mode::CLIENT,
             current_mouse_mode: mouse_mode::SERVER,
-            agent_connected: 0,
-            agent_tokens: 10,
+            agent_connected: u32::from(agent_connected),
+            agent_tokens,
             multi_media_time: self.inner.mm_time(),
             ram_hint: 0,
         }))?;
@@ -395,7 +396,13 @@ impl Channel {
             self.conn.flush()?;
         }
         loop {
-            for (ty, _) in self.poll()? {
+            for (ty, body) in self.poll()? {
+                if ty == main_msgc::AGENT_START {
+                    self.inner.agent.on_agent_start();
+                }
+                if ty == main_msgc::AGENT_DATA {
+                    self.inner.agent.on_agent_data(&body);
+                }
                 if ty == main_msgc::ATTACH_CHANNELS {
                     let list = self
                         .inner
@@ -413,6 +420,9 @@ impl Channel {
                         bail!("fault: main channel closes after CHANNELS_LIST");
                     }
                 }
+            }
+            for m in self.inner.agent.take_outgoing() {
+                self.send(&m)?;
             }
         }
     }

@@ -1,10 +1,12 @@
 //! A minimal SPICE server for Sumac's integration tests and demo.
 //!
 //! It links channels with Sumac's own sans-IO acceptor, serves a main channel
-//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING), display channels playing a
+//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING, a scripted guest agent:
+//! [`agent`]), display channels playing a
 //! scripted [`scene::Scene`], and records everything the client sends. Faults
 //! (closing mid-message, absurd sizes) are injected on request.
 
+pub mod agent;
 pub mod audio;
 pub mod cursor;
 pub mod inputs;
@@ -64,6 +66,8 @@ pub struct ServerConfig {
     pub inputs: inputs::InputsConfig,
     /// What the playback and record channels send and announce.
     pub audio: audio::AudioConfig,
+    /// The scripted guest agent behind the main channel.
+    pub agent: agent::AgentConfig,
     pub fault: Option<Fault>,
     /// Offer the mini header.
     pub mini_header: bool,
@@ -89,6 +93,7 @@ impl Default for ServerConfig {
             cursor: cursor::standard(),
             inputs: inputs::InputsConfig::default(),
             audio: audio::AudioConfig::default(),
+            agent: agent::AgentConfig::default(),
             fault: None,
             mini_header: true,
             animate: false,
@@ -130,6 +135,7 @@ pub(crate) struct Inner {
     pub(crate) display_out: Mutex<std::collections::VecDeque<sumac::proto::channel::display::DisplayServer>>,
     /// The server's multimedia clock: milliseconds since the server started.
     pub(crate) started: Instant,
+    pub(crate) agent: agent::AgentState,
 }
 
 impl Inner {
@@ -186,7 +192,9 @@ impl TestServer {
             }
             None => None,
         };
+        let agent = agent::AgentState::new(config.agent.clone());
         let inner = Arc::new(Inner {
+            agent,
             config,
             key,
             session_id: rand_session_id(),

@@ -44,6 +44,9 @@ pub struct XspiceOpts {
     /// compression on (`XSPICE_PLAYBACK_COMPRESSION=1`: the driver's default reads as off, and then
     /// the server sends raw PCM even to a client that offers Opus). See [`Xspice::play_pcm`].
     pub audio: bool,
+    /// The guest agent: `--vdagent --vdagent-no-launch`, then our own `spice-vdagentd -X` and
+    /// `spice-vdagent` (file transfers land in [`Xspice::agent_xfer_dir`]).
+    pub vdagent: bool,
 }
 
 /// A running Xspice on display `:display`, stopped when dropped.
@@ -157,6 +160,15 @@ impl Xspice {
         if let Some(sv) = opts.streaming_video {
             cmd.args(["--streaming-video", sv]);
         }
+        if opts.vdagent {
+            let p = |name: &str| dir.path().join(name);
+            cmd.args(["--vdagent", "--vdagent-no-launch", "--vdagent-virtio-path"])
+                .arg(p("vdagent.virtio"))
+                .arg("--vdagent-uinput-path")
+                .arg(p("vdagent.uinput"))
+                .arg("--vdagent-udcs-path")
+                .arg(p("vdagent.udcs"));
+        }
         cmd.arg("-logfile").arg(&xorg_log);
         cmd.args(["-nolisten", "tcp", "-novtswitch", "-sharevts", &format!(":{display}")]);
         let log_file = File::create(&wrapper_log).map_err(io_err("create xspice.log"))?;
@@ -190,7 +202,64 @@ impl Xspice {
             },
             e => e,
         })?;
+        if opts.vdagent {
+            x.start_agent()?;
+        }
         Ok(x)
+    }
+
+    /// Where `spice-vdagent` writes transferred files.
+    pub fn agent_xfer_dir(&self) -> PathBuf {
+        self.dir.path().join("xfer")
+    }
+
+    /// spice-vdagentd (`-X`: no logind here; `-f`: the driver's uinput FIFO) and spice-vdagent in
+    /// the session, on the sockets the driver made; killed (by PID) with the server.
+    fn start_agent(&mut self) -> Result<()> {
+        let p = |name: &str| self.dir.path().join(name);
+        fs::create_dir_all(self.agent_xfer_dir()).map_err(io_err("create the transfer directory"))?;
+        let log = |name: &str| {
+            File::create(self.dir.path().join(name))
+                .map(Stdio::from)
+                .map_err(io_err(format!("create {name}")))
+        };
+        let mut daemon = server_command("spice-vdagentd");
+        daemon
+            .args(["-f", "-x", "-X", "-S"])
+            .arg(p("vdagent.udcs"))
+            .arg("-s")
+            .arg(p("vdagent.virtio"))
+            .arg("-u")
+            .arg(p("vdagent.uinput"))
+            .stdin(Stdio::null())
+            .stdout(log("vdagentd.log")?)
+            .stderr(log("vdagentd.err")?);
+        let child = daemon.spawn().map_err(io_err("start spice-vdagentd"))?;
+        self.clients.push(child);
+        let udcs = p("vdagent.udcs");
+        let start = Instant::now();
+        while !udcs.exists() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(HarnessError::Other("spice-vdagentd made no socket".into()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut agent = server_command("spice-vdagent");
+        agent
+            .env("DISPLAY", format!(":{}", self.display))
+            .env_remove("XAUTHORITY")
+            .args(["-x", "-o", "0", "-s"])
+            .arg(p("vdagent.virtio"))
+            .arg("-S")
+            .arg(&udcs)
+            .arg("-f")
+            .arg(self.agent_xfer_dir())
+            .stdin(Stdio::null())
+            .stdout(log("vdagent.log")?)
+            .stderr(log("vdagent.err")?);
+        let child = agent.spawn().map_err(io_err("start spice-vdagent"))?;
+        self.clients.push(child);
+        Ok(())
     }
 
     fn check_alive(&mut self) -> Result<()> {
