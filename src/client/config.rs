@@ -195,6 +195,10 @@ pub enum ConfigError {
     ChannelNeedsTls { channel: ChannelType },
     #[error("the server requires TLS but no tls-port is known; reconnect with tls-port set (or spice+tls://)")]
     NeedSecuredWithoutTlsPort,
+    #[error("the server answered that channel {channel} must not use TLS, but secure-channels requires TLS for it")]
+    NeedUnsecuredButSecure { channel: ChannelType },
+    #[error("the server answered that channel {channel} must not use TLS, and no plain port is known")]
+    NeedUnsecuredWithoutPort { channel: ChannelType },
     #[error("the server requires TLS, which Sumac does not use over a unix socket")]
     NeedSecuredOnUnixSocket,
     #[error("invalid proxy{}: {source}", if *.from_env { " in SPICE_PROXY" } else { "" })]
@@ -230,31 +234,52 @@ pub struct ConnectionConfig {
 }
 
 impl ConnectionConfig {
-    /// Where channel `ty` connects: TLS when the channel is listed in
-    /// `secure_channels` (or all are) or when no plain port is known; plain TCP
-    /// otherwise. A channel that must be secure never gets a plain endpoint.
+    /// Where channel `ty` connects: **TLS whenever a TLS port is known**,
+    /// plain TCP only when there is no TLS port and the channel is not in
+    /// `secure_channels`. A channel goes plain with a TLS port known only
+    /// when the server, reached over TLS, answers NEED_UNSECURED for it
+    /// ([`plain_endpoint_for`](Self::plain_endpoint_for)).
+    ///
+    /// spice-gtk differs: with both ports it links every channel not listed
+    /// in `secure-channels` over the plain port, so whoever answers that port
+    /// receives the ticket encrypted to its own key. Sumac never offers the
+    /// ticket on the plain port while a TLS port exists, and a dead TLS port
+    /// is an error, never a fallback to plain.
     pub fn endpoint_for(&self, ty: ChannelType) -> Result<Endpoint, ConfigError> {
         if let Some(path) = &self.unix_path {
             return Ok(Endpoint::Unix(path.clone()));
         }
         let host = self.host.as_ref().ok_or(ConfigError::NoEndpoint)?;
-        let must_be_secure = self.secure_channels.requires_tls(ty);
         match (self.port, self.tls_port) {
-            (_, Some(port)) if must_be_secure => Ok(Endpoint::Tls {
+            (_, Some(port)) => Ok(Endpoint::Tls {
                 host: host.clone(),
                 port,
             }),
-            (_, None) if must_be_secure => Err(ConfigError::ChannelNeedsTls { channel: ty }),
-            (Some(port), _) => Ok(Endpoint::Tcp {
-                host: host.clone(),
-                port,
-            }),
-            (None, Some(port)) => Ok(Endpoint::Tls {
+            (Some(_), None) if self.secure_channels.requires_tls(ty) => {
+                Err(ConfigError::ChannelNeedsTls { channel: ty })
+            }
+            (Some(port), None) => Ok(Endpoint::Tcp {
                 host: host.clone(),
                 port,
             }),
             (None, None) => Err(ConfigError::NoEndpoint),
         }
+    }
+
+    /// Where channel `ty` goes when the server, reached over TLS, answered
+    /// NEED_UNSECURED: the plain port, unless `secure_channels` requires TLS
+    /// for it (then it is an error: a channel that must be secure is never
+    /// sent plain) or no plain port is known.
+    pub fn plain_endpoint_for(&self, ty: ChannelType) -> Result<Endpoint, ConfigError> {
+        if self.secure_channels.requires_tls(ty) {
+            return Err(ConfigError::NeedUnsecuredButSecure { channel: ty });
+        }
+        let host = self.host.as_ref().ok_or(ConfigError::NoEndpoint)?;
+        let port = self.port.ok_or(ConfigError::NeedUnsecuredWithoutPort { channel: ty })?;
+        Ok(Endpoint::Tcp {
+            host: host.clone(),
+            port,
+        })
     }
 
     /// The HTTP CONNECT proxy every TCP/TLS channel goes through: the

@@ -183,16 +183,41 @@ fn secure_channels_parsing() {
 
 #[test]
 fn endpoint_selection() {
+    // Both ports: TLS first for every channel (spice-gtk would go plain for
+    // the channels not in secure-channels); plain only after NEED_UNSECURED,
+    // and never for a channel secure-channels lists.
     let mut c = parse("spice://h?port=5900&tls-port=5901");
     c.secure_channels = SecureChannels::parse("main,inputs").expect("valid");
     assert_eq!(c.endpoint_for(ChannelType::MAIN), Ok(tls("h", 5901)));
     assert_eq!(c.endpoint_for(ChannelType::INPUTS), Ok(tls("h", 5901)));
-    assert_eq!(c.endpoint_for(ChannelType::DISPLAY), Ok(tcp("h", 5900)));
+    assert_eq!(c.endpoint_for(ChannelType::DISPLAY), Ok(tls("h", 5901)));
     assert_eq!(c.tls_endpoint(), Ok(tls("h", 5901)));
+    assert_eq!(c.plain_endpoint_for(ChannelType::DISPLAY), Ok(tcp("h", 5900)));
+    assert_eq!(
+        c.plain_endpoint_for(ChannelType::MAIN),
+        Err(ConfigError::NeedUnsecuredButSecure {
+            channel: ChannelType::MAIN
+        })
+    );
+    let c = parse("spice://h?port=5900&tls-port=5901");
+    for ty in [
+        ChannelType::MAIN,
+        ChannelType::DISPLAY,
+        ChannelType::INPUTS,
+        ChannelType::USBREDIR,
+    ] {
+        assert_eq!(c.endpoint_for(ty), Ok(tls("h", 5901)), "{ty}");
+    }
 
-    // Only a TLS port: everything goes over TLS.
+    // Only a TLS port: everything goes over TLS; NEED_UNSECURED has nowhere to go.
     let c = parse("spice://h?tls-port=5901");
     assert_eq!(c.endpoint_for(ChannelType::DISPLAY), Ok(tls("h", 5901)));
+    assert_eq!(
+        c.plain_endpoint_for(ChannelType::DISPLAY),
+        Err(ConfigError::NeedUnsecuredWithoutPort {
+            channel: ChannelType::DISPLAY
+        })
+    );
 
     // A secure channel without a tls-port is an error, never plaintext.
     let mut c = parse("spice://h:5900");

@@ -194,6 +194,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
                 }
                 let refuse = if !tls && inner.config.need_secured.contains(&m.channel_type) {
                     Some(LinkErr::NeedSecured)
+                } else if tls && inner.config.need_unsecured.contains(&m.channel_type) {
+                    Some(LinkErr::NeedUnsecured)
                 } else if m.channel_type != ChannelType::MAIN && m.connection_id != inner.session_id {
                     Some(LinkErr::BadConnectionId)
                 } else {

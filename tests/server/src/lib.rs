@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub unix_path: Option<PathBuf>,
     /// Channels refused with NEED_SECURED on the plain port.
     pub need_secured: Vec<ChannelType>,
+    /// Channels refused with NEED_UNSECURED on the TLS port.
+    pub need_unsecured: Vec<ChannelType>,
     /// Channels announced in CHANNELS_LIST (main excluded).
     pub channels: Vec<(ChannelType, u8)>,
     /// What each display channel draws.
@@ -84,6 +86,7 @@ impl Default for ServerConfig {
             tls: None,
             unix_path: None,
             need_secured: Vec::new(),
+            need_unsecured: Vec::new(),
             channels: vec![
                 (ChannelType::DISPLAY, 0),
                 (ChannelType::INPUTS, 0),
