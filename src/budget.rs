@@ -64,6 +64,11 @@ impl MemoryBudget {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// Bytes that may still be reserved.
+    pub fn available(&self) -> u64 {
+        self.limit.saturating_sub(self.used())
+    }
+
     /// Reservations refused so far.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
