@@ -77,6 +77,9 @@ pub enum SessionEvent {
         channel: ChannelKey,
         event: u8,
     },
+    /// USB redirection: devices, their states, free channels
+    /// ([`SessionHandle::usb`](super::SessionHandle::usb)).
+    Usb(super::usb::UsbEvent),
     /// The session's state changed ([`SessionState`](super::session::SessionState)).
     State(super::session::SessionState),
     /// The session ended: all channel threads are joined. `error` is None when

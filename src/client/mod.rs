@@ -18,6 +18,7 @@ pub mod session;
 pub mod stats;
 mod sync;
 pub mod tls;
+pub mod usb;
 pub mod vmc;
 pub mod vv;
 
@@ -25,5 +26,6 @@ pub use agent::AgentHandle;
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;
+pub use usb::{UsbDeviceId, UsbDeviceInfo, UsbDeviceState, UsbEvent, UsbHandle};
 pub use session::{SessionHandle, SessionOptions, SessionState, connect};
 pub use vmc::VmcStream;

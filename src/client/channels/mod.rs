@@ -5,4 +5,5 @@ pub(crate) mod cursor;
 pub(crate) mod display;
 pub(crate) mod inputs;
 pub(crate) mod main;
+pub(crate) mod usbredir;
 pub(crate) mod vmc;
