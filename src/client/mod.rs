@@ -26,6 +26,6 @@ pub use agent::AgentHandle;
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;
-pub use usb::{UsbDeviceId, UsbDeviceInfo, UsbDeviceState, UsbEvent, UsbHandle};
 pub use session::{SessionHandle, SessionOptions, SessionState, connect};
+pub use usb::{UsbDeviceId, UsbDeviceInfo, UsbDeviceState, UsbEvent, UsbHandle};
 pub use vmc::VmcStream;

@@ -222,11 +222,14 @@ mod tests {
             let mut f = Framer::new();
             let got = split(&mut f, &stream, step);
             assert_eq!(got.len(), 3, "step {step}");
-            assert_eq!(got[1].0, PacketHead {
-                packet_type: 101,
-                length: 1000,
-                id: 5
-            });
+            assert_eq!(
+                got[1].0,
+                PacketHead {
+                    packet_type: 101,
+                    length: 1000,
+                    id: 5
+                }
+            );
             assert_eq!(got[1].1.len(), 1012);
             assert_eq!(got[2].1.len(), 12);
             assert!(f.at_boundary());

@@ -27,7 +27,11 @@ impl ChannelFactory for UsbredirFactory {
             session.target().config.endpoint_for(key.channel_type),
             Ok(Endpoint::Unix(_))
         );
-        let endpoint = UsbEndpoint::new(std::sync::Arc::clone(&slot), std::sync::Arc::clone(&session.usb), channel_caps());
+        let endpoint = UsbEndpoint::new(
+            std::sync::Arc::clone(&slot),
+            std::sync::Arc::clone(&session.usb),
+            channel_caps(),
+        );
         Some(Built {
             inbox: Some(std::sync::Arc::clone(&slot.notify)),
             machine: Box::new(VmcMachine::new(key, Box::new(endpoint), compress)),

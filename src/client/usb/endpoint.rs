@@ -231,7 +231,9 @@ impl UsbEndpoint {
                             Err(e) => tracing::warn!(channel = %self.slot.key, error = %e, "unusable guest USB filter"),
                         }
                     }
-                    other => tracing::debug!(channel = %self.slot.key, packet = ?other.packet_type(), "usbredir packet for no device"),
+                    other => {
+                        tracing::debug!(channel = %self.slot.key, packet = ?other.packet_type(), "usbredir packet for no device")
+                    }
                 },
                 Some(Err(e)) => tracing::debug!(channel = %self.slot.key, error = %e, "usbredir packet rejected"),
                 None if parsed.consumed == 0 => break,

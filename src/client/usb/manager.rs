@@ -242,7 +242,17 @@ impl UsbManager {
             return;
         }
         let wanted = self.enabled && inner.policy.on_hotplug(&d);
-        self.insert(&mut inner, physical_info(&d), Opener::Physical(d), wanted);
+        let id = self.insert(&mut inner, physical_info(&d), Opener::Physical(d), wanted);
+        let (free, total) = Self::counts(&inner);
+        if wanted && free == 0 && total > 0 {
+            // As spice-gtk: a plugged device that cannot go now is not kept waiting.
+            if let Some(e) = inner.devices.get_mut(&id) {
+                e.wanted = false;
+            }
+            let error = UsbError::NoFreeChannel { total }.to_string();
+            self.set_state(&mut inner, id, UsbDeviceState::Failed { error: error.clone() });
+            self.emit(UsbEvent::AutoConnectFailed { id, error });
+        }
         self.pump(&mut inner);
     }
 
