@@ -16,4 +16,5 @@ mod cursor;
 mod gui;
 mod inputs;
 mod screenshot;
+mod usb;
 mod video;
