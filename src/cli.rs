@@ -32,6 +32,7 @@ use thiserror::Error;
 use crate::client::SessionOptions;
 use crate::client::config::{CaSource, ConfigError, ConnectionConfig, SecureChannels};
 use crate::client::inputs::MouseMode;
+use crate::client::usb::{UsbOptions, UsbPolicy};
 use crate::client::vv::{Effect, HotkeyError, Hotkeys, VvError, VvFile, VvSource};
 use crate::proto::ChannelType;
 use crate::proto::channel::display::image_compression;
@@ -329,6 +330,9 @@ pub struct SpiceArgs {
     /// USB devices redirected when the session starts: class,vendor,product,version,allow|…
     #[arg(long = "spice-usbredir-redirect-on-connect", value_name = "FILTER")]
     pub usbredir_redirect_on_connect: Option<String>,
+    /// A raw disk image to plug into the guest as a USB stick, read-only with ",ro" (repeatable)
+    #[arg(long = "usb-disk", value_name = "IMAGE[,ro]")]
+    pub usb_disks: Vec<crate::client::usb::UsbDisk>,
     /// ISO file to share with the guest as a CD (repeatable)
     #[arg(long = "spice-share-cd", value_name = "FILE")]
     pub share_cd: Vec<PathBuf>,
@@ -594,6 +598,30 @@ impl LaunchRequest {
             h
         };
         let from_vv = |f: fn(&VvFile) -> Option<bool>| vv.as_ref().and_then(f).unwrap_or(false);
+        let enable_usbredir = !s.disable_usbredir && vv.as_ref().and_then(|v| v.enable_usbredir).unwrap_or(true);
+        let usb_autoshare = from_vv(|v| v.enable_usb_autoshare);
+        let usb_filter = s
+            .usbredir_auto_redirect_filter
+            .clone()
+            .or_else(|| vv.as_ref().and_then(|v| v.usb_filter.clone()));
+        let policy = UsbPolicy::from_strings(
+            usb_autoshare,
+            usb_filter.as_deref(),
+            s.usbredir_redirect_on_connect.as_deref(),
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "unusable USB filter; using the default");
+            UsbPolicy {
+                auto_connect: usb_autoshare,
+                ..UsbPolicy::default()
+            }
+        });
+        session.usb = UsbOptions {
+            enabled: enable_usbredir,
+            disks: s.usb_disks.clone(),
+            policy,
+            backend: None,
+        };
         Launch {
             title: self.title.clone().or_else(|| vv.as_ref().and_then(|v| v.title.clone())),
             fullscreen: self.full_screen || self.kiosk || from_vv(|v| v.fullscreen),
@@ -603,12 +631,9 @@ impl LaunchRequest {
                 .clone()
                 .unwrap_or_else(|| vv.as_ref().map(|v| v.disable_effects.clone()).unwrap_or_default()),
             enable_smartcard: s.smartcard || from_vv(|v| v.enable_smartcard),
-            enable_usbredir: !s.disable_usbredir && vv.as_ref().and_then(|v| v.enable_usbredir).unwrap_or(true),
-            usb_autoshare: from_vv(|v| v.enable_usb_autoshare),
-            usb_filter: s
-                .usbredir_auto_redirect_filter
-                .clone()
-                .or_else(|| vv.as_ref().and_then(|v| v.usb_filter.clone())),
+            enable_usbredir,
+            usb_autoshare,
+            usb_filter,
             connection,
             session,
             vv,
@@ -933,5 +958,30 @@ mod tests {
         assert!(run(&[]).resolve().expect("nothing").is_none());
         let e = run(&["vnc://h:5900"]).resolve().expect_err("vnc");
         assert!(e.to_string().contains("vnc"), "{e}");
+    }
+
+    #[test]
+    fn usb_options_reach_the_session() {
+        let r = run(&[
+            "--usb-disk=/tmp/a.img,ro",
+            "--usb-disk",
+            "/tmp/b.img",
+            "--spice-usbredir-redirect-on-connect=-1,0x1234,-1,-1,1",
+            "--spice-usbredir-auto-redirect-filter=0x08,-1,-1,-1,1|-1,-1,-1,-1,0",
+            "spice://h:5900",
+        ]);
+        let launch = r.resolve().unwrap().unwrap();
+        let usb = &launch.session.usb;
+        assert!(usb.enabled);
+        assert_eq!(usb.disks.len(), 2);
+        assert!(usb.disks[0].read_only && !usb.disks[1].read_only);
+        assert_eq!(usb.policy.redirect_on_connect.as_ref().map(Vec::len), Some(1));
+        assert_eq!(usb.policy.auto_connect_filter.len(), 2);
+        assert!(!usb.policy.auto_connect);
+        let off = run(&["--spice-disable-usbredir", "spice://h:5900"])
+            .resolve()
+            .unwrap()
+            .unwrap();
+        assert!(!off.session.usb.enabled);
     }
 }

@@ -32,7 +32,9 @@ impl Client {
         let (handle, events) = sumac::client::connect(config, SessionOptions::default()).expect("connect");
         let c = Client { handle, events };
         // Both usbredir channels linked and free.
-        c.wait("two free usbredir channels", Duration::from_secs(60), |usb| usb.channels() == (2, 2));
+        c.wait("two free usbredir channels", Duration::from_secs(60), |usb| {
+            usb.channels() == (2, 2)
+        });
         c
     }
 
@@ -52,7 +54,11 @@ impl Client {
         let usb = self.usb();
         let deadline = Instant::now() + timeout;
         while !ok(&usb) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {:?}", usb.devices());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:?}",
+                usb.devices()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -99,7 +105,11 @@ fn guest_disks(g: &Guest, count: usize) -> Result<Vec<String>, Box<dyn std::erro
 
 fn sha256_host(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// An ext2 image of `mib` MiB holding `files` (name, content).
