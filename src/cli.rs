@@ -620,7 +620,11 @@ impl LaunchRequest {
             enabled: enable_usbredir,
             disks: s.usb_disks.clone(),
             policy,
-            backend: None,
+            backend: if enable_usbredir {
+                crate::client::usb::default_backend()
+            } else {
+                None
+            },
         };
         Launch {
             title: self.title.clone().or_else(|| vv.as_ref().and_then(|v| v.title.clone())),

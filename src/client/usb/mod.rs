@@ -31,6 +31,9 @@
 mod device;
 mod endpoint;
 mod manager;
+pub mod open_error;
+#[cfg(feature = "usb")]
+pub mod physical;
 pub mod policy;
 #[cfg(test)]
 mod tests;
@@ -45,6 +48,19 @@ pub use policy::{HotplugSink, PhysicalInfo, UsbBackend, UsbPolicy};
 
 use crate::proto::ChannelKey;
 use crate::usbredir::proto::{Cap, Caps};
+
+/// Physical devices through libusb (feature `usb`), or `None` (without the
+/// feature, or when libusb cannot start).
+pub fn default_backend() -> Option<Arc<dyn UsbBackend>> {
+    #[cfg(feature = "usb")]
+    {
+        physical::default_backend()
+    }
+    #[cfg(not(feature = "usb"))]
+    {
+        None
+    }
+}
 
 /// The caps of every usbredir hello Sumac sends on a SPICE channel: those of
 /// libusbredirhost 0.13, so that physical and virtual devices can share a
