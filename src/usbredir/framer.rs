@@ -172,6 +172,7 @@ impl Framer {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -18,7 +18,7 @@ use super::{
 use crate::client::events::SessionEvent;
 use crate::proto::ChannelKey;
 use crate::usbredir::file_store::FileStore;
-use crate::usbredir::msc::{BLOCK_SIZE, BlockStore};
+use crate::usbredir::msc::BlockStore;
 
 /// What the manager asks of a channel.
 pub(crate) enum Command {
@@ -489,7 +489,6 @@ fn open_disk(disk: &UsbDisk) -> Result<FileStore, UsbError> {
             path: disk.path.clone(),
         });
     }
-    debug_assert!(BLOCK_SIZE == 512);
     Ok(store)
 }
 
