@@ -20,3 +20,4 @@ mod inputs;
 mod launch;
 mod replay;
 mod session;
+mod usb;

@@ -42,6 +42,8 @@ pub mod quic;
 pub mod seeds;
 #[path = "usbredir_filter.rs"]
 pub mod usbredir_filter;
+#[path = "usbredir_framer.rs"]
+pub mod usbredir_framer;
 #[path = "usbredir_msc.rs"]
 pub mod usbredir_msc;
 #[path = "usbredir_parser.rs"]
@@ -81,6 +83,7 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("usbredir_parser", usbredir_parser::fuzz),
     ("usbredir_msc", usbredir_msc::fuzz),
     ("usbredir_filter", usbredir_filter::fuzz),
+    ("usbredir_framer", usbredir_framer::fuzz),
 ];
 
 /// Smallest link reply body the client accepts: the error word alone (an error reply may stop there).
