@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::agent::Agent;
+use super::agent::{Agent, AgentOptions};
 use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Output, Outputs};
 use crate::client::agent::AgentShared;
 use crate::client::events::SessionEvent;
@@ -27,6 +27,8 @@ pub struct MainSettings {
     pub mouse_mode: Option<MouseMode>,
     /// Channel types not to open even if the server lists them.
     pub disabled_channels: Vec<ChannelType>,
+    /// The guest agent's clipboard limit and display effects.
+    pub agent: AgentOptions,
 }
 
 /// The main channel's state.
@@ -57,9 +59,9 @@ fn mouse_mode_to_request(preference: Option<MouseMode>, supported: u32, current:
 impl MainMachine {
     pub(crate) fn new(settings: MainSettings, inputs: Arc<InputsShared>, agent: Arc<AgentShared>) -> Self {
         Self {
-            settings,
+            settings: settings.clone(),
             inputs,
-            agent: Agent::new(agent),
+            agent: Agent::new(agent, settings.agent),
             session_id: None,
             spawned: BTreeSet::new(),
             over_cap: 0,
@@ -128,7 +130,7 @@ impl Machine for MainMachine {
         vec![main_caps::NAME_AND_UUID, main_caps::AGENT_CONNECTED_TOKENS]
     }
 
-    fn message(&mut self, msg_type: u16, body: &[u8], _ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
+    fn message(&mut self, msg_type: u16, body: &[u8], ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
         match MainServer::decode(msg_type, body)? {
             MainServer::Init(init) => {
                 self.session_id = Some(init.session_id);
@@ -175,12 +177,8 @@ impl Machine for MainMachine {
             MainServer::AgentConnected => self.agent.connected(0, out),
             MainServer::AgentConnectedTokens { num_tokens } => self.agent.connected(num_tokens, out),
             MainServer::AgentDisconnected { error_code } => self.agent.disconnected(error_code, out),
-            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, out),
-            MainServer::AgentData(data) => {
-                if !self.agent.data(&data) {
-                    return Ok(Handled::Skipped);
-                }
-            }
+            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, ctx.now, out),
+            MainServer::AgentData(data) => self.agent.data(&data, ctx.now, out),
             MainServer::MigrateBegin(_)
             | MainServer::MigrateBeginSeamless(_)
             | MainServer::MigrateSwitchHost(_)
@@ -196,8 +194,17 @@ impl Machine for MainMachine {
         Ok(Handled::Done)
     }
 
-    fn commands(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
-        self.agent.commands(out);
+    fn commands(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.commands(ctx.now, out);
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Option<std::time::Instant> {
+        self.agent.next_wake()
+    }
+
+    fn wake(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.wake(ctx.now, out);
         Ok(())
     }
 

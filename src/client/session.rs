@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::agent::{AgentHandle, AgentShared};
+use super::audio::{AudioHandle, AudioShared};
 use super::config::ConnectionConfig;
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
@@ -75,6 +76,14 @@ pub struct SessionOptions {
     pub memory_budget: u64,
     /// USB redirection: start-up disks, policy, physical devices.
     pub usb: super::usb::UsbOptions,
+    /// Offer Opus on the playback and record channels (with feature `opus`;
+    /// off: raw PCM only, as spice-gtk's `SPICE_DISABLE_OPUS`).
+    pub opus: bool,
+    /// Capture the microphone when the server asks (the user's choice; it can
+    /// change during the session through [`SessionHandle::audio`]).
+    pub microphone: bool,
+    /// The guest agent: clipboard limit (MAX_CLIPBOARD), display effects.
+    pub agent: super::agent::AgentOptions,
 }
 
 impl Default for SessionOptions {
@@ -93,6 +102,9 @@ impl Default for SessionOptions {
             first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
             usb: super::usb::UsbOptions::default(),
+            opus: true,
+            microphone: true,
+            agent: super::agent::AgentOptions::default(),
         }
     }
 }
@@ -167,6 +179,7 @@ pub(crate) struct Session {
     pub(crate) clock: MmClock,
     pub(crate) inputs: Arc<InputsShared>,
     pub(crate) agent: Arc<AgentShared>,
+    pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
     pub(crate) usb: Arc<UsbManager>,
 }
@@ -186,6 +199,8 @@ impl Session {
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
         let budget = MemoryBudget::new(options.memory_budget);
         let usb = UsbManager::new(&options.usb, events.clone());
+        let agent = AgentShared::new();
+        let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
         Arc::new(Self {
             target: RwLock::new(Arc::new(Target::new(config))),
             budget,
@@ -204,7 +219,8 @@ impl Session {
             serials: SerialBoard::default(),
             clock: MmClock::default(),
             inputs: InputsShared::new(),
-            agent: AgentShared::new(),
+            agent,
+            audio,
             vmc: Mutex::new(BTreeMap::new()),
             usb,
         })
@@ -244,7 +260,11 @@ impl Session {
     /// What a machine gets to know about "now".
     pub(crate) fn ctx(&self) -> Ctx {
         let now = Instant::now();
-        Ctx::new(now, self.clock.at(now))
+        Ctx {
+            clock_resets: self.clock.resets(),
+            audio_delay_ms: self.clock.audio_delay(),
+            ..Ctx::new(now, self.clock.at(now))
+        }
     }
 
     pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -325,6 +345,11 @@ impl SessionHandle {
     /// no agent is connected).
     pub fn agent(&self) -> AgentHandle {
         AgentHandle::new(Arc::clone(&self.session.agent))
+    }
+
+    /// Volume, mute and the microphone; valid from connect time.
+    pub fn audio(&self) -> AudioHandle {
+        AudioHandle::new(Arc::clone(&self.session.audio))
     }
 
     /// The byte stream of a SpiceVMC channel (usbredir, port, webdav), once linked.

@@ -10,7 +10,9 @@
 
 mod support;
 
+mod agent;
 mod app;
+mod audio;
 mod cursor;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]
@@ -20,4 +22,5 @@ mod inputs;
 mod launch;
 mod replay;
 mod session;
+mod tone;
 mod usb;

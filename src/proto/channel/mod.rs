@@ -4,4 +4,6 @@ pub mod cursor;
 pub mod display;
 pub mod inputs;
 pub mod main;
+pub mod playback;
+pub mod record;
 pub mod vmc;

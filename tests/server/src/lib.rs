@@ -1,10 +1,13 @@
 //! A minimal SPICE server for Sumac's integration tests and demo.
 //!
 //! It links channels with Sumac's own sans-IO acceptor, serves a main channel
-//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING), display channels playing a
+//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING, a scripted guest agent:
+//! [`agent`]), display channels playing a
 //! scripted [`scene::Scene`], and records everything the client sends. Faults
 //! (closing mid-message, absurd sizes) are injected on request.
 
+pub mod agent;
+pub mod audio;
 pub mod cursor;
 pub mod inputs;
 pub mod proxy;
@@ -54,6 +57,8 @@ pub struct ServerConfig {
     pub unix_path: Option<PathBuf>,
     /// Channels refused with NEED_SECURED on the plain port.
     pub need_secured: Vec<ChannelType>,
+    /// Channels refused with NEED_UNSECURED on the TLS port.
+    pub need_unsecured: Vec<ChannelType>,
     /// Channels announced in CHANNELS_LIST (main excluded).
     pub channels: Vec<(ChannelType, u8)>,
     /// What each display channel draws.
@@ -62,6 +67,10 @@ pub struct ServerConfig {
     pub cursor: cursor::CursorScript,
     /// How the inputs channel behaves (caps, INIT modifiers, motion acks).
     pub inputs: inputs::InputsConfig,
+    /// What the playback and record channels send and announce.
+    pub audio: audio::AudioConfig,
+    /// The scripted guest agent behind the main channel.
+    pub agent: agent::AgentConfig,
     pub fault: Option<Fault>,
     /// Offer the mini header.
     pub mini_header: bool,
@@ -80,6 +89,7 @@ impl Default for ServerConfig {
             tls: None,
             unix_path: None,
             need_secured: Vec::new(),
+            need_unsecured: Vec::new(),
             channels: vec![
                 (ChannelType::DISPLAY, 0),
                 (ChannelType::INPUTS, 0),
@@ -88,6 +98,8 @@ impl Default for ServerConfig {
             scene: scene::standard(),
             cursor: cursor::standard(),
             inputs: inputs::InputsConfig::default(),
+            audio: audio::AudioConfig::default(),
+            agent: agent::AgentConfig::default(),
             fault: None,
             mini_header: true,
             animate: false,
@@ -127,6 +139,19 @@ pub(crate) struct Inner {
     pub(crate) stop: AtomicBool,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) inputs: inputs::InputsState,
+    pub(crate) audio: audio::AudioState,
+    /// Display messages a test queued (sent by display channel 0).
+    pub(crate) display_out: Mutex<std::collections::VecDeque<sumac::proto::channel::display::DisplayServer>>,
+    /// The server's multimedia clock: milliseconds since the server started.
+    pub(crate) started: Instant,
+    pub(crate) agent: agent::AgentState,
+}
+
+impl Inner {
+    /// The server's multimedia time (sent in MAIN_INIT; stamp playback and video with it).
+    pub(crate) fn mm_time(&self) -> u32 {
+        (self.started.elapsed().as_millis() & 0xffff_ffff) as u32
+    }
 }
 
 impl Inner {
@@ -176,7 +201,9 @@ impl TestServer {
             }
             None => None,
         };
+        let agent = agent::AgentState::new(config.agent.clone());
         let inner = Arc::new(Inner {
+            agent,
             config,
             key,
             session_id: rand_session_id(),
@@ -184,6 +211,9 @@ impl TestServer {
             stop: AtomicBool::new(false),
             tls,
             inputs: inputs::InputsState::default(),
+            audio: audio::AudioState::default(),
+            display_out: Mutex::new(std::collections::VecDeque::new()),
+            started: Instant::now(),
         });
         let port = plain.local_addr()?.port();
         let tls_port = tls_listener
@@ -266,6 +296,46 @@ impl TestServer {
     /// Makes the inputs channel send `m` (e.g. MOUSE_MOTION_ACK, KEY_MODIFIERS) within ~20 ms.
     pub fn inputs_send(&self, m: sumac::proto::channel::inputs::InputsServer) {
         self.inner.inputs.queue(m);
+    }
+
+    /// The server's multimedia time now (what MAIN_INIT told the client), for stamping
+    /// playback packets and video frames.
+    pub fn mm_time(&self) -> u32 {
+        self.inner.mm_time()
+    }
+
+    /// Makes display channel 0 send `m` (after its scene) within ~20 ms.
+    pub fn display_send(&self, m: sumac::proto::channel::display::DisplayServer) {
+        self.inner
+            .display_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(m);
+    }
+
+    /// Makes the playback channel send `m` (sent in order, 10 messages per ~20 ms: a queued tone
+    /// plays at about its own pace).
+    pub fn playback_send(&self, m: sumac::proto::channel::playback::PlaybackServer) {
+        self.inner.audio.queue_playback(m);
+    }
+
+    /// Makes the record channel send `m` (START, STOP, VOLUME, MUTE) within ~20 ms.
+    pub fn record_send(&self, m: sumac::proto::channel::record::RecordServer) {
+        self.inner.audio.queue_record(m);
+    }
+
+    /// Every record-channel message the client sent, decoded, in order.
+    pub fn record_log(&self) -> Vec<sumac::proto::channel::record::RecordClient> {
+        self.inner.audio.record_log()
+    }
+
+    /// Waits until `cond` holds on the record log, up to `timeout`.
+    pub fn wait_for_record(
+        &self,
+        timeout: Duration,
+        cond: impl Fn(&[sumac::proto::channel::record::RecordClient]) -> bool,
+    ) -> bool {
+        self.inner.audio.wait_for_record(timeout, cond)
     }
 
     /// Stops accepting and closes every connection.
