@@ -25,7 +25,9 @@ impl ChannelFactory for DisplayFactory {
             image_cache_bytes: opts.image_cache_bytes,
             ..Limits::default()
         };
-        let state = Arc::new(Mutex::new(DisplayState::with_cache(limits, res.image_cache.clone())));
+        let mut state = DisplayState::with_cache(limits, res.image_cache.clone());
+        state.set_budget(&session.budget);
+        let state = Arc::new(Mutex::new(state));
         lock(&res.states).insert(key.id, Arc::clone(&state));
         let video = opts.media.video.clone();
         let inbox = video.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
@@ -36,8 +38,9 @@ impl ChannelFactory for DisplayFactory {
             }
             None => Arc::new(|| {}),
         };
-        let decoder =
-            DisplayDecoder::new(limits, res.image_cache.clone(), Arc::clone(&res.glz)).with_video(video, wake);
+        let decoder = DisplayDecoder::new(limits, res.image_cache.clone(), Arc::clone(&res.glz))
+            .with_video(video, wake)
+            .with_budget(Arc::clone(&session.budget));
         let settings = DisplaySettings {
             image_cache_bytes: opts.image_cache_bytes,
             glz_window_bytes: opts.glz_window_bytes,
