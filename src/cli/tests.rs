@@ -349,3 +349,29 @@ fn vv_and_options_merge() {
     let e = run(&["vnc://h:5900"]).resolve().expect_err("vnc");
     assert!(e.to_string().contains("vnc"), "{e}");
 }
+
+#[test]
+fn usb_options_reach_the_session() {
+    let r = run(&[
+        "--usb-disk=/tmp/a.img,ro",
+        "--usb-disk",
+        "/tmp/b.img",
+        "--spice-usbredir-redirect-on-connect=-1,0x1234,-1,-1,1",
+        "--spice-usbredir-auto-redirect-filter=0x08,-1,-1,-1,1|-1,-1,-1,-1,0",
+        "spice://h:5900",
+    ]);
+    let launch = r.resolve().unwrap().unwrap();
+    let usb = &launch.session.usb;
+    assert!(usb.enabled);
+    assert_eq!(usb.disks.len(), 2);
+    assert_eq!(usb.disks[0].path, PathBuf::from("/tmp/a.img"));
+    assert!(usb.disks[0].read_only && !usb.disks[1].read_only);
+    assert_eq!(usb.policy.redirect_on_connect.as_ref().map(Vec::len), Some(1));
+    assert_eq!(usb.policy.auto_connect_filter.len(), 2);
+    assert!(!usb.policy.auto_connect);
+    let off = run(&["--spice-disable-usbredir", "spice://h:5900"])
+        .resolve()
+        .unwrap()
+        .unwrap();
+    assert!(!off.session.usb.enabled);
+}

@@ -81,6 +81,9 @@ pub enum SessionEvent {
         channel: ChannelKey,
         event: u8,
     },
+    /// USB redirection: devices, their states, free channels
+    /// ([`SessionHandle::usb`](super::SessionHandle::usb)).
+    Usb(super::usb::UsbEvent),
     /// Audio: playback started/stopped, volume or mute changed (either
     /// side), the microphone taken or released.
     Audio(super::audio::AudioEvent),

@@ -25,6 +25,7 @@ pub mod session;
 pub mod stats;
 mod sync;
 pub mod tls;
+pub mod usb;
 pub mod vmc;
 pub mod vv;
 
@@ -34,4 +35,5 @@ pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;
 pub use session::{SessionHandle, SessionOptions, SessionState, connect};
+pub use usb::{UsbDeviceId, UsbDeviceInfo, UsbDeviceState, UsbEvent, UsbHandle};
 pub use vmc::VmcStream;

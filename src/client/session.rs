@@ -11,7 +11,7 @@
 //! What channels share is split by need: [`Target`] (where to connect,
 //! replaceable for migration), the display resources, the serial board and
 //! GLZ arrivals ([`super::sync`]), the multimedia clock, the inputs and agent
-//! inboxes, the VMC streams.
+//! inboxes, the VMC streams, the USB manager.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
@@ -30,6 +30,7 @@ use super::media::Media;
 use super::stats::{ChannelStats, StatsSnapshot};
 use super::sync::{GlzArrivals, MmClock, SerialBoard};
 use super::tls::{self, TlsOptions};
+use super::usb::{UsbHandle, UsbManager};
 use super::vmc::{VmcShared, VmcStream};
 use crate::budget::MemoryBudget;
 use crate::channel::Ctx;
@@ -73,6 +74,8 @@ pub struct SessionOptions {
     /// Bytes the server may make this session hold (message buffers of all
     /// channels, surfaces, decoded images, video queues): [`crate::budget`].
     pub memory_budget: u64,
+    /// USB redirection: start-up disks, policy, physical devices.
+    pub usb: super::usb::UsbOptions,
     /// Offer Opus on the playback and record channels (with feature `opus`;
     /// off: raw PCM only, as spice-gtk's `SPICE_DISABLE_OPUS`).
     pub opus: bool,
@@ -98,6 +101,7 @@ impl Default for SessionOptions {
             link_timeout: DEFAULT_LINK_TIMEOUT,
             first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
+            usb: super::usb::UsbOptions::default(),
             opus: true,
             microphone: true,
             agent: super::agent::AgentOptions::default(),
@@ -177,6 +181,7 @@ pub(crate) struct Session {
     pub(crate) agent: Arc<AgentShared>,
     pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
+    pub(crate) usb: Arc<UsbManager>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -193,6 +198,7 @@ impl Session {
         let glz_arrivals = GlzArrivals::attach(&glz);
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
         let budget = MemoryBudget::new(options.memory_budget);
+        let usb = UsbManager::new(&options.usb, events.clone());
         let agent = AgentShared::new();
         let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
         Arc::new(Self {
@@ -216,6 +222,7 @@ impl Session {
             agent,
             audio,
             vmc: Mutex::new(BTreeMap::new()),
+            usb,
         })
     }
 
@@ -358,6 +365,12 @@ impl SessionHandle {
             .values()
             .find(|s| s.port_name().as_deref() == Some(name))
             .map(|s| VmcStream::new(Arc::clone(s)))
+    }
+
+    /// USB redirection: the device list, connect and disconnect; valid from
+    /// connect time (devices wait for a usbredir channel).
+    pub fn usb(&self) -> UsbHandle {
+        UsbHandle::new(Arc::clone(&self.session.usb))
     }
 
     /// The session's memory budget (limit, bytes in use, peak, refusals).

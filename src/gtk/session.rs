@@ -122,6 +122,10 @@ mod imp {
                     glib::subclass::Signal::builder("channel-down")
                         .param_types([String::static_type(), String::static_type()])
                         .build(),
+                    glib::subclass::Signal::builder("usb-changed").build(),
+                    glib::subclass::Signal::builder("usb-error")
+                        .param_types([String::static_type()])
+                        .build(),
                 ]
             })
         }
@@ -155,7 +159,10 @@ glib::wrapper! {
     /// - `monitors-changed(channel_id: u32)`: a display channel's monitor
     ///   configuration changed (see [`Session::monitors`]);
     /// - `ready()`: a display channel drew its first complete frame;
-    /// - `channel-up(name)`, `channel-down(name, error)`: channel lifecycle.
+    /// - `channel-up(name)`, `channel-down(name, error)`: channel lifecycle;
+    /// - `usb-changed()`: the USB device list, a device's state or the free
+    ///   channel count changed (see [`Session::usb`]);
+    /// - `usb-error(text)`: a device the policy wanted redirected could not be.
     ///
     /// Audio properties: `audio-enabled` (read at connect), `volume`
     /// (0.0..=1.0) and `mute` (both ways with the guest's mixer),
@@ -257,6 +264,17 @@ impl Session {
             .get(&channel_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// USB redirection of the running session: the device list (a list
+    /// model for embedders), connect and disconnect calls.
+    pub fn usb(&self) -> Option<crate::client::UsbHandle> {
+        self.with_handle(SessionHandle::usb)
+    }
+
+    /// Connects to `usb-changed()`.
+    pub fn connect_usb_changed<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure("usb-changed", false, glib::closure_local!(move |s: &Self| f(s)))
     }
 
     /// Runs `f` with the running session's handle (e.g. for statistics).
@@ -391,6 +409,12 @@ impl Session {
                     tracing::info!(error = %t, "session ended");
                 }
                 self.ended(text);
+            }
+            SessionEvent::Usb(e) => {
+                if let crate::client::UsbEvent::AutoConnectFailed { error, .. } = &e {
+                    self.emit_by_name::<()>("usb-error", &[error]);
+                }
+                self.emit_by_name::<()>("usb-changed", &[]);
             }
             // Agent, notify and multimedia-time events are not used by the widget.
             _ => {}

@@ -23,3 +23,4 @@ mod launch;
 mod replay;
 mod session;
 mod tone;
+mod usb;

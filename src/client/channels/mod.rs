@@ -7,4 +7,5 @@ pub(crate) mod inputs;
 pub(crate) mod main;
 pub(crate) mod playback;
 pub(crate) mod record;
+pub(crate) mod usbredir;
 pub(crate) mod vmc;

@@ -24,4 +24,5 @@ mod pulse;
 mod screenshot;
 #[path = "../tone.rs"]
 mod tone;
+mod usb;
 mod video;

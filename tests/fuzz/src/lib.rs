@@ -46,6 +46,8 @@ pub mod quic;
 pub mod seeds;
 #[path = "usbredir_filter.rs"]
 pub mod usbredir_filter;
+#[path = "usbredir_framer.rs"]
+pub mod usbredir_framer;
 #[path = "usbredir_msc.rs"]
 pub mod usbredir_msc;
 #[path = "usbredir_parser.rs"]
@@ -97,6 +99,7 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("playback_messages", fuzz_playback_messages),
     ("record_messages", fuzz_record_messages),
     ("opus_packet", fuzz_opus_packet),
+    ("usbredir_framer", usbredir_framer::fuzz),
 ];
 
 /// Smallest link reply body the client accepts: the error word alone (an error reply may stop there).

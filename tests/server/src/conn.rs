@@ -241,6 +241,7 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         ChannelType::DISPLAY => ch.run_display(),
         ChannelType::CURSOR => ch.run_cursor(),
         ChannelType::INPUTS => ch.run_inputs(),
+        ChannelType::USBREDIR => ch.run_usbredir(),
         ChannelType::PLAYBACK => ch.run_playback(),
         ChannelType::RECORD => ch.run_record(),
         _ => ch.run_idle(),
@@ -322,6 +323,53 @@ impl Channel {
                 self.send(&m)?;
             }
         }
+    }
+
+    fn run_usbredir(&mut self) -> Result<()> {
+        use crate::usbredir::{GuestView, UsbStep};
+        use sumac::proto::channel::vmc::{msg as server, msgc as client};
+        let script = self.inner.config.usbredir.clone();
+        let mut view = GuestView::new();
+        for step in script {
+            match step {
+                UsbStep::Send(bytes) => self.send_raw(server::DATA, &bytes)?,
+                UsbStep::SendZeros(mut left) => {
+                    let chunk = vec![0u8; 1 << 20];
+                    while left > 0 {
+                        let n = left.min(chunk.len() as u64) as usize;
+                        self.send_raw(server::DATA, &chunk[..n])?;
+                        left -= n as u64;
+                        // Keep reading, so that a client writing to us never blocks on us.
+                        self.usbredir_poll(&mut view, client::DATA)?;
+                    }
+                }
+                UsbStep::Await(ty) => {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                    while !self.usbredir_poll(&mut view, client::DATA)?.contains(&ty) {
+                        if std::time::Instant::now() > deadline {
+                            bail!("usbredir: packet type {ty} never came");
+                        }
+                    }
+                }
+                UsbStep::Close => return Ok(()),
+            }
+        }
+        loop {
+            self.usbredir_poll(&mut view, client::DATA)?;
+        }
+    }
+
+    /// Reads the client's usbredir packets; returns (and records) their types.
+    fn usbredir_poll(&mut self, view: &mut crate::usbredir::GuestView, data_type: u16) -> Result<Vec<u32>> {
+        for (ty, body) in self.poll()? {
+            if ty == data_type {
+                view.feed(&body);
+            }
+        }
+        let new: Vec<u32> = std::mem::take(&mut view.seen);
+        let id = self.key.1;
+        self.inner.record().usbredir.extend(new.iter().map(|&t| (id, t)));
+        Ok(new)
     }
 
     fn run_playback(&mut self) -> Result<()> {

@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod proxy;
 pub mod scene;
 pub mod tls;
+pub mod usbredir;
 
 mod conn;
 
@@ -77,6 +78,8 @@ pub struct ServerConfig {
     pub animate: bool,
     /// Server name sent with NAME.
     pub name: String,
+    /// What usbredir channels do after the link (add `(ChannelType::USBREDIR, n)` to `channels`).
+    pub usbredir: usbredir::UsbScript,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +104,7 @@ impl Default for ServerConfig {
             mini_header: true,
             animate: false,
             name: "sumac-test-server".into(),
+            usbredir: vec![usbredir::UsbStep::Send(usbredir::guest_hello())],
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct Record {
     /// Channels whose connection has ended (client closed or server fault).
     pub closed: Vec<(ChannelType, u8)>,
     pub received: Vec<Received>,
+    /// usbredir packet types the client sent, per usbredir channel id, in order.
+    pub usbredir: Vec<(u8, u32)>,
     /// Link attempts refused (NEED_SECURED, bad password...).
     pub refused: u32,
 }
