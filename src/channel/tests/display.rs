@@ -243,7 +243,7 @@ fn a_due_frame_is_drawn_before_a_later_draw_over_it() {
     let decoder = DisplayDecoder::new(limits, cache, window);
     let mut m = DisplayMachine::new(0, Arc::clone(&state), decoder, settings(false));
     let start = Instant::now();
-    let mut at = |m: &mut DisplayMachine, msg: DisplayServer, mm: u32| {
+    let at = |m: &mut DisplayMachine, msg: DisplayServer, mm: u32| {
         let mut out = Outputs::new();
         let ctx = Ctx::new(start + Duration::from_millis(u64::from(mm)), mm);
         m.message(msg.msg_type(), &msg.to_body(), &ctx, &mut out).unwrap();
