@@ -25,6 +25,7 @@
 //! | display | [`display`] |
 //! | inputs | [`inputs`] |
 //! | cursor | [`cursor`] |
+//! | migration steps (semi-seamless, seamless, switch-host) | [`migration`] |
 //! | SpiceVMC byte streams (usbredir, port, webdav) | [`vmc`] |
 //! | channels not implemented (messages counted and skipped) | [`skip`] |
 
@@ -36,6 +37,7 @@ pub mod display;
 pub mod driver;
 pub mod inputs;
 pub mod main;
+pub mod migration;
 pub mod skip;
 pub mod vmc;
 
@@ -81,6 +83,9 @@ pub enum Output {
     },
     /// The server's multimedia time now (MAIN_INIT, MULTI_MEDIA_TIME).
     SetMmTime(u32),
+    /// A migration step ([`migration`]): the main channel's decisions, and
+    /// a channel moving to the destination in a seamless migration.
+    Migration(migration::Migration),
 }
 
 /// The outputs of one call, plus whether the channel must stop.
@@ -139,6 +144,18 @@ impl Outputs {
 
     pub fn items(&self) -> &[Output] {
         &self.items
+    }
+
+    /// The queued outputs move the channel to another stream: `Some(true)`
+    /// when it starts over (semi-seamless), `Some(false)` when it continues
+    /// (seamless).
+    pub fn stream_switch(&self) -> Option<bool> {
+        self.items.iter().find_map(|o| match o {
+            Output::Migration(m @ (migration::Migration::SwitchMain | migration::Migration::SwitchChannel { .. })) => {
+                Some(matches!(m, migration::Migration::SwitchMain))
+            }
+            _ => None,
+        })
     }
 }
 
@@ -232,4 +249,21 @@ pub trait Machine: Send {
     /// The channel is gone (error, shutdown, server closed): release what
     /// others see (e.g. tell the embedder the inputs channel no longer takes commands).
     fn closed(&mut self) {}
+
+    /// The channel now talks to a migration destination over `link`.
+    /// `seamless`: it continues where the source stopped; otherwise it starts
+    /// over as after a link (the default sends the first messages again).
+    fn migrated(&mut self, link: &Linked, seamless: bool, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        if seamless { Ok(()) } else { self.linked(link, ctx, out) }
+    }
+
+    /// The runtime's answer to [`migration::Migration::Connect`] (main channel).
+    fn migration_event(
+        &mut self,
+        _event: migration::MigrationEvent,
+        _ctx: &Ctx,
+        _out: &mut Outputs,
+    ) -> Result<(), ChannelError> {
+        Ok(())
+    }
 }
