@@ -60,6 +60,7 @@ mod image;
 mod journal;
 mod ops;
 mod region;
+mod relink;
 mod stream;
 mod surface;
 
@@ -186,6 +187,8 @@ pub struct DisplayState {
     marked: bool,
     /// Recent changes of the primary surface, once a consumer follows them.
     journal: journal::Journal,
+    /// The primary surface is an earlier server's ([`Self::forget_server`]).
+    stale_primary: bool,
 }
 
 type DrawResult = Result<Option<PixBox>, DisplayError>;
@@ -451,6 +454,9 @@ impl DisplayState {
         let (id, width, height) = (c.surface_id, c.width, c.height);
         let format =
             SurfaceFormat::from_wire(c.format).ok_or(DisplayError::BadSurfaceFormat { id, format: c.format })?;
+        if self.stale_primary(c, format, ev) == relink::StalePrimary::Reused {
+            return Ok(());
+        }
         if self.surfaces.contains_key(&id) {
             return Err(DisplayError::DuplicateSurface { id });
         }

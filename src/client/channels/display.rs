@@ -1,5 +1,7 @@
 //! Display channels: a [`DisplayState`] registered for the embedder, sharing
-//! the session's GLZ window and image cache.
+//! the session's GLZ window and image cache. The state of a channel id
+//! outlives its link: a relinked channel (reconnect, switch-host) draws into
+//! the one the embedder already shows.
 
 use std::sync::{Arc, Mutex};
 
@@ -23,12 +25,13 @@ impl ChannelFactory for DisplayFactory {
             image_cache_bytes: opts.image_cache_bytes,
             ..Limits::default()
         };
-        let state = Arc::new(Mutex::new(DisplayState::with_shared(
-            limits,
-            Arc::clone(&res.glz),
-            res.image_cache.clone(),
-        )));
-        lock(&res.states).insert(key.id, Arc::clone(&state));
+        let state = Arc::clone(lock(&res.states).entry(key.id).or_insert_with(|| {
+            Arc::new(Mutex::new(DisplayState::with_shared(
+                limits,
+                Arc::clone(&res.glz),
+                res.image_cache.clone(),
+            )))
+        }));
         let settings = DisplaySettings {
             image_cache_bytes: opts.image_cache_bytes,
             glz_window_bytes: opts.glz_window_bytes,
