@@ -278,6 +278,9 @@ struct Args {
     /// Mouse mode to ask the server for (server: relative motion, the pointer grabbed until Ctrl+Alt)
     #[arg(long = "mouse-mode", value_name = "MODE", value_enum)]
     mouse_mode: Option<MouseModeArg>,
+    /// Reconnect by itself when the server goes away (not with --kiosk-quit=on-disconnect)
+    #[arg(long = "reconnect")]
+    reconnect: bool,
     /// Print more information
     #[arg(short = 'v', long = "verbose")]
     verbose: bool,
@@ -370,6 +373,8 @@ pub struct LaunchRequest {
     pub renderer: Option<Renderer>,
     /// `--mouse-mode`; `None`: client mode when offered.
     pub mouse_mode: Option<MouseModeArg>,
+    /// `--reconnect`: relink by itself when the server goes away.
+    pub reconnect: bool,
     pub verbose: bool,
     /// `--debug` or `--spice-debug`.
     pub debug: bool,
@@ -482,6 +487,7 @@ where
         keymap: args.keymap.unwrap_or_default(),
         renderer: args.renderer,
         mouse_mode: args.mouse_mode,
+        reconnect: args.reconnect,
         verbose: args.verbose,
         debug,
         spice: args.spice,
@@ -558,8 +564,11 @@ impl LaunchRequest {
             connection.mouse_mode = Some(mode.mode());
         }
 
+        // A kiosk that quits when the session ends must not stay to reconnect.
+        let reconnect = self.reconnect && !(self.kiosk && self.kiosk_quit == KioskQuit::OnDisconnect);
         let mut session = SessionOptions {
             preferred_compression: s.preferred_compression.map(Compression::to_spice),
+            reconnect: reconnect.then(crate::client::ReconnectPolicy::default),
             ..SessionOptions::default()
         };
         let mut disabled: Vec<ChannelType> = vv.as_ref().map(|v| v.disable_channels.clone()).unwrap_or_default();

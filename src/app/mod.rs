@@ -10,6 +10,7 @@
 //! - [`session_window`]: a window showing one monitor: header bar, menu, overlay with Reconnect.
 //! - [`connect_window`]: the window without argument (address + recent connections).
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
+//! - [`password`]: the password dialog when the server refuses the session's password.
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
 //!
 //! UI definitions are `ui/*.ui`, compiled in with `include_str!`.
@@ -20,6 +21,7 @@ pub mod controller;
 pub mod dialogs;
 mod gl_policy;
 pub mod keys;
+pub mod password;
 pub mod recent;
 pub mod session_window;
 pub mod settings;

@@ -2,7 +2,7 @@
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
 //! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
-//!   and display/stream counters.
+//!   and display/stream counters; a channel that failed is reported and makes the exit status non-zero.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -43,6 +43,9 @@ struct ConnectArgs {
     /// Image compression to ask the server for: auto-glz, auto-lz, quic, glz, lz, lz4 or off.
     #[arg(long = "spice-preferred-compression", value_name = "KIND")]
     preferred_compression: Option<String>,
+    /// Reconnect by itself when the server goes away (with backoff).
+    #[arg(long)]
+    reconnect: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,6 +143,9 @@ fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
     };
     if let Some(c) = &args.preferred_compression {
         opts.preferred_compression = Some(parse_compression(c)?);
+    }
+    if args.reconnect {
+        opts.reconnect = Some(sumac::client::ReconnectPolicy::default());
     }
     Ok((cfg, opts))
 }
@@ -240,10 +246,10 @@ fn screenshot(args: ConnectArgs, output: PathBuf, monitor: usize, timeout: u64) 
                     None => anyhow!("the session ended before a frame arrived"),
                 });
             }
-            SessionEvent::ChannelDown {
-                channel,
-                error: Some(e),
-            } if channel.channel_type == sumac::proto::ChannelType::DISPLAY => {
+            // Any channel failing makes the screenshot fail: a picture
+            // without its inputs or cursor channel is not a healthy session.
+            SessionEvent::ChannelDown { error: Some(e), .. } => {
+                session.disconnect();
                 return Err(anyhow!("{e}"));
             }
             _ => {}
@@ -286,6 +292,21 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
     } else {
         Some(eof_tx)
     };
+    // Channels that ended with an error, and automatic reconnects, in order.
+    let mut failures: Vec<String> = Vec::new();
+    // Progress on stderr, one line each (scripts and tests follow it).
+    let mut note = |ev: &SessionEvent| match ev {
+        SessionEvent::ChannelDown { error: Some(e), .. } => {
+            eprintln!("channel failed: {e}");
+            failures.push(e.to_string());
+        }
+        SessionEvent::Reconnecting { attempt, error, .. } => {
+            eprintln!("reconnecting (attempt {attempt}): {error}");
+        }
+        SessionEvent::State(state) => eprintln!("state: {state:?}"),
+        SessionEvent::Migrated { kind } => eprintln!("migrated: {kind:?}"),
+        _ => {}
+    };
     let error = rt.block_on(async {
         let sleep = tokio::time::sleep_until(deadline);
         tokio::pin!(sleep);
@@ -293,7 +314,7 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(SessionEvent::Disconnected { error }) => return error,
-                    Some(_) => {}
+                    Some(ev) => note(&ev),
                     None => return None,
                 },
                 () = &mut sleep => return None,
@@ -305,7 +326,7 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             loop {
                 match rx.try_recv() {
                     Ok(SessionEvent::Disconnected { error }) => return error,
-                    Ok(_) => {}
+                    Ok(ev) => note(&ev),
                     Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
                     Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return None,
                 }
@@ -375,9 +396,13 @@ fn stats(args: ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
         }
     })?;
     session.disconnect();
-    match error {
-        Some(e) => Err(anyhow!("{e}")),
-        None => Ok(()),
+    for f in &failures {
+        println!("channel failed: {f}");
+    }
+    match (error, failures.first()) {
+        (Some(e), _) => Err(anyhow!("{e}")),
+        (None, Some(f)) => Err(anyhow!("{} channel failure(s), first: {f}", failures.len())),
+        (None, None) => Ok(()),
     }
 }
 

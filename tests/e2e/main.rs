@@ -11,6 +11,7 @@
 mod support;
 
 mod app;
+mod app_survive;
 mod cursor;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]
@@ -18,5 +19,7 @@ mod gui;
 mod harness;
 mod inputs;
 mod launch;
+mod migration;
+mod reconnect;
 mod replay;
 mod session;

@@ -12,8 +12,10 @@ mod support;
 
 mod conformance;
 mod cursor;
+mod faults;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
+mod migration;
 mod screenshot;
 mod video;
