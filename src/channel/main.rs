@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::agent::Agent;
+use super::agent::{Agent, AgentOptions};
 use super::migration::{Migration, MigrationEvent, MigrationTarget};
 use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Output, Outputs};
 use crate::client::agent::AgentShared;
@@ -35,6 +35,8 @@ pub struct MainSettings {
     pub semi_seamless_migration: bool,
     /// Offer seamless migration (needs `semi_seamless_migration`).
     pub seamless_migration: bool,
+    /// The guest agent's clipboard limit and display effects.
+    pub agent: AgentOptions,
 }
 
 /// Where the main channel is in a migration.
@@ -79,9 +81,9 @@ fn mouse_mode_to_request(preference: Option<MouseMode>, supported: u32, current:
 impl MainMachine {
     pub(crate) fn new(settings: MainSettings, inputs: Arc<InputsShared>, agent: Arc<AgentShared>) -> Self {
         Self {
-            settings,
+            settings: settings.clone(),
             inputs,
-            agent: Agent::new(agent),
+            agent: Agent::new(agent, settings.agent),
             session_id: None,
             spawned: BTreeSet::new(),
             over_cap: 0,
@@ -258,7 +260,7 @@ impl Machine for MainMachine {
         Ok(())
     }
 
-    fn message(&mut self, msg_type: u16, body: &[u8], _ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
+    fn message(&mut self, msg_type: u16, body: &[u8], ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
         match MainServer::decode(msg_type, body)? {
             MainServer::Init(init) => self.init(&init, out),
             MainServer::ChannelsList(list) => self.channels_list(&list, out),
@@ -276,12 +278,8 @@ impl Machine for MainMachine {
             MainServer::AgentConnected => self.agent.connected(0, out),
             MainServer::AgentConnectedTokens { num_tokens } => self.agent.connected(num_tokens, out),
             MainServer::AgentDisconnected { error_code } => self.agent.disconnected(error_code, out),
-            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, out),
-            MainServer::AgentData(data) => {
-                if !self.agent.data(&data) {
-                    return Ok(Handled::Skipped);
-                }
-            }
+            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, ctx.now, out),
+            MainServer::AgentData(data) => self.agent.data(&data, ctx.now, out),
             MainServer::MigrateBegin(dst) => self.migrate_begin(MigrationTarget::from(&dst), None, out),
             MainServer::MigrateBeginSeamless { dst, src_mig_version } => {
                 let seamless = self.settings.seamless_migration.then_some(src_mig_version);
@@ -326,8 +324,17 @@ impl Machine for MainMachine {
         Ok(Handled::Done)
     }
 
-    fn commands(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
-        self.agent.commands(out);
+    fn commands(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.commands(ctx.now, out);
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Option<std::time::Instant> {
+        self.agent.next_wake()
+    }
+
+    fn wake(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.wake(ctx.now, out);
         Ok(())
     }
 

@@ -37,7 +37,11 @@ pub enum SessionEvent {
     MultiMediaTime(u32),
     Name(String),
     Uuid([u8; 16]),
+    /// The guest agent connected (`true`) or went away (`false`).
     AgentConnected(bool),
+    /// Something from the guest agent: capabilities, clipboard, replies,
+    /// file transfers ([`crate::client::agent`] explains the flows).
+    Agent(super::agent::AgentEvent),
     /// A NOTIFY from the server (text as sent, lossily decoded).
     Notify {
         severity: u32,
@@ -77,6 +81,9 @@ pub enum SessionEvent {
         channel: ChannelKey,
         event: u8,
     },
+    /// Audio: playback started/stopped, volume or mute changed (either
+    /// side), the microphone taken or released.
+    Audio(super::audio::AudioEvent),
     /// The session's state changed ([`SessionState`](super::session::SessionState)).
     State(super::session::SessionState),
     /// A migration finished: the session runs on the destination server.

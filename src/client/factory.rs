@@ -42,6 +42,8 @@ static FACTORIES: &[&dyn ChannelFactory] = &[
     &channels::vmc::VmcFactory(ChannelType::USBREDIR),
     &channels::vmc::VmcFactory(ChannelType::PORT),
     &channels::vmc::VmcFactory(ChannelType::WEBDAV),
+    &channels::playback::PlaybackFactory,
+    &channels::record::RecordFactory,
 ];
 
 /// The machine for `key`.

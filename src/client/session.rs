@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::agent::{AgentHandle, AgentShared};
+use super::audio::{AudioHandle, AudioShared};
 use super::config::ConnectionConfig;
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
@@ -84,6 +85,14 @@ pub struct SessionOptions {
     pub reconnect: Option<ReconnectPolicy>,
     /// Which migrations the client offers the server.
     pub migration: MigrationSupport,
+    /// Offer Opus on the playback and record channels (with feature `opus`;
+    /// off: raw PCM only, as spice-gtk's `SPICE_DISABLE_OPUS`).
+    pub opus: bool,
+    /// Capture the microphone when the server asks (the user's choice; it can
+    /// change during the session through [`SessionHandle::audio`]).
+    pub microphone: bool,
+    /// The guest agent: clipboard limit (MAX_CLIPBOARD), display effects.
+    pub agent: super::agent::AgentOptions,
 }
 
 impl Default for SessionOptions {
@@ -103,6 +112,9 @@ impl Default for SessionOptions {
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
             reconnect: None,
             migration: MigrationSupport::default(),
+            opus: true,
+            microphone: true,
+            agent: super::agent::AgentOptions::default(),
         }
     }
 }
@@ -182,6 +194,7 @@ pub(crate) struct Session {
     pub(crate) clock: MmClock,
     pub(crate) inputs: Arc<InputsShared>,
     pub(crate) agent: Arc<AgentShared>,
+    pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
 }
 
@@ -199,6 +212,8 @@ impl Session {
         let glz_arrivals = GlzArrivals::attach(&glz);
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
         let budget = MemoryBudget::new(options.memory_budget);
+        let agent = AgentShared::new();
+        let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
         Arc::new(Self {
             target: RwLock::new(Arc::new(Target::new(config))),
             budget,
@@ -218,7 +233,8 @@ impl Session {
             serials: SerialBoard::default(),
             clock: MmClock::default(),
             inputs: InputsShared::new(),
-            agent: AgentShared::new(),
+            agent,
+            audio,
             vmc: Mutex::new(BTreeMap::new()),
         })
     }
@@ -264,7 +280,11 @@ impl Session {
     /// What a machine gets to know about "now".
     pub(crate) fn ctx(&self) -> Ctx {
         let now = Instant::now();
-        Ctx::new(now, self.clock.at(now))
+        Ctx {
+            clock_resets: self.clock.resets(),
+            audio_delay_ms: self.clock.audio_delay(),
+            ..Ctx::new(now, self.clock.at(now))
+        }
     }
 
     pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -368,6 +388,11 @@ impl SessionHandle {
     /// no agent is connected).
     pub fn agent(&self) -> AgentHandle {
         AgentHandle::new(Arc::clone(&self.session.agent))
+    }
+
+    /// Volume, mute and the microphone; valid from connect time.
+    pub fn audio(&self) -> AudioHandle {
+        AudioHandle::new(Arc::clone(&self.session.audio))
     }
 
     /// The byte stream of a SpiceVMC channel (usbredir, port, webdav), once linked.

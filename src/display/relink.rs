@@ -3,10 +3,25 @@
 //! reconnect) the new server creates its surfaces from scratch. Everything
 //! but the primary surface is dropped; the primary one stays on screen
 //! until the new server's SURFACE_CREATE, which reuses it when its size and
-//! format match (as spice-gtk does), so the picture never goes black.
+//! format match (as spice-gtk does), so the picture never goes black. A
+//! display channel that starts over on the same machine (semi-seamless
+//! migration) forgets the old server's streams and palettes in its decoder
+//! too ([`DisplayDecoder::forget_server`]).
 
-use super::{DisplayEvent, DisplayState, SurfaceFormat};
+use super::{DisplayDecoder, DisplayEvent, DisplayState, SurfaceFormat};
 use crate::proto::channel::display::{DisplayServer, SurfaceCreate, surface_flags};
+
+impl DisplayDecoder {
+    /// The server went away but this channel goes on (semi-seamless
+    /// migration): its video streams, palettes and surfaces but the primary
+    /// one are the old server's.
+    pub fn forget_server(&mut self) {
+        self.streams
+            .handle(&DisplayServer::StreamDestroyAll, &self.surfaces, &self.limits);
+        self.palettes.clear();
+        self.surfaces.retain(|_, s| s.primary);
+    }
+}
 
 /// What a SURFACE_CREATE does with a primary surface kept from the old server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +35,9 @@ pub(super) enum StalePrimary {
 }
 
 impl DisplayState {
-    /// The server went away: drop its video streams, palettes and every
-    /// surface but the primary one, which is kept as stale.
+    /// The server went away: drop every surface but the primary one, which
+    /// is kept as stale (the decoder holds the streams and palettes).
     pub fn forget_server(&mut self) {
-        self.handle_stream(&DisplayServer::StreamDestroyAll);
-        self.palettes.clear();
         let keep = self.primary;
         let gone: Vec<u32> = self.surfaces.keys().copied().filter(|id| Some(*id) != keep).collect();
         for id in gone {
@@ -59,6 +72,16 @@ impl DisplayState {
             .is_some_and(|s| id == c.surface_id && s.width == c.width && s.height == c.height && s.format == format);
         if same {
             self.journal.invalidate();
+            // Pixels the decoder allocated for it are not needed.
+            self.ready_surface = None;
+            // The new server's decoder learns the surface from this event.
+            ev.push(DisplayEvent::SurfaceCreated {
+                id,
+                width: c.width,
+                height: c.height,
+                format,
+                primary: true,
+            });
             return StalePrimary::Reused;
         }
         if self.remove_surface(id) {
@@ -91,9 +114,19 @@ mod tests {
         s.forget_server();
         assert!(s.has_stale_primary());
         assert_eq!(s.surface_ids().collect::<Vec<_>>(), [0]);
-        // Same size: no event, no error, the same surface.
+        // Same size: the same surface, announced again (no destroy), no error.
         let ev = s.handle(&create(0, 64, 32, true));
-        assert!(ev.is_empty(), "{ev:?}");
+        assert!(
+            matches!(
+                ev.as_slice(),
+                [DisplayEvent::SurfaceCreated {
+                    id: 0,
+                    primary: true,
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
         assert_eq!(s.stats().total_errors(), 0);
         assert!(!s.has_stale_primary());
         // Another size: the old one goes, the new one comes.

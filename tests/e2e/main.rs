@@ -10,8 +10,10 @@
 
 mod support;
 
+mod agent;
 mod app;
 mod app_survive;
+mod audio;
 mod cursor;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]
@@ -23,3 +25,4 @@ mod migration;
 mod reconnect;
 mod replay;
 mod session;
+mod tone;

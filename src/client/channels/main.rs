@@ -20,6 +20,7 @@ impl ChannelFactory for MainFactory {
             disabled_channels: session.options.disabled_channels.clone(),
             semi_seamless_migration: session.options.migration.semi_seamless,
             seamless_migration: session.options.migration.seamless,
+            agent: session.options.agent,
         };
         Some(Built {
             machine: Box::new(MainMachine::new(

@@ -150,6 +150,8 @@ pub(super) struct Runner<'a> {
     /// Migration steps from the runtime.
     pub(super) control: Option<mpsc::UnboundedReceiver<Control>>,
     pub(super) mig: ChannelMigration,
+    /// Changes when the multimedia clock is reset.
+    clock_resets: watch::Receiver<u32>,
 }
 
 impl Runner<'_> {
@@ -178,7 +180,10 @@ impl Runner<'_> {
                     connection_id,
                     display_channels,
                 } => super::spawn_child(self.session, channel, connection_id, SpawnHint { display_channels })?,
-                Output::SetMmTime(t) => self.session.clock.set(t, Instant::now()),
+                Output::SetMmTime(t) => {
+                    self.session.clock.set(t, Instant::now());
+                }
+                Output::PlaybackDelay(d) => self.session.clock.set_audio_delay(d),
                 Output::Migration(m) => super::migrate::execute(self, m).await?,
             }
         }
@@ -364,6 +369,7 @@ impl Runner<'_> {
             let wake = self.driver.machine().next_wake();
             let inbox = self.inbox.clone();
             let silent_until = self.first_message_by;
+            let clock = &mut self.clock_resets;
             let woke = tokio::select! {
                 r = self.conn.read_more() => {
                     r?;
@@ -372,6 +378,14 @@ impl Runner<'_> {
                 _ = self.shutdown.wait_for(|v| *v) => return Ok(()),
                 c = recv_control(&mut self.control) => Woke::Control(c),
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() => Woke::Timer,
+                // A clock reset: what waits for a time on the old clock is rescheduled now.
+                r = clock.changed(), if wake.is_some() => {
+                    if r.is_err() {
+                        return Ok(());
+                    }
+                    clock.borrow_and_update();
+                    Woke::Timer
+                }
                 () = async {
                     match &inbox {
                         Some(n) => n.notified().await,
@@ -496,6 +510,7 @@ pub(crate) async fn run_channel(
             .then(|| Instant::now() + session.options.first_message_timeout),
         control,
         mig: ChannelMigration::new(control_tx),
+        clock_resets: session.clock.subscribe_resets(),
     };
     let result = match first {
         Ok(()) => match runner.first_commands() {
@@ -508,6 +523,10 @@ pub(crate) async fn run_channel(
     let _ = runner.conn.stream.shutdown().await;
     runner.mig.abort_task();
     runner.driver.machine_mut().closed();
+    if key.channel_type == crate::proto::ChannelType::PLAYBACK {
+        // No playback any more: video is no longer audio-synced.
+        session.clock.set_audio_delay(None);
+    }
     // Nothing may wait on a channel that is gone.
     session.serials.processed(key, u64::MAX);
     result

@@ -5,4 +5,6 @@ pub mod display;
 pub mod inputs;
 pub mod main;
 pub mod migration;
+pub mod playback;
+pub mod record;
 pub mod vmc;

@@ -10,12 +10,20 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agent_client;
+mod agent_guest;
+mod agent_xspice;
+mod audio;
 mod conformance;
 mod cursor;
 mod faults;
+mod guest_audio;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
 mod migration;
+mod pulse;
 mod screenshot;
+#[path = "../tone.rs"]
+mod tone;
 mod video;
