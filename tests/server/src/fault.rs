@@ -82,8 +82,10 @@ impl Shared {
 pub struct FaultProxy {
     shared: Arc<Shared>,
     port: u16,
-    /// Where the accept loop is woken to stop.
-    wake: SocketAddr,
+    /// The listening socket, shut down to wake the accept loop when the
+    /// proxy stops (a connection to its address cannot do it once that
+    /// address is gone, e.g. a test's namespace link removed first).
+    listener: TcpListener,
     accept: Option<JoinHandle<()>>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
@@ -112,7 +114,7 @@ impl FaultProxy {
     pub fn start_at(listen: SocketAddr, upstream: SocketAddr) -> Result<Self> {
         let listener = TcpListener::bind(listen).context("bind the fault proxy")?;
         let port = listener.local_addr()?.port();
-        let wake = SocketAddr::new(listen.ip(), port);
+        let waker = listener.try_clone().context("clone the fault proxy's listener")?;
         let shared = Arc::new(Shared::default());
         *shared
             .upstream
@@ -126,7 +128,7 @@ impl FaultProxy {
         Ok(Self {
             shared,
             port,
-            wake,
+            listener: waker,
             accept: Some(accept),
             conns,
         })
@@ -207,7 +209,8 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
-        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+        // accept() returns at once on a listening socket shut down (Linux).
+        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Read);
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
