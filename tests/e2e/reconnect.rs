@@ -305,3 +305,29 @@ fn a_slow_network_still_gives_the_first_frame_and_typing() {
     assert_typing_reaches(&session, &server);
     session.disconnect();
 }
+
+/// `sumac-cli stats` names a channel that failed alone and exits non-zero,
+/// though the session itself went on to the end.
+#[test]
+fn sumac_cli_stats_reports_a_failed_channel_and_exits_non_zero() {
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::CloseChannel(ChannelType::INPUTS)),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sumac-cli"))
+        .args(["stats", &server.uri(), "--seconds", "3"])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    // The progress line on stderr, the summary on stdout, the exit reason.
+    assert!(stderr.contains("channel failed: inputs"), "{stderr}");
+    assert!(stdout.contains("channel failed: inputs"), "{stdout}");
+    assert!(stderr.contains("1 channel failure(s)"), "{stderr}");
+    // The counters were printed for every channel, the session was not cut short.
+    assert!(stdout.contains("display"), "{stdout}");
+    assert!(!stderr.contains("reconnecting"), "{stderr}");
+}
