@@ -408,6 +408,7 @@ impl Session {
                     self.channel_failed(channel, &text);
                 }
             }
+            SessionEvent::Migrated { kind } => tracing::info!(?kind, "session migrated"),
             SessionEvent::Reconnecting { attempt, error, .. } => {
                 tracing::info!(attempt, error = %error, "reconnecting");
                 if imp.connected.replace(false) {
