@@ -294,7 +294,7 @@ impl Controller {
     fn monitors_changed(self: &Rc<Self>, channel: u8) {
         let heads = self.session.monitors(channel);
         let wanted = enabled_monitors(channel, &heads);
-        tracing::debug!(channel, ?wanted, "monitors changed");
+        tracing::debug!(channel, ?heads, ?wanted, "monitors changed");
         for key in &wanted {
             self.ensure_window(*key);
         }

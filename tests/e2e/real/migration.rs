@@ -188,8 +188,11 @@ fn qemu_seamless_migration_over_tls() {
 }
 
 /// The `sumac` app through a real live migration: the same window stays
-/// open and shows the VM's screen before and after (what it shows right
-/// after the switch is printed: see the report on the window growing).
+/// open and shows the VM's screen before and after. What it shows right
+/// after the switch is printed, not asserted: the destination QEMU often
+/// announces a 640×480 mode (MONITORS_CONFIG) for a few milliseconds before
+/// its VGA text mode is back, so the window may show that black mode
+/// briefly and grow to fit it (seen in 3 of 5 runs).
 #[cfg(feature = "gtk")]
 #[test]
 fn qemu_migration_keeps_the_app_window_and_its_picture() {
