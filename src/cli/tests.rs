@@ -180,7 +180,8 @@ fn spice_options() {
     assert_eq!(c.ca, Some(CaSource::File("/tmp/ca.pem".into())));
     assert_eq!(c.host_subject.as_deref(), Some("C=XX,O=Org,CN=host"));
     assert_eq!(c.endpoint_for(ChannelType::MAIN).map(|e| e.is_tls()), Ok(true));
-    assert_eq!(c.endpoint_for(ChannelType::INPUTS).map(|e| e.is_tls()), Ok(false));
+    // TLS first: a TLS port is known, so the channels secure-channels does not list go over TLS too.
+    assert_eq!(c.endpoint_for(ChannelType::INPUTS).map(|e| e.is_tls()), Ok(true));
     assert_eq!(launch.session.preferred_compression, Some(image_compression::LZ4));
     assert_eq!(
         launch.session.disabled_channels,
