@@ -1,5 +1,5 @@
-//! Network faults between Sumac and a real Xspice, made by the test's own
-//! fault proxy (`sumac_test_server::fault`): resets, a server killed and
+//! Network faults between Sumac and a real Xspice (and QEMU for the reset),
+//! made by the test's own fault proxy (`sumac_test_server::fault`): resets, a server killed and
 //! started again, a slow link (200 ms round trip, 1 Mbit/s), and blackholes
 //! of 20 s and 60 s. A blackhole must be silent at the kernel level (no ACK,
 //! no RST), so for those the client (`sumac-cli stats --reconnect`) runs in a
@@ -8,8 +8,9 @@
 use crate::support::image::compare_images;
 use crate::support::process::Guard;
 use crate::support::real::netns::{NETNS_TOOLS, NetNs, is_root};
+use crate::support::real::qemu::{Qemu, QemuOpts};
 use crate::support::real::xspice::{Xspice, XspiceOpts};
-use crate::support::real::{XSPICE_TOOLS, require_real_servers};
+use crate::support::real::{QEMU_TOOLS, XSPICE_TOOLS, require_real_servers};
 use crate::support::session::{next_event, primary_image, wait_mark};
 use crate::support::tools::in_ci;
 use std::io::{BufRead, BufReader};
@@ -140,6 +141,43 @@ fn xspice_reset_connections_reconnect() {
     });
     eprintln!("reconnected {:.1?} after the reset", reset.elapsed());
     assert_shows(&session, &x);
+    session.disconnect();
+}
+
+/// The same through QEMU (SeaBIOS): every connection reset, the session
+/// relinks by itself and shows the VM's screen again.
+#[test]
+fn qemu_reset_connections_reconnect() {
+    let Some(()) = require_real_servers(QEMU_TOOLS) else {
+        return;
+    };
+    let vm = Qemu::start(QemuOpts::default()).expect("start QEMU");
+    let stable = vm
+        .wait_for_stable_screen(Duration::from_secs(2), Duration::from_secs(120))
+        .expect("the VM's screen settles");
+    let port = vm.port.expect("a plain port");
+    let proxy = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+    let (session, mut rx) = connect(proxy.port(), reconnecting_options());
+    let linked = proxy.accepted();
+    proxy.reset_all();
+    let reset = Instant::now();
+    wait_event(&mut rx, "Reconnecting", |e| {
+        matches!(e, SessionEvent::Reconnecting { .. })
+    });
+    wait_event(&mut rx, "the session up again", |e| {
+        matches!(e, SessionEvent::State(SessionState::Up))
+    });
+    eprintln!("QEMU: reconnected {:.1?} after the reset", reset.elapsed());
+    assert!(proxy.accepted() > linked, "the channels linked again");
+    let until = Instant::now() + WAIT;
+    loop {
+        let diff = primary_image(&session).map(|c| compare_images(&c, &stable.image, &stable.mask()));
+        if diff.as_ref().is_some_and(|d| d.is_identical()) {
+            break;
+        }
+        assert!(Instant::now() < until, "the VM's screen never came back: {diff:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     session.disconnect();
 }
 
