@@ -2,6 +2,7 @@
 use super::encode::GlzEncoder;
 use super::*;
 use crate::codec::lz::tests::{Content, Rng, bytes, expected};
+use crate::codec::lz::{MAGIC, VERSION};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -513,7 +514,7 @@ fn write_lz_fuzz_seeds() {
     let ok = lz(0, LzType::Rgb32, 16, 8, true, Content::Text);
     write("lz", "hostile-truncated", &ok[..ok.len() - 3]);
     let mut hdr: Vec<u8> = vec![0];
-    for w in [super::MAGIC, super::VERSION, 8, 4, 1, 16, 1] {
+    for w in [MAGIC, VERSION, 8, 4, 1, 16, 1] {
         hdr.extend_from_slice(&w.to_be_bytes());
     }
     write(
