@@ -33,6 +33,8 @@ pub struct ConnectRequest {
     pub zoom: Option<u32>,
     /// `--renderer`, overriding the preference.
     pub renderer: Option<&'static str>,
+    /// `--auto-resize`, overriding the preference.
+    pub auto_resize: Option<crate::client::launch::AutoResize>,
 }
 
 impl ConnectRequest {
@@ -77,6 +79,7 @@ impl ConnectRequest {
             launch,
             zoom: options.zoom,
             renderer: options.renderer.map(crate::client::launch::Renderer::name),
+            auto_resize: options.auto_resize,
         })
     }
 }
@@ -171,6 +174,7 @@ impl Controller {
             finished: Cell::new(false),
         });
         this.connect_signals();
+        super::guest_agent::attach(&state.app, &this.session);
         this.ensure_window((0, 0));
         this.connect();
         this
@@ -211,6 +215,7 @@ impl Controller {
         if let Some(state) = self.state.upgrade() {
             self.session
                 .set_microphone_allowed(state.prefs.boolean(keys::MICROPHONE));
+            super::guest_agent::configure(&self.session, &state.prefs, self.request.auto_resize);
         }
         if let Err(e) = self.session.connect(
             self.request.launch.connection.clone(),

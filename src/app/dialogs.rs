@@ -147,6 +147,21 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
         keys::MICROPHONE,
     ));
     page.add(&sound);
+
+    let guest = adw::PreferencesGroup::builder().title(gettext("Guest")).build();
+    guest.add(&switch_row(
+        state,
+        &gettext("Share the clipboard"),
+        &gettext("Copy and paste between this computer and the guest (sessions opened from now on)"),
+        keys::SHARE_CLIPBOARD,
+    ));
+    guest.add(&switch_row(
+        state,
+        &gettext("Resize the guest to the window"),
+        &gettext("The guest's resolution follows the window size (needs the guest agent)"),
+        keys::AUTO_RESIZE,
+    ));
+    page.add(&guest);
     window.add(&page);
     window.present();
 }

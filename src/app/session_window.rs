@@ -150,6 +150,7 @@ impl SessionWindow {
             grab_hint: grab_hint(release),
         });
         this.install_actions(controller);
+        super::guest_agent::install_window_actions(&this.window, &this.display);
         {
             // "(Press Ctrl+Alt to release pointer)" in the title while grabbed, as remote-viewer.
             let weak = Rc::downgrade(&this);

@@ -19,6 +19,8 @@ pub mod keys {
     pub const SCALING: &str = "scaling";
     pub const GRAB_HOTKEY: &str = "grab-hotkey";
     pub const MICROPHONE: &str = "allow-microphone";
+    pub const SHARE_CLIPBOARD: &str = "share-clipboard";
+    pub const AUTO_RESIZE: &str = "auto-resize";
 }
 
 /// Defaults of the key-file backend (the gschema carries the same).
@@ -31,7 +33,10 @@ fn default_string(key: &str) -> &'static str {
 }
 
 fn default_bool(key: &str) -> bool {
-    matches!(key, keys::SCALING | keys::MICROPHONE)
+    matches!(
+        key,
+        keys::SCALING | keys::MICROPHONE | keys::SHARE_CLIPBOARD | keys::AUTO_RESIZE
+    )
 }
 
 const GROUP: &str = "sumac";
