@@ -187,6 +187,7 @@ impl Transfers {
                     this.row(id, name)
                 };
                 row.set_failed(message);
+                tracing::info!(file = name, message, "file transfer failed (shown in File Transfers)");
                 this.show(app.upgrade().as_ref());
             });
         }

@@ -3,6 +3,7 @@
 //! Wayland). The GTK widget against a real Xspice: `tests/e2e/real/gui.rs`.
 
 mod agent;
+mod agent_drop;
 mod release_hotkey;
 mod server_cursor;
 mod server_mouse;
