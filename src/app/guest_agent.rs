@@ -41,7 +41,9 @@ pub fn attach(app: &adw::Application, session: &Session) {
         }
         let body = refusal_text(to_guest, size, max);
         let parent = app.upgrade().and_then(|a| a.active_window());
-        let dialog = adw::MessageDialog::new(parent.as_ref(), Some(&gettext("Clipboard Not Shared")), Some(&body));
+        let heading = gettext("Clipboard Not Shared");
+        let dialog = adw::MessageDialog::new(parent.as_ref(), Some(&heading), Some(&body));
+        dialog.set_title(Some(&heading));
         dialog.add_response("close", &gettext("_Close"));
         dialog.set_default_response(Some("close"));
         let showing = Rc::clone(&showing);

@@ -185,3 +185,178 @@ fn clipboard_both_ways_and_guest_resize_through_the_app() {
     );
     eprintln!("gui agent: window {w0}x{h0} → {gw}x{gh}: {}", configs.last().unwrap());
 }
+
+/// `xclip -quiet -i -t target file` owning the clipboard on `:display`, until stopped.
+fn xclip_file_owner(display: u32, target: &str, file: &std::path::Path) -> Guard {
+    let mut cmd = x_command(display, "xclip");
+    cmd.args(["-quiet", "-i", "-selection", "clipboard", "-t", target])
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Guard(cmd.spawn().expect("start xclip"))
+}
+
+fn data_of(log: &AgentLog, selection: u8, t: u32) -> Vec<Vec<u8>> {
+    log.messages
+        .iter()
+        .filter_map(|m| match m {
+            AgentMessage::Clipboard(c) if c.selection == selection && c.clip_type == t => Some(c.data.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn png_both_ways_and_copies_over_the_limit_refused_with_a_message() {
+    use crate::support::image::RgbImage;
+    let tools: Vec<Tool> = vec![XVFB, XDOTOOL, DBUS, XCLIP];
+    let Some(()) = require_tools(&tools) else { return };
+    let out = artifact_dir("gui-agent-png-limit");
+    let server = TestServer::start(ServerConfig {
+        agent: AgentConfig {
+            connected: true,
+            ..AgentConfig::default()
+        },
+        ..ServerConfig::default()
+    })
+    .expect("test server");
+    let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
+    let display = xvfb.display;
+    let config = out.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut cmd = App::x11_command(display, &config, &["-t", &format!("{TITLE} %d"), &server.uri()]);
+    // A 4 KiB limit both ways (spice-gtk's variable).
+    cmd.env("SPICE_MAX_CLIPBOARD", "4096");
+    let app = App::spawn(cmd, out.join("sumac.log"));
+    wait_app_window(display, &format!("{TITLE} 1"), &app);
+    assert!(
+        server.agent_wait_for(WAIT, |l| l.client_caps.is_some()),
+        "no agent; log:\n{}",
+        app.log()
+    );
+    let mut serial = 0u32;
+
+    // A PNG from the desktop, as its bytes (under the limit: 40x20 of two colours).
+    let image = RgbImage {
+        width: 40,
+        height: 20,
+        data: (0..40 * 20)
+            .flat_map(|i| if i % 3 == 0 { [200, 10, 10] } else { [10, 10, 200] })
+            .collect(),
+    };
+    let png_path = out.join("copied.png");
+    image.save_png(&png_path).unwrap();
+    let png = std::fs::read(&png_path).unwrap();
+    assert!(png.len() < 4096);
+    let owner = xclip_file_owner(display, "image/png", &png_path);
+    let ok = server.agent_wait_for(WAIT, |l| {
+        grabs(l, sel::CLIPBOARD)
+            .iter()
+            .any(|g| g.types.contains(&clip_type::IMAGE_PNG))
+    });
+    assert!(ok, "no PNG grab; log:\n{}", app.log());
+    serial += server.with_agent_log(|l| grabs(l, sel::CLIPBOARD).len()) as u32;
+    server.agent_send(&AgentMessage::ClipboardRequest {
+        selection: sel::CLIPBOARD,
+        clip_type: clip_type::IMAGE_PNG,
+    });
+    let ok = server.agent_wait_for(WAIT, |l| {
+        data_of(l, sel::CLIPBOARD, clip_type::IMAGE_PNG)
+            .iter()
+            .any(|d| *d == png)
+    });
+    assert!(ok, "the guest never got the PNG; log:\n{}", app.log());
+    drop(owner);
+    eprintln!("gui agent: PNG desktop → guest byte for byte");
+
+    // A PNG from the guest.
+    server.agent_set_clipboard(sel::CLIPBOARD, clip_type::IMAGE_PNG, png.clone());
+    server.agent_send(&AgentMessage::ClipboardGrab(ClipboardGrab {
+        selection: sel::CLIPBOARD,
+        serial,
+        types: vec![clip_type::IMAGE_PNG],
+    }));
+    serial += 1;
+    let until = Instant::now() + WAIT;
+    loop {
+        let out = run_x(display, "xclip", &["-o", "-selection", "clipboard", "-t", "image/png"]).unwrap();
+        if out.status.success() && out.stdout == png {
+            break;
+        }
+        assert!(Instant::now() < until, "no PNG pasted; log:\n{}", app.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("gui agent: PNG guest → desktop byte for byte");
+
+    // Over the limit, desktop → guest: the guest gets nothing, the user a message.
+    let big = "x".repeat(10_000);
+    let owner = xclip_owner(display, "clipboard", &big);
+    let until = Instant::now() + WAIT;
+    while server.with_agent_log(|l| grabs(l, sel::CLIPBOARD).len()) as u32 <= serial - 1 {
+        assert!(Instant::now() < until, "no grab for the big text; log:\n{}", app.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    serial = server.with_agent_log(|l| grabs(l, sel::CLIPBOARD).len()) as u32 + 1;
+    server.agent_send(&AgentMessage::ClipboardRequest {
+        selection: sel::CLIPBOARD,
+        clip_type: clip_type::UTF8_TEXT,
+    });
+    let ok = server.agent_wait_for(WAIT, |l| {
+        l.messages.iter().any(|m| {
+            matches!(m, AgentMessage::Clipboard(c) if c.selection == sel::CLIPBOARD && c.clip_type == clip_type::NONE)
+        })
+    });
+    assert!(ok, "the guest was not answered with nothing; log:\n{}", app.log());
+    assert!(
+        data_of(
+            &server.with_agent_log(|l| AgentLog {
+                messages: l.messages.clone(),
+                ..AgentLog::default()
+            }),
+            sel::CLIPBOARD,
+            clip_type::UTF8_TEXT
+        )
+        .iter()
+        .all(|d| d.len() <= 4096),
+        "over-limit data reached the guest"
+    );
+    let dialog = crate::support::x11::wait_window(display, "^Clipboard Not Shared$", WAIT);
+    assert!(dialog.is_some(), "no message for the refused copy; log:\n{}", app.log());
+    drop(owner);
+    eprintln!("gui agent: 10 kB over a 4 KiB limit refused towards the guest, with a message");
+
+    // Over the limit, guest → desktop: refused from its header on, a message again.
+    server.agent_set_clipboard(sel::CLIPBOARD, clip_type::UTF8_TEXT, big.clone().into_bytes());
+    server.agent_send(&AgentMessage::ClipboardGrab(ClipboardGrab {
+        selection: sel::CLIPBOARD,
+        serial,
+        types: vec![clip_type::UTF8_TEXT],
+    }));
+    let until = Instant::now() + WAIT;
+    loop {
+        let out = run_x(
+            display,
+            "xclip",
+            &["-o", "-selection", "clipboard", "-t", "UTF8_STRING"],
+        )
+        .unwrap();
+        assert!(out.stdout.len() < big.len(), "over-limit guest data was pasted");
+        if app.log().matches("clipboard data over the limit refused").count() >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no refusal from the guest side; log:\n{}",
+            app.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The message (one at a time) is still up.
+    assert!(
+        crate::support::x11::wait_window(display, "^Clipboard Not Shared$", WAIT).is_some(),
+        "no message for the refused paste; log:\n{}",
+        app.log()
+    );
+    eprintln!("gui agent: 10 kB over a 4 KiB limit refused from the guest, with a message");
+}
