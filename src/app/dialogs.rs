@@ -36,13 +36,15 @@ pub fn show_error(parent: Option<&gtk::Window>, heading: &str, body: &str) {
     dialog.present();
 }
 
-/// Guest details: name and UUID as the server announced them.
-pub fn show_guest_details(parent: &gtk::Window, name: Option<&str>, uuid: Option<&str>) {
+/// Guest details: name and UUID as the server announced them, and the
+/// guest agent's state (`agent`, one line).
+pub fn show_guest_details(parent: &gtk::Window, name: Option<&str>, uuid: Option<&str>, agent: &str) {
     let unknown = gettext("Unknown");
     let body = gettext_f(
         "Name: {name}\nUUID: {uuid}",
         &[("name", name.unwrap_or(&unknown)), ("uuid", uuid.unwrap_or(&unknown))],
     );
+    let body = format!("{body}\n{agent}");
     let dialog = adw::MessageDialog::new(Some(parent), Some(&gettext("Guest Details")), Some(&body));
     dialog.add_response("close", &gettext("_Close"));
     dialog.set_default_response(Some("close"));

@@ -72,6 +72,35 @@ pub fn refusal_text(to_guest: bool, size: u64, max: u32) -> String {
     }
 }
 
+/// The guest agent's state in one line, for Guest Details.
+pub fn agent_summary(session: Option<&Session>) -> String {
+    let info = session.and_then(Session::agent).and_then(|a| a.info());
+    match info {
+        _ if !session.is_some_and(Session::agent_connected) => gettext("Guest agent: not running"),
+        None => gettext("Guest agent: connected, starting"),
+        Some(info) => {
+            let mut features = Vec::new();
+            if info.clipboard() {
+                features.push(gettext("clipboard"));
+            }
+            if info.monitors_config() {
+                features.push(gettext("resolution"));
+            }
+            if info.file_transfer() {
+                features.push(gettext("file transfer"));
+            }
+            if features.is_empty() {
+                gettext("Guest agent: running")
+            } else {
+                gettext_f(
+                    "Guest agent: running ({features})",
+                    &[("features", &features.join(", "))],
+                )
+            }
+        }
+    }
+}
+
 /// The window actions `win.send-file` and `win.auto-resize`.
 pub fn install_window_actions(window: &gtk::ApplicationWindow, display: &Display) {
     let Some(session) = display.session() else { return };

@@ -373,7 +373,8 @@ impl SessionWindow {
                 };
                 let name = c.guest_name();
                 let uuid = c.guest_uuid();
-                dialogs::show_guest_details(this.window.upcast_ref(), name.as_deref(), uuid.as_deref());
+                let agent = super::guest_agent::agent_summary(this.display.session().as_ref());
+                dialogs::show_guest_details(this.window.upcast_ref(), name.as_deref(), uuid.as_deref(), &agent);
             });
         }
         group.add_action(&details);

@@ -374,6 +374,21 @@ mod tests {
         assert!(layout(&[head(99, 10, 10)]).is_empty(), "beyond the agent's heads");
     }
 
+    #[gtk::test]
+    fn agent_properties_default_and_need_a_session() {
+        let s = Session::new();
+        assert!(s.share_clipboard(), "shared by default, as remote-viewer");
+        assert!(!s.resize_guest(), "off by default, as spice-gtk's resize-guest");
+        assert!(!s.agent_connected());
+        assert!(s.agent().is_none());
+        assert!(s.send_file(Path::new("/etc/hostname")).is_err());
+        s.set_resize_guest(true);
+        assert!(s.resize_guest());
+        s.set_share_clipboard(false);
+        assert!(!s.share_clipboard());
+        s.cancel_file(7);
+    }
+
     #[test]
     fn physical_size_follows_the_monitor() {
         assert_eq!(millimetres(960, 1920, 510), 255);
