@@ -4,9 +4,9 @@
 //! events (the clipboard has its own module, `clipboard.rs`).
 //!
 //! Guest resize: every [`Display`] reports allocation changes; while
-//! `resize-guest` is on, the layout of all displays that show a complete
-//! frame is sent as MONITORS_CONFIG [`RESIZE_DEBOUNCE`] after the last
-//! change, in device pixels (logical size × scale factor), one head per
+//! `resize-guest` is on, the layout of the displays is sent as
+//! MONITORS_CONFIG [`RESIZE_DEBOUNCE`] after the last change (once every
+//! display shows a complete frame), in device pixels (logical size × scale factor), one head per
 //! display (its SPICE display id), side by side from left to right, with
 //! the physical size taken from the monitor the window is on.
 
@@ -219,7 +219,18 @@ impl Session {
         if !imp.resize_guest.get() {
             return;
         }
-        let heads: Vec<Head> = self.all_displays().iter().filter_map(display_head).collect();
+        // Every display must show the guest: a head left out would be disabled in the guest
+        // (a second monitor whose window is still opening, for example).
+        let displays: Vec<Display> = self.all_displays().into_iter().filter(|d| d.root().is_some()).collect();
+        let heads: Vec<Head> = displays.iter().filter_map(display_head).collect();
+        if heads.len() != displays.len() {
+            tracing::debug!(
+                ready = heads.len(),
+                displays = displays.len(),
+                "not every display shows the guest yet: no monitors config"
+            );
+            return;
+        }
         let specs = layout(&heads);
         if specs.is_empty() || *imp.agent.last_layout.borrow() == specs {
             return;
