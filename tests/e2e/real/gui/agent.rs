@@ -1,8 +1,8 @@
 //! The guest agent through the `sumac` app (on a private Xvfb) against real agents:
 //! - Xspice with Debian's spice-vdagent: text copied in the Xspice session with `xclip` is
 //!   pasted on the client's desktop (read with `xclip -o`) through the Sumac window, and back,
-//!   on CLIPBOARD and PRIMARY;
-//! - the real Linux guest: the clipboard both ways, then the Sumac window resized twice and the
+//!   on CLIPBOARD and PRIMARY, and a PNG both ways pixel for pixel;
+//! - the real Linux guest: text both ways on CLIPBOARD and PRIMARY, then the Sumac window resized twice and the
 //!   guest's resolution (`xrandr` in the guest) following it (Xspice cannot resize from the
 //!   client: its QXL driver takes MONITORS_CONFIG and ignores it).
 
@@ -107,6 +107,50 @@ fn xspice_clipboard_through_the_app() {
         drop(owner);
     }
 
+    // A PNG both ways, pixel for pixel.
+    let (png, pixels) = crate::agent_client::png_pattern(120, 80);
+    let png_file = out.join("pattern.png");
+    std::fs::write(&png_file, &png).unwrap();
+    let png_owner = |mut cmd: Command| {
+        cmd.args(["-quiet", "-i", "-selection", "clipboard", "-t", "image/png"])
+            .arg(&png_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Guard(cmd.spawn().expect("start xclip"))
+    };
+    let wait_png = |what: &str, paste: &dyn Fn() -> Option<Vec<u8>>| {
+        let start = Instant::now();
+        loop {
+            if let Some(bytes) = paste().filter(|b| b.starts_with(b"\x89PNG")) {
+                assert_eq!(
+                    crate::agent_client::png_pixels(&bytes),
+                    (120, 80, pixels.clone()),
+                    "{what}: other pixels"
+                );
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < WAIT, "{what}: no PNG pasted; log:\n{}", app.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let owner = png_owner(xs.x_command("xclip"));
+    let took = wait_png("PNG guest → desktop", &|| {
+        let out = run_x(display, "xclip", &["-o", "-selection", "clipboard", "-t", "image/png"]).ok()?;
+        out.status.success().then_some(out.stdout)
+    });
+    eprintln!("xspice gui: PNG guest → desktop in {took:?}");
+    drop(owner);
+    let owner = png_owner(x_command(display, "xclip"));
+    let took = wait_png("PNG desktop → guest", &|| {
+        let out = xs
+            .run_x("xclip", &["-o", "-selection", "clipboard", "-t", "image/png"])
+            .ok()?;
+        out.status.success().then_some(out.stdout)
+    });
+    eprintln!("xspice gui: PNG desktop → guest in {took:?}");
+    drop(owner);
+
     // No resize here: Xspice's QXL driver takes MONITORS_CONFIG from spice-server instead of
     // the agent and does not apply it (real-servers.md); the real guest proves it below.
 }
@@ -143,29 +187,32 @@ fn app_case(g: &Guest) -> CaseResult {
     }
     let before = guest_vm_screen(g);
 
-    // The guest copies (xclip in the guest, in the background), the desktop pastes.
-    let text = "copied in the real guest\nsecond line";
-    g.write_file("/tmp/sumac-copy.txt", text.as_bytes())?;
-    let owner = g.spawn("xclip -quiet -i -selection clipboard /tmp/sumac-copy.txt", true)?;
-    let local = || {
-        let out = run_x(
-            display,
-            "xclip",
-            &["-o", "-selection", "clipboard", "-t", "UTF8_STRING"],
-        )
-        .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    let took = wait_text("guest → desktop", text, &local, &app);
-    eprintln!("real guest gui: clipboard guest → desktop in {took:?}");
-    let _ = owner.kill();
-    let text = "copied on the client's desktop\nsecond line";
-    let owner = xclip_owner(x_command(display, "xclip"), "clipboard", text);
-    let took = wait_text("desktop → guest", text, &|| guest_vm_paste(g, "clipboard"), &app);
-    eprintln!("real guest gui: clipboard desktop → guest in {took:?}");
-    drop(owner);
+    for name in ["clipboard", "primary"] {
+        // The guest copies (xclip in the guest, in the background), the desktop pastes.
+        let text = format!("copied in the real guest ({name})\nsecond line");
+        g.write_file("/tmp/sumac-copy.txt", text.as_bytes())?;
+        let owner = g.spawn(&format!("xclip -quiet -i -selection {name} /tmp/sumac-copy.txt"), true)?;
+        let local = || {
+            let out = run_x(display, "xclip", &["-o", "-selection", name, "-t", "UTF8_STRING"]).ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let took = wait_text(&format!("{name} guest → desktop"), &text, &local, &app);
+        eprintln!("real guest gui: {name} guest → desktop in {took:?}");
+        let _ = owner.kill();
+        let text = format!("copied on the client's desktop ({name})\nsecond line");
+        let owner = xclip_owner(x_command(display, "xclip"), name, &text);
+        let took = wait_text(
+            &format!("{name} desktop → guest"),
+            &text,
+            &|| guest_vm_paste(g, name),
+            &app,
+        );
+        eprintln!("real guest gui: {name} desktop → guest in {took:?}");
+        drop(owner);
+    }
+    g.run_ok("rm -f /tmp/sumac-copy.txt")?;
 
     for (w, h) in [(900, 640), (1100, 780)] {
         xdotool(display, &["windowsize", &window, &w.to_string(), &h.to_string()]);
