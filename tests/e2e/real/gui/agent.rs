@@ -1,7 +1,7 @@
 //! The guest agent through the `sumac` app (on a private Xvfb) against real agents:
 //! - Xspice with Debian's spice-vdagent: text copied in the Xspice session with `xclip` is
 //!   pasted on the client's desktop (read with `xclip -o`) through the Sumac window, and back,
-//!   on CLIPBOARD and PRIMARY, and a PNG both ways pixel for pixel;
+//!   on CLIPBOARD and PRIMARY, a PNG both ways pixel for pixel, 5 MB of text both ways;
 //! - the real Linux guest: text both ways on CLIPBOARD and PRIMARY, then the Sumac window resized twice and the
 //!   guest's resolution (`xrandr` in the guest) following it (Xspice cannot resize from the
 //!   client: its QXL driver takes MONITORS_CONFIG and ignores it).
@@ -44,7 +44,11 @@ fn wait_text(what: &str, want: &str, paste: &dyn Fn() -> Option<String>, app: &A
         }
         assert!(
             start.elapsed() < WAIT,
-            "{what}: pasted {got:?}, wanted {want:?}; log:\n{}",
+            "{what}: pasted {:?} ({} bytes), wanted {:?} ({} bytes); log:\n{}",
+            got.as_deref().map(|g| g.chars().take(80).collect::<String>()),
+            got.as_ref().map_or(0, String::len),
+            want.chars().take(80).collect::<String>(),
+            want.len(),
             app.log()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -149,6 +153,27 @@ fn xspice_clipboard_through_the_app() {
         out.status.success().then_some(out.stdout)
     });
     eprintln!("xspice gui: PNG desktop → guest in {took:?}");
+    drop(owner);
+
+    // 5 MB of text both ways (X11 INCR transfers on both sides).
+    let big = String::from_utf8(crate::agent_client::text(5 << 20)).unwrap();
+    let big_file = out.join("big.txt");
+    std::fs::write(&big_file, &big).unwrap();
+    let big_owner = |mut cmd: Command| {
+        cmd.args(["-quiet", "-i", "-selection", "clipboard"])
+            .arg(&big_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Guard(cmd.spawn().expect("start xclip"))
+    };
+    let owner = big_owner(xs.x_command("xclip"));
+    let took = wait_text("5 MB guest → desktop", &big, &|| local_paste("clipboard"), &app);
+    eprintln!("xspice gui: 5 MB text guest → desktop in {took:?}");
+    drop(owner);
+    let owner = big_owner(x_command(display, "xclip"));
+    let took = wait_text("5 MB desktop → guest", &big, &|| guest_paste("clipboard"), &app);
+    eprintln!("xspice gui: 5 MB text desktop → guest in {took:?}");
     drop(owner);
 
     // No resize here: Xspice's QXL driver takes MONITORS_CONFIG from spice-server instead of
