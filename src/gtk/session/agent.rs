@@ -31,6 +31,8 @@ pub(crate) struct AgentState {
     resize_timer: RefCell<Option<glib::SourceId>>,
     /// The last layout sent (not sent again).
     last_layout: RefCell<Vec<MonitorSpec>>,
+    /// The layout the running debounce timer was started for.
+    pending_layout: RefCell<Option<Vec<MonitorSpec>>>,
     /// File names of the transfers, for the signals.
     names: RefCell<HashMap<TransferId, String>>,
     /// Whether the agent announced its capabilities.
@@ -201,17 +203,41 @@ impl Session {
         if !imp.resize_guest.get() || !imp.agent.ready.get() {
             return;
         }
+        // Allocations come often (every resize step, a redraw that queues a resize): the
+        // timer restarts only when the layout they make changes.
+        let now = self.displays_layout();
+        if now.is_some() && now == *imp.agent.pending_layout.borrow() && imp.agent.resize_timer.borrow().is_some() {
+            return;
+        }
         if let Some(old) = imp.agent.resize_timer.take() {
             old.remove();
         }
+        if now.as_ref().is_some_and(|l| *l == *imp.agent.last_layout.borrow()) {
+            imp.agent.pending_layout.replace(None);
+            return;
+        }
+        imp.agent.pending_layout.replace(now);
         let weak = self.downgrade();
         let id = glib::timeout_add_local_once(RESIZE_DEBOUNCE, move || {
             if let Some(s) = weak.upgrade() {
                 s.imp().agent.resize_timer.take();
+                s.imp().agent.pending_layout.replace(None);
                 s.resize_guest_now();
             }
         });
         imp.agent.resize_timer.replace(Some(id));
+    }
+
+    /// The layout the displays in windows ask for; `None` until every one of them shows the
+    /// guest (a head left out would be disabled in the guest: a second monitor whose window is
+    /// still opening, for example).
+    fn displays_layout(&self) -> Option<Vec<MonitorSpec>> {
+        let displays: Vec<Display> = self.all_displays().into_iter().filter(|d| d.root().is_some()).collect();
+        let heads: Vec<Head> = displays.iter().filter_map(display_head).collect();
+        if heads.len() != displays.len() {
+            return None;
+        }
+        Some(layout(&heads)).filter(|l| !l.is_empty())
     }
 
     fn resize_guest_now(&self) {
@@ -219,20 +245,11 @@ impl Session {
         if !imp.resize_guest.get() {
             return;
         }
-        // Every display must show the guest: a head left out would be disabled in the guest
-        // (a second monitor whose window is still opening, for example).
-        let displays: Vec<Display> = self.all_displays().into_iter().filter(|d| d.root().is_some()).collect();
-        let heads: Vec<Head> = displays.iter().filter_map(display_head).collect();
-        if heads.len() != displays.len() {
-            tracing::debug!(
-                ready = heads.len(),
-                displays = displays.len(),
-                "not every display shows the guest yet: no monitors config"
-            );
+        let Some(specs) = self.displays_layout() else {
+            tracing::debug!("not every display shows the guest yet: no monitors config");
             return;
-        }
-        let specs = layout(&heads);
-        if specs.is_empty() || *imp.agent.last_layout.borrow() == specs {
+        };
+        if *imp.agent.last_layout.borrow() == specs {
             return;
         }
         let Some(agent) = self.agent() else { return };
@@ -282,8 +299,11 @@ impl imp::Session {
         let obj = self.obj();
         if on {
             obj.schedule_guest_resize();
-        } else if let Some(t) = self.agent.resize_timer.take() {
-            t.remove();
+        } else {
+            if let Some(t) = self.agent.resize_timer.take() {
+                t.remove();
+            }
+            self.agent.pending_layout.replace(None);
         }
         obj.notify_resize_guest();
     }
