@@ -145,12 +145,19 @@ impl Session {
                 continue;
             }
             if let Some(cb) = local_clipboard(sel)
-                && cb.content().and_downcast::<GuestContent>().is_some()
+                && self.owns(&cb)
             {
                 // Unset: the selection is no longer owned by anyone.
                 let _ = cb.set_content(None::<&gdk::ContentProvider>);
             }
         }
+    }
+
+    /// Whether `cb` holds this session's guest content.
+    fn owns(&self, cb: &gdk::Clipboard) -> bool {
+        cb.content()
+            .and_downcast::<GuestContent>()
+            .is_some_and(|c| c.imp().session.upgrade().as_ref() == Some(self))
     }
 
     fn sharing(&self) -> bool {
@@ -186,8 +193,8 @@ impl Session {
         if !self.sharing() {
             return;
         }
-        if cb.content().and_downcast::<GuestContent>().is_some() {
-            // Our own guest content.
+        if self.owns(cb) {
+            // Our own guest content (another session's is offered to this guest like any other).
             return;
         }
         let Some(agent) = self.agent() else { return };
