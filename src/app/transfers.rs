@@ -187,7 +187,11 @@ impl Transfers {
                     this.row(id, name)
                 };
                 row.set_failed(message);
-                tracing::info!(file = name, message, "file transfer failed (shown in File Transfers)");
+                tracing::info!(
+                    file = name,
+                    reason = message,
+                    "file transfer failed (shown in File Transfers)"
+                );
                 this.show(app.upgrade().as_ref());
             });
         }

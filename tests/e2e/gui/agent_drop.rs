@@ -1,8 +1,9 @@
 //! Files dropped on the `sumac` window go to the guest: a drag source of our own (this test
 //! binary re-run as a GTK child offering a `gdk::FileList`) is dragged with `xdotool` onto the
 //! display on a private Xvfb (XDND between two X clients), and the test server's scripted agent
-//! receives the file byte for byte; a file the agent refuses (not enough space) is reported in
-//! words in the File Transfers window.
+//! receives the file byte for byte; a transfer in flight is cancelled from the File Transfers
+//! window (the agent gets CANCELLED, the row says so); a file the agent refuses (not enough
+//! space) is reported in words there.
 
 use crate::support::app::{App, wait_app_window};
 use crate::support::artifact_dir;
@@ -160,6 +161,56 @@ fn files_dropped_on_the_window_reach_the_agent() {
     assert!(got.is_some_and(|g| g.1 == data), "the file changed on the way");
     eprintln!("gui drop: {} bytes dropped and received byte for byte", data.len());
 
+    // A transfer in flight (the agent accepts and stays silent) is cancelled from the File
+    // Transfers window (keyboard: its only focusable widget is the Cancel button).
+    server.agent_set_xfer_mode(XferMode::AcceptSilently);
+    let slow = files.path().join("slow.bin");
+    std::fs::write(&slow, vec![7u8; 1 << 20]).unwrap();
+    write_list(&list, &slow);
+    drag(
+        display,
+        window_geometry(display, &source),
+        window_geometry(display, &window),
+    );
+    let transfers = wait_window(display, "^File Transfers$", WAIT).expect("the File Transfers window");
+    assert!(
+        server.agent_wait_for(WAIT, |l| l.files.values().any(|f| f.name == "slow.bin")),
+        "slow.bin never started; log:\n{}",
+        app.log()
+    );
+    let until = Instant::now() + WAIT;
+    loop {
+        xdotool(display, &["windowfocus", "--sync", &transfers]);
+        xdotool(display, &["key", "space"]);
+        let cancelled = server.agent_wait_for(Duration::from_secs(2), |l| {
+            l.files.values().any(|f| f.name == "slow.bin" && f.cancelled)
+        });
+        if cancelled {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "Cancel never reached the agent; log:\n{}",
+            app.log()
+        );
+    }
+    let until = Instant::now() + WAIT;
+    while !app
+        .log()
+        .contains("file transfer failed (shown in File Transfers) file=\"slow.bin\" reason=\"Cancelled\"")
+    {
+        assert!(
+            Instant::now() < until,
+            "the cancel was not reported; log:\n{}",
+            app.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("gui drop: a transfer in flight cancelled from the File Transfers window");
+    // Remove the cancelled row (the button is now Remove): the window hides when empty.
+    xdotool(display, &["windowfocus", "--sync", &transfers]);
+    xdotool(display, &["key", "space"]);
+
     // A file the agent refuses: the reason in words in the File Transfers window.
     server.agent_set_xfer_mode(XferMode::Refuse(XferResult::NotEnoughSpace(Some(4096))));
     let refused = files.path().join("too big.bin");
@@ -171,12 +222,13 @@ fn files_dropped_on_the_window_reach_the_agent() {
         window_geometry(display, &window),
     );
     let until = Instant::now() + WAIT;
-    while !app.log().contains("file transfer failed (shown in File Transfers)") {
+    let shown =
+        "file transfer failed (shown in File Transfers) file=\"too big.bin\" reason=\"Not enough space in the guest";
+    while !app.log().contains(shown) {
         assert!(Instant::now() < until, "no failure shown; log:\n{}", app.log());
         std::thread::sleep(Duration::from_millis(200));
     }
     let log = app.log();
-    assert!(log.contains("Not enough space in the guest"), "log:\n{log}");
     assert!(
         wait_window(display, "^File Transfers$", WAIT).is_some(),
         "no File Transfers window; log:\n{log}"
