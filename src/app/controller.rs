@@ -35,6 +35,8 @@ pub struct ConnectRequest {
     pub zoom: Option<u32>,
     /// `--renderer`, overriding the preference.
     pub renderer: Option<&'static str>,
+    /// `--auto-resize`, overriding the preference.
+    pub auto_resize: Option<crate::client::launch::AutoResize>,
 }
 
 impl ConnectRequest {
@@ -79,6 +81,7 @@ impl ConnectRequest {
             launch,
             zoom: options.zoom,
             renderer: options.renderer.map(crate::client::launch::Renderer::name),
+            auto_resize: options.auto_resize,
         })
     }
 }
@@ -176,6 +179,7 @@ impl Controller {
             password: RefCell::new(None),
         });
         this.connect_signals();
+        super::guest_agent::attach(&state.app, &this.session);
         this.ensure_window((0, 0));
         this.connect();
         this
@@ -232,6 +236,7 @@ impl Controller {
             {
                 options.reconnect = Some(crate::client::ReconnectPolicy::default());
             }
+            super::guest_agent::configure(&self.session, &state.prefs, self.request.auto_resize);
         }
         let mut connection = self.request.launch.connection.clone();
         if let Some(pw) = self.password.borrow().clone() {

@@ -36,13 +36,15 @@ pub fn show_error(parent: Option<&gtk::Window>, heading: &str, body: &str) {
     dialog.present();
 }
 
-/// Guest details: name and UUID as the server announced them.
-pub fn show_guest_details(parent: &gtk::Window, name: Option<&str>, uuid: Option<&str>) {
+/// Guest details: name and UUID as the server announced them, and the
+/// guest agent's state (`agent`, one line).
+pub fn show_guest_details(parent: &gtk::Window, name: Option<&str>, uuid: Option<&str>, agent: &str) {
     let unknown = gettext("Unknown");
     let body = gettext_f(
         "Name: {name}\nUUID: {uuid}",
         &[("name", name.unwrap_or(&unknown)), ("uuid", uuid.unwrap_or(&unknown))],
     );
+    let body = format!("{body}\n{agent}");
     let dialog = adw::MessageDialog::new(Some(parent), Some(&gettext("Guest Details")), Some(&body));
     dialog.add_response("close", &gettext("_Close"));
     dialog.set_default_response(Some("close"));
@@ -156,6 +158,21 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
         keys::MICROPHONE,
     ));
     page.add(&sound);
+
+    let guest = adw::PreferencesGroup::builder().title(gettext("Guest")).build();
+    guest.add(&switch_row(
+        state,
+        &gettext("Share the clipboard"),
+        &gettext("Copy and paste between this computer and the guest (sessions opened from now on)"),
+        keys::SHARE_CLIPBOARD,
+    ));
+    guest.add(&switch_row(
+        state,
+        &gettext("Resize the guest to the window"),
+        &gettext("The guest's resolution follows the window size (needs the guest agent)"),
+        keys::AUTO_RESIZE,
+    ));
+    page.add(&guest);
     window.add(&page);
     window.present();
 }

@@ -14,6 +14,8 @@
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
 //! - [`password`]: the password dialog when the server refuses the session's password.
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
+//! - `guest_agent`: clipboard/auto-resize preferences, Send File…, the resize toggle, refusal
+//!   messages; [`transfers`]: the File Transfers window.
 //!
 //! UI definitions are `ui/*.ui`, compiled in with `include_str!`.
 
@@ -23,11 +25,13 @@ pub mod connect_window;
 pub mod controller;
 pub mod dialogs;
 mod gl_policy;
+mod guest_agent;
 pub mod keys;
 pub mod password;
 pub mod recent;
 pub mod session_window;
 pub mod settings;
+pub mod transfers;
 
 use std::process::ExitCode;
 

@@ -151,6 +151,7 @@ impl SessionWindow {
             grab_hint: grab_hint(release),
         });
         this.install_actions(controller);
+        super::guest_agent::install_window_actions(&this.window, &this.display);
         {
             // "(Press Ctrl+Alt to release pointer)" in the title while grabbed, as remote-viewer.
             let weak = Rc::downgrade(&this);
@@ -373,7 +374,8 @@ impl SessionWindow {
                 };
                 let name = c.guest_name();
                 let uuid = c.guest_uuid();
-                dialogs::show_guest_details(this.window.upcast_ref(), name.as_deref(), uuid.as_deref());
+                let agent = super::guest_agent::agent_summary(this.display.session().as_ref());
+                dialogs::show_guest_details(this.window.upcast_ref(), name.as_deref(), uuid.as_deref(), &agent);
             });
         }
         group.add_action(&details);

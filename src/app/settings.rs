@@ -20,6 +20,8 @@ pub mod keys {
     pub const GRAB_HOTKEY: &str = "grab-hotkey";
     pub const AUTO_RECONNECT: &str = "auto-reconnect";
     pub const MICROPHONE: &str = "allow-microphone";
+    pub const SHARE_CLIPBOARD: &str = "share-clipboard";
+    pub const AUTO_RESIZE: &str = "auto-resize";
 }
 
 /// Defaults of the key-file backend (the gschema carries the same).
@@ -32,7 +34,10 @@ fn default_string(key: &str) -> &'static str {
 }
 
 fn default_bool(key: &str) -> bool {
-    matches!(key, keys::SCALING | keys::MICROPHONE)
+    matches!(
+        key,
+        keys::SCALING | keys::MICROPHONE | keys::SHARE_CLIPBOARD | keys::AUTO_RESIZE
+    )
 }
 
 const GROUP: &str = "sumac";

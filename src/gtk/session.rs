@@ -75,6 +75,17 @@ mod imp {
         /// Whether the microphone is being captured now (show it to the user).
         #[property(get)]
         pub(super) microphone_active: Cell<bool>,
+        /// Share the CLIPBOARD and PRIMARY selections with the guest (both ways, lazily).
+        #[property(get, set = Self::set_share_clipboard_prop, default = true)]
+        pub(super) share_clipboard: Cell<bool>,
+        /// Resize the guest to the displays (MONITORS_CONFIG through the agent).
+        #[property(get, set = Self::set_resize_guest_prop)]
+        pub(super) resize_guest: Cell<bool>,
+        /// Whether a guest agent is connected.
+        #[property(get)]
+        pub(super) agent_connected: Cell<bool>,
+        pub(super) clip: super::clipboard::ClipState,
+        pub(super) agent: super::agent::AgentState,
         pub(super) handle: RefCell<Option<SessionHandle>>,
         /// Incremented by each connect: events of an older session are ignored.
         pub(super) generation: Cell<u64>,
@@ -96,6 +107,11 @@ mod imp {
                 microphone_active: Cell::new(false),
                 reconnect_attempt: Cell::new(0),
                 auth_failed: Cell::new(false),
+                share_clipboard: Cell::new(true),
+                resize_guest: Cell::new(false),
+                agent_connected: Cell::new(false),
+                clip: super::clipboard::ClipState::default(),
+                agent: super::agent::AgentState::default(),
                 handle: RefCell::default(),
                 generation: Cell::new(0),
                 displays: RefCell::default(),
@@ -115,7 +131,7 @@ mod imp {
         fn signals() -> &'static [glib::subclass::Signal] {
             static SIGNALS: OnceLock<Vec<glib::subclass::Signal>> = OnceLock::new();
             SIGNALS.get_or_init(|| {
-                vec![
+                let mut signals = vec![
                     glib::subclass::Signal::builder("connected").build(),
                     glib::subclass::Signal::builder("disconnected")
                         .param_types([String::static_type()])
@@ -140,7 +156,9 @@ mod imp {
                     glib::subclass::Signal::builder("reconnecting")
                         .param_types([u32::static_type(), String::static_type()])
                         .build(),
-                ]
+                ];
+                signals.extend(super::agent::signals());
+                signals
             })
         }
 
@@ -159,7 +177,9 @@ mod imp {
 /// 3,300 in 12 s) and cuts its CPU by a quarter.
 const EVENT_BATCH: std::time::Duration = std::time::Duration::from_millis(8);
 
+pub mod agent;
 mod audio;
+mod clipboard;
 
 glib::wrapper! {
     /// A SPICE session (GType `SumacSession`).
@@ -187,6 +207,13 @@ glib::wrapper! {
     /// Audio properties: `audio-enabled` (read at connect), `volume`
     /// (0.0..=1.0) and `mute` (both ways with the guest's mixer),
     /// `microphone-allowed`, `microphone-active` (read-only).
+    ///
+    /// Guest agent: `share-clipboard` (default true), `resize-guest`
+    /// (default false), `agent-connected` (read-only); signals
+    /// `clipboard-refused(to_guest, size, max)`,
+    /// `file-transfer-started(id, name, size)`,
+    /// `file-transfer-progress(id, sent, total)`,
+    /// `file-transfer-done(id, name, success, message)`; [`Session::send_file`].
     pub struct Session(ObjectSubclass<imp::Session>);
 }
 
@@ -222,6 +249,9 @@ impl Session {
         imp.handle.replace(Some(handle));
         for d in self.all_displays() {
             d.session_started();
+        }
+        if imp.share_clipboard.get() {
+            self.clipboard_attach();
         }
         let weak = self.downgrade();
         glib::MainContext::default().spawn_local(async move {
@@ -396,6 +426,8 @@ impl Session {
         if imp.microphone_active.replace(false) {
             self.notify_microphone_active();
         }
+        self.agent_connected_event(false);
+        self.clipboard_detach();
         for d in self.all_displays() {
             d.session_ended(error.as_deref());
         }
@@ -476,6 +508,8 @@ impl Session {
                 self.emit_by_name::<()>("monitors-changed", &[&u32::from(channel_id)]);
             }
             SessionEvent::Audio(e) => self.audio_event(&e),
+            SessionEvent::AgentConnected(up) => self.agent_connected_event(up),
+            SessionEvent::Agent(e) => self.agent_event(e),
             SessionEvent::Disconnected { error } => {
                 let auth = error.as_ref().is_some_and(|e| e.is_auth_error());
                 if imp.auth_failed.replace(auth) != auth {
@@ -493,7 +527,7 @@ impl Session {
                 }
                 self.emit_by_name::<()>("usb-changed", &[]);
             }
-            // Agent, notify and multimedia-time events are not used by the widget.
+            // Notify and multimedia-time events are not used by the widget.
             _ => {}
         }
     }

@@ -209,6 +209,7 @@ impl WidgetImpl for Display {
         }
         self.update_cursor_scale();
         self.queue_x11_present();
+        self.guest_resize_hint();
     }
 
     fn realize(&self) {
@@ -411,6 +412,15 @@ impl Display {
         let waiting = self.overlay.borrow().as_ref().is_some_and(|o| o.state().is_waiting());
         if ready && waiting {
             self.set_overlay(OverlayState::Hidden);
+            self.guest_resize_hint();
+        }
+    }
+
+    /// The guest may follow this display's size (the session's `resize-guest`).
+    fn guest_resize_hint(&self) {
+        let session = self.session.borrow().clone();
+        if let Some(session) = session {
+            session.schedule_guest_resize();
         }
     }
 

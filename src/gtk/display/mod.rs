@@ -10,6 +10,7 @@
 mod cairo_layer;
 mod cursor;
 mod damage;
+pub mod drop;
 mod gl_layer;
 mod imp;
 mod input;
@@ -172,6 +173,7 @@ impl Display {
         session.register_display(&obj);
         imp.setup_screen();
         imp.refresh_source();
+        drop::install(&obj);
         obj.set_client_mouse_mode(session.client_mouse_mode());
         if session.is_running() {
             obj.attach_input();

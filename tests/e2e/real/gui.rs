@@ -183,6 +183,7 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
     drop(child);
 }
 
+mod agent;
 mod hidpi;
 mod input;
 mod multimon;
