@@ -100,6 +100,7 @@ use super::decoder::SurfaceInfo;
 use crate::proto::channel::display::{Clip, Rect, StreamReport, video_codec};
 
 mod draw;
+pub mod keyframe;
 mod messages;
 mod mjpeg;
 mod report;

@@ -29,9 +29,9 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
-use super::keyframe::is_key_frame;
 use super::registry::{Candidate, codec_caps, parser};
 use super::status::DecoderStatus;
+use crate::display::stream::keyframe::is_key_frame;
 use crate::display::{DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoError, VideoWake};
 
 /// Most encoded bytes in the pipeline, not given back yet.

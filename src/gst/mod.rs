@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use gstreamer as gst;
+use gstreamer::prelude::*;
 
 use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake};
 use crate::proto::channel::display::video_codec;
 
 pub mod decoder;
-pub mod keyframe;
 pub mod registry;
 mod status;
 
@@ -70,7 +70,9 @@ impl GstVideo {
             .filter(|(_, list)| !list.is_empty())
             .map(|(c, list)| (c, Arc::from(list)))
             .collect();
-        Ok(Self::from_candidates(candidates))
+        let v = Self::from_candidates(candidates);
+        v.preload();
+        Ok(v)
     }
 
     /// A factory with the given decoders per codec, tried in order (tests
@@ -93,6 +95,26 @@ impl GstVideo {
         Self {
             candidates,
             live: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Loads the plugins of each codec's first decoder and parser now, so
+    /// that a stream's first frames do not wait for them (they are late
+    /// otherwise: a frame is due about 400 ms after it arrives).
+    fn preload(&self) {
+        for (codec, list) in &self.candidates {
+            let names = list
+                .first()
+                .map(|c| c.description.as_str())
+                .into_iter()
+                .chain(registry::parser(*codec));
+            for name in names.filter(|n| !n.contains(' ')) {
+                if let Some(f) = gst::ElementFactory::find(name)
+                    && let Err(e) = f.load()
+                {
+                    tracing::debug!(element = name, error = %e, "plugin not preloaded");
+                }
+            }
         }
     }
 

@@ -303,3 +303,102 @@ fn garbage_is_survived_and_the_next_key_frame_decodes() {
         );
     }
 }
+
+/// Hostile streams through the whole display path with the real decoders:
+/// a huge declared size, garbage in every codec, frames for destroyed streams.
+#[test]
+fn hostile_streams_are_counted_and_dropped() {
+    use crate::display::{DisplayDecoder, DisplayState, Limits, Pipeline};
+    use crate::proto::channel::display::{
+        Clip, DisplayServer, Rect, StreamCreate, StreamData, SurfaceCreate, surface_flags, surface_fmt,
+    };
+
+    let v = Arc::new(GstVideo::new(false).unwrap());
+    let limits = Limits::default();
+    let decoder = DisplayDecoder::standalone(limits).with_video(Some(Arc::clone(&v) as _), Arc::new(|| {}));
+    let cache = decoder.image_cache().clone();
+    let mut s = Pipeline::from_parts(DisplayState::with_cache(limits, cache), decoder);
+    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: W,
+        height: H,
+        format: surface_fmt::XRGB32,
+        flags: surface_flags::PRIMARY,
+    }));
+    let create = |id: u32, codec: u8, w: u32, h: u32| {
+        DisplayServer::StreamCreate(StreamCreate {
+            surface_id: 0,
+            id,
+            flags: 0,
+            codec_type: codec,
+            stamp: 0,
+            stream_width: w,
+            stream_height: h,
+            src_width: w,
+            src_height: h,
+            dest: Rect::ltrb(0, 0, W as i32, H as i32),
+            clip: Clip::None,
+        })
+    };
+    let codecs: Vec<u8> = CODECS.into_iter().filter(|c| v.codecs().contains(c)).collect();
+    // A huge declared size: refused before any decoder is made.
+    for (i, &c) in codecs.iter().enumerate() {
+        s.handle(&create(i as u32, c, 1 << 20, 1 << 20));
+    }
+    assert_eq!(s.stream_stats().refused, codecs.len() as u64);
+    assert!(v.decoders().is_empty(), "no decoder for a refused stream");
+    // Garbage in every codec.
+    let mut x = 0x9e37_79b9u32;
+    let mut junk = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    };
+    for (i, &c) in codecs.iter().enumerate() {
+        s.handle(&create(i as u32, c, W, H));
+    }
+    assert_eq!(v.decoders().len(), codecs.len());
+    let frames = 40u32;
+    for f in 0..frames {
+        for i in 0..codecs.len() {
+            let data = junk(64 + (f as usize * 131) % 3000);
+            s.handle(&DisplayServer::StreamData(StreamData {
+                id: i as u32,
+                multi_media_time: 1000 + f * 40,
+                data,
+            }));
+        }
+        s.stream_tick(1000 + f * 40);
+    }
+    // Let the decoders answer, ticking on.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut now = 1000 + frames * 40;
+    while Instant::now() < deadline {
+        s.stream_tick(now);
+        now += 40;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = *s.stream_stats();
+    eprintln!("after garbage: {st:?}, errors {:?}", s.stats().errors);
+    assert_eq!(st.frames_received, u64::from(frames) * codecs.len() as u64);
+    assert!(st.frames_rendered + st.frames_late + st.frames_overflow + st.frames_failed <= st.frames_received);
+    // Destroyed: decoders stopped; their frames are unknown-id messages.
+    for i in 0..codecs.len() {
+        s.handle(&DisplayServer::StreamDestroy { id: i as u32 });
+    }
+    assert!(v.decoders().is_empty(), "decoders go with their streams");
+    for i in 0..codecs.len() {
+        s.handle(&DisplayServer::StreamData(StreamData {
+            id: i as u32,
+            multi_media_time: now,
+            data: junk(100),
+        }));
+    }
+    assert_eq!(s.stream_stats().unknown_id, codecs.len() as u64);
+    assert_eq!(s.stream_stats().destroyed, codecs.len() as u64);
+}

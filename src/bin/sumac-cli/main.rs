@@ -1,7 +1,8 @@
 //! `sumac-cli`: headless SPICE tools built on Sumac's runtime (no GTK, no display).
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
-//! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
+//! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats),
+//!   and the decoder of each video stream (feature `gst`; `SUMAC_GST=0` decodes MJPEG only)
 //!   and display/stream counters.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 //!

@@ -17,3 +17,5 @@ mod gui;
 mod inputs;
 mod screenshot;
 mod video;
+#[cfg(feature = "gst")]
+mod video_codecs;

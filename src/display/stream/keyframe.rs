@@ -1,6 +1,7 @@
 //! Which encoded frames start a decodable sequence (key frames), per codec:
-//! the software fallback replays from the last one. Plain byte inspection of
-//! untrusted data: nothing here panics or allocates.
+//! a decoder falling back to another one replays from the last one (the
+//! GStreamer decoders, `crate::gst`). Plain byte inspection of untrusted
+//! data: nothing here panics or allocates; fuzzed through `display_stream`.
 
 use crate::proto::channel::display::video_codec;
 
