@@ -96,7 +96,7 @@ impl VideoDecoder for RecordingDecoder {
         if let Ok(f) = &r.frame {
             self.polled += 1;
             let mut s = self.samples.lock().unwrap();
-            if self.polled % 3 == 0 && s.len() < MAX_SAMPLES {
+            if self.polled.is_multiple_of(3) && s.len() < MAX_SAMPLES {
                 s.push((r.seq, f.width, f.height, f.pixels.clone()));
             }
         }
