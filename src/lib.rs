@@ -13,6 +13,8 @@
 //!   screenshots ([`client::screenshot`]).
 //! - `cli` (feature `cli`): the clap definitions of the binaries' command
 //!   lines (remote-viewer compatible), GTK-free.
+//! - `gst` (feature `gst`): video decoders through GStreamer behind the
+//!   [`display::VideoDecoderFactory`] seam (GLib, no GTK).
 //! - `gtk` (feature `gtk`, L2): the GTK4 widget; `app` (features `gtk` and
 //!   `cli`): the desktop app.
 //! - [`budget`]: the per-session memory budget every server-driven allocation counts against.
@@ -32,6 +34,8 @@ pub mod codec;
 pub mod connector;
 pub mod cursor;
 pub mod display;
+#[cfg(feature = "gst")]
+pub mod gst;
 #[cfg(feature = "gtk")]
 pub mod gtk;
 #[cfg(feature = "gtk")]

@@ -31,7 +31,7 @@ with a private D-Bus session bus.
 
 Usage:
   benches/e2e/cpu.py [--runs 3] [--workloads text,moves,video] [--clients sumac-cli,spicy,remote-viewer]
-                     [--client NAME=COMMAND ...] [--json FILE]
+                     [--client NAME=COMMAND ...] [--json FILE] [--video-codecs gstreamer:h264]
 
 --client adds or replaces a client: COMMAND is split like a shell command; {uri}, {host} and
 {port} are substituted, and the URI is appended when no placeholder is present. Examples:
@@ -211,7 +211,7 @@ def stop_pid(proc, grace=5):
 
 
 class Xspice:
-    def __init__(self, tmp, streaming):
+    def __init__(self, tmp, streaming, codecs=None):
         self.display = free_display(600)
         self.port = free_port()
         self.log = os.path.join(tmp, f"xorg-{self.display}.log")
@@ -221,6 +221,8 @@ class Xspice:
         cmd = ["Xspice", "--auto", "--numheads", "1", "--port", str(self.port), "--disable-ticketing",
                "--streaming-video", streaming, "-logfile", self.log, "-nolisten", "tcp", "-novtswitch",
                "-sharevts", f":{self.display}"]
+        if codecs:
+            cmd[1:1] = ["--video-codecs", codecs]
         self.wrapper = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         stdin=subprocess.DEVNULL)
         self.xorg = None
@@ -468,8 +470,12 @@ def builtin_clients(sumac_cli):
     }
 
 
+# Xspice --video-codecs of the video workload (None: spice-server's default, MJPEG).
+VIDEO_CODECS = None
+
+
 def measure(workload, client, tmp, desktop):
-    xs = Xspice(tmp, workload.streaming)
+    xs = Xspice(tmp, workload.streaming, VIDEO_CODECS if workload.name == "video" else None)
     proc = None
     try:
         workload.prepare(xs)
@@ -547,9 +553,13 @@ def main():
     ap.add_argument("--client", action="append", default=[], metavar="NAME=COMMAND",
                     help="add or replace a client (GUI: gets the Xvfb display)")
     ap.add_argument("--sumac-cli", default=os.path.join(REPO, "target/release/sumac-cli"))
+    ap.add_argument("--video-codecs", default=None,
+                    help="Xspice --video-codecs for the video workload, e.g. gstreamer:vp8 (default: spice:mjpeg)")
     ap.add_argument("--json", help="also write every measurement to this file")
     ap.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first connection of each client")
     a = ap.parse_args()
+    global VIDEO_CODECS
+    VIDEO_CODECS = a.video_codecs
 
     clients = builtin_clients(a.sumac_cli)
     order = [c for c in a.clients.split(",") if c]

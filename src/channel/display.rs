@@ -41,6 +41,10 @@ pub struct DisplaySettings {
     pub glz_window_bytes: u64,
     /// Preferred image compression (SPICE numbering), if any.
     pub preferred_compression: Option<u8>,
+    /// Preferred video codec (`video_codec::*`), if any: sent first in
+    /// DISPLAY_PREFERRED_VIDEO_CODEC_TYPE, before the other codecs this
+    /// channel decodes. Ignored when no decoder exists for it.
+    pub preferred_video_codec: Option<u8>,
     /// Other display channels exist: a GLZ image may wait for their images.
     pub glz_may_wait: bool,
 }
@@ -363,6 +367,16 @@ impl Machine for DisplayMachine {
             && linked.server_caps.channel.has(caps::PREF_COMPRESSION)
         {
             out.send(&DisplayClient::PreferredCompression { image_compression: c });
+        }
+        // Only codecs a decoder exists for, the preferred one first.
+        let codecs = self.decoder.video_codecs();
+        if let Some(p) = s.preferred_video_codec
+            && codecs.contains(&p)
+            && linked.server_caps.channel.has(caps::PREF_VIDEO_CODEC_TYPE)
+        {
+            let mut order = vec![p];
+            order.extend(codecs.into_iter().filter(|&c| c != p));
+            out.send(&DisplayClient::PreferredVideoCodecType { codecs: order });
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::client::config::{ConfigError, SecureChannels};
-use crate::client::launch::{Compression, Effects, SpiceOptions};
+use crate::client::launch::{Compression, Effects, SpiceOptions, VideoCodec};
 use crate::client::vv::Effect;
 
 fn parse_effects(s: &str) -> Result<Vec<Effect>, String> {
@@ -74,6 +74,9 @@ pub struct SpiceArgs {
     /// Image compression to ask the server for
     #[arg(long = "spice-preferred-compression", value_name = "KIND", value_enum)]
     pub preferred_compression: Option<Compression>,
+    /// Video codec to ask the server for first (if this machine decodes it)
+    #[arg(long = "spice-preferred-video-codec", value_name = "CODEC", value_enum)]
+    pub preferred_video_codec: Option<VideoCodec>,
     /// Print SPICE debug information
     #[arg(long = "spice-debug")]
     pub spice_debug: bool,
@@ -103,6 +106,7 @@ impl From<SpiceArgs> for SpiceOptions {
             glz_window_size: a.glz_window_size,
             shared_dir: a.shared_dir,
             preferred_compression: a.preferred_compression,
+            preferred_video_codec: a.preferred_video_codec,
             spice_debug: a.spice_debug,
             spice_gtk_version: a.spice_gtk_version,
         }

@@ -149,6 +149,7 @@ fn spice_options() {
         "--spice-share-cd=/b.iso",
         "--spice-shared-dir=/home/u/share",
         "--spice-preferred-compression=lz4",
+        "--spice-preferred-video-codec=h264",
         "--spice-color-depth=16",
         "--spice-cache-size=1000000",
         "--spice-glz-window-size=2000000",
@@ -173,6 +174,7 @@ fn spice_options() {
     assert_eq!(s.share_cd, vec![PathBuf::from("/a.iso"), PathBuf::from("/b.iso")]);
     assert_eq!(s.shared_dir, Some(PathBuf::from("/home/u/share")));
     assert_eq!(s.preferred_compression, Some(Compression::Lz4));
+    assert_eq!(s.preferred_video_codec, Some(crate::client::launch::VideoCodec::H264));
     assert_eq!(s.color_depth, Some(16));
 
     let launch = r.resolve().expect("valid").expect("a target");
@@ -185,6 +187,10 @@ fn spice_options() {
     assert_eq!(c.plain_endpoint_for(ChannelType::INPUTS).map(|e| e.is_tls()), Ok(false));
     assert!(c.plain_endpoint_for(ChannelType::MAIN).is_err());
     assert_eq!(launch.session.preferred_compression, Some(image_compression::LZ4));
+    assert_eq!(
+        launch.session.preferred_video_codec,
+        Some(crate::proto::channel::display::video_codec::H264)
+    );
     assert_eq!(
         launch.session.disabled_channels,
         vec![ChannelType::PLAYBACK, ChannelType::RECORD, ChannelType::USBREDIR]

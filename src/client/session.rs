@@ -62,6 +62,10 @@ pub struct SessionOptions {
     pub mini_header: bool,
     /// Preferred image compression sent to display channels (SPICE numbering), if any.
     pub preferred_compression: Option<u8>,
+    /// Preferred video codec (`video_codec::*`) sent to display channels,
+    /// if any and if a decoder exists for it (the server then streams in it
+    /// when it can encode it).
+    pub preferred_video_codec: Option<u8>,
     /// Channel types not to open even if the server lists them.
     pub disabled_channels: Vec<ChannelType>,
     /// Records every received message (`sumac-cli record`).
@@ -105,6 +109,7 @@ impl Default for SessionOptions {
             mini_header: true,
             // The server's own choice, as remote-viewer.
             preferred_compression: None,
+            preferred_video_codec: None,
             disabled_channels: Vec::new(),
             recorder: None,
             image_cache_bytes: crate::display::DEFAULT_IMAGE_CACHE_BYTES,

@@ -101,7 +101,8 @@ pub use pipeline::Pipeline;
 pub use prepare::Prepared;
 use region::{PixBox, draw_region};
 pub use stream::{
-    StreamError, StreamStats, StreamTick, VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoTick, VideoWake,
+    DecodeResult, DecodedFrame, EncodedFrame, StreamError, StreamStats, StreamTick, VideoDecoder, VideoDecoderFactory,
+    VideoError, VideoStreamInfo, VideoTick, VideoWake,
 };
 pub use surface::{Surface, SurfaceFormat};
 

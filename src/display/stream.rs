@@ -36,8 +36,14 @@
 //!   `mm_time` cannot stall the stream), or when its `mm_time` is 0 (spice-gtk
 //!   treats 0 as a broken driver's stamp and shows it soon).
 //! - A frame whose time is past by more than [`LATE_TOLERANCE_MS`] is dropped
-//!   (or not shown) as late. When several frames are due at once only the
-//!   newest is drawn; the others count as dropped.
+//!   (or not shown) as late when a newer frame of its stream is waiting
+//!   (encoded for MJPEG, decoded for the other codecs); the newest frame is
+//!   shown even late, at once, as spice-gtk shows late VP8/H.264 frames: a
+//!   late picture beats a stale one (spice-server stamps a new stream's first
+//!   frames up to a second behind the client's clock until the reports make
+//!   it raise its latency, and a stream's last frame may come late under
+//!   load). When several frames are due at once only the newest is drawn;
+//!   the others count as dropped.
 //! - The encoded queue of each stream holds at most [`MAX_QUEUED_FRAMES`]
 //!   frames spanning at most [`MAX_QUEUE_SPAN_MS`]; older frames are dropped
 //!   to make room. spice-server stamps frames ahead of the clock it gives the
@@ -100,6 +106,7 @@ use super::decoder::SurfaceInfo;
 use crate::proto::channel::display::{Clip, Rect, StreamReport, video_codec};
 
 mod draw;
+pub mod keyframe;
 mod messages;
 mod mjpeg;
 mod report;

@@ -238,10 +238,17 @@ impl Session {
     }
 
     /// Starts the session (returns at once; progress comes as signals).
-    /// A session already running is disconnected first.
+    /// A session already running is disconnected first. Without video
+    /// decoders in `options.media`, the process's GStreamer decoders are
+    /// used ([`shared_video`]).
     pub fn connect(&self, config: ConnectionConfig, options: SessionOptions) -> Result<(), ClientError> {
         self.disconnect();
-        let options = self.audio_options(options);
+        let mut options = self.audio_options(options);
+        if options.media.video.is_none()
+            && let Some(v) = shared_video()
+        {
+            options.media.video = Some(v);
+        }
         let (handle, mut rx) = crate::client::connect(config, options)?;
         let imp = self.imp();
         let generation = imp.generation.get().wrapping_add(1);
@@ -562,4 +569,19 @@ impl Session {
             d.set_client_mouse_mode(client);
         }
     }
+}
+
+/// The GStreamer video decoders every session of the process shares (the
+/// registry is read once); `None` when GStreamer cannot start.
+pub fn shared_video() -> Option<std::sync::Arc<crate::gst::GstVideo>> {
+    static VIDEO: std::sync::OnceLock<Option<std::sync::Arc<crate::gst::GstVideo>>> = std::sync::OnceLock::new();
+    VIDEO
+        .get_or_init(|| match crate::gst::GstVideo::new(false) {
+            Ok(v) => Some(std::sync::Arc::new(v)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no GStreamer video decoders");
+                None
+            }
+        })
+        .clone()
 }

@@ -72,7 +72,42 @@ pub fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
         #[cfg(not(feature = "audio"))]
         anyhow::bail!("--audio-device needs sumac-cli built with the `audio` feature");
     }
+    add_video_decoders(&mut opts);
     Ok((launch.connection, opts))
+}
+
+/// With the `gst` feature, GStreamer decodes VP8, VP9, H.264 and H.265
+/// streams (the codecs the registry has a decoder for are advertised);
+/// `SUMAC_GST=0` turns it off (MJPEG only, as without the feature).
+#[cfg(feature = "gst")]
+fn add_video_decoders(session: &mut SessionOptions) {
+    if std::env::var("SUMAC_GST").is_ok_and(|v| v == "0") {
+        return;
+    }
+    match sumac::gst::GstVideo::new(false) {
+        Ok(v) => {
+            let v = std::sync::Arc::new(v);
+            *VIDEO.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::sync::Arc::clone(&v));
+            session.media.video = Some(v);
+        }
+        Err(e) => tracing::warn!(error = %e, "no GStreamer video decoders"),
+    }
+}
+
+#[cfg(not(feature = "gst"))]
+fn add_video_decoders(_session: &mut SessionOptions) {}
+
+/// The session's GStreamer decoders, for `stats`.
+#[cfg(feature = "gst")]
+static VIDEO: Mutex<Option<Arc<sumac::gst::GstVideo>>> = Mutex::new(None);
+
+/// What each live video stream decodes with (`stream 0 vp8 via vp8dec (software)`).
+pub fn video_decoders() -> Vec<String> {
+    #[cfg(feature = "gst")]
+    if let Some(v) = VIDEO.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+        return v.decoders().iter().map(ToString::to_string).collect();
+    }
+    Vec::new()
 }
 
 /// The next session event, or `None` once `deadline` passed (or the session is gone).

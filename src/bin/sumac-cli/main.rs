@@ -2,8 +2,9 @@
 //!
 //! - `sumac-cli screenshot URI -o out.png`: the first complete frame, exactly the server's pixels.
 //! - `sumac-cli stats URI --seconds N [--until-eof] [--audio-wav FILE | --audio-device]`: bytes and
-//!   messages per channel (like spicy-stats), display/stream and audio counters; the playback saved
-//!   as a WAV file or played on the sound device.
+//!   messages per channel (like spicy-stats), display/stream and audio counters, the decoder of each
+//!   video stream (feature `gst`; `SUMAC_GST=0` decodes MJPEG only); the playback saved as a WAV
+//!   file or played on the sound device.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 //! - The guest agent (`agent.rs`): `agent URI` (capabilities), `clipboard get|set URI`,
 //!   `send-file URI FILE...`, `resize URI WxH[+X+Y][,...]`.

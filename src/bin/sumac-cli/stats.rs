@@ -1,7 +1,7 @@
 //! `sumac-cli stats`: bytes and messages per channel, and what the display
 //! channels drew, after N seconds (or when the server ends the session).
 
-use crate::connect::{ConnectArgs, build, with_states};
+use crate::connect::{ConnectArgs, build, video_decoders, with_states};
 use anyhow::{Context, Result, anyhow};
 use std::time::Duration;
 use sumac::client::SessionEvent;
@@ -47,6 +47,9 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
         SessionEvent::Migrated { kind } => eprintln!("migrated: {kind:?}"),
         _ => {}
     };
+    // Every decoder a video stream used during the run (streams end before the summary).
+    let mut decoders: Vec<String> = Vec::new();
+    let mut looked = std::time::Instant::now();
     let error = rt.block_on(async {
         let sleep = tokio::time::sleep_until(deadline);
         tokio::pin!(sleep);
@@ -71,12 +74,23 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
                     Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return None,
                 }
             }
+            if looked.elapsed() >= Duration::from_millis(250) {
+                looked = std::time::Instant::now();
+                for d in video_decoders() {
+                    if !decoders.contains(&d) {
+                        decoders.push(d);
+                    }
+                }
+            }
             tokio::time::sleep(EVENT_BATCH).await;
         }
     });
     print_channels(&session.stats());
     print_audio(&session);
     with_states(&session, print_displays)?;
+    for d in &decoders {
+        println!("video: {d}");
+    }
     session.disconnect();
     for f in &failures {
         println!("channel failed: {f}");

@@ -25,6 +25,7 @@ fn settings(glz_may_wait: bool) -> DisplaySettings {
         image_cache_bytes: 1 << 20,
         glz_window_bytes: 1 << 20,
         preferred_compression: None,
+        preferred_video_codec: None,
         glz_may_wait,
     }
 }
@@ -307,4 +308,57 @@ fn a_due_frame_is_drawn_before_a_later_draw_over_it() {
     assert_eq!(st.stream_stats().frames_rendered, 1, "the due frame was shown");
     let px = st.surface(0).unwrap().pixel(10, 10).unwrap();
     assert_eq!(&px[..3], &[0x56, 0x34, 0x12], "the fill, drawn after the frame, stays");
+}
+
+#[test]
+fn the_preferred_video_codec_is_sent_first_when_it_can_be_decoded() {
+    use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake};
+    use crate::proto::channel::display::video_codec;
+    struct Two;
+    impl VideoDecoderFactory for Two {
+        fn codecs(&self) -> Vec<u8> {
+            vec![video_codec::VP8, video_codec::H264]
+        }
+        fn create(&self, _: &VideoStreamInfo, _: VideoWake) -> Option<Box<dyn VideoDecoder>> {
+            None
+        }
+    }
+    let sent = |preferred: Option<u8>, server: &[u32]| {
+        let window = Arc::new(GlzWindow::new(1 << 20));
+        let cache = SharedImageCache::new(1 << 20);
+        let limits = Limits::default();
+        let state = DisplayState::with_cache(limits, cache.clone());
+        let decoder = DisplayDecoder::new(limits, cache, window).with_video(Some(Arc::new(Two)), Arc::new(|| {}));
+        let s = DisplaySettings {
+            preferred_video_codec: preferred,
+            ..settings(false)
+        };
+        let mut m = DisplayMachine::new(0, Arc::new(Mutex::new(state)), decoder, s);
+        let link = Linked {
+            server_caps: crate::proto::caps::Caps::new(&[], server),
+            client_caps: crate::proto::caps::Caps::new(&[], &m.caps()),
+            header: crate::proto::frame::HeaderKind::Mini,
+        };
+        let mut out = Outputs::new();
+        m.linked(&link, &ctx(), &mut out).unwrap();
+        out.items()
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { msg_type, body } => match DisplayClient::decode(*msg_type, body).unwrap() {
+                    DisplayClient::PreferredVideoCodecType { codecs } => Some(codecs),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let cap = [caps::PREF_VIDEO_CODEC_TYPE];
+    assert_eq!(
+        sent(Some(video_codec::H264), &cap),
+        [vec![video_codec::H264, video_codec::MJPEG, video_codec::VP8]]
+    );
+    // Nothing without a preference, without the server's cap, or for a codec not decoded here.
+    assert!(sent(None, &cap).is_empty());
+    assert!(sent(Some(video_codec::H264), &[]).is_empty());
+    assert!(sent(Some(video_codec::VP9), &cap).is_empty());
 }

@@ -48,6 +48,7 @@ impl ChannelFactory for DisplayFactory {
             image_cache_bytes: opts.image_cache_bytes,
             glz_window_bytes: opts.glz_window_bytes,
             preferred_compression: opts.preferred_compression,
+            preferred_video_codec: opts.preferred_video_codec,
             // With one display channel, a GLZ image can only reference images
             // of its own channel: a missing reference is an error at once.
             glz_may_wait: hint.display_channels > 1,

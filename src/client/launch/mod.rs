@@ -31,7 +31,8 @@ mod tests;
 use std::path::PathBuf;
 
 pub use options::{
-    AutoResize, Compression, Effects, KeyRemap, Keymap, KioskQuit, MouseModeArg, Renderer, parse_keymap, parse_zoom,
+    AutoResize, Compression, Effects, KeyRemap, Keymap, KioskQuit, MouseModeArg, Renderer, VideoCodec, parse_keymap,
+    parse_zoom,
 };
 pub use request::{Launch, LaunchError, LaunchRequest};
 pub use spice_options::SpiceOptions;

@@ -5,7 +5,7 @@
 
 use crate::client::inputs::MouseMode;
 use crate::client::vv::Effect;
-use crate::proto::channel::display::image_compression;
+use crate::proto::channel::display::{image_compression, video_codec};
 
 /// When a kiosk session may end (`--kiosk-quit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -93,6 +93,31 @@ impl Compression {
             Self::Lz => image_compression::LZ,
             Self::Lz4 => image_compression::LZ4,
             Self::Off => image_compression::OFF,
+        }
+    }
+}
+
+/// `--spice-preferred-video-codec`: the codec asked of the server first
+/// (sent only when a decoder for it exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum VideoCodec {
+    Mjpeg,
+    Vp8,
+    Vp9,
+    H264,
+    H265,
+}
+
+impl VideoCodec {
+    /// The SPICE `video_codec` number.
+    pub fn to_spice(self) -> u8 {
+        match self {
+            Self::Mjpeg => video_codec::MJPEG,
+            Self::Vp8 => video_codec::VP8,
+            Self::Vp9 => video_codec::VP9,
+            Self::H264 => video_codec::H264,
+            Self::H265 => video_codec::H265,
         }
     }
 }

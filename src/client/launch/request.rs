@@ -130,6 +130,7 @@ impl LaunchRequest {
         let mut session = SessionOptions {
             preferred_compression: s.preferred_compression.map(Compression::to_spice),
             reconnect: reconnect.then(crate::client::ReconnectPolicy::default),
+            preferred_video_codec: s.preferred_video_codec.map(super::VideoCodec::to_spice),
             ..SessionOptions::default()
         };
         let mut disabled: Vec<ChannelType> = vv.as_ref().map(|v| v.disable_channels.clone()).unwrap_or_default();

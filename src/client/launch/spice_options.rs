@@ -46,6 +46,8 @@ pub struct SpiceOptions {
     pub shared_dir: Option<PathBuf>,
     /// `--spice-preferred-compression`: image compression to ask the server for.
     pub preferred_compression: Option<Compression>,
+    /// `--spice-preferred-video-codec`: video codec to ask the server for first.
+    pub preferred_video_codec: Option<super::VideoCodec>,
     /// `--spice-debug`.
     pub spice_debug: bool,
     /// `--spice-gtk-version`: print the SPICE protocol version and exit.

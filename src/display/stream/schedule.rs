@@ -115,8 +115,9 @@ impl StreamState {
         }
     }
 
-    /// Drops the late encoded frames and takes the newest due one (the
-    /// older due ones are superseded).
+    /// Drops the late encoded frames that have a newer one behind them and
+    /// takes the newest due one (the older due ones are superseded; the
+    /// newest frame is taken even late).
     fn pick_encoded(&mut self, id: u32, now: u32, tick: &mut VideoTick) -> Option<Frame> {
         let mut due: Option<Frame> = None;
         while let Some(st) = self.get_mut(id) {
@@ -127,8 +128,10 @@ impl StreamState {
                 break;
             }
             let Some(f) = st.queue.pop_front() else { break };
+            // A late frame is dropped for a newer one; the newest is shown even late.
+            let newer = !st.queue.is_empty();
             let dropped = match v {
-                Verdict::Late => Some(f),
+                Verdict::Late if newer => Some(f),
                 _ => due.replace(f),
             };
             if let Some(old) = dropped {
@@ -210,8 +213,9 @@ impl StreamState {
         self.error(&StreamError::Decode { id, error });
     }
 
-    /// Hands the newest due decoded frame over to be drawn; late ones are
-    /// not shown.
+    /// Hands the newest due decoded frame over to be drawn (even late: a
+    /// late picture beats a stale one); late ones with a newer decoded frame
+    /// behind them are not shown.
     fn show(&mut self, id: u32, now: u32, surfaces: &Surfaces, tick: &mut VideoTick) {
         let mut due: Option<Waiting> = None;
         while let Some(st) = self.get_mut(id) {
@@ -222,9 +226,10 @@ impl StreamState {
                 break;
             }
             let Some(w) = st.decoded.pop_front() else { break };
+            let newer = !st.decoded.is_empty();
             self.decoded_bytes = self.decoded_bytes.saturating_sub(w.frame.pixels.len());
             let dropped = match v {
-                Verdict::Late => Some(w),
+                Verdict::Late if newer => Some(w),
                 _ => due.replace(w),
             };
             if let Some(old) = dropped {

@@ -28,3 +28,5 @@ mod screenshot;
 mod tone;
 mod usb;
 mod video;
+#[cfg(feature = "gst")]
+mod video_codecs;

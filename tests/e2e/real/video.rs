@@ -41,10 +41,10 @@ use sumac::display::StreamStats;
 /// SPICE channel type of the display channel.
 const DISPLAY_CHANNEL: u8 = 2;
 /// Server → client display messages (spice-protocol numbering).
-const MSG_STREAM_CREATE: u16 = 122;
-const MSG_STREAM_DATA: u16 = 123;
+pub(crate) const MSG_STREAM_CREATE: u16 = 122;
+pub(crate) const MSG_STREAM_DATA: u16 = 123;
 const MSG_STREAM_DESTROY: u16 = 125;
-const MSG_STREAM_DATA_SIZED: u16 = 316;
+pub(crate) const MSG_STREAM_DATA_SIZED: u16 = 316;
 const MSG_STREAM_ACTIVATE_REPORT: u16 = 319;
 /// Client → server: SPICE_MSGC_DISPLAY_STREAM_REPORT.
 const MSGC_STREAM_REPORT: u16 = 102;
@@ -52,37 +52,37 @@ const MSGC_STREAM_REPORT: u16 = 102;
 const CODEC_MJPEG: u8 = 1;
 
 /// Clip shown by ffplay: size, frame rate and length.
-const CLIP_W: u32 = 640;
-const CLIP_H: u32 = 360;
-const CLIP_FPS: u32 = 25;
-const CLIP_SECS: u32 = 5;
+pub(crate) const CLIP_W: u32 = 640;
+pub(crate) const CLIP_H: u32 = 360;
+pub(crate) const CLIP_FPS: u32 = 25;
+pub(crate) const CLIP_SECS: u32 = 5;
 /// Where ffplay puts its (borderless) window.
-const CLIP_X: u32 = 120;
-const CLIP_Y: u32 = 100;
+pub(crate) const CLIP_X: u32 = 120;
+pub(crate) const CLIP_Y: u32 = 100;
 
 // ---------------------------------------------------------------------------------------------
 // The observing proxy.
 
 /// One display-channel message seen by the proxy (its body truncated to 64 bytes, except frames).
 #[derive(Debug, Clone)]
-struct WireMsg {
-    from_server: bool,
-    msg_type: u16,
-    size: u32,
-    head: Vec<u8>,
+pub(crate) struct WireMsg {
+    pub(crate) from_server: bool,
+    pub(crate) msg_type: u16,
+    pub(crate) size: u32,
+    pub(crate) head: Vec<u8>,
 }
 
 /// A loopback TCP proxy in front of the server. Every connection is forwarded untouched; the
 /// display channel's messages are also recorded in `log`.
-struct Proxy {
-    port: u16,
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<WireMsg>>>,
     accept: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Proxy {
-    fn start(server_port: u16) -> Proxy {
+    pub(crate) fn start(server_port: u16) -> Proxy {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("bind the proxy");
         listener.set_nonblocking(true).expect("non-blocking proxy listener");
         let port = listener.local_addr().expect("proxy address").port();
@@ -118,7 +118,7 @@ impl Proxy {
         }
     }
 
-    fn messages(&self) -> Vec<WireMsg> {
+    pub(crate) fn messages(&self) -> Vec<WireMsg> {
         self.log.lock().unwrap().clone()
     }
 }
@@ -132,7 +132,7 @@ impl Drop for Proxy {
     }
 }
 
-fn u32_at(b: &[u8], at: usize) -> std::io::Result<u32> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> std::io::Result<u32> {
     b.get(at..at + 4)
         .and_then(|s| s.try_into().ok())
         .map(u32::from_le_bytes)
@@ -263,7 +263,12 @@ fn pump(
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
+    make_clip_secs(dir, CLIP_SECS)
+}
+
+/// The clip of [`make_clip`], `secs` seconds long.
+pub(crate) fn make_clip_secs(dir: &std::path::Path, secs: u32) -> std::path::PathBuf {
     let clip = dir.join("clip.mp4");
     let source = format!("mandelbrot=size={CLIP_W}x{CLIP_H}:rate={CLIP_FPS}");
     let out = std::process::Command::new("ffmpeg")
@@ -276,7 +281,7 @@ fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
             "-i",
             &source,
             "-t",
-            &CLIP_SECS.to_string(),
+            &secs.to_string(),
         ])
         .args(["-c:v", "mpeg4", "-q:v", "3"])
         .arg(&clip)
@@ -294,7 +299,7 @@ fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
 /// SDL's software renderer (XPutImage). `-sync video` shows every frame even on a loaded machine
 /// (the clip then just lasts longer). Without `autoexit` it holds the last frame. The guard stops
 /// it (by PID) when dropped.
-fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Guard {
+pub(crate) fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Guard {
     let mut cmd = xs.x_command("ffplay");
     cmd.env("SDL_VIDEODRIVER", "x11")
         .env("SDL_RENDER_DRIVER", "software")
@@ -311,7 +316,7 @@ fn play(xs: &Xspice, clip: &std::path::Path, autoexit: bool) -> Guard {
     Guard(cmd.spawn().expect("start ffplay"))
 }
 
-fn stream_stats(session: &SessionHandle) -> (StreamStats, sumac::display::DisplayStats, Vec<u32>) {
+pub(crate) fn stream_stats(session: &SessionHandle) -> (StreamStats, sumac::display::DisplayStats, Vec<u32>) {
     let state = session.display(0).expect("display channel 0");
     let state = state.lock().unwrap();
     (
@@ -323,7 +328,7 @@ fn stream_stats(session: &SessionHandle) -> (StreamStats, sumac::display::Displa
 
 /// Waits (draining session events) until the client's surface equals the settled framebuffer.
 /// Returns `Err((client, server))` after `timeout`.
-fn converge(
+pub(crate) fn converge(
     session: &SessionHandle,
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<SessionEvent>,
     truth: &RgbImage,
@@ -355,7 +360,7 @@ fn converge(
 
 /// One line per display message: direction, type, size and the first bytes of the body (hex),
 /// written next to the images when the test fails.
-fn dump_wire_log(wire: &[WireMsg], path: &std::path::Path) {
+pub(crate) fn dump_wire_log(wire: &[WireMsg], path: &std::path::Path) {
     let mut text = String::new();
     for m in wire {
         let hex: String = m.head.iter().take(48).map(|b| format!("{b:02x}")).collect();
@@ -365,12 +370,12 @@ fn dump_wire_log(wire: &[WireMsg], path: &std::path::Path) {
     let _ = std::fs::write(path, text);
 }
 
-fn dump_wire(proxy: &Proxy, path: &std::path::Path) {
+pub(crate) fn dump_wire(proxy: &Proxy, path: &std::path::Path) {
     dump_wire_log(&proxy.messages(), path);
 }
 
 /// A 64×64 box around the X pointer (where a software cursor sprite may be drawn).
-fn pointer_mask(xs: &Xspice) -> Rect {
+pub(crate) fn pointer_mask(xs: &Xspice) -> Rect {
     let out = xs
         .run_x("xdotool", &["getmouselocation", "--shell"])
         .expect("xdotool getmouselocation");
@@ -398,7 +403,7 @@ fn sample_mid_video(session: &SessionHandle, dir: &std::path::Path) -> Vec<u32> 
 }
 
 /// Drains session events; a disconnection fails the test.
-fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<SessionEvent>) {
+pub(crate) fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<SessionEvent>) {
     while let Ok(ev) = rx.try_recv() {
         if let SessionEvent::Disconnected { error } = ev {
             panic!("session ended: {error:?}");
@@ -695,6 +700,6 @@ fn xspice_mjpeg_stream_from_ffplay() {
     );
 }
 
-fn player_alive(player: &Guard) -> bool {
+pub(crate) fn player_alive(player: &Guard) -> bool {
     pid_alive(player.0.id())
 }

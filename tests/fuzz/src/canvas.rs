@@ -87,6 +87,7 @@ impl Live {
             image_cache_bytes: 1 << 20,
             glz_window_bytes: 1 << 20,
             preferred_compression: None,
+            preferred_video_codec: None,
             glz_may_wait: false,
         };
         let decoder = DisplayDecoder::new(limits, cache, window);

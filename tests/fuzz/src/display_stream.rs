@@ -1,8 +1,9 @@
 //! `display_stream` oracle (hostile-inputs rows 27–29): a script of stream messages and clock
 //! ticks run against a display `Pipeline` with one 256x128 primary surface. Each command is one
 //! opcode byte and its fixed-size arguments; frame data is either the embedded 64x48 MJPEG
-//! frame or a slice of the input. MJPEG is decoded by Sumac; VP8 and H.264 streams get a fake
-//! inter-coded decoder (every frame decoded, some only at a later poll, frames with an empty
+//! frame or a slice of the input. MJPEG is decoded by Sumac; VP8, H.264, VP9 and H.265 streams
+//! get a fake inter-coded decoder (which also runs the key-frame detector the GStreamer
+//! decoders' fallback uses) (every frame decoded, some only at a later poll, frames with an empty
 //! payload failing) so that both drop policies run. Properties: no panic; every tick asks to
 //! wake within `MAX_WAIT_MS`, draws at most one frame per stream, and damages only surface
 //! pixels; every queued report names a stream id; an inter-coded stream's decoder gets its
@@ -11,6 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use sumac::display::stream::keyframe::is_key_frame;
 use sumac::display::stream::{DecodeResult, DecodedFrame, EncodedFrame, VideoError};
 use sumac::display::{
     DisplayDecoder, DisplayEvent, DisplayState, Limits, Pipeline, VideoDecoder, VideoDecoderFactory, VideoStreamInfo,
@@ -24,10 +26,11 @@ use sumac::proto::channel::display::{
 /// Sequence numbers each fake decoder received, per stream id, shared with the oracle.
 type Received = Arc<Mutex<Vec<(u32, u64)>>>;
 
-/// A fake VP8/H.264 decoder: a small grey frame per encoded frame; every other frame comes
+/// A fake inter-coded decoder: a small grey frame per encoded frame; every other frame comes
 /// back only at the next poll (as from a decoder thread).
 struct Fake {
     id: u32,
+    codec: u8,
     received: Received,
     done: VecDeque<DecodeResult>,
     held: Option<DecodeResult>,
@@ -36,6 +39,7 @@ struct Fake {
 impl VideoDecoder for Fake {
     fn queue(&mut self, f: EncodedFrame) {
         self.received.lock().expect("log").push((self.id, f.seq));
+        std::hint::black_box(is_key_frame(self.codec, &f.data));
         let frame = match f.data.first() {
             None => Err(VideoError::Backend("empty frame".into())),
             Some(&v) => {
@@ -68,12 +72,13 @@ struct Factory(Received);
 
 impl VideoDecoderFactory for Factory {
     fn codecs(&self) -> Vec<u8> {
-        vec![video_codec::VP8, video_codec::H264]
+        vec![video_codec::VP8, video_codec::H264, video_codec::VP9, video_codec::H265]
     }
 
     fn create(&self, stream: &VideoStreamInfo, _wake: VideoWake) -> Option<Box<dyn VideoDecoder>> {
         Some(Box::new(Fake {
             id: stream.id,
+            codec: stream.codec,
             received: Arc::clone(&self.0),
             done: VecDeque::new(),
             held: None,

@@ -37,6 +37,8 @@ pub struct XspiceOpts {
     pub jpeg_wan: Option<&'static str>,
     /// `--streaming-video` (off, all, filter).
     pub streaming_video: Option<&'static str>,
+    /// `--video-codecs` (e.g. `gstreamer:vp8`; spice-server's default is `spice:mjpeg`).
+    pub video_codecs: Option<&'static str>,
     /// `--numheads` (QXL heads, i.e. RandR outputs qxl-0, qxl-1, ...); `None` = 1.
     /// Only qxl-0 is on at start: enable the others with `xrandr --addmode` + `--output`.
     pub numheads: Option<u32>,
@@ -168,6 +170,9 @@ impl Xspice {
                 .arg(p("vdagent.uinput"))
                 .arg("--vdagent-udcs-path")
                 .arg(p("vdagent.udcs"));
+        }
+        if let Some(vc) = opts.video_codecs {
+            cmd.args(["--video-codecs", vc]);
         }
         cmd.arg("-logfile").arg(&xorg_log);
         cmd.args(["-nolisten", "tcp", "-novtswitch", "-sharevts", &format!(":{display}")]);
