@@ -192,6 +192,10 @@ fn usb_redirection_on_a_real_guest() {
                 let lsusb = g.run_ok("lsusb -d 1209:0001")?;
                 eprintln!("guest lsusb: {lsusb}");
                 assert!(lsusb.contains("1209:0001"), "{lsusb}");
+            } else if std::env::var_os("CI").is_some() {
+                return Err("lsusb missing (Debian usbutils, installed by scripts/setup)".into());
+            } else {
+                eprintln!("lsusb check skipped: install usbutils (scripts/setup does)");
             }
             let sum = with_mount(g, &dev, true, &format!("sha256sum {MNT}/data.bin"))?;
             assert!(sum.starts_with(&expect), "guest {sum} host {expect}");
