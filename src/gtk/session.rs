@@ -74,6 +74,8 @@ mod imp {
         pub(super) generation: Cell<u64>,
         pub(super) displays: RefCell<Vec<glib::WeakRef<Display>>>,
         pub(super) monitors: RefCell<BTreeMap<u8, Vec<MonitorHead>>>,
+        /// The USB device list model, made by the first `usb_devices()`.
+        pub(super) usb_model: RefCell<Option<gtk::gio::ListStore>>,
     }
 
     impl Default for Session {
@@ -92,6 +94,7 @@ mod imp {
                 generation: Cell::new(0),
                 displays: RefCell::default(),
                 monitors: RefCell::default(),
+                usb_model: RefCell::default(),
             }
         }
     }
@@ -200,6 +203,7 @@ impl Session {
         let generation = imp.generation.get().wrapping_add(1);
         imp.generation.set(generation);
         imp.handle.replace(Some(handle));
+        self.sync_usb_model();
         for d in self.all_displays() {
             d.session_started();
         }
@@ -266,10 +270,34 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// USB redirection of the running session: the device list (a list
-    /// model for embedders), connect and disconnect calls.
+    /// USB redirection of the running session: the device list, connect,
+    /// disconnect, disk images ([`Session::usb_devices`] is the list as a
+    /// `GListModel`).
     pub fn usb(&self) -> Option<crate::client::UsbHandle> {
         self.with_handle(SessionHandle::usb)
+    }
+
+    /// The session's USB devices as a list model of [`UsbDevice`](super::UsbDevice)
+    /// objects, kept in sync (an object stays the same while its device is
+    /// listed; its properties change with the device's state). The same
+    /// model for every call; empty while not connected.
+    pub fn usb_devices(&self) -> gtk::gio::ListModel {
+        let model = self
+            .imp()
+            .usb_model
+            .borrow_mut()
+            .get_or_insert_with(gtk::gio::ListStore::new::<super::UsbDevice>)
+            .clone();
+        self.sync_usb_model();
+        model.upcast()
+    }
+
+    fn sync_usb_model(&self) {
+        let Some(model) = self.imp().usb_model.borrow().clone() else {
+            return;
+        };
+        let devices = self.usb().map(|u| u.devices()).unwrap_or_default();
+        super::usb_devices::sync(&model, &devices);
     }
 
     /// Connects to `usb-changed()`.
@@ -337,7 +365,11 @@ impl Session {
 
     fn ended(&self, error: Option<String>) {
         let imp = self.imp();
-        imp.handle.take();
+        if imp.handle.take().is_some() {
+            // Its devices went with it.
+            self.sync_usb_model();
+            self.emit_by_name::<()>("usb-changed", &[]);
+        }
         if imp.connected.replace(false) {
             self.notify_connected();
         }
@@ -411,6 +443,7 @@ impl Session {
                 self.ended(text);
             }
             SessionEvent::Usb(e) => {
+                self.sync_usb_model();
                 if let crate::client::UsbEvent::AutoConnectFailed { error, .. } = &e {
                     self.emit_by_name::<()>("usb-error", &[error]);
                 }

@@ -49,6 +49,15 @@ fn usb_dialog_child() {
     let session = Session::new();
     session.connect_uri(&uri).expect("connect");
     let dialog = UsbDialog::new(&session, None::<&gtk::Window>);
+    // The embedders' list model, beside the dialog.
+    let model = session.usb_devices();
+    let model_state = move || {
+        let devices: Vec<sumac::gtk::UsbDevice> = (0..model.n_items())
+            .filter_map(|i| model.item(i).and_downcast::<sumac::gtk::UsbDevice>())
+            .collect();
+        let active = devices.iter().filter(|d| d.active()).count();
+        format!("model={} active={active}", devices.len())
+    };
     dialog.present();
 
     let lines = Rc::new(RefCell::new(Vec::<String>::new()));
@@ -70,7 +79,7 @@ fn usb_dialog_child() {
         let switch = find_widget::<gtk::Switch>(d.upcast_ref(), |_| true);
         let next = match step.get() {
             0 if has("1 of 1 USB redirection channels free") && has("No USB devices") => {
-                say("listed: no devices, 1 of 1 channels free".into());
+                say(format!("listed: no devices, 1 of 1 channels free, {}", model_state()));
                 d.add_image(&image);
                 true
             }
@@ -81,7 +90,7 @@ fn usb_dialog_child() {
                     .cloned()
                     .unwrap_or_default();
                 let on = switch.as_ref().is_some_and(|s| s.is_active());
-                say(format!("connected: {title} switch={on}"));
+                say(format!("connected: {title} switch={on}, {}", model_state()));
                 if let Some(png) = widget_png(d.upcast_ref()) {
                     let _ = std::fs::write(report.with_file_name("dialog-connected.png"), png);
                 }
@@ -96,10 +105,8 @@ fn usb_dialog_child() {
                 && has("1 of 1 USB redirection channels free")
                 && switch.as_ref().is_some_and(|s| !s.is_active()) =>
             {
-                say(format!(
-                    "unplugged: rows={}",
-                    texts.iter().filter(|t| t.contains("disk image")).count()
-                ));
+                let rows = texts.iter().filter(|t| t.contains("disk image")).count();
+                say(format!("unplugged: rows={rows}, {}", model_state()));
                 let trash = find_widget::<gtk::Button>(d.upcast_ref(), |b| {
                     b.tooltip_text().is_some_and(|t| t == "Remove this disk image")
                 });
@@ -110,7 +117,7 @@ fn usb_dialog_child() {
                 true
             }
             3 if has("No USB devices") => {
-                say("removed: no devices".into());
+                say(format!("removed: no devices, {}", model_state()));
                 d.add_image(std::path::Path::new("/nonexistent/sumac-missing.img"));
                 true
             }
@@ -234,14 +241,16 @@ fn usb_dialog_follows_the_session() {
     let hint = format!("report {text:?}; see {}", out.join("child.err").display());
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{hint}");
-    assert_eq!(lines[0], "listed: no devices, 1 of 1 channels free", "{hint}");
-    assert!(
-        lines[1].starts_with("connected: stick.img (1209:0001) (read-only disk image)")
-            && lines[1].ends_with("switch=true"),
+    assert_eq!(
+        lines[0], "listed: no devices, 1 of 1 channels free, model=0 active=0",
         "{hint}"
     );
-    assert_eq!(lines[2], "unplugged: rows=1", "{hint}");
-    assert_eq!(lines[3], "removed: no devices", "{hint}");
+    assert_eq!(
+        lines[1], "connected: stick.img (1209:0001) (read-only disk image) switch=true, model=1 active=1",
+        "{hint}"
+    );
+    assert_eq!(lines[2], "unplugged: rows=1, model=1 active=0", "{hint}");
+    assert_eq!(lines[3], "removed: no devices, model=0 active=0", "{hint}");
     assert!(
         lines[4].starts_with("error: cannot open the disk image /nonexistent/sumac-missing.img"),
         "{hint}"
