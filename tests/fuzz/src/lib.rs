@@ -26,6 +26,8 @@ use sumac::proto::{Message, ReadCursor, WriteCursor};
 pub mod agent_machine;
 #[path = "canvas.rs"]
 pub mod canvas;
+#[path = "config_parsers.rs"]
+pub mod config_parsers;
 #[path = "cursor.rs"]
 pub mod cursor;
 #[path = "display_stream.rs"]
@@ -68,6 +70,14 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("vdagent_message", vdagent::fuzz_message),
     ("agent_reassembly", vdagent::fuzz_reassembly),
     ("agent_machine", agent_machine::fuzz),
+];
+
+/// Parsers of user-supplied text (`.vv` files, URIs, `host-subject`): seeds
+/// are committed files in `regression/<name>/`, like the decoder targets.
+pub const TEXT_TARGETS: &[(&str, Oracle)] = &[
+    ("vv_file", config_parsers::fuzz_vv_file),
+    ("spice_uri", config_parsers::fuzz_spice_uri),
+    ("host_subject", config_parsers::fuzz_host_subject),
 ];
 
 /// Decoder and display-state targets. Their seeds are committed files in `regression/<name>/`
