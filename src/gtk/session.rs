@@ -305,6 +305,15 @@ impl Session {
         self.connect_closure("usb-changed", false, glib::closure_local!(move |s: &Self| f(s)))
     }
 
+    /// Connects to `usb-error(text)`.
+    pub fn connect_usb_error<F: Fn(&Self, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "usb-error",
+            false,
+            glib::closure_local!(move |s: &Self, text: &str| f(s, text)),
+        )
+    }
+
     /// Runs `f` with the running session's handle (e.g. for statistics).
     pub fn with_handle<R>(&self, f: impl FnOnce(&SessionHandle) -> R) -> Option<R> {
         self.imp().handle.borrow().as_ref().map(f)

@@ -10,10 +10,14 @@
 //! what the session did (the rows follow `usb-changed`) and writes what it
 //! saw to a report; the parent checks the report and what the server
 //! received (the disk's DEVICE_CONNECT, then DEVICE_DISCONNECT).
+//!
+//! And the `sumac` app tells the user when a disk given on the command line
+//! cannot be redirected (the session's `usb-error`).
 
+use crate::support::app::App;
 use crate::support::artifact_dir;
 use crate::support::process::Guard;
-use crate::support::tools::{XVFB, require_tools};
+use crate::support::tools::{DBUS, XDOTOOL, XVFB, require_tools};
 use crate::support::wait::poll_until;
 use crate::support::x11::{self, Xvfb};
 use std::path::PathBuf;
@@ -259,4 +263,35 @@ fn usb_dialog_follows_the_session() {
     let connect = seen.iter().position(|&t| t == packet_type::DEVICE_CONNECT);
     let disconnect = seen.iter().position(|&t| t == packet_type::DEVICE_DISCONNECT);
     assert!(connect.is_some() && connect < disconnect, "{seen:?}");
+}
+
+#[test]
+fn app_shows_an_unusable_usb_disk() {
+    let Some(()) = require_tools(&[XVFB, DBUS, XDOTOOL]) else {
+        return;
+    };
+    let out = artifact_dir("gui-usb-error");
+    let mut cfg = ServerConfig::default();
+    cfg.channels.push((ChannelType::USBREDIR, 0));
+    let server = TestServer::start(cfg.clone()).expect("test server");
+    let xvfb = Xvfb::start((1024, 768), Some(&out.join("xvfb.log")));
+    let config = out.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let uri = server.uri();
+    let mut cmd = App::x11_command(
+        xvfb.display,
+        &config,
+        &["--usb-disk=/nonexistent/sumac-missing.img,ro", &uri],
+    );
+    cmd.env("LANGUAGE", "C").env("LC_ALL", "C.UTF-8");
+    let app = App::spawn(cmd, out.join("sumac.log"));
+    let session = x11::wait_window(xvfb.display, &cfg.name, Duration::from_secs(60));
+    assert!(session.is_some(), "no session window; log:\n{}", app.log());
+    let error = x11::wait_window(xvfb.display, "^USB Redirection Error$", Duration::from_secs(30));
+    assert!(error.is_some(), "no USB error dialog; log:\n{}", app.log());
+    let log = app.log();
+    assert!(
+        log.contains("cannot open the disk image /nonexistent/sumac-missing.img"),
+        "{log}"
+    );
 }
