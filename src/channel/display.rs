@@ -339,6 +339,15 @@ impl Machine for DisplayMachine {
         Ok(())
     }
 
+    fn migrated(&mut self, link: &Linked, seamless: bool, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        if seamless {
+            return Ok(());
+        }
+        // Semi-seamless: the destination starts from scratch.
+        self.decoder.forget_server();
+        self.linked(link, ctx, out)
+    }
+
     fn linked(&mut self, linked: &Linked, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
         self.reports = linked.server_caps.channel.has(caps::STREAM_REPORT);
         // Sizes travel in pixels; both caches are the same for every display

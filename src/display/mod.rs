@@ -72,6 +72,7 @@ mod ops;
 mod pipeline;
 mod prepare;
 mod region;
+mod relink;
 pub mod stream;
 mod surface;
 
@@ -199,6 +200,8 @@ pub struct DisplayState {
     marked: bool,
     /// Recent changes of the primary surface, once a consumer follows them.
     journal: journal::Journal,
+    /// The primary surface is an earlier server's ([`Self::forget_server`]).
+    stale_primary: bool,
     /// The session's image cache, for [`Self::image_cache`] (the decoder uses it).
     cache: SharedImageCache,
     /// The video streams as the decoder last reported them.
@@ -476,6 +479,9 @@ impl DisplayState {
         let (id, width, height) = (c.surface_id, c.width, c.height);
         let format =
             SurfaceFormat::from_wire(c.format).ok_or(DisplayError::BadSurfaceFormat { id, format: c.format })?;
+        if self.stale_primary(c, format, ev) == relink::StalePrimary::Reused {
+            return Ok(());
+        }
         if self.surfaces.contains_key(&id) {
             return Err(DisplayError::DuplicateSurface { id });
         }

@@ -12,6 +12,7 @@ mod support;
 
 mod agent;
 mod app;
+mod app_survive;
 mod audio;
 mod cursor;
 mod fuzz_regression;
@@ -20,6 +21,8 @@ mod gui;
 mod harness;
 mod inputs;
 mod launch;
+mod migration;
+mod reconnect;
 mod replay;
 mod session;
 mod tone;

@@ -34,10 +34,10 @@ pub fn screenshot(args: &ConnectArgs, output: &Path, monitor: usize, timeout: u6
                     None => anyhow!("the session ended before a frame arrived"),
                 });
             }
-            SessionEvent::ChannelDown {
-                channel,
-                error: Some(e),
-            } if channel.channel_type == sumac::proto::ChannelType::DISPLAY => {
+            // Any channel failing makes the screenshot fail: a picture
+            // without its inputs or cursor channel is not a healthy session.
+            SessionEvent::ChannelDown { error: Some(e), .. } => {
+                session.disconnect();
                 return Err(anyhow!("{e}"));
             }
             _ => {}

@@ -30,6 +30,8 @@ pub struct LaunchRequest {
     pub renderer: Option<Renderer>,
     /// `--mouse-mode`; `None`: client mode when offered.
     pub mouse_mode: Option<MouseModeArg>,
+    /// `--reconnect`: relink by itself when the server goes away.
+    pub reconnect: bool,
     pub verbose: bool,
     /// `--debug` or `--spice-debug`.
     pub debug: bool,
@@ -123,8 +125,11 @@ impl LaunchRequest {
             connection.mouse_mode = Some(mode.mode());
         }
 
+        // A kiosk that quits when the session ends must not stay to reconnect.
+        let reconnect = self.reconnect && !(self.kiosk && self.kiosk_quit == KioskQuit::OnDisconnect);
         let mut session = SessionOptions {
             preferred_compression: s.preferred_compression.map(Compression::to_spice),
+            reconnect: reconnect.then(crate::client::ReconnectPolicy::default),
             ..SessionOptions::default()
         };
         let mut disabled: Vec<ChannelType> = vv.as_ref().map(|v| v.disable_channels.clone()).unwrap_or_default();

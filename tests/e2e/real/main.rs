@@ -16,10 +16,12 @@ mod agent_xspice;
 mod audio;
 mod conformance;
 mod cursor;
+mod faults;
 mod guest_audio;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
+mod migration;
 mod pulse;
 mod screenshot;
 #[path = "../tone.rs"]
