@@ -206,6 +206,12 @@ impl Controller {
             }
         });
         let weak = Rc::downgrade(self);
+        self.session.connect_usb_error(move |_, text| {
+            if let Some(this) = weak.upgrade() {
+                this.usb_error(text);
+            }
+        });
+        let weak = Rc::downgrade(self);
         self.session.connect_channel_failed(move |_, channel, error| {
             if let Some(this) = weak.upgrade() {
                 tracing::warn!(%channel, %error, "a channel failed");
@@ -256,6 +262,18 @@ impl Controller {
         tracing::info!(address = %self.request.label, "reconnecting");
         self.failed.set(false);
         self.connect();
+    }
+
+    /// A device the policy wanted redirected (auto-connect, redirect on
+    /// connect, a `--usb-disk`) could not be: tell the user, as remote-viewer does.
+    fn usb_error(&self, text: &str) {
+        tracing::warn!(error = %text, "USB redirection");
+        let parent = self.windows.borrow().values().next().map(|w| w.window.clone());
+        super::dialogs::show_error(
+            parent.as_ref().map(|w| w.upcast_ref::<gtk::Window>()),
+            &gettext("USB Redirection Error"),
+            text,
+        );
     }
 
     fn disconnected(self: &Rc<Self>, reason: &str) {

@@ -31,6 +31,8 @@ pub fn show_about(parent: Option<&gtk::Window>) {
 /// A modal message (errors of the connect step).
 pub fn show_error(parent: Option<&gtk::Window>, heading: &str, body: &str) {
     let dialog = adw::MessageDialog::new(parent, Some(heading), Some(body));
+    // The heading is the window's title too (window lists, screen readers, tests).
+    dialog.set_title(Some(heading));
     dialog.add_response("close", &gettext("_Close"));
     dialog.set_default_response(Some("close"));
     dialog.present();

@@ -5,6 +5,8 @@
 //! - [`Display`] (GType `SumacDisplay`): one monitor of a display channel,
 //!   with OpenGL or cairo rendering, scaling and an overlay.
 //! - [`UsbDialog`] (GType `SumacUsbDialog`): the USB devices dialog of a session.
+//! - [`UsbDevice`] (GType `SumacUsbDevice`): one USB device of a session, the
+//!   items of [`Session::usb_devices`] (a `GListModel`).
 //!
 //! ```no_run
 //! use sumac::gtk::{Display, Session};
@@ -19,10 +21,12 @@
 
 pub mod display;
 pub mod session;
+pub mod usb_devices;
 pub mod usb_dialog;
 
 pub use display::{Display, OverlayState, Renderer, choose_gtk_renderer, is_software_gl};
 pub use session::{Session, SessionError};
+pub use usb_devices::UsbDevice;
 pub use usb_dialog::UsbDialog;
 
 /// Initializes GTK (idempotent; call from the main thread before creating

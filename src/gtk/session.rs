@@ -91,6 +91,8 @@ mod imp {
         pub(super) generation: Cell<u64>,
         pub(super) displays: RefCell<Vec<glib::WeakRef<Display>>>,
         pub(super) monitors: RefCell<BTreeMap<u8, Vec<MonitorHead>>>,
+        /// The USB device list model, made by the first `usb_devices()`.
+        pub(super) usb_model: RefCell<Option<gtk::gio::ListStore>>,
     }
 
     impl Default for Session {
@@ -116,6 +118,7 @@ mod imp {
                 generation: Cell::new(0),
                 displays: RefCell::default(),
                 monitors: RefCell::default(),
+                usb_model: RefCell::default(),
             }
         }
     }
@@ -254,6 +257,7 @@ impl Session {
         let generation = imp.generation.get().wrapping_add(1);
         imp.generation.set(generation);
         imp.handle.replace(Some(handle));
+        self.sync_usb_model();
         for d in self.all_displays() {
             d.session_started();
         }
@@ -349,15 +353,48 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// USB redirection of the running session: the device list (a list
-    /// model for embedders), connect and disconnect calls.
+    /// USB redirection of the running session: the device list, connect,
+    /// disconnect, disk images ([`Session::usb_devices`] is the list as a
+    /// `GListModel`).
     pub fn usb(&self) -> Option<crate::client::UsbHandle> {
         self.with_handle(SessionHandle::usb)
+    }
+
+    /// The session's USB devices as a list model of [`UsbDevice`](super::UsbDevice)
+    /// objects, kept in sync (an object stays the same while its device is
+    /// listed; its properties change with the device's state). The same
+    /// model for every call; empty while not connected.
+    pub fn usb_devices(&self) -> gtk::gio::ListModel {
+        let model = self
+            .imp()
+            .usb_model
+            .borrow_mut()
+            .get_or_insert_with(gtk::gio::ListStore::new::<super::UsbDevice>)
+            .clone();
+        self.sync_usb_model();
+        model.upcast()
+    }
+
+    fn sync_usb_model(&self) {
+        let Some(model) = self.imp().usb_model.borrow().clone() else {
+            return;
+        };
+        let devices = self.usb().map(|u| u.devices()).unwrap_or_default();
+        super::usb_devices::sync(&model, &devices);
     }
 
     /// Connects to `usb-changed()`.
     pub fn connect_usb_changed<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
         self.connect_closure("usb-changed", false, glib::closure_local!(move |s: &Self| f(s)))
+    }
+
+    /// Connects to `usb-error(text)`.
+    pub fn connect_usb_error<F: Fn(&Self, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "usb-error",
+            false,
+            glib::closure_local!(move |s: &Self, text: &str| f(s, text)),
+        )
     }
 
     /// Runs `f` with the running session's handle (e.g. for statistics).
@@ -420,7 +457,11 @@ impl Session {
 
     fn ended(&self, error: Option<String>) {
         let imp = self.imp();
-        imp.handle.take();
+        if imp.handle.take().is_some() {
+            // Its devices went with it.
+            self.sync_usb_model();
+            self.emit_by_name::<()>("usb-changed", &[]);
+        }
         if imp.reconnect_attempt.replace(0) != 0 {
             self.notify_reconnect_attempt();
         }
@@ -529,6 +570,7 @@ impl Session {
                 self.ended(text);
             }
             SessionEvent::Usb(e) => {
+                self.sync_usb_model();
                 if let crate::client::UsbEvent::AutoConnectFailed { error, .. } = &e {
                     self.emit_by_name::<()>("usb-error", &[error]);
                 }

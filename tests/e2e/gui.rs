@@ -1,10 +1,12 @@
 //! The `sumac` app on a private Xvfb (or weston) against the test server: the guest cursor
 //! drawn by each software layer, and server mouse mode (pointer grab on X11, pointer lock on
-//! Wayland). The GTK widget against a real Xspice: `tests/e2e/real/gui.rs`.
+//! Wayland), and the USB devices dialog following a session. The GTK widget against a real
+//! Xspice: `tests/e2e/real/gui.rs`.
 
 mod agent;
 mod agent_drop;
 mod release_hotkey;
 mod server_cursor;
 mod server_mouse;
+mod usb_dialog;
 mod wayland_pointer;
