@@ -1,7 +1,9 @@
 //! The `sumac` app on a private Xvfb (or weston) against the test server: the guest cursor
-//! drawn by each software layer, and server mouse mode (pointer grab on X11, pointer lock on
-//! Wayland). The GTK widget against a real Xspice: `tests/e2e/real/gui.rs`.
+//! drawn by each software layer, server mouse mode (pointer grab on X11, pointer lock on
+//! Wayland), and the keyboard grab on a desktop with a window manager (openbox).
+//! The GTK widget against a real Xspice: `tests/e2e/real/gui.rs`.
 
+mod keyboard_grab;
 mod release_hotkey;
 mod server_cursor;
 mod server_mouse;

@@ -14,6 +14,7 @@ mod gl_layer;
 mod imp;
 mod input;
 mod overlay;
+mod platform;
 mod pointer_grab;
 pub mod scaling;
 mod spinner;
@@ -349,6 +350,7 @@ impl Display {
             handler.set_grab_hotkey(keys);
         }
         handler.attach(self.upcast_ref(), self.to_guest_fn());
+        handler.set_live(self.overlay_state() == OverlayState::Hidden);
         self.set_keyboard_grabbed(handler.keyboard_grabbed());
         self.set_mouse_grabbed(handler.pointer_grabbed());
         self.imp().input.replace(Some(handler));

@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub animate: bool,
     /// Server name sent with NAME.
     pub name: String,
+    /// Start in client mouse mode (absolute positions) instead of server mode.
+    pub client_mouse: bool,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +91,7 @@ impl Default for ServerConfig {
             mini_header: true,
             animate: false,
             name: "sumac-test-server".into(),
+            client_mouse: false,
         }
     }
 }

@@ -1,0 +1,166 @@
+//! The keyboard grab never leaks: on a desktop with a window manager (openbox) the `sumac` app
+//! against the test server, beside a local `xterm`. The guest gets the keyboard's system
+//! shortcuts only while the pointer is over its live display (or the pointer is grabbed in
+//! server mouse mode); what is typed into a local client stays there, the window manager's
+//! Alt+Tab works whenever the pointer is elsewhere, and nothing is grabbed while connecting.
+
+use crate::support::desktop::{Desktop, desktop_tools, guest_key_presses, guest_keys_down};
+use crate::support::mouse::wait_inputs_linked;
+use crate::support::tools::require_tools;
+use crate::support::wait::wait_until;
+use std::time::Duration;
+use sumac_test_server::{Fault, ServerConfig, TestServer};
+
+/// Set-1 scancodes.
+const A: u32 = 0x1e;
+const TAB: u32 = 0x0f;
+
+/// The app's log line when it takes the keyboard grab.
+const GRABBED: &str = "keyboard grabbed";
+const RELEASED: &str = "keyboard released";
+
+/// The test server in client mouse mode (as with a guest agent): the pointer is never grabbed.
+fn client_mouse() -> ServerConfig {
+    ServerConfig {
+        client_mouse: true,
+        ..ServerConfig::default()
+    }
+}
+
+/// Gives the app the focus by a click into its display and checks that a key typed there reaches
+/// the guest (so that "nothing reached the guest" later means something).
+fn focus_the_guest(server: &TestServer, desktop: &Desktop) {
+    wait_inputs_linked(server, &desktop.app);
+    desktop.click_centre(&desktop.window);
+    desktop.wait_active(&desktop.window, "after a click into the display");
+    server.clear_inputs_log();
+    let ok = server.wait_for_inputs(Duration::from_secs(30), |log| {
+        if !guest_key_presses(log).contains(&A) {
+            // Typed again until it lands: the display may still be connecting.
+            let _ = crate::support::x11::run_x(desktop.xvfb.display, "xdotool", &["key", "a"]);
+            std::thread::sleep(Duration::from_millis(200));
+            return false;
+        }
+        true
+    });
+    assert!(
+        ok,
+        "a key typed into the display never reached the guest; log:\n{}",
+        desktop.app.log()
+    );
+}
+
+#[test]
+fn typing_into_a_local_client_stays_local() {
+    let Some(()) = require_tools(&desktop_tools()) else {
+        return;
+    };
+    let server = TestServer::start(client_mouse()).expect("test server");
+    let desktop = Desktop::start("local-client", &[&server.uri()]);
+    focus_the_guest(&server, &desktop);
+    wait_until("the keyboard grab over the live guest", || {
+        desktop.log_count(GRABBED) > 0
+    });
+
+    // The user clicks the local xterm and types a word there.
+    desktop.click_centre(&desktop.local);
+    desktop.wait_active(&desktop.local, "after a click into the xterm");
+    server.clear_inputs_log();
+    desktop.xdo(&["type", "--delay", "40", "hello"]);
+    desktop.xdo(&["key", "Return"]);
+    let typed = desktop.wait_typed("hello\n");
+    assert_eq!(typed, "hello\n", "the xterm got every key");
+    // Give a leak time to show up in the server's log.
+    std::thread::sleep(Duration::from_millis(500));
+    let presses = guest_key_presses(&server.inputs_log());
+    desktop.screenshot("after-typing-locally");
+    assert!(
+        presses.is_empty(),
+        "keys typed into the local xterm reached the guest: {presses:x?}; log:\n{}",
+        desktop.app.log()
+    );
+    assert!(desktop.log_count(RELEASED) > 0, "{}", desktop.app.log());
+}
+
+#[test]
+fn alt_tab_with_the_pointer_outside_the_guest_switches_windows() {
+    let Some(()) = require_tools(&desktop_tools()) else {
+        return;
+    };
+    let server = TestServer::start(client_mouse()).expect("test server");
+    let desktop = Desktop::start("alt-tab-outside", &[&server.uri()]);
+    focus_the_guest(&server, &desktop);
+    // The pointer leaves the guest (over the other window), the app keeps the focus.
+    desktop.pointer_to_centre(&desktop.local);
+    wait_until("the grab released when the pointer left", || {
+        desktop.log_count(RELEASED) > 0
+    });
+    assert_eq!(desktop.active_window(), desktop.window);
+    server.clear_inputs_log();
+    desktop.xdo(&["key", "alt+Tab"]);
+    desktop.wait_active(&desktop.local, "Alt+Tab with the pointer outside the guest");
+    desktop.screenshot("after-alt-tab");
+    wait_until("no key held in the guest", || {
+        guest_keys_down(&server.inputs_log()).is_empty()
+    });
+    let presses = guest_key_presses(&server.inputs_log());
+    assert!(
+        !presses.contains(&TAB),
+        "Tab reached the guest: {presses:x?}; log:\n{}",
+        desktop.app.log()
+    );
+}
+
+#[test]
+fn alt_tab_over_the_live_guest_goes_to_the_guest_until_minimised() {
+    let Some(()) = require_tools(&desktop_tools()) else {
+        return;
+    };
+    let server = TestServer::start(client_mouse()).expect("test server");
+    let desktop = Desktop::start("alt-tab-over-guest", &[&server.uri()]);
+    focus_the_guest(&server, &desktop);
+    wait_until("the keyboard grab over the live guest", || {
+        desktop.log_count(GRABBED) > 0
+    });
+    server.clear_inputs_log();
+    desktop.xdo(&["key", "alt+Tab"]);
+    let ok = server.wait_for_inputs(Duration::from_secs(30), |log| guest_key_presses(log).contains(&TAB));
+    assert!(
+        ok,
+        "Alt+Tab over the grabbed guest did not reach it; log:\n{}",
+        desktop.app.log()
+    );
+    assert_eq!(
+        desktop.active_window(),
+        desktop.window,
+        "the window manager did not switch"
+    );
+
+    // Minimised: the grab goes, and the window manager's shortcuts work again.
+    let released = desktop.log_count(RELEASED);
+    desktop.xdo(&["windowminimize", "--sync", &desktop.window]);
+    wait_until("the grab released on minimise", || {
+        desktop.log_count(RELEASED) > released
+    });
+}
+
+#[test]
+fn nothing_is_grabbed_while_connecting() {
+    let Some(()) = require_tools(&desktop_tools()) else {
+        return;
+    };
+    // The server accepts the connection and never answers: "Connecting…" forever.
+    let server = TestServer::start(ServerConfig {
+        fault: Some(Fault::SilentLink),
+        ..ServerConfig::default()
+    })
+    .expect("test server");
+    let desktop = Desktop::start("connecting", &[&server.uri()]);
+    desktop.click_centre(&desktop.window);
+    desktop.wait_active(&desktop.window, "after a click into the connecting window");
+    std::thread::sleep(Duration::from_millis(300));
+    desktop.xdo(&["key", "alt+Tab"]);
+    desktop.wait_active(&desktop.local, "Alt+Tab over the connecting window");
+    desktop.screenshot("connecting-after-alt-tab");
+    assert_eq!(desktop.log_count(GRABBED), 0, "{}", desktop.app.log());
+}
