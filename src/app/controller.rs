@@ -93,12 +93,12 @@ fn host_label(c: &ConnectionConfig) -> Option<String> {
     })
 }
 
-/// The display's release hotkey when nothing else names one: Ctrl+Alt
-/// (spice-gtk's grab sequence).
+/// The display's release hotkey when nothing else names one: Shift+F12
+/// (remote-viewer's).
 pub fn default_release_hotkey() -> Hotkey {
     Hotkey {
-        modifiers: Modifiers::CONTROL.with(Modifiers::ALT),
-        key: None,
+        modifiers: Modifiers::SHIFT,
+        key: Some("F12".to_owned()),
     }
 }
 
@@ -112,7 +112,7 @@ pub fn release_hotkey(from_launch: Option<&Hotkey>, preference: &str) -> Hotkey 
     match Hotkey::parse_for(HotkeyAction::ReleaseCursor, preference) {
         Ok(h) => h,
         Err(e) => {
-            tracing::warn!(error = %e, "invalid grab-hotkey preference; using Ctrl+Alt");
+            tracing::warn!(error = %e, "invalid grab-hotkey preference; using Shift+F12");
             default_release_hotkey()
         }
     }
@@ -478,10 +478,10 @@ mod tests {
         // Else the preference (modifiers alone are fine for this action).
         assert_eq!(release_hotkey(None, "shift+f12"), hk("shift+f12"));
         assert_eq!(release_hotkey(None, "ctrl+shift"), hk("ctrl+shift"));
-        // A broken preference: Ctrl+Alt.
-        assert_eq!(release_hotkey(None, "ctrl+nope+x"), hk("ctrl+alt"));
+        // A broken preference: Shift+F12.
+        assert_eq!(release_hotkey(None, "ctrl+nope+x"), hk("shift+f12"));
         assert_eq!(release_hotkey(None, ""), default_release_hotkey());
-        assert_eq!(default_release_hotkey(), hk("ctrl+alt"));
+        assert_eq!(default_release_hotkey(), hk("shift+f12"));
         // What a .vv file says reaches the request.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vm.vv");

@@ -151,7 +151,7 @@ impl SessionWindow {
         });
         this.install_actions(controller);
         {
-            // "(Press Ctrl+Alt to release pointer)" in the title while grabbed, as remote-viewer.
+            // "(Press Shift+F12 to release pointer)" in the title while grabbed, as remote-viewer.
             let weak = Rc::downgrade(&this);
             this.display.connect_mouse_grabbed_notify(move |d| {
                 if let Some(this) = weak.upgrade() {

@@ -24,7 +24,7 @@ pub mod keys {
 fn default_string(key: &str) -> &'static str {
     match key {
         keys::RENDERER => "auto",
-        keys::GRAB_HOTKEY => "ctrl+alt",
+        keys::GRAB_HOTKEY => "shift+f12",
         _ => "",
     }
 }
@@ -232,7 +232,7 @@ mod tests {
         let p = Prefs::with_key_file(path.clone());
         assert_eq!(p.string(keys::RENDERER), "auto");
         assert!(p.boolean(keys::SCALING));
-        assert_eq!(p.string(keys::GRAB_HOTKEY), "ctrl+alt");
+        assert_eq!(p.string(keys::GRAB_HOTKEY), "shift+f12");
         p.set_string(keys::RENDERER, "cairo");
         p.set_boolean(keys::SCALING, false);
         p.add_recent("spice://a:5900?password=secret");

@@ -378,7 +378,7 @@ impl InputHandler {
             let release_pointer = self.pointer.borrow().grabbed() && self.grab.borrow().hotkey_held();
             self.inputs.key_press(sc);
             if action == GrabAction::Ungrab || release_pointer {
-                // The guest must not keep Ctrl+Alt pressed once the grab is gone.
+                // The guest must not keep the hotkey pressed once the grab is gone.
                 self.grab.borrow_mut().fired = true;
                 self.inputs.release_all_keys();
                 self.apply_grab(action);

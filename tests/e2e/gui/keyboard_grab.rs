@@ -164,3 +164,44 @@ fn nothing_is_grabbed_while_connecting() {
     desktop.screenshot("connecting-after-alt-tab");
     assert_eq!(desktop.log_count(GRABBED), 0, "{}", desktop.app.log());
 }
+
+/// Server mouse mode: a click grabs the pointer and the keyboard (title hint naming Shift+F12,
+/// remote-viewer's default); Shift+F12 releases both, after which the window manager's Alt+Tab
+/// works again although the pointer is still over the display, and nothing of it reaches the guest.
+#[test]
+fn shift_f12_releases_the_grab_in_server_mouse_mode() {
+    let Some(()) = require_tools(&desktop_tools()) else {
+        return;
+    };
+    let server = TestServer::start(ServerConfig::default()).expect("test server");
+    let desktop = Desktop::start("server-mode-shift-f12", &[&server.uri()]);
+    wait_inputs_linked(&server, &desktop.app);
+    let title = || desktop.xdo(&["getwindowname", &desktop.window]);
+    // Clicked until the live guest grabs (the first clicks may land while connecting).
+    wait_until("the pointer grab (title hint)", || {
+        if title().contains("(Press Shift+F12 to release pointer)") {
+            return true;
+        }
+        desktop.click_centre(&desktop.window);
+        std::thread::sleep(Duration::from_millis(300));
+        false
+    });
+    assert!(desktop.log_count(GRABBED) > 0, "{}", desktop.app.log());
+    desktop.screenshot("server-mode-grabbed");
+    desktop.xdo(&["key", "shift+F12"]);
+    wait_until("the release by Shift+F12", || {
+        !title().contains("Press Shift+F12") && desktop.log_count(RELEASED) > 0
+    });
+    wait_until("no key held in the guest", || {
+        guest_keys_down(&server.inputs_log()).is_empty()
+    });
+    server.clear_inputs_log();
+    desktop.xdo(&["key", "alt+Tab"]);
+    desktop.wait_active(&desktop.local, "Alt+Tab after Shift+F12");
+    let presses = guest_key_presses(&server.inputs_log());
+    assert!(
+        !presses.contains(&TAB),
+        "Tab reached the guest after the release: {presses:x?}; log:\n{}",
+        desktop.app.log()
+    );
+}

@@ -17,13 +17,16 @@ pub(crate) struct Hotkey {
 }
 
 impl Default for Hotkey {
-    /// Ctrl+Alt, spice-gtk's default grab sequence.
+    /// Shift+F12, remote-viewer's release-cursor hotkey.
     fn default() -> Self {
         Self {
-            groups: vec![CTRL.to_vec(), ALT.to_vec()],
+            groups: vec![SHIFT.to_vec(), vec![F12]],
         }
     }
 }
+
+/// The F12 key's scancode.
+const F12: u16 = 0x58;
 
 impl Hotkey {
     /// Parses remote-viewer's notation: `ctrl+alt`, `shift+f12`, `super+ctrl+a`...
