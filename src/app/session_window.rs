@@ -98,7 +98,8 @@ impl SessionWindow {
             .primary(true)
             .build();
         let builder = gtk::Builder::from_string(include_str!("../../ui/session-menu.ui"));
-        if let Some(section) = builder.object::<gio::Menu>("send_keys") {
+        let send_keys = builder.object::<gio::Menu>("send_keys");
+        if let Some(section) = &send_keys {
             for combo in send_key_combos() {
                 let item = gio::MenuItem::new(Some(&combo.label), None);
                 item.set_action_and_target_value(Some("win.send-key"), Some(&combo.id.to_variant()));
@@ -115,13 +116,16 @@ impl SessionWindow {
             .action_name("win.fullscreen")
             .build();
         header.pack_end(&fullscreen_button);
-        let cad = gtk::Button::builder()
+        // The Send Key menu: nothing that can reboot the guest on a single click.
+        let send_keys_button = gtk::MenuButton::builder()
             .icon_name("input-keyboard-symbolic")
-            .tooltip_text(gettext("Send Ctrl+Alt+Del"))
-            .action_name("win.send-key")
-            .action_target(&"ctrl-alt-del".to_variant())
+            .tooltip_text(gettext("Send Key"))
             .build();
-        header.pack_start(&cad);
+        send_keys_button.set_widget_name("sumac-send-keys");
+        if let Some(section) = &send_keys {
+            send_keys_button.set_menu_model(Some(section));
+        }
+        header.pack_start(&send_keys_button);
         if !kiosk {
             window.set_titlebar(Some(&header));
         } else {

@@ -5,6 +5,7 @@
 
 mod keyboard_grab;
 mod release_hotkey;
+mod send_keys;
 mod server_cursor;
 mod server_mouse;
 mod wayland_pointer;

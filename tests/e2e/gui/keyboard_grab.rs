@@ -11,8 +11,7 @@ use crate::support::wait::wait_until;
 use std::time::Duration;
 use sumac_test_server::{Fault, ServerConfig, TestServer};
 
-/// Set-1 scancodes.
-const A: u32 = 0x1e;
+/// Set-1 scancode of Tab.
 const TAB: u32 = 0x0f;
 
 /// The app's log line when it takes the keyboard grab.
@@ -27,29 +26,6 @@ fn client_mouse() -> ServerConfig {
     }
 }
 
-/// Gives the app the focus by a click into its display and checks that a key typed there reaches
-/// the guest (so that "nothing reached the guest" later means something).
-fn focus_the_guest(server: &TestServer, desktop: &Desktop) {
-    wait_inputs_linked(server, &desktop.app);
-    desktop.click_centre(&desktop.window);
-    desktop.wait_active(&desktop.window, "after a click into the display");
-    server.clear_inputs_log();
-    let ok = server.wait_for_inputs(Duration::from_secs(30), |log| {
-        if !guest_key_presses(log).contains(&A) {
-            // Typed again until it lands: the display may still be connecting.
-            let _ = crate::support::x11::run_x(desktop.xvfb.display, "xdotool", &["key", "a"]);
-            std::thread::sleep(Duration::from_millis(200));
-            return false;
-        }
-        true
-    });
-    assert!(
-        ok,
-        "a key typed into the display never reached the guest; log:\n{}",
-        desktop.app.log()
-    );
-}
-
 #[test]
 fn typing_into_a_local_client_stays_local() {
     let Some(()) = require_tools(&desktop_tools()) else {
@@ -57,7 +33,7 @@ fn typing_into_a_local_client_stays_local() {
     };
     let server = TestServer::start(client_mouse()).expect("test server");
     let desktop = Desktop::start("local-client", &[&server.uri()]);
-    focus_the_guest(&server, &desktop);
+    desktop.focus_guest(&server);
     wait_until("the keyboard grab over the live guest", || {
         desktop.log_count(GRABBED) > 0
     });
@@ -89,7 +65,7 @@ fn alt_tab_with_the_pointer_outside_the_guest_switches_windows() {
     };
     let server = TestServer::start(client_mouse()).expect("test server");
     let desktop = Desktop::start("alt-tab-outside", &[&server.uri()]);
-    focus_the_guest(&server, &desktop);
+    desktop.focus_guest(&server);
     // The pointer leaves the guest (over the other window), the app keeps the focus.
     desktop.pointer_to_centre(&desktop.local);
     wait_until("the grab released when the pointer left", || {
@@ -118,7 +94,7 @@ fn alt_tab_over_the_live_guest_goes_to_the_guest_until_minimised() {
     };
     let server = TestServer::start(client_mouse()).expect("test server");
     let desktop = Desktop::start("alt-tab-over-guest", &[&server.uri()]);
-    focus_the_guest(&server, &desktop);
+    desktop.focus_guest(&server);
     wait_until("the keyboard grab over the live guest", || {
         desktop.log_count(GRABBED) > 0
     });

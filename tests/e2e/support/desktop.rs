@@ -5,6 +5,7 @@
 
 use super::app::App;
 use super::artifact_dir;
+use super::mouse::wait_inputs_linked;
 use super::process::Guard;
 use super::tools::{DBUS, Tool, XDOTOOL, XTERM, XVFB};
 use super::wait::{WAIT, poll, wait_until};
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use sumac::proto::channel::inputs::InputsClient;
+use sumac_test_server::TestServer;
 use sumac_test_server::inputs::InputsEvent;
 
 /// The window manager of the desktop rig.
@@ -175,6 +177,30 @@ impl Desktop {
         let path = self.out.join(format!("{name}.png"));
         x11::screenshot(self.xvfb.display, "root", &path);
         path
+    }
+
+    /// Gives the app the focus by a click into its display and checks that a key typed there
+    /// reaches the guest (so that "nothing reached the guest" later means something); the
+    /// server's inputs log is cleared first.
+    pub fn focus_guest(&self, server: &TestServer) {
+        wait_inputs_linked(server, &self.app);
+        self.click_centre(&self.window);
+        self.wait_active(&self.window, "after a click into the display");
+        server.clear_inputs_log();
+        let ok = server.wait_for_inputs(WAIT, |log| {
+            if !guest_key_presses(log).contains(&0x1e) {
+                // Typed again until it lands: the display may still be connecting.
+                let _ = x11::run_x(self.xvfb.display, "xdotool", &["key", "a"]);
+                std::thread::sleep(Duration::from_millis(200));
+                return false;
+            }
+            true
+        });
+        assert!(
+            ok,
+            "a key typed into the display never reached the guest; log:\n{}",
+            self.app.log()
+        );
     }
 
     /// How many times the app logged `line`.
