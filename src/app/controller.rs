@@ -4,6 +4,7 @@
 //! session (windows closed, exit status reported to the application).
 
 use super::application::AppState;
+use super::problem::Problem;
 use super::session_window::{SessionWindow, apply_accels, window_title};
 use super::settings::keys;
 use crate::client::ConnectionConfig;
@@ -146,6 +147,9 @@ pub struct Controller {
     windows: RefCell<BTreeMap<MonitorKey, Rc<SessionWindow>>>,
     /// The last disconnect was an error (cleared by a reconnect).
     failed: Cell<bool>,
+    /// A password typed on the error page: in memory for this session's
+    /// reconnects only, never stored.
+    password: RefCell<Option<crate::client::config::Password>>,
     finished: Cell<bool>,
 }
 
@@ -168,6 +172,7 @@ impl Controller {
             session: Session::new(),
             windows: RefCell::new(BTreeMap::new()),
             failed: Cell::new(false),
+            password: RefCell::new(None),
             finished: Cell::new(false),
         });
         this.connect_signals();
@@ -208,10 +213,11 @@ impl Controller {
         for w in self.windows.borrow().values() {
             w.clear_error();
         }
-        if let Err(e) = self.session.connect(
-            self.request.launch.connection.clone(),
-            self.request.launch.session.clone(),
-        ) {
+        let mut connection = self.request.launch.connection.clone();
+        if let Some(p) = self.password.borrow().clone() {
+            connection.password = Some(p);
+        }
+        if let Err(e) = self.session.connect(connection, self.request.launch.session.clone()) {
             tracing::error!(error = %e, "cannot start the session");
             // The session never started: show it like a disconnect.
             let this = Rc::clone(self);
@@ -222,9 +228,28 @@ impl Controller {
 
     /// The Reconnect button.
     pub fn reconnect(self: &Rc<Self>) {
-        tracing::info!(address = %self.request.label, "reconnecting");
+        self.reconnect_with(None);
+    }
+
+    /// Reconnect from the error page, with the password typed there (if it asked for one).
+    pub fn reconnect_with(self: &Rc<Self>, password: Option<String>) {
+        tracing::info!(address = %self.request.label, with_password = password.is_some(), "reconnecting");
+        if let Some(p) = password {
+            self.password.replace(Some(crate::client::config::Password::new(p)));
+        }
         self.failed.set(false);
         self.connect();
+    }
+
+    /// Cancel while connecting: the attempt stops, the error page offers Reconnect.
+    pub fn cancel(self: &Rc<Self>) {
+        tracing::info!(address = %self.request.label, "connection cancelled");
+        // A requested disconnect: `disconnected("")`, which shows nothing by itself.
+        self.session.disconnect();
+        self.failed.set(true);
+        for w in self.windows.borrow().values() {
+            w.show_error(&Problem::cancelled());
+        }
     }
 
     fn disconnected(self: &Rc<Self>, reason: &str) {
@@ -242,8 +267,13 @@ impl Controller {
         if state.kiosk() && state.kiosk_quits_on_disconnect() {
             self.finish();
         }
+        let password_given = self.password.borrow().is_some() || self.request.launch.connection.password.is_some();
+        let problem = match self.session.last_error() {
+            Some(e) => Problem::describe(&e, password_given),
+            None => Problem::from_text(reason),
+        };
         for w in self.windows.borrow().values() {
-            w.show_error();
+            w.show_error(&problem);
         }
     }
 

@@ -11,6 +11,8 @@
 //! - [`session_window`]: a window showing one monitor: header bar, menu, overlay with Reconnect.
 //! - [`connect_window`]: the window without argument (address + recent connections).
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
+//! - [`error_page`] (template `ui/error-page.ui`) and [`problem`]: what a failed connection
+//!   shows: a title, one sentence, the password entry when asked, the detail behind an expander.
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
 //!
 //! UI definitions are `ui/*.ui`, compiled in with `include_str!`.
@@ -19,8 +21,10 @@ pub mod application;
 pub mod connect_window;
 pub mod controller;
 pub mod dialogs;
+pub mod error_page;
 mod gl_policy;
 pub mod keys;
+pub mod problem;
 pub mod recent;
 pub mod session_window;
 pub mod settings;

@@ -54,6 +54,8 @@ mod imp {
         pub(super) generation: Cell<u64>,
         pub(super) displays: RefCell<Vec<glib::WeakRef<Display>>>,
         pub(super) monitors: RefCell<BTreeMap<u8, Vec<MonitorHead>>>,
+        /// Why the last session ended (`None`: it was asked to, or still runs).
+        pub(super) last_error: RefCell<Option<Arc<ClientError>>>,
     }
 
     #[glib::object_subclass]
@@ -141,6 +143,7 @@ impl Session {
     /// A session already running is disconnected first.
     pub fn connect(&self, config: ConnectionConfig, options: SessionOptions) -> Result<(), ClientError> {
         self.disconnect();
+        self.imp().last_error.replace(None);
         let (handle, mut rx) = crate::client::connect(config, options)?;
         let imp = self.imp();
         let generation = imp.generation.get().wrapping_add(1);
@@ -188,6 +191,12 @@ impl Session {
     /// Whether a session runs (connecting or connected).
     pub fn is_running(&self) -> bool {
         self.imp().handle.borrow().is_some()
+    }
+
+    /// Why the last session ended, typed (the `disconnected` signal gives
+    /// its text); `None` after a requested disconnect or while running.
+    pub fn last_error(&self) -> Option<Arc<ClientError>> {
+        self.imp().last_error.borrow().clone()
     }
 
     /// The shared decoded surfaces of display channel `channel_id`, once it exists.
@@ -335,6 +344,7 @@ impl Session {
                 self.emit_by_name::<()>("monitors-changed", &[&u32::from(channel_id)]);
             }
             SessionEvent::Disconnected { error } => {
+                imp.last_error.replace(error.clone());
                 let text = error.map(|e| e.to_string());
                 if let Some(t) = &text {
                     tracing::info!(error = %t, "session ended");

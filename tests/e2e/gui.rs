@@ -3,6 +3,7 @@
 //! Wayland), and the keyboard grab on a desktop with a window manager (openbox).
 //! The GTK widget against a real Xspice: `tests/e2e/real/gui.rs`.
 
+mod error_page;
 mod keyboard_grab;
 mod release_hotkey;
 mod send_keys;

@@ -293,12 +293,20 @@ impl InputHandler {
 
         let keys = gtk::EventControllerKey::new();
         let this = Rc::clone(self);
-        keys.connect_key_pressed(move |_, _keyval, keycode, _state| {
+        keys.connect_key_pressed(move |ctrl, _keyval, keycode, _state| {
+            // Keys for a child (the overlay's entry and buttons: Tab moves between them)
+            // are theirs, not the guest's.
+            if ctrl.widget().is_some_and(|w| !w.has_focus()) {
+                return glib::Propagation::Proceed;
+            }
             this.key(keycode, true);
             glib::Propagation::Stop
         });
         let this = Rc::clone(self);
-        keys.connect_key_released(move |_, _keyval, keycode, _state| {
+        keys.connect_key_released(move |ctrl, _keyval, keycode, _state| {
+            if ctrl.widget().is_some_and(|w| !w.has_focus()) {
+                return;
+            }
             this.key(keycode, false);
         });
         keys.set_name(Some(CONTROLLER_NAME));
