@@ -3,32 +3,14 @@
 //! is never written anywhere), a server that accepts the connection and says nothing shows the
 //! time elapsed and Cancel while connecting, then a clear message with Reconnect.
 
-use crate::support::desktop::{Desktop, desktop_tools};
+use crate::support::desktop::{Desktop, desktop_tools, files_containing};
 use crate::support::mouse::wait_inputs_linked;
 use crate::support::tools::require_tools;
 use crate::support::wait::wait_until;
-use std::path::Path;
 use std::time::Duration;
 use sumac_test_server::{Fault, ServerConfig, TestServer};
 
 const SECRET: &str = "s3cret-Pw";
-
-/// Whether any file under `dir` contains `needle`.
-fn found_in(dir: &Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
-}
 
 #[test]
 fn password_prompt_asks_again_after_a_wrong_one_and_connects() {
@@ -62,7 +44,7 @@ fn password_prompt_asks_again_after_a_wrong_one_and_connects() {
     desktop.focus_guest(&server);
     desktop.screenshot("connected-after-password");
     // Never stored, never logged.
-    let hits = found_in(&desktop.out, SECRET);
+    let hits = files_containing(&desktop.out, SECRET);
     assert!(hits.is_empty(), "the password was written to {hits:?}");
 }
 

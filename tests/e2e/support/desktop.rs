@@ -10,7 +10,7 @@ use super::process::Guard;
 use super::tools::{DBUS, Tool, XDOTOOL, XTERM, XVFB};
 use super::wait::{WAIT, poll, wait_until};
 use super::x11::{self, Xvfb};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use sumac::proto::channel::inputs::InputsClient;
@@ -252,4 +252,21 @@ pub fn guest_keys_down(log: &[InputsEvent]) -> Vec<u32> {
         }
     }
     down
+}
+
+/// The files under `dir` that contain `needle` (a password must be in none).
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+    hits
 }
