@@ -59,6 +59,13 @@ impl AppState {
         Ok(())
     }
 
+    /// Opens what was typed in the connect window: as [`Self::open_address`],
+    /// except that text without a scheme (`host:port`, `host`) is a
+    /// `spice://` address unless it names an existing file.
+    pub fn open_typed(self: &Rc<Self>, text: &str) -> Result<(), String> {
+        self.open_address(&typed_address(text))
+    }
+
     /// A controller is done (its windows are closed).
     pub fn controller_finished(&self, controller: &Rc<Controller>, failed: bool) {
         if failed {
@@ -246,5 +253,47 @@ fn install_actions(state: &Rc<AppState>) {
         // GTK binds Ctrl+? itself only for a help overlay loaded from the app's
         // resources (gtk/help-overlay.ui); ours is set with `set_help_overlay`.
         app.set_accels_for_action("win.show-help-overlay", &["<Control>question"]);
+    }
+}
+
+/// What the connect window makes of typed text: URIs, existing files and
+/// what looks like a path (a `/`, a `.vv` name) as they are; anything else
+/// without a scheme (`host:port`, `host`) as `spice://text`.
+pub fn typed_address(text: &str) -> String {
+    typed_address_with(text, &|p| p.exists())
+}
+
+fn typed_address_with(text: &str, exists: &dyn Fn(&std::path::Path) -> bool) -> String {
+    let text = text.trim();
+    let looks_like_a_file = text.contains('/') || text.to_ascii_lowercase().ends_with(".vv");
+    if text.is_empty() || text == "-" || text.contains("://") || looks_like_a_file || exists(std::path::Path::new(text))
+    {
+        return text.to_owned();
+    }
+    format!("spice://{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_addresses() {
+        assert_eq!(typed_address(" 10.0.0.2:5900 "), "spice://10.0.0.2:5900");
+        assert_eq!(typed_address("vm.example"), "spice://vm.example");
+        assert_eq!(typed_address("spice+tls://h:5901"), "spice+tls://h:5901");
+        let here = |p: &std::path::Path| p == std::path::Path::new("h:5900");
+        assert_eq!(
+            typed_address_with("h:5900", &here),
+            "h:5900",
+            "an existing file stays a file"
+        );
+        assert_eq!(typed_address_with("h:5901", &here), "spice://h:5901");
+        assert_eq!(
+            typed_address("/no/such/vm.vv"),
+            "/no/such/vm.vv",
+            "a missing file is still a file"
+        );
+        assert_eq!(typed_address("vm.vv"), "vm.vv");
     }
 }

@@ -77,7 +77,7 @@ impl ConnectWindow {
             let error = p.error.clone();
             move |address: String| {
                 let Some(state) = state.upgrade() else { return };
-                match state.open_address(&address) {
+                match state.open_typed(&address) {
                     Ok(()) => window.close(),
                     Err(e) => {
                         error.set_text(&e);
