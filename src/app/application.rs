@@ -29,6 +29,9 @@ pub struct AppState {
     controllers: RefCell<Vec<Rc<Controller>>>,
     /// What was given on the command line, opened at the first activation.
     pending: RefCell<Option<ConnectRequest>>,
+    /// Why the command line's target cannot be opened (a missing or malformed
+    /// `.vv`, a bad URI): shown in a window at the first activation.
+    pending_error: RefCell<Option<String>>,
     /// Non-zero once a session ended with an error the user did not recover from.
     exit_code: Cell<u8>,
 }
@@ -85,14 +88,32 @@ impl AppState {
     }
 
     /// Shows the connect window (a new one unless one is open).
-    pub fn show_connect_window(self: &Rc<Self>) {
+    pub fn show_connect_window(self: &Rc<Self>) -> gtk::Window {
         for w in self.app.windows() {
             if w.widget_name() == ConnectWindow::WIDGET_NAME {
                 w.present();
-                return;
+                return w;
             }
         }
-        ConnectWindow::new(self).present();
+        let w = ConnectWindow::new(self);
+        w.present();
+        w.upcast()
+    }
+
+    /// An error found before any window exists, in a window of its own (the
+    /// app ends, with status 1, when it is closed).
+    fn show_startup_error(&self, text: &str) {
+        tracing::info!(error = %text, "startup error shown");
+        let dialog = adw::MessageDialog::new(
+            None::<&gtk::Window>,
+            Some(&gettext("Cannot Open the Connection")),
+            Some(text),
+        );
+        dialog.add_response("close", &gettext("_Close"));
+        dialog.set_default_response(Some("close"));
+        dialog.set_close_response("close");
+        dialog.set_application(Some(&self.app));
+        dialog.present();
     }
 }
 
@@ -147,21 +168,27 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     // loop: `-` reads stdin and a `.vv` with delete-this-file is consumed once.
     let pending = match &options.target {
         Some(t) => match ConnectRequest::from_target(t, &options) {
-            Ok(r) => Some(r),
+            Ok(r) => Some(Ok(r)),
             Err(e) => {
                 eprintln!("sumac: {e}");
-                return ExitCode::from(1);
+                Some(Err(e))
             }
         },
         None => None,
+    };
+    let (pending, pending_error) = match pending {
+        Some(Ok(r)) => (Some(r), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
     };
     let state = Rc::new(AppState {
         app: app.clone(),
         prefs: Prefs::open(),
         options,
         controllers: RefCell::new(Vec::new()),
+        exit_code: Cell::new(if pending_error.is_some() { 1 } else { 0 }),
         pending: RefCell::new(pending),
-        exit_code: Cell::new(0),
+        pending_error: RefCell::new(pending_error),
     });
     tracing::debug!(prefs = ?state.prefs, "starting");
     // Before any window exists: GTK picks its renderer with the first one.
@@ -170,10 +197,13 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     {
         let state = Rc::clone(&state);
         app.connect_activate(move |_| {
-            if let Some(request) = state.pending.borrow_mut().take() {
+            let error = state.pending_error.borrow_mut().take();
+            if let Some(e) = error {
+                state.show_startup_error(&e);
+            } else if let Some(request) = state.pending.borrow_mut().take() {
                 state.open_request(request);
             } else if state.controllers.borrow().is_empty() || state.app.windows().is_empty() {
-                state.show_connect_window();
+                let _ = state.show_connect_window();
             } else if let Some(w) = state.app.active_window() {
                 w.present();
             }
@@ -188,8 +218,9 @@ pub fn run(options: LaunchRequest) -> ExitCode {
                     .map_or_else(|| file.uri().to_string(), |p| p.display().to_string());
                 if let Err(e) = state.open_address(&address) {
                     tracing::error!(%address, error = %e, "cannot open");
-                    dialogs::show_error(state.app.active_window().as_ref(), &gettext("Cannot Connect"), &e);
-                    state.show_connect_window();
+                    // The connect window first, the error over it (never hidden behind it).
+                    let window = state.show_connect_window();
+                    dialogs::show_error(Some(&window), &gettext("Cannot Connect"), &e);
                 }
             }
         });
@@ -227,7 +258,7 @@ fn install_actions(state: &Rc<AppState>) {
         let state = Rc::downgrade(state);
         new_connection.connect_activate(move |_, _| {
             if let Some(state) = state.upgrade() {
-                state.show_connect_window();
+                let _ = state.show_connect_window();
             }
         });
     }

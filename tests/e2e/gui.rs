@@ -9,4 +9,5 @@ mod release_hotkey;
 mod send_keys;
 mod server_cursor;
 mod server_mouse;
+mod startup_error;
 mod wayland_pointer;
