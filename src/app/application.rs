@@ -46,10 +46,8 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Starts a session for `request` (its windows appear as monitors do).
+    /// The address goes to the recent connections once it has connected.
     pub fn open_request(self: &Rc<Self>, request: ConnectRequest) {
-        if let Some(address) = &request.recent {
-            self.prefs.add_recent(address);
-        }
         let controller = Controller::start(self, request);
         self.controllers.borrow_mut().push(controller);
     }

@@ -199,6 +199,10 @@ impl Controller {
             if let Some(this) = weak.upgrade() {
                 tracing::info!(address = %this.request.label, "connected");
                 this.failed.set(false);
+                // Only what connected is remembered.
+                if let (Some(state), Some(address)) = (this.state.upgrade(), &this.request.recent) {
+                    state.prefs.add_recent(address);
+                }
             }
         });
         let weak = Rc::downgrade(self);

@@ -5,6 +5,7 @@
 
 mod error_page;
 mod keyboard_grab;
+mod recent;
 mod release_hotkey;
 mod send_keys;
 mod server_cursor;
