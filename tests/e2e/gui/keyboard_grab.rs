@@ -132,8 +132,13 @@ fn nothing_is_grabbed_while_connecting() {
     })
     .expect("test server");
     let desktop = Desktop::start("connecting", &[&server.uri()]);
-    desktop.click_centre(&desktop.window);
-    desktop.wait_active(&desktop.window, "after a click into the connecting window");
+    // A click into the display, away from the overlay's Cancel button; again until the window
+    // manager has made the window active.
+    wait_until("the connecting window active after a click", || {
+        desktop.xdo(&["mousemove", "--window", &desktop.window, "--sync", "80", "200"]);
+        desktop.xdo(&["click", "1"]);
+        crate::support::wait::poll_until(Duration::from_secs(2), || desktop.active_window() == desktop.window)
+    });
     std::thread::sleep(Duration::from_millis(300));
     desktop.xdo(&["key", "alt+Tab"]);
     desktop.wait_active(&desktop.local, "Alt+Tab over the connecting window");
