@@ -39,6 +39,10 @@ mod x11;
 pub(crate) type Wake = Rc<dyn Fn()>;
 
 /// What the locked pointer did.
+#[cfg_attr(
+    not(all(any(feature = "x11", feature = "wayland"), unix, not(target_os = "macos"))),
+    allow(dead_code, reason = "only the X11 and Wayland backends lock the pointer")
+)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum PointerEvent {
     /// Relative motion, in device pixels (`logical: false`) or in logical
