@@ -29,6 +29,9 @@ pub struct AppState {
     controllers: RefCell<Vec<Rc<Controller>>>,
     /// What was given on the command line, opened at the first activation.
     pending: RefCell<Option<ConnectRequest>>,
+    /// Why the command line's target cannot be opened (a missing or malformed
+    /// `.vv`, a bad URI): shown in a window at the first activation.
+    pending_error: RefCell<Option<String>>,
     /// Non-zero once a session ended with an error the user did not recover from.
     exit_code: Cell<u8>,
 }
@@ -43,10 +46,8 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Starts a session for `request` (its windows appear as monitors do).
+    /// The address goes to the recent connections once it has connected.
     pub fn open_request(self: &Rc<Self>, request: ConnectRequest) {
-        if let Some(address) = &request.recent {
-            self.prefs.add_recent(address);
-        }
         let controller = Controller::start(self, request);
         self.controllers.borrow_mut().push(controller);
     }
@@ -57,6 +58,13 @@ impl AppState {
         let request = ConnectRequest::from_target(&Target::from_arg(address.trim()), &self.options)?;
         self.open_request(request);
         Ok(())
+    }
+
+    /// Opens what was typed in the connect window: as [`Self::open_address`],
+    /// except that text without a scheme (`host:port`, `host`) is a
+    /// `spice://` address unless it names an existing file.
+    pub fn open_typed(self: &Rc<Self>, text: &str) -> Result<(), String> {
+        self.open_address(&typed_address(text))
     }
 
     /// A controller is done (its windows are closed).
@@ -78,14 +86,32 @@ impl AppState {
     }
 
     /// Shows the connect window (a new one unless one is open).
-    pub fn show_connect_window(self: &Rc<Self>) {
+    pub fn show_connect_window(self: &Rc<Self>) -> gtk::Window {
         for w in self.app.windows() {
             if w.widget_name() == ConnectWindow::WIDGET_NAME {
                 w.present();
-                return;
+                return w;
             }
         }
-        ConnectWindow::new(self).present();
+        let w = ConnectWindow::new(self);
+        w.present();
+        w.upcast()
+    }
+
+    /// An error found before any window exists, in a window of its own (the
+    /// app ends, with status 1, when it is closed).
+    fn show_startup_error(&self, text: &str) {
+        tracing::info!(error = %text, "startup error shown");
+        let dialog = adw::MessageDialog::new(
+            None::<&gtk::Window>,
+            Some(&gettext("Cannot Open the Connection")),
+            Some(text),
+        );
+        dialog.add_response("close", &gettext("_Close"));
+        dialog.set_default_response(Some("close"));
+        dialog.set_close_response("close");
+        dialog.set_application(Some(&self.app));
+        dialog.present();
     }
 }
 
@@ -140,21 +166,27 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     // loop: `-` reads stdin and a `.vv` with delete-this-file is consumed once.
     let pending = match &options.target {
         Some(t) => match ConnectRequest::from_target(t, &options) {
-            Ok(r) => Some(r),
+            Ok(r) => Some(Ok(r)),
             Err(e) => {
                 eprintln!("sumac: {e}");
-                return ExitCode::from(1);
+                Some(Err(e))
             }
         },
         None => None,
+    };
+    let (pending, pending_error) = match pending {
+        Some(Ok(r)) => (Some(r), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
     };
     let state = Rc::new(AppState {
         app: app.clone(),
         prefs: Prefs::open(),
         options,
         controllers: RefCell::new(Vec::new()),
+        exit_code: Cell::new(if pending_error.is_some() { 1 } else { 0 }),
         pending: RefCell::new(pending),
-        exit_code: Cell::new(0),
+        pending_error: RefCell::new(pending_error),
     });
     tracing::debug!(prefs = ?state.prefs, "starting");
     // Before any window exists: GTK picks its renderer with the first one.
@@ -163,10 +195,13 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     {
         let state = Rc::clone(&state);
         app.connect_activate(move |_| {
-            if let Some(request) = state.pending.borrow_mut().take() {
+            let error = state.pending_error.borrow_mut().take();
+            if let Some(e) = error {
+                state.show_startup_error(&e);
+            } else if let Some(request) = state.pending.borrow_mut().take() {
                 state.open_request(request);
             } else if state.controllers.borrow().is_empty() || state.app.windows().is_empty() {
-                state.show_connect_window();
+                let _ = state.show_connect_window();
             } else if let Some(w) = state.app.active_window() {
                 w.present();
             }
@@ -181,8 +216,9 @@ pub fn run(options: LaunchRequest) -> ExitCode {
                     .map_or_else(|| file.uri().to_string(), |p| p.display().to_string());
                 if let Err(e) = state.open_address(&address) {
                     tracing::error!(%address, error = %e, "cannot open");
-                    dialogs::show_error(state.app.active_window().as_ref(), &gettext("Cannot Connect"), &e);
-                    state.show_connect_window();
+                    // The connect window first, the error over it (never hidden behind it).
+                    let window = state.show_connect_window();
+                    dialogs::show_error(Some(&window), &gettext("Cannot Connect"), &e);
                 }
             }
         });
@@ -220,7 +256,7 @@ fn install_actions(state: &Rc<AppState>) {
         let state = Rc::downgrade(state);
         new_connection.connect_activate(move |_, _| {
             if let Some(state) = state.upgrade() {
-                state.show_connect_window();
+                let _ = state.show_connect_window();
             }
         });
     }
@@ -246,5 +282,47 @@ fn install_actions(state: &Rc<AppState>) {
         // GTK binds Ctrl+? itself only for a help overlay loaded from the app's
         // resources (gtk/help-overlay.ui); ours is set with `set_help_overlay`.
         app.set_accels_for_action("win.show-help-overlay", &["<Control>question"]);
+    }
+}
+
+/// What the connect window makes of typed text: URIs, existing files and
+/// what looks like a path (a `/`, a `.vv` name) as they are; anything else
+/// without a scheme (`host:port`, `host`) as `spice://text`.
+pub fn typed_address(text: &str) -> String {
+    typed_address_with(text, &|p| p.exists())
+}
+
+fn typed_address_with(text: &str, exists: &dyn Fn(&std::path::Path) -> bool) -> String {
+    let text = text.trim();
+    let looks_like_a_file = text.contains('/') || text.to_ascii_lowercase().ends_with(".vv");
+    if text.is_empty() || text == "-" || text.contains("://") || looks_like_a_file || exists(std::path::Path::new(text))
+    {
+        return text.to_owned();
+    }
+    format!("spice://{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_addresses() {
+        assert_eq!(typed_address(" 10.0.0.2:5900 "), "spice://10.0.0.2:5900");
+        assert_eq!(typed_address("vm.example"), "spice://vm.example");
+        assert_eq!(typed_address("spice+tls://h:5901"), "spice+tls://h:5901");
+        let here = |p: &std::path::Path| p == std::path::Path::new("h:5900");
+        assert_eq!(
+            typed_address_with("h:5900", &here),
+            "h:5900",
+            "an existing file stays a file"
+        );
+        assert_eq!(typed_address_with("h:5901", &here), "spice://h:5901");
+        assert_eq!(
+            typed_address("/no/such/vm.vv"),
+            "/no/such/vm.vv",
+            "a missing file is still a file"
+        );
+        assert_eq!(typed_address("vm.vv"), "vm.vv");
     }
 }

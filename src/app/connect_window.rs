@@ -77,7 +77,7 @@ impl ConnectWindow {
             let error = p.error.clone();
             move |address: String| {
                 let Some(state) = state.upgrade() else { return };
-                match state.open_address(&address) {
+                match state.open_typed(&address) {
                     Ok(()) => window.close(),
                     Err(e) => {
                         error.set_text(&e);
@@ -119,7 +119,7 @@ impl ConnectWindow {
     }
 }
 
-fn fill_recent(state: &AppState, p: &Parts) {
+fn fill_recent(state: &Rc<AppState>, p: &Parts) {
     let list = state.prefs.recent();
     p.recent_title.set_visible(!list.is_empty());
     p.recent.set_visible(!list.is_empty());
@@ -133,6 +133,30 @@ fn fill_recent(state: &AppState, p: &Parts) {
             })
             .activatable(true)
             .build();
+        let remove = gtk::Button::builder()
+            .icon_name("user-trash-symbolic")
+            .tooltip_text(gettext("Remove From Recent Connections"))
+            .valign(gtk::Align::Center)
+            .build();
+        remove.add_css_class("flat");
+        {
+            let state = Rc::downgrade(state);
+            let list = p.recent.clone();
+            let title = p.recent_title.clone();
+            let row = row.clone();
+            let address = address.clone();
+            remove.connect_clicked(move |_| {
+                if let Some(state) = state.upgrade() {
+                    state.prefs.remove_recent(&address);
+                }
+                list.remove(&row);
+                if list.first_child().is_none() {
+                    list.set_visible(false);
+                    title.set_visible(false);
+                }
+            });
+        }
+        row.add_suffix(&remove);
         row.add_suffix(&gtk::Image::from_icon_name("go-next-symbolic"));
         // The row carries its address in its name (read back on activation).
         row.set_widget_name(&address);

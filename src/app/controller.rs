@@ -6,6 +6,7 @@
 //! application).
 
 use super::application::AppState;
+use super::problem::Problem;
 use super::session_window::{SessionWindow, apply_accels, window_title};
 use super::settings::keys;
 use crate::client::ConnectionConfig;
@@ -98,12 +99,12 @@ fn host_label(c: &ConnectionConfig) -> Option<String> {
     })
 }
 
-/// The display's release hotkey when nothing else names one: Ctrl+Alt
-/// (spice-gtk's grab sequence).
+/// The display's release hotkey when nothing else names one: Shift+F12
+/// (remote-viewer's).
 pub fn default_release_hotkey() -> Hotkey {
     Hotkey {
-        modifiers: Modifiers::CONTROL.with(Modifiers::ALT),
-        key: None,
+        modifiers: Modifiers::SHIFT,
+        key: Some("F12".to_owned()),
     }
 }
 
@@ -117,7 +118,7 @@ pub fn release_hotkey(from_launch: Option<&Hotkey>, preference: &str) -> Hotkey 
     match Hotkey::parse_for(HotkeyAction::ReleaseCursor, preference) {
         Ok(h) => h,
         Err(e) => {
-            tracing::warn!(error = %e, "invalid grab-hotkey preference; using Ctrl+Alt");
+            tracing::warn!(error = %e, "invalid grab-hotkey preference; using Shift+F12");
             default_release_hotkey()
         }
     }
@@ -151,9 +152,10 @@ pub struct Controller {
     windows: RefCell<BTreeMap<MonitorKey, Rc<SessionWindow>>>,
     /// The last disconnect was an error (cleared by a reconnect).
     failed: Cell<bool>,
-    finished: Cell<bool>,
-    /// A password typed after the server refused the session's one.
+    /// A password typed on the error page: in memory for this session's
+    /// reconnects only, never stored.
     password: RefCell<Option<crate::client::config::Password>>,
+    finished: Cell<bool>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -175,8 +177,8 @@ impl Controller {
             session: Session::new(),
             windows: RefCell::new(BTreeMap::new()),
             failed: Cell::new(false),
-            finished: Cell::new(false),
             password: RefCell::new(None),
+            finished: Cell::new(false),
         });
         this.connect_signals();
         super::guest_agent::attach(&state.app, &this.session);
@@ -203,6 +205,10 @@ impl Controller {
             if let Some(this) = weak.upgrade() {
                 tracing::info!(address = %this.request.label, "connected");
                 this.failed.set(false);
+                // Only what connected is remembered.
+                if let (Some(state), Some(address)) = (this.state.upgrade(), &this.request.recent) {
+                    state.prefs.add_recent(address);
+                }
             }
         });
         let weak = Rc::downgrade(self);
@@ -215,8 +221,9 @@ impl Controller {
         self.session.connect_channel_failed(move |_, channel, error| {
             if let Some(this) = weak.upgrade() {
                 tracing::warn!(%channel, %error, "a channel failed");
+                let problem = Problem::channel_failed(channel, error);
                 for w in this.windows.borrow().values() {
-                    w.show_error();
+                    w.show_error(&problem);
                 }
             }
         });
@@ -259,7 +266,15 @@ impl Controller {
 
     /// The Reconnect button.
     pub fn reconnect(self: &Rc<Self>) {
-        tracing::info!(address = %self.request.label, "reconnecting");
+        self.reconnect_with(None);
+    }
+
+    /// Reconnect from the error page, with the password typed there (if it asked for one).
+    pub fn reconnect_with(self: &Rc<Self>, password: Option<String>) {
+        tracing::info!(address = %self.request.label, with_password = password.is_some(), "reconnecting");
+        if let Some(p) = password {
+            self.password.replace(Some(crate::client::config::Password::new(p)));
+        }
         self.failed.set(false);
         self.connect();
     }
@@ -274,6 +289,17 @@ impl Controller {
             &gettext("USB Redirection Error"),
             text,
         );
+    }
+
+    /// Cancel while connecting: the attempt stops, the error page offers Reconnect.
+    pub fn cancel(self: &Rc<Self>) {
+        tracing::info!(address = %self.request.label, "connection cancelled");
+        // A requested disconnect: `disconnected("")`, which shows nothing by itself.
+        self.session.disconnect();
+        self.failed.set(true);
+        for w in self.windows.borrow().values() {
+            w.show_error(&Problem::cancelled());
+        }
     }
 
     fn disconnected(self: &Rc<Self>, reason: &str) {
@@ -291,27 +317,14 @@ impl Controller {
         if state.kiosk() && state.kiosk_quits_on_disconnect() {
             self.finish();
         }
-        for w in self.windows.borrow().values() {
-            w.show_error();
-        }
-        if self.session.auth_failed() && !state.kiosk() {
-            self.ask_password();
-        }
-    }
-
-    /// The server refused the password: ask for it, and connect again with it.
-    fn ask_password(self: &Rc<Self>) {
-        let Some(parent) = self.windows.borrow().values().next().map(|w| w.window.clone()) else {
-            return;
+        let password_given = self.password.borrow().is_some() || self.request.launch.connection.password.is_some();
+        let problem = match self.session.last_error() {
+            Some(e) => Problem::describe(&e, password_given),
+            None => Problem::from_text(reason),
         };
-        let weak = Rc::downgrade(self);
-        super::password::ask(parent.upcast_ref(), move |password| {
-            let (Some(this), Some(pw)) = (weak.upgrade(), password) else {
-                return;
-            };
-            this.password.replace(Some(crate::client::config::Password::new(pw)));
-            this.reconnect();
-        });
+        for w in self.windows.borrow().values() {
+            w.show_error(&problem);
+        }
     }
 
     fn monitors_changed(self: &Rc<Self>, channel: u8) {
@@ -545,10 +558,10 @@ mod tests {
         // Else the preference (modifiers alone are fine for this action).
         assert_eq!(release_hotkey(None, "shift+f12"), hk("shift+f12"));
         assert_eq!(release_hotkey(None, "ctrl+shift"), hk("ctrl+shift"));
-        // A broken preference: Ctrl+Alt.
-        assert_eq!(release_hotkey(None, "ctrl+nope+x"), hk("ctrl+alt"));
+        // A broken preference: Shift+F12.
+        assert_eq!(release_hotkey(None, "ctrl+nope+x"), hk("shift+f12"));
         assert_eq!(release_hotkey(None, ""), default_release_hotkey());
-        assert_eq!(default_release_hotkey(), hk("ctrl+alt"));
+        assert_eq!(default_release_hotkey(), hk("shift+f12"));
         // What a .vv file says reaches the request.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vm.vv");

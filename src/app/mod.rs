@@ -12,7 +12,8 @@
 //!   `audio_controls`: its volume button and microphone indicator.
 //! - [`connect_window`]: the window without argument (address + recent connections).
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
-//! - [`password`]: the password dialog when the server refuses the session's password.
+//! - [`error_page`] (template `ui/error-page.ui`) and [`problem`]: what a failed connection
+//!   shows: a title, one sentence, the password entry when asked, the detail behind an expander.
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
 //! - `guest_agent`: clipboard/auto-resize preferences, Send File…, the resize toggle, refusal
 //!   messages; [`transfers`]: the File Transfers window.
@@ -24,10 +25,11 @@ mod audio_controls;
 pub mod connect_window;
 pub mod controller;
 pub mod dialogs;
+pub mod error_page;
 mod gl_policy;
 mod guest_agent;
 pub mod keys;
-pub mod password;
+pub mod problem;
 pub mod recent;
 pub mod session_window;
 pub mod settings;

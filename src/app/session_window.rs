@@ -1,11 +1,15 @@
 //! A session window: one guest monitor in a [`Display`], a header bar with
-//! the main menu (`ui/session-menu.ui`), the window actions behind the menu
-//! and the hotkeys, and the Reconnect button on the display's error overlay.
+//! the Send Key menu and the main menu (`ui/session-menu.ui`), the window
+//! actions behind the menu and the hotkeys; over the display while
+//! connecting the time elapsed and Cancel, and after a failure the
+//! [`ErrorPage`] (title, sentence, password entry, Reconnect, details).
 //! Kiosk mode: fullscreen, no header bar, no close.
 
 use super::controller::Controller;
 use super::dialogs;
+use super::error_page::ErrorPage;
 use super::keys::{combo_by_id, send_key_combos};
+use super::problem::Problem;
 use crate::client::vv::hotkey::{Hotkey, HotkeyAction, Hotkeys, Modifiers};
 use crate::gtk::display::{Display, OverlayState};
 use crate::i18n::{gettext, gettext_f};
@@ -53,7 +57,13 @@ pub struct SessionWindow {
     pub window: gtk::ApplicationWindow,
     pub display: Display,
     header: gtk::HeaderBar,
-    reconnect: gtk::Button,
+    error_page: ErrorPage,
+    /// "Connecting… N s" and Cancel, over the display while connecting.
+    connecting: gtk::Box,
+    elapsed: gtk::Label,
+    cancel: gtk::Button,
+    /// Ticks the elapsed time while connecting.
+    ticker: std::cell::RefCell<Option<glib::SourceId>>,
     kiosk: bool,
     /// Set by the controller when closing is allowed in kiosk mode.
     allow_close: Cell<bool>,
@@ -65,6 +75,12 @@ pub struct SessionWindow {
     fitted: Cell<Option<(u32, u32)>>,
     /// What the title says while the pointer is grabbed ([`grab_hint`]).
     grab_hint: String,
+}
+
+impl Drop for SessionWindow {
+    fn drop(&mut self) {
+        self.stop_ticker();
+    }
 }
 
 impl std::fmt::Debug for SessionWindow {
@@ -98,7 +114,8 @@ impl SessionWindow {
             .primary(true)
             .build();
         let builder = gtk::Builder::from_string(include_str!("../../ui/session-menu.ui"));
-        if let Some(section) = builder.object::<gio::Menu>("send_keys") {
+        let send_keys = builder.object::<gio::Menu>("send_keys");
+        if let Some(section) = &send_keys {
             for combo in send_key_combos() {
                 let item = gio::MenuItem::new(Some(&combo.label), None);
                 item.set_action_and_target_value(Some("win.send-key"), Some(&combo.id.to_variant()));
@@ -115,13 +132,16 @@ impl SessionWindow {
             .action_name("win.fullscreen")
             .build();
         header.pack_end(&fullscreen_button);
-        let cad = gtk::Button::builder()
+        // The Send Key menu: nothing that can reboot the guest on a single click.
+        let send_keys_button = gtk::MenuButton::builder()
             .icon_name("input-keyboard-symbolic")
-            .tooltip_text(gettext("Send Ctrl+Alt+Del"))
-            .action_name("win.send-key")
-            .action_target(&"ctrl-alt-del".to_variant())
+            .tooltip_text(gettext("Send Key"))
             .build();
-        header.pack_start(&cad);
+        send_keys_button.set_widget_name("sumac-send-keys");
+        if let Some(section) = &send_keys {
+            send_keys_button.set_menu_model(Some(section));
+        }
+        header.pack_start(&send_keys_button);
         header.pack_start(&usb_button(&display));
         if !kiosk {
             window.set_titlebar(Some(&header));
@@ -131,18 +151,32 @@ impl SessionWindow {
         window.set_child(Some(&display));
         window.set_help_overlay(Some(&dialogs::shortcuts_window_for(hotkeys)));
 
-        let reconnect = gtk::Button::builder()
-            .label(gettext("_Reconnect"))
+        let error_page = ErrorPage::new();
+        let elapsed = gtk::Label::new(None);
+        elapsed.add_css_class("dim-label");
+        elapsed.add_css_class("numeric");
+        let cancel = gtk::Button::builder()
+            .label(gettext("_Cancel"))
             .use_underline(true)
             .build();
-        reconnect.add_css_class("suggested-action");
-        reconnect.add_css_class("pill");
-        reconnect.set_widget_name("sumac-reconnect");
+        cancel.add_css_class("pill");
+        cancel.set_widget_name("sumac-cancel");
+        let connecting = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .spacing(12)
+            .halign(gtk::Align::Center)
+            .build();
+        connecting.append(&elapsed);
+        connecting.append(&cancel);
         let this = Rc::new(Self {
             window,
             display,
             header,
-            reconnect,
+            error_page,
+            connecting,
+            elapsed,
+            cancel: cancel.clone(),
+            ticker: std::cell::RefCell::new(None),
             kiosk,
             allow_close: Cell::new(!kiosk),
             closing_by_controller: Cell::new(false),
@@ -153,7 +187,7 @@ impl SessionWindow {
         this.install_actions(controller);
         super::guest_agent::install_window_actions(&this.window, &this.display);
         {
-            // "(Press Ctrl+Alt to release pointer)" in the title while grabbed, as remote-viewer.
+            // "(Press Shift+F12 to release pointer)" in the title while grabbed, as remote-viewer.
             let weak = Rc::downgrade(&this);
             this.display.connect_mouse_grabbed_notify(move |d| {
                 if let Some(this) = weak.upgrade() {
@@ -164,13 +198,35 @@ impl SessionWindow {
             });
         }
         {
-            let controller = Rc::downgrade(controller);
-            this.reconnect.connect_clicked(move |_| {
-                if let Some(c) = controller.upgrade() {
-                    c.reconnect();
+            let weak = Rc::downgrade(controller);
+            this.error_page.connect_retry(move |password| {
+                if let Some(c) = weak.upgrade() {
+                    c.reconnect_with(password);
+                }
+            });
+            let weak = Rc::downgrade(controller);
+            cancel.connect_clicked(move |_| {
+                if let Some(c) = weak.upgrade() {
+                    c.cancel();
                 }
             });
         }
+        {
+            // The guest shows: the connecting widgets' clock stops.
+            let weak = Rc::downgrade(&this);
+            this.display.connect_ready_notify(move |d| {
+                if let Some(this) = weak.upgrade()
+                    && d.ready()
+                {
+                    this.stop_ticker();
+                    // The keyboard goes back to the guest once it shows.
+                    if this.cancel.has_focus() {
+                        d.grab_focus();
+                    }
+                }
+            });
+        }
+        this.show_connecting();
         {
             let weak = Rc::downgrade(&this);
             this.window.connect_fullscreened_notify(move |w| {
@@ -194,6 +250,7 @@ impl SessionWindow {
                     return glib::Propagation::Stop;
                 }
                 this.closed.set(true);
+                this.stop_ticker();
                 if !this.closing_by_controller.get()
                     && let Some(c) = controller.upgrade()
                 {
@@ -381,17 +438,52 @@ impl SessionWindow {
         group.add_action(&details);
     }
 
-    /// Shows the error overlay with the Reconnect button.
-    pub fn show_error(&self) {
-        self.display.set_overlay_actions(&[self.reconnect.clone().upcast()]);
-        self.reconnect.grab_focus();
+    /// Shows the error page for `problem` over the display.
+    pub fn show_error(&self, problem: &Problem) {
+        self.stop_ticker();
+        // The page says it all: no raw error text above it.
+        self.display.set_overlay_state(OverlayState::Error(String::new()));
+        self.error_page.show_problem(problem);
+        self.display.set_overlay_actions(&[self.error_page.clone().upcast()]);
+        self.error_page.focus();
     }
 
-    /// Back to "Connecting…" without the Reconnect button (a new attempt runs).
+    /// Back to "Connecting…" with the time elapsed and Cancel (a new attempt runs).
     pub fn clear_error(&self) {
-        self.display.set_overlay_actions(&[]);
+        // Reconnect pressed on the page: the keyboard stays on the overlay (Cancel).
+        let from_page = gtk::prelude::GtkWindowExt::focus(&self.window)
+            .is_some_and(|f| f.is_ancestor(&self.error_page) || f == *self.error_page.upcast_ref::<gtk::Widget>());
         if matches!(self.display.overlay_state(), OverlayState::Error(_)) {
             self.display.set_overlay_state(OverlayState::Connecting);
+        }
+        self.show_connecting();
+        if from_page {
+            self.cancel.grab_focus();
+        }
+    }
+
+    /// "Connecting…" with the seconds elapsed since now, and Cancel.
+    fn show_connecting(&self) {
+        self.stop_ticker();
+        self.display.set_overlay_actions(&[self.connecting.clone().upcast()]);
+        let start = std::time::Instant::now();
+        let label = self.elapsed.downgrade();
+        // Always Continue: the source ends only through stop_ticker (its id stays valid).
+        let tick = move || {
+            if let Some(label) = label.upgrade() {
+                let secs = start.elapsed().as_secs().to_string();
+                label.set_text(&gettext_f("{seconds} s", &[("seconds", &secs)]));
+            }
+            glib::ControlFlow::Continue
+        };
+        tick();
+        self.ticker
+            .replace(Some(glib::timeout_add_local(std::time::Duration::from_secs(1), tick)));
+    }
+
+    fn stop_ticker(&self) {
+        if let Some(source) = self.ticker.take() {
+            source.remove();
         }
     }
 

@@ -28,7 +28,7 @@ pub mod keys {
 fn default_string(key: &str) -> &'static str {
     match key {
         keys::RENDERER => "auto",
-        keys::GRAB_HOTKEY => "ctrl+alt",
+        keys::GRAB_HOTKEY => "shift+f12",
         _ => "",
     }
 }
@@ -172,6 +172,20 @@ impl Prefs {
         if !super::recent::push(&mut list, address) {
             return;
         }
+        self.store_recent(&list);
+    }
+
+    /// Forgets `address` (as [`Self::recent`] lists it).
+    pub fn remove_recent(&self, address: &str) {
+        let mut list = self.recent();
+        let before = list.len();
+        list.retain(|e| e != address);
+        if list.len() != before {
+            self.store_recent(&list);
+        }
+    }
+
+    fn store_recent(&self, list: &[String]) {
         let refs: Vec<&str> = list.iter().map(String::as_str).collect();
         match &mut *self.backend.borrow_mut() {
             Backend::Settings(s) => {
@@ -245,7 +259,7 @@ mod tests {
         let p = Prefs::with_key_file(path.clone());
         assert_eq!(p.string(keys::RENDERER), "auto");
         assert!(p.boolean(keys::SCALING));
-        assert_eq!(p.string(keys::GRAB_HOTKEY), "ctrl+alt");
+        assert_eq!(p.string(keys::GRAB_HOTKEY), "shift+f12");
         p.set_string(keys::RENDERER, "cairo");
         p.set_boolean(keys::SCALING, false);
         p.add_recent("spice://a:5900?password=secret");
@@ -258,6 +272,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("secret"));
         assert!(text.contains("recent-connections=/tmp/b.vv;spice://a:5900;"), "{text}");
-        assert_eq!(q.key_file_path(), Some(path));
+        assert_eq!(q.key_file_path(), Some(path.clone()));
+        q.remove_recent("spice://a:5900");
+        q.remove_recent("not there");
+        assert_eq!(Prefs::with_key_file(path).recent(), ["/tmp/b.vv"]);
     }
 }

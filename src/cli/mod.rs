@@ -92,6 +92,32 @@ struct Args {
     /// Print debug information
     #[arg(long = "debug")]
     debug: bool,
+    /// Show all help options (as remote-viewer)
+    #[arg(long = "help-all")]
+    help_all: bool,
+    /// Show the SPICE options
+    #[arg(long = "help-spice")]
+    help_spice: bool,
+    /// Show the GTK options
+    #[arg(long = "help-gtk")]
+    help_gtk: bool,
+    /// Cursor display mode (accepted for remote-viewer compatibility; Sumac follows the mouse mode)
+    #[arg(
+        long = "cursor",
+        value_name = "MODE",
+        help_heading = "Compatibility (accepted, no effect)"
+    )]
+    cursor: Option<String>,
+    /// Share the client session (accepted for remote-viewer compatibility)
+    #[arg(short = 's', long = "shared", help_heading = "Compatibility (accepted, no effect)")]
+    shared: bool,
+    /// X display to use (accepted for remote-viewer compatibility; Sumac uses $DISPLAY / $WAYLAND_DISPLAY)
+    #[arg(
+        long = "display",
+        value_name = "DISPLAY",
+        help_heading = "Compatibility (accepted, no effect)"
+    )]
+    display: Option<String>,
 
     #[command(flatten)]
     spice: SpiceArgs,
@@ -141,6 +167,26 @@ pub fn help_text() -> String {
     Args::command().render_long_help().to_string()
 }
 
+/// The options under `heading` in the `--help` text (remote-viewer's
+/// `--help-spice`, `--help-gtk`), with the usage line.
+fn group_help(heading: &str) -> String {
+    let full = help_text();
+    let usage = full.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default();
+    let mut out = format!("{usage}\n\n{heading}:\n");
+    let mut inside = false;
+    for line in full.lines() {
+        if line.trim_end().ends_with(':') && !line.starts_with(' ') {
+            inside = line.trim_end().trim_end_matches(':') == heading;
+            continue;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// The `--version` text.
 pub fn version_text() -> String {
     format!("sumac {}\n", env!("CARGO_PKG_VERSION"))
@@ -182,6 +228,17 @@ where
     if args.spice.spice_gtk_version {
         return Ok(Parsed::Exit(spice_version_text("sumac")));
     }
+    if args.help_all {
+        return Ok(Parsed::Exit(help_text()));
+    }
+    if args.help_spice {
+        return Ok(Parsed::Exit(group_help("SPICE options")));
+    }
+    if args.help_gtk {
+        return Ok(Parsed::Exit(group_help("Compatibility (accepted, no effect)")));
+    }
+    // Accepted so that remote-viewer's command lines work; nothing to do with them.
+    let _ = (args.cursor, args.shared, args.display);
     let debug = args.debug || args.spice.spice_debug;
     Ok(Parsed::Run(LaunchRequest {
         target: args.target.as_deref().map(Target::from_arg),

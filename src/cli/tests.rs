@@ -381,3 +381,22 @@ fn usb_options_reach_the_session() {
         .unwrap();
     assert!(!off.session.usb.enabled);
 }
+
+#[test]
+fn remote_viewer_help_groups_and_compatibility_options() {
+    let text = |args: &[&str]| match parse_args(args) {
+        Ok(Parsed::Exit(t)) => t,
+        other => panic!("{args:?}: {other:?}"),
+    };
+    let all = text(&["--help-all"]);
+    assert!(all.contains("SPICE options") && all.contains("--zoom"), "{all}");
+    let spice = text(&["--help-spice"]);
+    assert!(spice.contains("--spice-ca-file"), "{spice}");
+    assert!(!spice.contains("--zoom"), "{spice}");
+    let gtk = text(&["--help-gtk"]);
+    assert!(gtk.contains("--display"), "{gtk}");
+    let r = run(&["--cursor=local", "-s", "--display", ":1", "spice://h:5900"]);
+    assert_eq!(r.target, Some(Target::Uri("spice://h:5900".into())));
+    let r = run(&["--shared", "--cursor", "auto", "spice://h:5900"]);
+    assert!(r.target.is_some());
+}

@@ -93,6 +93,8 @@ mod imp {
         pub(super) monitors: RefCell<BTreeMap<u8, Vec<MonitorHead>>>,
         /// The USB device list model, made by the first `usb_devices()`.
         pub(super) usb_model: RefCell<Option<gtk::gio::ListStore>>,
+        /// Why the last session ended (`None`: it was asked to, or still runs).
+        pub(super) last_error: RefCell<Option<Arc<ClientError>>>,
     }
 
     impl Default for Session {
@@ -119,6 +121,7 @@ mod imp {
                 displays: RefCell::default(),
                 monitors: RefCell::default(),
                 usb_model: RefCell::default(),
+                last_error: RefCell::default(),
             }
         }
     }
@@ -246,6 +249,7 @@ impl Session {
     /// used ([`shared_video`]).
     pub fn connect(&self, config: ConnectionConfig, options: SessionOptions) -> Result<(), ClientError> {
         self.disconnect();
+        self.imp().last_error.replace(None);
         let mut options = self.audio_options(options);
         if options.media.video.is_none()
             && let Some(v) = shared_video()
@@ -329,6 +333,12 @@ impl Session {
     /// Whether a session runs (connecting or connected).
     pub fn is_running(&self) -> bool {
         self.imp().handle.borrow().is_some()
+    }
+
+    /// Why the last session ended, typed (the `disconnected` signal gives
+    /// its text); `None` after a requested disconnect or while running.
+    pub fn last_error(&self) -> Option<Arc<ClientError>> {
+        self.imp().last_error.borrow().clone()
     }
 
     /// The shared decoded surfaces of display channel `channel_id`, once it exists.
@@ -563,6 +573,7 @@ impl Session {
                 if imp.auth_failed.replace(auth) != auth {
                     self.notify_auth_failed();
                 }
+                imp.last_error.replace(error.clone());
                 let text = error.map(|e| e.to_string());
                 if let Some(t) = &text {
                     tracing::info!(error = %t, "session ended");

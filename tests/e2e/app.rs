@@ -9,6 +9,7 @@
 
 use crate::support::app::{App, SUMAC};
 use crate::support::artifact_dir;
+use crate::support::desktop::{guest_key_presses, guest_keys_down};
 use crate::support::image::RgbImage;
 use crate::support::process::pid_alive;
 use crate::support::tools::{DBUS, IMPORT, Tool, XDOTOOL, XVFB, require_tools};
@@ -310,15 +311,17 @@ fn app_connect_window_opens_a_session_and_remembers_it() {
     let id = find_window(&x, "Connect", &app);
     let img = capture(&x, &id);
     assert!(img.width >= 400 && img.height >= 300, "{img:?}");
-    // Type an address and press Enter: the session window opens.
+    // Type `host:port` (no scheme: a SPICE address, not a file name) and press Enter: the
+    // session window opens.
     let uri = server.uri();
+    let typed = uri.strip_prefix("spice://").expect("a spice:// URI");
     x.command("xdotool")
         .args(["mousemove", "--window", &id, "100", "100"])
         .status()
         .unwrap();
     x.command("xdotool").args(["windowfocus", &id]).status().unwrap();
     x.command("xdotool")
-        .args(["type", "--delay", "20", &uri])
+        .args(["type", "--delay", "20", typed])
         .status()
         .unwrap();
     x.command("xdotool").args(["key", "Return"]).status().unwrap();
@@ -489,53 +492,6 @@ fn wait_new_window(x: &Xvfb, before: &[String], app: &App, what: &str) -> String
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// Set-1 scancodes (without the E0 prefix) of the keys the guest saw go down.
-fn guest_key_presses(log: &[sumac_test_server::inputs::InputsEvent]) -> Vec<u32> {
-    use sumac::proto::channel::inputs::InputsClient;
-    let mut presses = Vec::new();
-    for e in log {
-        match &e.msg {
-            InputsClient::KeyDown { code } => presses.push(code & 0x7f),
-            InputsClient::KeyScancode(bytes) => presses.extend(
-                bytes
-                    .iter()
-                    .filter(|b| **b != 0xe0 && **b & 0x80 == 0)
-                    .map(|b| u32::from(*b)),
-            ),
-            _ => {}
-        }
-    }
-    presses
-}
-
-/// Set-1 scancodes (without the E0 prefix) the guest has down at the end of
-/// `log` (a release of a key it never saw pressed counts for nothing).
-fn guest_keys_down(log: &[sumac_test_server::inputs::InputsEvent]) -> Vec<u32> {
-    use sumac::proto::channel::inputs::InputsClient;
-    let mut down: Vec<u32> = Vec::new();
-    let mut apply = |code: u32, press: bool| {
-        if press {
-            if !down.contains(&code) {
-                down.push(code);
-            }
-        } else {
-            down.retain(|c| *c != code);
-        }
-    };
-    for e in log {
-        match &e.msg {
-            InputsClient::KeyDown { code } => apply(code & 0x7f, true),
-            InputsClient::KeyUp { code } => apply(code & 0x7f, false),
-            InputsClient::KeyScancode(bytes) => bytes
-                .iter()
-                .filter(|b| **b != 0xe0)
-                .for_each(|b| apply(u32::from(b & 0x7f), b & 0x80 == 0)),
-            _ => {}
-        }
-    }
-    down
 }
 
 /// Ctrl+? opens the keyboard-shortcuts window, from the session window and

@@ -1,12 +1,18 @@
 //! The `sumac` app on a private Xvfb (or weston) against the test server: the guest cursor
-//! drawn by each software layer, and server mouse mode (pointer grab on X11, pointer lock on
-//! Wayland), and the USB devices dialog following a session. The GTK widget against a real
-//! Xspice: `tests/e2e/real/gui.rs`.
+//! drawn by each software layer, server mouse mode (pointer grab on X11, pointer lock on
+//! Wayland), the keyboard grab on a desktop with a window manager (openbox), the guest agent
+//! through the app, and the USB devices dialog following a session. The GTK widget against a
+//! real Xspice: `tests/e2e/real/gui.rs`.
 
 mod agent;
 mod agent_drop;
+mod error_page;
+mod keyboard_grab;
+mod recent;
 mod release_hotkey;
+mod send_keys;
 mod server_cursor;
 mod server_mouse;
+mod startup_error;
 mod usb_dialog;
 mod wayland_pointer;

@@ -425,6 +425,7 @@ impl Display {
     }
 
     pub(super) fn set_overlay(&self, state: OverlayState) {
+        let state_is_hidden = state == OverlayState::Hidden;
         let changed = {
             let mut o = self.overlay.borrow_mut();
             match o.as_mut() {
@@ -437,6 +438,11 @@ impl Display {
         };
         if changed {
             self.obj().queue_resize();
+            // Nothing is grabbed over the connecting or error screen.
+            let input = self.input.borrow().clone();
+            if let Some(input) = input {
+                input.set_live(state_is_hidden);
+            }
         }
     }
 }

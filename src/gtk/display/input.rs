@@ -2,31 +2,32 @@
 //! feeding the session's [`InputsHandle`].
 //!
 //! - Keyboard: GDK hardware keycodes → PC XT scancodes
-//!   ([`sumac_platform::keymap`]) → KEY_DOWN/KEY_UP. While the widget has the
-//!   focus the keyboard is grabbed (`gdk::Toplevel::inhibit_system_shortcuts`)
-//!   until the release hotkey (default Ctrl+Alt, spice-gtk's grab sequence;
-//!   [`Display::set_release_hotkey`](super::Display::set_release_hotkey)) is pressed; a
-//!   click grabs it again. Focus loss releases every key the guest sees held.
-//!   On focus-in the guest's Caps/Num/Scroll lock follow the local keyboard
-//!   (always sent: the server's reports are not reliable enough to skip it).
-//!   Under X11 the keycode set is asked from the X server when the widget is
-//!   realized (evdev, or the old xfree86 one, ...: [`super::pointer_grab`]).
+//!   ([`sumac_platform::keymap`]) → KEY_DOWN/KEY_UP, whenever the display has
+//!   the keyboard focus. The keyboard's *system shortcuts* (Alt+Tab, ...) go
+//!   to the guest only under the grab policy of [`GrabState`]: a live guest
+//!   screen, the focus, an active window, and the pointer over the display
+//!   (or grabbed in server mouse mode), until the release hotkey
+//!   ([`Display::set_release_hotkey`](super::Display::set_release_hotkey)).
+//!   Leaving the display, losing the focus, a window switch, minimising and
+//!   the end of the session release it. Focus loss releases every key the
+//!   guest sees held. On focus-in the guest's Caps/Num/Scroll lock follow
+//!   the local keyboard (always sent: the server's reports are not reliable
+//!   enough to skip it). The keycode set comes from the windowing system
+//!   when the widget is realized (the X server's: evdev, or the old xfree86
+//!   one, ...).
 //! - Mouse: client mode sends absolute positions (through `to_guest`). Server
 //!   mode grabs the pointer on a click and sends relative deltas in guest
-//!   pixels until the hotkey or a focus loss releases it (confined and warped
-//!   back to the centre on X11, locked with relative motion on Wayland:
-//!   [`super::pointer_grab`]). Buttons left,
-//!   middle, right, back/forward; discrete and smooth scrolling (smooth deltas
+//!   pixels until the hotkey or a focus loss releases it (the pointer lock of
+//!   the windowing system, [`super::platform`]). Buttons left, middle,
+//!   right, back/forward; discrete and smooth scrolling (smooth deltas
 //!   accumulate into wheel steps).
 //!
-//! The decisions (grab state, hotkey detection, scroll accumulation) live in
-//! plain structs tested without a display.
+//! The decisions (grab policy, hotkey detection, scroll accumulation) live in
+//! plain structs tested without a display; what differs between windowing
+//! systems is behind [`super::platform::WindowingSystem`].
 
+use super::platform::{self, PointerEvent, WindowingSystem};
 use super::pointer_grab::{DeltaScaler, PointerGrabState};
-#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-use super::pointer_grab::{GrabInput, X11Grab, XButton, keycode_table_from_x11, x_button};
-#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-use super::pointer_grab::{WaylandLock, is_wayland};
 use crate::client::inputs::{InputsHandle, LockModifiers, MouseButton, MouseMode, ScrollDirection};
 use gtk::prelude::*;
 use gtk::{gdk, glib};
@@ -34,14 +35,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use sumac_platform::keymap::KeycodeTable;
-#[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-use sumac_platform::wayland::LockEvent;
 
 mod state;
 #[cfg(test)]
 mod tests;
-mod wayland;
-mod x11;
 
 pub(crate) use state::*;
 
@@ -68,48 +65,31 @@ pub(crate) struct InputHandler {
     on_pointer_grab_changed: RefCell<Option<GrabCallback>>,
     /// The GDK button whose press grabbed the pointer: its release is not the guest's.
     swallow_release: Cell<Option<u32>>,
-    /// `realize` handler asking the X server for its keycodes.
+    /// `realize` handler (keycodes, window watches).
     realize_handler: RefCell<Option<glib::SignalHandlerId>>,
-    /// Our X connection (opened once, when GDK is on X11).
-    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-    x11: RefCell<Option<X11Grab>>,
-    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-    x11_tried: Cell<bool>,
-    /// Main-loop watch of our X connection while it holds the grab.
-    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-    x11_watch: RefCell<Option<glib::SourceId>>,
-    /// Pending retry of the X grab.
-    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-    grab_retry: RefCell<Option<glib::SourceId>>,
-    /// The Wayland pointer lock (set up once, when GDK is on Wayland and
-    /// the compositor has pointer constraints and relative pointer).
-    #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-    wayland: RefCell<Option<WaylandLock>>,
-    #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-    wayland_tried: Cell<bool>,
-    /// Main-loop watch of the Wayland socket while the lock is asked for.
-    #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-    wayland_watch: RefCell<Option<glib::SourceId>>,
+    /// The windowing system's pointer lock and keyboard grab (opened on first use).
+    platform: RefCell<Option<Box<dyn WindowingSystem>>>,
+    /// Watches of the window (`is-active`) and of its surface (minimised).
+    window_watches: RefCell<Vec<(glib::WeakRef<glib::Object>, glib::SignalHandlerId)>>,
 }
 
 impl Drop for InputHandler {
     fn drop(&mut self) {
-        #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-        {
-            for source in [self.x11_watch.take(), self.grab_retry.take()].into_iter().flatten() {
-                source.remove();
+        for (object, id) in self.window_watches.take() {
+            if let Some(o) = object.upgrade() {
+                o.disconnect(id);
             }
-            // Closing our connection ends its grab.
         }
-        #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-        if let Some(source) = self.wayland_watch.take() {
-            source.remove();
-        }
-        // Dropping the Wayland lock destroys its objects, which ends the lock.
         let widget = self.widget.borrow().as_ref().and_then(glib::WeakRef::upgrade);
         if let Some(w) = widget {
             if let Some(id) = self.realize_handler.take() {
                 w.disconnect(id);
+            }
+            if let Some(p) = self.platform.borrow_mut().as_mut() {
+                if self.grab.borrow().grabbed() {
+                    p.ungrab_keyboard(&w);
+                }
+                p.unlock_pointer();
             }
             if self.pointer.borrow().grabbed() {
                 w.set_cursor(None);
@@ -134,20 +114,8 @@ impl InputHandler {
             on_pointer_grab_changed: RefCell::new(None),
             swallow_release: Cell::new(None),
             realize_handler: RefCell::new(None),
-            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-            x11: RefCell::new(None),
-            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-            x11_tried: Cell::new(false),
-            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-            x11_watch: RefCell::new(None),
-            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-            grab_retry: RefCell::new(None),
-            #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-            wayland: RefCell::new(None),
-            #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-            wayland_tried: Cell::new(false),
-            #[cfg(all(feature = "wayland", unix, not(target_os = "macos")))]
-            wayland_watch: RefCell::new(None),
+            platform: RefCell::new(None),
+            window_watches: RefCell::new(Vec::new()),
         })
     }
 
@@ -183,18 +151,25 @@ impl InputHandler {
         self.grab.borrow_mut().set_hotkey(hotkey);
     }
 
-    /// Enables or disables grabbing the keyboard while focused (`grab-keyboard`).
+    /// Enables or disables the keyboard grab (`grab-keyboard`).
     #[allow(
         dead_code,
         reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
     )]
     pub(crate) fn set_grab_enabled(&self, enabled: bool) {
-        let action = {
-            let mut g = self.grab.borrow_mut();
-            g.enabled = enabled;
-            if enabled { g.click() } else { g.set(false) }
-        };
+        let action = self.grab.borrow_mut().set_enabled(enabled);
         self.apply_grab(action);
+    }
+
+    /// The guest's screen is shown (`true`), or the connecting/error screen:
+    /// nothing is grabbed without a live session.
+    pub(crate) fn set_live(self: &Rc<Self>, live: bool) {
+        let action = self.grab.borrow_mut().set_live(live);
+        self.apply_grab(action);
+        if !live {
+            let action = self.pointer.borrow_mut().release();
+            self.apply_pointer(action);
+        }
     }
 
     /// Called with the new state whenever the keyboard grab changes.
@@ -203,10 +178,6 @@ impl InputHandler {
     }
 
     /// Selects the keycode table (e.g. from the X server's XKB keycodes name).
-    #[cfg_attr(
-        not(all(feature = "x11", unix, not(target_os = "macos"))),
-        allow(dead_code, reason = "used by the X11 grab")
-    )]
     pub(crate) fn set_keycode_table(&self, table: KeycodeTable) {
         self.keymap.set(table);
     }
@@ -217,20 +188,75 @@ impl InputHandler {
         self.keymap.get()
     }
 
-    /// Asks the X server GDK runs on which keycodes it uses (evdev when it
-    /// cannot tell); other backends keep the platform's table.
-    fn detect_keycodes(&self, widget: &gtk::Widget) {
-        #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-        if self.ensure_x11(widget) {
-            let answer = self.x11.borrow().as_ref().map(X11Grab::keycode_table);
-            if let Some(answer) = answer {
-                let table = keycode_table_from_x11(answer);
-                tracing::info!(?table, "keycode table of the X server");
-                self.set_keycode_table(table);
+    /// Runs `f` on the windowing system of the widget (opened on first use);
+    /// `None` without a widget.
+    fn with_platform<R>(&self, f: impl FnOnce(&mut dyn WindowingSystem, &gtk::Widget) -> R) -> Option<R> {
+        let widget = self.widget()?;
+        let mut slot = self.platform.borrow_mut();
+        let platform = slot.get_or_insert_with(|| {
+            let p = platform::open(&widget.display());
+            tracing::debug!(windowing = p.name(), "input platform");
+            p
+        });
+        Some(f(platform.as_mut(), &widget))
+    }
+
+    /// On realize: the keycode set of the windowing system, and watches of
+    /// the window (active or not, minimised).
+    fn realized(self: &Rc<Self>, widget: &gtk::Widget) {
+        if let Some(Some(table)) = self.with_platform(|p, _| p.keycode_table()) {
+            tracing::info!(?table, "keycode table of the windowing system");
+            self.set_keycode_table(table);
+        }
+        self.watch_window(widget);
+    }
+
+    /// Follows the window's `is-active` and its surface's minimised state.
+    fn watch_window(self: &Rc<Self>, widget: &gtk::Widget) {
+        for (object, id) in self.window_watches.take() {
+            if let Some(o) = object.upgrade() {
+                o.disconnect(id);
             }
         }
-        #[cfg(not(all(feature = "x11", unix, not(target_os = "macos"))))]
-        let _ = widget;
+        let mut watches = Vec::new();
+        if let Some(window) = widget.root().and_then(|r| r.downcast::<gtk::Window>().ok()) {
+            let weak = Rc::downgrade(self);
+            let id = window.connect_is_active_notify(move |w| {
+                if let Some(this) = weak.upgrade() {
+                    this.window_active(w.is_active());
+                }
+            });
+            watches.push((window.upcast_ref::<glib::Object>().downgrade(), id));
+            self.window_active(window.is_active());
+        }
+        if let Some(toplevel) = widget
+            .native()
+            .and_then(|n| n.surface())
+            .and_then(|s| s.downcast::<gdk::Toplevel>().ok())
+        {
+            let weak = Rc::downgrade(self);
+            let id = toplevel.connect_state_notify(move |t| {
+                if let Some(this) = weak.upgrade()
+                    && t.state().contains(gdk::ToplevelState::MINIMIZED)
+                {
+                    this.window_active(false);
+                }
+            });
+            watches.push((toplevel.upcast_ref::<glib::Object>().downgrade(), id));
+        }
+        *self.window_watches.borrow_mut() = watches;
+    }
+
+    fn window_active(self: &Rc<Self>, active: bool) {
+        let was = self.grab.borrow().active;
+        let action = self.grab.borrow_mut().set_active(active);
+        if was && !active {
+            // A window switch: nothing stays pressed in the guest.
+            self.inputs.release_all_keys();
+            let pointer = self.pointer.borrow_mut().focus_out();
+            self.apply_pointer(pointer);
+        }
+        self.apply_grab(action);
     }
 
     /// Presses `keys` in order and releases them in reverse (menu "Send key").
@@ -253,12 +279,12 @@ impl InputHandler {
         widget.set_can_focus(true);
         *self.widget.borrow_mut() = Some(widget.downgrade());
         if widget.is_realized() {
-            self.detect_keycodes(widget);
+            self.realized(widget);
         }
         let weak = Rc::downgrade(self);
         let id = widget.connect_realize(move |w| {
             if let Some(this) = weak.upgrade() {
-                this.detect_keycodes(w);
+                this.realized(w);
             }
         });
         if let Some(old) = self.realize_handler.replace(Some(id)) {
@@ -267,12 +293,20 @@ impl InputHandler {
 
         let keys = gtk::EventControllerKey::new();
         let this = Rc::clone(self);
-        keys.connect_key_pressed(move |_, _keyval, keycode, _state| {
+        keys.connect_key_pressed(move |ctrl, _keyval, keycode, _state| {
+            // Keys for a child (the overlay's entry and buttons: Tab moves between them)
+            // are theirs, not the guest's.
+            if ctrl.widget().is_some_and(|w| !w.has_focus()) {
+                return glib::Propagation::Proceed;
+            }
             this.key(keycode, true);
             glib::Propagation::Stop
         });
         let this = Rc::clone(self);
-        keys.connect_key_released(move |_, _keyval, keycode, _state| {
+        keys.connect_key_released(move |ctrl, _keyval, keycode, _state| {
+            if ctrl.widget().is_some_and(|w| !w.has_focus()) {
+                return;
+            }
             this.key(keycode, false);
         });
         keys.set_name(Some(CONTROLLER_NAME));
@@ -291,9 +325,9 @@ impl InputHandler {
         let map = Rc::clone(&to_guest);
         motion.connect_motion(move |_, x, y| this.motion(x, y, map.as_ref()));
         let this = Rc::clone(self);
-        motion.connect_enter(move |_, x, y| this.last.set(Some((x, y))));
+        motion.connect_enter(move |_, x, y| this.pointer_enter(x, y));
         let this = Rc::clone(self);
-        motion.connect_leave(move |_| this.last.set(None));
+        motion.connect_leave(move |_| this.pointer_leave());
         motion.set_name(Some(CONTROLLER_NAME));
         widget.add_controller(motion);
 
@@ -309,7 +343,7 @@ impl InputHandler {
         let this = Rc::clone(self);
         scroll.connect_scroll(move |ctrl, _dx, dy| {
             // Motion of a locked pointer that came first goes first.
-            this.drain_wayland();
+            this.poll_platform();
             let steps = match ctrl.unit() {
                 gdk::ScrollUnit::Surface => dy / SURFACE_PIXELS_PER_STEP,
                 _ => dy,
@@ -352,7 +386,7 @@ impl InputHandler {
             let release_pointer = self.pointer.borrow().grabbed() && self.grab.borrow().hotkey_held();
             self.inputs.key_press(sc);
             if action == GrabAction::Ungrab || release_pointer {
-                // The guest must not keep Ctrl+Alt pressed once the grab is gone.
+                // The guest must not keep the hotkey pressed once the grab is gone.
                 self.grab.borrow_mut().fired = true;
                 self.inputs.release_all_keys();
                 self.apply_grab(action);
@@ -370,8 +404,17 @@ impl InputHandler {
         }
     }
 
-    fn focus_in(&self) {
-        let action = self.grab.borrow_mut().focus_in();
+    fn focus_in(self: &Rc<Self>) {
+        let active = self
+            .widget()
+            .and_then(|w| w.root())
+            .and_then(|r| r.downcast::<gtk::Window>().ok())
+            .is_none_or(|w| w.is_active());
+        let action = {
+            let mut g = self.grab.borrow_mut();
+            g.active = active;
+            g.focus_in()
+        };
         self.apply_grab(action);
         // Always sent, whatever the server last reported: Xspice does not report every
         // LED change (a Caps Lock typed through us then toggled back locally stayed on in
@@ -390,6 +433,18 @@ impl InputHandler {
         self.apply_pointer(action);
     }
 
+    fn pointer_enter(&self, x: f64, y: f64) {
+        self.last.set(Some((x, y)));
+        let action = self.grab.borrow_mut().enter();
+        self.apply_grab(action);
+    }
+
+    fn pointer_leave(&self) {
+        self.last.set(None);
+        let action = self.grab.borrow_mut().leave();
+        self.apply_grab(action);
+    }
+
     fn local_locks(&self) -> Option<LockModifiers> {
         let widget = self.widget.borrow().as_ref()?.upgrade()?;
         let keyboard = widget.display().default_seat()?.keyboard()?;
@@ -401,14 +456,17 @@ impl InputHandler {
     }
 
     fn motion(&self, x: f64, y: f64, to_guest: &dyn Fn(f64, f64) -> Option<(i32, i32)>) {
+        if !self.grab.borrow().inside {
+            // The pointer was over the widget before it could tell (realized under it).
+            let action = self.grab.borrow_mut().enter();
+            self.apply_grab(action);
+        }
         match self.inputs.mouse_mode() {
             Some(MouseMode::Server) => {
-                // Deltas only while grabbed, and from GTK only when neither the X grab
-                // nor the Wayland lock gives them (no lock support, or the X grab not
-                // taken yet).
+                // Deltas only while grabbed, and from GTK only when the windowing
+                // system's lock does not give them (no lock support, or not taken yet).
                 if self.pointer.borrow().grabbed()
-                    && !self.x11_grab_active()
-                    && !self.wayland_lock_active()
+                    && !self.platform_locked()
                     && let Some((lx, ly)) = self.last.get()
                 {
                     let scale = self.guest_pixels_per_device_pixel() * self.device_pixels_per_logical_pixel();
@@ -444,7 +502,7 @@ impl InputHandler {
             return glib::Propagation::Proceed;
         };
         // Motion of a locked pointer that came first goes first.
-        self.drain_wayland();
+        self.poll_platform();
         if !press && self.swallow_release.get() == Some(button) {
             self.swallow_release.set(None);
             return glib::Propagation::Stop;
@@ -455,8 +513,9 @@ impl InputHandler {
             }
             let action = self.grab.borrow_mut().click();
             self.apply_grab(action);
-            // Server mode: the first click grabs the pointer and is not the guest's.
-            let server = self.inputs.mouse_mode() == Some(MouseMode::Server);
+            // Server mode: the first click on the live guest grabs the pointer and is
+            // not the guest's.
+            let server = self.inputs.mouse_mode() == Some(MouseMode::Server) && self.grab.borrow().live;
             let action = self.pointer.borrow_mut().click(server);
             if action == GrabAction::Grab {
                 self.swallow_release.set(Some(button));
@@ -492,20 +551,18 @@ impl InputHandler {
             GrabAction::Grab => true,
             GrabAction::Ungrab => false,
         };
-        let toplevel = self
-            .widget
-            .borrow()
-            .as_ref()
-            .and_then(glib::WeakRef::upgrade)
-            .and_then(|w| w.native())
-            .and_then(|n| n.surface())
-            .and_then(|s| s.downcast::<gdk::Toplevel>().ok());
-        if let Some(t) = toplevel {
+        let done = self.with_platform(|p, w| {
             if grab {
-                t.inhibit_system_shortcuts(None::<&gdk::Event>);
+                p.grab_keyboard(w)
             } else {
-                t.restore_system_shortcuts();
+                p.ungrab_keyboard(w);
+                true
             }
+        });
+        if grab {
+            tracing::debug!(done = done.unwrap_or(false), "keyboard grabbed");
+        } else {
+            tracing::debug!("keyboard released");
         }
         if let Some(f) = self.on_grab_changed.borrow().as_ref() {
             f(grab);
@@ -530,7 +587,51 @@ impl InputHandler {
         self.widget().map_or(1.0, |w| f64::from(w.scale_factor().max(1)))
     }
 
-    /// Grabs or releases the pointer (server mouse mode).
+    /// Whether the windowing system's pointer lock gives the motion now.
+    fn platform_locked(&self) -> bool {
+        self.platform.borrow().as_ref().is_some_and(|p| p.pointer_locked())
+    }
+
+    /// Sends what the windowing system's pointer lock received (deltas in
+    /// guest pixels, buttons, wheel); ends the grab when the lock ended.
+    /// Also called before a GTK button or wheel event is sent, so the guest
+    /// sees the motion that came first.
+    fn poll_platform(self: &Rc<Self>) {
+        if !self.pointer.borrow().grabbed() {
+            return;
+        }
+        let events = self.with_platform(|p, w| p.poll(w)).unwrap_or_default();
+        for event in events {
+            match event {
+                PointerEvent::Motion { dx, dy, logical } => {
+                    let mut scale = self.guest_pixels_per_device_pixel();
+                    if logical {
+                        scale *= self.device_pixels_per_logical_pixel();
+                    }
+                    let (gx, gy) = self.scaler.borrow_mut().push(dx, dy, scale);
+                    if logical {
+                        tracing::trace!(dx, dy, gx, gy, "locked pointer moved");
+                    } else {
+                        tracing::trace!(dx, dy, gx, gy, "grabbed pointer moved");
+                    }
+                    if (gx, gy) != (0, 0) {
+                        self.inputs.mouse_motion(gx, gy);
+                    }
+                }
+                PointerEvent::Button(b, true) => self.inputs.button_press(b),
+                PointerEvent::Button(b, false) => self.inputs.button_release(b),
+                PointerEvent::Wheel(direction) => self.inputs.scroll(direction, 1),
+                PointerEvent::Ended => {
+                    let action = self.pointer.borrow_mut().release();
+                    self.apply_pointer(action);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Grabs or releases the pointer (server mouse mode), and with it the
+    /// keyboard (an explicit grab).
     fn apply_pointer(self: &Rc<Self>, action: GrabAction) {
         let grab = match action {
             GrabAction::None => return,
@@ -545,21 +646,25 @@ impl InputHandler {
             if let Some(w) = &widget {
                 w.set_cursor(blank_cursor().as_ref());
             }
-            // On Wayland the lock; elsewhere the X grab (which says when there is no X11).
-            if !self.start_wayland_lock() {
-                self.start_x11_grab();
-            }
+            let weak = Rc::downgrade(self);
+            let wake: platform::Wake = Rc::new(move || {
+                if let Some(this) = weak.upgrade() {
+                    this.poll_platform();
+                }
+            });
+            self.with_platform(|p, w| p.lock_pointer(w, wake));
         } else {
             tracing::debug!("pointer released");
             self.swallow_release.set(None);
-            self.stop_wayland_lock();
-            self.stop_x11_grab();
+            self.with_platform(|p, _| p.unlock_pointer());
             if let Some(w) = &widget {
                 // Server mode shows the local pointer when not grabbed; in
                 // client mode the cursor layer sets the guest's shape again.
                 w.set_cursor(None);
             }
         }
+        let keyboard = self.grab.borrow_mut().set_explicit(grab);
+        self.apply_grab(keyboard);
         if let Some(f) = self.on_pointer_grab_changed.borrow().as_ref() {
             f(grab);
         }

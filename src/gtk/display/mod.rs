@@ -15,6 +15,7 @@ mod gl_layer;
 mod imp;
 mod input;
 mod overlay;
+mod platform;
 mod pointer_grab;
 pub mod scaling;
 mod spinner;
@@ -147,7 +148,7 @@ glib::wrapper! {
     /// `only-downscale`, `zoom-level` (10–400 %, used when `scaling` is
     /// false), `renderer` ([`Renderer`]), and read-only `ready`,
     /// `mouse-grabbed`, `keyboard-grabbed`. The grabs end with the release
-    /// hotkey ([`Display::set_release_hotkey`], Ctrl+Alt by default).
+    /// hotkey ([`Display::set_release_hotkey`], Shift+F12 by default).
     ///
     /// ```no_run
     /// # use sumac::gtk::{Display, Session};
@@ -262,8 +263,8 @@ impl Display {
     }
 
     /// Sets the key combination that releases the pointer grab (server mouse
-    /// mode) and the keyboard grab: modifiers alone (`ctrl+alt`, the
-    /// default) or with one key (`shift+f12`), in remote-viewer's hotkey
+    /// mode) and the keyboard grab: modifiers alone (`ctrl+alt`)
+    /// or with one key (`shift+f12`, the default), in remote-viewer's hotkey
     /// syntax ([`Hotkey::parse`](crate::client::vv::Hotkey::parse)). Returns
     /// false, keeping the current one, for a combination the widget cannot
     /// watch for (see the input layer: keys by their US-keyboard position).
@@ -351,6 +352,7 @@ impl Display {
             handler.set_grab_hotkey(keys);
         }
         handler.attach(self.upcast_ref(), self.to_guest_fn());
+        handler.set_live(self.overlay_state() == OverlayState::Hidden);
         self.set_keyboard_grabbed(handler.keyboard_grabbed());
         self.set_mouse_grabbed(handler.pointer_grabbed());
         self.imp().input.replace(Some(handler));

@@ -118,6 +118,7 @@ impl Overlay {
                 self.spinner.widget().set_visible(true);
                 self.spinner.start();
                 self.label.set_text(&gettext("Connecting…"));
+                self.label.set_visible(true);
                 self.root.set_visible(true);
             }
             OverlayState::Reconnecting(attempt) => {
@@ -133,6 +134,8 @@ impl Overlay {
                 self.spinner.stop();
                 self.spinner.widget().set_visible(false);
                 self.label.set_text(text);
+                // An embedder showing its own page over the overlay gives no text.
+                self.label.set_visible(!text.is_empty());
                 self.root.set_visible(true);
             }
         }

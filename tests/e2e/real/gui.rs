@@ -187,6 +187,7 @@ mod agent;
 mod hidpi;
 mod input;
 mod multimon;
+mod password;
 mod server_mouse;
 mod wayland_pointer;
 

@@ -4,7 +4,8 @@
 //! By concern: [`wait`] (bounded polling), [`tools`] (programs a test needs: skip locally, fail
 //! under `CI`), [`process`] (child guards, timeouts, stopping by PID), [`image`] (RGB images,
 //! pixel-exact comparison), [`x11`] (Xvfb, `xdotool`, window captures), [`xfixes`] (the X
-//! server's cursor image), [`app`] (the `sumac` app on a private display), [`session`] (the
+//! server's cursor image), [`app`] (the `sumac` app on a private display), [`desktop`] (Xvfb with
+//! a window manager, the app and a local xterm; the guest's key log), [`session`] (the
 //! runtime's event receiver), [`mouse`] and [`wayland`] (server mouse mode rigs on X11 and on
 //! weston), [`real`] (QEMU, Xspice, TLS certificates, reference clients).
 //!
@@ -18,6 +19,7 @@
 #![allow(dead_code)] // A library for two test binaries: each uses a part of it.
 
 pub mod app;
+pub mod desktop;
 pub mod image;
 pub mod mouse;
 pub mod process;

@@ -18,7 +18,7 @@ use sumac::proto::channel::main::msgc;
 use sumac_test_server::TestServer;
 
 /// The title hint while the pointer is grabbed.
-pub const HINT: &str = "Press Ctrl+Alt to release pointer";
+pub const HINT: &str = "Press Shift+F12 to release pointer";
 /// How long the inputs log may take to show what a test did.
 pub const WAIT: Duration = Duration::from_secs(20);
 /// The app's window title (`-t`).
@@ -118,11 +118,17 @@ impl X11Rig {
         self.xdo(&["click", "1"]);
     }
 
-    /// Clicks into the display and waits for the grab (the title hint).
+    /// Clicks into the display until the pointer is grabbed (the title hint): a click grabs only
+    /// once the guest's screen shows, never on the "Connecting…" screen.
     pub fn grab(&self) {
         let (_, _, w, h) = self.geometry();
-        self.click_at(w / 2, h / 2);
-        wait_until("the pointer grab (title hint)", || self.grabbed());
+        wait_until("the pointer grab (title hint)", || {
+            if self.grabbed() {
+                return true;
+            }
+            self.click_at(w / 2, h / 2);
+            super::wait::poll_until(Duration::from_secs(2), || self.grabbed())
+        });
         std::thread::sleep(Duration::from_millis(200));
     }
 

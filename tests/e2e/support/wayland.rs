@@ -191,8 +191,8 @@ impl WaylandRig {
 
     pub fn release_with_hotkey(&self) {
         let released = self.count("pointer released");
-        self.xdo(&["key", "ctrl+alt"]);
-        wait_until("the release by Ctrl+Alt", || self.count("pointer released") > released);
+        self.xdo(&["key", "shift+F12"]);
+        wait_until("the release by Shift+F12", || self.count("pointer released") > released);
     }
 
     /// Sum of the deltas the app says the lock sent (its trace log).

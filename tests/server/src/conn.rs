@@ -512,7 +512,11 @@ impl Channel {
             session_id: self.inner.session_id,
             display_channels_hint: 1,
             supported_mouse_modes: mouse_mode::SERVER | mouse_mode::CLIENT,
-            current_mouse_mode: mouse_mode::SERVER,
+            current_mouse_mode: if self.inner.config.client_mouse {
+                mouse_mode::CLIENT
+            } else {
+                mouse_mode::SERVER
+            },
             agent_connected: u32::from(agent_connected),
             agent_tokens,
             multi_media_time: self.inner.mm_time(),

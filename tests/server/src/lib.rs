@@ -95,6 +95,8 @@ pub struct ServerConfig {
     pub refuse_seamless: bool,
     /// Offer the seamless-migration capability on the main channel.
     pub seamless_cap: bool,
+    /// Start in client mouse mode (absolute positions) instead of server mode.
+    pub client_mouse: bool,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +125,7 @@ impl Default for ServerConfig {
             session_id: None,
             refuse_seamless: false,
             seamless_cap: true,
+            client_mouse: false,
         }
     }
 }

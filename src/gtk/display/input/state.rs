@@ -17,13 +17,16 @@ pub(crate) struct Hotkey {
 }
 
 impl Default for Hotkey {
-    /// Ctrl+Alt, spice-gtk's default grab sequence.
+    /// Shift+F12, remote-viewer's release-cursor hotkey.
     fn default() -> Self {
         Self {
-            groups: vec![CTRL.to_vec(), ALT.to_vec()],
+            groups: vec![SHIFT.to_vec(), vec![F12]],
         }
     }
 }
+
+/// The F12 key's scancode.
+const F12: u16 = 0x58;
 
 impl Hotkey {
     /// Parses remote-viewer's notation: `ctrl+alt`, `shift+f12`, `super+ctrl+a`...
@@ -144,12 +147,30 @@ pub(crate) enum GrabAction {
     Ungrab,
 }
 
-/// The keyboard-grab state machine: grabbed while focused, until the hotkey;
-/// a click grabs again.
+/// The keyboard-grab policy (remote-viewer's): the keyboard's system
+/// shortcuts go to the guest only while
+///
+/// - the session is **live** (the guest's screen is shown: never on the
+///   "Connecting…" or error screens),
+/// - the display has the keyboard focus and its window is **active** (not
+///   minimised, not switched away from),
+/// - and the pointer is **over the display**, or the user grabbed it
+///   **explicitly** (server mouse mode: the pointer grab),
+///
+/// and the release hotkey has not released it since. After the hotkey the
+/// grab comes back when the pointer leaves the display and enters it again,
+/// or on a click. Every condition is an input; [`GrabState::wanted`] is the
+/// policy, in one place.
 #[derive(Debug, Default)]
 pub(crate) struct GrabState {
     pub(super) enabled: bool,
+    pub(super) live: bool,
     pub(super) focused: bool,
+    pub(super) active: bool,
+    pub(super) inside: bool,
+    pub(super) explicit: bool,
+    /// The hotkey released the grab (until the pointer leaves or a click).
+    pub(super) released: bool,
     pub(super) grabbed: bool,
     pub(super) hotkey: Hotkey,
     pub(super) held: BTreeSet<u16>,
@@ -161,6 +182,7 @@ impl GrabState {
     pub(crate) fn new(enabled: bool) -> Self {
         Self {
             enabled,
+            active: true,
             ..Self::default()
         }
     }
@@ -173,8 +195,14 @@ impl GrabState {
         self.hotkey = hotkey;
     }
 
-    pub(super) fn set(&mut self, grab: bool) -> GrabAction {
-        match (self.grabbed, grab) {
+    /// The policy: whether the keyboard should be grabbed now.
+    pub(crate) fn wanted(&self) -> bool {
+        self.enabled && self.live && self.focused && self.active && (self.inside || self.explicit) && !self.released
+    }
+
+    /// Brings the grab in line with [`Self::wanted`].
+    pub(super) fn update(&mut self) -> GrabAction {
+        match (self.grabbed, self.wanted()) {
             (false, true) => {
                 self.grabbed = true;
                 GrabAction::Grab
@@ -187,20 +215,63 @@ impl GrabState {
         }
     }
 
+    pub(crate) fn set_enabled(&mut self, enabled: bool) -> GrabAction {
+        self.enabled = enabled;
+        self.update()
+    }
+
+    /// The guest's screen is shown (`true`) or the connecting/error screen.
+    pub(crate) fn set_live(&mut self, live: bool) -> GrabAction {
+        self.live = live;
+        self.update()
+    }
+
     pub(crate) fn focus_in(&mut self) -> GrabAction {
         self.focused = true;
-        self.set(self.enabled)
+        self.update()
     }
 
     pub(crate) fn focus_out(&mut self) -> GrabAction {
         self.focused = false;
         self.held.clear();
         self.fired = false;
-        self.set(false)
+        self.update()
     }
 
+    /// The window became active or inactive (window switch, minimised).
+    pub(crate) fn set_active(&mut self, active: bool) -> GrabAction {
+        self.active = active;
+        if !active {
+            self.held.clear();
+            self.fired = false;
+        }
+        self.update()
+    }
+
+    /// The pointer entered the display (or moved over it).
+    pub(crate) fn enter(&mut self) -> GrabAction {
+        self.inside = true;
+        self.update()
+    }
+
+    /// The pointer left the display: the grab goes, and a hotkey release is forgotten.
+    pub(crate) fn leave(&mut self) -> GrabAction {
+        self.inside = false;
+        self.released = false;
+        self.update()
+    }
+
+    /// The pointer grab (server mouse mode) began or ended.
+    pub(crate) fn set_explicit(&mut self, explicit: bool) -> GrabAction {
+        self.explicit = explicit;
+        self.update()
+    }
+
+    /// A click into the display: takes the grab back after the hotkey.
     pub(crate) fn click(&mut self) -> GrabAction {
-        self.set(self.enabled && self.focused)
+        self.released = false;
+        self.inside = true;
+        self.update()
     }
 
     /// A key went down; returns the grab change (the hotkey ungrabs).
@@ -208,7 +279,8 @@ impl GrabState {
         self.held.insert(scancode);
         if self.grabbed && self.hotkey.matches(&self.held) {
             self.fired = true;
-            return self.set(false);
+            self.released = true;
+            return self.update();
         }
         GrabAction::None
     }
@@ -261,13 +333,6 @@ impl ScrollAccumulator {
         self.acc = 0.0;
     }
 }
-
-/// How long the pointer grab is retried while another client holds the
-/// pointer (GTK's implicit grab lasts until the click's button is released).
-#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-pub(crate) const GRAB_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
-#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-pub(crate) const GRAB_RETRIES: u32 = 150;
 
 /// Name of every controller [`InputHandler::attach`] installs.
 pub(crate) const CONTROLLER_NAME: &str = "sumac-input";

@@ -1,10 +1,23 @@
 //! Unit tests of the input layer (no display needed except the `#[gtk::test]`s).
 use super::*;
 
-#[test]
-fn grab_follows_focus_hotkey_and_click() {
+/// A grab state with a live guest, focused, its window active.
+fn live_focused() -> GrabState {
     let mut g = GrabState::new(true);
-    assert_eq!(g.focus_in(), GrabAction::Grab);
+    g.set_hotkey(Hotkey::parse("ctrl+alt").unwrap());
+    assert_eq!(g.set_live(true), GrabAction::None);
+    assert_eq!(
+        g.focus_in(),
+        GrabAction::None,
+        "the pointer is not over the display yet"
+    );
+    g
+}
+
+#[test]
+fn grab_only_while_the_pointer_is_over_the_live_display() {
+    let mut g = live_focused();
+    assert_eq!(g.enter(), GrabAction::Grab);
     assert!(g.grabbed());
     // Ctrl alone, then 'a': no hotkey.
     assert_eq!(g.key_press(0x1d), GrabAction::None);
@@ -17,28 +30,86 @@ fn grab_follows_focus_hotkey_and_click() {
     g.key_release(0x138);
     g.key_release(0x1d);
     assert!(!g.fired);
+    // Released by the hotkey: moving over the display does not take it back...
+    assert_eq!(g.enter(), GrabAction::None);
+    // ...a click does.
     assert_eq!(g.click(), GrabAction::Grab);
     assert_eq!(g.click(), GrabAction::None);
+    // Leaving the display releases it; coming back takes it again.
+    assert_eq!(g.leave(), GrabAction::Ungrab);
+    assert_eq!(g.enter(), GrabAction::Grab);
+    // After the hotkey, leaving and entering again grabs.
+    g.key_press(0x1d);
+    assert_eq!(g.key_press(0x38), GrabAction::Ungrab);
+    g.key_release(0x38);
+    g.key_release(0x1d);
+    assert_eq!(g.leave(), GrabAction::None);
+    assert_eq!(g.enter(), GrabAction::Grab);
     assert_eq!(g.focus_out(), GrabAction::Ungrab);
     // Not focused: a click does not grab.
     assert_eq!(g.click(), GrabAction::None);
 }
 
 #[test]
-fn hotkey_needs_exactly_its_keys() {
+fn no_grab_without_a_live_session_an_active_window_or_the_focus() {
+    // Connecting: focused, pointer over the display, clicked: nothing.
     let mut g = GrabState::new(true);
     g.focus_in();
+    assert_eq!(g.enter(), GrabAction::None);
+    assert_eq!(g.click(), GrabAction::None);
+    assert_eq!(g.set_explicit(true), GrabAction::None);
+    assert_eq!(g.set_explicit(false), GrabAction::None);
+    // The guest shows: grabbed; the error screen: released.
+    assert_eq!(g.set_live(true), GrabAction::Grab);
+    assert_eq!(g.set_live(false), GrabAction::Ungrab);
+    assert_eq!(g.set_live(true), GrabAction::Grab);
+    // Window switch or minimise.
+    assert_eq!(g.set_active(false), GrabAction::Ungrab);
+    assert_eq!(g.click(), GrabAction::None);
+    assert_eq!(g.set_active(true), GrabAction::Grab);
+    // Disabled (grab-keyboard off).
+    assert_eq!(g.set_enabled(false), GrabAction::Ungrab);
+    assert_eq!(g.click(), GrabAction::None);
+    assert_eq!(g.set_enabled(true), GrabAction::Grab);
+}
+
+#[test]
+fn an_explicit_pointer_grab_keeps_the_keyboard_outside_the_display() {
+    let mut g = live_focused();
+    g.enter();
+    assert_eq!(g.set_explicit(true), GrabAction::None);
+    // The X pointer grab makes GTK see the pointer leave: the keyboard stays.
+    assert_eq!(g.leave(), GrabAction::None);
+    assert!(g.grabbed());
+    // The hotkey releases both; the ungrab's crossing back in does not grab again.
+    g.key_press(0x1d);
+    assert_eq!(g.key_press(0x38), GrabAction::Ungrab);
+    assert_eq!(g.set_explicit(false), GrabAction::None);
+    assert_eq!(g.enter(), GrabAction::None);
+    // Focus loss while explicitly grabbed.
+    g.key_release(0x38);
+    g.key_release(0x1d);
+    assert_eq!(g.click(), GrabAction::Grab);
+    g.set_explicit(true);
+    assert_eq!(g.focus_out(), GrabAction::Ungrab);
+}
+
+#[test]
+fn hotkey_needs_exactly_its_keys() {
+    let mut g = live_focused();
+    g.enter();
     g.key_press(0x2a); // Shift held first
     g.key_press(0x1d);
     assert_eq!(g.key_press(0x38), GrabAction::None, "Shift+Ctrl+Alt is not Ctrl+Alt");
     let mut off = GrabState::new(false);
+    off.set_live(true);
     assert_eq!(off.focus_in(), GrabAction::None);
     assert_eq!(off.click(), GrabAction::None);
 }
 
 #[test]
 fn hotkey_parsing() {
-    assert_eq!(Hotkey::parse("ctrl+alt"), Some(Hotkey::default()));
+    assert_eq!(Hotkey::parse("shift+f12"), Some(Hotkey::default()));
     let h = Hotkey::parse("Shift + F12").unwrap();
     assert_eq!(h.groups, vec![SHIFT.to_vec(), vec![0x58]]);
     assert_eq!(Hotkey::parse("f1").unwrap().groups, vec![vec![0x3b]]);
@@ -80,7 +151,9 @@ fn hotkeys_from_remote_viewer_specs() {
 fn a_configured_hotkey_releases_the_grab_and_ctrl_alt_does_not() {
     let mut g = GrabState::new(true);
     g.set_hotkey(Hotkey::parse("shift+f12").unwrap());
+    g.set_live(true);
     g.focus_in();
+    g.enter();
     g.key_press(0x1d);
     assert_eq!(
         g.key_press(0x38),
@@ -155,22 +228,22 @@ fn pointer_grab_through_the_handler() {
         cmds,
         vec![Command::Motion { dx: 3, dy: -2 }, Command::Motion { dx: 1, dy: 0 }]
     );
-    // Ctrl+Alt (evdev keycodes 37, 64) releases it; the guest gets the keys released.
-    h.key(37, true);
-    h.key(64, true);
+    // Shift+F12 (evdev keycodes 50, 96; the default) releases it; the guest gets the keys released.
+    h.key(50, true);
+    h.key(96, true);
     assert!(!h.pointer_grabbed());
     assert_eq!(cursor_name(&widget), None);
     let cmds: Vec<Command> = shared.take().into_iter().collect();
     assert_eq!(
         cmds,
         vec![
-            Command::KeyPress(0x1d),
-            Command::KeyPress(0x38),
+            Command::KeyPress(0x2a),
+            Command::KeyPress(0x58),
             Command::ReleaseAllKeys
         ]
     );
-    h.key(64, false);
-    h.key(37, false);
+    h.key(96, false);
+    h.key(50, false);
     assert!(shared.take().is_empty(), "the hotkey's releases are swallowed");
     h.motion(150.0, 150.0, &|_, _| None);
     h.motion(160.0, 150.0, &|_, _| None);
@@ -220,4 +293,40 @@ fn gdk_buttons_map_to_spice() {
     assert_eq!(spice_button(8), Some(MouseButton::Side));
     assert_eq!(spice_button(9), Some(MouseButton::Extra));
     assert_eq!(spice_button(4), None);
+}
+
+/// The keyboard grab through the handler: only over the live display, released on leave, on
+/// the end of the live session (which also releases the pointer) and on focus loss.
+#[gtk::test]
+fn keyboard_grab_follows_the_policy_through_the_handler() {
+    let widget: gtk::Widget = gtk::DrawingArea::new().upcast();
+    let (h, shared, pointer_reports) = server_mode_handler(&widget);
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let r = Rc::clone(&reports);
+    h.connect_grab_changed(move |g| r.borrow_mut().push(g));
+    h.focus_in();
+    h.pointer_enter(5.0, 5.0);
+    assert!(!h.keyboard_grabbed(), "connecting: nothing grabbed");
+    h.set_live(true);
+    assert!(h.keyboard_grabbed());
+    h.pointer_leave();
+    assert!(!h.keyboard_grabbed(), "the pointer left the display");
+    h.motion(6.0, 6.0, &|_, _| None);
+    assert!(h.keyboard_grabbed(), "a motion over the display counts as entering");
+    // Server mode: the pointer grab holds the keyboard even when GTK sees the pointer leave.
+    let grab = h.pointer.borrow_mut().click(true);
+    h.apply_pointer(grab);
+    h.pointer_leave();
+    assert!(h.keyboard_grabbed() && h.pointer_grabbed());
+    // The session ends: both go.
+    h.set_live(false);
+    assert!(!h.keyboard_grabbed() && !h.pointer_grabbed());
+    h.set_live(true);
+    h.pointer_enter(5.0, 5.0);
+    assert!(h.keyboard_grabbed());
+    h.focus_out();
+    assert!(!h.keyboard_grabbed());
+    assert_eq!(*reports.borrow(), vec![true, false, true, false, true, false]);
+    assert_eq!(*pointer_reports.borrow(), vec![true, false]);
+    let _ = shared.take();
 }

@@ -58,7 +58,7 @@ fn xspice_stays_in_server_mode_and_the_pointer_is_grabbed() {
     wait_until("the pointer back at the centre", || rig.pointer() == centre);
     rig.screenshot("xspice-grabbed");
 
-    rig.xdo(&["key", "ctrl+alt"]);
+    rig.xdo(&["key", "shift+F12"]);
     wait_until("the release", || !rig.grabbed());
     assert!(rig.cursor_pixels() > 0);
     rig.move_by(25, 5);
