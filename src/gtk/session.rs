@@ -186,6 +186,7 @@ const EVENT_BATCH: std::time::Duration = std::time::Duration::from_millis(8);
 pub mod agent;
 mod audio;
 mod clipboard;
+mod usb;
 
 glib::wrapper! {
     /// A SPICE session (GType `SumacSession`).
@@ -361,50 +362,6 @@ impl Session {
             .get(&channel_id)
             .cloned()
             .unwrap_or_default()
-    }
-
-    /// USB redirection of the running session: the device list, connect,
-    /// disconnect, disk images ([`Session::usb_devices`] is the list as a
-    /// `GListModel`).
-    pub fn usb(&self) -> Option<crate::client::UsbHandle> {
-        self.with_handle(SessionHandle::usb)
-    }
-
-    /// The session's USB devices as a list model of [`UsbDevice`](super::UsbDevice)
-    /// objects, kept in sync (an object stays the same while its device is
-    /// listed; its properties change with the device's state). The same
-    /// model for every call; empty while not connected.
-    pub fn usb_devices(&self) -> gtk::gio::ListModel {
-        let model = self
-            .imp()
-            .usb_model
-            .borrow_mut()
-            .get_or_insert_with(gtk::gio::ListStore::new::<super::UsbDevice>)
-            .clone();
-        self.sync_usb_model();
-        model.upcast()
-    }
-
-    fn sync_usb_model(&self) {
-        let Some(model) = self.imp().usb_model.borrow().clone() else {
-            return;
-        };
-        let devices = self.usb().map(|u| u.devices()).unwrap_or_default();
-        super::usb_devices::sync(&model, &devices);
-    }
-
-    /// Connects to `usb-changed()`.
-    pub fn connect_usb_changed<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
-        self.connect_closure("usb-changed", false, glib::closure_local!(move |s: &Self| f(s)))
-    }
-
-    /// Connects to `usb-error(text)`.
-    pub fn connect_usb_error<F: Fn(&Self, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
-        self.connect_closure(
-            "usb-error",
-            false,
-            glib::closure_local!(move |s: &Self, text: &str| f(s, text)),
-        )
     }
 
     /// Runs `f` with the running session's handle (e.g. for statistics).
