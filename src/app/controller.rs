@@ -218,6 +218,15 @@ impl Controller {
             }
         });
         let weak = Rc::downgrade(self);
+        self.session.connect_reconnecting(move |_, attempt, _| {
+            if let Some(this) = weak.upgrade() {
+                tracing::debug!(attempt, "reconnecting: error pages cleared");
+                for w in this.windows.borrow().values() {
+                    w.show_reconnecting();
+                }
+            }
+        });
+        let weak = Rc::downgrade(self);
         self.session.connect_channel_failed(move |_, channel, error| {
             if let Some(this) = weak.upgrade() {
                 tracing::warn!(%channel, %error, "a channel failed");

@@ -452,6 +452,13 @@ impl SessionWindow {
         self.error_page.focus();
     }
 
+    /// The session relinks by itself: no error page (the display shows
+    /// "Reconnecting… (attempt N)" with its own Cancel).
+    pub fn show_reconnecting(&self) {
+        self.stop_ticker();
+        self.display.set_overlay_actions(&[]);
+    }
+
     /// Back to "Connecting…" with the time elapsed and Cancel (a new attempt runs).
     pub fn clear_error(&self) {
         // Reconnect pressed on the page: the keyboard stays on the overlay (Cancel).

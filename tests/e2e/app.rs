@@ -210,6 +210,14 @@ fn app_session_window_error_and_reconnect() {
     // Killing the server: the window stays, with the error and a Reconnect button.
     server.stop();
     drop(server);
+    // The channels may fail one by one before the session ends, each showing
+    // the error page; look for the button once the page shows the session's end.
+    assert!(
+        crate::support::wait::poll_until(WAIT, || app.log().contains("session ended")),
+        "the session did not end; log:\n{}",
+        app.log()
+    );
+    std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
     let button = loop {
         let img = capture(&x, &id);
@@ -219,6 +227,7 @@ fn app_session_window_error_and_reconnect() {
         if start.elapsed() > WAIT {
             let path = artifact_dir("app").join("error-overlay.png");
             img.save_png(&path).unwrap();
+
             panic!(
                 "no Reconnect button after the server died ({}); log:\n{}",
                 path.display(),

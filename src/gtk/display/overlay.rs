@@ -144,6 +144,17 @@ impl Overlay {
 
     /// Replaces the embedder's widgets below the text.
     pub(crate) fn set_actions(&self, widgets: &[gtk::Widget]) {
+        // The same widgets again (an error page updated in place): leave them
+        // where they are, focus and state included.
+        let mut current = Vec::new();
+        let mut child = self.actions.first_child();
+        while let Some(c) = child {
+            child = c.next_sibling();
+            current.push(c);
+        }
+        if current.as_slice() == widgets {
+            return;
+        }
         while let Some(child) = self.actions.first_child() {
             self.actions.remove(&child);
         }
