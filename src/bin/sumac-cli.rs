@@ -4,6 +4,12 @@
 //! - `sumac-cli stats URI --seconds N [--until-eof]`: bytes and messages per channel (like spicy-stats)
 //!   and display/stream counters.
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
+//! - `sumac-cli qmp URI '{"execute":"query-status"}'`: QEMU's monitor over the QMP port channel.
+//! - `sumac-cli console URI [--port NAME]`: standard input and output on a port (serial console).
+//! - `sumac-cli share URI --spice-shared-dir DIR`: a session sharing a folder until stdin ends.
+
+#[path = "sumac-cli/ports.rs"]
+mod ports;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -43,6 +49,12 @@ struct ConnectArgs {
     /// Image compression to ask the server for: auto-glz, auto-lz, quic, glz, lz, lz4 or off.
     #[arg(long = "spice-preferred-compression", value_name = "KIND")]
     preferred_compression: Option<String>,
+    /// Share this folder with the guest (the webdav channel; spice-webdavd in the guest).
+    #[arg(long = "spice-shared-dir", value_name = "DIR")]
+    shared_dir: Option<PathBuf>,
+    /// The shared folder is read-only for the guest.
+    #[arg(long = "spice-shared-dir-ro")]
+    shared_dir_read_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +105,39 @@ enum Command {
         #[arg(long)]
         until_eof: bool,
     },
+    /// Run QMP commands over the port channel `org.qemu.monitor.qmp.0` (QEMU's monitor) and
+    /// print each answer as one JSON line.
+    Qmp {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// QMP commands, e.g. '{"execute":"query-status"}' (ids are added).
+        #[arg(value_name = "JSON", required = true)]
+        commands: Vec<String>,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Connect standard input and output to a port channel (a serial console, QEMU's HMP).
+    Console {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The port's name.
+        #[arg(long, default_value = "org.qemu.console.serial.0")]
+        port: String,
+        /// Give up if the port does not appear within this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// After standard input ends, keep printing the port's output this many seconds.
+        #[arg(long, default_value_t = 1)]
+        linger: u64,
+    },
+    /// Keep a session that shares --spice-shared-dir with the guest, until standard input
+    /// ends (or --seconds pass).
+    Share {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
 }
 
 fn parse_compression(s: &str) -> Result<u8> {
@@ -136,6 +181,10 @@ fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
     }
     let mut opts = SessionOptions {
         disabled_channels,
+        shared_folder: args
+            .shared_dir
+            .as_ref()
+            .map(|d| sumac::client::sharing::SharedFolder::new(d, args.shared_dir_read_only)),
         ..SessionOptions::default()
     };
     if let Some(c) = &args.preferred_compression {
@@ -461,6 +510,18 @@ fn main() -> std::process::ExitCode {
             monitor,
             mark,
         } => replay(recording, screenshot, monitor, mark),
+        Command::Qmp {
+            connect,
+            commands,
+            timeout,
+        } => ports::qmp(connect, commands, timeout),
+        Command::Console {
+            connect,
+            port,
+            timeout,
+            linger,
+        } => ports::console(connect, port, timeout, linger),
+        Command::Share { connect, seconds } => ports::share(connect, seconds),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -26,6 +26,8 @@
 //! | inputs | [`inputs`] |
 //! | cursor | [`cursor`] |
 //! | SpiceVMC byte streams (usbredir, port, webdav) | [`vmc`] |
+//! | the WebDAV channel's connection multiplexer | [`webdav`] |
+//! | smartcard (VSCard readers, ATR, APDUs over a card backend) | [`smartcard`] |
 //! | channels not implemented (messages counted and skipped) | [`skip`] |
 
 pub mod agent;
@@ -37,7 +39,9 @@ pub mod driver;
 pub mod inputs;
 pub mod main;
 pub mod skip;
+pub mod smartcard;
 pub mod vmc;
+pub mod webdav;
 
 use std::time::Instant;
 

@@ -77,6 +77,8 @@ pub enum SessionEvent {
         channel: ChannelKey,
         event: u8,
     },
+    /// A smartcard reader or card changed on the smartcard channel.
+    Smartcard(crate::channel::smartcard::SmartcardEvent),
     /// The session's state changed ([`SessionState`](super::session::SessionState)).
     State(super::session::SessionState),
     /// The session ended: all channel threads are joined. `error` is None when

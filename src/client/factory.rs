@@ -41,7 +41,11 @@ static FACTORIES: &[&dyn ChannelFactory] = &[
     &channels::cursor::CursorFactory,
     &channels::vmc::VmcFactory(ChannelType::USBREDIR),
     &channels::vmc::VmcFactory(ChannelType::PORT),
+    #[cfg(feature = "webdav")]
+    &channels::webdav::WebdavFactory,
     &channels::vmc::VmcFactory(ChannelType::WEBDAV),
+    #[cfg(feature = "smartcard")]
+    &channels::smartcard::SmartcardFactory,
 ];
 
 /// The machine for `key`.

@@ -11,15 +11,21 @@ mod factory;
 pub mod inputs;
 pub mod media;
 pub mod proxy;
+pub mod qmp;
 pub mod record;
 pub mod replay;
 mod runtime;
 pub mod session;
+pub mod sharing;
+#[cfg(feature = "smartcard")]
+pub mod smartcard;
 pub mod stats;
 mod sync;
 pub mod tls;
 pub mod vmc;
 pub mod vv;
+#[cfg(feature = "webdav")]
+pub mod webdav;
 
 pub use agent::AgentHandle;
 pub use config::ConnectionConfig;

@@ -5,4 +5,8 @@ pub(crate) mod cursor;
 pub(crate) mod display;
 pub(crate) mod inputs;
 pub(crate) mod main;
+#[cfg(feature = "smartcard")]
+pub(crate) mod smartcard;
 pub(crate) mod vmc;
+#[cfg(feature = "webdav")]
+pub(crate) mod webdav;

@@ -4,4 +4,5 @@ pub mod cursor;
 pub mod display;
 pub mod inputs;
 pub mod main;
+pub mod smartcard;
 pub mod vmc;
