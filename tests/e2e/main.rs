@@ -18,5 +18,6 @@ mod gui;
 mod harness;
 mod inputs;
 mod launch;
+mod ports;
 mod replay;
 mod session;

@@ -94,11 +94,22 @@ impl PortsState {
         self.lock().entry(channel).or_default().outgoing.push_back(o);
     }
 
+    /// What to send next: at most about 256 KiB, so that the channel's loop reads the
+    /// client between two bursts (a client that is writing does not read: with blocking writes
+    /// on both sides, a large queue would deadlock).
     pub(crate) fn take_outgoing(&self, channel: (ChannelType, u8)) -> Vec<PortOut> {
-        self.lock()
-            .get_mut(&channel)
-            .map(|p| p.outgoing.drain(..).collect())
-            .unwrap_or_default()
+        let mut io = self.lock();
+        let Some(port) = io.get_mut(&channel) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while bytes < 256 << 10 {
+            let Some(o) = port.outgoing.pop_front() else { break };
+            bytes += o.len();
+            out.push(o);
+        }
+        out
     }
 
     /// Takes the bytes received so far, waiting up to `timeout` for at least one.
@@ -132,6 +143,14 @@ impl PortsState {
 }
 
 impl PortOut {
+    fn len(&self) -> usize {
+        match self {
+            Self::Message(sumac::proto::channel::vmc::VmcServer::Data(d)) => d.len(),
+            Self::Message(_) => 16,
+            Self::Raw(_, b) => b.len(),
+        }
+    }
+
     pub(crate) fn encode(&self) -> (u16, Vec<u8>) {
         match self {
             Self::Message(m) => (m.msg_type(), m.to_body()),
