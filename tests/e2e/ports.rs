@@ -5,6 +5,7 @@
 //! mux frames.
 
 use crate::support::session::next_event;
+use crate::support::sharing::shared_tree;
 use crate::support::tools::{Tool, require_tools};
 use crate::support::wait::poll_until;
 use std::io::{Read, Write};
@@ -178,20 +179,6 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
     out
-}
-
-/// A folder with a text file, a binary file in a sub-folder, and links out of it.
-pub fn shared_tree(dir: &Path, outside: &Path) -> Vec<u8> {
-    std::fs::write(outside.join("secret"), b"top secret").unwrap();
-    std::fs::write(dir.join("hello.txt"), b"hello from the host\n").unwrap();
-    std::fs::create_dir(dir.join("sub")).unwrap();
-    let big: Vec<u8> = (0..300_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    std::fs::write(dir.join("sub/data.bin"), &big).unwrap();
-    std::os::unix::fs::symlink(outside, dir.join("escape")).unwrap();
-    std::os::unix::fs::symlink(outside.join("secret"), dir.join("secret-link")).unwrap();
-    big
 }
 
 fn webdav_session(folder: &Path, read_only: bool) -> (TestServer, SessionHandle, UnboundedReceiver<SessionEvent>) {

@@ -12,6 +12,7 @@ mod support;
 
 mod conformance;
 mod cursor;
+mod guest_ports;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
