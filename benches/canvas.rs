@@ -3,7 +3,7 @@
 //! Throughput is reported per operation (ops/s) via the mean iteration time.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sumac::display::{DisplayState, Limits};
+use sumac::display::{Limits, Pipeline};
 use sumac::proto::channel::display::{
     AlphaBlendOp, Bitmap, Brush, Clip, CopyOp, DisplayBase, DisplayServer, FillOp, GlyphString, Image, ImageDescriptor,
     ImageKind, PaletteRef, Point, QMask, RasterGlyph, Rect, Rop3Op, SurfaceCreate, TextOp, bitmap_flags, bitmap_fmt,
@@ -43,8 +43,8 @@ fn image(w: u32, h: u32, format: u8) -> Image {
     }
 }
 
-fn state() -> DisplayState {
-    let mut s = DisplayState::new(Limits::default());
+fn state() -> Pipeline {
+    let mut s = Pipeline::new(Limits::default());
     s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
         surface_id: 0,
         width: W,

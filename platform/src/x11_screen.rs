@@ -32,22 +32,25 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use x11rb::connection::{Connection as _, RequestConnection as _};
 use x11rb::protocol::Event;
-use x11rb::protocol::render::{self, ConnectionExt as _, PictOp, PictType, Pictformat, Picture, Repeat};
+use x11rb::protocol::render::{self, ConnectionExt as _, PictType, Pictformat, Picture, Repeat};
 use x11rb::protocol::shape::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self as xshm, ConnectionExt as _};
 use x11rb::protocol::xproto::{
-    self, ClipOrdering, ConnectionExt as _, CreateGCAux, CreateWindowAux, EventMask, Gcontext, ImageFormat, ImageOrder,
-    Pixmap, Rectangle, Window, WindowClass,
+    self, ClipOrdering, ConnectionExt as _, CreateGCAux, CreateWindowAux, EventMask, Gcontext, ImageOrder, Pixmap,
+    Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 
 use crate::x11::{X11Error, XWindow};
 
+mod cursor;
 mod geometry;
+mod present;
 mod shm;
 mod transfer;
-use geometry::scale_transform;
+use cursor::Cursor;
 pub use geometry::{Rect, View};
+use present::set_scale;
 
 /// Bytes per pixel of the guest image and of the pixmap (depth 24 in 32 bits).
 const BPP: usize = 4;
@@ -80,18 +83,6 @@ struct Image {
     width: u32,
     height: u32,
     /// The transform and filter currently set on `picture`.
-    scaled: Option<(f64, f64)>,
-}
-
-/// The guest cursor drawn over the window (server mouse mode).
-#[derive(Debug)]
-struct Cursor {
-    pixmap: Pixmap,
-    picture: Picture,
-    width: u32,
-    height: u32,
-    /// Top-left corner in image pixels (position minus hot spot).
-    at: Option<(i32, i32)>,
     scaled: Option<(f64, f64)>,
 }
 
@@ -411,217 +402,6 @@ impl X11Screen {
         self.geometry.is_some()
     }
 
-    fn update_transforms(&mut self) -> Result<(), X11Error> {
-        let (sx, sy) = (self.view.scale_x, self.view.scale_y);
-        let want = (!self.view.is_one_to_one()).then_some((sx, sy));
-        if let Some(image) = &mut self.image
-            && let Some(p) = image.picture
-            && image.scaled != want
-        {
-            set_scale(&self.conn, p, want)?;
-            image.scaled = want;
-        }
-        if let Some(c) = &mut self.cursor
-            && c.scaled != want
-        {
-            set_scale(&self.conn, c.picture, want)?;
-            c.scaled = want;
-        }
-        Ok(())
-    }
-
-    /// Repaints the window where the image rectangles `areas` are drawn.
-    pub fn present(&mut self, areas: &[Rect]) -> Result<(), X11Error> {
-        for a in areas {
-            if let Some(r) = self.view.image_to_window(a) {
-                self.present_window(&r)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Repaints window rectangle `r` from the pixmap, then the cursor over it.
-    fn present_window(&mut self, r: &Rect) -> Result<(), X11Error> {
-        let (Some(geometry), Some(image)) = (
-            self.geometry,
-            self.image.as_ref().map(|i| (i.pixmap, i.picture, i.width, i.height)),
-        ) else {
-            return Ok(());
-        };
-        let (pixmap, picture, width, height) = image;
-        let window_rect = Rect {
-            x: 0,
-            y: 0,
-            w: geometry.w,
-            h: geometry.h,
-        };
-        let Some(r) = r.intersect(&window_rect) else {
-            return Ok(());
-        };
-        // Parts of the window the image does not cover (rounding at the
-        // edges): black.
-        let bounds = self.view.image_bounds(width, height);
-        let inside = bounds.and_then(|b| b.intersect(&r));
-        if inside != Some(r) {
-            self.fill_black_outside(&r, inside.as_ref())?;
-        }
-        let Some(d) = inside else { return Ok(()) };
-        let Some((dx, dy, dw, dh)) = d.to_x() else {
-            return Ok(());
-        };
-        let sx = i64::from(d.x) - i64::from(self.view.origin_x);
-        let sy = i64::from(d.y) - i64::from(self.view.origin_y);
-        let (Ok(sx), Ok(sy)) = (i16::try_from(sx), i16::try_from(sy)) else {
-            return Ok(());
-        };
-        match (self.view.is_one_to_one(), picture, self.window_picture) {
-            (true, _, _) => {
-                self.conn
-                    .copy_area(pixmap, self.window, self.gc, sx, sy, dx, dy, dw, dh)?;
-            }
-            (false, Some(src), Some(dst)) => {
-                self.conn
-                    .render_composite(PictOp::SRC, src, x11rb::NONE, dst, sx, sy, 0, 0, dx, dy, dw, dh)?;
-            }
-            // Scaled without XRender: the caller does not use this screen then.
-            (false, _, _) => {}
-        }
-        self.draw_cursor(&d)
-    }
-
-    fn fill_black_outside(&mut self, r: &Rect, inside: Option<&Rect>) -> Result<(), X11Error> {
-        let mut rects = Vec::with_capacity(4);
-        let push = |v: &mut Vec<Rectangle>, x0: i64, y0: i64, x1: i64, y1: i64| {
-            if let Some((x, y, width, height)) = Rect::from_edges(x0, y0, x1, y1).and_then(Rect::to_x) {
-                v.push(Rectangle { x, y, width, height });
-            }
-        };
-        match inside {
-            None => push(&mut rects, r.x.into(), r.y.into(), r.right(), r.bottom()),
-            Some(i) => {
-                push(&mut rects, r.x.into(), r.y.into(), r.right(), i.y.into());
-                push(&mut rects, r.x.into(), i.bottom(), r.right(), r.bottom());
-                push(&mut rects, r.x.into(), i.y.into(), i.x.into(), i.bottom());
-                push(&mut rects, i.right(), i.y.into(), r.right(), i.bottom());
-            }
-        }
-        if !rects.is_empty() {
-            self.conn.poly_fill_rectangle(self.window, self.gc, &rects)?;
-        }
-        Ok(())
-    }
-
-    /// The window rectangle the cursor covers, if shown.
-    fn cursor_window_rect(&self) -> Option<Rect> {
-        let c = self.cursor.as_ref()?;
-        let (x, y) = c.at?;
-        self.view.image_to_window(&Rect {
-            x,
-            y,
-            w: c.width,
-            h: c.height,
-        })
-    }
-
-    fn draw_cursor(&mut self, within: &Rect) -> Result<(), X11Error> {
-        let (Some(c), Some(dst), Some(cr)) = (&self.cursor, self.window_picture, self.cursor_window_rect()) else {
-            return Ok(());
-        };
-        let Some((x, y)) = c.at else { return Ok(()) };
-        let Some(d) = cr.intersect(within) else { return Ok(()) };
-        let Some((dx, dy, dw, dh)) = d.to_x() else {
-            return Ok(());
-        };
-        // The cursor's top-left corner in window pixels.
-        let cx = f64::from(self.view.origin_x) + f64::from(x) * self.view.scale_x;
-        let cy = f64::from(self.view.origin_y) + f64::from(y) * self.view.scale_y;
-        let (Ok(sx), Ok(sy)) = (
-            i16::try_from(i64::from(d.x) - cx.round() as i64),
-            i16::try_from(i64::from(d.y) - cy.round() as i64),
-        ) else {
-            return Ok(());
-        };
-        self.conn
-            .render_composite(PictOp::OVER, c.picture, x11rb::NONE, dst, sx, sy, 0, 0, dx, dy, dw, dh)?;
-        Ok(())
-    }
-
-    /// Sets the drawn cursor: `rgba` straight (non-premultiplied) RGBA rows
-    /// of `width` × 4 bytes; `None` removes it. Needs XRender.
-    pub fn set_cursor(&mut self, shape: Option<(&[u8], u32, u32)>) -> Result<(), X11Error> {
-        let old = self.cursor_window_rect();
-        if let Some(c) = self.cursor.take() {
-            self.conn.render_free_picture(c.picture)?;
-            self.conn.free_pixmap(c.pixmap)?;
-        }
-        if let (Some((rgba, width, height)), Some(f)) = (shape, self.formats)
-            && width > 0
-            && height > 0
-        {
-            let (w, h) = (
-                u16::try_from(width).map_err(|_| X11Error::TooLarge(width, height))?,
-                u16::try_from(height).map_err(|_| X11Error::TooLarge(width, height))?,
-            );
-            let px = usize::from(w) * usize::from(h);
-            let mut argb = Vec::with_capacity(px * BPP);
-            for p in rgba.chunks_exact(4).take(px) {
-                if let [r, g, b, a] = *p {
-                    let pm = |c: u8| u8::try_from((u32::from(c) * u32::from(a) + 127) / 255).unwrap_or(u8::MAX);
-                    argb.extend_from_slice(&[pm(b), pm(g), pm(r), a]);
-                }
-            }
-            if argb.len() != px * BPP {
-                return Err(X11Error::ShortImage);
-            }
-            let pixmap = self.conn.generate_id()?;
-            self.conn.create_pixmap(32, pixmap, self.window, w, h)?;
-            let gc = self.conn.generate_id()?;
-            self.conn.create_gc(gc, pixmap, &CreateGCAux::new())?;
-            self.conn
-                .put_image(ImageFormat::Z_PIXMAP, pixmap, gc, w, h, 0, 0, 0, 32, &argb)?;
-            self.conn.free_gc(gc)?;
-            let picture = self.conn.generate_id()?;
-            self.conn
-                .render_create_picture(picture, pixmap, f.argb, &render::CreatePictureAux::new())?;
-            let want = (!self.view.is_one_to_one()).then_some((self.view.scale_x, self.view.scale_y));
-            set_scale(&self.conn, picture, want)?;
-            self.cursor = Some(Cursor {
-                pixmap,
-                picture,
-                width,
-                height,
-                at: None,
-                scaled: want,
-            });
-        }
-        if let Some(r) = old {
-            self.present_window(&r)?;
-        }
-        Ok(())
-    }
-
-    /// Moves the drawn cursor's top-left corner to image pixel `at` (`None`:
-    /// hidden), repainting where it was and where it is.
-    pub fn move_cursor(&mut self, at: Option<(i32, i32)>) -> Result<(), X11Error> {
-        let Some(c) = &mut self.cursor else { return Ok(()) };
-        if c.at == at {
-            return Ok(());
-        }
-        let old = self.cursor_window_rect();
-        if let Some(c) = &mut self.cursor {
-            c.at = at;
-        }
-        let new = self.cursor_window_rect();
-        let dirty = match (old, new) {
-            (Some(a), Some(b)) if a.intersect(&b).is_some() => vec![a.union(&b)],
-            (a, b) => a.into_iter().chain(b).collect(),
-        };
-        for r in dirty {
-            self.present_window(&r)?;
-        }
-        Ok(())
-    }
-
     /// Handles what the server sent: repaints exposed parts from the pixmap
     /// and reports the first X error (the caller should stop using the
     /// screen then).
@@ -658,20 +438,6 @@ impl X11Screen {
         self.conn.get_input_focus()?.reply()?;
         Ok(())
     }
-}
-
-fn set_scale(conn: &RustConnection, picture: Picture, scale: Option<(f64, f64)>) -> Result<(), X11Error> {
-    match scale {
-        Some((sx, sy)) => {
-            conn.render_set_picture_transform(picture, scale_transform(sx, sy))?;
-            conn.render_set_picture_filter(picture, b"bilinear", &[])?;
-        }
-        None => {
-            conn.render_set_picture_transform(picture, scale_transform(1.0, 1.0))?;
-            conn.render_set_picture_filter(picture, b"nearest", &[])?;
-        }
-    }
-    Ok(())
 }
 
 impl Drop for X11Screen {

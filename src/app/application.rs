@@ -12,7 +12,7 @@ use super::connect_window::ConnectWindow;
 use super::controller::{ConnectRequest, Controller};
 use super::settings::{Prefs, keys};
 use super::{APP_ID, dialogs};
-use crate::cli::{KioskQuit, LaunchRequest, Target};
+use crate::client::launch::{KioskQuit, LaunchRequest, Target};
 use crate::i18n::gettext;
 use adw::prelude::*;
 use gtk::{gio, glib};

@@ -56,8 +56,10 @@ impl ConnectWindow {
         p.window.set_title(Some(&gettext("Connect – Sumac")));
         p.window.set_default_widget(Some(&p.connect));
         GtkWindowExt::set_focus(&p.window, Some(&p.address));
-        p.window
-            .set_help_overlay(Some(&dialogs::shortcuts_window(&state.options)));
+        p.window.set_help_overlay(Some(&dialogs::shortcuts_window(
+            &state.options,
+            &state.prefs.string(super::settings::keys::GRAB_HOTKEY),
+        )));
         let menus = gtk::Builder::from_string(include_str!("../../ui/session-menu.ui"));
         if let Some(menu) = menus.object::<gio::MenuModel>("connect_menu") {
             p.menu_button.set_menu_model(Some(&menu));

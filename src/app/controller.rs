@@ -4,11 +4,12 @@
 //! session (windows closed, exit status reported to the application).
 
 use super::application::AppState;
-use super::dialogs;
 use super::session_window::{SessionWindow, apply_accels, window_title};
 use super::settings::keys;
-use crate::cli::{Launch, LaunchRequest, Target};
 use crate::client::ConnectionConfig;
+use crate::client::launch::{Launch, LaunchRequest, Target};
+use crate::client::screenshot::{RgbImage, monitor_image};
+use crate::client::vv::{Hotkey, HotkeyAction, Modifiers};
 use crate::display::MonitorHead;
 use crate::gtk::Session;
 use crate::gtk::display::{Display, Renderer};
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 /// Everything needed to open (and reopen) a session: the command-line
-/// options merged with the target ([`crate::cli::Launch`]).
+/// options merged with the target ([`crate::client::launch::Launch`]).
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
     /// What goes to the recent connections (a URI or a `.vv` path that still
@@ -75,7 +76,7 @@ impl ConnectRequest {
             label,
             launch,
             zoom: options.zoom,
-            renderer: options.renderer.map(crate::cli::Renderer::name),
+            renderer: options.renderer.map(crate::client::launch::Renderer::name),
         })
     }
 }
@@ -90,6 +91,31 @@ fn host_label(c: &ConnectionConfig) -> Option<String> {
         Some(port) => format!("{host}:{port}"),
         None => host.clone(),
     })
+}
+
+/// The display's release hotkey when nothing else names one: Ctrl+Alt
+/// (spice-gtk's grab sequence).
+pub fn default_release_hotkey() -> Hotkey {
+    Hotkey {
+        modifiers: Modifiers::CONTROL.with(Modifiers::ALT),
+        key: None,
+    }
+}
+
+/// The release-cursor hotkey of a session: the one `-H` or the `.vv` file
+/// names (`from_launch`), else the `grab-hotkey` preference, else
+/// [`default_release_hotkey`].
+pub fn release_hotkey(from_launch: Option<&Hotkey>, preference: &str) -> Hotkey {
+    if let Some(h) = from_launch {
+        return h.clone();
+    }
+    match Hotkey::parse_for(HotkeyAction::ReleaseCursor, preference) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "invalid grab-hotkey preference; using Ctrl+Alt");
+            default_release_hotkey()
+        }
+    }
 }
 
 /// Key of a window: (display channel id, monitor id).
@@ -182,6 +208,10 @@ impl Controller {
         for w in self.windows.borrow().values() {
             w.clear_error();
         }
+        if let Some(state) = self.state.upgrade() {
+            self.session
+                .set_microphone_allowed(state.prefs.boolean(keys::MICROPHONE));
+        }
         if let Err(e) = self.session.connect(
             self.request.launch.connection.clone(),
             self.request.launch.session.clone(),
@@ -267,10 +297,14 @@ impl Controller {
             Some(r) => display.set_renderer(r),
             None => tracing::warn!(%renderer, "unknown renderer in the preferences; using auto"),
         }
-        // INTEGRATION POINT (grab hotkey): the release-cursor hotkey
-        // (`self.request.hotkeys.get(HotkeyAction::ReleaseCursor)`, else the
-        // `grab-hotkey` preference) goes to the display's input handler once
-        // it exposes a setter; it handles modifier-only combinations itself.
+        // The release-cursor hotkey: -H or the .vv file's, else the preference.
+        let mut release = release_hotkey(
+            self.request.launch.release_cursor.as_ref(),
+            &state.prefs.string(keys::GRAB_HOTKEY),
+        );
+        if !display.set_release_hotkey(&release) {
+            release = default_release_hotkey();
+        }
         match self.request.zoom {
             Some(z) => {
                 display.set_scaling(false);
@@ -278,7 +312,12 @@ impl Controller {
             }
             None => display.set_scaling(state.prefs.boolean(keys::SCALING)),
         }
-        let window = SessionWindow::new(&state.app, self, display, &self.request.launch.hotkeys, state.kiosk());
+        // The shortcuts window shows the release hotkey in effect.
+        let mut hotkeys = self.request.launch.hotkeys.clone();
+        if !state.kiosk() {
+            hotkeys.set(HotkeyAction::ReleaseCursor, release.clone());
+        }
+        let window = SessionWindow::new(&state.app, self, display, &hotkeys, &release, state.kiosk());
         if self.request.launch.fullscreen {
             window.window.fullscreen();
         }
@@ -351,8 +390,8 @@ impl Controller {
         None
     }
 
-    /// Pixels of monitor `(channel, monitor)` as packed RGB (for screenshots).
-    pub fn monitor_rgb(&self, channel: u8, monitor: u32) -> Option<(u32, u32, Vec<u8>)> {
+    /// Pixels of monitor `(channel, monitor)` (for screenshots).
+    pub fn monitor_image(&self, channel: u8, monitor: u32) -> Option<RgbImage> {
         let state = self.session.display_state(channel)?;
         let state = state.lock().ok()?;
         let heads = state.monitors().to_vec();
@@ -360,7 +399,7 @@ impl Controller {
         if !heads.is_empty() && head.is_none() {
             return None;
         }
-        dialogs::monitor_rgb(&state, head)
+        monitor_image(&state, head)
     }
 }
 
@@ -430,8 +469,32 @@ mod tests {
         let accel = r
             .launch
             .hotkeys
-            .get(crate::client::vv::HotkeyAction::ToggleFullscreen)
+            .get(HotkeyAction::ToggleFullscreen)
             .and_then(|h| h.to_accelerator());
         assert_eq!(accel.as_deref(), Some("<Shift>F11"));
+    }
+
+    #[test]
+    fn release_hotkey_precedence() {
+        let hk = |s: &str| Hotkey::parse(s).unwrap();
+        // -H or the .vv file first, whatever the preference.
+        assert_eq!(release_hotkey(Some(&hk("ctrl+alt+r")), "shift+f12"), hk("ctrl+alt+r"));
+        // Else the preference (modifiers alone are fine for this action).
+        assert_eq!(release_hotkey(None, "shift+f12"), hk("shift+f12"));
+        assert_eq!(release_hotkey(None, "ctrl+shift"), hk("ctrl+shift"));
+        // A broken preference: Ctrl+Alt.
+        assert_eq!(release_hotkey(None, "ctrl+nope+x"), hk("ctrl+alt"));
+        assert_eq!(release_hotkey(None, ""), default_release_hotkey());
+        assert_eq!(default_release_hotkey(), hk("ctrl+alt"));
+        // What a .vv file says reaches the request.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm.vv");
+        std::fs::write(
+            &path,
+            "[virt-viewer]\ntype=spice\nhost=h\nport=5905\nrelease-cursor=shift+f12\n",
+        )
+        .unwrap();
+        let r = ConnectRequest::from_target(&Target::VvFile(path), &LaunchRequest::default()).unwrap();
+        assert_eq!(r.launch.release_cursor, Some(hk("shift+f12")));
     }
 }

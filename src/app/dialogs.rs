@@ -1,16 +1,16 @@
 //! Secondary windows: about, error message, guest details, preferences, the
-//! keyboard-shortcuts window (`ui/shortcuts.ui`) and the screenshot writer.
+//! keyboard-shortcuts window (`ui/shortcuts.ui`) and the screenshot file chooser.
 
 use super::APP_ID;
 use super::application::AppState;
+use super::controller::release_hotkey;
 use super::settings::keys;
-use crate::cli::LaunchRequest;
+use crate::client::launch::LaunchRequest;
+use crate::client::screenshot::{RgbImage, write_png};
 use crate::client::vv::hotkey::{HotkeyAction, Hotkeys};
-use crate::display::{DisplayState, MonitorHead};
 use crate::i18n::{gettext, gettext_f};
 use adw::prelude::*;
 use gtk::glib;
-use std::path::Path;
 
 /// The about window.
 pub fn show_about(parent: Option<&gtk::Window>) {
@@ -138,6 +138,15 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     hotkey_row.add_suffix(&entry);
     input.add(&hotkey_row);
     page.add(&input);
+
+    let sound = adw::PreferencesGroup::builder().title(gettext("Sound")).build();
+    sound.add(&switch_row(
+        state,
+        &gettext("Allow the microphone"),
+        &gettext("Let the guest record from your microphone when it asks"),
+        keys::MICROPHONE,
+    ));
+    page.add(&sound);
     window.add(&page);
     window.present();
 }
@@ -162,12 +171,19 @@ fn switch_row(state: &std::rc::Rc<AppState>, title: &str, subtitle: &str, key: &
 }
 
 /// The keyboard-shortcuts window of the connect window: the hotkeys a
-/// session started with these options gets (before any `.vv` file).
-pub fn shortcuts_window(options: &LaunchRequest) -> gtk::ShortcutsWindow {
+/// session started with these options gets (before any `.vv` file), the
+/// release hotkey from `-H` or else the `grab_hotkey` preference.
+pub fn shortcuts_window(options: &LaunchRequest, grab_hotkey: &str) -> gtk::ShortcutsWindow {
     let hotkeys = if options.kiosk {
         Hotkeys::none()
     } else {
-        options.hotkeys.clone().unwrap_or_default()
+        let mut hotkeys = options.hotkeys.clone().unwrap_or_default();
+        let from_options = options
+            .hotkeys
+            .as_ref()
+            .and_then(|h| h.get(HotkeyAction::ReleaseCursor));
+        hotkeys.set(HotkeyAction::ReleaseCursor, release_hotkey(from_options, grab_hotkey));
+        hotkeys
     };
     shortcuts_window_for(&hotkeys)
 }
@@ -226,54 +242,8 @@ fn modifier_only_accelerator(h: &crate::client::vv::hotkey::Hotkey) -> String {
     out
 }
 
-/// Copies monitor `head` (or the whole primary surface when `head` is None)
-/// out of `state` as packed RGB.
-pub fn monitor_rgb(state: &DisplayState, head: Option<&MonitorHead>) -> Option<(u32, u32, Vec<u8>)> {
-    let (surface, x, y, w, h) = match head {
-        Some(h) => (state.surface(h.surface_id)?, h.x, h.y, h.width, h.height),
-        None => {
-            let (_, s) = state.primary()?;
-            (s, 0, 0, s.width, s.height)
-        }
-    };
-    crop_rgb(&surface.to_rgb(), surface.width, surface.height, x, y, w, h)
-}
-
-/// Crops `(x, y, w, h)` (clamped to the surface) out of packed RGB.
-fn crop_rgb(rgb: &[u8], sw: u32, sh: u32, x: u32, y: u32, w: u32, h: u32) -> Option<(u32, u32, Vec<u8>)> {
-    let x = x.min(sw);
-    let y = y.min(sh);
-    let w = w.min(sw.checked_sub(x)?);
-    let h = h.min(sh.checked_sub(y)?);
-    if w == 0 || h == 0 {
-        return None;
-    }
-    let row_bytes = usize::try_from(w).ok()?.checked_mul(3)?;
-    let stride = usize::try_from(sw).ok()?.checked_mul(3)?;
-    let mut out = Vec::with_capacity(row_bytes.checked_mul(usize::try_from(h).ok()?)?);
-    for row in y..y.checked_add(h)? {
-        let start = usize::try_from(row)
-            .ok()?
-            .checked_mul(stride)?
-            .checked_add(usize::try_from(x).ok()?.checked_mul(3)?)?;
-        out.extend_from_slice(rgb.get(start..start.checked_add(row_bytes)?)?);
-    }
-    Some((w, h, out))
-}
-
-/// Writes packed RGB as a PNG file.
-pub fn write_png(path: &Path, w: u32, h: u32, rgb: &[u8]) -> Result<(), String> {
-    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())
-}
-
-/// Asks where to save a screenshot (PNG) and writes `rgb` there.
-pub fn save_screenshot(parent: &gtk::Window, w: u32, h: u32, rgb: Vec<u8>) {
+/// Asks where to save a screenshot (PNG) and writes `image` there.
+pub fn save_screenshot(parent: &gtk::Window, image: RgbImage) {
     let chooser = gtk::FileChooserNative::new(
         Some(&gettext("Save Screenshot")),
         Some(parent),
@@ -299,9 +269,9 @@ pub fn save_screenshot(parent: &gtk::Window, w: u32, h: u32, rgb: Vec<u8>) {
         if response == gtk::ResponseType::Accept
             && let Some(path) = c.file().and_then(|f| f.path())
         {
-            if let Err(e) = write_png(&path, w, h, &rgb) {
+            if let Err(e) = write_png(&path, &image) {
                 tracing::error!(path = %path.display(), error = %e, "cannot save the screenshot");
-                show_error(Some(&parent), &gettext("Cannot Save the Screenshot"), &e);
+                show_error(Some(&parent), &gettext("Cannot Save the Screenshot"), &e.to_string());
             } else {
                 tracing::info!(path = %path.display(), "screenshot saved");
             }
@@ -321,32 +291,6 @@ mod tests {
             0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
         ];
         assert_eq!(format_uuid(&u), "12345678-9abc-def0-0123-456789abcdef");
-    }
-
-    #[test]
-    fn crop_clamps_and_copies() {
-        // 4x3 surface, pixel value = index.
-        let rgb: Vec<u8> = (0..4 * 3 * 3).map(|i| i as u8).collect();
-        let (w, h, out) = crop_rgb(&rgb, 4, 3, 1, 1, 2, 5).unwrap();
-        assert_eq!((w, h), (2, 2));
-        assert_eq!(out, [15, 16, 17, 18, 19, 20, 27, 28, 29, 30, 31, 32]);
-        assert_eq!(crop_rgb(&rgb, 4, 3, 9, 0, 2, 2), None);
-        // A buffer shorter than the claimed size: no panic.
-        assert_eq!(crop_rgb(&rgb[..10], 4, 3, 0, 0, 4, 3), None);
-    }
-
-    #[test]
-    fn png_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.png");
-        let rgb = vec![1, 2, 3, 4, 5, 6];
-        write_png(&path, 2, 1, &rgb).unwrap();
-        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
-        let mut reader = decoder.read_info().unwrap();
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!((info.width, info.height), (2, 1));
-        assert_eq!(&buf[..6], &rgb[..]);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //!
 //! # Files
 //! - [`application`]: the `GtkApplication`, app actions, `open`/`activate`, exit code.
-//! - The command line is [`crate::cli`] (remote-viewer compatible, GTK-free).
+//! - The command line is [`crate::cli`] (clap, remote-viewer compatible) filling a
+//!   [`LaunchRequest`](crate::client::launch::LaunchRequest) (GTK-free).
 //! - [`controller`]: one SPICE session and its windows (opened and closed with the guest's monitors).
-//! - [`session_window`]: a window showing one monitor: header bar, menu, overlay with Reconnect.
+//! - [`session_window`]: a window showing one monitor: header bar, menu, overlay with Reconnect;
+//!   `audio_controls`: its volume button and microphone indicator.
 //! - [`connect_window`]: the window without argument (address + recent connections).
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
@@ -15,6 +17,7 @@
 //! UI definitions are `ui/*.ui`, compiled in with `include_str!`.
 
 pub mod application;
+mod audio_controls;
 pub mod connect_window;
 pub mod controller;
 pub mod dialogs;

@@ -6,9 +6,9 @@
 use super::controller::Controller;
 use super::dialogs;
 use super::keys::{combo_by_id, send_key_combos};
-use crate::client::vv::hotkey::{HotkeyAction, Hotkeys};
+use crate::client::vv::hotkey::{Hotkey, HotkeyAction, Hotkeys, Modifiers};
 use crate::gtk::display::{Display, OverlayState};
-use crate::i18n::gettext;
+use crate::i18n::{gettext, gettext_f};
 use gtk::prelude::*;
 use gtk::{gio, glib};
 use std::cell::Cell;
@@ -63,6 +63,8 @@ pub struct SessionWindow {
     closed: Cell<bool>,
     /// The guest size the window was last sized for ([`SessionWindow::fit_to_guest`]).
     fitted: Cell<Option<(u32, u32)>>,
+    /// What the title says while the pointer is grabbed ([`grab_hint`]).
+    grab_hint: String,
 }
 
 impl std::fmt::Debug for SessionWindow {
@@ -80,6 +82,7 @@ impl SessionWindow {
         controller: &Rc<Controller>,
         display: Display,
         hotkeys: &Hotkeys,
+        release: &Hotkey,
         kiosk: bool,
     ) -> Rc<Self> {
         let window = gtk::ApplicationWindow::builder()
@@ -144,6 +147,7 @@ impl SessionWindow {
             closing_by_controller: Cell::new(false),
             closed: Cell::new(false),
             fitted: Cell::new(None),
+            grab_hint: grab_hint(release),
         });
         this.install_actions(controller);
         {
@@ -152,7 +156,8 @@ impl SessionWindow {
             this.display.connect_mouse_grabbed_notify(move |d| {
                 if let Some(this) = weak.upgrade() {
                     let title = this.window.title().map(|t| t.to_string()).unwrap_or_default();
-                    this.window.set_title(Some(&with_grab_hint(&title, d.mouse_grabbed())));
+                    let title = with_grab_hint(&title, &this.grab_hint, d.mouse_grabbed());
+                    this.window.set_title(Some(&title));
                 }
             });
         }
@@ -206,6 +211,9 @@ impl SessionWindow {
                 }
             });
             if let Some(session) = this.display.session() {
+                if !kiosk {
+                    super::audio_controls::attach(&this.header, &session);
+                }
                 let weak = Rc::downgrade(&this);
                 session.connect_monitors_changed(move |_, _| {
                     if let Some(this) = weak.upgrade() {
@@ -343,8 +351,8 @@ impl SessionWindow {
                 let (Some(this), Some(c)) = (weak.upgrade(), ctl.upgrade()) else {
                     return;
                 };
-                match c.monitor_rgb(this.display.channel_id(), this.display.monitor_id()) {
-                    Some((w, h, rgb)) => dialogs::save_screenshot(this.window.upcast_ref(), w, h, rgb),
+                match c.monitor_image(this.display.channel_id(), this.display.monitor_id()) {
+                    Some(image) => dialogs::save_screenshot(this.window.upcast_ref(), image),
                     None => dialogs::show_error(
                         Some(this.window.upcast_ref()),
                         &gettext("No Screenshot"),
@@ -400,22 +408,49 @@ impl SessionWindow {
     }
 
     pub fn set_title(&self, title: &str) {
-        let title = with_grab_hint(title, self.display.mouse_grabbed());
+        let title = with_grab_hint(title, &self.grab_hint, self.display.mouse_grabbed());
         self.window.set_title(Some(&title));
     }
 }
 
-/// The pointer-grab hint remote-viewer puts in front of the title.
-fn grab_hint() -> String {
-    gettext("(Press Ctrl+Alt to release pointer)")
+/// The pointer-grab hint remote-viewer puts in front of the title, naming
+/// the release hotkey.
+pub fn grab_hint(release: &Hotkey) -> String {
+    gettext_f(
+        "(Press {hotkey} to release pointer)",
+        &[("hotkey", &hotkey_label(release))],
+    )
 }
 
-/// `title` with the grab hint in front while the pointer is grabbed, without
-/// it otherwise (an existing hint is never doubled).
-pub fn with_grab_hint(title: &str, grabbed: bool) -> String {
-    let hint = grab_hint();
+/// A hotkey as people write it: `Ctrl+Alt`, `Shift+F12`, `Ctrl+Alt+R`.
+pub fn hotkey_label(hotkey: &Hotkey) -> String {
+    let mut parts: Vec<String> = [
+        (Modifiers::CONTROL, "Ctrl"),
+        (Modifiers::ALT, "Alt"),
+        (Modifiers::SHIFT, "Shift"),
+        (Modifiers::SUPER, "Super"),
+        (Modifiers::META, "Meta"),
+        (Modifiers::HYPER, "Hyper"),
+    ]
+    .into_iter()
+    .filter(|(m, _)| hotkey.modifiers.contains(*m))
+    .map(|(_, name)| name.to_owned())
+    .collect();
+    if let Some(key) = &hotkey.key {
+        let mut chars = key.chars();
+        parts.push(match (chars.next(), chars.next()) {
+            (Some(c), None) => c.to_uppercase().collect(),
+            _ => key.clone(),
+        });
+    }
+    parts.join("+")
+}
+
+/// `title` with `hint` in front while the pointer is grabbed, without it
+/// otherwise (an existing hint is never doubled).
+pub fn with_grab_hint(title: &str, hint: &str, grabbed: bool) -> String {
     let base = title
-        .strip_prefix(hint.as_str())
+        .strip_prefix(hint)
         .map_or(title, |rest| rest.strip_prefix(' ').unwrap_or(rest));
     if grabbed {
         format!("{hint} {base}")
@@ -474,12 +509,27 @@ mod tests {
 
     #[test]
     fn grab_hint_in_title() {
-        let grabbed = with_grab_hint("vm1 – Sumac", true);
+        let hint = grab_hint(&Hotkey::parse("ctrl+alt").unwrap());
+        let grabbed = with_grab_hint("vm1 – Sumac", &hint, true);
         assert_eq!(grabbed, "(Press Ctrl+Alt to release pointer) vm1 – Sumac");
-        assert_eq!(with_grab_hint(&grabbed, true), grabbed, "never doubled");
-        assert_eq!(with_grab_hint(&grabbed, false), "vm1 – Sumac");
-        assert_eq!(with_grab_hint("vm1 – Sumac", false), "vm1 – Sumac");
-        assert_eq!(with_grab_hint("", true), "(Press Ctrl+Alt to release pointer) ");
+        assert_eq!(with_grab_hint(&grabbed, &hint, true), grabbed, "never doubled");
+        assert_eq!(with_grab_hint(&grabbed, &hint, false), "vm1 – Sumac");
+        assert_eq!(with_grab_hint("vm1 – Sumac", &hint, false), "vm1 – Sumac");
+        assert_eq!(with_grab_hint("", &hint, true), "(Press Ctrl+Alt to release pointer) ");
+    }
+
+    #[test]
+    fn hotkey_labels() {
+        let label = |s: &str| hotkey_label(&Hotkey::parse(s).unwrap());
+        assert_eq!(label("ctrl+alt"), "Ctrl+Alt");
+        assert_eq!(label("alt+ctrl"), "Ctrl+Alt");
+        assert_eq!(label("shift+f12"), "Shift+F12");
+        assert_eq!(label("Ctrl+Alt+r"), "Ctrl+Alt+R");
+        assert_eq!(label("super+pgup"), "Super+Page_Up");
+        assert_eq!(
+            grab_hint(&Hotkey::parse("shift+f12").unwrap()),
+            "(Press Shift+F12 to release pointer)"
+        );
     }
 
     #[test]

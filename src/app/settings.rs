@@ -18,19 +18,20 @@ pub mod keys {
     pub const RENDERER: &str = "renderer";
     pub const SCALING: &str = "scaling";
     pub const GRAB_HOTKEY: &str = "grab-hotkey";
+    pub const MICROPHONE: &str = "allow-microphone";
 }
 
 /// Defaults of the key-file backend (the gschema carries the same).
 fn default_string(key: &str) -> &'static str {
     match key {
         keys::RENDERER => "auto",
-        keys::GRAB_HOTKEY => "shift+f12",
+        keys::GRAB_HOTKEY => "ctrl+alt",
         _ => "",
     }
 }
 
 fn default_bool(key: &str) -> bool {
-    matches!(key, keys::SCALING)
+    matches!(key, keys::SCALING | keys::MICROPHONE)
 }
 
 const GROUP: &str = "sumac";
@@ -232,7 +233,7 @@ mod tests {
         let p = Prefs::with_key_file(path.clone());
         assert_eq!(p.string(keys::RENDERER), "auto");
         assert!(p.boolean(keys::SCALING));
-        assert_eq!(p.string(keys::GRAB_HOTKEY), "shift+f12");
+        assert_eq!(p.string(keys::GRAB_HOTKEY), "ctrl+alt");
         p.set_string(keys::RENDERER, "cairo");
         p.set_boolean(keys::SCALING, false);
         p.add_recent("spice://a:5900?password=secret");

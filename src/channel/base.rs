@@ -4,7 +4,8 @@
 use super::{ChannelKey, Output, Outputs, Wait};
 use crate::client::events::SessionEvent;
 use crate::proto::base::{ClientBase, ServerBase};
-use crate::proto::cursor::WriteCursor;
+use crate::proto::cursor::{ReadCursor, WriteCursor};
+use crate::proto::error::DecodeError;
 
 /// The ACK window of one channel.
 #[derive(Debug, Default)]
@@ -55,6 +56,15 @@ impl BaseState {
             ServerBase::List => {}
         }
         None
+    }
+
+    /// PING `{u32 id, u64 timestamp, data}` → PONG, without touching `data`.
+    pub fn ping(&mut self, body: &[u8], out: &mut Outputs) -> Result<(), DecodeError> {
+        let mut r = ReadCursor::new(body);
+        let id = r.read_u32("ping id")?;
+        let timestamp = r.read_u64("ping timestamp")?;
+        send(out, &ClientBase::Pong { id, timestamp });
+        Ok(())
     }
 
     /// Counts one received message; queues an ACK when the window is full.

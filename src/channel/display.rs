@@ -1,13 +1,22 @@
-//! The display channel: decode, apply to the shared [`DisplayState`],
+//! The display channel: prepare, apply to the shared [`DisplayState`],
 //! publish what changed. The pixel work lives in [`crate::display`]; this
 //! machine stays thin.
 //!
-//! GLZ images are decoded before the state lock is taken (they may
-//! reference images another display channel has not decoded yet: the
+//! Each message is prepared by the channel's [`DisplayDecoder`] before the
+//! state lock is taken: every image decoded (QUIC, LZ, GLZ, LZ4, JPEG...,
+//! cache lookups and stores), palettes and cache invalidations handled,
+//! video frames queued. The lock (the one the widget takes to copy pixels)
+//! then covers only [`DisplayState::apply`], the drawing. A GLZ image may
+//! reference an image another display channel has not decoded yet: the
 //! machine then answers [`Wait::GlzImage`] and resumes after the window's
-//! next arrival); INVAL_ALL_PIXMAPS first waits until the listed channels
-//! processed the listed messages ([`Wait::Serials`]), since the image cache is
-//! shared with what they draw.
+//! next arrival. INVAL_ALL_PIXMAPS first waits until the listed channels
+//! processed the listed messages ([`Wait::Serials`]), since the image cache
+//! is shared with what they draw.
+//!
+//! After every message, wake-up and video decoder wake (`commands`, through
+//! the channel's inbox), the video streams are ticked: due frames decoded
+//! off the lock, then drawn under it ([`DisplayState::draw_frames`]); the
+//! lock is not taken when the tick has nothing for the state.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,11 +25,12 @@ use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Outputs, Wait, Wait
 use crate::client::events::SessionEvent;
 use crate::codec::glz::Absent;
 use crate::connector::client::Linked;
-use crate::display::{DisplayEvent, DisplayState, GlzImages, GlzPredecoder};
+use crate::display::stream::mm_diff;
+use crate::display::{DisplayDecoder, DisplayEvent, DisplayState, Prepared};
 use crate::proto::ChannelType;
 use crate::proto::Message;
 use crate::proto::caps::display as caps;
-use crate::proto::channel::display::{DisplayClient, DisplayInit, DisplayServer, Rect};
+use crate::proto::channel::display::{DisplayClient, DisplayInit, DisplayServer, Rect, video_codec};
 
 /// What the display machine announces in DISPLAY_INIT and at link time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +49,7 @@ pub struct DisplaySettings {
 #[derive(Debug)]
 struct Parked {
     msg: DisplayServer,
-    images: GlzImages,
+    prepared: Prepared,
     /// Waiting for other channels' serials (INVAL_ALL_PIXMAPS) rather than a GLZ image.
     serials: bool,
     /// The GLZ window's generation when the wait began (cleared meanwhile: give up).
@@ -56,12 +66,48 @@ pub struct DisplayMachine {
     reports: bool,
     /// When the stream scheduler wants to run again.
     wake_at: Option<Instant>,
-    /// Decodes GLZ images before `state` is locked: their wait for another
-    /// channel's images must not hold the lock the widget draws from.
-    glz: GlzPredecoder,
+    /// Prepares every message before `state` is locked: no decoding (and
+    /// no wait for another channel's GLZ image) holds the lock the widget
+    /// draws from.
+    decoder: DisplayDecoder,
+    /// The prepared message, reused.
+    prepared: Prepared,
+    /// Watches the multimedia clock for jumps (video is rescheduled).
+    clock: ClockWatch,
     /// Damage of the messages handled since the last flush, not emitted yet.
     damage: PendingDamage,
     parked: Option<Parked>,
+}
+
+/// How far the multimedia clock may run ahead of the local clock between two
+/// looks before it counts as a jump (spice-gtk's `mm-time-reset` threshold).
+const MM_TIME_JUMP_MS: i32 = 500;
+
+/// Notices when the multimedia clock jumps: it moved back, or ahead of the
+/// local clock by more than [`MM_TIME_JUMP_MS`] (the main channel set a new
+/// time, playback latency changed). The clock is the local clock plus an
+/// offset, both truncated to milliseconds, so between two looks it runs 0 or
+/// 1 ms ahead of the local clock's elapsed milliseconds.
+#[derive(Debug, Default)]
+struct ClockWatch {
+    last: Option<(Instant, u32)>,
+}
+
+impl ClockWatch {
+    /// Whether the clock jumped since the last look (never on the first,
+    /// nor while it is unset: 0).
+    fn jumped(&mut self, now: Instant, mm_time: u32) -> bool {
+        if mm_time == 0 {
+            return false;
+        }
+        let Some((then, mm_then)) = self.last.replace((now, mm_time)) else {
+            return false;
+        };
+        let elapsed = now.saturating_duration_since(then).as_millis();
+        let expected = mm_then.wrapping_add(u32::try_from(elapsed & 0xffff_ffff).unwrap_or(0));
+        let drift = mm_diff(mm_time, expected);
+        !(0..=MM_TIME_JUMP_MS).contains(&drift)
+    }
 }
 
 /// Most damage rectangles held back before they are emitted.
@@ -97,11 +143,14 @@ impl PendingDamage {
 }
 
 impl DisplayMachine {
-    pub fn new(id: u8, state: Arc<Mutex<DisplayState>>, settings: DisplaySettings) -> Self {
-        let glz = lock(&state).glz_predecoder();
+    /// The machine of display channel `id`: `decoder` prepares what is
+    /// applied to `state` (shared with the embedder).
+    pub fn new(id: u8, state: Arc<Mutex<DisplayState>>, decoder: DisplayDecoder, settings: DisplaySettings) -> Self {
         Self {
             id,
-            glz,
+            decoder,
+            prepared: Prepared::default(),
+            clock: ClockWatch::default(),
             state,
             settings,
             dropped_messages: 0,
@@ -155,15 +204,22 @@ impl DisplayMachine {
         });
     }
 
-    /// Runs the video scheduler: frames due now are drawn, late ones dropped;
-    /// reports for the server are queued.
-    fn tick(&mut self, state: &mut DisplayState, events: &mut Vec<DisplayEvent>, ctx: &Ctx, out: &mut Outputs) {
-        let tick = state.stream_tick(ctx.mm_time);
-        events.extend(tick.events);
-        self.wake_at = tick
+    /// Runs the video scheduler: frames due now are decoded (off the lock)
+    /// and drawn, late ones dropped; reports for the server are queued.
+    fn tick(&mut self, ctx: &Ctx, out: &mut Outputs) {
+        if self.clock.jumped(ctx.now, ctx.mm_time) {
+            self.decoder.reschedule(ctx.mm_time);
+        }
+        let mut video = self.decoder.stream_tick(ctx.mm_time);
+        if video.needs_state() {
+            let events = lock(&self.state).draw_frames(&mut video);
+            self.emit_all(events, out);
+        }
+        self.decoder.recycle_frames(&mut video);
+        self.wake_at = video
             .next_wake_ms
             .map(|ms| ctx.now + Duration::from_millis(u64::from(ms)));
-        for report in state.drain_stream_reports() {
+        for report in self.decoder.drain_stream_reports() {
             if self.reports {
                 out.send(&DisplayClient::StreamReport(report));
             }
@@ -174,39 +230,32 @@ impl DisplayMachine {
         ChannelKey::new(ChannelType::DISPLAY, self.id)
     }
 
-    /// Decodes the GLZ images of `msg` (without the state lock), then applies it.
-    fn decode_and_apply(
+    /// Prepares `msg` (without the state lock), then applies it.
+    fn prepare_and_apply(
         &mut self,
         msg: DisplayServer,
-        mut images: GlzImages,
+        mut prepared: Prepared,
         absent: Absent,
         ctx: &Ctx,
         out: &mut Outputs,
     ) -> Handled {
-        if let Some(id) = self.glz.decode(&msg, &mut images, absent) {
-            let generation = self.glz.window().generation();
+        if let Some(id) = self.decoder.prepare(&msg, &mut prepared, absent) {
+            let generation = self.decoder.glz_window().generation();
             self.parked = Some(Parked {
                 msg,
-                images,
+                prepared,
                 serials: false,
                 generation,
             });
             return Handled::Wait(Wait::GlzImage { id });
         }
-        self.apply(&msg, &mut images, ctx, out);
-        Handled::Done
-    }
-
-    /// Applies a message whose GLZ images are decoded, under the state lock.
-    fn apply(&mut self, msg: &DisplayServer, images: &mut GlzImages, ctx: &Ctx, out: &mut Outputs) {
-        let events = {
-            let state = Arc::clone(&self.state);
-            let mut state = lock(&state);
-            let mut events = state.handle_predecoded(msg, images);
-            self.tick(&mut state, &mut events, ctx, out);
-            events
-        };
+        let events = lock(&self.state).apply(&msg, &mut prepared);
+        self.decoder.observe(&events);
+        self.decoder.recycle(&mut prepared);
+        self.prepared = prepared;
         self.emit_all(events, out);
+        self.tick(ctx, out);
+        Handled::Done
     }
 
     fn absent(&self) -> Absent {
@@ -218,22 +267,35 @@ impl DisplayMachine {
     }
 }
 
+/// The `CODEC_*` display capability of a video codec.
+fn codec_cap(codec: u8) -> Option<u32> {
+    Some(match codec {
+        video_codec::MJPEG => caps::CODEC_MJPEG,
+        video_codec::VP8 => caps::CODEC_VP8,
+        video_codec::H264 => caps::CODEC_H264,
+        video_codec::VP9 => caps::CODEC_VP9,
+        video_codec::H265 => caps::CODEC_H265,
+        _ => return None,
+    })
+}
+
 fn lock(state: &Mutex<DisplayState>) -> std::sync::MutexGuard<'_, DisplayState> {
     state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Machine for DisplayMachine {
     fn caps(&self) -> Vec<u32> {
-        vec![
+        let mut c = vec![
             caps::MONITORS_CONFIG,
             caps::LZ4_COMPRESSION,
             caps::A8_SURFACE,
             caps::SIZED_STREAM,
             caps::STREAM_REPORT,
             caps::MULTI_CODEC,
-            // Only the codecs decoded today (display::stream::SUPPORTED_CODECS).
-            caps::CODEC_MJPEG,
-        ]
+        ];
+        // Exactly the codecs a decoder exists for (MJPEG always).
+        c.extend(self.decoder.video_codecs().into_iter().filter_map(codec_cap));
+        c
     }
 
     fn next_wake(&self) -> Option<Instant> {
@@ -241,14 +303,14 @@ impl Machine for DisplayMachine {
     }
 
     fn wake(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
-        let state = Arc::clone(&self.state);
-        let mut state = lock(&state);
-        let mut events = Vec::new();
-        self.tick(&mut state, &mut events, ctx, out);
-        drop(state);
-        self.emit_all(events, out);
+        self.tick(ctx, out);
         self.flush_damage(out);
         Ok(())
+    }
+
+    /// A video decoder has frames ready (its wake notified the inbox).
+    fn commands(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.wake(ctx, out)
     }
 
     fn after_batch(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
@@ -294,19 +356,18 @@ impl Machine for DisplayMachine {
             let list = list.clone();
             self.parked = Some(Parked {
                 msg,
-                images: GlzImages::default(),
+                prepared: Prepared::default(),
                 serials: true,
                 generation: 0,
             });
             return Ok(Handled::Wait(Wait::Serials(list)));
         }
         let absent = self.absent();
-        Ok(
-            match self.decode_and_apply(msg, GlzImages::default(), absent, ctx, out) {
-                Handled::Done if unknown => Handled::Skipped,
-                h => h,
-            },
-        )
+        let prepared = std::mem::take(&mut self.prepared);
+        Ok(match self.prepare_and_apply(msg, prepared, absent, ctx, out) {
+            Handled::Done if unknown => Handled::Skipped,
+            h => h,
+        })
     }
 
     fn resume(&mut self, end: WaitEnd, ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
@@ -318,13 +379,13 @@ impl Machine for DisplayMachine {
                 tracing::warn!(channel = %self.key(), "INVAL_ALL_PIXMAPS wait timed out; clearing anyway");
             }
             self.absent()
-        } else if end == WaitEnd::TimedOut || self.glz.window().generation() != parked.generation {
+        } else if end == WaitEnd::TimedOut || self.decoder.glz_window().generation() != parked.generation {
             // Nobody brought the image in time (or the window was cleared): it is missing.
             Absent::Missing
         } else {
             Absent::Pending
         };
-        Ok(self.decode_and_apply(parked.msg, parked.images, absent, ctx, out))
+        Ok(self.prepare_and_apply(parked.msg, parked.prepared, absent, ctx, out))
     }
 }
 
@@ -355,6 +416,26 @@ mod tests {
         // Overlapping but not contained: both kept (their union is exact).
         assert!(d.add(0, r(90, 90, 120, 120)));
         assert_eq!(d.rects.len(), 3);
+    }
+
+    #[test]
+    fn the_clock_watch_sees_jumps_not_drift() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut w = ClockWatch::default();
+        assert!(!w.jumped(t0, 0), "unset");
+        assert!(!w.jumped(t0, 1000), "first look");
+        assert!(!w.jumped(at(100), 1100));
+        assert!(!w.jumped(at(200), 1201), "1 ms of rounding");
+        assert!(w.jumped(at(300), 1200), "back");
+        assert!(!w.jumped(at(400), 1300));
+        assert!(!w.jumped(at(500), 1900), "ahead by 500");
+        assert!(w.jumped(at(600), 2501), "ahead by 501");
+        // Wrapping with the clock is no jump.
+        assert!(!w.jumped(at(700), 2601));
+        let mut w = ClockWatch::default();
+        assert!(!w.jumped(t0, u32::MAX - 10));
+        assert!(!w.jumped(at(20), 9));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::agent::Agent;
+use super::agent::{Agent, AgentOptions};
 use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Output, Outputs};
 use crate::client::agent::AgentShared;
 use crate::client::events::SessionEvent;
@@ -15,6 +15,11 @@ use crate::proto::channel::main::{MainClient, MainServer};
 use crate::proto::consts::mouse_mode;
 use crate::proto::{ChannelType, Message};
 
+/// Most channels one session links (a CHANNELS_LIST of a thousand channels
+/// would otherwise mean a thousand threads and sockets); the rest are
+/// counted and skipped. A real server lists about 20.
+pub const MAX_LINKED_CHANNELS: usize = 64;
+
 /// What the main machine needs to know of the user's settings.
 #[derive(Debug, Clone, Default)]
 pub struct MainSettings {
@@ -22,6 +27,8 @@ pub struct MainSettings {
     pub mouse_mode: Option<MouseMode>,
     /// Channel types not to open even if the server lists them.
     pub disabled_channels: Vec<ChannelType>,
+    /// The guest agent's clipboard limit and display effects.
+    pub agent: AgentOptions,
 }
 
 /// The main channel's state.
@@ -32,6 +39,8 @@ pub struct MainMachine {
     agent: Agent,
     session_id: Option<u32>,
     spawned: BTreeSet<(u8, u8)>,
+    /// Channels listed beyond [`MAX_LINKED_CHANNELS`].
+    over_cap: u64,
 }
 
 /// The MOUSE_MODE_REQUEST to send after MAIN_INIT, if any: the preferred mode
@@ -50,17 +59,23 @@ fn mouse_mode_to_request(preference: Option<MouseMode>, supported: u32, current:
 impl MainMachine {
     pub(crate) fn new(settings: MainSettings, inputs: Arc<InputsShared>, agent: Arc<AgentShared>) -> Self {
         Self {
-            settings,
+            settings: settings.clone(),
             inputs,
-            agent: Agent::new(agent),
+            agent: Agent::new(agent, settings.agent),
             session_id: None,
             spawned: BTreeSet::new(),
+            over_cap: 0,
         }
     }
 
     /// The session id from MAIN_INIT.
     pub fn session_id(&self) -> Option<u32> {
         self.session_id
+    }
+
+    /// Channels listed and not linked because of [`MAX_LINKED_CHANNELS`].
+    pub fn channels_over_cap(&self) -> u64 {
+        self.over_cap
     }
 
     pub fn agent(&self) -> &Agent {
@@ -87,9 +102,20 @@ impl MainMachine {
                 tracing::info!(channel = %key, "channel disabled by the user");
                 continue;
             }
-            if !self.spawned.insert((t.0, key.id)) {
+            if self.spawned.contains(&(t.0, key.id)) {
                 continue;
             }
+            if self.spawned.len() >= MAX_LINKED_CHANNELS {
+                if self.over_cap == 0 {
+                    tracing::warn!(
+                        max = MAX_LINKED_CHANNELS,
+                        "the server lists too many channels; the rest are not linked"
+                    );
+                }
+                self.over_cap = self.over_cap.saturating_add(1);
+                continue;
+            }
+            self.spawned.insert((t.0, key.id));
             out.push(Output::Spawn {
                 channel: key,
                 connection_id: session_id,
@@ -104,7 +130,7 @@ impl Machine for MainMachine {
         vec![main_caps::NAME_AND_UUID, main_caps::AGENT_CONNECTED_TOKENS]
     }
 
-    fn message(&mut self, msg_type: u16, body: &[u8], _ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
+    fn message(&mut self, msg_type: u16, body: &[u8], ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
         match MainServer::decode(msg_type, body)? {
             MainServer::Init(init) => {
                 self.session_id = Some(init.session_id);
@@ -151,12 +177,8 @@ impl Machine for MainMachine {
             MainServer::AgentConnected => self.agent.connected(0, out),
             MainServer::AgentConnectedTokens { num_tokens } => self.agent.connected(num_tokens, out),
             MainServer::AgentDisconnected { error_code } => self.agent.disconnected(error_code, out),
-            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, out),
-            MainServer::AgentData(data) => {
-                if !self.agent.data(&data) {
-                    return Ok(Handled::Skipped);
-                }
-            }
+            MainServer::AgentToken { num_tokens } => self.agent.token(num_tokens, ctx.now, out),
+            MainServer::AgentData(data) => self.agent.data(&data, ctx.now, out),
             MainServer::MigrateBegin(_)
             | MainServer::MigrateBeginSeamless(_)
             | MainServer::MigrateSwitchHost(_)
@@ -172,8 +194,17 @@ impl Machine for MainMachine {
         Ok(Handled::Done)
     }
 
-    fn commands(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
-        self.agent.commands(out);
+    fn commands(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.commands(ctx.now, out);
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Option<std::time::Instant> {
+        self.agent.next_wake()
+    }
+
+    fn wake(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        self.agent.wake(ctx.now, out);
         Ok(())
     }
 

@@ -28,16 +28,21 @@
 //! | SpiceVMC byte streams (usbredir, port, webdav) | [`vmc`] |
 //! | the WebDAV channel's connection multiplexer | [`webdav`] |
 //! | smartcard (VSCard readers, ATR, APDUs over a card backend) | [`smartcard`] |
+//! | playback, record (and their device seams) | [`playback`], [`record`], [`audio`] |
 //! | channels not implemented (messages counted and skipped) | [`skip`] |
 
 pub mod agent;
 pub mod audio;
+#[doc(hidden)]
+pub mod audio_fuzz;
 pub mod base;
 pub mod cursor;
 pub mod display;
 pub mod driver;
 pub mod inputs;
 pub mod main;
+pub mod playback;
+pub mod record;
 pub mod skip;
 pub mod smartcard;
 pub mod vmc;
@@ -60,11 +65,25 @@ pub struct Ctx {
     pub now: Instant,
     /// The session's multimedia time (ms, wrapping), 0 before the server sent one.
     pub mm_time: u32,
+    /// How many times the multimedia clock was reset so far (a jump of more
+    /// than 500 ms or any move back, spice-gtk's `mm-time-reset`): a machine
+    /// that queued work on the clock reschedules it when this changes. The
+    /// runtime also calls [`Machine::wake`] on a reset when the machine has a
+    /// wake pending.
+    pub clock_resets: u32,
+    /// The playback sink's delay while audio plays (`None`: no playback);
+    /// the clock is already corrected by it.
+    pub audio_delay_ms: Option<u32>,
 }
 
 impl Ctx {
     pub fn new(now: Instant, mm_time: u32) -> Self {
-        Self { now, mm_time }
+        Self {
+            now,
+            mm_time,
+            clock_resets: 0,
+            audio_delay_ms: None,
+        }
     }
 }
 
@@ -83,8 +102,11 @@ pub enum Output {
         /// never waits for another channel).
         display_channels: usize,
     },
-    /// The server's multimedia time now (MAIN_INIT, MULTI_MEDIA_TIME).
+    /// The server's multimedia time now (MAIN_INIT, MULTI_MEDIA_TIME, and the
+    /// playback channel's `last packet time − sink delay`).
     SetMmTime(u32),
+    /// The playback sink's delay (`None`: playback stopped), for [`Ctx::audio_delay_ms`].
+    PlaybackDelay(Option<u32>),
 }
 
 /// The outputs of one call, plus whether the channel must stop.

@@ -1,5 +1,5 @@
-//! Channels Sumac does not implement (smartcard today; playback and record
-//! until they land): linked, every message counted and skipped.
+//! Channels Sumac does not implement (smartcard today): linked, every
+//! message counted and skipped.
 
 use super::{ChannelError, Ctx, Handled, Machine, Outputs};
 

@@ -60,6 +60,11 @@ pub enum ClientError {
     #[error("{channel}: protocol violation: {source}")]
     Protocol { channel: ChannelKey, source: DecodeError },
     #[error("{channel}: {source}")]
+    OverBudget {
+        channel: ChannelKey,
+        source: crate::budget::OverBudget,
+    },
+    #[error("{channel}: {source}")]
     Machine {
         channel: ChannelKey,
         source: crate::channel::ChannelError,

@@ -37,7 +37,11 @@ pub enum SessionEvent {
     MultiMediaTime(u32),
     Name(String),
     Uuid([u8; 16]),
+    /// The guest agent connected (`true`) or went away (`false`).
     AgentConnected(bool),
+    /// Something from the guest agent: capabilities, clipboard, replies,
+    /// file transfers ([`crate::client::agent`] explains the flows).
+    Agent(super::agent::AgentEvent),
     /// A NOTIFY from the server (text as sent, lossily decoded).
     Notify {
         severity: u32,
@@ -79,6 +83,9 @@ pub enum SessionEvent {
     },
     /// A smartcard reader or card changed on the smartcard channel.
     Smartcard(crate::channel::smartcard::SmartcardEvent),
+    /// Audio: playback started/stopped, volume or mute changed (either
+    /// side), the microphone taken or released.
+    Audio(super::audio::AudioEvent),
     /// The session's state changed ([`SessionState`](super::session::SessionState)).
     State(super::session::SessionState),
     /// The session ended: all channel threads are joined. `error` is None when

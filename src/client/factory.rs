@@ -46,6 +46,8 @@ static FACTORIES: &[&dyn ChannelFactory] = &[
     &channels::vmc::VmcFactory(ChannelType::WEBDAV),
     #[cfg(feature = "smartcard")]
     &channels::smartcard::SmartcardFactory,
+    &channels::playback::PlaybackFactory,
+    &channels::record::RecordFactory,
 ];
 
 /// The machine for `key`.

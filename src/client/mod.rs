@@ -1,20 +1,27 @@
 //! L1 red-client runtime: one thread per channel (each with a current-thread
 //! tokio runtime), sockets, TLS. Never imports GTK or GLib; talks to the
 //! embedder through [`SessionEvent`]s and shared display state.
+//!
+//! Also what embedders need to start and use a session without GTK: the
+//! launch path ([`launch`]: URI, `.vv` file and options merged), `.vv` files
+//! ([`vv`]), HTTP CONNECT proxies ([`proxy`]) and screenshots ([`screenshot`]).
 
 pub mod agent;
+pub mod audio;
 mod channels;
 pub mod config;
 pub mod error;
 pub mod events;
 mod factory;
 pub mod inputs;
+pub mod launch;
 pub mod media;
 pub mod proxy;
 pub mod qmp;
 pub mod record;
 pub mod replay;
 mod runtime;
+pub mod screenshot;
 pub mod session;
 pub mod sharing;
 #[cfg(feature = "smartcard")]
@@ -28,6 +35,7 @@ pub mod vv;
 pub mod webdav;
 
 pub use agent::AgentHandle;
+pub use audio::AudioHandle;
 pub use config::ConnectionConfig;
 pub use error::{ChannelKey, ClientError};
 pub use events::SessionEvent;

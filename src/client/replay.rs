@@ -1,9 +1,11 @@
 //! Replays a recording through the display pipeline with no server: the same
-//! decode and canvas code as a live session, deterministically.
+//! decode and canvas code as a live session ([`Pipeline`]: each message
+//! prepared by the channel's decoder, then applied to its state),
+//! deterministically.
 
 use super::record::{RecordEntry, RecordError, RecordReader};
 use crate::codec::glz::GlzWindow;
-use crate::display::{DisplayEvent, DisplayState, Limits, SharedImageCache};
+use crate::display::{DisplayEvent, DisplayState, Limits, Pipeline, SharedImageCache};
 use crate::proto::channel::display::DisplayServer;
 use crate::proto::{ChannelType, Message};
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ pub struct Replayed {
 pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replayed, RecordError> {
     let mut rec = RecordReader::new(reader)?;
     let mut out = Replayed::default();
+    let mut displays: BTreeMap<u8, Pipeline> = BTreeMap::new();
     // One GLZ window for all display channels, as in a live session; nothing
     // decodes concurrently here, so a missing reference fails at once.
     let glz = Arc::new(GlzWindow::new(crate::display::DEFAULT_GLZ_WINDOW_BYTES));
@@ -44,10 +47,9 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
             continue;
         }
         out.messages += 1;
-        let state = out
-            .displays
+        let state = displays
             .entry(channel.id)
-            .or_insert_with(|| DisplayState::with_shared(Limits::default(), Arc::clone(&glz), cache.clone()));
+            .or_insert_with(|| Pipeline::with_shared(Limits::default(), Arc::clone(&glz), cache.clone()));
         let msg = match DisplayServer::decode(msg_type, &body) {
             Ok(m) => m,
             Err(e) => {
@@ -64,5 +66,6 @@ pub fn replay<R: Read>(reader: R, stop_after_mark: Option<u64>) -> Result<Replay
             }
         }
     }
+    out.displays = displays.into_iter().map(|(id, p)| (id, p.into_state())).collect();
     Ok(out)
 }

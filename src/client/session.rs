@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::agent::{AgentHandle, AgentShared};
+use super::audio::{AudioHandle, AudioShared};
 use super::config::ConnectionConfig;
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
@@ -30,6 +31,7 @@ use super::stats::{ChannelStats, StatsSnapshot};
 use super::sync::{GlzArrivals, MmClock, SerialBoard};
 use super::tls::{self, TlsOptions};
 use super::vmc::{VmcShared, VmcStream};
+use crate::budget::MemoryBudget;
 use crate::channel::Ctx;
 use crate::codec::glz::GlzWindow;
 use crate::display::{DisplayState, SharedImageCache};
@@ -74,6 +76,17 @@ pub struct SessionOptions {
     /// Smartcard emulation on the smartcard channel (feature `smartcard`);
     /// without it the channel is not served.
     pub smartcard: Option<super::sharing::SmartcardConfig>,
+    /// Bytes the server may make this session hold (message buffers of all
+    /// channels, surfaces, decoded images, video queues): [`crate::budget`].
+    pub memory_budget: u64,
+    /// Offer Opus on the playback and record channels (with feature `opus`;
+    /// off: raw PCM only, as spice-gtk's `SPICE_DISABLE_OPUS`).
+    pub opus: bool,
+    /// Capture the microphone when the server asks (the user's choice; it can
+    /// change during the session through [`SessionHandle::audio`]).
+    pub microphone: bool,
+    /// The guest agent: clipboard limit (MAX_CLIPBOARD), display effects.
+    pub agent: super::agent::AgentOptions,
 }
 
 impl Default for SessionOptions {
@@ -92,6 +105,10 @@ impl Default for SessionOptions {
             first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
             shared_folder: None,
             smartcard: None,
+            memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
+            opus: true,
+            microphone: true,
+            agent: super::agent::AgentOptions::default(),
         }
     }
 }
@@ -154,6 +171,8 @@ pub(crate) struct DisplayResources {
 pub(crate) struct Session {
     target: RwLock<Arc<Target>>,
     pub(crate) options: SessionOptions,
+    /// What every server-driven allocation of the session counts against.
+    pub(crate) budget: Arc<MemoryBudget>,
     events: mpsc::UnboundedSender<SessionEvent>,
     shutdown: watch::Sender<bool>,
     state: watch::Sender<SessionState>,
@@ -164,6 +183,7 @@ pub(crate) struct Session {
     pub(crate) clock: MmClock,
     pub(crate) inputs: Arc<InputsShared>,
     pub(crate) agent: Arc<AgentShared>,
+    pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
 }
 
@@ -180,8 +200,12 @@ impl Session {
         let glz = Arc::new(GlzWindow::new(options.glz_window_bytes));
         let glz_arrivals = GlzArrivals::attach(&glz);
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
+        let budget = MemoryBudget::new(options.memory_budget);
+        let agent = AgentShared::new();
+        let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
         Arc::new(Self {
             target: RwLock::new(Arc::new(Target::new(config))),
+            budget,
             options,
             events,
             shutdown: watch::channel(false).0,
@@ -197,7 +221,8 @@ impl Session {
             serials: SerialBoard::default(),
             clock: MmClock::default(),
             inputs: InputsShared::new(),
-            agent: AgentShared::new(),
+            agent,
+            audio,
             vmc: Mutex::new(BTreeMap::new()),
         })
     }
@@ -236,7 +261,11 @@ impl Session {
     /// What a machine gets to know about "now".
     pub(crate) fn ctx(&self) -> Ctx {
         let now = Instant::now();
-        Ctx::new(now, self.clock.at(now))
+        Ctx {
+            clock_resets: self.clock.resets(),
+            audio_delay_ms: self.clock.audio_delay(),
+            ..Ctx::new(now, self.clock.at(now))
+        }
     }
 
     pub(crate) fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -319,6 +348,11 @@ impl SessionHandle {
         AgentHandle::new(Arc::clone(&self.session.agent))
     }
 
+    /// Volume, mute and the microphone; valid from connect time.
+    pub fn audio(&self) -> AudioHandle {
+        AudioHandle::new(Arc::clone(&self.session.audio))
+    }
+
     /// The byte stream of a SpiceVMC channel (usbredir, port, webdav), once linked.
     pub fn vmc_stream(&self, channel: ChannelKey) -> Option<VmcStream> {
         lock(&self.session.vmc)
@@ -332,6 +366,11 @@ impl SessionHandle {
             .values()
             .find(|s| s.port_name().as_deref() == Some(name))
             .map(|s| VmcStream::new(Arc::clone(s)))
+    }
+
+    /// The session's memory budget (limit, bytes in use, peak, refusals).
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.session.budget
     }
 
     /// Counters of every channel opened so far.

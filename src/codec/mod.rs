@@ -1,5 +1,6 @@
 //! L0 image decoders (QUIC, LZ, GLZ, ZLIB-GLZ, LZ4, JPEG): pure functions over
-//! byte slices writing into a reusable [`ImageBuf`]. No I/O; every size read
+//! byte slices writing into a reusable [`ImageBuf`]; and [`opus`] (feature
+//! `opus`), the audio codec of the playback and record channels. No I/O; every size read
 //! from the stream is checked before use; nothing here can panic on input.
 
 #![warn(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -8,6 +9,8 @@ pub mod glz;
 pub mod jpeg;
 pub mod lz;
 pub mod lz4;
+#[cfg(feature = "opus")]
+pub mod opus;
 pub mod quic;
 pub mod zlib_glz;
 

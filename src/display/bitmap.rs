@@ -132,6 +132,31 @@ impl<'a> Source<'a> {
         palette: Option<&[u32]>,
         dest: SurfaceFormat,
     ) -> Result<Self, DisplayError> {
+        let (mut src, row_bytes) = Self::bitmap_with(op, b, Vec::new())?;
+        if let Some(max) = src.layout.palette_size() {
+            let entries = palette.ok_or(DisplayError::NoPalette { op })?;
+            src.lut = entries.iter().take(max).map(|&e| dest.palette_to_bgra(e)).collect();
+        }
+        src.check_indices(op, row_bytes)?;
+        Ok(src)
+    }
+
+    /// A bitmap [`Self::bitmap`] validated before (when its image was
+    /// prepared, off the state lock), with the palette it converted then:
+    /// the sizes are checked again (cheap), the palette indices are not.
+    pub(crate) fn bitmap_prevalidated(op: &'static str, b: &'a Bitmap, lut: &[[u8; 4]]) -> Result<Self, DisplayError> {
+        let (src, _) = Self::bitmap_with(op, b, lut.to_vec())?;
+        Ok(src)
+    }
+
+    /// The palette converted to stored bytes (palettised layouts only).
+    pub(crate) fn lut(&self) -> &[[u8; 4]] {
+        &self.lut
+    }
+
+    /// Format, stride and data length checks of a bitmap; the source and the
+    /// bytes one row of its pixels takes.
+    fn bitmap_with(op: &'static str, b: &'a Bitmap, lut: Vec<[u8; 4]>) -> Result<(Self, usize), DisplayError> {
         let layout = Layout::from_bitmap(b.format).ok_or(DisplayError::Unsupported {
             op,
             what: Unsupported::BitmapFormat(b.format),
@@ -150,13 +175,6 @@ impl<'a> Source<'a> {
         if b.data.len() < needed {
             return Err(bad(op, "pixel data shorter than stride × height"));
         }
-        let lut = match layout.palette_size() {
-            None => Vec::new(),
-            Some(max) => {
-                let entries = palette.ok_or(DisplayError::NoPalette { op })?;
-                entries.iter().take(max).map(|&e| dest.palette_to_bgra(e)).collect()
-            }
-        };
         let src = Self {
             layout,
             width,
@@ -166,8 +184,7 @@ impl<'a> Source<'a> {
             data: Cow::Borrowed(&b.data),
             lut,
         };
-        src.check_indices(op, row_bytes)?;
-        Ok(src)
+        Ok((src, row_bytes))
     }
 
     /// Top-down B,G,R,A rows of `width × 4` bytes (decoded or cached images),

@@ -62,9 +62,13 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::compact::{self, Packed};
+mod aging;
+mod entry;
 
-use crate::proto::channel::display::{Image, ImageKind, ResourceId};
+pub use entry::CachedImage;
+pub(crate) use entry::CachedPixels;
+
+use crate::proto::channel::display::ResourceId;
 
 /// `SPICE_RES_TYPE_PIXMAP`: the only resource type INVAL_LIST names.
 pub const RES_TYPE_PIXMAP: u8 = 1;
@@ -101,104 +105,6 @@ pub struct ImageStats {
     pub cache_inval_unknown: u64,
     /// INVAL_ALL_PIXMAPS messages.
     pub cache_clears: u64,
-}
-
-/// How a cached image keeps its pixels.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CachedPixels {
-    /// Top-down B,G,R,A rows, `width × 4` bytes each (maybe shared with the GLZ window).
-    Full(Arc<Vec<u8>>),
-    /// At most [`compact::MAX_COLOURS`] colours, packed.
-    Packed(Arc<Packed>),
-    /// Only the image as the server sent it (QUIC, LZ or JPEG, each
-    /// self-contained): decoded again when drawn.
-    Encoded(Arc<Image>),
-}
-
-/// Bytes of the payload of a kept encoded image.
-fn encoded_len(image: &Image) -> u64 {
-    match &image.kind {
-        ImageKind::Binary(d) => d.len() as u64,
-        _ => 0,
-    }
-}
-
-/// One cached image: top-down B,G,R,A rows, `width × 4` bytes each (or
-/// packed, see "Packed entries").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedImage {
-    pub width: u32,
-    pub height: u32,
-    /// False when the alpha bytes carry no meaning (they are 255).
-    pub has_alpha: bool,
-    /// Decoded from a lossy codec (JPEG, JPEG_ALPHA).
-    pub lossy: bool,
-    pixels: CachedPixels,
-    /// The image as sent, kept while the pixels are full size: it replaces
-    /// them when the entry ages and cannot be packed.
-    encoded: Option<Arc<Image>>,
-    /// Full size with too many colours to pack (checked once).
-    unpackable: bool,
-    refs: u32,
-    tick: u64,
-}
-
-impl CachedImage {
-    /// A copy of the pixels: `height` rows of `width × 4` bytes (empty if
-    /// an encoded entry no longer decodes, which cannot happen: it did once).
-    pub fn data(&self) -> Vec<u8> {
-        match &self.pixels {
-            CachedPixels::Full(d) => d.to_vec(),
-            CachedPixels::Packed(p) => compact::unpack(p, self.width as usize, self.height as usize),
-            CachedPixels::Encoded(img) => {
-                let mut buf = crate::codec::ImageBuf::new();
-                match super::image::decode_standalone(img, &mut buf) {
-                    Ok(()) => buf.data,
-                    Err(_) => Vec::new(),
-                }
-            }
-        }
-    }
-
-    /// Whether the entry is held packed.
-    pub fn is_packed(&self) -> bool {
-        matches!(self.pixels, CachedPixels::Packed(_))
-    }
-
-    /// Whether only the encoded image is held.
-    pub fn is_encoded(&self) -> bool {
-        matches!(self.pixels, CachedPixels::Encoded(_))
-    }
-
-    /// The pixels, shared (a lookup that outlives the cache lock holds this).
-    pub(crate) fn shared_pixels(&self) -> CachedPixels {
-        self.pixels.clone()
-    }
-
-    /// Bytes charged: the server's `width × height` pixels × 4, however held.
-    fn bytes(&self) -> u64 {
-        u64::from(self.width)
-            .saturating_mul(u64::from(self.height))
-            .saturating_mul(4)
-    }
-
-    /// Bytes of memory the pixels (and a kept encoded image) take.
-    fn held(&self) -> u64 {
-        let pixels = match &self.pixels {
-            CachedPixels::Full(d) => d.len() as u64,
-            CachedPixels::Packed(p) => p.data.len() as u64,
-            CachedPixels::Encoded(img) => encoded_len(img),
-        };
-        pixels.saturating_add(self.encoded.as_deref().map_or(0, encoded_len))
-    }
-
-    /// Bytes of full-size pixels.
-    fn full_bytes(&self) -> u64 {
-        match &self.pixels {
-            CachedPixels::Full(d) => d.len() as u64,
-            _ => 0,
-        }
-    }
 }
 
 /// How a store treats an id that is already cached.
@@ -493,70 +399,6 @@ impl ImageCache {
         self.lru.insert(tick, id);
         self.entries.insert(id, entry);
         self.pack_old_entries();
-    }
-
-    /// Packs the oldest full-size entries (by store or last use) while they
-    /// take more than [`FULL_SIZE_BYTES`]. An entry used since it was queued
-    /// goes back in the queue at its new place; one with too many colours
-    /// stays full size (and is not checked again).
-    fn pack_old_entries(&mut self) {
-        while self.full > self.full_limit {
-            let Some((tick, id)) = self.full_order.pop_front() else {
-                return;
-            };
-            let Some(e) = self.entries.get_mut(&id) else { continue };
-            let CachedPixels::Full(data) = &e.pixels else { continue };
-            if e.unpackable {
-                continue;
-            }
-            if e.tick != tick {
-                if tick < e.tick {
-                    // Used since: the newest use decides.
-                    self.full_order.push_back((e.tick, id));
-                }
-                continue;
-            }
-            let size = data.len() as u64;
-            self.full = self.full.saturating_sub(size);
-            let before = e.held();
-            match compact::pack(data, e.width as usize) {
-                Some(packed) => {
-                    e.pixels = CachedPixels::Packed(Arc::new(packed));
-                    e.encoded = None;
-                    self.packed = self.packed.saturating_add(1);
-                }
-                None => {
-                    e.unpackable = true;
-                    // A photo: its encoded form, if much smaller, replaces the pixels.
-                    match e.encoded.take() {
-                        Some(img) if encoded_len(&img).saturating_mul(2) < size => {
-                            e.pixels = CachedPixels::Encoded(img);
-                            self.encoded = self.encoded.saturating_add(1);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            self.held = self.held.saturating_sub(before).saturating_add(e.held());
-        }
-    }
-
-    /// Keeps `image` (QUIC, LZ_RGB or JPEG: decodable alone) with the entry
-    /// `id` just stored from it, to stand for its pixels once the entry ages
-    /// (see "Encoded entries").
-    pub(crate) fn keep_encoded(&mut self, id: u64, image: Arc<Image>) {
-        let Some(e) = self.entries.get_mut(&id) else { return };
-        if !matches!(e.pixels, CachedPixels::Full(_)) || e.encoded.is_some() {
-            return;
-        }
-        let before = e.held();
-        e.encoded = Some(image);
-        self.held = self.held.saturating_sub(before).saturating_add(e.held());
-    }
-
-    /// How many entries are held as their encoded image only.
-    pub fn encoded_count(&self) -> u64 {
-        self.encoded
     }
 
     /// Bookkeeping of an entry leaving the cache.

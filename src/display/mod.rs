@@ -1,12 +1,23 @@
-//! Display state (L0, sans-IO): applies decoded display-channel messages to
-//! surfaces and reports what changed.
+//! Display channel state (L0, sans-IO): decodes display-channel messages,
+//! applies them to surfaces and reports what changed.
 //!
-//! The runtime decodes a [`DisplayServer`] message and hands it to
-//! [`DisplayState::handle`], which updates the surfaces and returns
-//! [`DisplayEvent`]s: surfaces created or destroyed, damaged rectangles,
-//! MARK/RESET, monitor layouts, and errors. No threads, sockets or clocks;
-//! nothing here panics on server input. A draw that cannot be applied is
-//! dropped, counted in [`DisplayStats`] and reported as
+//! A display channel is two halves:
+//! - [`DisplayDecoder`], private to the channel: image decoders and their
+//!   buffers, the palette cache, handles on the session's image cache and
+//!   GLZ window, the video streams and their decoders. It *prepares* each
+//!   message ([`DisplayDecoder::prepare`]): every image decoded, looked up
+//!   or stored, in message order.
+//! - [`DisplayState`], what the UI reads (surfaces, monitors, the journal,
+//!   counters), shared with it behind a lock: it *applies* a prepared
+//!   message ([`DisplayState::apply`]), which only draws, and returns
+//!   [`DisplayEvent`]s: surfaces created or destroyed, damaged rectangles,
+//!   MARK/RESET, monitor layouts, and errors.
+//!
+//! So no codec runs while the state is locked. [`Pipeline`] holds both for
+//! a caller without a UI to share with (replay, tests, benchmarks):
+//! [`Pipeline::handle`] prepares and applies a message. No threads, sockets
+//! or clocks; nothing here panics on server input. A draw that cannot be
+//! applied is dropped, counted in [`DisplayStats`] and reported as
 //! [`DisplayEvent::Error`]; the channel keeps working.
 //!
 //! # Pixel storage
@@ -21,24 +32,23 @@
 //!
 //! # What is drawn
 //! - DRAW_FILL with a solid, pattern (or no) brush and any ROP descriptor.
-//! - DRAW_COPY from uncompressed BITMAP images (1/4/8-bit palettised LE/BE,
-//!   16-bit 555, 24, 32 and RGBA; bottom-up unless TOP_DOWN) and from other
-//!   surfaces (SURFACE images), with any ROP; `src_area` cropping; scaling
-//!   when `src_area` and the box differ, always with nearest sampling
-//!   (spice-gtk interpolates for `INTERPOLATE`).
+//! - DRAW_COPY from images of every type ([`image`]: uncompressed BITMAPs in
+//!   every format, each codec, cached images, other surfaces), with any ROP;
+//!   `src_area` cropping; scaling when `src_area` and the box differ, always
+//!   with nearest sampling (spice-gtk interpolates for `INTERPOLATE`).
 //! - COPY_BITS, overlap-safe.
 //! - OPAQUE, BLEND, BLACKNESS, WHITENESS, INVERS, ROP3 (all 256 codes),
-//!   STROKE (thin lines and béziers), TEXT (A1/A4/A8 glyphs), TRANSPARENT,
-//!   ALPHA_BLEND and COMPOSITE (Porter-Duff operators, integer
-//!   translations); 1-bit masks on every op that has one (see `ops`).
+//!   STROKE (thin lines and béziers, solid or dashed), TEXT (A1/A4/A8
+//!   glyphs), TRANSPARENT, ALPHA_BLEND and COMPOSITE (every pixman
+//!   operator, affine transforms, repeat modes, nearest and bilinear
+//!   filters); 1-bit masks on every op that has one (see `ops`).
 //! - Clip rectangles on all of them (hostile lists capped by
 //!   [`Limits::max_clip_rects`]).
+//! - Video streams (`stream`): frames decoded by the decoder's stream
+//!   scheduler, drawn by [`DisplayState::draw_frames`].
 //!
-//! Images of every type (compressed, cached, surfaces) are resolved by
-//! [`image`], which owns the image cache ([`ImageCache`]); the palette cache
-//! lives in `bitmap`. Not yet: styled (dashed) strokes, other composite
-//! operators and transforms; they are counted as unsupported. MJPEG video streams are queued by
-//! `handle` and drawn by [`DisplayState::stream_tick`] (see `stream`).
+//! Not drawn (counted as unsupported): GL_DRAW, COMPOSITE with convolution
+//! filters.
 //!
 //! # Choices
 //! - RESET clears the primary surface to zero and drops the palette cache,
@@ -54,40 +64,43 @@ mod bitmap;
 mod cache;
 mod canvas;
 mod compact;
+mod decoder;
 mod error;
-mod glz_pre;
 mod image;
 mod journal;
 mod ops;
+mod pipeline;
+mod prepare;
 mod region;
-mod stream;
+pub mod stream;
 mod surface;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use crate::codec::glz::GlzWindow;
 use crate::proto::DecodeError;
 use crate::proto::channel::display::{
     CopyOp, DisplayBase, DisplayServer, Point, Rect, SurfaceCreate, msg, ropd, surface_flags,
 };
 
 pub use crate::proto::channel::display::Head as MonitorHead;
-use bitmap::PaletteCache;
 pub use cache::{
     CachedImage, DEFAULT_IMAGE_CACHE_BYTES, ImageCache, ImageStats, MAX_CACHED_IMAGES, RES_TYPE_PIXMAP,
     SharedImageCache,
 };
 pub use canvas::Rop;
+pub use decoder::DisplayDecoder;
 pub use error::{DisplayError, Unsupported};
-pub use glz_pre::{GlzImages, GlzPredecoder};
 pub use image::{DEFAULT_GLZ_WINDOW_BYTES, ImageError};
 pub use journal::{JournalCursor, Patch, Plan, PlannedMove};
+pub use pipeline::Pipeline;
+pub use prepare::Prepared;
 use region::{PixBox, draw_region};
-pub use stream::{StreamError, StreamStats, StreamTick};
+pub use stream::{
+    StreamError, StreamStats, StreamTick, VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoTick, VideoWake,
+};
 pub use surface::{Surface, SurfaceFormat};
 
 /// spice-gtk's `MONITORS_MAX`: the most heads one display channel may report.
@@ -149,7 +162,7 @@ pub enum DisplayEvent {
 /// Counters for diagnostics and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DisplayStats {
-    /// Messages passed to [`DisplayState::handle`].
+    /// Messages applied ([`DisplayState::apply`]).
     pub messages: u64,
     pub draws_applied: u64,
     /// Draws not applied (error, unsupported, missing surface).
@@ -171,80 +184,80 @@ impl DisplayStats {
     }
 }
 
-/// Surfaces, monitors and caches of one display channel.
+/// What the UI sees of one display channel: surfaces, monitors, the
+/// journal, counters. Shared with the UI behind a lock, and only ever
+/// changed by applying messages its channel's [`DisplayDecoder`] prepared
+/// (see the module docs).
 #[derive(Debug, Default)]
 pub struct DisplayState {
     limits: Limits,
     surfaces: HashMap<u32, Surface>,
     primary: Option<u32>,
     monitors: Vec<MonitorHead>,
-    palettes: PaletteCache,
-    images: image::Images,
-    streams: stream::StreamState,
     stats: DisplayStats,
     total_bytes: u64,
     marked: bool,
     /// Recent changes of the primary surface, once a consumer follows them.
     journal: journal::Journal,
+    /// The session's image cache, for [`Self::image_cache`] (the decoder uses it).
+    cache: SharedImageCache,
+    /// The video streams as the decoder last reported them.
+    video: stream::VideoView,
+    /// While a message is applied: its prepared images, and the address of
+    /// the image each is for (see [`image::find`]).
+    ready: Vec<image::Slot>,
+    ready_at: Vec<usize>,
+    /// While a SURFACE_CREATE (or MODE) is applied: its pixels, zeroed by the decoder.
+    ready_surface: Option<Vec<u8>>,
+}
+
+/// The primary surface a MODE message (old servers) creates.
+fn mode_create(width: u32, height: u32, bits: u32) -> SurfaceCreate {
+    SurfaceCreate {
+        surface_id: 0,
+        width,
+        height,
+        format: if bits == 32 {
+            SurfaceFormat::Xrgb32.to_wire()
+        } else {
+            SurfaceFormat::Rgb555.to_wire()
+        },
+        flags: surface_flags::PRIMARY,
+    }
 }
 
 type DrawResult = Result<Option<PixBox>, DisplayError>;
 
 impl DisplayState {
-    /// A state with its own GLZ window and image cache (enough for a
-    /// session with one display channel).
+    /// A state with an image cache handle of its own (for
+    /// [`Self::image_cache`]).
     pub fn new(limits: Limits) -> Self {
-        Self::build(limits, SharedImageCache::new(limits.image_cache_bytes), None)
+        Self::with_cache(limits, SharedImageCache::new(limits.image_cache_bytes))
     }
 
-    /// A state whose GLZ images use `window`, the dictionary shared by every
-    /// display channel of the session, with an image cache of its own.
-    pub fn with_glz(limits: Limits, window: Arc<GlzWindow>) -> Self {
-        Self::build(limits, SharedImageCache::new(limits.image_cache_bytes), Some(window))
-    }
-
-    /// A state whose GLZ images use `window` and whose cached images live in
-    /// `cache`: the dictionary and the pixmap cache shared by every display
-    /// channel of the session. `limits.image_cache_bytes` is not used (the
-    /// cache has its budget).
-    pub fn with_shared(limits: Limits, window: Arc<GlzWindow>, cache: SharedImageCache) -> Self {
-        Self::build(limits, cache, Some(window))
-    }
-
-    fn build(limits: Limits, cache: SharedImageCache, glz: Option<Arc<GlzWindow>>) -> Self {
+    /// A state of a session whose display channels share the image `cache`.
+    pub fn with_cache(limits: Limits, cache: SharedImageCache) -> Self {
         Self {
             limits,
-            images: image::Images::new(cache, glz),
+            cache,
             ..Self::default()
         }
     }
 
-    /// The image (pixmap) cache, locked: do not hold it while this state
-    /// handles a message.
+    /// The image (pixmap) cache, locked: do not hold it while the channel
+    /// prepares a message.
     pub fn image_cache(&self) -> std::sync::MutexGuard<'_, ImageCache> {
-        self.images.cache.lock()
+        self.cache.lock()
     }
 
-    /// Applies one message. Never panics; failures come back as
-    /// [`DisplayEvent::Error`] and are counted.
-    pub fn handle(&mut self, m: &DisplayServer) -> Vec<DisplayEvent> {
+    /// Applies one prepared message (see [`Self::apply`]).
+    fn handle(&mut self, m: &DisplayServer) -> Vec<DisplayEvent> {
         let mut ev = Vec::new();
         self.stats.messages = self.stats.messages.saturating_add(1);
         match m {
             DisplayServer::Base(_) => {}
             DisplayServer::Mode { x_res, y_res, bits } => {
-                let create = SurfaceCreate {
-                    surface_id: 0,
-                    width: *x_res,
-                    height: *y_res,
-                    format: if *bits == 32 {
-                        SurfaceFormat::Xrgb32.to_wire()
-                    } else {
-                        SurfaceFormat::Rgb555.to_wire()
-                    },
-                    flags: surface_flags::PRIMARY,
-                };
-                self.surface_create(&create, &mut ev);
+                self.surface_create(&mode_create(*x_res, *y_res, *bits), &mut ev);
             }
             DisplayServer::Mark => {
                 self.marked = true;
@@ -267,19 +280,18 @@ impl DisplayState {
             DisplayServer::SurfaceCreate(c) => self.surface_create(c, &mut ev),
             DisplayServer::SurfaceDestroy { surface_id } => self.surface_destroy(*surface_id, &mut ev),
             DisplayServer::MonitorsConfig { max_allowed, heads } => self.monitors_config(*max_allowed, heads, &mut ev),
-            DisplayServer::InvalPalette { id } => self.palettes.remove(*id),
-            DisplayServer::InvalAllPalettes => self.palettes.clear(),
-            DisplayServer::InvalList(list) => self.images.cache.lock().inval_list(list, &mut self.stats.images),
-            // The wait list is honoured by the runtime before this is handled.
-            DisplayServer::InvalAllPixmaps(_) => self.images.cache.lock().inval_all(&mut self.stats.images),
-            // Video streams (src/display/stream.rs): frames are queued for `stream_tick`.
-            DisplayServer::StreamCreate(_)
+            // The decoder's: palettes, the image cache, video streams.
+            DisplayServer::InvalPalette { .. }
+            | DisplayServer::InvalAllPalettes
+            | DisplayServer::InvalList(_)
+            | DisplayServer::InvalAllPixmaps(_)
+            | DisplayServer::StreamCreate(_)
             | DisplayServer::StreamData(_)
             | DisplayServer::StreamDataSized(_)
             | DisplayServer::StreamClip(_)
             | DisplayServer::StreamActivateReport(_)
             | DisplayServer::StreamDestroy { .. }
-            | DisplayServer::StreamDestroyAll => self.handle_stream(m),
+            | DisplayServer::StreamDestroyAll => {}
             DisplayServer::GlDraw { .. } => {
                 let what = Unsupported::Message(msg::GL_DRAW);
                 self.error(DisplayError::Unsupported { op: "gl_draw", what }, &mut ev);
@@ -424,7 +436,6 @@ impl DisplayState {
 
     fn reset(&mut self, ev: &mut Vec<DisplayEvent>) {
         self.marked = false;
-        self.palettes.clear();
         ev.push(DisplayEvent::Reset);
         if let Some(id) = self.primary
             && let Some(s) = self.surfaces.get_mut(&id)
@@ -477,7 +488,9 @@ impl DisplayState {
                 max: lim.max_total_bytes,
             });
         }
-        let surface = Surface::new(id, width, height, format, primary)?;
+        // Pixels allocated (and zeroed) by the decoder off the lock, if it could.
+        let pixels = self.ready_surface.take();
+        let surface = Surface::with_pixels(id, width, height, format, primary, pixels)?;
         if primary {
             self.journal.invalidate();
         }
@@ -564,14 +577,10 @@ impl DisplayState {
 
     fn draw_copy(&mut self, base: &DisplayBase, copy: &CopyOp) -> DrawResult {
         const OP: &str = "draw_copy";
-        let (format, region) = self.masked_region(OP, base, Some(&copy.mask))?;
+        let (_, region) = self.masked_region(OP, base, Some(&copy.mask))?;
         let image = copy.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
-        let env = image::Env {
-            palettes: &mut self.palettes,
-            surfaces: &self.surfaces,
-            stats: &mut self.stats.images,
-        };
-        let (source, src_area) = self.images.source(env, OP, image, format, &copy.src_area)?;
+        let ready = image::find(&self.ready, &self.ready_at, OP, image)?;
+        let (source, src_area) = ready.source(OP, image, &copy.src_area, &self.surfaces)?;
         let rop = Rop::from_descriptor(copy.rop_descriptor, ropd::INVERS_SRC);
         let surface = self
             .surfaces

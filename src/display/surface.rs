@@ -117,9 +117,19 @@ pub struct Surface {
     stride: usize,
 }
 
+/// `len` zero bytes, written (so the memory is in place before a surface
+/// uses it); `None` when the allocation fails.
+pub(crate) fn zeroed_pixels(len: usize) -> Option<Vec<u8>> {
+    let mut pixels = Vec::new();
+    pixels.try_reserve_exact(len).ok()?;
+    pixels.resize(len, 0);
+    Some(pixels)
+}
+
 impl Surface {
     /// Allocates a zeroed surface; the caller has checked the limits, but an
     /// allocation failure is still reported rather than aborting.
+    #[cfg(all(test, feature = "gtk"))]
     pub(crate) fn new(
         id: u32,
         width: u32,
@@ -127,17 +137,32 @@ impl Surface {
         format: SurfaceFormat,
         primary: bool,
     ) -> Result<Self, DisplayError> {
+        Self::with_pixels(id, width, height, format, primary, None)
+    }
+
+    /// A zeroed surface made of `zeroed` when it has the surface's size
+    /// (allocated and zeroed earlier, see [`zeroed_pixels`]), else of a new
+    /// allocation.
+    pub(crate) fn with_pixels(
+        id: u32,
+        width: u32,
+        height: u32,
+        format: SurfaceFormat,
+        primary: bool,
+        zeroed: Option<Vec<u8>>,
+    ) -> Result<Self, DisplayError> {
         let too_large = || DisplayError::SurfaceTooLarge { id, width, height };
         let w = usize::try_from(width).map_err(|_| too_large())?;
         let h = usize::try_from(height).map_err(|_| too_large())?;
         let stride = w.checked_mul(BYTES_PER_PIXEL).ok_or_else(too_large)?;
         let len = stride.checked_mul(h).ok_or_else(too_large)?;
-        let mut pixels = Vec::new();
-        pixels.try_reserve_exact(len).map_err(|_| DisplayError::SurfaceAlloc {
-            id,
-            bytes: u64::try_from(len).unwrap_or(u64::MAX),
-        })?;
-        pixels.resize(len, 0);
+        let pixels = match zeroed {
+            Some(p) if p.len() == len => p,
+            _ => zeroed_pixels(len).ok_or(DisplayError::SurfaceAlloc {
+                id,
+                bytes: u64::try_from(len).unwrap_or(u64::MAX),
+            })?,
+        };
         Ok(Self {
             width,
             height,

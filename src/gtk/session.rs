@@ -34,7 +34,7 @@ mod imp {
     use std::collections::BTreeMap;
     use std::sync::OnceLock;
 
-    #[derive(Default, glib::Properties)]
+    #[derive(glib::Properties)]
     #[properties(wrapper_type = super::Session)]
     pub struct Session {
         /// Whether the main channel is linked.
@@ -49,11 +49,51 @@ mod imp {
         /// Whether the server uses client mouse mode (absolute positions).
         #[property(get)]
         pub(super) client_mouse_mode: Cell<bool>,
+        /// Open the playback and record channels on the sound device at the
+        /// next connect (false: neither channel is opened, as
+        /// `--spice-disable-audio`).
+        #[property(get, set, default = true)]
+        pub(super) audio_enabled: Cell<bool>,
+        /// Playback volume, 0.0..=1.0: follows the guest's mixer (server
+        /// VOLUME); setting it changes the local stream and the guest mixer
+        /// (through the agent).
+        #[property(get, set = Self::set_volume_prop, minimum = 0.0, maximum = 1.0, default = 1.0)]
+        pub(super) volume: Cell<f64>,
+        /// Playback muted; same two ways as `volume`.
+        #[property(get, set = Self::set_mute_prop)]
+        pub(super) mute: Cell<bool>,
+        /// Whether the guest may record from the microphone (when the server
+        /// asks); turning it off stops a running capture at once.
+        #[property(get, set = Self::set_microphone_allowed_prop, default = true)]
+        pub(super) microphone_allowed: Cell<bool>,
+        /// Whether the microphone is being captured now (show it to the user).
+        #[property(get)]
+        pub(super) microphone_active: Cell<bool>,
         pub(super) handle: RefCell<Option<SessionHandle>>,
         /// Incremented by each connect: events of an older session are ignored.
         pub(super) generation: Cell<u64>,
         pub(super) displays: RefCell<Vec<glib::WeakRef<Display>>>,
         pub(super) monitors: RefCell<BTreeMap<u8, Vec<MonitorHead>>>,
+    }
+
+    impl Default for Session {
+        fn default() -> Self {
+            Self {
+                connected: Cell::new(false),
+                ready: Cell::new(false),
+                name: RefCell::default(),
+                client_mouse_mode: Cell::new(false),
+                audio_enabled: Cell::new(true),
+                volume: Cell::new(1.0),
+                mute: Cell::new(false),
+                microphone_allowed: Cell::new(true),
+                microphone_active: Cell::new(false),
+                handle: RefCell::default(),
+                generation: Cell::new(0),
+                displays: RefCell::default(),
+                monitors: RefCell::default(),
+            }
+        }
     }
 
     #[glib::object_subclass]
@@ -101,6 +141,8 @@ mod imp {
 /// 3,300 in 12 s) and cuts its CPU by a quarter.
 const EVENT_BATCH: std::time::Duration = std::time::Duration::from_millis(8);
 
+mod audio;
+
 glib::wrapper! {
     /// A SPICE session (GType `SumacSession`).
     ///
@@ -114,6 +156,10 @@ glib::wrapper! {
     ///   configuration changed (see [`Session::monitors`]);
     /// - `ready()`: a display channel drew its first complete frame;
     /// - `channel-up(name)`, `channel-down(name, error)`: channel lifecycle.
+    ///
+    /// Audio properties: `audio-enabled` (read at connect), `volume`
+    /// (0.0..=1.0) and `mute` (both ways with the guest's mixer),
+    /// `microphone-allowed`, `microphone-active` (read-only).
     pub struct Session(ObjectSubclass<imp::Session>);
 }
 
@@ -141,6 +187,7 @@ impl Session {
     /// A session already running is disconnected first.
     pub fn connect(&self, config: ConnectionConfig, options: SessionOptions) -> Result<(), ClientError> {
         self.disconnect();
+        let options = self.audio_options(options);
         let (handle, mut rx) = crate::client::connect(config, options)?;
         let imp = self.imp();
         let generation = imp.generation.get().wrapping_add(1);
@@ -279,6 +326,9 @@ impl Session {
         if imp.ready.replace(false) {
             self.notify_ready();
         }
+        if imp.microphone_active.replace(false) {
+            self.notify_microphone_active();
+        }
         for d in self.all_displays() {
             d.session_ended(error.as_deref());
         }
@@ -334,6 +384,7 @@ impl Session {
                 }
                 self.emit_by_name::<()>("monitors-changed", &[&u32::from(channel_id)]);
             }
+            SessionEvent::Audio(e) => self.audio_event(&e),
             SessionEvent::Disconnected { error } => {
                 let text = error.map(|e| e.to_string());
                 if let Some(t) = &text {

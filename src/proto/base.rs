@@ -250,6 +250,8 @@ macro_rules! channel_messages {
                 match self {
                     Self::Base(b) => b.msg_type(),
                     Self::Unknown { msg_type, .. } => *msg_type,
+                    // Unreachable for a direction with no messages of its own (playback's client side).
+                    #[allow(unreachable_patterns)]
                     other => other.channel_msg_type(),
                 }
             }
@@ -257,6 +259,7 @@ macro_rules! channel_messages {
                 match self {
                     Self::Base(b) => b.encode_body(w),
                     Self::Unknown { data, .. } => w.write_slice(data),
+                    #[allow(unreachable_patterns)]
                     other => other.encode_channel_body(w),
                 }
             }
@@ -272,6 +275,8 @@ macro_rules! channel_messages {
                 match self {
                     Self::Base(b) => b.msg_type(),
                     Self::Unknown { msg_type, .. } => *msg_type,
+                    // Unreachable for a direction with no messages of its own (playback's client side).
+                    #[allow(unreachable_patterns)]
                     other => other.channel_msg_type(),
                 }
             }
@@ -279,6 +284,7 @@ macro_rules! channel_messages {
                 match self {
                     Self::Base(b) => b.encode_body(w),
                     Self::Unknown { data, .. } => w.write_slice(data),
+                    #[allow(unreachable_patterns)]
                     other => other.encode_channel_body(w),
                 }
             }

@@ -10,7 +10,9 @@
 
 mod support;
 
+mod agent;
 mod app;
+mod audio;
 mod cursor;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]
@@ -21,3 +23,4 @@ mod launch;
 mod ports;
 mod replay;
 mod session;
+mod tone;

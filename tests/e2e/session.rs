@@ -239,8 +239,11 @@ fn password_over_60_bytes_is_refused_locally() {
     );
 }
 
+/// Both ports known (as oVirt and Proxmox `.vv` files give them): every
+/// channel links over TLS, also those the server would accept plain, and the
+/// plain port never sees a link (nor a ticket).
 #[test]
-fn need_secured_upgrades_that_channel_to_tls() {
+fn with_both_ports_every_channel_links_over_tls() {
     let id = TlsIdentity::generate(false).unwrap();
     let cfg = ServerConfig {
         tls: Some(id.clone()),
@@ -249,15 +252,92 @@ fn need_secured_upgrades_that_channel_to_tls() {
     };
     let server = TestServer::start(cfg.clone()).unwrap();
     let mut conn = ConnectionConfig::from_uri(&server.uri()).unwrap();
+    assert!(conn.port.is_some() && conn.tls_port.is_some());
     conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
     let (session, mut rx) = sumac::client::connect(conn, Default::default()).unwrap();
     wait_mark(&mut rx, WAIT);
     assert_scene(&session, &cfg);
+    assert!(server.wait_for(WAIT, |r| r.linked.len() == 4));
     server.with_record(|r| {
-        assert_eq!(r.refused, 1, "one NEED_SECURED");
-        assert!(r.linked.contains(&(ChannelType::DISPLAY, 0, true)));
-        assert!(r.linked.contains(&(ChannelType::MAIN, 0, false)));
+        assert_eq!(r.refused, 0, "no NEED_SECURED: nothing tried the plain port");
+        assert!(r.linked.iter().all(|&(_, _, tls)| tls), "{:?}", r.linked);
     });
+    assert!(session.stats().iter().all(|s| s.tls), "every channel reports TLS");
+}
+
+/// The TLS port is dead and the plain one alive: the session fails with a
+/// clear error and nothing is sent to the plain port (no fallback).
+#[test]
+fn a_dead_tls_port_never_falls_back_to_plain() {
+    let server = TestServer::start(ServerConfig {
+        password: Some("secret".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let mut conn = ConnectionConfig::from_uri(&format!(
+        "spice://127.0.0.1?port={}&tls-port={dead_port}&password=secret",
+        server.port()
+    ))
+    .unwrap();
+    conn.ca = Some(CaSource::Pem(TlsIdentity::generate(false).unwrap().ca_pem.into_bytes()));
+    let (_s, mut rx) = sumac::client::connect(conn, Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    let text = err.to_string();
+    assert!(
+        text.contains(&dead_port.to_string()),
+        "the error names the TLS port: {text}"
+    );
+    server.with_record(|r| {
+        assert!(
+            r.linked.is_empty(),
+            "a channel linked on the plain port: {:?}",
+            r.linked
+        );
+        assert_eq!(r.refused, 0, "a link attempt reached the plain port");
+        assert!(r.received.is_empty());
+    });
+}
+
+/// The server, reached over TLS, answers NEED_UNSECURED for one channel:
+/// that channel (and only it) moves to the plain port; a channel that
+/// `secure-channels` lists never does.
+#[test]
+fn need_unsecured_moves_that_channel_to_the_plain_port_unless_it_must_be_secure() {
+    let id = TlsIdentity::generate(false).unwrap();
+    let cfg = ServerConfig {
+        tls: Some(id.clone()),
+        need_unsecured: vec![ChannelType::CURSOR],
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let mut conn = ConnectionConfig::from_uri(&server.uri()).unwrap();
+    conn.ca = Some(CaSource::Pem(id.ca_pem.clone().into_bytes()));
+    let (session, mut rx) = sumac::client::connect(conn.clone(), Default::default()).unwrap();
+    wait_mark(&mut rx, WAIT);
+    assert!(server.wait_for(WAIT, |r| r.linked.len() == 4));
+    server.with_record(|r| {
+        assert_eq!(r.refused, 1, "one NEED_UNSECURED");
+        for &(ty, _, tls) in &r.linked {
+            assert_eq!(tls, ty != ChannelType::CURSOR, "{ty} on TLS: {tls}");
+        }
+    });
+    session.disconnect();
+
+    let server = TestServer::start(ServerConfig {
+        need_unsecured: vec![ChannelType::MAIN],
+        ..cfg
+    })
+    .unwrap();
+    let mut conn = ConnectionConfig::from_uri(&server.uri()).unwrap();
+    conn.ca = Some(CaSource::Pem(id.ca_pem.into_bytes()));
+    conn.secure_channels = sumac::client::config::SecureChannels::parse("main").unwrap();
+    let (_s, mut rx) = sumac::client::connect(conn, Default::default()).unwrap();
+    let err = wait_disconnected(&mut rx).expect("must fail");
+    assert!(err.to_string().contains("secure-channels"), "{err}");
+    server.with_record(|r| assert!(r.linked.is_empty(), "{:?}", r.linked));
 }
 
 #[test]

@@ -189,7 +189,7 @@ pub(crate) fn console(args: ConnectArgs, port: String, timeout: u64, linger: u64
 
 /// Keeps a session sharing a folder until standard input ends or `seconds` pass.
 pub(crate) fn share(args: ConnectArgs, seconds: Option<u64>) -> Result<()> {
-    if args.shared_dir.is_none() {
+    if args.spice.shared_dir.is_none() {
         bail!("share needs --spice-shared-dir DIR");
     }
     let (cfg, opts) = build(&args)?;

@@ -30,8 +30,10 @@ fn settings(glz_may_wait: bool) -> DisplaySettings {
 }
 
 fn machine(id: u8, window: &Arc<GlzWindow>, cache: &SharedImageCache, may_wait: bool) -> DisplayMachine {
-    let state = DisplayState::with_shared(Limits::default(), Arc::clone(window), cache.clone());
-    let mut m = DisplayMachine::new(id, Arc::new(Mutex::new(state)), settings(may_wait));
+    let limits = Limits::default();
+    let state = DisplayState::with_cache(limits, cache.clone());
+    let decoder = DisplayDecoder::new(limits, cache.clone(), Arc::clone(window));
+    let mut m = DisplayMachine::new(id, Arc::new(Mutex::new(state)), decoder, settings(may_wait));
     let create = DisplayServer::SurfaceCreate(SurfaceCreate {
         surface_id: 0,
         width: W,
@@ -192,4 +194,33 @@ fn display_init_announces_the_caches_in_pixels() {
         })
     );
     assert!(m.reports);
+}
+
+#[test]
+fn the_codecs_advertised_are_those_a_decoder_exists_for() {
+    use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake};
+    struct Vp9;
+    impl VideoDecoderFactory for Vp9 {
+        fn codecs(&self) -> Vec<u8> {
+            vec![crate::proto::channel::display::video_codec::VP9]
+        }
+        fn create(&self, _: &VideoStreamInfo, _: VideoWake) -> Option<Box<dyn VideoDecoder>> {
+            None
+        }
+    }
+    let window = Arc::new(GlzWindow::new(1 << 20));
+    let m = machine(0, &window, &SharedImageCache::new(1 << 20), true);
+    let c = m.caps();
+    assert!(c.contains(&caps::MULTI_CODEC) && c.contains(&caps::CODEC_MJPEG));
+    for codec in [caps::CODEC_VP8, caps::CODEC_VP9, caps::CODEC_H264, caps::CODEC_H265] {
+        assert!(!c.contains(&codec), "{codec}");
+    }
+    let cache = SharedImageCache::new(1 << 20);
+    let limits = Limits::default();
+    let decoder = DisplayDecoder::new(limits, cache.clone(), window).with_video(Some(Arc::new(Vp9)), Arc::new(|| {}));
+    let state = Arc::new(Mutex::new(DisplayState::with_cache(limits, cache)));
+    let m = DisplayMachine::new(1, state, decoder, settings(true));
+    let c = m.caps();
+    assert!(c.contains(&caps::CODEC_MJPEG) && c.contains(&caps::CODEC_VP9));
+    assert!(!c.contains(&caps::CODEC_VP8) && !c.contains(&caps::CODEC_H264));
 }

@@ -250,6 +250,17 @@ fn a_hostile_sub_list_is_a_protocol_error() {
     let mut out = Outputs::new();
     // Offset past the body.
     assert!(d.receive(&header(1, 150, &b, 100), &b, &ctx(), &mut out, None).is_err());
+    // A PING too short for its id and timestamp.
+    assert!(
+        d.receive(
+            &header(3, crate::proto::consts::msg::PING, &b, 0),
+            &b,
+            &ctx(),
+            &mut out,
+            None
+        )
+        .is_err()
+    );
     // A base message that does not decode.
     assert!(
         d.receive(

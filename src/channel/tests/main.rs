@@ -102,6 +102,15 @@ fn main_init_sets_the_clock_asks_for_client_mode_starts_the_agent_and_attaches()
                 mode: mouse_mode::CLIENT as u16
             },
             MainClient::AgentStart { num_tokens: u32::MAX },
+            // The client's capabilities (request = 1): header, request, one word.
+            MainClient::AgentData(
+                crate::proto::vdagent::AgentMessage::AnnounceCapabilities {
+                    request: true,
+                    caps: crate::proto::vdagent::caps::client_caps()
+                }
+                .to_bytes(&crate::proto::vdagent::AgentCaps::new())
+                .unwrap()
+            ),
             MainClient::AttachChannels,
         ]
     );
@@ -111,7 +120,7 @@ fn main_init_sets_the_clock_asks_for_client_mode_starts_the_agent_and_attaches()
         Some(MouseMode::Server)
     );
     assert!(agent.is_up());
-    assert_eq!(m.agent().tokens(), 10);
+    assert_eq!(m.agent().tokens(), 9);
 }
 
 #[test]
@@ -119,6 +128,7 @@ fn channels_list_spawns_each_channel_once_except_main_tunnel_and_disabled() {
     let (mut m, _, _) = machine(MainSettings {
         mouse_mode: None,
         disabled_channels: vec![ChannelType::PLAYBACK],
+        ..MainSettings::default()
     });
     let ids = |list: &[(u8, u8)]| {
         MainServer::ChannelsList(
@@ -155,17 +165,45 @@ fn channels_list_spawns_each_channel_once_except_main_tunnel_and_disabled() {
 }
 
 #[test]
+fn a_thousand_channels_are_capped() {
+    let (mut m, _, _) = machine(MainSettings::default());
+    feed(&mut m, &init(0, 0, mouse_mode::CLIENT));
+    let list: Vec<ChannelId> = (0..1020u32)
+        .map(|i| ChannelId {
+            channel_type: 9 + (i / 256) as u8,
+            id: (i % 256) as u8,
+        })
+        .collect();
+    let (_, out) = feed(&mut m, &MainServer::ChannelsList(list));
+    let spawns = out.items().iter().filter(|o| matches!(o, Output::Spawn { .. })).count();
+    assert_eq!(spawns, MAX_LINKED_CHANNELS);
+    assert_eq!(m.channels_over_cap(), 1020 - MAX_LINKED_CHANNELS as u64);
+}
+
+#[test]
 fn agent_messages_wait_for_tokens_and_vanish_with_the_agent() {
     let (mut m, _, agent) = machine(MainSettings::default());
     feed(&mut m, &init(0, 0, mouse_mode::CLIENT));
     // No agent: the inbox refuses.
     assert!(agent.push(vec![1; 10]).is_err());
-    let (_, out) = feed(&mut m, &MainServer::AgentConnectedTokens { num_tokens: 1 });
-    assert_eq!(sent(&out), vec![MainClient::AgentStart { num_tokens: u32::MAX }]);
+    let (_, out) = feed(&mut m, &MainServer::AgentConnectedTokens { num_tokens: 2 });
+    let s = sent(&out);
+    assert_eq!(s[0], MainClient::AgentStart { num_tokens: u32::MAX });
+    assert!(matches!(&s[1..], [MainClient::AgentData(d)] if d.len() == 28), "{s:?}");
     agent.push(vec![7; 5000]).unwrap();
     let mut out = Outputs::new();
     m.commands(&ctx(), &mut out).unwrap();
-    // 5000 bytes = 3 chunks; one token: one goes out.
+    // Nothing but the announcement before the agent's capabilities.
+    assert!(sent(&out).is_empty());
+    let caps = crate::proto::vdagent::AgentMessage::AnnounceCapabilities {
+        request: false,
+        caps: crate::proto::vdagent::AgentCaps::from_bits(&[crate::proto::vdagent::caps::CLIPBOARD_BY_DEMAND]),
+    }
+    .to_bytes(&crate::proto::vdagent::AgentCaps::new())
+    .unwrap();
+    let (h, out) = feed(&mut m, &MainServer::AgentData(caps));
+    assert_eq!(h, Handled::Done);
+    // Now the queued message goes: 5000 bytes = 3 chunks; one token left: one goes out.
     assert_eq!(sent(&out), vec![MainClient::AgentData(vec![7; 2048])]);
     let (_, out) = feed(&mut m, &MainServer::AgentToken { num_tokens: 5 });
     assert_eq!(
@@ -186,9 +224,10 @@ fn agent_messages_wait_for_tokens_and_vanish_with_the_agent() {
     ));
     assert!(!agent.is_up());
     assert_eq!(agent.queued_bytes(), 0);
-    // Agent data is counted and skipped until the agent protocol lands.
+    // Agent data without an agent is counted and dropped.
     let (h, _) = feed(&mut m, &MainServer::AgentData(vec![1, 2, 3]));
-    assert_eq!(h, Handled::Skipped);
+    assert_eq!(h, Handled::Done);
+    assert_eq!(m.agent().stats().data_without_agent, 1);
 }
 
 #[test]

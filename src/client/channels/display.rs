@@ -1,12 +1,14 @@
-//! Display channels: a [`DisplayState`] registered for the embedder, sharing
-//! the session's GLZ window and image cache.
+//! Display channels: a [`DisplayState`] registered for the embedder, and the
+//! channel's [`DisplayDecoder`], sharing the session's GLZ window and image
+//! cache. With the embedder's video decoders, the channel has an inbox: a
+//! decoder with frames ready notifies it.
 
 use std::sync::{Arc, Mutex};
 
 use crate::channel::display::{DisplayMachine, DisplaySettings};
 use crate::client::factory::{Built, ChannelFactory, SpawnHint};
 use crate::client::session::{Session, lock};
-use crate::display::{DisplayState, Limits};
+use crate::display::{DisplayDecoder, DisplayState, Limits, VideoWake};
 use crate::proto::{ChannelKey, ChannelType};
 
 pub(crate) struct DisplayFactory;
@@ -23,12 +25,19 @@ impl ChannelFactory for DisplayFactory {
             image_cache_bytes: opts.image_cache_bytes,
             ..Limits::default()
         };
-        let state = Arc::new(Mutex::new(DisplayState::with_shared(
-            limits,
-            Arc::clone(&res.glz),
-            res.image_cache.clone(),
-        )));
+        let state = Arc::new(Mutex::new(DisplayState::with_cache(limits, res.image_cache.clone())));
         lock(&res.states).insert(key.id, Arc::clone(&state));
+        let video = opts.media.video.clone();
+        let inbox = video.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
+        let wake: VideoWake = match &inbox {
+            Some(n) => {
+                let n = Arc::clone(n);
+                Arc::new(move || n.notify_one())
+            }
+            None => Arc::new(|| {}),
+        };
+        let decoder =
+            DisplayDecoder::new(limits, res.image_cache.clone(), Arc::clone(&res.glz)).with_video(video, wake);
         let settings = DisplaySettings {
             image_cache_bytes: opts.image_cache_bytes,
             glz_window_bytes: opts.glz_window_bytes,
@@ -38,8 +47,8 @@ impl ChannelFactory for DisplayFactory {
             glz_may_wait: hint.display_channels > 1,
         };
         Some(Built {
-            machine: Box::new(DisplayMachine::new(key.id, state, settings)),
-            inbox: None,
+            machine: Box::new(DisplayMachine::new(key.id, state, decoder, settings)),
+            inbox,
         })
     }
 }

@@ -18,6 +18,7 @@ impl ChannelFactory for MainFactory {
         let settings = MainSettings {
             mouse_mode: session.target().config.mouse_mode,
             disabled_channels: session.options.disabled_channels.clone(),
+            agent: session.options.agent,
         };
         Some(Built {
             machine: Box::new(MainMachine::new(

@@ -5,6 +5,8 @@ pub(crate) mod cursor;
 pub(crate) mod display;
 pub(crate) mod inputs;
 pub(crate) mod main;
+pub(crate) mod playback;
+pub(crate) mod record;
 #[cfg(feature = "smartcard")]
 pub(crate) mod smartcard;
 pub(crate) mod vmc;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use super::inbuf::InBuf;
+use super::inbuf::{InBuf, InBufError};
 use super::link;
 use super::transport::BoxStream;
 use crate::channel::driver::{Step, Tap};
@@ -81,7 +81,10 @@ impl Conn {
         let channel = self.key;
         self.inbuf
             .prepare_read(self.kind, self.max_message)
-            .map_err(|source| ClientError::Protocol { channel, source })?;
+            .map_err(|e| match e {
+                InBufError::Decode(source) => ClientError::Protocol { channel, source },
+                InBufError::Budget(source) => ClientError::OverBudget { channel, source },
+            })?;
         match self.stream.read_buf(self.inbuf.vec_mut()).await {
             // A clean EOF exactly between messages is still the server going away.
             Ok(0) => Err(ClientError::UnexpectedEof {
@@ -112,6 +115,8 @@ struct Runner<'a> {
     published: u64,
     /// The server's first message must arrive before this (main channel).
     first_message_by: Option<Instant>,
+    /// Changes when the multimedia clock is reset.
+    clock_resets: watch::Receiver<u32>,
 }
 
 impl Runner<'_> {
@@ -139,7 +144,10 @@ impl Runner<'_> {
                     connection_id,
                     display_channels,
                 } => super::spawn_child(self.session, channel, connection_id, SpawnHint { display_channels })?,
-                Output::SetMmTime(t) => self.session.clock.set(t, Instant::now()),
+                Output::SetMmTime(t) => {
+                    self.session.clock.set(t, Instant::now());
+                }
+                Output::PlaybackDelay(d) => self.session.clock.set_audio_delay(d),
             }
         }
         Ok(())
@@ -307,6 +315,7 @@ impl Runner<'_> {
             let wake = self.driver.machine().next_wake();
             let inbox = self.inbox.clone();
             let silent_until = self.first_message_by;
+            let clock = &mut self.clock_resets;
             let woke = tokio::select! {
                 r = self.conn.read_more() => {
                     r?;
@@ -314,6 +323,14 @@ impl Runner<'_> {
                 }
                 _ = self.shutdown.wait_for(|v| *v) => return Ok(()),
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() => Woke::Timer,
+                // A clock reset: what waits for a time on the old clock is rescheduled now.
+                r = clock.changed(), if wake.is_some() => {
+                    if r.is_err() {
+                        return Ok(());
+                    }
+                    clock.borrow_and_update();
+                    Woke::Timer
+                }
                 () = async {
                     match &inbox {
                         Some(n) => n.notified().await,
@@ -398,7 +415,7 @@ pub(crate) async fn run_channel(
             key,
             stream: linked.stream,
             kind: linked.linked.header,
-            inbuf: InBuf::new(),
+            inbuf: InBuf::new(session.budget.empty()),
             max_message: session.options.max_message,
             wbuf: WriteCursor::new(),
             wcount: 0,
@@ -410,6 +427,7 @@ pub(crate) async fn run_channel(
         published: 0,
         first_message_by: (key.channel_type == crate::proto::ChannelType::MAIN)
             .then(|| Instant::now() + session.options.first_message_timeout),
+        clock_resets: session.clock.subscribe_resets(),
     };
     let result = match first {
         Ok(()) => runner.run().await,
@@ -418,6 +436,10 @@ pub(crate) async fn run_channel(
     let _ = runner.conn.flush().await;
     let _ = runner.conn.stream.shutdown().await;
     runner.driver.machine_mut().closed();
+    if key.channel_type == crate::proto::ChannelType::PLAYBACK {
+        // No playback any more: video is no longer audio-synced.
+        session.clock.set_audio_delay(None);
+    }
     // Nothing may wait on a channel that is gone.
     session.serials.processed(key, u64::MAX);
     result

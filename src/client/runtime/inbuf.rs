@@ -11,8 +11,9 @@
 //! body's bytes arrive (at most doubling per read), never to the size a
 //! header announces.
 
+use crate::budget::{OverBudget, Reservation};
 use crate::proto::ReadCursor;
-use crate::proto::error::ProtoResult;
+use crate::proto::error::{DecodeError, ProtoResult};
 use crate::proto::frame::{DataHeader, HeaderKind};
 
 /// Spare room made for one read when no larger message is pending.
@@ -39,20 +40,47 @@ impl Framed {
     }
 }
 
-/// Received bytes not handled yet.
-#[derive(Debug, Default)]
+/// Why the buffer cannot take the next read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InBufError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Budget(#[from] OverBudget),
+}
+
+/// Received bytes not handled yet. Its capacity is reserved from the
+/// session's memory budget: a message the budget cannot hold is refused
+/// before its room is made.
+#[derive(Debug)]
 pub(crate) struct InBuf {
     data: Vec<u8>,
     /// First byte not consumed.
     pos: usize,
+    budget: Reservation,
 }
 
 impl InBuf {
-    pub(crate) fn new() -> Self {
-        Self {
-            data: Vec::with_capacity(READ_CHUNK),
-            pos: 0,
-        }
+    pub(crate) fn new(mut budget: Reservation) -> Self {
+        let data = match budget.resize(READ_CHUNK as u64) {
+            Ok(()) => Vec::with_capacity(READ_CHUNK),
+            // Not even one chunk: reads of a few bytes still work (the
+            // first real message is refused when its room is asked for).
+            Err(_) => Vec::new(),
+        };
+        Self { data, pos: 0, budget }
+    }
+
+    /// Grows the buffer's capacity by `room` beyond what it holds, within the budget.
+    fn grow(&mut self, room: usize) -> Result<(), OverBudget> {
+        let have = self.data.len();
+        let capacity = have.saturating_add(room).max(self.data.capacity());
+        self.budget.resize(capacity as u64)?;
+        // Exact: `reserve` would round a big message up to twice its size.
+        self.data.reserve_exact(room);
+        // What the allocator gave may be a little more: count it.
+        let _ = self.budget.resize(self.data.capacity() as u64);
+        Ok(())
     }
 
     /// Bytes received and not consumed (a partial message after [`Self::next`] returned `None`).
@@ -96,12 +124,13 @@ impl InBuf {
     /// Drops the consumed bytes and makes room for the next read: at least
     /// [`READ_CHUNK`], the rest of a pending message when it is larger, but
     /// never more than [`AHEAD`] or (past that) what is already here.
-    pub(crate) fn prepare_read(&mut self, kind: HeaderKind, max_size: u32) -> ProtoResult<()> {
+    pub(crate) fn prepare_read(&mut self, kind: HeaderKind, max_size: u32) -> Result<(), InBufError> {
         if self.pos >= self.data.len() {
             self.data.clear();
             self.pos = 0;
             if self.data.capacity() > KEEP_CAPACITY {
                 self.data = Vec::with_capacity(READ_CHUNK);
+                let _ = self.budget.resize(self.data.capacity() as u64);
             }
         } else if self.pos > 0 {
             // A partial message: move it to the front (it is small, or its
@@ -119,8 +148,7 @@ impl InBuf {
         };
         let room = wanted.clamp(READ_CHUNK, have.max(AHEAD));
         if self.data.capacity().saturating_sub(have) < room {
-            // Exact: `reserve` would round a big message up to twice its size.
-            self.data.reserve_exact(room);
+            self.grow(room)?;
         }
         Ok(())
     }
@@ -139,9 +167,16 @@ impl InBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::MemoryBudget;
     use crate::proto::frame::encode_message;
 
     const MAX: u32 = 1 << 30;
+
+    impl InBuf {
+        fn unbounded() -> Self {
+            Self::new(MemoryBudget::unlimited().empty())
+        }
+    }
 
     fn feed(b: &mut InBuf, bytes: &[u8]) {
         b.prepare_read(HeaderKind::Mini, MAX).unwrap();
@@ -168,7 +203,7 @@ mod tests {
             ));
         }
         for cut in [1, 2, 5, 6, 7, 13, 100, 4096] {
-            let mut b = InBuf::new();
+            let mut b = InBuf::unbounded();
             let mut got = Vec::new();
             for chunk in wire.chunks(cut) {
                 feed(&mut b, chunk);
@@ -187,7 +222,7 @@ mod tests {
     fn full_headers_with_serials() {
         let mut wire = encode_message(HeaderKind::Full, 7, 101, b"abc");
         wire.extend(encode_message(HeaderKind::Full, 8, 102, b""));
-        let mut b = InBuf::new();
+        let mut b = InBuf::unbounded();
         b.prepare_read(HeaderKind::Full, MAX).unwrap();
         b.vec_mut().extend_from_slice(&wire);
         let m = b.next(HeaderKind::Full, MAX).unwrap().unwrap();
@@ -201,7 +236,7 @@ mod tests {
     #[test]
     fn a_huge_announced_body_is_not_allocated_up_front() {
         // The header announces 512 MiB; 10 bytes of it arrive.
-        let mut b = InBuf::new();
+        let mut b = InBuf::unbounded();
         let mut wire = Vec::new();
         wire.extend_from_slice(&101u16.to_le_bytes());
         wire.extend_from_slice(&(512u32 << 20).to_le_bytes());
@@ -226,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_mid_size_message_gets_its_room_at_once() {
-        let mut b = InBuf::new();
+        let mut b = InBuf::unbounded();
         let wire = encode_message(HeaderKind::Mini, 0, 101, &vec![7u8; 600_000]);
         feed(&mut b, &wire[..1000]);
         assert!(b.next(HeaderKind::Mini, MAX).unwrap().is_none());
@@ -238,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_header_over_the_cap_is_refused_before_its_body() {
-        let mut b = InBuf::new();
+        let mut b = InBuf::unbounded();
         let mut wire = Vec::new();
         wire.extend_from_slice(&101u16.to_le_bytes());
         wire.extend_from_slice(&1000u32.to_le_bytes());
@@ -248,8 +283,41 @@ mod tests {
     }
 
     #[test]
+    fn buffers_stay_within_the_session_budget() {
+        let budget = MemoryBudget::new(4 << 20);
+        let mut a = InBuf::new(budget.empty());
+        let mut b = InBuf::new(budget.empty());
+        // A 3 MiB message on each of two channels: the first fits, the second is refused.
+        let wire = encode_message(HeaderKind::Mini, 0, 101, &vec![7u8; 3 << 20]);
+        for chunk in wire.chunks(READ_CHUNK) {
+            a.prepare_read(HeaderKind::Mini, MAX).unwrap();
+            a.vec_mut().extend_from_slice(chunk);
+        }
+        assert!(budget.used() <= 4 << 20);
+        feed(&mut b, &wire[..READ_CHUNK]);
+        let mut refused = false;
+        for chunk in wire[READ_CHUNK..].chunks(READ_CHUNK) {
+            match b.prepare_read(HeaderKind::Mini, MAX) {
+                Ok(()) => b.vec_mut().extend_from_slice(chunk),
+                Err(InBufError::Budget(_)) => {
+                    refused = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused, "the second message must not fit");
+        assert!(budget.peak() <= 4 << 20);
+        // Once the first message is handled, its room goes back.
+        assert_eq!(drain(&mut a).len(), 1);
+        a.prepare_read(HeaderKind::Mini, MAX).unwrap();
+        drop(b);
+        assert!(budget.used() <= 2 * READ_CHUNK as u64, "{}", budget.used());
+    }
+
+    #[test]
     fn a_big_buffer_is_given_back_once_empty() {
-        let mut b = InBuf::new();
+        let mut b = InBuf::unbounded();
         let body = vec![1u8; 3 << 20];
         let wire = encode_message(HeaderKind::Mini, 0, 101, &body);
         for chunk in wire.chunks(READ_CHUNK) {

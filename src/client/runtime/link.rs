@@ -1,5 +1,11 @@
 //! Connecting and linking one channel: transport, then the link handshake
 //! ([`ClientLink`], sans-IO), upgrading to TLS once on NEED_SECURED.
+//!
+//! TLS first: every channel starts on the TLS port when one is known
+//! ([`ConnectionConfig::endpoint_for`](crate::client::ConnectionConfig::endpoint_for));
+//! it goes to the plain port only when the server, reached and verified over
+//! TLS, answers NEED_UNSECURED for it, and never when `secure-channels`
+//! lists it. NEED_UNSECURED comes in the link reply, before the ticket is sent.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -8,6 +14,7 @@ use crate::client::error::{ChannelKey, ClientError};
 use crate::client::session::Session;
 use crate::connector::LinkError;
 use crate::connector::client::{ClientLink, LinkParams, Linked};
+use crate::proto::consts::LinkErr;
 
 /// A linked channel: its stream, the link result and whether it runs over TLS.
 pub(crate) struct LinkedStream {
@@ -28,6 +35,7 @@ pub(crate) async fn connect_and_link(
     let mut endpoint = config.endpoint_for(channel.channel_type)?;
     let proxy = config.effective_proxy()?;
     let mut upgraded = false;
+    let mut downgraded = false;
     loop {
         let tls_config = target.tls_config()?;
         let mut stream = transport::open(channel, &endpoint, proxy.as_ref(), &target.tls_options, &tls_config).await?;
@@ -103,6 +111,14 @@ pub(crate) async fn connect_and_link(
                     .map_err(|_| ClientError::NeedSecuredNoTls { channel })?;
                 tracing::info!(%channel, "server requires TLS, reconnecting on the TLS port");
                 upgraded = true;
+            }
+            Err(ClientError::Link {
+                source: LinkError::Refused(LinkErr::NeedUnsecured),
+                ..
+            }) if endpoint.is_tls() && !downgraded && !upgraded => {
+                endpoint = config.plain_endpoint_for(channel.channel_type)?;
+                tracing::info!(%channel, "the TLS server says this channel must be plain, reconnecting on the plain port");
+                downgraded = true;
             }
             Err(e) => return Err(e),
         }

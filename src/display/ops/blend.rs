@@ -53,7 +53,7 @@ impl DisplayState {
         const OP: &str = "draw_transparent";
         let (format, region) = self.masked_region(OP, base, None)?;
         let image = t.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
-        let res = self.resolve_image(OP, image, Some(&t.src_area), format)?;
+        let res = self.resolve_image(OP, image, Some(&t.src_area))?;
         let k = key(format, t.true_color);
         let surface = self.surface_mut(OP, base.surface_id)?;
         let mut sampler = Sampler::new(&res, &base.bbox);
@@ -94,12 +94,9 @@ impl DisplayState {
     pub(super) fn draw_alpha_blend(&mut self, base: &DisplayBase, a: &AlphaBlendOp) -> DrawResult {
         const OP: &str = "draw_alpha_blend";
         let (_, region) = self.masked_region(OP, base, None)?;
-        let format = self
-            .surface(base.surface_id)
-            .map_or(SurfaceFormat::Xrgb32, |s| s.format);
         let image = a.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
         // Resolved even for alpha 0: the image may be CACHE_ME.
-        let res = self.resolve_image(OP, image, Some(&a.src_area), format)?;
+        let res = self.resolve_image(OP, image, Some(&a.src_area))?;
         if a.alpha == 0 {
             return Ok(None);
         }

@@ -215,9 +215,9 @@ impl DisplayState {
         let src_filter = Filter::from_wire((c.flags >> cf::SRC_FILTER_SHIFT) & 7).ok_or_else(unsupported)?;
         let mask_filter = Filter::from_wire((c.flags >> cf::MASK_FILTER_SHIFT) & 7);
         let image = c.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
-        let src = self.resolve_image(OP, image, None, format)?;
+        let src = self.resolve_image(OP, image, None)?;
         let mask = match (&c.mask_bitmap, c.flags & cf::HAS_MASK != 0) {
-            (Some(m), true) => Some(self.resolve_image(OP, m, None, format)?),
+            (Some(m), true) => Some(self.resolve_image(OP, m, None)?),
             _ => None,
         };
         let left = i64::from(base.bbox.left);

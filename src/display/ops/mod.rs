@@ -5,12 +5,15 @@
 //!
 //! Every op first computes its region (box ∩ surface ∩ clip, then ∩ mask)
 //! as disjoint pixel boxes and only ever writes row slices of those boxes.
-//! Images reach the ops through [`DisplayState::resolve_image`] only.
+//! Images reach the ops through [`DisplayState::resolve_image`] (and masks
+//! through [`DisplayState::masked_region`]) only, prepared before the
+//! state lock was taken (`super::image`).
 
 mod blend;
 mod combine;
 mod combine_float;
 mod composite;
+mod mask;
 mod rop;
 mod stroke;
 mod text;
@@ -19,10 +22,7 @@ use super::bitmap::Source;
 use super::region::{PixBox, extents};
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat};
 use super::{DisplayError, DisplayState, DrawResult, Rop, Unsupported, canvas, image};
-use crate::proto::channel::display::{
-    Brush, DisplayBase, DisplayServer, FillOp, Image, ImageKind, QMask, Rect, bitmap_flags, bitmap_fmt, mask_flags,
-    ropd,
-};
+use crate::proto::channel::display::{Brush, DisplayBase, DisplayServer, FillOp, Image, ImageKind, QMask, Rect, ropd};
 
 #[cfg(test)]
 pub(super) use rop::rop3_apply;
@@ -234,86 +234,17 @@ pub(super) fn paint_region(surface: &mut Surface, region: &[PixBox], paint: &Pai
     }
 }
 
-/// A 1-bit mask: the bit of mask pixel (x, y).
-struct MaskBits<'a> {
-    data: &'a [u8],
-    width: usize,
-    height: usize,
-    stride: usize,
-    top_down: bool,
-    msb_first: bool,
-}
-
-impl MaskBits<'_> {
-    fn get(&self, x: usize, y: usize) -> bool {
-        let row = if self.top_down {
-            y
-        } else {
-            self.height.saturating_sub(1).saturating_sub(y)
-        };
-        let at = row.saturating_mul(self.stride).saturating_add(x / 8);
-        let byte = self.data.get(at).copied().unwrap_or(0);
-        let shift = if self.msb_first { 7 - (x % 8) } else { x % 8 };
-        (byte >> shift) & 1 != 0
-    }
-}
-
-/// Keeps the pixels of `region` whose mask bit is set (clear with INVERS);
-/// pixels outside the mask image are dropped either way, as spice does.
-fn mask_region(
-    region: Vec<PixBox>,
-    bbox: &Rect,
-    pos: (i64, i64),
-    invert: bool,
-    bits: &dyn Fn(usize, usize) -> bool,
-    mw: usize,
-    mh: usize,
-) -> Vec<PixBox> {
-    let mut out = Vec::new();
-    let dx = pos.0 - i64::from(bbox.left);
-    let dy = pos.1 - i64::from(bbox.top);
-    for b in region {
-        for y in b.y0..b.y1 {
-            let Some(my) = to_usize(to_i64(y) + dy).filter(|&v| v < mh) else {
-                continue;
-            };
-            let mut run: Option<usize> = None;
-            for x in b.x0..=b.x1 {
-                let on = x < b.x1
-                    && to_usize(to_i64(x) + dx)
-                        .filter(|&mx| mx < mw)
-                        .is_some_and(|mx| bits(mx, my) != invert);
-                match (on, run) {
-                    (true, None) => run = Some(x),
-                    (false, Some(x0)) => {
-                        out.push(PixBox {
-                            x0,
-                            y0: y,
-                            x1: x,
-                            y1: y.saturating_add(1),
-                        });
-                        run = None;
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    out
-}
-
 impl DisplayState {
-    /// The one place where draw ops get pixels out of an [`Image`] (through
-    /// the image resolver, so codecs and the image cache apply): `area` is
-    /// the part wanted (`None`: the whole image). The pixels of `area` are
-    /// copied out (so that two images, e.g. a source and a pattern, can be
-    /// held at once); the returned area is in the copy's coordinates.
+    /// The one place where draw ops get pixels out of an [`Image`] (as the
+    /// channel's decoder prepared it): `area` is the part wanted (`None`:
+    /// the whole image). The pixels of `area` are copied out (so that two
+    /// images, e.g. a source and a pattern, can be held at once); the
+    /// returned area is in the copy's coordinates.
     pub(super) fn resolve_image<'i>(
-        &mut self,
+        &self,
         op: &'static str,
         image: &'i Image,
         area: Option<&Rect>,
-        dest: SurfaceFormat,
     ) -> Result<Resolved<'i>, DisplayError> {
         let (origin, whole) = match &image.kind {
             ImageKind::Surface { surface_id } => {
@@ -331,12 +262,8 @@ impl DisplayState {
             }
         };
         let want = area.copied().unwrap_or(whole);
-        let env = image::Env {
-            palettes: &mut self.palettes,
-            surfaces: &self.surfaces,
-            stats: &mut self.stats.images,
-        };
-        let (src, got) = self.images.source(env, op, image, dest, &want)?;
+        let ready = image::find(&self.ready, &self.ready_at, op, image)?;
+        let (src, got) = ready.source(op, image, &want, &self.surfaces)?;
         // Copy out the part of the image under the area (all of it for tiles).
         let crop = PixBox::from_rect(&got, src.width, src.height);
         let (x0, y0, w, h) = crop.map_or((0, 0, 0, 0), |b| (b.x0, b.y0, b.width(), b.y1.saturating_sub(b.y0)));
@@ -371,7 +298,7 @@ impl DisplayState {
 
     /// The brush as something to paint with.
     pub(super) fn resolve_brush<'i>(
-        &mut self,
+        &self,
         op: &'static str,
         brush: &'i Brush,
         dest: SurfaceFormat,
@@ -380,7 +307,7 @@ impl DisplayState {
             Brush::None => Ok(Paint::Solid(dest.color_to_bgra(0))),
             Brush::Solid(c) => Ok(Paint::Solid(dest.color_to_bgra(*c))),
             Brush::Pattern { image, pos } => {
-                let res = self.resolve_image(op, image, None, dest)?;
+                let res = self.resolve_image(op, image, None)?;
                 if res.src.width == 0 || res.src.height == 0 {
                     return Err(bad(op, "empty pattern"));
                 }
@@ -391,85 +318,6 @@ impl DisplayState {
                 })
             }
         }
-    }
-
-    /// The draw region, narrowed by the mask when there is one.
-    pub(super) fn masked_region(
-        &self,
-        op: &'static str,
-        base: &DisplayBase,
-        mask: Option<&QMask>,
-    ) -> Result<(SurfaceFormat, Vec<PixBox>), DisplayError> {
-        let surface = self.surface(base.surface_id).ok_or(DisplayError::NoSuchSurface {
-            op,
-            id: base.surface_id,
-        })?;
-        let format = surface.format;
-        let region = self.region(op, base, surface)?;
-        let Some(mask) = mask else {
-            return Ok((format, region));
-        };
-        let Some(image) = &mask.bitmap else {
-            return Ok((format, region));
-        };
-        let invert = mask.flags & mask_flags::INVERS != 0;
-        let pos = (i64::from(mask.pos.x), i64::from(mask.pos.y));
-        let region = match &image.kind {
-            ImageKind::Bitmap(b) => {
-                let msb_first = match b.format {
-                    bitmap_fmt::BIT1_LE => false,
-                    bitmap_fmt::BIT1_BE => true,
-                    f => return Err(unsupported(op, Unsupported::BitmapFormat(f))),
-                };
-                let width = usize::try_from(b.width).map_err(|_| bad(op, "mask width overflows"))?;
-                let height = usize::try_from(b.height).map_err(|_| bad(op, "mask height overflows"))?;
-                let stride = usize::try_from(b.stride).map_err(|_| bad(op, "mask stride overflows"))?;
-                if stride < width.div_ceil(8) {
-                    return Err(bad(op, "mask stride shorter than a row"));
-                }
-                if b.data.len()
-                    < stride
-                        .checked_mul(height)
-                        .ok_or_else(|| bad(op, "mask size overflows"))?
-                {
-                    return Err(bad(op, "mask data shorter than stride × height"));
-                }
-                let bits = MaskBits {
-                    data: &b.data,
-                    width,
-                    height,
-                    stride,
-                    top_down: b.flags & bitmap_flags::TOP_DOWN != 0,
-                    msb_first,
-                };
-                mask_region(
-                    region,
-                    &base.bbox,
-                    pos,
-                    invert,
-                    &|x, y| bits.get(x, y),
-                    bits.width,
-                    bits.height,
-                )
-            }
-            ImageKind::Surface { surface_id } => {
-                let s = self
-                    .surface(*surface_id)
-                    .ok_or(DisplayError::NoSuchSurface { op, id: *surface_id })?;
-                if s.format != SurfaceFormat::A1 {
-                    return Err(unsupported(op, Unsupported::Mask));
-                }
-                let (w, h) = s.dims();
-                let get = |x: usize, y: usize| {
-                    s.row(y, x, x.saturating_add(1))
-                        .and_then(|p| p.first())
-                        .is_some_and(|&v| v != 0)
-                };
-                mask_region(region, &base.bbox, pos, invert, &get, w, h)
-            }
-            _ => return Err(unsupported(op, Unsupported::ImageType(image.descriptor.image_type))),
-        };
-        Ok((format, region))
     }
 
     /// Draw ops other than FILL and COPY; returns `false` for other messages.
@@ -522,7 +370,7 @@ impl DisplayState {
         let rop = rop::opaque_rop(o.rop_descriptor);
         // Images are resolved even when nothing is drawn: they may be CACHE_ME.
         let image = o.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
-        let res = self.resolve_image(OP, image, Some(&o.src_area), format)?;
+        let res = self.resolve_image(OP, image, Some(&o.src_area))?;
         let paint = self.resolve_brush(OP, &o.brush, format)?;
         if rop == Rop::Noop {
             return Ok(None);

@@ -78,7 +78,7 @@ impl DisplayState {
         const OP: &str = "draw_rop3";
         let (format, region) = self.masked_region(OP, base, Some(&r.mask))?;
         let image = r.src_bitmap.as_ref().ok_or(DisplayError::NoSourceImage { op: OP })?;
-        let res = self.resolve_image(OP, image, Some(&r.src_area), format)?;
+        let res = self.resolve_image(OP, image, Some(&r.src_area))?;
         let (bw, bh) = (base.bbox.width(), base.bbox.height());
         let a = res.area;
         if a.width() == bw && a.height() == bh {

@@ -1,7 +1,12 @@
-//! MJPEG frames: the Huffman tables abbreviated frames leave out, and decoding and drawing
-//! a due frame.
+//! MJPEG: the Huffman tables abbreviated frames leave out, and the
+//! built-in decoder (zune-jpeg through [`codec::jpeg`]), which decodes each
+//! frame as it is queued.
 
-use super::*;
+use std::collections::VecDeque;
+
+use super::video::{DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoError};
+use super::{MAX_FRAME_PIXELS, MAX_SPARE_CAPACITY};
+use crate::codec::{self, ImageBuf};
 
 /// Where a JPEG's DHT segments are and where its SOS marker starts
 /// (`None` when the markers before SOS cannot be walked).
@@ -49,57 +54,49 @@ pub(super) fn jpeg_tables(data: &[u8]) -> Option<JpegTables> {
     }
 }
 
-impl DisplayState {
-    /// Decodes `f` and draws it into the stream's surface.
-    pub(super) fn render_frame(&mut self, id: u32, f: &Frame) -> Result<Option<PixBox>, StreamError> {
-        let max_rects = self.limits.max_clip_rects;
-        let ss = &mut self.streams;
-        let st = ss
-            .streams
-            .get(slot(id).ok_or(StreamError::BadId { id })?)
-            .and_then(Option::as_ref)
-            .ok_or(StreamError::NoSuchStream { id })?;
-        let surface_id = st.surface_id;
-        let surface = self
-            .surfaces
-            .get_mut(&surface_id)
-            .ok_or(StreamError::NoSurface { id, surface_id })?;
-        if !dest_inside(&f.dest, surface.width, surface.height) {
-            return Err(StreamError::BadDest { id, dest: f.dest });
-        }
-        let (sw, sh) = surface.dims();
-        let region = draw_region("stream", &f.dest, &st.clip, sw, sh, max_rects)
-            .map_err(|_| StreamError::TooManyClipRects { id, count: usize::MAX })?;
-        let decoded = codec::jpeg::decode_capped(&f.data, MAX_FRAME_PIXELS, Some((f.width, f.height)), &mut ss.frame);
-        decoded.map_err(|error| StreamError::Decode { id, error })?;
-        // View the decoded pixels as an RGBA bitmap (borrowing the buffer for
-        // the draw, then giving it back) so the canvas can flip and scale it.
-        let (width, height) = (ss.frame.width, ss.frame.height);
-        let bitmap = Bitmap {
-            format: bitmap_fmt::RGBA,
-            flags: if st.top_down { bitmap_flags::TOP_DOWN } else { 0 },
-            width,
-            height,
-            stride: width.saturating_mul(4),
-            palette: PaletteRef::None,
-            data: std::mem::take(&mut ss.frame.data),
+/// Pixel buffers a decoder keeps for reuse.
+const SPARE_FRAMES: usize = 2;
+
+/// The MJPEG decoder: synchronous, every frame independent. A decoded frame
+/// must have the size its frame announced.
+#[derive(Debug, Default)]
+pub(super) struct MjpegDecoder {
+    done: VecDeque<DecodeResult>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl VideoDecoder for MjpegDecoder {
+    fn queue(&mut self, f: EncodedFrame) {
+        let mut buf = ImageBuf {
+            data: self.spare.pop().unwrap_or_default(),
+            ..ImageBuf::new()
         };
-        let damage = match Source::bitmap("stream", &bitmap, None, surface.format) {
-            Ok(src) => {
-                let area = Rect::ltrb(
-                    0,
-                    0,
-                    i32::try_from(width).unwrap_or(i32::MAX),
-                    i32::try_from(height).unwrap_or(i32::MAX),
-                );
-                Ok(canvas::blit(surface, &region, &src, &f.dest, &area, Rop::Copy))
-            }
-            Err(_) => Err(StreamError::Decode {
-                id,
-                error: CodecError::invalid("mjpeg", "decoded frame has an unexpected size"),
+        let decoded = codec::jpeg::decode_capped(&f.data, MAX_FRAME_PIXELS, Some((f.width, f.height)), &mut buf);
+        let frame = match decoded {
+            Ok(()) => Ok(DecodedFrame {
+                width: buf.width,
+                height: buf.height,
+                pixels: buf.data,
             }),
+            Err(e) => {
+                self.recycle(buf.data);
+                Err(VideoError::Codec(e))
+            }
         };
-        ss.frame.data = bitmap.data;
-        damage
+        self.done.push_back(DecodeResult { seq: f.seq, frame });
+    }
+
+    fn poll(&mut self) -> Option<DecodeResult> {
+        self.done.pop_front()
+    }
+
+    fn destroy(&mut self) {
+        self.done.clear();
+    }
+
+    fn recycle(&mut self, pixels: Vec<u8>) {
+        if self.spare.len() < SPARE_FRAMES && pixels.capacity() <= MAX_SPARE_CAPACITY.saturating_mul(16) {
+            self.spare.push(pixels);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! "no such stream" report).
 
 use super::*;
+use crate::proto::channel::display::StreamActivateReport;
 
 /// The report telling the server a stream does not exist.
 pub(super) fn invalid_report(id: u32) -> StreamReport {
@@ -58,18 +59,10 @@ impl StreamState {
     }
 }
 
-impl DisplayState {
-    /// STREAM_REPORT messages to send, oldest first. The runtime sends each
-    /// as `DisplayClient::StreamReport` when the server has the
-    /// `STREAM_REPORT` display capability (spice-gtk checks it too), after
-    /// replacing `audio_delay` with the playback latency when audio plays.
-    pub fn drain_stream_reports(&mut self) -> std::vec::Drain<'_, StreamReport> {
-        self.streams.reports.drain(..)
-    }
-
-    pub(super) fn stream_activate_report(&mut self, a: &StreamActivateReport) {
-        let Some(st) = self.streams.get_mut(a.stream_id) else {
-            self.stream_unknown(a.stream_id, true);
+impl StreamState {
+    pub(super) fn activate_report(&mut self, a: &StreamActivateReport) {
+        let Some(st) = self.get_mut(a.stream_id) else {
+            self.unknown(a.stream_id, true);
             return;
         };
         st.report = Some(Reporting {

@@ -1,99 +1,270 @@
 //! The stream scheduler: on each tick, counts arrivals for the reports,
-//! drops late frames, draws the newest due frame of every stream and says
-//! when to tick again (see "Scheduling" in the parent module).
+//! drops late encoded frames, hands the due ones to the decoders, takes the
+//! decoded frames back and picks the newest due one of every stream to draw,
+//! and says when to tick again (see "Scheduling" in the parent module).
 
 use super::*;
 
-impl DisplayState {
-    /// Runs the stream scheduler at multimedia time `now_mm_time`: draws the
-    /// frames that are due, drops late ones, and says when to tick again.
-    ///
-    /// Call it after every `handle` of a STREAM_DATA / STREAM_DATA_SIZED
-    /// message (so a frame's arrival margin is measured promptly), and again
-    /// when `next_wake_ms` has elapsed.
-    pub fn stream_tick(&mut self, now_mm_time: u32) -> StreamTick {
-        let now = now_mm_time;
-        self.streams.last_now = now;
-        let mut tick = StreamTick::default();
+/// What a waiting frame's time says at `now`.
+enum Verdict {
+    /// Not yet: wait this many milliseconds.
+    Wait(u32),
+    /// Past by more than the tolerance: drop it (or do not show it).
+    Late,
+    /// Show it (unless a newer one is due too).
+    Due,
+}
+
+fn verdict(m: &Meta, now: u32) -> Verdict {
+    let late = mm_diff(now, m.mm_time);
+    let waited = m.seen_at.map_or(0, |s| now.wrapping_sub(s));
+    let dropped = late > 0 && late.unsigned_abs() > LATE_TOLERANCE_MS;
+    let ready = m.mm_time == 0 || late >= 0 || waited >= MAX_WAIT_MS;
+    if !dropped && !ready {
+        let until_time = late.unsigned_abs();
+        let until_cap = MAX_WAIT_MS.saturating_sub(waited);
+        Verdict::Wait(until_time.min(until_cap).clamp(1, MAX_WAIT_MS))
+    } else if dropped && m.mm_time != 0 && waited < MAX_WAIT_MS {
+        Verdict::Late
+    } else {
+        Verdict::Due
+    }
+}
+
+fn wake_in(tick: &mut VideoTick, ms: u32) {
+    tick.next_wake_ms = Some(tick.next_wake_ms.map_or(ms, |w| w.min(ms)));
+}
+
+impl StreamState {
+    /// Runs the scheduler at multimedia time `now` (see
+    /// [`crate::display::DisplayDecoder::stream_tick`]).
+    pub(crate) fn tick(&mut self, now: u32, surfaces: &Surfaces) -> VideoTick {
+        self.last_now = now;
+        let mut tick = VideoTick::default();
         for id in 0..MAX_STREAMS {
-            self.tick_one(id, now, &mut tick);
+            self.tick_one(id, now, surfaces, &mut tick);
         }
         tick
     }
 
-    fn tick_one(&mut self, id: u32, now: u32, tick: &mut StreamTick) {
-        let ss = &mut self.streams;
-        let Some(st) = ss.get_mut(id) else { return };
-        if st.queue.is_empty() {
-            return;
-        }
-        if !self.surfaces.contains_key(&st.surface_id) {
-            let surface_id = st.surface_id;
-            ss.remove(id);
-            self.stream_error(&StreamError::NoSurface { id, surface_id });
-            return;
-        }
-        // Count arrivals for the report, with their margin.
-        let n = st.queue.len();
-        for i in 0..n {
-            let Some(f) = ss.get_mut(id).and_then(|st| st.queue.get_mut(i)) else {
-                break;
-            };
-            if f.seen_at.is_some() {
-                continue;
+    /// The clock jumped: every frame already seen waits again from `now`.
+    pub(crate) fn reschedule(&mut self, now: u32) {
+        for st in self.streams.iter_mut().flatten() {
+            st.decoder.0.reschedule(now);
+            let metas = st
+                .queue
+                .iter_mut()
+                .map(|f| &mut f.meta)
+                .chain(st.in_flight.iter_mut())
+                .chain(st.decoded.iter_mut().map(|w| &mut w.meta));
+            for m in metas.filter(|m| m.seen_at.is_some()) {
+                m.seen_at = Some(now);
             }
-            f.seen_at = Some(now);
-            let (mm_time, margin) = (f.mm_time, mm_diff(f.mm_time, now));
-            ss.count_for_report(id, mm_time, margin, false, now);
         }
+    }
+
+    fn tick_one(&mut self, id: u32, now: u32, surfaces: &Surfaces, tick: &mut VideoTick) {
+        let Some(st) = self.get_mut(id) else { return };
+        if st.queue.is_empty() && st.in_flight.is_empty() && st.decoded.is_empty() {
+            return;
+        }
+        if !surfaces.contains_key(&st.surface_id) {
+            let surface_id = st.surface_id;
+            self.remove(id);
+            self.error(&StreamError::NoSurface { id, surface_id });
+            return;
+        }
+        self.count_arrivals(id, now);
+        if let Some(f) = self.pick_encoded(id, now, tick) {
+            self.queued_bytes = self.queued_bytes.saturating_sub(f.data.len());
+            if let Some(st) = self.get_mut(id) {
+                st.in_flight.push_back(f.meta);
+                st.decoder.0.queue(EncodedFrame {
+                    seq: f.meta.seq,
+                    mm_time: f.meta.mm_time,
+                    width: f.meta.width,
+                    height: f.meta.height,
+                    data: f.data,
+                });
+            }
+        }
+        self.collect(id);
+        self.show(id, now, surfaces, tick);
+        if self.get_mut(id).is_some_and(|st| !st.in_flight.is_empty()) {
+            // A decoder still working wakes the channel; poll anyway now and then.
+            wake_in(tick, MAX_WAIT_MS);
+        }
+    }
+
+    /// Counts the frames no tick saw yet in the stream's report, with their margin.
+    fn count_arrivals(&mut self, id: u32, now: u32) {
+        let Some(st) = self.get_mut(id) else { return };
+        let mut arrived = Vec::new();
+        let metas = st
+            .queue
+            .iter_mut()
+            .map(|f| &mut f.meta)
+            .chain(st.in_flight.iter_mut())
+            .chain(st.decoded.iter_mut().map(|w| &mut w.meta));
+        for m in metas.filter(|m| m.seen_at.is_none()) {
+            m.seen_at = Some(now);
+            arrived.push(m.mm_time);
+        }
+        for mm_time in arrived {
+            self.count_for_report(id, mm_time, mm_diff(mm_time, now), false, now);
+        }
+    }
+
+    /// Drops the late encoded frames and takes the newest due one (the
+    /// older due ones are superseded).
+    fn pick_encoded(&mut self, id: u32, now: u32, tick: &mut VideoTick) -> Option<Frame> {
         let mut due: Option<Frame> = None;
-        while let Some(st) = ss.get_mut(id) {
+        while let Some(st) = self.get_mut(id) {
             let Some(f) = st.queue.front() else { break };
-            let late = mm_diff(now, f.mm_time);
-            let waited = f.seen_at.map_or(0, |s| now.wrapping_sub(s));
-            let dropped = late > 0 && late.unsigned_abs() > LATE_TOLERANCE_MS;
-            let ready = f.mm_time == 0 || late >= 0 || waited >= MAX_WAIT_MS;
-            if !dropped && !ready {
-                let until_time = late.unsigned_abs();
-                let until_cap = MAX_WAIT_MS.saturating_sub(waited);
-                let wait = until_time.min(until_cap).clamp(1, MAX_WAIT_MS);
-                tick.next_wake_ms = Some(tick.next_wake_ms.map_or(wait, |w| w.min(wait)));
+            let v = verdict(&f.meta, now);
+            if let Verdict::Wait(ms) = v {
+                wake_in(tick, ms);
                 break;
             }
             let Some(f) = st.queue.pop_front() else { break };
-            if dropped && f.mm_time != 0 && waited < MAX_WAIT_MS {
-                ss.stats.frames_late = ss.stats.frames_late.saturating_add(1);
+            let dropped = match v {
+                Verdict::Late => Some(f),
+                _ => due.replace(f),
+            };
+            if let Some(old) = dropped {
+                self.stats.frames_late = self.stats.frames_late.saturating_add(1);
                 tick.dropped = tick.dropped.saturating_add(1);
-                ss.recycle(f.data);
+                self.recycle(old.data);
+            }
+        }
+        due
+    }
+
+    /// Takes what the decoder finished into the decoded queue.
+    fn collect(&mut self, id: u32) {
+        loop {
+            let Some(st) = self.get_mut(id) else { return };
+            let Some(r) = st.decoder.0.poll() else { return };
+            // Frames before this one the decoder gave nothing for are lost.
+            let mut lost = 0u64;
+            let mut meta = None;
+            while let Some(m) = st.in_flight.front() {
+                if m.seq == r.seq {
+                    meta = st.in_flight.pop_front();
+                    break;
+                }
+                if m.seq > r.seq {
+                    break;
+                }
+                st.in_flight.pop_front();
+                lost = lost.saturating_add(1);
+            }
+            self.stats.frames_late = self.stats.frames_late.saturating_add(lost);
+            let Some(meta) = meta else {
+                // Not a frame of ours (any more): nothing to show.
+                if let (Ok(f), Some(st)) = (r.frame, self.get_mut(id)) {
+                    st.decoder.0.recycle(f.pixels);
+                }
+                continue;
+            };
+            let frame = match r.frame {
+                Ok(f) if frame_ok(&f) => f,
+                Ok(f) => {
+                    let error = VideoError::BadFrame {
+                        width: f.width,
+                        height: f.height,
+                        len: f.pixels.len(),
+                    };
+                    self.failed(id, error);
+                    continue;
+                }
+                Err(error) => {
+                    self.failed(id, error);
+                    continue;
+                }
+            };
+            if meta.hidden {
+                self.count_overflow(id, &meta);
+                if let Some(st) = self.get_mut(id) {
+                    st.decoder.0.recycle(frame.pixels);
+                }
                 continue;
             }
-            if let Some(older) = due.replace(f) {
-                ss.stats.frames_late = ss.stats.frames_late.saturating_add(1);
-                tick.dropped = tick.dropped.saturating_add(1);
-                ss.recycle(older.data);
+            self.decoded_bytes = self.decoded_bytes.saturating_add(frame.pixels.len());
+            if let Some(st) = self.get_mut(id) {
+                st.decoded.push_back(Waiting { meta, frame });
             }
-        }
-        if let Some(f) = due {
-            match self.render_frame(id, &f) {
-                Ok(damage) => {
-                    self.streams.stats.frames_rendered = self.streams.stats.frames_rendered.saturating_add(1);
-                    tick.rendered = tick.rendered.saturating_add(1);
-                    if let (Some(b), Some(st)) = (damage, self.streams.get_mut(id)) {
-                        if self.primary == Some(st.surface_id) {
-                            self.journal.damage(b);
-                        }
-                        tick.events.push(DisplayEvent::Damage {
-                            surface_id: st.surface_id,
-                            rect: b.to_rect(),
-                        });
-                    }
-                }
-                Err(e) => {
-                    self.streams.stats.frames_failed = self.streams.stats.frames_failed.saturating_add(1);
-                    self.stream_error(&e);
+            // Bounded: frame count, bytes (the oldest are not shown).
+            while self.get_mut(id).is_some_and(|st| st.decoded.len() > MAX_QUEUED_FRAMES)
+                || self.decoded_bytes > MAX_DECODED_BYTES
+            {
+                if !self.drop_oldest_decoded(id) {
+                    break;
                 }
             }
-            self.streams.recycle(f.data);
         }
     }
+
+    fn failed(&mut self, id: u32, error: VideoError) {
+        self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+        self.error(&StreamError::Decode { id, error });
+    }
+
+    /// Hands the newest due decoded frame over to be drawn; late ones are
+    /// not shown.
+    fn show(&mut self, id: u32, now: u32, surfaces: &Surfaces, tick: &mut VideoTick) {
+        let mut due: Option<Waiting> = None;
+        while let Some(st) = self.get_mut(id) {
+            let Some(w) = st.decoded.front() else { break };
+            let v = verdict(&w.meta, now);
+            if let Verdict::Wait(ms) = v {
+                wake_in(tick, ms);
+                break;
+            }
+            let Some(w) = st.decoded.pop_front() else { break };
+            self.decoded_bytes = self.decoded_bytes.saturating_sub(w.frame.pixels.len());
+            let dropped = match v {
+                Verdict::Late => Some(w),
+                _ => due.replace(w),
+            };
+            if let Some(old) = dropped {
+                self.stats.frames_late = self.stats.frames_late.saturating_add(1);
+                tick.dropped = tick.dropped.saturating_add(1);
+                if let Some(st) = self.get_mut(id) {
+                    st.decoder.0.recycle(old.frame.pixels);
+                }
+            }
+        }
+        let (Some(w), Some(st)) = (due, self.get_mut(id)) else {
+            return;
+        };
+        let surface_id = st.surface_id;
+        let inside = surfaces
+            .get(&surface_id)
+            .is_some_and(|s| dest_inside(&w.meta.dest, s.width, s.height));
+        if !inside {
+            st.decoder.0.recycle(w.frame.pixels);
+            self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+            self.error(&StreamError::BadDest { id, dest: w.meta.dest });
+            return;
+        }
+        tick.frames.push(ShowFrame {
+            stream: id,
+            surface_id,
+            dest: w.meta.dest,
+            clip: st.clip.clone(),
+            top_down: st.top_down,
+            frame: w.frame,
+        });
+        self.stats.frames_rendered = self.stats.frames_rendered.saturating_add(1);
+    }
+}
+
+/// A decoded frame the canvas can draw: a sane size and all its pixels.
+fn frame_ok(f: &DecodedFrame) -> bool {
+    let px = u64::from(f.width).saturating_mul(u64::from(f.height));
+    f.width > 0
+        && f.height > 0
+        && px <= MAX_FRAME_PIXELS
+        && usize::try_from(px.saturating_mul(4)).is_ok_and(|n| n == f.pixels.len())
 }

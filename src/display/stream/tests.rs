@@ -1,15 +1,20 @@
+use std::sync::Mutex;
+
+use super::mjpeg::{MjpegDecoder, jpeg_tables};
 use super::*;
 use crate::codec::jpeg::tests::{fixture, ppm, psnr};
-use crate::display::Limits;
+use crate::codec::{self, ImageBuf};
+use crate::display::{DisplayDecoder, DisplayState, Limits, Pipeline};
 use crate::proto::channel::display::{
-    StreamClip, StreamData, StreamDataSized, SurfaceCreate, surface_flags, surface_fmt,
+    DisplayServer, StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDataSized, SurfaceCreate,
+    stream_flags, surface_flags, surface_fmt,
 };
 
 const W: u32 = 200;
 const H: u32 = 100;
 
-fn state() -> DisplayState {
-    let mut s = DisplayState::new(Limits::default());
+fn state() -> Pipeline {
+    let mut s = Pipeline::new(Limits::default());
     s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
         surface_id: 0,
         width: W,
@@ -21,11 +26,15 @@ fn state() -> DisplayState {
 }
 
 fn create(id: u32, flags: u8, dest: Rect) -> DisplayServer {
+    create_codec(id, flags, dest, video_codec::MJPEG)
+}
+
+fn create_codec(id: u32, flags: u8, dest: Rect, codec_type: u8) -> DisplayServer {
     DisplayServer::StreamCreate(StreamCreate {
         surface_id: 0,
         id,
         flags,
-        codec_type: video_codec::MJPEG,
+        codec_type,
         stamp: 0,
         stream_width: 64,
         stream_height: 48,
@@ -149,7 +158,7 @@ fn bottom_up_streams_are_flipped_and_scaled_and_clipped() {
     assert_eq!(surf.pixel(10, 50).unwrap(), [0; 4], "outside the clip");
 }
 
-fn reports(s: &mut DisplayState) -> Vec<StreamReport> {
+fn reports(s: &mut Pipeline) -> Vec<StreamReport> {
     s.drain_stream_reports().collect()
 }
 
@@ -268,18 +277,18 @@ fn hostile_row_29_flood_is_bounded() {
     // 2000 frames 1 ms apart, faster than we tick: at most MAX_QUEUED_FRAMES stay queued.
     for i in 0..2000u32 {
         s.handle(&data(0, 100_000 + i));
-        let q = s.streams.get_mut(0).unwrap().queue.len();
+        let q = s.decoder_mut().streams.get_mut(0).unwrap().queue.len();
         assert!(q <= MAX_QUEUED_FRAMES);
     }
     assert_eq!(s.stream_stats().frames_overflow, 2000 - MAX_QUEUED_FRAMES as u64);
-    assert!(s.streams.queued_bytes <= MAX_QUEUED_FRAMES * fixture("frame-64x48-q95.jpg").len());
+    assert!(s.decoder().streams.queued_bytes <= MAX_QUEUED_FRAMES * fixture("frame-64x48-q95.jpg").len());
     // A span of more than MAX_QUEUE_SPAN_MS keeps only the recent frames.
     let mut s = state();
     s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
     s.handle(&data(0, 1000));
     let later = 1000 + MAX_QUEUE_SPAN_MS + 100;
     s.handle(&data(0, later));
-    assert_eq!(s.streams.get_mut(0).unwrap().queue.len(), 1);
+    assert_eq!(s.decoder_mut().streams.get_mut(0).unwrap().queue.len(), 1);
     // Everything due at once: only the newest is drawn.
     s.handle(&data(0, later + 10));
     s.handle(&data(0, later + 20));
@@ -431,4 +440,251 @@ fn abbreviated_frames_reuse_the_streams_huffman_tables() {
     assert!(jpeg_tables(&[0xff, 0xd8, 0xff]).is_none());
     assert!(jpeg_tables(&[0xff, 0xd8, 0xff, 0xe0, 0x00, 0x01]).is_none());
     assert!(jpeg_tables(&[0xff, 0xd8, 0xff, 0xd0, 0xff, 0xda]).is_some_and(|t| t.sos == 4));
+}
+
+#[test]
+fn the_mjpeg_decoder_decodes_each_frame_as_it_is_queued() {
+    let mut d = MjpegDecoder::default();
+    let frame = |seq, width, data| EncodedFrame {
+        seq,
+        mm_time: 0,
+        width,
+        height: 48,
+        data,
+    };
+    d.queue(frame(7, 64, fixture("frame-64x48-q95.jpg")));
+    d.queue(frame(8, 60, fixture("frame-64x48-q95.jpg")));
+    let r = d.poll().unwrap();
+    assert_eq!(r.seq, 7);
+    let f = r.frame.unwrap();
+    assert_eq!((f.width, f.height, &f.pixels), (64, 48, &decoded().data));
+    // The announced size must match.
+    let r = d.poll().unwrap();
+    assert_eq!(r.seq, 8);
+    assert!(matches!(r.frame, Err(VideoError::Codec(_))), "{:?}", r.frame);
+    assert!(d.poll().is_none());
+    // A drawn frame's buffer is decoded into again.
+    let ptr = f.pixels.as_ptr();
+    d.recycle(f.pixels);
+    d.queue(frame(9, 64, fixture("frame-64x48-q95.jpg")));
+    assert_eq!(d.poll().unwrap().frame.unwrap().pixels.as_ptr(), ptr);
+}
+
+/// What a fake decoder was asked, shared with the test.
+#[derive(Debug, Default)]
+struct Log {
+    /// Sequence numbers queued, per stream id.
+    queued: Vec<(u32, u64)>,
+    rescheduled: Vec<u32>,
+    destroyed: Vec<u32>,
+    /// Decoded frames are held back (a decoder thread still working).
+    hold: bool,
+}
+
+/// A fake inter-coded decoder: every frame decodes to a 4x4 frame of its first byte.
+struct Fake {
+    id: u32,
+    log: Arc<Mutex<Log>>,
+    done: VecDeque<DecodeResult>,
+    wake: VideoWake,
+}
+
+impl VideoDecoder for Fake {
+    fn queue(&mut self, f: EncodedFrame) {
+        self.log.lock().unwrap().queued.push((self.id, f.seq));
+        let v = f.data.first().copied().unwrap_or(0);
+        self.done.push_back(DecodeResult {
+            seq: f.seq,
+            frame: Ok(DecodedFrame {
+                width: 4,
+                height: 4,
+                pixels: vec![v; 64],
+            }),
+        });
+    }
+
+    fn poll(&mut self) -> Option<DecodeResult> {
+        if self.log.lock().unwrap().hold {
+            return None;
+        }
+        self.done.pop_front()
+    }
+
+    fn reschedule(&mut self, now_mm: u32) {
+        self.log.lock().unwrap().rescheduled.push(now_mm);
+    }
+
+    fn destroy(&mut self) {
+        self.log.lock().unwrap().destroyed.push(self.id);
+        (self.wake)();
+    }
+}
+
+struct Factory(Arc<Mutex<Log>>);
+
+impl VideoDecoderFactory for Factory {
+    fn codecs(&self) -> Vec<u8> {
+        vec![video_codec::VP8, video_codec::H264, 77, video_codec::VP8]
+    }
+
+    fn create(&self, stream: &VideoStreamInfo, wake: VideoWake) -> Option<Box<dyn VideoDecoder>> {
+        if stream.codec == video_codec::H264 {
+            return None;
+        }
+        Some(Box::new(Fake {
+            id: stream.id,
+            log: Arc::clone(&self.0),
+            done: VecDeque::new(),
+            wake,
+        }))
+    }
+}
+
+/// A pipeline whose decoder has the fake VP8 (and failing H.264) factory; wakes are counted.
+fn with_fake() -> (Pipeline, Arc<Mutex<Log>>, Arc<std::sync::atomic::AtomicU32>) {
+    let log = Arc::new(Mutex::new(Log::default()));
+    let wakes = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let w = Arc::clone(&wakes);
+    let wake: VideoWake = Arc::new(move || {
+        w.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    let limits = Limits::default();
+    let decoder = DisplayDecoder::standalone(limits).with_video(Some(Arc::new(Factory(Arc::clone(&log)))), wake);
+    assert_eq!(
+        decoder.video_codecs(),
+        [video_codec::MJPEG, video_codec::VP8, video_codec::H264]
+    );
+    let cache = decoder.image_cache().clone();
+    let mut s = Pipeline::from_parts(DisplayState::with_cache(limits, cache), decoder);
+    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: W,
+        height: H,
+        format: surface_fmt::XRGB32,
+        flags: surface_flags::PRIMARY,
+    }));
+    (s, log, wakes)
+}
+
+fn frame_of(id: u32, mm_time: u32, first: u8) -> DisplayServer {
+    DisplayServer::StreamData(StreamData {
+        id,
+        multi_media_time: mm_time,
+        data: vec![first, 1, 2, 3],
+    })
+}
+
+#[test]
+fn inter_coded_frames_are_decoded_even_when_late_and_only_shown_on_time() {
+    let (mut s, log, wakes) = with_fake();
+    let dest = dest_at(0, 0, 64, 48);
+    s.handle(&create_codec(1, stream_flags::TOP_DOWN, dest, video_codec::VP8));
+    // A codec the factory names but cannot make a decoder for is refused.
+    s.handle(&create_codec(2, 0, dest, video_codec::H264));
+    assert_eq!(s.stream_ids().collect::<Vec<_>>(), [1]);
+    assert_eq!(s.stats().errors_of("stream_no_decoder"), 1);
+    assert_eq!(reports(&mut s).len(), 1);
+    // Three frames, all late when the stream is ticked: every one reaches the decoder, none is drawn.
+    for (i, mm) in [1000u32, 1010, 1020].into_iter().enumerate() {
+        s.handle(&frame_of(1, mm, 10 + i as u8));
+    }
+    assert_eq!(log.lock().unwrap().queued.len(), 3, "handed over as they arrive");
+    let t = s.stream_tick(2000);
+    assert_eq!((t.rendered, t.dropped, t.next_wake_ms), (0, 3, None));
+    assert_eq!(s.stream_stats().frames_late, 3);
+    // On time: shown at its time, with the decoder's pixels (scaled to dest).
+    s.handle(&frame_of(1, 2100, 0x42));
+    let t = s.stream_tick(2050);
+    assert_eq!((t.rendered, t.next_wake_ms), (0, Some(50)));
+    let t = s.stream_tick(2100);
+    assert_eq!((t.rendered, t.dropped), (1, 0));
+    assert_eq!(
+        t.events,
+        [DisplayEvent::Damage {
+            surface_id: 0,
+            rect: dest
+        }]
+    );
+    assert_eq!(s.surface(0).unwrap().pixel(63, 47).unwrap()[..3], [0x42; 3]);
+    let queued: Vec<u64> = log.lock().unwrap().queued.iter().map(|q| q.1).collect();
+    assert!(queued.windows(2).all(|w| w[0] < w[1]), "in order: {queued:?}");
+    // MJPEG, by contrast, drops late frames before decoding: garbage never fails.
+    s.handle(&create(3, stream_flags::TOP_DOWN, dest));
+    for mm in [3000u32, 3010] {
+        s.handle(&DisplayServer::StreamData(StreamData {
+            id: 3,
+            multi_media_time: mm,
+            data: vec![1, 2, 3],
+        }));
+    }
+    let t = s.stream_tick(4000);
+    assert_eq!((t.rendered, t.dropped), (0, 2));
+    assert_eq!(s.stats().errors_of("stream_decode"), 0, "never decoded");
+    // Destroyed streams destroy their decoder.
+    s.handle(&DisplayServer::StreamDestroyAll);
+    assert_eq!(log.lock().unwrap().destroyed, [1]);
+    assert_eq!(wakes.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[test]
+fn frames_a_decoder_gives_back_later_are_shown_at_their_time() {
+    let (mut s, log, _) = with_fake();
+    s.handle(&create_codec(
+        0,
+        stream_flags::TOP_DOWN,
+        dest_at(0, 0, 64, 48),
+        video_codec::VP8,
+    ));
+    log.lock().unwrap().hold = true;
+    s.handle(&frame_of(0, 1000, 7));
+    s.handle(&frame_of(0, 1020, 8));
+    // Still decoding: nothing to draw, and a poll within MAX_WAIT_MS in case no wake comes.
+    let t = s.stream_tick(990);
+    assert_eq!((t.rendered, t.next_wake_ms), (0, Some(MAX_WAIT_MS)));
+    log.lock().unwrap().hold = false;
+    // Both decoded now; the first is due, the second waits.
+    let t = s.stream_tick(1000);
+    assert_eq!((t.rendered, t.next_wake_ms), (1, Some(20)));
+    assert_eq!(s.surface(0).unwrap().pixel(0, 0).unwrap()[..3], [7; 3]);
+    let t = s.stream_tick(1020);
+    assert_eq!((t.rendered, t.next_wake_ms), (1, None));
+    assert_eq!(s.surface(0).unwrap().pixel(0, 0).unwrap()[..3], [8; 3]);
+    // A frame older than the last one flushes what waits (decoded, not shown).
+    s.handle(&frame_of(0, 1100, 9));
+    s.stream_tick(1050);
+    s.handle(&frame_of(0, 1060, 10));
+    assert_eq!(s.stream_stats().frames_overflow, 1);
+    let t = s.stream_tick(1060);
+    assert_eq!(t.rendered, 1);
+    assert_eq!(s.surface(0).unwrap().pixel(0, 0).unwrap()[..3], [10; 3]);
+    // A decoder that never answers: at most MAX_QUEUED_FRAMES in flight, the rest refused.
+    log.lock().unwrap().hold = true;
+    for i in 0..MAX_QUEUED_FRAMES as u32 + 5 {
+        s.handle(&frame_of(0, 5000 + i, 1));
+    }
+    assert_eq!(s.stream_stats().frames_overflow, 1 + 5);
+    assert_eq!(log.lock().unwrap().queued.len(), 4 + MAX_QUEUED_FRAMES);
+}
+
+#[test]
+fn a_clock_jump_restarts_the_waits() {
+    let (mut s, log, _) = with_fake();
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&data(0, 9000));
+    // Seen at 1000, far ahead: it waits at most MAX_WAIT_MS from then.
+    assert_eq!(s.stream_tick(1000).next_wake_ms, Some(MAX_WAIT_MS));
+    assert_eq!(s.stream_tick(1600).next_wake_ms, Some(400));
+    // The clock jumped to 1600 (say, from much later): the wait starts again.
+    s.decoder_mut().reschedule(1600);
+    assert_eq!(s.stream_tick(1600).next_wake_ms, Some(MAX_WAIT_MS));
+    assert_eq!(s.stream_tick(2600).rendered, 1);
+    // Decoders are told.
+    s.handle(&create_codec(1, 0, dest_at(0, 0, 64, 48), video_codec::VP8));
+    s.decoder_mut().reschedule(3000);
+    assert_eq!(log.lock().unwrap().rescheduled, [3000]);
+    // Backwards: a frame seen before the jump no longer counts as waited long.
+    s.handle(&data(0, 700));
+    assert_eq!(s.stream_tick(100).next_wake_ms, Some(600));
+    s.decoder_mut().reschedule(50);
+    assert_eq!(s.stream_tick(50).next_wake_ms, Some(650));
 }

@@ -7,7 +7,7 @@ use crate::proto::channel::display::{bitmap_flags as bf, bitmap_fmt as fmt};
 const PAL: [u32; 4] = [0x0000_0000, RED, GREEN, BLUE];
 
 /// Copies `img` (w×h) 1:1 to the top-left of a fresh 4×4 surface.
-fn draw(img: Image, w: i32, h: i32) -> (DisplayState, Vec<DisplayEvent>) {
+fn draw(img: Image, w: i32, h: i32) -> (Pipeline, Vec<DisplayEvent>) {
     let mut s = state(0, 4, 4);
     let r = Rect::ltrb(0, 0, w, h);
     let ev = s.handle(&copy(0, r, r, Some(img), ropd::OP_PUT));
@@ -142,7 +142,7 @@ fn bottom_up_versus_top_down() {
 
 #[test]
 fn palette_on_16bit_surface_is_555() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     s.handle(&create(0, 1, 1, surface_fmt::RGB16_555, surface_flags::PRIMARY));
     let img = bitmap(fmt::BIT8, 0, 1, 1, 1, inline_palette(&[0x001f]), vec![0]);
     let r = Rect::ltrb(0, 0, 1, 1);

@@ -193,7 +193,7 @@ fn disjoint_union_covers_exactly_once() {
 
 #[test]
 fn clip_rect_cap() {
-    let mut s = DisplayState::new(Limits {
+    let mut s = Pipeline::new(Limits {
         max_clip_rects: 10,
         ..Limits::default()
     });
@@ -232,7 +232,7 @@ fn clip_rect_cap() {
 
 #[test]
 fn fill_on_16bit_surfaces_uses_native_colours() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     s.handle(&create(1, 2, 1, surface_fmt::RGB16_555, 0));
     s.handle(&create(2, 2, 1, surface_fmt::RGB16_565, 0));
     s.handle(&put(1, Rect::ltrb(0, 0, 1, 1), 0x7c00)); // red in 555
@@ -244,7 +244,7 @@ fn fill_on_16bit_surfaces_uses_native_colours() {
 }
 
 /// A 4x4 surface whose pixel (x, y) holds the value 10·y + x in every byte.
-fn numbered(clip_w: u32, clip_h: u32) -> DisplayState {
+fn numbered(clip_w: u32, clip_h: u32) -> Pipeline {
     let mut s = state(0, clip_w, clip_h);
     for y in 0..clip_h {
         for x in 0..clip_w {

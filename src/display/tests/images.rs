@@ -46,7 +46,7 @@ fn coded(id: u64, ty: u8, image_flags: u8, w: u32, h: u32, kind: ImageKind) -> I
 }
 
 /// DRAW_COPY of the whole `img` (w×h) to (x, y) of surface 0.
-fn draw_at(s: &mut DisplayState, img: Image, x: i32, y: i32) -> Vec<DisplayEvent> {
+fn draw_at(s: &mut Pipeline, img: Image, x: i32, y: i32) -> Vec<DisplayEvent> {
     let (w, h) = (img.descriptor.width as i32, img.descriptor.height as i32);
     s.handle(&copy(
         0,
@@ -72,8 +72,8 @@ fn limits_with_cache(bytes: u64) -> Limits {
     }
 }
 
-fn state_with(limits: Limits, w: u32, h: u32) -> DisplayState {
-    let mut s = DisplayState::new(limits);
+fn state_with(limits: Limits, w: u32, h: u32) -> Pipeline {
+    let mut s = Pipeline::new(limits);
     s.handle(&create(0, w, h, surface_fmt::XRGB32, surface_flags::PRIMARY));
     s
 }
@@ -379,7 +379,7 @@ fn lz_plt_with_inline_and_cached_palette() {
         0,
     );
     assert!(errors(&ev).is_empty(), "{ev:?}");
-    assert_eq!(s.palettes.len(), 1);
+    assert_eq!(s.decoder().palettes.len(), 1);
     assert_eq!(px(&s, 0, 1, 0), opaque(GREEN));
     // then the cached palette
     let ev = draw_at(
@@ -408,9 +408,9 @@ fn lz_plt_with_inline_and_cached_palette() {
         0,
         0,
     );
-    assert_eq!(s.palettes.len(), 1);
+    assert_eq!(s.decoder().palettes.len(), 1);
     s.handle(&DisplayServer::InvalAllPalettes);
-    assert_eq!(s.palettes.len(), 0);
+    assert_eq!(s.decoder().palettes.len(), 0);
 }
 
 #[test]
@@ -587,7 +587,7 @@ fn glz_through_a_shared_window() {
     use crate::codec::glz::GlzWindow;
     use std::sync::Arc;
     let window = Arc::new(GlzWindow::new(1 << 20));
-    let mut s = DisplayState::with_glz(Limits::default(), Arc::clone(&window));
+    let mut s = Pipeline::with_glz(Limits::default(), Arc::clone(&window));
     s.handle(&create(0, 2, 2, surface_fmt::XRGB32, surface_flags::PRIMARY));
     let pixels: Vec<u8> = (0..4u8).flat_map(|i| [i, i, i, 0]).collect();
     let mut enc = crate::codec::glz::encode::GlzEncoder::new(1 << 18);
@@ -636,7 +636,8 @@ fn random_cache_traffic_stays_within_budget() {
 
 #[test]
 fn masks_are_cached_as_black_and_white() {
-    let mut s = state(0, 1, 1);
+    use crate::proto::channel::display::{Point, mask_flags};
+    let mut s = state(0, 3, 1);
     let mut img = bitmap(
         fmt::BIT1_BE,
         bitmap_flags::TOP_DOWN,
@@ -648,37 +649,38 @@ fn masks_are_cached_as_black_and_white() {
     );
     img.descriptor.id = 4;
     img.descriptor.flags = flags::CACHE_ME;
-    let read = |src: &crate::display::bitmap::Source<'_>| {
-        let mut row = [0u8; 12];
-        src.convert(0, 0, 3, &mut row);
-        row
+    // WHITENESS through a mask: only the set bits are painted.
+    let whiteness = |mask: Image, invert: bool| DisplayServer::DrawWhiteness {
+        base: base(0, Rect::ltrb(0, 0, 3, 1), Clip::None),
+        mask: QMask {
+            flags: if invert { mask_flags::INVERS } else { 0 },
+            pos: Point { x: 0, y: 0 },
+            bitmap: Some(mask),
+        },
     };
+    let row = |s: &Pipeline| (0..3).map(|x| px(s, 0, x, 0)[0]).collect::<Vec<_>>();
+    let clear = |s: &mut Pipeline| s.handle(&put(0, Rect::ltrb(0, 0, 3, 1), 0));
+    assert!(errors(&s.handle(&whiteness(img, false))).is_empty());
+    assert_eq!(row(&s), [0xff, 0, 0xff]);
+    // Cached as a set-is-white bitmap, not inverted.
     let white = [0xff; 4];
     let black = [0, 0, 0, 0xff];
-    let expect = [white, black, white].concat();
-    let src = s.images.mask(&mut s.stats.images, "test", &img).unwrap();
-    assert_eq!(read(&src).to_vec(), expect);
-    assert!(s.images.cache.lock().contains(4));
-    let from_cache = cached(4, image_type::FROM_CACHE, 3, 1);
-    let src = s.images.mask(&mut s.stats.images, "test", &from_cache).unwrap();
-    assert_eq!(read(&src).to_vec(), expect);
-    let e = s
-        .images
-        .mask(
-            &mut s.stats.images,
-            "test",
-            &cached(5, image_type::FROM_CACHE_LOSSLESS, 3, 1),
-        )
-        .unwrap_err();
-    assert_eq!(e.kind(), "image_cache_missing");
+    assert_eq!(s.image_cache().peek(4).unwrap().data(), [white, black, white].concat());
+    // FROM_CACHE masks, plain and inverted.
+    clear(&mut s);
+    assert!(errors(&s.handle(&whiteness(cached(4, image_type::FROM_CACHE, 3, 1), false))).is_empty());
+    assert_eq!(row(&s), [0xff, 0, 0xff]);
+    clear(&mut s);
+    assert!(errors(&s.handle(&whiteness(cached(4, image_type::FROM_CACHE, 3, 1), true))).is_empty());
+    assert_eq!(row(&s), [0, 0xff, 0]);
+    let ev = s.handle(&whiteness(cached(5, image_type::FROM_CACHE_LOSSLESS, 3, 1), false));
+    assert_eq!(errors(&ev), ["image_cache_missing"]);
     // other formats and types are not masks
-    let rgb = solid(6, 0, 1, 1, RED);
-    let e = s.images.mask(&mut s.stats.images, "test", &rgb).unwrap_err();
-    assert_eq!(e.kind(), "unsupported_bitmap_format");
+    let ev = s.handle(&whiteness(solid(6, 0, 1, 1, RED), false));
+    assert_eq!(errors(&ev), ["unsupported_bitmap_format"]);
     let quic = coded(7, image_type::QUIC, 0, 1, 1, ImageKind::Binary(vec![]));
-    let e = s.images.mask(&mut s.stats.images, "test", &quic).unwrap_err();
-    assert_eq!(e.kind(), "unsupported_image_type");
-    assert_eq!((s.stats().images.cache_hits, s.stats().images.cache_misses), (1, 1));
+    assert_eq!(errors(&s.handle(&whiteness(quic, false))), ["unsupported_image_type"]);
+    assert_eq!((s.stats().images.cache_hits, s.stats().images.cache_misses), (2, 1));
 }
 
 #[test]
@@ -687,8 +689,8 @@ fn display_channels_of_a_session_share_one_image_cache() {
     use std::sync::Arc;
     let window = Arc::new(GlzWindow::new(1 << 20));
     let cache = SharedImageCache::new(1 << 20);
-    let mut a = DisplayState::with_shared(Limits::default(), Arc::clone(&window), cache.clone());
-    let mut b = DisplayState::with_shared(Limits::default(), window, cache.clone());
+    let mut a = Pipeline::with_shared(Limits::default(), Arc::clone(&window), cache.clone());
+    let mut b = Pipeline::with_shared(Limits::default(), window, cache.clone());
     for s in [&mut a, &mut b] {
         s.handle(&create(0, 4, 2, surface_fmt::XRGB32, surface_flags::PRIMARY));
     }

@@ -41,7 +41,7 @@ impl Shadow {
     }
 
     /// Brings the copy up to date the way the X11 layer does.
-    fn sync(&mut self, s: &mut DisplayState) {
+    fn sync(&mut self, s: &mut Pipeline) {
         let plan = self.cursor.and_then(|c| s.journal_plan(c, self.monitor));
         let Some((plan, next)) = plan else {
             let all = Patch {

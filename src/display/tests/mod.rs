@@ -4,11 +4,11 @@
 
 mod bitmaps;
 mod draws;
-mod glz_pre;
 mod images;
 mod journal;
 mod ops;
 mod packed;
+mod prepare;
 
 use super::*;
 use crate::proto::channel::display::{
@@ -31,8 +31,8 @@ pub(super) fn create(id: u32, w: u32, h: u32, format: u32, flags: u32) -> Displa
 }
 
 /// A state with one primary xRGB surface `id` of `w`×`h`.
-pub(super) fn state(id: u32, w: u32, h: u32) -> DisplayState {
-    let mut s = DisplayState::new(Limits::default());
+pub(super) fn state(id: u32, w: u32, h: u32) -> Pipeline {
+    let mut s = Pipeline::new(Limits::default());
     let ev = s.handle(&create(id, w, h, surface_fmt::XRGB32, surface_flags::PRIMARY));
     assert!(matches!(ev[..], [DisplayEvent::SurfaceCreated { .. }]), "{ev:?}");
     s
@@ -124,7 +124,7 @@ pub(super) fn errors(ev: &[DisplayEvent]) -> Vec<&'static str> {
 
 #[test]
 fn create_primary_and_query() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     let ev = s.handle(&create(7, 3, 2, surface_fmt::XRGB32, surface_flags::PRIMARY));
     assert_eq!(
         ev,
@@ -150,7 +150,7 @@ fn create_primary_and_query() {
 
 #[test]
 fn surface_too_large_keeps_channel_usable() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     for (w, h) in [
         (65535, 65535),
         (0x4000_0001, 1),
@@ -162,7 +162,7 @@ fn surface_too_large_keeps_channel_usable() {
         assert_eq!(errors(&ev), ["surface_too_large"], "{w}x{h}");
     }
     // per-surface byte cap below the dimension cap
-    let mut small = DisplayState::new(Limits {
+    let mut small = Pipeline::new(Limits {
         max_surface_bytes: 4 * 100,
         ..Limits::default()
     });
@@ -179,7 +179,7 @@ fn surface_too_large_keeps_channel_usable() {
 
 #[test]
 fn empty_and_bad_format() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     assert_eq!(
         errors(&s.handle(&create(1, 0, 5, surface_fmt::XRGB32, 0))),
         ["surface_empty"]
@@ -202,7 +202,7 @@ fn duplicate_surface_is_rejected_not_replaced() {
 
 #[test]
 fn total_budget() {
-    let mut s = DisplayState::new(Limits {
+    let mut s = Pipeline::new(Limits {
         max_total_bytes: 1000,
         ..Limits::default()
     });
@@ -250,7 +250,7 @@ fn destroy() {
 
 #[test]
 fn mode_creates_a_primary() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     let ev = s.handle(&DisplayServer::Mode {
         x_res: 640,
         y_res: 480,
@@ -291,7 +291,7 @@ fn mark_reset_and_palettes() {
         Some(img),
         ropd::OP_PUT,
     ));
-    assert_eq!(s.palettes.len(), 1);
+    assert_eq!(s.decoder().palettes.len(), 1);
     let ev = s.handle(&DisplayServer::Reset);
     assert_eq!(ev[0], DisplayEvent::Reset);
     assert_eq!(
@@ -302,7 +302,7 @@ fn mark_reset_and_palettes() {
         }
     );
     assert!(!s.is_marked());
-    assert_eq!(s.palettes.len(), 0);
+    assert_eq!(s.decoder().palettes.len(), 0);
     assert_eq!(px(&s, 0, 1, 0), [0; 4]);
     assert!(s.surface(0).is_some());
 }

@@ -422,7 +422,7 @@ fn alpha_blend_rounds_like_pixman() {
 
 #[test]
 fn alpha_blend_dest_alpha_flag_on_argb_surfaces() {
-    let mut s = DisplayState::new(Limits::default());
+    let mut s = Pipeline::new(Limits::default());
     s.handle(&create(0, 1, 1, surface_fmt::ARGB32, surface_flags::PRIMARY));
     s.handle(&put(0, full(1, 1), 0x0000_0000));
     s.handle(&alpha_blend(

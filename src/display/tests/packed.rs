@@ -32,7 +32,7 @@ fn from_cache(id: u64, w: u32, h: u32) -> Image {
     }
 }
 
-fn draw(s: &mut DisplayState, img: Image, x: i32, y: i32) {
+fn draw(s: &mut Pipeline, img: Image, x: i32, y: i32) {
     let (w, h) = (img.descriptor.width as i32, img.descriptor.height as i32);
     let ev = s.handle(&copy(
         0,
@@ -173,8 +173,8 @@ fn random_cache_traffic_with_packing_draws_like_without() {
     assert!(packed.stats().images.cache_hits > 100);
 }
 
-fn state_with_budget(bytes: u64) -> DisplayState {
-    let mut s = DisplayState::new(Limits {
+fn state_with_budget(bytes: u64) -> Pipeline {
+    let mut s = Pipeline::new(Limits {
         image_cache_bytes: bytes,
         ..Limits::default()
     });

@@ -6,15 +6,21 @@
 //! them inside the texture (`glBlitFramebuffer` through a scratch texture).
 //!
 //! GL entry points come from libepoxy (which GTK itself uses), loaded with
-//! libloading. This module is the only place of the widget with `unsafe`:
-//! every block says why it is sound.
+//! libloading (`gl_layer/loader.rs`); the shaders are in
+//! `gl_layer/program.rs`. This module and those two files are the only
+//! places of the widget with `unsafe`: every block says why it is sound.
 #![allow(unsafe_code)]
 
 use super::damage::{Area, Source, catch_up, copy_area};
 use super::scaling::Placement;
 use crate::display::{DisplayState, JournalCursor, PlannedMove, Surface};
 use glow::HasContext;
-use std::sync::OnceLock;
+
+mod loader;
+mod program;
+use loader::load_gl;
+pub(crate) use loader::{probe_renderer, use_gsk_cairo};
+use program::build_program;
 
 /// Why the GL layer could not start or draw.
 #[derive(Debug, thiserror::Error)]
@@ -29,102 +35,6 @@ pub(crate) enum GlError {
     #[error("a {width}x{height} texture exceeds this GPU's limit of {max}")]
     TooLarge { width: u32, height: u32, max: i32 },
 }
-
-/// libepoxy's file name on Linux/BSD, Windows and macOS (tried in order).
-const EPOXY_NAMES: [&str; 3] = ["libepoxy.so.0", "libepoxy-0.dll", "libepoxy.0.dylib"];
-
-/// libepoxy, loaded once per process and never unloaded (its function
-/// pointers are used for the lifetime of every GL context).
-fn epoxy() -> Result<&'static libloading::Library, GlError> {
-    static LIB: OnceLock<Result<libloading::Library, String>> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let mut errors = Vec::new();
-        for name in EPOXY_NAMES {
-            // SAFETY: libepoxy's initialisers only set up its dispatch tables;
-            // GTK has already loaded the same library into this process.
-            match unsafe { libloading::Library::new(name) } {
-                Ok(lib) => return Ok(lib),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        Err(errors.join("; "))
-    })
-    .as_ref()
-    .map_err(|e| GlError::Loader(e.clone()))
-}
-
-/// A glow context for the GL context current on this thread.
-fn load_gl() -> Result<glow::Context, GlError> {
-    let lib = epoxy()?;
-    // SAFETY: libepoxy exports, for each GL function `glFoo`, a variable
-    // `epoxy_glFoo` holding a function pointer (its dispatch stub). We read
-    // the variable's value; the library stays loaded for the process's life
-    // (`epoxy()` keeps it in a static). The caller made a context current.
-    let gl = unsafe {
-        glow::Context::from_loader_function(|name| {
-            let symbol = format!("epoxy_{name}\0");
-            match lib.get::<*const *const std::ffi::c_void>(symbol.as_bytes()) {
-                Ok(var) => **var,
-                Err(_) => std::ptr::null(),
-            }
-        })
-    };
-    Ok(gl)
-}
-
-/// The `GL_RENDERER` string of a GL context created on `display` (then
-/// dropped), e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
-pub(crate) fn probe_renderer(display: &gtk::gdk::Display) -> Result<String, GlError> {
-    use gtk::prelude::*;
-    let context = display.create_gl_context().map_err(|e| GlError::Gl(e.to_string()))?;
-    context.realize().map_err(|e| GlError::Gl(e.to_string()))?;
-    context.make_current();
-    let name = load_gl().map(|gl| {
-        // SAFETY: the context created above is current on this thread.
-        unsafe { gl.get_parameter_string(glow::RENDERER) }
-    });
-    gtk::gdk::GLContext::clear_current();
-    name
-}
-
-/// Makes GTK draw the windows of `display` created from now on with its
-/// cairo renderer (GSK reads the display's `gsk-renderer` data before the
-/// `GSK_RENDERER` environment variable; GTK's inspector sets it the same way).
-pub(crate) fn use_gsk_cairo(display: &gtk::gdk::Display) {
-    use gtk::glib::object::ObjectType;
-    let object: *mut gtk::glib::gobject_ffi::GObject = display.as_ptr().cast();
-    // SAFETY: `object` is a live GdkDisplay (borrowed for this call); key and
-    // value are NUL-terminated static strings, which GSK only reads, and no
-    // destroy notify is needed for static data.
-    unsafe {
-        gtk::glib::gobject_ffi::g_object_set_data(
-            object,
-            c"gsk-renderer".as_ptr(),
-            c"cairo".as_ptr().cast_mut().cast(),
-        );
-    }
-}
-
-const VERTEX: &str = "
-uniform vec4 u_tex;
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float(gl_VertexID & 1), float(gl_VertexID >> 1));
-    v_uv = mix(u_tex.xy, u_tex.zw, p);
-    gl_Position = vec4(p.x * 2.0 - 1.0, 1.0 - p.y * 2.0, 0.0, 1.0);
-}
-";
-
-// The texture holds B,G,R,X bytes uploaded as RGBA (GLES has no BGRA upload
-// without an extension): swap in the shader, and ignore X.
-const FRAGMENT: &str = "
-uniform sampler2D u_sampler;
-in vec2 v_uv;
-out vec4 o_color;
-void main() {
-    o_color = vec4(texture(u_sampler, v_uv).bgr, 1.0);
-}
-";
 
 /// GL objects of one realized GLArea.
 pub(crate) struct GlLayer {
@@ -557,45 +467,5 @@ impl GlLayer {
             self.gl.delete_vertex_array(self.vao);
             self.gl.delete_program(self.program);
         }
-    }
-}
-
-/// Compiles and links the program.
-///
-/// # Safety
-/// A GL context must be current and `gl` must have been loaded for it.
-unsafe fn build_program(gl: &glow::Context, header: &str) -> Result<glow::Program, GlError> {
-    // SAFETY: see the function's contract; only objects created here are used.
-    unsafe {
-        let program = gl.create_program().map_err(GlError::Gl)?;
-        let mut shaders = Vec::new();
-        for (stage, kind, body) in [
-            ("vertex", glow::VERTEX_SHADER, VERTEX),
-            ("fragment", glow::FRAGMENT_SHADER, FRAGMENT),
-        ] {
-            let shader = gl.create_shader(kind).map_err(GlError::Gl)?;
-            gl.shader_source(shader, &format!("{header}{body}"));
-            gl.compile_shader(shader);
-            if !gl.get_shader_compile_status(shader) {
-                let log = gl.get_shader_info_log(shader);
-                gl.delete_shader(shader);
-                gl.delete_program(program);
-                return Err(GlError::Shader { stage, log });
-            }
-            gl.attach_shader(program, shader);
-            shaders.push(shader);
-        }
-        gl.link_program(program);
-        let linked = gl.get_program_link_status(program);
-        for s in shaders {
-            gl.detach_shader(program, s);
-            gl.delete_shader(s);
-        }
-        if !linked {
-            let log = gl.get_program_info_log(program);
-            gl.delete_program(program);
-            return Err(GlError::Shader { stage: "link", log });
-        }
-        Ok(program)
     }
 }

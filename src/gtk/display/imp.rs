@@ -36,56 +36,17 @@ pub(super) enum Screen {
     X11(Box<super::x11_layer::X11Layer>),
 }
 
-/// Receives the damaged rectangles while the display state is locked.
-pub(super) trait Sink {
-    /// Called first: returns true when everything must be copied again.
-    fn prepare(&mut self, source: &Source) -> bool;
-    /// Copies `areas` out of `surface`.
-    fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]);
-    /// Whether this sink keeps its own copy of the image that can replay
-    /// moves (the X11 and GL layers): then [`Self::sync`] is called instead of
-    /// [`Self::copy`].
-    fn follows_journal(&self) -> bool {
-        false
-    }
-    /// Brings the sink's copy up to date through the state's journal (only
-    /// what was drawn is copied; moves are replayed), everything again when
-    /// `full`.
-    fn sync(&mut self, _source: &Source, _state: &mut crate::display::DisplayState, _full: bool) {}
-}
-
-impl Sink for CairoLayer {
-    fn prepare(&mut self, source: &Source) -> bool {
-        CairoLayer::prepare(self, source)
-    }
-
-    fn copy(&mut self, _source: &Source, surface: &Surface, areas: &[Area]) {
-        self.update(surface, areas);
-    }
-}
-
-impl Sink for GlLayer {
-    fn prepare(&mut self, source: &Source) -> bool {
-        self.needs_full(source)
-    }
-
-    fn copy(&mut self, source: &Source, surface: &Surface, areas: &[Area]) {
-        self.stage(source, surface, areas);
-    }
-
-    fn follows_journal(&self) -> bool {
-        true
-    }
-
-    fn sync(&mut self, source: &Source, state: &mut crate::display::DisplayState, full: bool) {
-        GlLayer::sync(self, source, state, full);
-    }
-}
-
 /// The OpenGL screen layer's plumbing (GLArea callbacks).
 mod gl;
+/// Choosing, creating and replacing the screen layer.
+mod screen;
+/// Copying damaged pixels out of the shared state into a layer.
+mod sink;
+/// The widget's drawing: screen layer, cursor, overlay.
+mod snapshot;
 /// The X11 screen layer's plumbing (`queue_x11_present` and friends).
 mod x11;
+pub(super) use sink::Sink;
 
 #[derive(glib::Properties)]
 #[properties(wrapper_type = super::Display)]
@@ -127,6 +88,8 @@ pub struct Display {
     pub(super) cursor: RefCell<CursorLayer>,
     /// Keyboard and mouse handling of the running session.
     pub(super) input: RefCell<Option<Rc<InputHandler>>>,
+    /// The release hotkey set by the embedder (`None`: the input layer's default).
+    pub(super) release_hotkey: RefCell<Option<super::input::Hotkey>>,
     /// A present of the X11 layer is scheduled.
     pub(super) x11_pending: Cell<bool>,
     /// When the X11 layer was last presented.
@@ -153,6 +116,7 @@ impl Default for Display {
             active: Cell::new(None),
             cursor: RefCell::new(CursorLayer::new()),
             input: RefCell::new(None),
+            release_hotkey: RefCell::new(None),
             x11_pending: Cell::new(false),
             x11_last: Cell::new(None),
         }
@@ -263,77 +227,7 @@ impl WidgetImpl for Display {
     }
 
     fn snapshot(&self, snapshot: &gtk::Snapshot) {
-        let obj = self.obj();
-        let (width, height) = (f64::from(obj.width()), f64::from(obj.height()));
-        let gl_area = {
-            let mut screen = self.screen.borrow_mut();
-            match &mut *screen {
-                Screen::Cairo(layer) => {
-                    if layer.set_kind(NodeKind::for_widget(obj.upcast_ref())) {
-                        self.damage.borrow_mut().set_full();
-                    }
-                    self.pull(layer);
-                    match self.placement(width, height) {
-                        Some(p) => {
-                            // Black only around the guest image: under it,
-                            // a fill would be painted again on every frame.
-                            for (x, y, w, h) in letterbox(width, height, p.logical_rect()) {
-                                snapshot.append_color(&gdk::RGBA::BLACK, &graphene::Rect::new(x, y, w, h));
-                            }
-                            layer.snapshot(snapshot, &p);
-                        }
-                        None => snapshot.append_color(
-                            &gdk::RGBA::BLACK,
-                            &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
-                        ),
-                    }
-                    None
-                }
-                Screen::Gl { area, .. } => {
-                    snapshot.append_color(
-                        &gdk::RGBA::BLACK,
-                        &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
-                    );
-                    Some(area.clone())
-                }
-                // The child window shows the guest; GTK's drawing under it is
-                // clipped away. Black shows around it and while it is hidden.
-                #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-                Screen::X11(_) => {
-                    snapshot.append_color(
-                        &gdk::RGBA::BLACK,
-                        &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
-                    );
-                    None
-                }
-                Screen::None => {
-                    snapshot.append_color(
-                        &gdk::RGBA::BLACK,
-                        &graphene::Rect::new(0.0, 0.0, width as f32, height as f32),
-                    );
-                    None
-                }
-            }
-        };
-        // A redraw may come from a move of the widget in its window.
-        self.queue_x11_present();
-        // The GLArea renders (gl_render, which borrows the screen) inside its snapshot.
-        if let Some(area) = gl_area {
-            obj.snapshot_child(&area, snapshot);
-        }
-        if let (Some(p), Some(s)) = (
-            self.placement(f64::from(obj.width()), f64::from(obj.height())),
-            self.source.get(),
-        ) {
-            let (ox, oy) = (f64::from(s.rect.x), f64::from(s.rect.y));
-            let to_widget = |gx: f64, gy: f64| p.guest_to_widget(gx - ox, gy - oy);
-            self.cursor
-                .borrow()
-                .snapshot(snapshot, &to_widget, p.factors().0 / p.scale_factor);
-        }
-        if let Some(o) = self.overlay.borrow().as_ref() {
-            obj.snapshot_child(o.widget(), snapshot);
-        }
+        self.draw(snapshot);
     }
 }
 
@@ -449,36 +343,6 @@ impl Display {
         }
     }
 
-    /// Locks the shared state only to copy the damaged rectangles into `sink`.
-    pub(super) fn pull(&self, sink: &mut dyn Sink) -> Option<Source> {
-        let state = self
-            .session
-            .borrow()
-            .as_ref()
-            .and_then(|s| s.display_state(self.channel_id.get()))?;
-        let mut guard = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let source = Source::resolve(&guard, self.monitor_id.get());
-        self.update_source(source);
-        let source = source?;
-        if sink.prepare(&source) {
-            self.damage.borrow_mut().set_full();
-        }
-        if sink.follows_journal() {
-            // The journal says what changed; the damage only woke us.
-            let full = self.damage.borrow().is_full();
-            self.damage.borrow_mut().clear();
-            sink.sync(&source, &mut guard, full);
-            return Some(source);
-        }
-        let areas = self.damage.borrow_mut().take(&source);
-        if !areas.is_empty()
-            && let Some(surface) = guard.surface(source.surface_id)
-        {
-            sink.copy(&source, surface, &areas);
-        }
-        Some(source)
-    }
-
     /// Applies a cursor event; redraws when the drawn (server-mode) cursor changed.
     pub(super) fn handle_cursor_event(&self, event: &crate::client::events::CursorEvent) {
         let obj = self.obj();
@@ -556,166 +420,5 @@ impl Display {
         if changed {
             self.obj().queue_resize();
         }
-    }
-
-    /// The renderer to start with: the property, else `SUMAC_RENDERER`, else GL.
-    fn wanted_renderer(&self) -> Renderer {
-        match self.renderer.get() {
-            Renderer::Auto => std::env::var("SUMAC_RENDERER")
-                .ok()
-                .and_then(|v| Renderer::from_name(&v))
-                .unwrap_or(Renderer::Auto),
-            r => r,
-        }
-    }
-
-    /// (Re)creates the screen layer for the wanted renderer.
-    pub(super) fn setup_screen(&self) {
-        self.teardown_screen();
-        let wanted = self.wanted_renderer();
-        // GTK itself draws with cairo: a GLArea's image would be read back
-        // from GL on every frame.
-        if wanted == Renderer::X11 || (wanted == Renderer::Auto && super::gsk_cairo_chosen()) {
-            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-            if super::x11_layer::X11Layer::available(self.obj().upcast_ref()) {
-                self.use_x11();
-                return;
-            }
-            if wanted == Renderer::X11 {
-                tracing::warn!("the x11 renderer needs GTK on X11 (and the x11 feature): using cairo");
-            }
-        }
-        if matches!(wanted, Renderer::Cairo | Renderer::X11) || (wanted == Renderer::Auto && super::gsk_cairo_chosen())
-        {
-            self.use_cairo(None);
-            return;
-        }
-        let area = gtk::GLArea::builder()
-            .auto_render(false)
-            .has_depth_buffer(false)
-            .has_stencil_buffer(false)
-            .can_target(false)
-            .focusable(false)
-            .build();
-        let weak = self.obj().downgrade();
-        area.connect_realize(move |area| {
-            if let Some(d) = weak.upgrade() {
-                d.imp().gl_realized(area);
-            }
-        });
-        let weak = self.obj().downgrade();
-        area.connect_unrealize(move |area| {
-            if let Some(d) = weak.upgrade() {
-                d.imp().gl_unrealized(area);
-            }
-        });
-        let weak = self.obj().downgrade();
-        area.connect_render(move |area, _| {
-            if let Some(d) = weak.upgrade() {
-                d.imp().gl_render(area);
-            }
-            glib::Propagation::Stop
-        });
-        let obj = self.obj();
-        let overlay = self
-            .overlay
-            .borrow()
-            .as_ref()
-            .map(|o| o.widget().clone().upcast::<gtk::Widget>());
-        area.insert_before(&*obj, overlay.as_ref());
-        self.screen.replace(Screen::Gl { area, layer: None });
-        self.damage.borrow_mut().set_full();
-        obj.queue_resize();
-    }
-
-    fn teardown_screen(&self) {
-        let old = self.screen.replace(Screen::None);
-        match old {
-            Screen::Gl { area, layer } => {
-                if let Some(layer) = layer {
-                    area.make_current();
-                    (*layer).destroy();
-                }
-                area.unparent();
-            }
-            #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
-            Screen::X11(mut layer) => layer.unrealize(),
-            _ => {}
-        }
-        self.x11_pending.set(false);
-        self.active.set(None);
-    }
-
-    /// Switches to the cairo layer (`why`: the GL failure that caused it).
-    fn use_cairo(&self, why: Option<String>) {
-        if let Some(why) = &why {
-            tracing::warn!(reason = %why, "OpenGL unavailable for the display, using cairo");
-        }
-        self.teardown_screen();
-        self.screen.replace(Screen::Cairo(CairoLayer::default()));
-        self.set_active(Renderer::Cairo);
-        self.damage.borrow_mut().set_full();
-        self.obj().queue_draw();
-    }
-
-    pub(super) fn set_active(&self, r: Renderer) {
-        if self.active.replace(Some(r)) != Some(r) {
-            tracing::info!(
-                renderer = r.name(),
-                channel = self.channel_id.get(),
-                monitor = self.monitor_id.get(),
-                "display renderer active"
-            );
-        }
-    }
-
-    /// Falls back to cairo from the main loop (not inside a GLArea callback).
-    pub(super) fn fall_back_later(&self, why: String) {
-        let weak = self.obj().downgrade();
-        glib::idle_add_local_once(move || {
-            if let Some(d) = weak.upgrade() {
-                d.imp().use_cairo(Some(why));
-            }
-        });
-    }
-}
-
-/// The parts of a `width` × `height` widget around the guest image at
-/// `image` (x, y, w, h), as non-empty rectangles: top, bottom, left, right.
-fn letterbox(width: f64, height: f64, image: (f64, f64, f64, f64)) -> Vec<(f32, f32, f32, f32)> {
-    let (x, y, w, h) = image;
-    let (x0, y0) = (x.clamp(0.0, width), y.clamp(0.0, height));
-    let (x1, y1) = ((x + w).clamp(0.0, width), (y + h).clamp(0.0, height));
-    [
-        (0.0, 0.0, width, y0),
-        (0.0, y1, width, height - y1),
-        (0.0, y0, x0, y1 - y0),
-        (x1, y0, width - x1, y1 - y0),
-    ]
-    .into_iter()
-    .filter(|&(_, _, w, h)| w > 0.0 && h > 0.0)
-    .map(|(x, y, w, h)| (x as f32, y as f32, w as f32, h as f32))
-    .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::letterbox;
-
-    #[test]
-    fn letterbox_covers_exactly_the_rest_of_the_widget() {
-        // Centred horizontally: a left and a right bar.
-        assert_eq!(
-            letterbox(100.0, 50.0, (10.0, 0.0, 80.0, 50.0)),
-            vec![(0.0, 0.0, 10.0, 50.0), (90.0, 0.0, 10.0, 50.0)]
-        );
-        // Image covering the widget: nothing.
-        assert!(letterbox(100.0, 50.0, (0.0, 0.0, 100.0, 50.0)).is_empty());
-        // Zoomed beyond the widget (scrolled negative): nothing either.
-        assert!(letterbox(100.0, 50.0, (-20.0, -5.0, 300.0, 80.0)).is_empty());
-        // Top-left image: bottom and right bars; areas add up.
-        let bars = letterbox(100.0, 50.0, (0.0, 0.0, 60.0, 30.0));
-        let area: f32 = bars.iter().map(|b| b.2 * b.3).sum();
-        assert_eq!(area, 100.0 * 50.0 - 60.0 * 30.0);
     }
 }

@@ -4,7 +4,8 @@
 //! - Keyboard: GDK hardware keycodes → PC XT scancodes
 //!   ([`sumac_platform::keymap`]) → KEY_DOWN/KEY_UP. While the widget has the
 //!   focus the keyboard is grabbed (`gdk::Toplevel::inhibit_system_shortcuts`)
-//!   until the grab hotkey (default Ctrl+Alt, as remote-viewer) is pressed; a
+//!   until the release hotkey (default Ctrl+Alt, spice-gtk's grab sequence;
+//!   [`Display::set_release_hotkey`](super::Display::set_release_hotkey)) is pressed; a
 //!   click grabs it again. Focus loss releases every key the guest sees held.
 //!   On focus-in the guest's Caps/Num/Scroll lock follow the local keyboard
 //!   (always sent: the server's reports are not reliable enough to skip it).
@@ -177,11 +178,7 @@ impl InputHandler {
         self.grab.borrow().grabbed()
     }
 
-    /// Sets the combination that releases the keyboard grab.
-    #[allow(
-        dead_code,
-        reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-    )]
+    /// Sets the combination that releases the keyboard and pointer grabs.
     pub(crate) fn set_grab_hotkey(&self, hotkey: Hotkey) {
         self.grab.borrow_mut().set_hotkey(hotkey);
     }

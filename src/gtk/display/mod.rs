@@ -145,7 +145,8 @@ glib::wrapper! {
     /// Properties: `scaling` (fit keeping the aspect ratio, default true),
     /// `only-downscale`, `zoom-level` (10–400 %, used when `scaling` is
     /// false), `renderer` ([`Renderer`]), and read-only `ready`,
-    /// `mouse-grabbed`, `keyboard-grabbed`.
+    /// `mouse-grabbed`, `keyboard-grabbed`. The grabs end with the release
+    /// hotkey ([`Display::set_release_hotkey`], Ctrl+Alt by default).
     ///
     /// ```no_run
     /// # use sumac::gtk::{Display, Session};
@@ -258,6 +259,25 @@ impl Display {
         self.queue_resize();
     }
 
+    /// Sets the key combination that releases the pointer grab (server mouse
+    /// mode) and the keyboard grab: modifiers alone (`ctrl+alt`, the
+    /// default) or with one key (`shift+f12`), in remote-viewer's hotkey
+    /// syntax ([`Hotkey::parse`](crate::client::vv::Hotkey::parse)). Returns
+    /// false, keeping the current one, for a combination the widget cannot
+    /// watch for (see the input layer: keys by their US-keyboard position).
+    pub fn set_release_hotkey(&self, hotkey: &crate::client::vv::Hotkey) -> bool {
+        let Some(keys) = input::Hotkey::from_spec(hotkey) else {
+            tracing::warn!(%hotkey, "the display cannot watch for this release hotkey; keeping the current one");
+            return false;
+        };
+        let handler = self.imp().input.borrow().clone();
+        if let Some(handler) = handler {
+            handler.set_grab_hotkey(keys.clone());
+        }
+        self.imp().release_hotkey.replace(Some(keys));
+        true
+    }
+
     /// Sets the `mouse-grabbed` property (called by the input layer: server
     /// mouse mode, from the grabbing click to the hotkey or focus loss).
     pub(crate) fn set_mouse_grabbed(&self, grabbed: bool) {
@@ -325,6 +345,9 @@ impl Display {
                 d.set_mouse_grabbed(grabbed);
             }
         });
+        if let Some(keys) = self.imp().release_hotkey.borrow().clone() {
+            handler.set_grab_hotkey(keys);
+        }
         handler.attach(self.upcast_ref(), self.to_guest_fn());
         self.set_keyboard_grabbed(handler.keyboard_grabbed());
         self.set_mouse_grabbed(handler.pointer_grabbed());

@@ -10,11 +10,19 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agent_client;
+mod agent_guest;
+mod agent_xspice;
+mod audio;
 mod conformance;
 mod cursor;
+mod guest_audio;
 mod guest_ports;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
+mod pulse;
 mod screenshot;
+#[path = "../tone.rs"]
+mod tone;
 mod video;

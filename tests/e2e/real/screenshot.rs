@@ -251,6 +251,55 @@ fn qemu_tls_cn_only_cert_with_host_subject() {
     );
 }
 
+/// Plain and TLS ports both given, with a password, and no `--spice-secure-channels` (an oVirt or
+/// Proxmox `.vv` file): every channel QEMU offers links over TLS (TLS first; spice-gtk would link
+/// them plain), as `sumac-cli stats` reports per channel.
+#[test]
+fn qemu_both_ports_every_channel_links_over_tls() {
+    let Some(()) = require_real_servers(QEMU_TOOLS) else {
+        return;
+    };
+    let tls = TlsDir::generate().expect("generate TLS certificates");
+    let opts = QemuOpts {
+        password: Some(PASSWORD.into()),
+        tls: Some(tls.clone()),
+        ..Default::default()
+    };
+    let (qemu, _stable) = start_seabios(opts);
+    let uri = qemu.uri();
+    assert!(uri.contains("port=") && uri.contains("tls-port="), "{uri}");
+    let ca = tls.ca_cert();
+    let out = run_sumac_cli([
+        "stats",
+        &uri,
+        "--seconds",
+        "4",
+        "--spice-ca-file",
+        ca.to_str().expect("UTF-8 CA path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sumac-cli stats failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The table: `channel id tls bytes-read ...`, one row per linked channel.
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("channel"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<&str>>())
+        .take_while(|r| r.len() >= 3 && r[1].parse::<u8>().is_ok())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    for wanted in ["main", "display", "inputs", "cursor"] {
+        assert!(names.contains(&wanted), "{wanted} not linked:\n{stdout}");
+    }
+    for r in &rows {
+        assert_eq!(r[2], "yes", "channel {} not on TLS:\n{stdout}", r[0]);
+    }
+}
+
 #[test]
 fn spicy_screenshot_matches_qemu_screendump() {
     let Some(()) = require_real_servers(&[QEMU, OPENSSL, SPICY_SCREENSHOT]) else {

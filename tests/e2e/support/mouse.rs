@@ -39,19 +39,29 @@ pub struct X11Rig {
     pub window: String,
     pub other: String,
     out: PathBuf,
+    /// The title hint while grabbed ([`HINT`] unless the release hotkey is another).
+    hint: String,
 }
 
 impl X11Rig {
     pub fn start(name: &str, uri: &str) -> X11Rig {
+        Self::start_with(name, &[uri], HINT, None)
+    }
+
+    /// [`X11Rig::start`] with `args` (the target among them) after the rig's own options, `hint`
+    /// the title hint of the grab, and `settings` the lines of the app's preferences file
+    /// (`$XDG_CONFIG_HOME/sumac/settings.ini`, group `[sumac]`).
+    pub fn start_with(name: &str, args: &[&str], hint: &str, settings: Option<&str>) -> X11Rig {
         let out = artifact_dir(&format!("gui-server-mouse-{name}"));
         let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
         let config_home = out.join("config");
-        std::fs::create_dir_all(&config_home).unwrap();
-        let mut cmd = App::x11_command(
-            xvfb.display,
-            &config_home,
-            &["-t", TITLE, "-z", "100", "--mouse-mode=server", uri],
-        );
+        std::fs::create_dir_all(config_home.join("sumac")).unwrap();
+        if let Some(lines) = settings {
+            std::fs::write(config_home.join("sumac/settings.ini"), format!("[sumac]\n{lines}\n")).unwrap();
+        }
+        let mut all = vec!["-t", TITLE, "-z", "100", "--mouse-mode=server"];
+        all.extend_from_slice(args);
+        let mut cmd = App::x11_command(xvfb.display, &config_home, &all);
         cmd.env("SUMAC_RENDERER", "cairo");
         let app = App::spawn(cmd, out.join("sumac.log"));
         let window = x11::wait_window(xvfb.display, TITLE, super::wait::WAIT).expect("timed out: the sumac window");
@@ -63,6 +73,7 @@ impl X11Rig {
             window,
             other,
             out,
+            hint: hint.to_owned(),
         }
     }
 
@@ -90,7 +101,7 @@ impl X11Rig {
     }
 
     pub fn grabbed(&self) -> bool {
-        self.title().contains(HINT)
+        self.title().contains(&self.hint)
     }
 
     /// Non-transparent pixels of the cursor the Xvfb shows now.

@@ -129,3 +129,15 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
                 .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
         })
 }
+pub const XCLIP: Tool = Tool {
+    binary: "xclip",
+    package: "xclip",
+};
+pub const VDAGENT: Tool = Tool {
+    binary: "spice-vdagent",
+    package: "spice-vdagent",
+};
+pub const VDAGENTD: Tool = Tool {
+    binary: "spice-vdagentd",
+    package: "spice-vdagent",
+};

@@ -1,18 +1,30 @@
 //! `canvas` oracle (hostile-inputs rows 16, 17): arbitrary bytes decoded as a sequence of
-//! display messages and applied to a `DisplayState` with a 64x64 xRGB primary surface (id 0),
-//! a 16x16 ARGB surface (id 1) and an 8x8 A1 surface (id 2), so draws can use surfaces as
-//! sources, masks and patterns.
+//! display messages and applied to a display `Pipeline` with a 64x64 xRGB primary surface
+//! (id 0), a 16x16 ARGB surface (id 1) and an 8x8 A1 surface (id 2), so draws can use surfaces
+//! as sources, masks and patterns.
 //!
 //! Input: records of `u16 msg_type` (LE), `u16 len` (LE), then `len` body bytes; at most
 //! `MAX_MESSAGES` records. Properties: no panic; no surface changes size or disappears unless
 //! destroyed; every damage rectangle lies inside its surface; a copy of the primary surface
 //! (and of a monitor rectangle on it) kept up to date through the state's journal (moves
 //! replayed, dirty rectangles copied, as the X11 screen layer does) equals the surface after
-//! every message. Returns `true` when every record was complete and decoded.
+//! every message; and the display channel's machine fed the same bytes (each message prepared
+//! by its decoder, then applied to a state behind a lock, as a live session runs) ends every
+//! message with the same surfaces, counters and events as `Pipeline::handle` (prepare and apply
+//! in one call) followed by a stream tick. Returns `true` when every record was complete and
+//! decoded.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use sumac::display::{DisplayEvent, DisplayState, JournalCursor, Limits, Patch};
+use sumac::channel::display::{DisplayMachine, DisplaySettings};
+use sumac::channel::{Ctx, Machine, Output, Outputs};
+use sumac::client::events::SessionEvent;
+use sumac::codec::glz::GlzWindow;
+use sumac::display::{
+    DisplayDecoder, DisplayEvent, DisplayState, JournalCursor, Limits, Patch, Pipeline, SharedImageCache,
+};
 use sumac::proto::Message;
 use sumac::proto::channel::display::{DisplayServer, SurfaceCreate, surface_flags, surface_fmt};
 
@@ -26,30 +38,105 @@ pub const SURFACES: [(u32, u32, u32, u32, u32); 3] = [
     (2, 8, 8, surface_fmt::A1, 0),
 ];
 
-/// A fresh state with the [`SURFACES`].
-pub fn state() -> DisplayState {
-    let mut s = DisplayState::new(Limits {
-        // small budgets so that hostile creates fail fast
+/// Small budgets so that hostile creates fail fast.
+fn limits() -> Limits {
+    Limits {
         max_surface_dim: 256,
         max_surface_bytes: 256 * 256 * 4,
         max_total_bytes: 1 << 20,
         max_clip_rects: 256,
-        ..Limits::default()
-    });
-    for (surface_id, width, height, format, flags) in SURFACES {
-        s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        image_cache_bytes: 1 << 20,
+    }
+}
+
+fn creates() -> impl Iterator<Item = DisplayServer> {
+    SURFACES.into_iter().map(|(surface_id, width, height, format, flags)| {
+        DisplayServer::SurfaceCreate(SurfaceCreate {
             surface_id,
             width,
             height,
             format,
             flags,
-        }));
+        })
+    })
+}
+
+/// A fresh pipeline with the [`SURFACES`].
+pub fn state() -> Pipeline {
+    let mut s = Pipeline::new(limits());
+    for m in creates() {
+        s.handle(&m);
     }
     s
 }
 
+/// The display channel as a live session runs it: the machine, its decoder
+/// outside the lock, the state behind it.
+struct Live {
+    machine: DisplayMachine,
+    state: Arc<Mutex<DisplayState>>,
+    ctx: Ctx,
+}
+
+impl Live {
+    fn new() -> Self {
+        let (limits, cache) = (limits(), SharedImageCache::new(1 << 20));
+        let window = Arc::new(GlzWindow::new(sumac::display::DEFAULT_GLZ_WINDOW_BYTES));
+        let state = Arc::new(Mutex::new(DisplayState::with_cache(limits, cache.clone())));
+        let settings = DisplaySettings {
+            image_cache_bytes: 1 << 20,
+            glz_window_bytes: 1 << 20,
+            preferred_compression: None,
+            glz_may_wait: false,
+        };
+        let decoder = DisplayDecoder::new(limits, cache, window);
+        let mut live = Live {
+            machine: DisplayMachine::new(0, Arc::clone(&state), decoder, settings),
+            state,
+            // One instant and multimedia time 0 throughout: no clock jump.
+            ctx: Ctx::new(Instant::now(), 0),
+        };
+        for m in creates() {
+            live.feed(m.msg_type(), &m.to_body());
+        }
+        live
+    }
+
+    /// One message; the display events it emitted (damage gathered up to the end of the batch).
+    fn feed(&mut self, msg_type: u16, body: &[u8]) -> Vec<DisplayEvent> {
+        let mut out = Outputs::new();
+        self.machine
+            .message(msg_type, body, &self.ctx, &mut out)
+            .expect("the display machine never fails on a message");
+        self.machine.after_batch(&self.ctx, &mut out).expect("after batch");
+        out.drain()
+            .filter_map(|o| match o {
+                Output::Event(SessionEvent::Display { event, .. }) => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The machine's state equals the pipeline's: every surface, the counters.
+    fn check(&self, s: &Pipeline, n: usize) {
+        let live = self.state.lock().expect("state lock");
+        let mut ids: Vec<u32> = s.surface_ids().collect();
+        let mut live_ids: Vec<u32> = live.surface_ids().collect();
+        ids.sort_unstable();
+        live_ids.sort_unstable();
+        assert_eq!(ids, live_ids, "message {n}: surfaces");
+        for id in ids {
+            let (a, b) = (s.surface(id).expect("surface"), live.surface(id).expect("surface"));
+            assert!(a.pixels_bgra() == b.pixels_bgra(), "message {n}: surface {id} differs");
+        }
+        assert_eq!(s.stats(), live.stats(), "message {n}: counters");
+        assert_eq!(s.stream_stats(), live.stream_stats(), "message {n}: stream counters");
+    }
+}
+
 pub fn fuzz(data: &[u8]) -> bool {
     let mut s = state();
+    let mut live = Live::new();
     let mut dims: HashMap<u32, (u32, u32)> = SURFACES.iter().map(|&(id, w, h, _, _)| (id, (w, h))).collect();
     let mut rest = data;
     let mut accepted = true;
@@ -98,14 +185,21 @@ pub fn fuzz(data: &[u8]) -> bool {
             break;
         };
         rest = &tail[len..];
+        let live_events = live.feed(msg_type, body);
         let m = match DisplayServer::decode(msg_type, body) {
             Ok(m) => m,
             Err(_) => {
                 accepted = false;
+                live.check(&s, n);
                 continue;
             }
         };
-        for ev in s.handle(&m) {
+        // What the machine does with a message: prepare and apply it, tick the streams.
+        let mut events = s.handle(&m);
+        events.extend(s.stream_tick(0).events);
+        live.check(&s, n);
+        assert_damage_covered(&events, &live_events, n);
+        for ev in events {
             match ev {
                 DisplayEvent::SurfaceCreated { id, width, height, .. } => {
                     dims.insert(id, (width, height));
@@ -143,6 +237,30 @@ pub fn fuzz(data: &[u8]) -> bool {
         c.sync(&mut s);
     }
     accepted && rest.is_empty()
+}
+
+/// The machine emits the same events, damage gathered: every damage rectangle of `events`
+/// lies inside one the machine emitted for its surface, and the other events are the same.
+fn assert_damage_covered(events: &[DisplayEvent], live: &[DisplayEvent], n: usize) {
+    let others = |e: &[DisplayEvent]| {
+        e.iter()
+            .filter(|e| !matches!(e, DisplayEvent::Damage { .. }))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(events), others(live), "message {n}: events");
+    for e in events {
+        if let DisplayEvent::Damage { surface_id, rect } = e {
+            let covered = live.iter().any(|l| {
+                matches!(l, DisplayEvent::Damage { surface_id: s, rect: r } if s == surface_id
+                    && r.left <= rect.left && r.top <= rect.top && r.right >= rect.right && r.bottom >= rect.bottom)
+            });
+            assert!(
+                covered,
+                "message {n}: damage {rect:?} of surface {surface_id} not emitted"
+            );
+        }
+    }
 }
 
 /// A copy of a monitor rectangle of the primary surface, kept through the journal.
@@ -442,6 +560,61 @@ pub fn composite_and_dash_seeds() -> Vec<(String, Vec<u8>)> {
         src_pos: sumac::proto::channel::display::Point { x: 0, y: 0 },
     }));
     seeds.push(("seed-journal-scrolls".to_owned(), bytes));
+
+    // Masks: a 1-bit mask cached with CACHE_ME, then read FROM_CACHE, plain
+    // and inverted, by WHITENESS, INVERS and a masked COPY.
+    use sumac::proto::channel::display::{CopyOp, Point, QMask, image_flags, mask_flags};
+    let mut bytes = Vec::new();
+    let mask_image = |id: u64, from_cache: bool| Image {
+        descriptor: ImageDescriptor {
+            id,
+            image_type: if from_cache {
+                image_type::FROM_CACHE
+            } else {
+                image_type::BITMAP
+            },
+            flags: if from_cache { 0 } else { image_flags::CACHE_ME },
+            width: 8,
+            height: 8,
+        },
+        kind: if from_cache {
+            ImageKind::NoData
+        } else {
+            ImageKind::Bitmap(Bitmap {
+                format: bitmap_fmt::BIT1_BE,
+                flags: bitmap_flags::TOP_DOWN,
+                width: 8,
+                height: 8,
+                stride: 1,
+                palette: PaletteRef::None,
+                data: vec![0b1010_0101, 0b0101_1010, 0xff, 0, 0x0f, 0xf0, 0x81, 0x18],
+            })
+        },
+    };
+    let qmask = |image, invert: bool| QMask {
+        flags: if invert { mask_flags::INVERS } else { 0 },
+        pos: Point { x: 0, y: 0 },
+        bitmap: Some(image),
+    };
+    bytes.extend(record(&DisplayServer::DrawWhiteness {
+        base: base(0, Rect::ltrb(0, 0, 8, 8)),
+        mask: qmask(mask_image(9, false), false),
+    }));
+    bytes.extend(record(&DisplayServer::DrawInvers {
+        base: base(0, Rect::ltrb(4, 4, 12, 12)),
+        mask: qmask(mask_image(9, true), true),
+    }));
+    bytes.extend(record(&DisplayServer::DrawCopy {
+        base: base(0, Rect::ltrb(20, 2, 25, 6)),
+        copy: CopyOp {
+            src_bitmap: Some(rgba(5, 5, 4)),
+            src_area: Rect::ltrb(0, 0, 5, 4),
+            rop_descriptor: ropd::OP_PUT,
+            scale_mode: 0,
+            mask: qmask(mask_image(9, true), false),
+        },
+    }));
+    seeds.push(("seed-masks-cached".to_owned(), bytes));
     seeds
 }
 

@@ -1,15 +1,85 @@
 //! `display_stream` oracle (hostile-inputs rows 27–29): a script of stream messages and clock
-//! ticks run against a `DisplayState` with one 256x128 primary surface. Each command is one
+//! ticks run against a display `Pipeline` with one 256x128 primary surface. Each command is one
 //! opcode byte and its fixed-size arguments; frame data is either the embedded 64x48 MJPEG
-//! frame or a slice of the input. Properties: no panic; every tick asks to wake within
-//! `MAX_WAIT_MS`, draws at most one frame per stream, and damages only surface pixels;
-//! every queued report names a stream id.
+//! frame or a slice of the input. MJPEG is decoded by Sumac; VP8 and H.264 streams get a fake
+//! inter-coded decoder (every frame decoded, some only at a later poll, frames with an empty
+//! payload failing) so that both drop policies run. Properties: no panic; every tick asks to
+//! wake within `MAX_WAIT_MS`, draws at most one frame per stream, and damages only surface
+//! pixels; every queued report names a stream id; an inter-coded stream's decoder gets its
+//! frames in arrival order.
 
-use sumac::display::{DisplayEvent, DisplayState, Limits};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use sumac::display::stream::{DecodeResult, DecodedFrame, EncodedFrame, VideoError};
+use sumac::display::{
+    DisplayDecoder, DisplayEvent, DisplayState, Limits, Pipeline, VideoDecoder, VideoDecoderFactory, VideoStreamInfo,
+    VideoWake,
+};
 use sumac::proto::channel::display::{
     Clip, DisplayServer, Rect, StreamActivateReport, StreamClip, StreamCreate, StreamData, StreamDataSized,
-    SurfaceCreate, surface_flags, surface_fmt,
+    SurfaceCreate, surface_flags, surface_fmt, video_codec,
 };
+
+/// Sequence numbers each fake decoder received, per stream id, shared with the oracle.
+type Received = Arc<Mutex<Vec<(u32, u64)>>>;
+
+/// A fake VP8/H.264 decoder: a small grey frame per encoded frame; every other frame comes
+/// back only at the next poll (as from a decoder thread).
+struct Fake {
+    id: u32,
+    received: Received,
+    done: VecDeque<DecodeResult>,
+    held: Option<DecodeResult>,
+}
+
+impl VideoDecoder for Fake {
+    fn queue(&mut self, f: EncodedFrame) {
+        self.received.lock().expect("log").push((self.id, f.seq));
+        let frame = match f.data.first() {
+            None => Err(VideoError::Backend("empty frame".into())),
+            Some(&v) => {
+                let (w, h) = (f.width.clamp(1, 16), f.height.clamp(1, 16));
+                Ok(DecodedFrame {
+                    width: w,
+                    height: h,
+                    pixels: vec![v; (w * h * 4) as usize],
+                })
+            }
+        };
+        let r = DecodeResult { seq: f.seq, frame };
+        if f.seq % 2 == 1 {
+            self.done.extend(self.held.take());
+            self.held = Some(r);
+        } else {
+            self.done.push_back(r);
+        }
+    }
+
+    fn poll(&mut self) -> Option<DecodeResult> {
+        match self.done.pop_front() {
+            Some(r) => Some(r),
+            None => self.held.take(),
+        }
+    }
+}
+
+struct Factory(Received);
+
+impl VideoDecoderFactory for Factory {
+    fn codecs(&self) -> Vec<u8> {
+        vec![video_codec::VP8, video_codec::H264]
+    }
+
+    fn create(&self, stream: &VideoStreamInfo, _wake: VideoWake) -> Option<Box<dyn VideoDecoder>> {
+        Some(Box::new(Fake {
+            id: stream.id,
+            received: Arc::clone(&self.0),
+            done: VecDeque::new(),
+            held: None,
+        }))
+    }
+}
 
 const FRAME: &[u8] = include_bytes!("../../fixtures/jpeg/frame-64x48-q95.jpg");
 const SURFACE_W: i32 = 256;
@@ -49,7 +119,7 @@ impl Input<'_> {
     }
 }
 
-fn command(s: &mut DisplayState, inp: &mut Input<'_>, now: &mut u32) -> Option<()> {
+fn command(s: &mut Pipeline, inp: &mut Input<'_>, now: &mut u32) -> Option<()> {
     let op = inp.u8()?;
     let id = u32::from(inp.u8()? % 70);
     let m = match op % 8 {
@@ -113,7 +183,7 @@ fn command(s: &mut DisplayState, inp: &mut Input<'_>, now: &mut u32) -> Option<(
     Some(())
 }
 
-fn tick(s: &mut DisplayState, now: u32) {
+fn tick(s: &mut Pipeline, now: u32) {
     let t = s.stream_tick(now);
     assert!(
         t.next_wake_ms.is_none_or(|w| (1..=MAX_WAIT_MS).contains(&w)),
@@ -135,7 +205,12 @@ fn tick(s: &mut DisplayState, now: u32) {
 }
 
 pub fn fuzz(data: &[u8]) -> bool {
-    let mut s = DisplayState::new(Limits::default());
+    let received = Received::default();
+    let limits = Limits::default();
+    let factory: Arc<dyn VideoDecoderFactory> = Arc::new(Factory(Arc::clone(&received)));
+    let decoder = DisplayDecoder::standalone(limits).with_video(Some(factory), Arc::new(|| {}));
+    let cache = decoder.image_cache().clone();
+    let mut s = Pipeline::from_parts(DisplayState::with_cache(limits, cache), decoder);
     s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
         surface_id: 0,
         width: SURFACE_W as u32,
@@ -157,5 +232,11 @@ pub fn fuzz(data: &[u8]) -> bool {
         }
     }
     tick(&mut s, now.wrapping_add(MAX_WAIT_MS));
+    // Each fake decoder saw its stream's frames in order (sequence numbers increase).
+    let received = received.lock().expect("log");
+    for id in 0..MAX_STREAMS {
+        let seqs: Vec<u64> = received.iter().filter(|(i, _)| *i == id).map(|(_, q)| *q).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "stream {id}: {seqs:?}");
+    }
     s.stream_stats().frames_rendered > 0
 }

@@ -22,6 +22,8 @@ use sumac::proto::frame::{DataHeader, HeaderKind, SubMessage, build_sub_list, su
 use sumac::proto::link::{LinkHeader, LinkMess, LinkReply};
 use sumac::proto::{Message, ReadCursor, WriteCursor};
 
+#[path = "agent_machine.rs"]
+pub mod agent_machine;
 #[path = "canvas.rs"]
 pub mod canvas;
 #[path = "cursor.rs"]
@@ -40,6 +42,12 @@ pub mod lz4;
 pub mod quic;
 #[path = "seeds.rs"]
 pub mod seeds;
+#[path = "usbredir_filter.rs"]
+pub mod usbredir_filter;
+#[path = "usbredir_msc.rs"]
+pub mod usbredir_msc;
+#[path = "usbredir_parser.rs"]
+pub mod usbredir_parser;
 #[path = "vdagent.rs"]
 pub mod vdagent;
 #[path = "zlib_glz.rs"]
@@ -57,6 +65,7 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("display_messages", fuzz_display_messages),
     ("vdagent_message", vdagent::fuzz_message),
     ("agent_reassembly", vdagent::fuzz_reassembly),
+    ("agent_machine", agent_machine::fuzz),
 ];
 
 /// Decoder and display-state targets. Their seeds are committed files in `regression/<name>/`
@@ -72,6 +81,12 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("zlib_glz", zlib_glz::fuzz),
     ("cursor", cursor::fuzz),
     ("inputs_messages", fuzz_inputs_messages),
+    ("usbredir_parser", usbredir_parser::fuzz),
+    ("usbredir_msc", usbredir_msc::fuzz),
+    ("usbredir_filter", usbredir_filter::fuzz),
+    ("playback_messages", fuzz_playback_messages),
+    ("record_messages", fuzz_record_messages),
+    ("opus_packet", fuzz_opus_packet),
 ];
 
 /// Smallest link reply body the client accepts: the error word alone (an error reply may stop there).
@@ -261,4 +276,102 @@ pub fn fuzz_inputs_messages(data: &[u8]) -> bool {
     }
     round_trip::<InputsClient>(msg_type, body);
     round_trip::<InputsServer>(msg_type, body)
+}
+
+/// Splits an input into messages: `u16 type, u16 len, body[len]` (a short last body is cut), at most 64.
+pub fn audio_message_list(data: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while out.len() < 64 {
+        let Some((head, tail)) = rest.split_first_chunk::<4>() else {
+            break;
+        };
+        let msg_type = u16::from_le_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_le_bytes([head[2], head[3]])).min(tail.len());
+        let (body, next) = tail.split_at(len);
+        out.push((msg_type, body));
+        rest = next;
+    }
+    out
+}
+
+/// Playback messages: every message round-trips as `PlaybackServer`, and the playback machine
+/// survives the sequence with bounded output (one `play` never exceeds one Opus packet's
+/// largest decode or the DATA cap).
+pub fn fuzz_playback_messages(data: &[u8]) -> bool {
+    use sumac::proto::channel::playback::{PlaybackClient, PlaybackServer};
+    let list = audio_message_list(data);
+    let mut accepted = !list.is_empty();
+    for (t, body) in &list {
+        accepted &= round_trip::<PlaybackServer>(*t, body);
+        round_trip::<PlaybackClient>(*t, body);
+    }
+    let outcome = sumac::channel::audio_fuzz::playback(&list);
+    let cap = (sumac::channel::playback::MAX_DATA_BYTES / 2).max(5760 * 2);
+    assert!(
+        outcome.largest_play <= cap,
+        "one play of {} samples",
+        outcome.largest_play
+    );
+    assert!(outcome.stats.playback_packets <= list.len() as u64);
+    accepted
+}
+
+/// Record messages: round trips of `RecordServer` and `RecordClient`; the record machine sends
+/// MODE and START_MARK before any DATA, and every DATA is one bounded frame.
+pub fn fuzz_record_messages(data: &[u8]) -> bool {
+    use sumac::proto::channel::record::{RecordClient, RecordServer};
+    let list = audio_message_list(data);
+    let mut accepted = !list.is_empty();
+    for (t, body) in &list {
+        accepted &= round_trip::<RecordServer>(*t, body);
+        round_trip::<RecordClient>(*t, body);
+    }
+    let outcome = sumac::channel::audio_fuzz::record(&list);
+    let mut marked = false;
+    for m in &outcome.sent {
+        match m {
+            RecordClient::Mode { .. } => marked = false,
+            RecordClient::StartMark { .. } => marked = true,
+            RecordClient::Data { data, .. } => {
+                assert!(marked, "DATA before MODE and START_MARK");
+                assert!(data.len() <= 480 * 2 * 2, "a {} byte frame", data.len());
+            }
+            _ => {}
+        }
+    }
+    accepted
+}
+
+/// One Opus packet on the playback path (MODE Opus, START, DATA): never more than 120 ms of
+/// stereo out of one packet; accepted when it decoded.
+pub fn fuzz_opus_packet(data: &[u8]) -> bool {
+    use sumac::proto::channel::playback::{PlaybackServer, PlaybackStart, mode};
+    let mode = PlaybackServer::Mode {
+        time: 0,
+        mode: mode::OPUS,
+        data: vec![],
+    };
+    let start = PlaybackServer::Start(PlaybackStart {
+        channels: 2,
+        format: 1,
+        frequency: 48_000,
+        time: 0,
+    });
+    let mut packet = 0u32.to_le_bytes().to_vec();
+    packet.extend_from_slice(data);
+    let (mode_body, start_body) = (mode.to_body(), start.to_body());
+    let list = [
+        (mode.msg_type(), mode_body.as_slice()),
+        (start.msg_type(), start_body.as_slice()),
+        (101u16, packet.as_slice()),
+    ];
+    let outcome = sumac::channel::audio_fuzz::playback(&list);
+    assert!(
+        outcome.largest_play <= 5760 * 2,
+        "{} samples from one packet",
+        outcome.largest_play
+    );
+    assert_eq!(outcome.largest_play % 2, 0, "stereo samples come in pairs");
+    outcome.stats.playback_samples > 0
 }

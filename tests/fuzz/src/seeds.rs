@@ -59,6 +59,7 @@ pub fn all() -> Vec<Seed> {
     out.extend(main_messages());
     out.extend(display_messages());
     out.extend(super::vdagent::seeds());
+    out.extend(super::agent_machine::seeds());
     out
 }
 

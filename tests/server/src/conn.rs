@@ -152,6 +152,10 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
             caps::display::PREF_COMPRESSION,
             caps::display::STREAM_REPORT,
         ],
+        ChannelType::PLAYBACK if inner.config.audio.opus => vec![caps::playback::VOLUME, caps::playback::OPUS],
+        ChannelType::PLAYBACK => vec![caps::playback::VOLUME],
+        ChannelType::RECORD if inner.config.audio.opus => vec![caps::record::VOLUME, caps::record::OPUS],
+        ChannelType::RECORD => vec![caps::record::VOLUME],
         _ => vec![],
     };
     Caps::new(&common, &channel)
@@ -190,6 +194,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
                 }
                 let refuse = if !tls && inner.config.need_secured.contains(&m.channel_type) {
                     Some(LinkErr::NeedSecured)
+                } else if tls && inner.config.need_unsecured.contains(&m.channel_type) {
+                    Some(LinkErr::NeedUnsecured)
                 } else if m.channel_type != ChannelType::MAIN && m.connection_id != inner.session_id {
                     Some(LinkErr::BadConnectionId)
                 } else {
@@ -237,6 +243,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         ChannelType::INPUTS => ch.run_inputs(),
         ChannelType::PORT | ChannelType::WEBDAV => ch.run_port(),
         ChannelType::SMARTCARD => ch.run_smartcard(),
+        ChannelType::PLAYBACK => ch.run_playback(),
+        ChannelType::RECORD => ch.run_record(),
         _ => ch.run_idle(),
     };
     ch.conn.shutdown();
@@ -356,6 +364,32 @@ impl Channel {
         }
     }
 
+    fn run_playback(&mut self) -> Result<()> {
+        for m in &self.inner.config.audio.playback_script.clone() {
+            self.send(m)?;
+        }
+        loop {
+            self.poll()?;
+            for m in self.inner.audio.take_playback(10) {
+                self.send(&m)?;
+            }
+        }
+    }
+
+    fn run_record(&mut self) -> Result<()> {
+        for m in &self.inner.config.audio.record_script.clone() {
+            self.send(m)?;
+        }
+        loop {
+            for (ty, body) in self.poll()? {
+                self.inner.audio.on_record_message(ty, &body);
+            }
+            for m in self.inner.audio.take_record() {
+                self.send(&m)?;
+            }
+        }
+    }
+
     fn run_idle(&mut self) -> Result<()> {
         loop {
             self.poll()?;
@@ -370,14 +404,15 @@ impl Channel {
             generation: 1,
             window: 4,
         }))?;
+        let (agent_connected, agent_tokens) = self.inner.agent.init();
         self.send(&MainServer::Init(MainInit {
             session_id: self.inner.session_id,
             display_channels_hint: 1,
             supported_mouse_modes: mouse_mode::SERVER | mouse_mode::CLIENT,
             current_mouse_mode: mouse_mode::SERVER,
-            agent_connected: 0,
-            agent_tokens: 10,
-            multi_media_time: 0,
+            agent_connected: u32::from(agent_connected),
+            agent_tokens,
+            multi_media_time: self.inner.mm_time(),
             ram_hint: 0,
         }))?;
         if self.client_caps.channel.has(caps::main::NAME_AND_UUID) {
@@ -403,7 +438,13 @@ impl Channel {
             self.conn.flush()?;
         }
         loop {
-            for (ty, _) in self.poll()? {
+            for (ty, body) in self.poll()? {
+                if ty == main_msgc::AGENT_START {
+                    self.inner.agent.on_agent_start();
+                }
+                if ty == main_msgc::AGENT_DATA {
+                    self.inner.agent.on_agent_data(&body);
+                }
                 if ty == main_msgc::ATTACH_CHANNELS {
                     let list = self
                         .inner
@@ -421,6 +462,9 @@ impl Channel {
                         bail!("fault: main channel closes after CHANNELS_LIST");
                     }
                 }
+            }
+            for m in self.inner.agent.take_outgoing() {
+                self.send(&m)?;
             }
         }
     }
@@ -472,6 +516,18 @@ impl Channel {
         let mut next = Instant::now();
         loop {
             self.poll()?;
+            if self.key.1 == 0 {
+                let queued: Vec<DisplayServer> = self
+                    .inner
+                    .display_out
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .drain(..)
+                    .collect();
+                for m in &queued {
+                    self.send(m)?;
+                }
+            }
             if self.inner.config.animate && Instant::now() >= next {
                 for m in crate::scene::demo_frame(frame, w, h) {
                     self.send(&m)?;

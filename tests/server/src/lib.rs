@@ -1,10 +1,13 @@
 //! A minimal SPICE server for Sumac's integration tests and demo.
 //!
 //! It links channels with Sumac's own sans-IO acceptor, serves a main channel
-//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING), display channels playing a
+//! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING, a scripted guest agent:
+//! [`agent`]), display channels playing a
 //! scripted [`scene::Scene`], and records everything the client sends. Faults
 //! (closing mid-message, absurd sizes) are injected on request.
 
+pub mod agent;
+pub mod audio;
 pub mod cursor;
 pub mod inputs;
 pub mod ports;
@@ -56,6 +59,8 @@ pub struct ServerConfig {
     pub unix_path: Option<PathBuf>,
     /// Channels refused with NEED_SECURED on the plain port.
     pub need_secured: Vec<ChannelType>,
+    /// Channels refused with NEED_UNSECURED on the TLS port.
+    pub need_unsecured: Vec<ChannelType>,
     /// Channels announced in CHANNELS_LIST (main excluded).
     pub channels: Vec<(ChannelType, u8)>,
     /// What each display channel draws.
@@ -67,6 +72,10 @@ pub struct ServerConfig {
     /// Named ports on VMC channels (port, webdav): PORT_INIT is sent on link.
     /// A VMC channel listed in `channels` without a spec sends no PORT_INIT.
     pub ports: Vec<ports::PortSpec>,
+    /// What the playback and record channels send and announce.
+    pub audio: audio::AudioConfig,
+    /// The scripted guest agent behind the main channel.
+    pub agent: agent::AgentConfig,
     pub fault: Option<Fault>,
     /// Offer the mini header.
     pub mini_header: bool,
@@ -83,6 +92,7 @@ impl Default for ServerConfig {
             tls: None,
             unix_path: None,
             need_secured: Vec::new(),
+            need_unsecured: Vec::new(),
             channels: vec![
                 (ChannelType::DISPLAY, 0),
                 (ChannelType::INPUTS, 0),
@@ -92,6 +102,8 @@ impl Default for ServerConfig {
             cursor: cursor::standard(),
             inputs: inputs::InputsConfig::default(),
             ports: Vec::new(),
+            audio: audio::AudioConfig::default(),
+            agent: agent::AgentConfig::default(),
             fault: None,
             mini_header: true,
             animate: false,
@@ -130,6 +142,19 @@ pub(crate) struct Inner {
     pub(crate) inputs: inputs::InputsState,
     pub(crate) ports: ports::PortsState,
     pub(crate) smartcard: smartcard::SmartcardState,
+    pub(crate) audio: audio::AudioState,
+    /// Display messages a test queued (sent by display channel 0).
+    pub(crate) display_out: Mutex<std::collections::VecDeque<sumac::proto::channel::display::DisplayServer>>,
+    /// The server's multimedia clock: milliseconds since the server started.
+    pub(crate) started: Instant,
+    pub(crate) agent: agent::AgentState,
+}
+
+impl Inner {
+    /// The server's multimedia time (sent in MAIN_INIT; stamp playback and video with it).
+    pub(crate) fn mm_time(&self) -> u32 {
+        (self.started.elapsed().as_millis() & 0xffff_ffff) as u32
+    }
 }
 
 impl Inner {
@@ -179,7 +204,9 @@ impl TestServer {
             }
             None => None,
         };
+        let agent = agent::AgentState::new(config.agent.clone());
         let inner = Arc::new(Inner {
+            agent,
             config,
             key,
             session_id: rand_session_id(),
@@ -189,6 +216,9 @@ impl TestServer {
             inputs: inputs::InputsState::default(),
             ports: ports::PortsState::default(),
             smartcard: smartcard::SmartcardState::default(),
+            audio: audio::AudioState::default(),
+            display_out: Mutex::new(std::collections::VecDeque::new()),
+            started: Instant::now(),
         });
         let port = plain.local_addr()?.port();
         let tls_port = tls_listener
@@ -334,6 +364,46 @@ impl TestServer {
     /// Sends any message body (hostile ones included) on the smartcard channel.
     pub fn smartcard_send_raw(&self, msg_type: u16, body: Vec<u8>) {
         self.inner.smartcard.queue(msg_type, body);
+    }
+
+    /// The server's multimedia time now (what MAIN_INIT told the client), for stamping
+    /// playback packets and video frames.
+    pub fn mm_time(&self) -> u32 {
+        self.inner.mm_time()
+    }
+
+    /// Makes display channel 0 send `m` (after its scene) within ~20 ms.
+    pub fn display_send(&self, m: sumac::proto::channel::display::DisplayServer) {
+        self.inner
+            .display_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(m);
+    }
+
+    /// Makes the playback channel send `m` (sent in order, 10 messages per ~20 ms: a queued tone
+    /// plays at about its own pace).
+    pub fn playback_send(&self, m: sumac::proto::channel::playback::PlaybackServer) {
+        self.inner.audio.queue_playback(m);
+    }
+
+    /// Makes the record channel send `m` (START, STOP, VOLUME, MUTE) within ~20 ms.
+    pub fn record_send(&self, m: sumac::proto::channel::record::RecordServer) {
+        self.inner.audio.queue_record(m);
+    }
+
+    /// Every record-channel message the client sent, decoded, in order.
+    pub fn record_log(&self) -> Vec<sumac::proto::channel::record::RecordClient> {
+        self.inner.audio.record_log()
+    }
+
+    /// Waits until `cond` holds on the record log, up to `timeout`.
+    pub fn wait_for_record(
+        &self,
+        timeout: Duration,
+        cond: impl Fn(&[sumac::proto::channel::record::RecordClient]) -> bool,
+    ) -> bool {
+        self.inner.audio.wait_for_record(timeout, cond)
     }
 
     /// Stops accepting and closes every connection.

@@ -528,7 +528,7 @@ pub fn demo_frame(frame: u32, width: u32, height: u32) -> Vec<DisplayServer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sumac::display::{DisplayEvent, DisplayState, Limits};
+    use sumac::display::{DisplayEvent, Limits, Pipeline};
 
     /// The cached-bitmap scene, applied to Sumac's display state, gives the expected image.
     #[test]
@@ -538,7 +538,7 @@ mod tests {
             .copy_bitmap_cached((2, 2), (30, 10), (16, 12), bitmap_fmt::BIT32, 9)
             .copy_bitmap_cached((2, 18), (44, 1), (8, 8), bitmap_fmt::BIT8, 10)
             .build();
-        let mut s = DisplayState::new(Limits::default());
+        let mut s = Pipeline::new(Limits::default());
         for m in &scene.messages {
             let ev = s.handle(m);
             assert!(!ev.iter().any(|e| matches!(e, DisplayEvent::Error(_))), "{m:?}: {ev:?}");

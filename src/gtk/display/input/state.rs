@@ -6,15 +6,7 @@ use super::*;
 /// Left/right variants of the modifier keys, as XT scancodes.
 pub(crate) const CTRL: [u16; 2] = [0x1d, 0x11d];
 pub(crate) const ALT: [u16; 2] = [0x38, 0x138];
-#[allow(
-    dead_code,
-    reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-)]
 pub(crate) const SHIFT: [u16; 2] = [0x2a, 0x36];
-#[allow(
-    dead_code,
-    reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-)]
 pub(crate) const SUPER: [u16; 2] = [0x15b, 0x15c];
 
 /// A key combination: every group must have one of its keys held, and no
@@ -25,7 +17,7 @@ pub(crate) struct Hotkey {
 }
 
 impl Default for Hotkey {
-    /// Ctrl+Alt, remote-viewer's default "release cursor" combination.
+    /// Ctrl+Alt, spice-gtk's default grab sequence.
     fn default() -> Self {
         Self {
             groups: vec![CTRL.to_vec(), ALT.to_vec()],
@@ -35,66 +27,40 @@ impl Default for Hotkey {
 
 impl Hotkey {
     /// Parses remote-viewer's notation: `ctrl+alt`, `shift+f12`, `super+ctrl+a`...
-    /// Keys: ctrl, alt, shift, super, f1..f12, a..z. `None` for anything else.
-    #[allow(
-        dead_code,
-        reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-    )]
+    /// (see [`Hotkey::from_spec`] for the keys it knows). `None` for anything else.
+    #[cfg(test)]
     pub(crate) fn parse(text: &str) -> Option<Self> {
-        const LETTERS: &[(char, u16)] = &[
-            ('q', 0x10),
-            ('w', 0x11),
-            ('e', 0x12),
-            ('r', 0x13),
-            ('t', 0x14),
-            ('y', 0x15),
-            ('u', 0x16),
-            ('i', 0x17),
-            ('o', 0x18),
-            ('p', 0x19),
-            ('a', 0x1e),
-            ('s', 0x1f),
-            ('d', 0x20),
-            ('f', 0x21),
-            ('g', 0x22),
-            ('h', 0x23),
-            ('j', 0x24),
-            ('k', 0x25),
-            ('l', 0x26),
-            ('z', 0x2c),
-            ('x', 0x2d),
-            ('c', 0x2e),
-            ('v', 0x2f),
-            ('b', 0x30),
-            ('n', 0x31),
-            ('m', 0x32),
-        ];
+        Self::from_spec(&crate::client::vv::Hotkey::parse(text).ok()?)
+    }
+
+    /// The combination `spec` names, as the keys to watch: its modifiers
+    /// (either side; Meta is taken as Super) and at most one key, matched by
+    /// its position on a US keyboard (the guest gets scancodes, so the local
+    /// layout plays no part): letters, digits, F1–F12, the editing and arrow
+    /// keys, Escape, Tab, Return, space, BackSpace, Print, Pause, Menu, the
+    /// keypad's + and −, and the punctuation keys of the main block. `None`
+    /// for anything else (Hyper, F13 and above, `plus`, ...).
+    pub(crate) fn from_spec(spec: &crate::client::vv::Hotkey) -> Option<Self> {
+        use crate::client::vv::Modifiers;
         let mut groups = Vec::new();
-        for part in text.split('+') {
-            let p = part.trim().to_ascii_lowercase();
-            let group = match p.as_str() {
-                "ctrl" | "control" => CTRL.to_vec(),
-                "alt" => ALT.to_vec(),
-                "shift" => SHIFT.to_vec(),
-                "super" | "meta" | "win" => SUPER.to_vec(),
-                _ => {
-                    if let Some(n) = p.strip_prefix('f').and_then(|n| n.parse::<u16>().ok()) {
-                        match n {
-                            1..=10 => vec![0x3a + n],
-                            11 => vec![0x57],
-                            12 => vec![0x58],
-                            _ => return None,
-                        }
-                    } else {
-                        let mut chars = p.chars();
-                        let (Some(c), None) = (chars.next(), chars.next()) else {
-                            return None;
-                        };
-                        vec![LETTERS.iter().find(|(l, _)| *l == c)?.1]
-                    }
-                }
-            };
-            groups.push(group);
+        for (modifier, keys) in [
+            (Modifiers::CONTROL, CTRL),
+            (Modifiers::ALT, ALT),
+            (Modifiers::SHIFT, SHIFT),
+            (Modifiers::SUPER, SUPER),
+        ] {
+            if spec.modifiers.contains(modifier) {
+                groups.push(keys.to_vec());
+            }
+        }
+        if spec.modifiers.contains(Modifiers::META) && !spec.modifiers.contains(Modifiers::SUPER) {
+            groups.push(SUPER.to_vec());
+        }
+        if spec.modifiers.contains(Modifiers::HYPER) {
+            return None;
+        }
+        if let Some(key) = &spec.key {
+            groups.push(vec![key_scancode(key)?]);
         }
         (!groups.is_empty()).then_some(Self { groups })
     }
@@ -104,6 +70,70 @@ impl Hotkey {
         let nothing_else = held.iter().all(|k| self.groups.iter().any(|g| g.contains(k)));
         all_groups && nothing_else
     }
+}
+
+/// The XT scancode of the key a GDK key name (as [`crate::client::vv::Hotkey`]
+/// spells it) is on, on a US keyboard.
+fn key_scancode(name: &str) -> Option<u16> {
+    const ROWS: [(&str, u16); 4] = [
+        ("1234567890", 0x02),
+        ("qwertyuiop", 0x10),
+        ("asdfghjkl", 0x1e),
+        ("zxcvbnm", 0x2c),
+    ];
+    const NAMED: &[(&str, u16)] = &[
+        ("Escape", 0x01),
+        ("minus", 0x0c),
+        ("-", 0x0c),
+        ("equal", 0x0d),
+        ("=", 0x0d),
+        ("BackSpace", 0x0e),
+        ("Tab", 0x0f),
+        ("[", 0x1a),
+        ("]", 0x1b),
+        ("Return", 0x1c),
+        (";", 0x27),
+        ("'", 0x28),
+        ("`", 0x29),
+        ("\\", 0x2b),
+        (",", 0x33),
+        (".", 0x34),
+        ("/", 0x35),
+        ("space", 0x39),
+        ("KP_Subtract", 0x4a),
+        ("KP_Add", 0x4e),
+        ("F11", 0x57),
+        ("F12", 0x58),
+        ("Print", 0x137),
+        ("Pause", 0x146),
+        ("Home", 0x147),
+        ("Up", 0x148),
+        ("Page_Up", 0x149),
+        ("Left", 0x14b),
+        ("Right", 0x14d),
+        ("End", 0x14f),
+        ("Down", 0x150),
+        ("Page_Down", 0x151),
+        ("Insert", 0x152),
+        ("Delete", 0x153),
+        ("Menu", 0x15d),
+    ];
+    if let Some((_, code)) = NAMED.iter().find(|(n, _)| *n == name) {
+        return Some(*code);
+    }
+    if let Some(n) = name.strip_prefix('F').and_then(|n| n.parse::<u16>().ok()) {
+        // F1..F10 are consecutive; F11 and F12 are in the table.
+        return (1..=10).contains(&n).then(|| 0x3a + n);
+    }
+    let mut chars = name.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
+    let c = c.to_ascii_lowercase();
+    ROWS.iter().find_map(|(row, first)| {
+        let i = row.find(c)?;
+        Some(first + u16::try_from(i).ok()?)
+    })
 }
 
 /// What the keyboard grab should do after an event.
@@ -139,10 +169,6 @@ impl GrabState {
         self.grabbed
     }
 
-    #[allow(
-        dead_code,
-        reason = "seam for the app: --hotkeys, send-key menus, grab-keyboard setting"
-    )]
     pub(crate) fn set_hotkey(&mut self, hotkey: Hotkey) {
         self.hotkey = hotkey;
     }

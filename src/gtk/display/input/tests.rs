@@ -52,6 +52,49 @@ fn hotkey_parsing() {
 }
 
 #[test]
+fn hotkeys_from_remote_viewer_specs() {
+    let keys = |s: &str| Hotkey::from_spec(&crate::client::vv::Hotkey::parse(s).unwrap()).map(|h| h.groups);
+    assert_eq!(
+        keys("Ctrl+Alt+Ins"),
+        Some(vec![CTRL.to_vec(), ALT.to_vec(), vec![0x152]])
+    );
+    assert_eq!(keys("alt+ctrl+r"), Some(vec![CTRL.to_vec(), ALT.to_vec(), vec![0x13]]));
+    assert_eq!(keys("shift+f12"), Some(vec![SHIFT.to_vec(), vec![0x58]]));
+    assert_eq!(keys("ctrl+shift"), Some(vec![CTRL.to_vec(), SHIFT.to_vec()]));
+    assert_eq!(keys("meta+a"), Some(vec![SUPER.to_vec(), vec![0x1e]]));
+    assert_eq!(keys("ctrl+0"), Some(vec![CTRL.to_vec(), vec![0x0b]]));
+    assert_eq!(keys("alt+1"), Some(vec![ALT.to_vec(), vec![0x02]]));
+    assert_eq!(keys("ctrl+m"), Some(vec![CTRL.to_vec(), vec![0x32]]));
+    assert_eq!(keys("ctrl+pgdn"), Some(vec![CTRL.to_vec(), vec![0x151]]));
+    assert_eq!(keys("ctrl+/"), Some(vec![CTRL.to_vec(), vec![0x35]]));
+    assert_eq!(keys("f10"), Some(vec![vec![0x44]]));
+    assert_eq!(keys("ctrl+escape"), Some(vec![CTRL.to_vec(), vec![0x01]]));
+    // Keys the widget cannot watch for.
+    assert_eq!(keys("hyper+a"), None);
+    assert_eq!(keys("ctrl+f13"), None);
+    assert_eq!(keys("ctrl+plus"), None);
+    assert_eq!(keys("ctrl+Multi_key"), None);
+}
+
+#[test]
+fn a_configured_hotkey_releases_the_grab_and_ctrl_alt_does_not() {
+    let mut g = GrabState::new(true);
+    g.set_hotkey(Hotkey::parse("shift+f12").unwrap());
+    g.focus_in();
+    g.key_press(0x1d);
+    assert_eq!(
+        g.key_press(0x38),
+        GrabAction::None,
+        "Ctrl+Alt is not the hotkey any more"
+    );
+    g.key_release(0x38);
+    g.key_release(0x1d);
+    g.key_press(0x36); // Right Shift
+    assert_eq!(g.key_press(0x58), GrabAction::Ungrab);
+    assert!(g.hotkey_held() && g.fired);
+}
+
+#[test]
 fn smooth_scroll_accumulates_into_steps() {
     let mut s = ScrollAccumulator::default();
     assert_eq!(s.push(0.4), None);

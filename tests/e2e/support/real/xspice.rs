@@ -40,6 +40,13 @@ pub struct XspiceOpts {
     /// `--numheads` (QXL heads, i.e. RandR outputs qxl-0, qxl-1, ...); `None` = 1.
     /// Only qxl-0 is on at start: enable the others with `xrandr --addmode` + `--output`.
     pub numheads: Option<u32>,
+    /// A playback channel fed from FIFOs (`--audio-fifo-dir`, S16LE stereo 48 kHz), with playback
+    /// compression on (`XSPICE_PLAYBACK_COMPRESSION=1`: the driver's default reads as off, and then
+    /// the server sends raw PCM even to a client that offers Opus). See [`Xspice::play_pcm`].
+    pub audio: bool,
+    /// The guest agent: `--vdagent --vdagent-no-launch`, then our own `spice-vdagentd -X` and
+    /// `spice-vdagent` (file transfers land in [`Xspice::agent_xfer_dir`]).
+    pub vdagent: bool,
 }
 
 /// A running Xspice on display `:display`, stopped when dropped.
@@ -126,6 +133,12 @@ impl Xspice {
             .env("QXL_ENABLE_IMAGE_CACHE", "1")
             .env("QXL_ENABLE_FALLBACK_CACHE", "1")
             .env("XSPICE_AGENT_MOUSE", "1");
+        let audio_dir = dir.path().join("audio");
+        if opts.audio {
+            fs::create_dir_all(&audio_dir).map_err(io_err("create the audio FIFO directory"))?;
+            cmd.env("XSPICE_PLAYBACK_COMPRESSION", "1");
+            cmd.arg("--audio-fifo-dir").arg(&audio_dir);
+        }
         cmd.arg("--xorg").arg(&xorg_script);
         let heads = opts.numheads.unwrap_or(1).max(1).to_string();
         cmd.args(["--auto", "--numheads", &heads, "--port", &port.unwrap_or(0).to_string()]);
@@ -146,6 +159,15 @@ impl Xspice {
         }
         if let Some(sv) = opts.streaming_video {
             cmd.args(["--streaming-video", sv]);
+        }
+        if opts.vdagent {
+            let p = |name: &str| dir.path().join(name);
+            cmd.args(["--vdagent", "--vdagent-no-launch", "--vdagent-virtio-path"])
+                .arg(p("vdagent.virtio"))
+                .arg("--vdagent-uinput-path")
+                .arg(p("vdagent.uinput"))
+                .arg("--vdagent-udcs-path")
+                .arg(p("vdagent.udcs"));
         }
         cmd.arg("-logfile").arg(&xorg_log);
         cmd.args(["-nolisten", "tcp", "-novtswitch", "-sharevts", &format!(":{display}")]);
@@ -180,7 +202,64 @@ impl Xspice {
             },
             e => e,
         })?;
+        if opts.vdagent {
+            x.start_agent()?;
+        }
         Ok(x)
+    }
+
+    /// Where `spice-vdagent` writes transferred files.
+    pub fn agent_xfer_dir(&self) -> PathBuf {
+        self.dir.path().join("xfer")
+    }
+
+    /// spice-vdagentd (`-X`: no logind here; `-f`: the driver's uinput FIFO) and spice-vdagent in
+    /// the session, on the sockets the driver made; killed (by PID) with the server.
+    fn start_agent(&mut self) -> Result<()> {
+        let p = |name: &str| self.dir.path().join(name);
+        fs::create_dir_all(self.agent_xfer_dir()).map_err(io_err("create the transfer directory"))?;
+        let log = |name: &str| {
+            File::create(self.dir.path().join(name))
+                .map(Stdio::from)
+                .map_err(io_err(format!("create {name}")))
+        };
+        let mut daemon = server_command("spice-vdagentd");
+        daemon
+            .args(["-f", "-x", "-X", "-S"])
+            .arg(p("vdagent.udcs"))
+            .arg("-s")
+            .arg(p("vdagent.virtio"))
+            .arg("-u")
+            .arg(p("vdagent.uinput"))
+            .stdin(Stdio::null())
+            .stdout(log("vdagentd.log")?)
+            .stderr(log("vdagentd.err")?);
+        let child = daemon.spawn().map_err(io_err("start spice-vdagentd"))?;
+        self.clients.push(child);
+        let udcs = p("vdagent.udcs");
+        let start = Instant::now();
+        while !udcs.exists() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(HarnessError::Other("spice-vdagentd made no socket".into()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut agent = server_command("spice-vdagent");
+        agent
+            .env("DISPLAY", format!(":{}", self.display))
+            .env_remove("XAUTHORITY")
+            .args(["-x", "-o", "0", "-s"])
+            .arg(p("vdagent.virtio"))
+            .arg("-S")
+            .arg(&udcs)
+            .arg("-f")
+            .arg(self.agent_xfer_dir())
+            .stdin(Stdio::null())
+            .stdout(log("vdagent.log")?)
+            .stderr(log("vdagent.err")?);
+        let child = agent.spawn().map_err(io_err("start spice-vdagent"))?;
+        self.clients.push(child);
+        Ok(())
     }
 
     fn check_alive(&mut self) -> Result<()> {
@@ -254,6 +333,29 @@ impl Xspice {
 
     pub fn xorg_log(&self) -> &Path {
         &self.xorg_log
+    }
+
+    /// Plays S16LE stereo 48 kHz PCM through the audio FIFO directory (needs `audio`): a new FIFO
+    /// (Xspice reads only FIFOs created after it started), written whole; returns when the server
+    /// has read it all (it reads in real time, so this takes the sound's duration).
+    pub fn play_pcm(&self, name: &str, pcm: &[u8]) -> Result<()> {
+        let fifo = self.dir.path().join("audio").join(name);
+        let status = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map_err(io_err("run mkfifo"))?;
+        if !status.success() {
+            return Err(HarnessError::Other(format!("mkfifo {} failed", fifo.display())));
+        }
+        // Opening for writing blocks until Xspice opens the FIFO for reading (inotify).
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .map_err(io_err("open the audio FIFO"))?;
+        std::io::Write::write_all(&mut f, pcm).map_err(io_err("write the audio FIFO"))?;
+        drop(f);
+        let _ = fs::remove_file(&fifo);
+        Ok(())
     }
 
     /// A scratch directory that lives as long as the server (for client output files).

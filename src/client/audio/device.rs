@@ -1,0 +1,697 @@
+//! The sound device back-end (feature `audio`): cpal's default host (ALSA
+//! on Linux; PulseAudio and PipeWire are reached through their ALSA
+//! plugins), default output and input devices.
+//!
+//! Each sink and source owns a thread (`sumac-audio-out`,
+//! `sumac-audio-in`) that opens the device when a stream starts and closes
+//! it when it stops; cpal's callback runs on the device's own thread. The
+//! channel thread only pushes samples into (or pops them from) a bounded
+//! lock-free ring (`rtrb`) and sends commands over a channel: it never
+//! waits for the device. Underruns play silence (and are counted); when the
+//! ring is full the newest samples are dropped (and counted).
+//!
+//! The delay the sink reports is what the ring holds plus the device's own
+//! output delay, measured in every callback from cpal's timestamps (the
+//! time between the callback and the predicted playback of its first
+//! frame). Without a device (CI, servers, containers) the thread logs one
+//! line, the sink reports no delay and plays nowhere; the session goes on.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, Sample, SampleFormat, SizedSample};
+
+use super::convert::{Converter, MAX_CHANNELS, to_f32, to_i16};
+use crate::channel::audio::{AudioBackend, AudioSink, AudioSource, PcmFormat, SinkStats, apply_volume};
+
+/// Ring capacity, in seconds of audio.
+const RING_SECONDS: u32 = 1;
+/// Audio buffered before the device starts consuming (after a start or an underrun).
+const PREBUFFER_MS: u32 = 30;
+/// Longest a stopped stream drains before its device is closed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// The default output and input devices.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceBackend;
+
+impl DeviceBackend {
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl AudioBackend for DeviceBackend {
+    fn open_sink(&self) -> Option<Box<dyn AudioSink>> {
+        DeviceSink::new().map(|s| Box::new(s) as Box<dyn AudioSink>)
+    }
+
+    fn open_source(&self) -> Option<Box<dyn AudioSource>> {
+        DeviceSource::new().map(|s| Box::new(s) as Box<dyn AudioSource>)
+    }
+}
+
+/// Volume and mute as the device callbacks read them.
+#[derive(Debug)]
+struct Gain {
+    volume: [AtomicU32; 2],
+    mute: AtomicBool,
+}
+
+impl Default for Gain {
+    fn default() -> Self {
+        Self {
+            volume: [AtomicU32::new(65535), AtomicU32::new(65535)],
+            mute: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Gain {
+    fn set_volume(&self, v: &[u16]) {
+        for (i, slot) in self.volume.iter().enumerate() {
+            let val = v.get(i).or(v.last()).copied().unwrap_or(u16::MAX);
+            slot.store(u32::from(val), Ordering::Relaxed);
+        }
+    }
+
+    fn volume(&self) -> [u16; 2] {
+        self.volume
+            .each_ref()
+            .map(|a| u16::try_from(a.load(Ordering::Relaxed)).unwrap_or(u16::MAX))
+    }
+}
+
+/// What the output thread and callback share with the sink.
+#[derive(Debug, Default)]
+struct OutShared {
+    gain: Gain,
+    /// The device is open and playing.
+    open: AtomicBool,
+    /// The stream stopped: play what is left without prebuffering.
+    draining: AtomicBool,
+    /// The callback found the ring empty after draining.
+    drained: AtomicBool,
+    /// The device reported an error: the output thread reopens it.
+    failed: AtomicBool,
+    /// Device output delay, µs.
+    device_delay_us: AtomicU64,
+    underruns: AtomicU64,
+    played: AtomicU64,
+    overflow: AtomicU64,
+}
+
+enum OutCmd {
+    Start {
+        format: PcmFormat,
+        ring: rtrb::Consumer<i16>,
+    },
+    Stop,
+}
+
+/// Plays on the default output device.
+pub struct DeviceSink {
+    cmd: Option<mpsc::Sender<OutCmd>>,
+    shared: Arc<OutShared>,
+    ring: Option<rtrb::Producer<i16>>,
+    format: Option<PcmFormat>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for DeviceSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceSink")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceSink {
+    /// Starts the output thread (the device is opened at the first START).
+    pub fn new() -> Option<Self> {
+        let shared = Arc::new(OutShared::default());
+        let (tx, rx) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("sumac-audio-out".into())
+            .spawn(move || output_thread(&rx, &thread_shared))
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the audio output thread"))
+            .ok()?;
+        Some(Self {
+            cmd: Some(tx),
+            shared,
+            ring: None,
+            format: None,
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, c: OutCmd) {
+        if let Some(tx) = &self.cmd {
+            let _ = tx.send(c);
+        }
+    }
+}
+
+impl AudioSink for DeviceSink {
+    fn start(&mut self, format: PcmFormat) {
+        let samples = format
+            .rate
+            .saturating_mul(RING_SECONDS)
+            .saturating_mul(u32::from(format.channels.max(1)));
+        let (producer, consumer) = rtrb::RingBuffer::new(usize::try_from(samples).unwrap_or(96_000));
+        self.ring = Some(producer);
+        self.format = Some(format);
+        self.shared.draining.store(false, Ordering::Relaxed);
+        self.shared.drained.store(false, Ordering::Relaxed);
+        self.send(OutCmd::Start { format, ring: consumer });
+    }
+
+    fn play(&mut self, samples: &[i16]) {
+        let Some(ring) = self.ring.as_mut() else { return };
+        let n = samples.len().min(ring.slots());
+        if n < samples.len() {
+            self.shared
+                .overflow
+                .fetch_add((samples.len() - n) as u64, Ordering::Relaxed);
+        }
+        if let Ok(chunk) = ring.write_chunk_uninit(n) {
+            chunk.fill_from_iter(samples.iter().copied());
+        }
+    }
+
+    fn stop(&mut self) {
+        self.shared.draining.store(true, Ordering::Relaxed);
+        self.ring = None;
+        self.format = None;
+        self.send(OutCmd::Stop);
+    }
+
+    fn set_volume(&mut self, volume: &[u16]) {
+        self.shared.gain.set_volume(volume);
+    }
+
+    fn set_mute(&mut self, mute: bool) {
+        self.shared.gain.mute.store(mute, Ordering::Relaxed);
+    }
+
+    fn delay_ms(&self) -> Option<u32> {
+        if !self.shared.open.load(Ordering::Relaxed) {
+            return None;
+        }
+        let (f, ring) = (self.format?, self.ring.as_ref()?);
+        let buffered = ring.buffer().capacity().saturating_sub(ring.slots()) as u64;
+        let ring_ms = f.duration_ms(buffered);
+        let device_ms = self.shared.device_delay_us.load(Ordering::Relaxed) / 1000;
+        u32::try_from(ring_ms.saturating_add(device_ms)).ok()
+    }
+
+    fn stats(&self) -> SinkStats {
+        SinkStats {
+            underruns: self.shared.underruns.load(Ordering::Relaxed),
+            overflow_samples: self.shared.overflow.load(Ordering::Relaxed),
+            played_samples: self.shared.played.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for DeviceSink {
+    fn drop(&mut self) {
+        // Closing the command channel ends the thread (and the device).
+        self.cmd = None;
+        self.shared.draining.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Logs "no device" once per thread, not at every START.
+#[derive(Default)]
+struct Once(bool);
+
+impl Once {
+    fn warn(&mut self, what: &str, error: &dyn std::fmt::Display) {
+        if !self.0 {
+            tracing::warn!(%error, "{what}: audio is off");
+        }
+        self.0 = true;
+    }
+}
+
+/// The consumer side of a stream's ring, kept across device reopenings
+/// (only the current stream's callback locks it, so it never waits).
+type SharedRing = Arc<Mutex<rtrb::Consumer<i16>>>;
+
+/// Most times a failing output is reopened within one stream.
+const MAX_REOPEN: u32 = 5;
+
+fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
+    let mut stream: Option<cpal::Stream> = None;
+    // The stream's format and ring, to reopen the device after an error.
+    let mut current: Option<(PcmFormat, SharedRing)> = None;
+    let mut reopened = 0u32;
+    let mut draining_since: Option<Instant> = None;
+    let mut once = Once::default();
+    loop {
+        // While a stream is open, wake now and then to notice device errors.
+        let cmd = if draining_since.is_some() || current.is_some() {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(c) => Some(c),
+                Err(_) => break,
+            }
+        };
+        match cmd {
+            Some(OutCmd::Start { format, ring }) => {
+                stream = None;
+                draining_since = None;
+                reopened = 0;
+                shared.open.store(false, Ordering::Relaxed);
+                shared.failed.store(false, Ordering::Relaxed);
+                let ring = Arc::new(Mutex::new(ring));
+                match open_output(format, &ring, shared) {
+                    Ok(s) => {
+                        stream = Some(s);
+                        shared.open.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => once.warn("no audio output device", &e),
+                }
+                current = Some((format, ring));
+            }
+            Some(OutCmd::Stop) => draining_since = Some(Instant::now()),
+            None => {}
+        }
+        // A device error (an ALSA xrun it could not recover, a PulseAudio hiccup):
+        // open the device again on the same ring, a few times per stream.
+        if stream.is_some() && shared.failed.swap(false, Ordering::Relaxed) && draining_since.is_none() {
+            stream = None;
+            shared.open.store(false, Ordering::Relaxed);
+            if let Some((format, ring)) = &current
+                && reopened < MAX_REOPEN
+            {
+                reopened += 1;
+                std::thread::sleep(Duration::from_millis(50));
+                match open_output(*format, ring, shared) {
+                    Ok(s) => {
+                        tracing::info!(attempt = reopened, "audio output reopened after an error");
+                        stream = Some(s);
+                        shared.open.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => once.warn("the audio output cannot be reopened", &e),
+                }
+            }
+        }
+        if let Some(since) = draining_since
+            && (shared.drained.load(Ordering::Relaxed) || since.elapsed() > DRAIN_LIMIT || stream.is_none())
+        {
+            stream = None;
+            current = None;
+            shared.open.store(false, Ordering::Relaxed);
+            draining_since = None;
+        }
+    }
+    drop(stream);
+    shared.open.store(false, Ordering::Relaxed);
+}
+
+/// Why a device could not be used.
+#[derive(Debug, thiserror::Error)]
+enum DeviceError {
+    #[error("no default device")]
+    NoDevice,
+    #[error("{0}")]
+    Cpal(#[from] cpal::Error),
+    #[error("the device takes neither 16-bit nor float samples")]
+    Format,
+}
+
+/// The device config closest to `want`: its channels and rate when the
+/// device supports them, else the device's default.
+fn choose(
+    ranges: Vec<cpal::SupportedStreamConfigRange>,
+    default: cpal::SupportedStreamConfig,
+    want: PcmFormat,
+) -> (cpal::StreamConfig, SampleFormat) {
+    let usable = |f: SampleFormat| matches!(f, SampleFormat::F32 | SampleFormat::I16);
+    let exact = ranges.iter().find(|r| {
+        r.channels() == u16::from(want.channels)
+            && r.min_sample_rate() <= want.rate
+            && want.rate <= r.max_sample_rate()
+            && usable(r.sample_format())
+    });
+    match exact {
+        Some(r) => (
+            cpal::StreamConfig {
+                channels: r.channels(),
+                sample_rate: want.rate,
+                buffer_size: cpal::BufferSize::Default,
+            },
+            r.sample_format(),
+        ),
+        None => (default.config(), default.sample_format()),
+    }
+}
+
+fn open_output(format: PcmFormat, ring: &SharedRing, shared: &Arc<OutShared>) -> Result<cpal::Stream, DeviceError> {
+    let host = cpal::default_host();
+    let device = host.default_output_device().ok_or(DeviceError::NoDevice)?;
+    let default = device.default_output_config()?;
+    let ranges: Vec<_> = device.supported_output_configs()?.collect();
+    let (config, sample_format) = choose(ranges, default, format);
+    tracing::info!(
+        ?format,
+        device_channels = config.channels,
+        device_rate = config.sample_rate,
+        ?sample_format,
+        "audio output opened"
+    );
+    let conv = Converter::new(
+        usize::from(format.channels),
+        format.rate,
+        usize::from(config.channels),
+        config.sample_rate,
+    );
+    let stream = match sample_format {
+        SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, Arc::clone(ring), shared)?,
+        SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, Arc::clone(ring), shared)?,
+        _ => return Err(DeviceError::Format),
+    };
+    stream.play()?;
+    Ok(stream)
+}
+
+fn build_output<T: SizedSample + FromSample<f32>>(
+    device: &cpal::Device,
+    config: cpal::StreamConfig,
+    format: PcmFormat,
+    mut conv: Converter,
+    ring: SharedRing,
+    shared: &Arc<OutShared>,
+) -> Result<cpal::Stream, DeviceError> {
+    let cb_shared = Arc::clone(shared);
+    let err_shared = Arc::clone(shared);
+    let in_ch = usize::from(format.channels.max(1));
+    let prebuffer = usize::try_from(format.rate.saturating_mul(PREBUFFER_MS) / 1000).unwrap_or(0) * in_ch;
+    let mut primed = false;
+    let mut scratch: Vec<f32> = Vec::new();
+    let mut frame_i16 = [0i16; MAX_CHANNELS];
+    let data = move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
+        let s = &cb_shared;
+        let ts = info.timestamp();
+        if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
+            s.device_delay_us
+                .store(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        let draining = s.draining.load(Ordering::Relaxed);
+        // Only this stream's callback locks it: never contended (a stream
+        // being replaced is dropped before the next one is built).
+        let Ok(mut ring) = ring.try_lock() else {
+            out.fill(T::EQUILIBRIUM);
+            return;
+        };
+        if !primed && (ring.slots() >= prebuffer || draining) {
+            primed = true;
+        }
+        scratch.resize(out.len(), 0.0);
+        let mut frames = 0;
+        if primed {
+            let volume = s.gain.volume();
+            let mute = s.gain.mute.load(Ordering::Relaxed);
+            let slot = frame_i16.get_mut(..in_ch).unwrap_or_default();
+            frames = conv.produce(&mut scratch, |f| {
+                let Ok(chunk) = ring.read_chunk(slot.len()) else {
+                    return false;
+                };
+                for (d, v) in slot.iter_mut().zip(chunk) {
+                    *d = v;
+                }
+                apply_volume(slot, slot.len(), &volume, mute);
+                for (d, v) in f.iter_mut().zip(slot.iter()) {
+                    *d = to_f32(*v);
+                }
+                true
+            });
+        }
+        let written = frames * conv.out_channels();
+        for (o, v) in out.iter_mut().zip(scratch.iter().take(written)) {
+            *o = T::from_sample(*v);
+        }
+        for o in out.iter_mut().skip(written) {
+            *o = T::EQUILIBRIUM;
+        }
+        s.played.fetch_add(written as u64, Ordering::Relaxed);
+        if primed && written < out.len() {
+            if draining {
+                s.drained.store(true, Ordering::Relaxed);
+            } else {
+                // Ran dry mid-stream: silence until the ring refills.
+                s.underruns.fetch_add(1, Ordering::Relaxed);
+                primed = false;
+            }
+        }
+    };
+    // Errors can come once per period: one line per stream.
+    let mut reported = false;
+    let error = move |e: cpal::Error| {
+        if !reported {
+            tracing::warn!(error = %e, "audio output error: reopening the device");
+            reported = true;
+        }
+        err_shared.open.store(false, Ordering::Relaxed);
+        err_shared.failed.store(true, Ordering::Relaxed);
+    };
+    Ok(device.build_output_stream::<T, _, _>(config, data, error, None)?)
+}
+
+/// What the input thread and callback share with the source.
+#[derive(Debug, Default)]
+struct InShared {
+    open: AtomicBool,
+    overflow: AtomicU64,
+}
+
+enum InCmd {
+    Start(rtrb::Producer<f32>, Arc<Mutex<Option<(u16, u32)>>>),
+    Stop,
+}
+
+/// Captures from the default input device.
+pub struct DeviceSource {
+    cmd: Option<mpsc::Sender<InCmd>>,
+    ring: Option<rtrb::Consumer<f32>>,
+    /// The device's (channels, rate), known once it opened.
+    device_format: Arc<Mutex<Option<(u16, u32)>>>,
+    conv: Option<Converter>,
+    want: Option<PcmFormat>,
+    gain: Gain,
+    frame: Vec<f32>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for DeviceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceSource")
+            .field("want", &self.want)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceSource {
+    pub fn new() -> Option<Self> {
+        let thread_shared = Arc::new(InShared::default());
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("sumac-audio-in".into())
+            .spawn(move || input_thread(&rx, &thread_shared))
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the audio input thread"))
+            .ok()?;
+        Some(Self {
+            cmd: Some(tx),
+            ring: None,
+            device_format: Arc::new(Mutex::new(None)),
+            conv: None,
+            want: None,
+            gain: Gain::default(),
+            frame: Vec::new(),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl AudioSource for DeviceSource {
+    fn start(&mut self, format: PcmFormat) -> bool {
+        // One second of the device's audio at up to 8 channels, 48 kHz.
+        let (producer, consumer) = rtrb::RingBuffer::new(48_000 * MAX_CHANNELS);
+        self.ring = Some(consumer);
+        self.want = Some(format);
+        self.conv = None;
+        self.device_format = Arc::new(Mutex::new(None));
+        if let Some(tx) = &self.cmd {
+            let _ = tx.send(InCmd::Start(producer, Arc::clone(&self.device_format)));
+        }
+        true
+    }
+
+    fn read(&mut self, max: usize, out: &mut Vec<i16>) {
+        let (Some(want), Some(ring)) = (self.want, self.ring.as_mut()) else {
+            return;
+        };
+        if self.conv.is_none() {
+            let known = *self
+                .device_format
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some((channels, rate)) = known else { return };
+            self.conv = Some(Converter::new(
+                usize::from(channels),
+                rate,
+                usize::from(want.channels),
+                want.rate,
+            ));
+        }
+        let Some(conv) = self.conv.as_mut() else { return };
+        let out_ch = conv.out_channels();
+        let frames = max / out_ch.max(1);
+        self.frame.resize(frames * out_ch, 0.0);
+        let n = conv.produce(&mut self.frame, |slot| match ring.read_chunk(slot.len()) {
+            Ok(chunk) => {
+                for (d, v) in slot.iter_mut().zip(chunk) {
+                    *d = v;
+                }
+                true
+            }
+            Err(_) => false,
+        });
+        let start = out.len();
+        out.extend(self.frame.iter().take(n * out_ch).map(|&v| to_i16(v)));
+        let volume = self.gain.volume();
+        apply_volume(
+            out.get_mut(start..).unwrap_or_default(),
+            out_ch,
+            &volume,
+            self.gain.mute.load(Ordering::Relaxed),
+        );
+    }
+
+    fn stop(&mut self) {
+        self.ring = None;
+        self.want = None;
+        self.conv = None;
+        if let Some(tx) = &self.cmd {
+            let _ = tx.send(InCmd::Stop);
+        }
+    }
+
+    fn set_volume(&mut self, volume: &[u16]) {
+        self.gain.set_volume(volume);
+    }
+
+    fn set_mute(&mut self, mute: bool) {
+        self.gain.mute.store(mute, Ordering::Relaxed);
+    }
+}
+
+impl Drop for DeviceSource {
+    fn drop(&mut self) {
+        self.cmd = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn input_thread(rx: &mpsc::Receiver<InCmd>, shared: &Arc<InShared>) {
+    let mut stream: Option<cpal::Stream> = None;
+    let mut once = Once::default();
+    while let Ok(cmd) = rx.recv() {
+        stream = None;
+        shared.open.store(false, Ordering::Relaxed);
+        if let InCmd::Start(ring, device_format) = cmd {
+            match open_input(ring, shared, &device_format) {
+                Ok(s) => {
+                    stream = Some(s);
+                    shared.open.store(true, Ordering::Relaxed);
+                }
+                Err(e) => once.warn("no audio input device", &e),
+            }
+        }
+    }
+    drop(stream);
+}
+
+fn open_input(
+    ring: rtrb::Producer<f32>,
+    shared: &Arc<InShared>,
+    device_format: &Mutex<Option<(u16, u32)>>,
+) -> Result<cpal::Stream, DeviceError> {
+    let host = cpal::default_host();
+    let device = host.default_input_device().ok_or(DeviceError::NoDevice)?;
+    let default = device.default_input_config()?;
+    let ranges: Vec<_> = device.supported_input_configs()?.collect();
+    let (config, sample_format) = choose(ranges, default, PcmFormat::OPUS);
+    tracing::info!(
+        channels = config.channels,
+        rate = config.sample_rate,
+        ?sample_format,
+        "audio input opened"
+    );
+    *device_format.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some((config.channels.min(MAX_CHANNELS as u16), config.sample_rate));
+    let stream = match sample_format {
+        SampleFormat::F32 => build_input::<f32>(&device, config, ring, shared)?,
+        SampleFormat::I16 => build_input::<i16>(&device, config, ring, shared)?,
+        _ => return Err(DeviceError::Format),
+    };
+    stream.play()?;
+    Ok(stream)
+}
+
+fn build_input<T: SizedSample>(
+    device: &cpal::Device,
+    config: cpal::StreamConfig,
+    mut ring: rtrb::Producer<f32>,
+    shared: &Arc<InShared>,
+) -> Result<cpal::Stream, DeviceError>
+where
+    f32: FromSample<T>,
+{
+    let cb_shared = Arc::clone(shared);
+    let channels = usize::from(config.channels.max(1));
+    let kept = channels.min(MAX_CHANNELS);
+    let data = move |input: &[T], _: &cpal::InputCallbackInfo| {
+        // Whole frames only, and only the channels the converter knows.
+        let frames = input.len() / channels;
+        let room = ring.slots() / kept;
+        let n = frames.min(room);
+        if n < frames {
+            cb_shared
+                .overflow
+                .fetch_add(((frames - n) * kept) as u64, Ordering::Relaxed);
+        }
+        if let Ok(chunk) = ring.write_chunk_uninit(n * kept) {
+            let samples = input
+                .chunks_exact(channels)
+                .take(n)
+                .flat_map(|f| f.iter().take(kept).map(|&s| f32::from_sample(s)));
+            chunk.fill_from_iter(samples);
+        }
+    };
+    let mut reported = false;
+    let error = move |e: cpal::Error| {
+        if !reported {
+            tracing::warn!(error = %e, "audio input error: capture stops until the next start");
+            reported = true;
+        }
+    };
+    Ok(device.build_input_stream::<T, _, _>(config, data, error, None)?)
+}
