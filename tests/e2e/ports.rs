@@ -344,13 +344,13 @@ fn hostile_ports_and_mux_frames_are_bounded() {
     server.port_send_raw(
         (ChannelType::PORT, 0),
         vmc_msg::PORT_INIT,
-        vec![0xff, 0xff, 0xff, 0xff, b'x', 1],
+        vec![0xff, 0xff, 0xff, 0xff, 9, 0, 0, 0, 1, b'x'],
     );
-    // A name without its NUL is taken whole.
+    // A name without its NUL is taken whole (name_size 3, the name at offset 9, opened).
     server.port_send_raw(
         (ChannelType::PORT, 1),
         vmc_msg::PORT_INIT,
-        vec![3, 0, 0, 0, b'a', b'b', b'c', 1],
+        vec![3, 0, 0, 0, 9, 0, 0, 0, 1, b'a', b'b', b'c'],
     );
     let until = Instant::now() + WAIT;
     let (mut down, mut named) = (false, false);
