@@ -303,32 +303,53 @@ fn qmp_pause_resume(g: &Guest) -> CaseResult {
     Ok(())
 }
 
+/// The kernel's count of ACPI fixed-event power button presses.
+fn power_button_count(g: &Guest) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let line = g.run_ok("cat /sys/firmware/acpi/interrupts/ff_pwr_btn")?;
+    Ok(line.split_whitespace().next().unwrap_or_default().parse()?)
+}
+
 fn qmp_power_down(g: &Guest) -> CaseResult {
-    // The ACPI power button is an input device in the guest: read its first event.
+    // The ACPI power button is an input device in the guest: read its first event, with the
+    // device open before the command is sent.
     let dev = g.run_ok(
         "for d in /sys/class/input/event*; do \
          [ \"$(cat $d/device/name)\" = 'Power Button' ] && echo /dev/input/${d##*/} && break; done",
     )?;
     let dev = dev.trim().to_owned();
     assert!(dev.starts_with("/dev/input/event"), "no ACPI power button in the guest");
-    let reader = g.spawn(&format!("head -c 24 {dev} >/tmp/power-button"), false)?;
-    std::thread::sleep(Duration::from_millis(500));
+    let presses = power_button_count(g)?;
+    g.run_ok("rm -f /tmp/power-button /tmp/power-button-ready")?;
+    let reader = g.spawn(
+        &format!("exec 3<{dev} && touch /tmp/power-button-ready && head -c 24 <&3 >/tmp/power-button"),
+        false,
+    )?;
+    let until = Instant::now() + WAIT;
+    while !g.run("test -e /tmp/power-button-ready")?.success() {
+        assert!(Instant::now() < until, "the reader did not open {dev}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let mut client = Client::connect(g, SessionOptions::default());
     let mut qmp = PortQmp::open(&mut client);
     qmp.execute("system_powerdown");
     drop(qmp);
     let until = Instant::now() + WAIT;
-    let mut size = 0;
+    let (mut size, mut count) = (0, presses);
     while Instant::now() < until {
         size = g.run_ok("stat -c %s /tmp/power-button")?.trim().parse().unwrap_or(0);
-        if size >= 24 {
+        count = power_button_count(g)?;
+        if size >= 24 && count > presses {
             break;
         }
         std::thread::sleep(Duration::from_millis(300));
     }
     let _ = reader.kill();
-    g.run_ok("rm -f /tmp/power-button")?;
-    assert!(size >= 24, "the guest saw no power button event");
+    g.run_ok("rm -f /tmp/power-button /tmp/power-button-ready")?;
+    assert!(
+        count > presses,
+        "ACPI counted no power button press ({presses} before, {count} after)"
+    );
+    assert!(size >= 24, "the guest's power button input device reported no event");
     assert_eq!(run_state(g), "running", "the guest (no ACPI daemon) keeps running");
     client.disconnect();
     Ok(())
@@ -380,12 +401,13 @@ fn guest_qmp_reset_reboots() {
     qmp.execute("system_reset");
     drop(qmp);
     client.disconnect();
-    // A second kernel boot on the console, then the guest's init reports ready again.
+    // A second boot on the console (the initramfs and the guest init log each boot; the kernel
+    // runs with loglevel=4), up to the guest init's "ready".
     let until = Instant::now() + Duration::from_secs(300);
     let rebooted = |log: &str| {
-        log.matches("Linux version").count() >= 2
+        log.matches("switching to the overlay root").count() >= 2
             && log
-                .rsplit("Linux version")
+                .rsplit("switching to the overlay root")
                 .next()
                 .is_some_and(|l| l.contains("] ready"))
     };
