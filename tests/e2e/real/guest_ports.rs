@@ -163,6 +163,17 @@ fn shared_folder(g: &Guest, read_only: bool) -> (tempfile::TempDir, tempfile::Te
         },
     );
     client.wait_port(WEBDAV);
+    // spice-webdavd serves again once it saw the port open: after a previous session's
+    // disconnect that takes a moment.
+    let until = Instant::now() + WAIT;
+    loop {
+        let code = curl(g, &format!("-o /dev/null -w '%{{http_code}}' {}", url("/"))).stdout;
+        if code.trim() != "000" {
+            break;
+        }
+        assert!(Instant::now() < until, "spice-webdavd does not answer on {WEBDAV_PORT}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     (dir, outside, client)
 }
 
