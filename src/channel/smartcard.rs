@@ -114,6 +114,12 @@ impl std::fmt::Debug for SmartcardMachine {
 }
 
 fn send(out: &mut Outputs, m: VscMessage) {
+    tracing::debug!(
+        vsc_type = m.vsc_type,
+        reader_id = m.reader_id,
+        len = m.data.len(),
+        "smartcard message sent"
+    );
     out.send(&SmartcardClient::Data(m));
 }
 
@@ -304,6 +310,12 @@ impl Machine for SmartcardMachine {
                 return Ok(Handled::Skipped);
             }
         };
+        tracing::debug!(
+            vsc_type = m.vsc_type,
+            reader_id = m.reader_id,
+            len = m.data.len(),
+            "smartcard message received"
+        );
         match m.vsc_type {
             vsc::ERROR => self.answer(&m, out),
             vsc::APDU => self.apdu(&m, out),

@@ -18,6 +18,8 @@ mod conformance;
 mod cursor;
 mod guest_audio;
 mod guest_ports;
+#[cfg(feature = "smartcard")]
+mod guest_smartcard;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
