@@ -12,10 +12,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The default budget: four 4K monitors (about 130 MiB of primary surfaces),
-/// the caches (the image cache and the GLZ window, about 100 MiB), off-screen
-/// surfaces, video queues and message buffers with room to spare.
-pub const DEFAULT_SESSION_BUDGET: u64 = 1 << 30;
+/// The default budget, 512 MiB: four 4K monitors (about 130 MiB of primary
+/// surfaces), the caches (the image cache and the GLZ window, about 100 MiB),
+/// off-screen surfaces, decoded images, video queues and message buffers
+/// with room to spare. A single surface near 1 GiB (16384×16000) does not
+/// fit: no real monitor needs one.
+pub const DEFAULT_SESSION_BUDGET: u64 = 512 << 20;
 
 /// Bytes a session may hold.
 #[derive(Debug)]
@@ -62,6 +64,11 @@ impl MemoryBudget {
     /// Most bytes ever reserved at once.
     pub fn peak(&self) -> u64 {
         self.peak.load(Ordering::Relaxed)
+    }
+
+    /// Bytes that may still be reserved.
+    pub fn available(&self) -> u64 {
+        self.limit.saturating_sub(self.used())
     }
 
     /// Reservations refused so far.

@@ -1,7 +1,9 @@
 //! One SPICE session of the app and its windows: a window per enabled guest
 //! monitor (opened and closed as `monitors-changed` reports), the title from
-//! the server name, the error overlay with Reconnect, and the end of the
-//! session (windows closed, exit status reported to the application).
+//! the server name, the error overlay with Reconnect (also when one channel
+//! fails), the automatic reconnect (`--reconnect` or the preference), and
+//! the end of the session (windows closed, exit status reported to the
+//! application).
 
 use super::application::AppState;
 use super::session_window::{SessionWindow, apply_accels, window_title};
@@ -147,6 +149,8 @@ pub struct Controller {
     /// The last disconnect was an error (cleared by a reconnect).
     failed: Cell<bool>,
     finished: Cell<bool>,
+    /// A password typed after the server refused the session's one.
+    password: RefCell<Option<crate::client::config::Password>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -169,6 +173,7 @@ impl Controller {
             windows: RefCell::new(BTreeMap::new()),
             failed: Cell::new(false),
             finished: Cell::new(false),
+            password: RefCell::new(None),
         });
         this.connect_signals();
         this.ensure_window((0, 0));
@@ -197,6 +202,15 @@ impl Controller {
             }
         });
         let weak = Rc::downgrade(self);
+        self.session.connect_channel_failed(move |_, channel, error| {
+            if let Some(this) = weak.upgrade() {
+                tracing::warn!(%channel, %error, "a channel failed");
+                for w in this.windows.borrow().values() {
+                    w.show_error();
+                }
+            }
+        });
+        let weak = Rc::downgrade(self);
         self.session.connect_disconnected(move |_, reason| {
             if let Some(this) = weak.upgrade() {
                 this.disconnected(reason);
@@ -208,14 +222,22 @@ impl Controller {
         for w in self.windows.borrow().values() {
             w.clear_error();
         }
+        let mut options = self.request.launch.session.clone();
         if let Some(state) = self.state.upgrade() {
             self.session
                 .set_microphone_allowed(state.prefs.boolean(keys::MICROPHONE));
+            if options.reconnect.is_none()
+                && state.prefs.boolean(keys::AUTO_RECONNECT)
+                && !(state.kiosk() && state.kiosk_quits_on_disconnect())
+            {
+                options.reconnect = Some(crate::client::ReconnectPolicy::default());
+            }
         }
-        if let Err(e) = self.session.connect(
-            self.request.launch.connection.clone(),
-            self.request.launch.session.clone(),
-        ) {
+        let mut connection = self.request.launch.connection.clone();
+        if let Some(pw) = self.password.borrow().clone() {
+            connection.password = Some(pw);
+        }
+        if let Err(e) = self.session.connect(connection, options) {
             tracing::error!(error = %e, "cannot start the session");
             // The session never started: show it like a disconnect.
             let this = Rc::clone(self);
@@ -249,12 +271,30 @@ impl Controller {
         for w in self.windows.borrow().values() {
             w.show_error();
         }
+        if self.session.auth_failed() && !state.kiosk() {
+            self.ask_password();
+        }
+    }
+
+    /// The server refused the password: ask for it, and connect again with it.
+    fn ask_password(self: &Rc<Self>) {
+        let Some(parent) = self.windows.borrow().values().next().map(|w| w.window.clone()) else {
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        super::password::ask(parent.upcast_ref(), move |password| {
+            let (Some(this), Some(pw)) = (weak.upgrade(), password) else {
+                return;
+            };
+            this.password.replace(Some(crate::client::config::Password::new(pw)));
+            this.reconnect();
+        });
     }
 
     fn monitors_changed(self: &Rc<Self>, channel: u8) {
         let heads = self.session.monitors(channel);
         let wanted = enabled_monitors(channel, &heads);
-        tracing::debug!(channel, ?wanted, "monitors changed");
+        tracing::debug!(channel, ?heads, ?wanted, "monitors changed");
         for key in &wanted {
             self.ensure_window(*key);
         }

@@ -62,7 +62,7 @@ pub fn format_uuid(u: &[u8; 16]) -> String {
         .join("-")
 }
 
-/// The preferences window: renderer, scaling, release-cursor hotkey; stored
+/// The preferences window: renderer, scaling, automatic reconnect, release-cursor hotkey; stored
 /// with [`super::settings::Prefs`]. Applies to sessions opened afterwards.
 pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     let window = adw::PreferencesWindow::builder()
@@ -111,6 +111,15 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     );
     display.add(&scaling);
     page.add(&display);
+
+    let connection = adw::PreferencesGroup::builder().title(gettext("Connection")).build();
+    connection.add(&switch_row(
+        state,
+        &gettext("Reconnect automatically"),
+        &gettext("When the server goes away, keep the window and connect again by itself"),
+        keys::AUTO_RECONNECT,
+    ));
+    page.add(&connection);
 
     let input = adw::PreferencesGroup::builder().title(gettext("Keyboard")).build();
     let hotkey_row = adw::ActionRow::builder()

@@ -12,6 +12,7 @@
 //!   `audio_controls`: its volume button and microphone indicator.
 //! - [`connect_window`]: the window without argument (address + recent connections).
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
+//! - [`password`]: the password dialog when the server refuses the session's password.
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
 //!
 //! UI definitions are `ui/*.ui`, compiled in with `include_str!`.
@@ -23,6 +24,7 @@ pub mod controller;
 pub mod dialogs;
 mod gl_policy;
 pub mod keys;
+pub mod password;
 pub mod recent;
 pub mod session_window;
 pub mod settings;

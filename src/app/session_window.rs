@@ -122,6 +122,7 @@ impl SessionWindow {
             .action_target(&"ctrl-alt-del".to_variant())
             .build();
         header.pack_start(&cad);
+        header.pack_start(&usb_button(&display));
         if !kiosk {
             window.set_titlebar(Some(&header));
         } else {
@@ -501,6 +502,23 @@ pub fn window_action(action: HotkeyAction) -> Option<&'static str> {
         | HotkeyAction::SmartcardInsert
         | HotkeyAction::SmartcardRemove => None,
     }
+}
+
+/// The header-bar button that opens the session's USB devices dialog.
+fn usb_button(display: &Display) -> gtk::Button {
+    let button = gtk::Button::builder()
+        .icon_name("media-removable-symbolic")
+        .tooltip_text(gettext("USB Devices"))
+        .build();
+    let display = display.downgrade();
+    button.connect_clicked(move |b| {
+        let Some(session) = display.upgrade().and_then(|d| d.session()) else {
+            return;
+        };
+        let parent = b.root().and_downcast::<gtk::Window>();
+        crate::gtk::UsbDialog::new(&session, parent.as_ref()).present();
+    });
+    button
 }
 
 #[cfg(test)]

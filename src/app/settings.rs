@@ -18,6 +18,7 @@ pub mod keys {
     pub const RENDERER: &str = "renderer";
     pub const SCALING: &str = "scaling";
     pub const GRAB_HOTKEY: &str = "grab-hotkey";
+    pub const AUTO_RECONNECT: &str = "auto-reconnect";
     pub const MICROPHONE: &str = "allow-microphone";
 }
 
@@ -61,9 +62,15 @@ impl Prefs {
     pub fn open() -> Self {
         let schema = gio::SettingsSchemaSource::default().and_then(|src| src.lookup(APP_ID, true));
         let has_keys = schema.as_ref().is_some_and(|s| {
-            [keys::RECENT, keys::RENDERER, keys::SCALING, keys::GRAB_HOTKEY]
-                .iter()
-                .all(|k| s.has_key(k))
+            [
+                keys::RECENT,
+                keys::RENDERER,
+                keys::SCALING,
+                keys::GRAB_HOTKEY,
+                keys::AUTO_RECONNECT,
+            ]
+            .iter()
+            .all(|k| s.has_key(k))
         });
         if let (Some(schema), true) = (schema, has_keys) {
             tracing::debug!("preferences in GSettings");

@@ -1,6 +1,8 @@
 //! The base messages every channel shares (numbers 1–100): SET_ACK and the
-//! ACK window, PING/PONG, NOTIFY, DISCONNECTING, WAIT_FOR_CHANNELS.
+//! ACK window, PING/PONG, NOTIFY, DISCONNECTING, WAIT_FOR_CHANNELS, and the
+//! seamless-migration pair MIGRATE / MIGRATE_DATA.
 
+use super::migration::{Migration, SeamlessAction, SeamlessStep};
 use super::{ChannelKey, Output, Outputs, Wait};
 use crate::client::events::SessionEvent;
 use crate::proto::base::{ClientBase, ServerBase};
@@ -12,6 +14,7 @@ use crate::proto::error::DecodeError;
 pub struct BaseState {
     ack_window: u32,
     ack_count: u32,
+    seamless: SeamlessStep,
 }
 
 fn send(out: &mut Outputs, m: &ClientBase) {
@@ -50,12 +53,40 @@ impl BaseState {
             // listed messages (GLZ references across display channels); the
             // runtime bounds the wait.
             ServerBase::WaitForChannels(list) => return Some(Wait::Serials(list)),
-            ServerBase::Migrate { .. } | ServerBase::MigrateData(_) => {
-                tracing::warn!(%channel, "migration is not supported yet; ignoring");
+            ServerBase::Migrate { flags } => {
+                tracing::info!(%channel, flags, "migrating to the destination");
+                for a in self.seamless.migrate(flags) {
+                    self.seamless_action(a, out);
+                }
             }
+            ServerBase::MigrateData(data) => match self.seamless.data(data) {
+                Some(a) => self.seamless_action(a, out),
+                None => tracing::warn!(%channel, "MIGRATE_DATA without MIGRATE; ignored"),
+            },
             ServerBase::List => {}
         }
         None
+    }
+
+    fn seamless_action(&mut self, a: SeamlessAction, out: &mut Outputs) {
+        match a {
+            SeamlessAction::FlushMark => send(out, &ClientBase::MigrateFlushMark),
+            SeamlessAction::AwaitData => {}
+            SeamlessAction::Switch(data) => out.push(Output::Migration(Migration::SwitchChannel { data })),
+        }
+    }
+
+    /// A message other than MIGRATE_DATA arrived: if MIGRATE_DATA was due,
+    /// the migration of this channel is abandoned (as spice-gtk does).
+    pub fn not_migrate_data(&mut self, channel: ChannelKey, msg_type: u16) {
+        if self.seamless.abandon() {
+            tracing::warn!(%channel, msg_type, "expected MIGRATE_DATA; this channel stays on the source");
+        }
+    }
+
+    /// The channel moved to another stream: the ACK window starts over.
+    pub fn relinked(&mut self) {
+        *self = Self::default();
     }
 
     /// PING `{u32 id, u64 timestamp, data}` → PONG, without touching `data`.

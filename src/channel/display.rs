@@ -249,6 +249,13 @@ impl DisplayMachine {
             });
             return Handled::Wait(Wait::GlzImage { id });
         }
+        // Video frames already due were sent before this message: draw them
+        // first, so a draw that arrives after them (the lossless copy of a
+        // stream's last frame, a window over the video) is not painted over
+        // by a frame the scheduler had not shown yet.
+        if !is_stream_message(&msg) {
+            self.tick(ctx, out);
+        }
         let events = lock(&self.state).apply(&msg, &mut prepared);
         self.decoder.observe(&events);
         self.decoder.recycle(&mut prepared);
@@ -265,6 +272,20 @@ impl DisplayMachine {
             Absent::Missing
         }
     }
+}
+
+/// Messages of the video streams themselves (the scheduler runs after them).
+fn is_stream_message(m: &DisplayServer) -> bool {
+    matches!(
+        m,
+        DisplayServer::StreamCreate(_)
+            | DisplayServer::StreamData(_)
+            | DisplayServer::StreamDataSized(_)
+            | DisplayServer::StreamClip(_)
+            | DisplayServer::StreamActivateReport(_)
+            | DisplayServer::StreamDestroy { .. }
+            | DisplayServer::StreamDestroyAll
+    )
 }
 
 /// The `CODEC_*` display capability of a video codec.
@@ -316,6 +337,15 @@ impl Machine for DisplayMachine {
     fn after_batch(&mut self, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
         self.flush_damage(out);
         Ok(())
+    }
+
+    fn migrated(&mut self, link: &Linked, seamless: bool, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        if seamless {
+            return Ok(());
+        }
+        // Semi-seamless: the destination starts from scratch.
+        self.decoder.forget_server();
+        self.linked(link, ctx, out)
     }
 
     fn linked(&mut self, linked: &Linked, _ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {

@@ -211,8 +211,33 @@ impl Driver {
     }
 
     fn finish(&mut self, serial: u64, out: &mut Outputs) {
-        self.base.count(out);
+        match out.stream_switch() {
+            // The message moved the channel to a migration destination: the
+            // source's ACK window is gone with the source.
+            Some(fresh) => {
+                self.base.relinked();
+                if fresh {
+                    self.received = 0;
+                    self.processed = 0;
+                    return;
+                }
+            }
+            None => self.base.count(out),
+        }
         self.processed = serial;
+    }
+
+    /// The channel continues on another stream (migration): new header
+    /// kind, a new ACK window; `fresh` (semi-seamless) also restarts the
+    /// message serials and forgets a waiting message.
+    pub fn relinked(&mut self, kind: HeaderKind, fresh: bool) {
+        self.kind = kind;
+        self.base.relinked();
+        if fresh {
+            self.received = 0;
+            self.processed = 0;
+            self.parked = None;
+        }
     }
 
     /// One message (or sub-message) to the base state or the machine;
@@ -228,6 +253,9 @@ impl Driver {
         self.counters.messages = self.counters.messages.saturating_add(1);
         if let Some(t) = tap {
             t.message(self.key, msg_type, body);
+        }
+        if msg_type != msg::MIGRATE_DATA {
+            self.base.not_migrate_data(self.key, msg_type);
         }
         if msg_type == msg::PING {
             // Answered from its first 12 bytes: the payload (the server's

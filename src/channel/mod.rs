@@ -25,6 +25,7 @@
 //! | display | [`display`] |
 //! | inputs | [`inputs`] |
 //! | cursor | [`cursor`] |
+//! | migration steps (semi-seamless, seamless, switch-host) | [`migration`] |
 //! | SpiceVMC byte streams (usbredir, port, webdav) | [`vmc`] |
 //! | the WebDAV channel's connection multiplexer | [`webdav`] |
 //! | smartcard (VSCard readers, ATR, APDUs over a card backend) | [`smartcard`] |
@@ -41,6 +42,7 @@ pub mod display;
 pub mod driver;
 pub mod inputs;
 pub mod main;
+pub mod migration;
 pub mod playback;
 pub mod record;
 pub mod skip;
@@ -105,6 +107,9 @@ pub enum Output {
     /// The server's multimedia time now (MAIN_INIT, MULTI_MEDIA_TIME, and the
     /// playback channel's `last packet time − sink delay`).
     SetMmTime(u32),
+    /// A migration step ([`migration`]): the main channel's decisions, and
+    /// a channel moving to the destination in a seamless migration.
+    Migration(migration::Migration),
     /// The playback sink's delay (`None`: playback stopped), for [`Ctx::audio_delay_ms`].
     PlaybackDelay(Option<u32>),
 }
@@ -165,6 +170,18 @@ impl Outputs {
 
     pub fn items(&self) -> &[Output] {
         &self.items
+    }
+
+    /// The queued outputs move the channel to another stream: `Some(true)`
+    /// when it starts over (semi-seamless), `Some(false)` when it continues
+    /// (seamless).
+    pub fn stream_switch(&self) -> Option<bool> {
+        self.items.iter().find_map(|o| match o {
+            Output::Migration(m @ (migration::Migration::SwitchMain | migration::Migration::SwitchChannel { .. })) => {
+                Some(matches!(m, migration::Migration::SwitchMain))
+            }
+            _ => None,
+        })
     }
 }
 
@@ -258,4 +275,21 @@ pub trait Machine: Send {
     /// The channel is gone (error, shutdown, server closed): release what
     /// others see (e.g. tell the embedder the inputs channel no longer takes commands).
     fn closed(&mut self) {}
+
+    /// The channel now talks to a migration destination over `link`.
+    /// `seamless`: it continues where the source stopped; otherwise it starts
+    /// over as after a link (the default sends the first messages again).
+    fn migrated(&mut self, link: &Linked, seamless: bool, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {
+        if seamless { Ok(()) } else { self.linked(link, ctx, out) }
+    }
+
+    /// The runtime's answer to [`migration::Migration::Connect`] (main channel).
+    fn migration_event(
+        &mut self,
+        _event: migration::MigrationEvent,
+        _ctx: &Ctx,
+        _out: &mut Outputs,
+    ) -> Result<(), ChannelError> {
+        Ok(())
+    }
 }

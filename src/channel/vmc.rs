@@ -88,9 +88,13 @@ impl VmcMachine {
         }
     }
 
-    fn deliver(&mut self, data: Vec<u8>, out: &mut Outputs) -> Handled {
+    /// Gives `data` to the endpoint; what it has to say in answer goes out in the same batch.
+    fn deliver(&mut self, data: Vec<u8>, ctx: &Ctx, out: &mut Outputs) -> Handled {
         match self.endpoint.received(&data, out) {
-            Accept::Taken => Handled::Done,
+            Accept::Taken => {
+                self.flush(ctx, out);
+                Handled::Done
+            }
             Accept::Full => {
                 self.held = Some(data);
                 Handled::Wait(Wait::Inbox)
@@ -163,11 +167,11 @@ impl Machine for VmcMachine {
         Ok(())
     }
 
-    fn message(&mut self, msg_type: u16, body: &[u8], _ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
+    fn message(&mut self, msg_type: u16, body: &[u8], ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
         Ok(match VmcServer::decode(msg_type, body)? {
-            VmcServer::Data(d) => self.deliver(d, out),
+            VmcServer::Data(d) => self.deliver(d, ctx, out),
             VmcServer::CompressedData(c) => match decompress(&c) {
-                Ok(d) => self.deliver(d, out),
+                Ok(d) => self.deliver(d, ctx, out),
                 Err(e) => {
                     // A lost chunk corrupts the stream: the channel closes.
                     tracing::warn!(channel = %self.key, error = %e, "undecodable compressed VMC data");
@@ -191,7 +195,7 @@ impl Machine for VmcMachine {
         // The endpoint may be full because its replies wait to be sent (a
         // WebDAV connection blocked on its answer): send them first.
         self.flush(ctx, out);
-        Ok(self.deliver(data, out))
+        Ok(self.deliver(data, ctx, out))
     }
 
     fn commands(&mut self, ctx: &Ctx, out: &mut Outputs) -> Result<(), ChannelError> {

@@ -83,6 +83,9 @@ struct Args {
     /// Mouse mode to ask the server for (server: relative motion, the pointer grabbed until the release-cursor hotkey)
     #[arg(long = "mouse-mode", value_name = "MODE", value_enum)]
     mouse_mode: Option<MouseModeArg>,
+    /// Reconnect by itself when the server goes away (not with --kiosk-quit=on-disconnect)
+    #[arg(long = "reconnect")]
+    reconnect: bool,
     /// Print more information
     #[arg(short = 'v', long = "verbose")]
     verbose: bool,
@@ -192,6 +195,7 @@ where
         keymap: args.keymap.unwrap_or_default(),
         renderer: args.renderer,
         mouse_mode: args.mouse_mode,
+        reconnect: args.reconnect,
         verbose: args.verbose,
         debug,
         spice: args.spice.into(),

@@ -56,6 +56,9 @@ pub struct SpiceArgs {
     /// USB devices redirected when the session starts: class,vendor,product,version,allow|…
     #[arg(long = "spice-usbredir-redirect-on-connect", value_name = "FILTER")]
     pub usbredir_redirect_on_connect: Option<String>,
+    /// A raw disk image to plug into the guest as a USB stick, read-only with ",ro" (repeatable)
+    #[arg(long = "usb-disk", value_name = "IMAGE[,ro]")]
+    pub usb_disks: Vec<crate::client::usb::UsbDisk>,
     /// ISO file to share with the guest as a CD (repeatable)
     #[arg(long = "spice-share-cd", value_name = "FILE")]
     pub share_cd: Vec<PathBuf>,
@@ -97,6 +100,7 @@ impl From<SpiceArgs> for SpiceOptions {
             disable_usbredir: a.disable_usbredir,
             usbredir_auto_redirect_filter: a.usbredir_auto_redirect_filter,
             usbredir_redirect_on_connect: a.usbredir_redirect_on_connect,
+            usb_disks: a.usb_disks,
             share_cd: a.share_cd,
             cache_size: a.cache_size,
             glz_window_size: a.glz_window_size,

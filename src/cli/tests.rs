@@ -180,7 +180,10 @@ fn spice_options() {
     assert_eq!(c.ca, Some(CaSource::File("/tmp/ca.pem".into())));
     assert_eq!(c.host_subject.as_deref(), Some("C=XX,O=Org,CN=host"));
     assert_eq!(c.endpoint_for(ChannelType::MAIN).map(|e| e.is_tls()), Ok(true));
-    assert_eq!(c.endpoint_for(ChannelType::INPUTS).map(|e| e.is_tls()), Ok(false));
+    // TLS first: with a TLS port known, channels outside secure-channels use it too.
+    assert_eq!(c.endpoint_for(ChannelType::INPUTS).map(|e| e.is_tls()), Ok(true));
+    assert_eq!(c.plain_endpoint_for(ChannelType::INPUTS).map(|e| e.is_tls()), Ok(false));
+    assert!(c.plain_endpoint_for(ChannelType::MAIN).is_err());
     assert_eq!(launch.session.preferred_compression, Some(image_compression::LZ4));
     assert_eq!(
         launch.session.disabled_channels,
@@ -345,4 +348,30 @@ fn vv_and_options_merge() {
     assert!(run(&[]).resolve().expect("nothing").is_none());
     let e = run(&["vnc://h:5900"]).resolve().expect_err("vnc");
     assert!(e.to_string().contains("vnc"), "{e}");
+}
+
+#[test]
+fn usb_options_reach_the_session() {
+    let r = run(&[
+        "--usb-disk=/tmp/a.img,ro",
+        "--usb-disk",
+        "/tmp/b.img",
+        "--spice-usbredir-redirect-on-connect=-1,0x1234,-1,-1,1",
+        "--spice-usbredir-auto-redirect-filter=0x08,-1,-1,-1,1|-1,-1,-1,-1,0",
+        "spice://h:5900",
+    ]);
+    let launch = r.resolve().unwrap().unwrap();
+    let usb = &launch.session.usb;
+    assert!(usb.enabled);
+    assert_eq!(usb.disks.len(), 2);
+    assert_eq!(usb.disks[0].path, PathBuf::from("/tmp/a.img"));
+    assert!(usb.disks[0].read_only && !usb.disks[1].read_only);
+    assert_eq!(usb.policy.redirect_on_connect.as_ref().map(Vec::len), Some(1));
+    assert_eq!(usb.policy.auto_connect_filter.len(), 2);
+    assert!(!usb.policy.auto_connect);
+    let off = run(&["--spice-disable-usbredir", "spice://h:5900"])
+        .resolve()
+        .unwrap()
+        .unwrap();
+    assert!(!off.session.usb.enabled);
 }

@@ -69,6 +69,8 @@ pub enum ClientError {
         channel: ChannelKey,
         source: crate::channel::ChannelError,
     },
+    #[error("{channel}: migration failed: {reason}")]
+    Migration { channel: ChannelKey, reason: &'static str },
     #[error("{channel}: the server disconnected (reason {reason})")]
     ServerDisconnected { channel: ChannelKey, reason: u32 },
     #[error("the session was not established within {secs} s")]

@@ -83,11 +83,27 @@ pub enum SessionEvent {
     },
     /// A smartcard reader or card changed on the smartcard channel.
     Smartcard(crate::channel::smartcard::SmartcardEvent),
+    /// USB redirection: devices, their states, free channels
+    /// ([`SessionHandle::usb`](super::SessionHandle::usb)).
+    Usb(super::usb::UsbEvent),
     /// Audio: playback started/stopped, volume or mute changed (either
     /// side), the microphone taken or released.
     Audio(super::audio::AudioEvent),
     /// The session's state changed ([`SessionState`](super::session::SessionState)).
     State(super::session::SessionState),
+    /// A migration finished: the session runs on the destination server.
+    Migrated {
+        kind: super::reconnect::MigrationKind,
+    },
+    /// The server went away and the session relinks by itself: attempt
+    /// `attempt` (from 1) starts after `delay`. `error` is why the last
+    /// link ended. [`SessionHandle::cancel_reconnect`](super::SessionHandle::cancel_reconnect)
+    /// stops it; `State(Up)` says it worked.
+    Reconnecting {
+        attempt: u32,
+        delay: std::time::Duration,
+        error: Arc<ClientError>,
+    },
     /// The session ended: all channel threads are joined. `error` is None when
     /// the embedder asked for the disconnect.
     Disconnected {

@@ -39,6 +39,8 @@ static FACTORIES: &[&dyn ChannelFactory] = &[
     &channels::display::DisplayFactory,
     &channels::inputs::InputsFactory,
     &channels::cursor::CursorFactory,
+    &channels::usbredir::UsbredirFactory,
+    // Only when USB redirection is off (`UsbOptions::enabled`): the raw stream.
     &channels::vmc::VmcFactory(ChannelType::USBREDIR),
     &channels::vmc::VmcFactory(ChannelType::PORT),
     #[cfg(feature = "webdav")]

@@ -31,6 +31,8 @@ pub enum ScreenshotError {
     NoImage { index: usize, channel: u8, surface: u32 },
     #[error("cannot create {path}: {source}")]
     Create { path: String, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
     #[error("cannot write {path} as PNG: {source}")]
     Png { path: String, source: png::EncodingError },
 }
@@ -107,14 +109,42 @@ fn crop_rgb(rgb: &[u8], sw: u32, sh: u32, (x, y, w, h): (u32, u32, u32, u32)) ->
     })
 }
 
-/// Encodes `image` as an 8-bit RGB PNG into `out`.
+/// Encodes `image` as an 8-bit RGB PNG into `out`, with fast compression
+/// (a screenshot is written once; zlib's default level costs several times
+/// the time for a few percent of size).
 pub fn encode_png(out: impl Write, image: &RgbImage) -> Result<(), png::EncodingError> {
     let mut enc = png::Encoder::new(out, image.width, image.height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
     let mut writer = enc.write_header()?;
     writer.write_image_data(&image.data)?;
     writer.finish()
+}
+
+/// Encodes `image` as a binary PPM (P6, 8-bit RGB): no compression at all,
+/// what `spicy-screenshot` writes.
+pub fn encode_ppm(mut out: impl Write, image: &RgbImage) -> std::io::Result<()> {
+    write!(out, "P6\n{} {}\n255\n", image.width, image.height)?;
+    out.write_all(&image.data)
+}
+
+/// Writes `image` at `path` (replacing it): a binary PPM when the name ends
+/// in `.ppm`, else a PNG.
+pub fn write_image(path: &Path, image: &RgbImage) -> Result<(), ScreenshotError> {
+    let is_ppm = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("ppm"));
+    if !is_ppm {
+        return write_png(path, image);
+    }
+    let name = || path.display().to_string();
+    let file = std::fs::File::create(path).map_err(|source| ScreenshotError::Create { path: name(), source })?;
+    let mut out = std::io::BufWriter::new(file);
+    encode_ppm(&mut out, image)
+        .and_then(|()| out.flush())
+        .map_err(|source| ScreenshotError::Write { path: name(), source })
 }
 
 /// Writes `image` as a PNG file at `path` (replacing it).
@@ -279,5 +309,23 @@ mod tests {
         let e = write_png(&dir.path().join("no/such/dir.png"), &image).unwrap_err();
         assert!(matches!(e, ScreenshotError::Create { .. }));
         assert!(e.to_string().contains("dir.png"), "{e}");
+    }
+
+    #[test]
+    fn ppm_by_extension_png_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = RgbImage {
+            width: 2,
+            height: 1,
+            data: vec![1, 2, 3, 4, 5, 6],
+        };
+        let ppm = dir.path().join("s.PPM");
+        write_image(&ppm, &image).unwrap();
+        assert_eq!(std::fs::read(&ppm).unwrap(), b"P6\n2 1\n255\n\x01\x02\x03\x04\x05\x06");
+        let png_path = dir.path().join("s.png");
+        write_image(&png_path, &image).unwrap();
+        assert_eq!(&std::fs::read(&png_path).unwrap()[..4], b"\x89PNG");
+        let e = write_image(&dir.path().join("no/such/dir.ppm"), &image).unwrap_err();
+        assert!(e.to_string().contains("dir.ppm"), "{e}");
     }
 }

@@ -5,13 +5,17 @@
 //! channel ([`crate::channel::Output::Spawn`]); the channel factory
 //! ([`super::factory`]) builds its machine and it runs on a thread of its
 //! own. When the main channel ends (error, server gone, or
-//! [`SessionHandle::disconnect`]) it stops every child, joins their threads
-//! and emits [`SessionEvent::Disconnected`] last.
+//! [`SessionHandle::disconnect`]) it stops every child and joins their
+//! threads; then, when [`SessionOptions::reconnect`] allows it and the
+//! server went away, the session relinks by itself with backoff (the
+//! embedder's handles and display states stay valid), else it emits
+//! [`SessionEvent::Disconnected`] last. A migration (MIGRATE_BEGIN,
+//! MIGRATE_SWITCH_HOST) moves the same session to another server.
 //!
 //! What channels share is split by need: [`Target`] (where to connect,
 //! replaceable for migration), the display resources, the serial board and
 //! GLZ arrivals ([`super::sync`]), the multimedia clock, the inputs and agent
-//! inboxes, the VMC streams.
+//! inboxes, the VMC streams, the USB manager.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
@@ -27,9 +31,11 @@ use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
 use super::inputs::{InputsHandle, InputsShared};
 use super::media::Media;
+use super::runtime::control::Children;
 use super::stats::{ChannelStats, StatsSnapshot};
 use super::sync::{GlzArrivals, MmClock, SerialBoard};
 use super::tls::{self, TlsOptions};
+use super::usb::{UsbHandle, UsbManager};
 use super::vmc::{VmcShared, VmcStream};
 use crate::budget::MemoryBudget;
 use crate::channel::Ctx;
@@ -44,6 +50,8 @@ pub use crate::display::DEFAULT_GLZ_WINDOW_BYTES;
 pub const DEFAULT_LINK_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default [`SessionOptions::first_message_timeout`].
 pub const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub use super::reconnect::{MigrationKind, MigrationSupport, ReconnectPolicy};
 
 /// Tunables of a session.
 #[derive(Debug, Clone)]
@@ -79,6 +87,13 @@ pub struct SessionOptions {
     /// Bytes the server may make this session hold (message buffers of all
     /// channels, surfaces, decoded images, video queues): [`crate::budget`].
     pub memory_budget: u64,
+    /// USB redirection: start-up disks, policy, physical devices.
+    pub usb: super::usb::UsbOptions,
+    /// Relink by itself when the server goes away after the session was up
+    /// (`None`: the session ends with the error, as remote-viewer).
+    pub reconnect: Option<ReconnectPolicy>,
+    /// Which migrations the client offers the server.
+    pub migration: MigrationSupport,
     /// Offer Opus on the playback and record channels (with feature `opus`;
     /// off: raw PCM only, as spice-gtk's `SPICE_DISABLE_OPUS`).
     pub opus: bool,
@@ -106,6 +121,9 @@ impl Default for SessionOptions {
             shared_folder: None,
             smartcard: None,
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
+            usb: super::usb::UsbOptions::default(),
+            reconnect: None,
+            migration: MigrationSupport::default(),
             opus: true,
             microphone: true,
             agent: super::agent::AgentOptions::default(),
@@ -122,6 +140,9 @@ pub enum SessionState {
     Up,
     /// Moving to another server (migration, switch-host): channels relink.
     Migrating,
+    /// The server went away; the session relinks by itself (attempt N,
+    /// from 1) after a delay ([`SessionOptions::reconnect`]).
+    Reconnecting { attempt: u32 },
     /// Every channel is gone.
     Closed,
 }
@@ -136,7 +157,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    fn new(config: ConnectionConfig) -> Self {
+    pub(crate) fn new(config: ConnectionConfig) -> Self {
         let tls_options = TlsOptions::from_config(&config);
         Self {
             config,
@@ -176,8 +197,10 @@ pub(crate) struct Session {
     events: mpsc::UnboundedSender<SessionEvent>,
     shutdown: watch::Sender<bool>,
     state: watch::Sender<SessionState>,
-    children: Mutex<Vec<JoinHandle<()>>>,
+    children: Mutex<Children>,
     stats: Mutex<Vec<Arc<ChannelStats>>>,
+    /// Migration and reconnect bookkeeping shared by the channel threads.
+    pub(crate) life: super::reconnect::Life,
     pub(crate) display: DisplayResources,
     pub(crate) serials: SerialBoard,
     pub(crate) clock: MmClock,
@@ -185,6 +208,7 @@ pub(crate) struct Session {
     pub(crate) agent: Arc<AgentShared>,
     pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
+    pub(crate) usb: Arc<UsbManager>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -201,6 +225,7 @@ impl Session {
         let glz_arrivals = GlzArrivals::attach(&glz);
         let image_cache = SharedImageCache::new(options.image_cache_bytes);
         let budget = MemoryBudget::new(options.memory_budget);
+        let usb = UsbManager::new(&options.usb, events.clone());
         let agent = AgentShared::new();
         let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
         Arc::new(Self {
@@ -210,8 +235,9 @@ impl Session {
             events,
             shutdown: watch::channel(false).0,
             state: watch::channel(SessionState::Connecting).0,
-            children: Mutex::new(Vec::new()),
+            children: Mutex::new(Children::default()),
             stats: Mutex::new(Vec::new()),
+            life: super::reconnect::Life::default(),
             display: DisplayResources {
                 glz,
                 glz_arrivals,
@@ -224,6 +250,7 @@ impl Session {
             agent,
             audio,
             vmc: Mutex::new(BTreeMap::new()),
+            usb,
         })
     }
 
@@ -238,7 +265,6 @@ impl Session {
 
     /// Points the session at another server (migration, switch-host):
     /// channels connected from now on use it.
-    #[allow(dead_code)] // the migration issue uses it
     pub(crate) fn replace_target(&self, config: ConnectionConfig) {
         *self.target.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Target::new(config));
     }
@@ -250,7 +276,15 @@ impl Session {
             changed
         });
         if changed {
+            if state == SessionState::Up {
+                self.life.mark_up();
+            }
             self.emit(SessionEvent::State(state));
+            if state == SessionState::Up && self.life.take_switched_host() {
+                self.emit(SessionEvent::Migrated {
+                    kind: super::reconnect::MigrationKind::SwitchHost,
+                });
+            }
         }
     }
 
@@ -280,23 +314,46 @@ impl Session {
         // `send_replace`: `send` does not store the value when no receiver exists yet
         // (a disconnect right after connect), and the channels would never see it.
         self.shutdown.send_replace(true);
+        lock(&self.children).stop();
     }
 
+    /// The counters of `key` (the same ones again when it relinks).
     pub(crate) fn register_stats(&self, key: ChannelKey) -> Arc<ChannelStats> {
+        let mut stats = lock(&self.stats);
+        if let Some(s) = stats.iter().find(|s| s.key == key) {
+            return Arc::clone(s);
+        }
         let s = Arc::new(ChannelStats::new(key));
-        lock(&self.stats).push(Arc::clone(&s));
+        stats.push(Arc::clone(&s));
         s
     }
 
-    pub(crate) fn add_child(&self, handle: JoinHandle<()>) {
-        lock(&self.children).push(handle);
+    /// The child channels of the main channel's current link.
+    pub(crate) fn children(&self) -> MutexGuard<'_, Children> {
+        lock(&self.children)
     }
 
     /// Stops every child channel and waits for their threads.
     pub(crate) fn join_children(&self) {
-        let children: Vec<_> = lock(&self.children).drain(..).collect();
+        let children = lock(&self.children).take();
         for c in children {
             let _ = c.join();
+        }
+    }
+
+    /// Forgets what the server that went away left behind, before the
+    /// session relinks (reconnect, switch-host, semi-seamless migration):
+    /// the image cache and the GLZ window, the message serials, and every
+    /// display's surfaces but the primary one, which stays on screen until
+    /// the new server draws.
+    pub(crate) fn forget_server(&self) {
+        // A seamless migration that did not finish is over too.
+        lock(&self.life.migration).take();
+        self.display.image_cache.lock().clear();
+        self.display.glz.clear();
+        self.serials.clear();
+        for state in lock(&self.display.states).values() {
+            lock(state).forget_server();
         }
     }
 }
@@ -368,6 +425,12 @@ impl SessionHandle {
             .map(|s| VmcStream::new(Arc::clone(s)))
     }
 
+    /// USB redirection: the device list, connect and disconnect; valid from
+    /// connect time (devices wait for a usbredir channel).
+    pub fn usb(&self) -> UsbHandle {
+        UsbHandle::new(Arc::clone(&self.session.usb))
+    }
+
     /// The session's memory budget (limit, bytes in use, peak, refusals).
     pub fn memory_budget(&self) -> &MemoryBudget {
         &self.session.budget
@@ -380,7 +443,14 @@ impl SessionHandle {
 
     /// Number of channel threads still running (main excluded).
     pub fn running_channel_threads(&self) -> usize {
-        lock(&self.session.children).iter().filter(|h| !h.is_finished()).count()
+        lock(&self.session.children).running()
+    }
+
+    /// Stops an automatic reconnect under way: the session ends with the
+    /// error that started it ([`SessionEvent::Disconnected`]). Does nothing
+    /// while the session is up.
+    pub fn cancel_reconnect(&self) {
+        self.session.life.cancel_reconnect(self.session.state());
     }
 }
 

@@ -75,6 +75,11 @@ pub struct ImageBuf {
     /// False when the alpha bytes carry no meaning (set to 255).
     pub has_alpha: bool,
     pub data: Vec<u8>,
+    /// The image descriptor's size, when known: [`reset`](Self::reset)
+    /// refuses (as a size mismatch) a codec header needing more bytes, before
+    /// allocating. The display channel reserves the descriptor's bytes from
+    /// the session's memory budget, so nothing beyond that is allocated.
+    pub cap: Option<(u32, u32)>,
 }
 
 impl ImageBuf {
@@ -97,6 +102,17 @@ impl ImageBuf {
         let bytes = u64::from(width) * u64::from(height) * 4;
         if bytes > MAX_BYTES {
             return Err(too_large);
+        }
+        if let Some((cw, ch)) = self.cap
+            && bytes > u64::from(cw) * u64::from(ch) * 4
+        {
+            return Err(CodecError::SizeMismatch {
+                codec,
+                width: cw,
+                height: ch,
+                got_width: width,
+                got_height: height,
+            });
         }
         let bytes = usize::try_from(bytes).map_err(|_| too_large)?;
         self.width = width;

@@ -31,6 +31,7 @@ use super::prepare::{Counters, Prepared};
 use super::stream::{StreamState, StreamStats, VideoDecoderFactory, VideoTick, VideoWake};
 use super::surface::zeroed_pixels;
 use super::{DisplayEvent, DisplayState, Limits, SurfaceFormat};
+use crate::budget::MemoryBudget;
 use crate::codec::glz::GlzWindow;
 use crate::proto::channel::display::{DisplayServer, StreamReport, SurfaceCreate, surface_flags};
 
@@ -62,6 +63,8 @@ pub struct DisplayDecoder {
     pub(super) streams: StreamState,
     /// The counters the state shows, as last handed over (errors aside).
     shown: Option<(ImageStats, StreamStats, u64)>,
+    /// The session's memory budget (see [`Self::with_budget`]).
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl DisplayDecoder {
@@ -76,7 +79,17 @@ impl DisplayDecoder {
             image_stats: ImageStats::default(),
             streams: StreamState::default(),
             shown: None,
+            budget: None,
         }
+    }
+
+    /// Counts decoded images against the session's memory `budget` and
+    /// allocates no surface it cannot hold (the state, given the same budget
+    /// with [`DisplayState::set_budget`], then refuses the SURFACE_CREATE).
+    pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        self.images.set_budget(Arc::clone(&budget));
+        self.budget = Some(budget);
+        self
     }
 
     /// A decoder with an image cache (`limits.image_cache_bytes`) and a GLZ
@@ -189,6 +202,18 @@ impl DisplayDecoder {
             .sum();
         if in_use.saturating_add(bytes) > lim.max_total_bytes {
             return None;
+        }
+        if let Some(budget) = &self.budget {
+            // A new primary replaces the old one, whose bytes come back.
+            let replaced: u64 = self
+                .surfaces
+                .values()
+                .filter(|s| primary && s.primary)
+                .map(SurfaceInfo::bytes)
+                .sum();
+            if bytes > budget.available().saturating_add(replaced) {
+                return None;
+            }
         }
         zeroed_pixels(usize::try_from(bytes).ok()?)
     }

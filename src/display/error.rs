@@ -56,6 +56,13 @@ pub enum DisplayError {
         in_use: u64,
         max: u64,
     },
+    #[error("{op}: {requested} bytes would take the session past its memory budget ({used} of {limit} bytes in use)")]
+    OverBudget {
+        op: &'static str,
+        requested: u64,
+        used: u64,
+        limit: u64,
+    },
     #[error("surface {id}: could not allocate {bytes} bytes")]
     SurfaceAlloc { id: u32, bytes: u64 },
     #[error("surface {id} already exists")]
@@ -95,6 +102,7 @@ impl DisplayError {
             Self::SurfaceEmpty { .. } => "surface_empty",
             Self::SurfaceBudget { .. } => "surface_budget",
             Self::SurfaceAlloc { .. } => "surface_alloc",
+            Self::OverBudget { .. } => "over_budget",
             Self::DuplicateSurface { .. } => "duplicate_surface",
             Self::BadSurfaceFormat { .. } => "bad_surface_format",
             Self::NoSuchSurface { .. } => "no_such_surface",

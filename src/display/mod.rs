@@ -72,6 +72,7 @@ mod ops;
 mod pipeline;
 mod prepare;
 mod region;
+mod relink;
 pub mod stream;
 mod surface;
 
@@ -199,6 +200,8 @@ pub struct DisplayState {
     marked: bool,
     /// Recent changes of the primary surface, once a consumer follows them.
     journal: journal::Journal,
+    /// The primary surface is an earlier server's ([`Self::forget_server`]).
+    stale_primary: bool,
     /// The session's image cache, for [`Self::image_cache`] (the decoder uses it).
     cache: SharedImageCache,
     /// The video streams as the decoder last reported them.
@@ -209,6 +212,9 @@ pub struct DisplayState {
     ready_at: Vec<usize>,
     /// While a SURFACE_CREATE (or MODE) is applied: its pixels, zeroed by the decoder.
     ready_surface: Option<Vec<u8>>,
+    /// The surfaces' pixels held from the session's memory budget (`None`:
+    /// only [`Limits`] apply).
+    surface_budget: Option<crate::budget::Reservation>,
 }
 
 /// The primary surface a MODE message (old servers) creates.
@@ -241,6 +247,17 @@ impl DisplayState {
             limits,
             cache,
             ..Self::default()
+        }
+    }
+
+    /// Counts the surfaces' pixels against the session's memory `budget`: a
+    /// SURFACE_CREATE that does not fit is refused (an error event) and the
+    /// session goes on.
+    pub fn set_budget(&mut self, budget: &std::sync::Arc<crate::budget::MemoryBudget>) {
+        let mut r = budget.empty();
+        // Surfaces created before count too (none in practice: set at channel start).
+        if r.resize(self.total_bytes).is_ok() {
+            self.surface_budget = Some(r);
         }
     }
 
@@ -462,6 +479,9 @@ impl DisplayState {
         let (id, width, height) = (c.surface_id, c.width, c.height);
         let format =
             SurfaceFormat::from_wire(c.format).ok_or(DisplayError::BadSurfaceFormat { id, format: c.format })?;
+        if self.stale_primary(c, format, ev) == relink::StalePrimary::Reused {
+            return Ok(());
+        }
         if self.surfaces.contains_key(&id) {
             return Err(DisplayError::DuplicateSurface { id });
         }
@@ -488,9 +508,28 @@ impl DisplayState {
                 max: lim.max_total_bytes,
             });
         }
+        if let Some(r) = &mut self.surface_budget {
+            // The old primary's pixels are given back below; count the new total now.
+            let total = in_use.saturating_add(bytes).max(self.total_bytes);
+            if let Err(e) = r.resize(total) {
+                self.ready_surface = None;
+                return Err(DisplayError::SurfaceBudget {
+                    id,
+                    requested: bytes,
+                    in_use: e.used,
+                    max: e.limit,
+                });
+            }
+        }
         // Pixels allocated (and zeroed) by the decoder off the lock, if it could.
         let pixels = self.ready_surface.take();
-        let surface = Surface::with_pixels(id, width, height, format, primary, pixels)?;
+        let surface = match Surface::with_pixels(id, width, height, format, primary, pixels) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fit_budget();
+                return Err(e);
+            }
+        };
         if primary {
             self.journal.invalidate();
         }
@@ -500,6 +539,7 @@ impl DisplayState {
         }
         self.total_bytes = self.total_bytes.saturating_add(surface.byte_size());
         self.surfaces.insert(id, surface);
+        self.fit_budget();
         if primary {
             self.primary = Some(id);
         }
@@ -513,11 +553,21 @@ impl DisplayState {
         Ok(())
     }
 
+    /// Gives back what the surfaces no longer hold (shrinking never fails).
+    fn fit_budget(&mut self) {
+        if let Some(r) = &mut self.surface_budget
+            && r.bytes() != self.total_bytes
+        {
+            let _ = r.resize(self.total_bytes);
+        }
+    }
+
     fn remove_surface(&mut self, id: u32) -> bool {
         let Some(s) = self.surfaces.remove(&id) else {
             return false;
         };
         self.total_bytes = self.total_bytes.saturating_sub(s.byte_size());
+        self.fit_budget();
         if self.primary == Some(id) {
             self.primary = None;
             self.journal.invalidate();

@@ -55,6 +55,14 @@ impl Pipeline {
         }
     }
 
+    /// Counts surfaces and decoded images against the session's memory
+    /// `budget` (as the runtime's display channels do).
+    pub fn with_budget(mut self, budget: &Arc<crate::budget::MemoryBudget>) -> Self {
+        self.state.set_budget(budget);
+        self.decoder = self.decoder.with_budget(Arc::clone(budget));
+        self
+    }
+
     /// Prepares and applies one message. Nothing waits: a GLZ image
     /// referencing an image that never arrived fails at once. Never panics;
     /// failures come back as [`DisplayEvent::Error`] and are counted.

@@ -4,6 +4,7 @@
 //!   events arrive on the GTK main context as signals.
 //! - [`Display`] (GType `SumacDisplay`): one monitor of a display channel,
 //!   with OpenGL or cairo rendering, scaling and an overlay.
+//! - [`UsbDialog`] (GType `SumacUsbDialog`): the USB devices dialog of a session.
 //!
 //! ```no_run
 //! use sumac::gtk::{Display, Session};
@@ -18,9 +19,11 @@
 
 pub mod display;
 pub mod session;
+pub mod usb_dialog;
 
 pub use display::{Display, OverlayState, Renderer, choose_gtk_renderer, is_software_gl};
 pub use session::{Session, SessionError};
+pub use usb_dialog::UsbDialog;
 
 /// Initializes GTK (idempotent; call from the main thread before creating
 /// widgets when not running inside a `gtk::Application`).

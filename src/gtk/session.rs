@@ -49,6 +49,12 @@ mod imp {
         /// Whether the server uses client mouse mode (absolute positions).
         #[property(get)]
         pub(super) client_mouse_mode: Cell<bool>,
+        /// The automatic reconnect's attempt under way (0: none).
+        #[property(get)]
+        pub(super) reconnect_attempt: Cell<u32>,
+        /// The last session ended because the server refused the password.
+        #[property(get)]
+        pub(super) auth_failed: Cell<bool>,
         /// Open the playback and record channels on the sound device at the
         /// next connect (false: neither channel is opened, as
         /// `--spice-disable-audio`).
@@ -88,6 +94,8 @@ mod imp {
                 mute: Cell::new(false),
                 microphone_allowed: Cell::new(true),
                 microphone_active: Cell::new(false),
+                reconnect_attempt: Cell::new(0),
+                auth_failed: Cell::new(false),
                 handle: RefCell::default(),
                 generation: Cell::new(0),
                 displays: RefCell::default(),
@@ -122,6 +130,16 @@ mod imp {
                     glib::subclass::Signal::builder("channel-down")
                         .param_types([String::static_type(), String::static_type()])
                         .build(),
+                    glib::subclass::Signal::builder("usb-changed").build(),
+                    glib::subclass::Signal::builder("usb-error")
+                        .param_types([String::static_type()])
+                        .build(),
+                    glib::subclass::Signal::builder("channel-failed")
+                        .param_types([String::static_type(), String::static_type()])
+                        .build(),
+                    glib::subclass::Signal::builder("reconnecting")
+                        .param_types([u32::static_type(), String::static_type()])
+                        .build(),
                 ]
             })
         }
@@ -155,7 +173,16 @@ glib::wrapper! {
     /// - `monitors-changed(channel_id: u32)`: a display channel's monitor
     ///   configuration changed (see [`Session::monitors`]);
     /// - `ready()`: a display channel drew its first complete frame;
-    /// - `channel-up(name)`, `channel-down(name, error)`: channel lifecycle.
+    /// - `channel-up(name)`, `channel-down(name, error)`: channel lifecycle;
+    /// - `usb-changed()`: the USB device list, a device's state or the free
+    ///   channel count changed (see [`Session::usb`]);
+    /// - `usb-error(text)`: a device the policy wanted redirected could not be.
+    /// - `channel-failed(name, error)`: a channel other than main ended with
+    ///   an error while the session goes on (its displays show the error);
+    /// - `reconnecting(attempt, reason)`: the server went away and the
+    ///   session relinks by itself ([`SessionOptions::reconnect`]); the
+    ///   displays show "Reconnecting…" with Cancel ([`Session::cancel_reconnect`]),
+    ///   `connected()` comes again when it worked.
     ///
     /// Audio properties: `audio-enabled` (read at connect), `volume`
     /// (0.0..=1.0) and `mute` (both ways with the guest's mixer),
@@ -232,6 +259,32 @@ impl Session {
         self.ended(None);
     }
 
+    /// Stops an automatic reconnect under way: the session ends with the
+    /// error that started it (`disconnected(reason)`).
+    pub fn cancel_reconnect(&self) {
+        if let Some(h) = self.imp().handle.borrow().as_ref() {
+            h.cancel_reconnect();
+        }
+    }
+
+    /// Connects to `channel-failed(name, error)`.
+    pub fn connect_channel_failed<F: Fn(&Self, &str, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "channel-failed",
+            false,
+            glib::closure_local!(move |s: &Self, name: &str, error: &str| f(s, name, error)),
+        )
+    }
+
+    /// Connects to `reconnecting(attempt, reason)`.
+    pub fn connect_reconnecting<F: Fn(&Self, u32, &str) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure(
+            "reconnecting",
+            false,
+            glib::closure_local!(move |s: &Self, attempt: u32, reason: &str| f(s, attempt, reason)),
+        )
+    }
+
     /// Whether a session runs (connecting or connected).
     pub fn is_running(&self) -> bool {
         self.imp().handle.borrow().is_some()
@@ -257,6 +310,17 @@ impl Session {
             .get(&channel_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// USB redirection of the running session: the device list (a list
+    /// model for embedders), connect and disconnect calls.
+    pub fn usb(&self) -> Option<crate::client::UsbHandle> {
+        self.with_handle(SessionHandle::usb)
+    }
+
+    /// Connects to `usb-changed()`.
+    pub fn connect_usb_changed<F: Fn(&Self) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_closure("usb-changed", false, glib::closure_local!(move |s: &Self| f(s)))
     }
 
     /// Runs `f` with the running session's handle (e.g. for statistics).
@@ -320,6 +384,9 @@ impl Session {
     fn ended(&self, error: Option<String>) {
         let imp = self.imp();
         imp.handle.take();
+        if imp.reconnect_attempt.replace(0) != 0 {
+            self.notify_reconnect_attempt();
+        }
         if imp.connected.replace(false) {
             self.notify_connected();
         }
@@ -353,8 +420,32 @@ impl Session {
                 self.emit_by_name::<()>("channel-up", &[&channel.to_string()]);
             }
             SessionEvent::ChannelDown { channel, error } => {
-                let text = error.map(|e| e.to_string()).unwrap_or_default();
+                let text = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
                 self.emit_by_name::<()>("channel-down", &[&channel.to_string(), &text]);
+                if error.is_some() && channel.channel_type != ChannelType::MAIN {
+                    self.channel_failed(channel, &text);
+                }
+            }
+            SessionEvent::Migrated { kind } => tracing::info!(?kind, "session migrated"),
+            SessionEvent::Reconnecting { attempt, error, .. } => {
+                tracing::info!(attempt, error = %error, "reconnecting");
+                if imp.connected.replace(false) {
+                    self.notify_connected();
+                }
+                if imp.ready.replace(false) {
+                    self.notify_ready();
+                }
+                if imp.reconnect_attempt.replace(attempt) != attempt {
+                    self.notify_reconnect_attempt();
+                }
+                for d in self.all_displays() {
+                    d.reconnecting(attempt);
+                }
+                self.emit_by_name::<()>("reconnecting", &[&attempt, &error.to_string()]);
+            }
+            SessionEvent::State(crate::client::SessionState::Up) if imp.reconnect_attempt.get() != 0 => {
+                imp.reconnect_attempt.set(0);
+                self.notify_reconnect_attempt();
             }
             SessionEvent::Init { current_mouse_mode, .. } => self.set_mouse_mode(current_mouse_mode),
             SessionEvent::MouseMode { current, .. } => self.set_mouse_mode(u32::from(current)),
@@ -386,15 +477,46 @@ impl Session {
             }
             SessionEvent::Audio(e) => self.audio_event(&e),
             SessionEvent::Disconnected { error } => {
+                let auth = error.as_ref().is_some_and(|e| e.is_auth_error());
+                if imp.auth_failed.replace(auth) != auth {
+                    self.notify_auth_failed();
+                }
                 let text = error.map(|e| e.to_string());
                 if let Some(t) = &text {
                     tracing::info!(error = %t, "session ended");
                 }
                 self.ended(text);
             }
+            SessionEvent::Usb(e) => {
+                if let crate::client::UsbEvent::AutoConnectFailed { error, .. } = &e {
+                    self.emit_by_name::<()>("usb-error", &[error]);
+                }
+                self.emit_by_name::<()>("usb-changed", &[]);
+            }
             // Agent, notify and multimedia-time events are not used by the widget.
             _ => {}
         }
+    }
+
+    /// A channel other than main failed while the session goes on: its
+    /// displays (all of them for the inputs channel) show why.
+    fn channel_failed(&self, channel: crate::proto::ChannelKey, error: &str) {
+        if self.imp().reconnect_attempt.get() != 0 {
+            return;
+        }
+        // The error names the channel ("inputs channel 0: …").
+        let text = crate::i18n::gettext_f("Channel stopped: {error}", &[("error", error)]);
+        let displays = if channel.channel_type == ChannelType::DISPLAY {
+            self.displays_of(channel.id)
+        } else if channel.channel_type == ChannelType::INPUTS {
+            self.all_displays()
+        } else {
+            Vec::new()
+        };
+        for d in displays {
+            d.channel_failed(&text);
+        }
+        self.emit_by_name::<()>("channel-failed", &[&channel.to_string(), &error]);
     }
 
     fn set_mouse_mode(&self, mode: u32) {

@@ -12,6 +12,8 @@
 //!   `--spice-usbredir-auto-redirect-filter` and the `.vv` `usb-filter` key.
 //! - [`msc`]: a virtual USB 2.0 mass-storage device (bulk-only transport,
 //!   SCSI) over a [`msc::BlockStore`], speaking usbredir as the host.
+//! - [`framer`]: packet boundaries of a stream without buffering bodies
+//!   (a SPICE usbredir channel hands each packet whole to one device).
 //! - [`file_store`]: the only I/O of this module, a [`msc::BlockStore`] on a
 //!   raw disk-image file.
 //!
@@ -22,6 +24,7 @@
 
 pub mod file_store;
 pub mod filter;
+pub mod framer;
 pub mod msc;
 pub mod proto;
 #[cfg(test)]

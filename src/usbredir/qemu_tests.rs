@@ -281,7 +281,7 @@ fn linux_guest_with_the_virtual_disk() {
         .arg(kernel)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 panic=-1 loglevel=6"])
+        .args(["-append", "console=ttyS0 panic=-1 loglevel=6 no_timer_check"])
         .arg("-serial")
         .arg(format!("file:{}", serial.display()))
         .args(["-device", "qemu-xhci,id=xhci"])

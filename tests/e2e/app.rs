@@ -24,12 +24,12 @@ const WAIT: Duration = Duration::from_secs(30);
 const GUI_TOOLS: &[Tool] = &[XVFB, DBUS, XDOTOOL, IMPORT];
 
 /// An Xvfb for the app: 1280x1024, so the pointer can be parked at its corner (1279, 1023).
-fn start_xvfb() -> Xvfb {
+pub(crate) fn start_xvfb() -> Xvfb {
     Xvfb::start((1280, 1024), None)
 }
 
 /// `sumac args` on the Xvfb, with its configuration (and its log) in `config_home`.
-fn start_app(x: &Xvfb, config_home: &Path, args: &[&str]) -> App {
+pub(crate) fn start_app(x: &Xvfb, config_home: &Path, args: &[&str]) -> App {
     start_app_env(x, config_home, args, &[])
 }
 
@@ -51,7 +51,7 @@ fn start_app_env(x: &Xvfb, config_home: &Path, args: &[&str], env: &[(&str, Opti
 }
 
 /// Finds a visible window whose title contains `name`.
-fn find_window(x: &Xvfb, name: &str, app: &App) -> String {
+pub(crate) fn find_window(x: &Xvfb, name: &str, app: &App) -> String {
     x11::wait_window(x.display, name, WAIT)
         .unwrap_or_else(|| panic!("no window named {name:?} within {WAIT:?}; log:\n{}", app.log()))
 }
@@ -61,7 +61,7 @@ fn window_title(x: &Xvfb, id: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn capture(x: &Xvfb, id: &str) -> RgbImage {
+pub(crate) fn capture(x: &Xvfb, id: &str) -> RgbImage {
     x11::capture(x.display, id).unwrap_or_else(|| panic!("import -window {id} failed"))
 }
 
@@ -103,14 +103,21 @@ fn find_subimage(hay: &RgbImage, needle_w: u32, needle_h: u32, needle: &[u8]) ->
 }
 
 /// Captures the window until the scene shows up exactly (rendering is asynchronous).
-fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &str) -> (u32, u32, usize) {
+pub(crate) fn wait_for_scene(x: &Xvfb, id: &str, server: &ServerConfig, app: &App, what: &str) -> (u32, u32, usize) {
     let size = (server.scene.width, server.scene.height);
     wait_for_rgb(x, id, size, &server.scene.expected_rgb, app, what)
 }
 
 /// Captures the window until the `size` RGB image `rgb` shows up exactly
 /// (but for the cursor layer); saves the last capture on failure.
-fn wait_for_rgb(x: &Xvfb, id: &str, size: (u32, u32), rgb: &[u8], app: &App, what: &str) -> (u32, u32, usize) {
+pub(crate) fn wait_for_rgb(
+    x: &Xvfb,
+    id: &str,
+    size: (u32, u32),
+    rgb: &[u8],
+    app: &App,
+    what: &str,
+) -> (u32, u32, usize) {
     let start = Instant::now();
     loop {
         let img = x11::capture(x.display, id)
@@ -134,7 +141,7 @@ fn wait_for_rgb(x: &Xvfb, id: &str, size: (u32, u32), rgb: &[u8], app: &App, wha
 }
 
 /// Bounding box of the pixels close to Adwaita's accent blue (the suggested-action Reconnect button).
-fn find_accent_button(img: &RgbImage) -> Option<(u32, u32)> {
+pub(crate) fn find_accent_button(img: &RgbImage) -> Option<(u32, u32)> {
     let (mut x0, mut y0, mut x1, mut y1, mut n) = (u32::MAX, u32::MAX, 0, 0, 0u32);
     for y in 0..img.height {
         for x in 0..img.width {
@@ -155,7 +162,7 @@ fn find_accent_button(img: &RgbImage) -> Option<(u32, u32)> {
     (n > 100).then(|| ((x0 + x1) / 2, (y0 + y1) / 2))
 }
 
-fn gui_available() -> bool {
+pub(crate) fn gui_available() -> bool {
     require_tools(GUI_TOOLS).is_some()
 }
 

@@ -37,7 +37,11 @@ fn regression_files_replay() {
     let root = fuzz_dir().join("regression");
     let mut failures = Vec::new();
     let mut total = 0;
-    for &(target, oracle) in oracles::TARGETS.iter().chain(oracles::DECODER_TARGETS) {
+    for &(target, oracle) in oracles::TARGETS
+        .iter()
+        .chain(oracles::DECODER_TARGETS)
+        .chain(oracles::TEXT_TARGETS)
+    {
         let dir = root.join(target);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -73,6 +77,7 @@ fn regression_dirs_are_known_targets() {
                 && oracles::TARGETS
                     .iter()
                     .chain(oracles::DECODER_TARGETS)
+                    .chain(oracles::TEXT_TARGETS)
                     .any(|(t, _)| *t == name),
             "{}: not the directory of a fuzz target",
             path.display()

@@ -12,6 +12,7 @@ mod support;
 
 mod agent;
 mod app;
+mod app_survive;
 mod audio;
 mod cursor;
 mod fuzz_regression;
@@ -20,7 +21,10 @@ mod gui;
 mod harness;
 mod inputs;
 mod launch;
+mod migration;
 mod ports;
+mod reconnect;
 mod replay;
 mod session;
 mod tone;
+mod usb;

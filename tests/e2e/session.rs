@@ -437,6 +437,47 @@ fn a_4_gib_message_is_refused_without_allocating() {
     assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
 }
 
+/// Hostile surfaces on a session with the default memory budget: a 20-byte
+/// SURFACE_CREATE of 16384×16384 (1 GiB) and two near-1 GiB ones are refused
+/// before anything is allocated, the session goes on drawing, and the
+/// process does not grow by anything near their size.
+#[test]
+fn huge_surfaces_are_refused_within_the_session_budget() {
+    use sumac::proto::channel::display::{DisplayServer, SurfaceCreate, surface_fmt};
+    let cfg = ServerConfig::default();
+    let server = TestServer::start(cfg.clone()).unwrap();
+    let before = rss_kib();
+    let (session, mut rx) =
+        sumac::client::connect(ConnectionConfig::from_uri(&server.uri()).unwrap(), Default::default()).unwrap();
+    wait_mark(&mut rx, WAIT);
+    for (id, w, h) in [(10, 16384, 16384), (11, 16384, 16000), (12, 16000, 16384)] {
+        server.display_send(DisplayServer::SurfaceCreate(SurfaceCreate {
+            surface_id: id,
+            width: w,
+            height: h,
+            format: surface_fmt::XRGB32,
+            flags: 0,
+        }));
+    }
+    let state = session.display(0).unwrap();
+    let refused = || state.lock().unwrap().stats().errors_of("surface_budget");
+    assert!(poll_until(WAIT, || refused() == 3), "refused {}", refused());
+    let budget = session.memory_budget();
+    let grown = rss_kib().saturating_sub(before);
+    eprintln!(
+        "budget: limit {} MiB, peak {} MiB, {} refusals; RSS grew by {} MiB",
+        budget.limit() >> 20,
+        budget.peak() >> 20,
+        budget.refused(),
+        grown >> 10
+    );
+    assert!(budget.peak() <= budget.limit());
+    assert!(grown < 256 * 1024, "RSS grew by {grown} KiB");
+    // Still drawing: the scene is intact and the session alive.
+    assert_scene(&session, &cfg);
+    assert!(session.display(0).is_some());
+}
+
 #[test]
 fn truncated_link_reply_is_an_eof_error() {
     let server = TestServer::start(ServerConfig {

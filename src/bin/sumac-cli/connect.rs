@@ -30,6 +30,9 @@ pub struct ConnectArgs {
     /// Offer raw PCM only, not Opus (also with SPICE_DISABLE_OPUS set).
     #[arg(long = "no-opus")]
     pub no_opus: bool,
+    /// Reconnect by itself when the server goes away (with backoff).
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 /// The connection and session options `args` name: the URI or `.vv` file
@@ -55,6 +58,9 @@ pub fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
         }
     };
     let mut opts = launch.session;
+    if args.reconnect {
+        opts.reconnect = Some(sumac::client::ReconnectPolicy::default());
+    }
     opts.opus = !args.no_opus && std::env::var_os("SPICE_DISABLE_OPUS").is_none();
     if let Some(path) = &args.audio_wav {
         opts.media.audio = Some(Arc::new(sumac::client::audio::wav::WavBackend::new(path)));

@@ -37,11 +37,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Connect, wait for the first complete frame of a monitor, save it as PNG.
+    /// Connect, wait for the first complete frame of a monitor, save it as PNG (or PPM: `-o x.ppm`).
     Screenshot {
         #[command(flatten)]
         connect: ConnectArgs,
-        /// Output PNG file.
+        /// Output file: PNG, or binary PPM when the name ends in .ppm.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
         /// Monitor index (heads of display channel 0, then of the next channels).
@@ -63,7 +63,7 @@ enum Command {
     /// Replay a .spicerec file through the display pipeline, without a server.
     Replay {
         recording: PathBuf,
-        /// Save this monitor's image at the end (or after --mark) as PNG.
+        /// Save this monitor's image at the end (or after --mark) as PNG (PPM for a .ppm name).
         #[arg(long, value_name = "FILE")]
         screenshot: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sumac::client::SessionEvent;
 use sumac::client::record::Recorder;
-use sumac::client::screenshot::{nth_monitor_image, write_png};
+use sumac::client::screenshot::{nth_monitor_image, write_image};
 use sumac::display::DisplayState;
 
 pub fn record(args: &ConnectArgs, output: &Path, seconds: u64) -> Result<()> {
@@ -51,7 +51,7 @@ pub fn replay(recording: &Path, screenshot: Option<&Path>, monitor: usize, mark:
     }
     if let Some(path) = screenshot {
         let states: Vec<(u8, &DisplayState)> = r.displays.iter().map(|(ch, s)| (*ch, s)).collect();
-        write_png(path, &nth_monitor_image(&states, monitor)?)?;
+        write_image(path, &nth_monitor_image(&states, monitor)?)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use sumac::client::SessionEvent;
-use sumac::client::screenshot::{nth_monitor_image, write_png};
+use sumac::client::screenshot::{nth_monitor_image, write_image};
 use sumac::display::DisplayEvent;
 
 pub fn screenshot(args: &ConnectArgs, output: &Path, monitor: usize, timeout: u64) -> Result<()> {
@@ -23,7 +23,7 @@ pub fn screenshot(args: &ConnectArgs, output: &Path, monitor: usize, timeout: u6
             } => {
                 // Not ready yet (monitor not configured or surface missing): wait for the next MARK.
                 if let Ok(image) = with_states(&session, |st| nth_monitor_image(st, monitor))? {
-                    write_png(output, &image)?;
+                    write_image(output, &image)?;
                     session.disconnect();
                     return Ok(());
                 }
@@ -34,10 +34,10 @@ pub fn screenshot(args: &ConnectArgs, output: &Path, monitor: usize, timeout: u6
                     None => anyhow!("the session ended before a frame arrived"),
                 });
             }
-            SessionEvent::ChannelDown {
-                channel,
-                error: Some(e),
-            } if channel.channel_type == sumac::proto::ChannelType::DISPLAY => {
+            // Any channel failing makes the screenshot fail: a picture
+            // without its inputs or cursor channel is not a healthy session.
+            SessionEvent::ChannelDown { error: Some(e), .. } => {
+                session.disconnect();
                 return Err(anyhow!("{e}"));
             }
             _ => {}

@@ -32,6 +32,21 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
     } else {
         Some(eof_tx)
     };
+    // Channels that ended with an error, and automatic reconnects, in order.
+    let mut failures: Vec<String> = Vec::new();
+    // Progress on stderr, one line each (scripts and tests follow it).
+    let mut note = |ev: &SessionEvent| match ev {
+        SessionEvent::ChannelDown { error: Some(e), .. } => {
+            eprintln!("channel failed: {e}");
+            failures.push(e.to_string());
+        }
+        SessionEvent::Reconnecting { attempt, error, .. } => {
+            eprintln!("reconnecting (attempt {attempt}): {error}");
+        }
+        SessionEvent::State(state) => eprintln!("state: {state:?}"),
+        SessionEvent::Migrated { kind } => eprintln!("migrated: {kind:?}"),
+        _ => {}
+    };
     let error = rt.block_on(async {
         let sleep = tokio::time::sleep_until(deadline);
         tokio::pin!(sleep);
@@ -39,7 +54,7 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(SessionEvent::Disconnected { error }) => return error,
-                    Some(_) => {}
+                    Some(ev) => note(&ev),
                     None => return None,
                 },
                 () = &mut sleep => return None,
@@ -51,7 +66,7 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
             loop {
                 match rx.try_recv() {
                     Ok(SessionEvent::Disconnected { error }) => return error,
-                    Ok(_) => {}
+                    Ok(ev) => note(&ev),
                     Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
                     Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return None,
                 }
@@ -63,9 +78,13 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
     print_audio(&session);
     with_states(&session, print_displays)?;
     session.disconnect();
-    match error {
-        Some(e) => Err(anyhow!("{e}")),
-        None => Ok(()),
+    for f in &failures {
+        println!("channel failed: {f}");
+    }
+    match (error, failures.first()) {
+        (Some(e), _) => Err(anyhow!("{e}")),
+        (None, Some(f)) => Err(anyhow!("{} channel failure(s), first: {f}", failures.len())),
+        (None, None) => Ok(()),
     }
 }
 

@@ -224,3 +224,87 @@ fn the_codecs_advertised_are_those_a_decoder_exists_for() {
     assert!(c.contains(&caps::CODEC_MJPEG) && c.contains(&caps::CODEC_VP9));
     assert!(!c.contains(&caps::CODEC_VP8) && !c.contains(&caps::CODEC_H264));
 }
+
+/// A video frame that became due before a draw covering it arrived is drawn
+/// first: the draw (here the lossless fill a server sends when a stream
+/// ends) is what stays on screen.
+#[test]
+fn a_due_frame_is_drawn_before_a_later_draw_over_it() {
+    use crate::proto::channel::display::{Brush, FillOp, StreamCreate, StreamData, stream_flags, video_codec};
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/jpeg/frame-64x48-q95.jpg"
+    ))
+    .unwrap();
+    let window = Arc::new(GlzWindow::new(1 << 20));
+    let cache = SharedImageCache::new(1 << 20);
+    let limits = Limits::default();
+    let state = Arc::new(Mutex::new(DisplayState::with_cache(limits, cache.clone())));
+    let decoder = DisplayDecoder::new(limits, cache, window);
+    let mut m = DisplayMachine::new(0, Arc::clone(&state), decoder, settings(false));
+    let start = Instant::now();
+    let at = |m: &mut DisplayMachine, msg: DisplayServer, mm: u32| {
+        let mut out = Outputs::new();
+        let ctx = Ctx::new(start + Duration::from_millis(u64::from(mm)), mm);
+        m.message(msg.msg_type(), &msg.to_body(), &ctx, &mut out).unwrap();
+        out
+    };
+    at(
+        &mut m,
+        DisplayServer::SurfaceCreate(SurfaceCreate {
+            surface_id: 0,
+            width: 128,
+            height: 96,
+            format: surface_fmt::XRGB32,
+            flags: surface_flags::PRIMARY,
+        }),
+        0,
+    );
+    let area = Rect::ltrb(0, 0, 64, 48);
+    at(
+        &mut m,
+        DisplayServer::StreamCreate(StreamCreate {
+            surface_id: 0,
+            id: 1,
+            flags: stream_flags::TOP_DOWN,
+            codec_type: video_codec::MJPEG,
+            stamp: 0,
+            stream_width: 64,
+            stream_height: 48,
+            src_width: 64,
+            src_height: 48,
+            dest: area,
+            clip: Clip::None,
+        }),
+        0,
+    );
+    // Due at 100: not yet at 0.
+    at(
+        &mut m,
+        DisplayServer::StreamData(StreamData {
+            id: 1,
+            multi_media_time: 100,
+            data: jpeg,
+        }),
+        0,
+    );
+    assert_eq!(state.lock().unwrap().stream_stats().frames_rendered, 0);
+    // At 110 (due, within the late tolerance) the server's lossless fill of the area arrives.
+    let fill = DisplayServer::DrawFill {
+        base: DisplayBase {
+            surface_id: 0,
+            bbox: area,
+            clip: Clip::None,
+        },
+        fill: FillOp {
+            brush: Brush::Solid(0x0012_3456),
+            rop_descriptor: ropd::OP_PUT,
+            mask: QMask::default(),
+        },
+    };
+    at(&mut m, fill, 110);
+    let st = state.lock().unwrap();
+    assert_eq!(st.stream_stats().frames_rendered, 1, "the due frame was shown");
+    let px = st.surface(0).unwrap().pixel(10, 10).unwrap();
+    assert_eq!(&px[..3], &[0x56, 0x34, 0x12], "the fill, drawn after the frame, stays");
+}

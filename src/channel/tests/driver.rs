@@ -292,3 +292,128 @@ fn the_tap_sees_every_dispatched_message() {
         .unwrap();
     assert_eq!(*taps.0.lock().unwrap(), vec![(key(), 200, 2), (key(), 300, b.len())]);
 }
+
+/// Seamless migration: MIGRATE asks for a flush mark and the data; the
+/// channel switches when MIGRATE_DATA comes, and the source's ACK window is
+/// not counted any more (the next ACK would go to the destination).
+#[test]
+fn seamless_migrate_flushes_then_switches_with_the_data() {
+    use crate::channel::migration::{Migration, NEED_DATA_TRANSFER, NEED_FLUSH};
+    let mut d = driver(HeaderKind::Mini, Box::new(SkipMachine));
+    let (_, out) = feed(
+        &mut d,
+        &ServerBase::SetAck {
+            generation: 1,
+            window: 2,
+        },
+    );
+    assert_eq!(out.len(), 1);
+    let (_, out) = feed(
+        &mut d,
+        &ServerBase::Migrate {
+            flags: NEED_FLUSH | NEED_DATA_TRANSFER,
+        },
+    );
+    // FLUSH_MARK, and the ACK of the window (2 messages).
+    let sent: Vec<u16> = out
+        .items()
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg_type, .. } => Some(*msg_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [ClientBase::MigrateFlushMark.msg_type(), ClientBase::Ack.msg_type()]
+    );
+    let serial_before = d.processed();
+    let (_, out) = feed(&mut d, &ServerBase::MigrateData(b"blob".to_vec()));
+    assert!(matches!(
+        out.items(),
+        [Output::Migration(Migration::SwitchChannel { data: Some(d) })] if d == b"blob"
+    ));
+    assert_eq!(out.stream_switch(), Some(false));
+    // Seamless: the serials go on.
+    assert_eq!(d.processed(), serial_before + 1);
+    // The window starts over on the destination: no ACK until a new SET_ACK.
+    for _ in 0..3 {
+        let (_, out) = feed(
+            &mut d,
+            &ServerBase::Ping {
+                id: 1,
+                timestamp: 2,
+                data: vec![],
+            },
+        );
+        assert!(
+            out.items()
+                .iter()
+                .all(|o| !matches!(o, Output::Send { msg_type, .. } if *msg_type == ClientBase::Ack.msg_type()))
+        );
+    }
+}
+
+#[test]
+fn migrate_without_data_switches_at_once_and_data_must_come_next() {
+    use crate::channel::migration::{Migration, NEED_DATA_TRANSFER};
+    let mut d = driver(HeaderKind::Mini, Box::new(SkipMachine));
+    let (_, out) = feed(&mut d, &ServerBase::Migrate { flags: 0 });
+    assert!(matches!(
+        out.items(),
+        [Output::Migration(Migration::SwitchChannel { data: None })]
+    ));
+    // MIGRATE_DATA due, another message first: the channel stays (as spice-gtk).
+    feed(
+        &mut d,
+        &ServerBase::Migrate {
+            flags: NEED_DATA_TRANSFER,
+        },
+    );
+    let (_, out) = feed(
+        &mut d,
+        &ServerBase::Ping {
+            id: 1,
+            timestamp: 2,
+            data: vec![],
+        },
+    );
+    assert!(out.items().iter().all(|o| !matches!(o, Output::Migration(_))));
+    let (_, out) = feed(&mut d, &ServerBase::MigrateData(vec![1]));
+    assert!(out.items().iter().all(|o| !matches!(o, Output::Migration(_))));
+}
+
+#[test]
+fn relinked_fresh_restarts_the_serials() {
+    let mut d = driver(HeaderKind::Mini, Box::new(SkipMachine));
+    feed(
+        &mut d,
+        &ServerBase::Ping {
+            id: 1,
+            timestamp: 2,
+            data: vec![],
+        },
+    );
+    feed(
+        &mut d,
+        &ServerBase::Ping {
+            id: 1,
+            timestamp: 2,
+            data: vec![],
+        },
+    );
+    assert_eq!(d.processed(), 2);
+    d.relinked(HeaderKind::Mini, false);
+    assert_eq!(d.processed(), 2);
+    d.relinked(HeaderKind::Full, true);
+    assert_eq!(d.processed(), 0);
+    // Full header now: the serial is the header's.
+    let b = body(&ServerBase::Ping {
+        id: 1,
+        timestamp: 2,
+        data: vec![],
+    });
+    let mut out = Outputs::new();
+    d.receive(&header(7, 4, &b, 0), &b, &ctx(), &mut out, None).unwrap();
+    assert_eq!(d.processed(), 7);
+}

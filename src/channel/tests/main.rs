@@ -239,3 +239,154 @@ fn truncated_main_messages_close_the_channel() {
         Err(ChannelError::Decode(_))
     ));
 }
+
+mod migration {
+    use super::*;
+    use crate::channel::migration::{Migration, MigrationEvent, MigrationTarget};
+    use crate::proto::caps::main as main_caps;
+    use crate::proto::channel::main::MigrationDst;
+
+    fn settings() -> MainSettings {
+        MainSettings {
+            semi_seamless_migration: true,
+            seamless_migration: true,
+            ..MainSettings::default()
+        }
+    }
+
+    fn dst() -> MigrationDst {
+        MigrationDst {
+            port: 5930,
+            sport: 0,
+            host: b"10.0.0.2".to_vec(),
+            cert_subject: Some(b"CN=dst".to_vec()),
+        }
+    }
+
+    fn migrations(out: &Outputs) -> Vec<Migration> {
+        out.items()
+            .iter()
+            .filter_map(|o| match o {
+                Output::Migration(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn caps_follow_the_settings() {
+        let (m, _, _) = machine(settings());
+        let caps = m.caps();
+        assert!(caps.contains(&main_caps::SEMI_SEAMLESS_MIGRATE));
+        assert!(caps.contains(&main_caps::SEAMLESS_MIGRATE));
+        let (m, _, _) = machine(MainSettings {
+            seamless_migration: true,
+            ..MainSettings::default()
+        });
+        // Seamless needs semi-seamless.
+        assert!(!m.caps().contains(&main_caps::SEAMLESS_MIGRATE));
+    }
+
+    #[test]
+    fn semi_seamless_connect_end_and_destination_init() {
+        let (mut m, _, _) = machine(settings());
+        feed(&mut m, &init(0, 10, mouse_mode::CLIENT));
+        let (_, out) = feed(&mut m, &MainServer::MigrateBegin(dst()));
+        let target = MigrationTarget {
+            host: "10.0.0.2".into(),
+            port: Some(5930),
+            tls_port: None,
+            cert_subject: Some("CN=dst".into()),
+        };
+        assert_eq!(
+            migrations(&out),
+            [Migration::Connect {
+                target,
+                seamless: None,
+                session_id: 0xabcd
+            }]
+        );
+        let mut out = Outputs::new();
+        m.migration_event(MigrationEvent::Connected { seamless: false }, &ctx(), &mut out)
+            .unwrap();
+        assert_eq!(sent(&out), [MainClient::MigrateConnected]);
+        // MIGRATE_END: switch, then MIGRATE_END goes (to the destination).
+        let (_, out) = feed(&mut m, &MainServer::MigrateEnd);
+        assert!(matches!(
+            out.items(),
+            [Output::Migration(Migration::SwitchMain), Output::Send { .. }]
+        ));
+        assert_eq!(sent(&out), [MainClient::MigrateEnd]);
+        // The destination's MAIN_INIT: no ATTACH_CHANNELS, the children move.
+        let (_, out) = feed(&mut m, &init(0, 10, mouse_mode::CLIENT));
+        assert_eq!(migrations(&out), [Migration::SwitchChildren]);
+        assert!(!sent(&out).contains(&MainClient::AttachChannels));
+        assert!(!m.is_migrating());
+    }
+
+    #[test]
+    fn seamless_is_offered_only_when_enabled_and_answered_seamlessly() {
+        let (mut m, _, _) = machine(settings());
+        feed(&mut m, &init(0, 10, mouse_mode::CLIENT));
+        let (_, out) = feed(
+            &mut m,
+            &MainServer::MigrateBeginSeamless {
+                dst: dst(),
+                src_mig_version: 3,
+            },
+        );
+        assert!(matches!(
+            &migrations(&out)[..],
+            [Migration::Connect { seamless: Some(3), .. }]
+        ));
+        let mut out = Outputs::new();
+        m.migration_event(MigrationEvent::Connected { seamless: true }, &ctx(), &mut out)
+            .unwrap();
+        assert_eq!(sent(&out), [MainClient::MigrateConnectedSeamless]);
+
+        let (mut m, _, _) = machine(MainSettings {
+            semi_seamless_migration: true,
+            ..MainSettings::default()
+        });
+        feed(&mut m, &init(0, 10, mouse_mode::CLIENT));
+        let (_, out) = feed(
+            &mut m,
+            &MainServer::MigrateBeginSeamless {
+                dst: dst(),
+                src_mig_version: 3,
+            },
+        );
+        assert!(matches!(
+            &migrations(&out)[..],
+            [Migration::Connect { seamless: None, .. }]
+        ));
+    }
+
+    #[test]
+    fn failure_cancel_and_switch_host() {
+        let (mut m, _, _) = machine(settings());
+        // Before MAIN_INIT there is no session to move.
+        let (_, out) = feed(&mut m, &MainServer::MigrateBegin(dst()));
+        assert_eq!(sent(&out), [MainClient::MigrateConnectError]);
+        feed(&mut m, &init(0, 10, mouse_mode::CLIENT));
+        feed(&mut m, &MainServer::MigrateBegin(dst()));
+        let mut out = Outputs::new();
+        m.migration_event(MigrationEvent::Failed, &ctx(), &mut out).unwrap();
+        assert_eq!(migrations(&out), [Migration::Abort]);
+        assert_eq!(sent(&out), [MainClient::MigrateConnectError]);
+        // A late result after a cancel is ignored.
+        feed(&mut m, &MainServer::MigrateBegin(dst()));
+        let (_, out) = feed(&mut m, &MainServer::MigrateCancel);
+        assert_eq!(migrations(&out), [Migration::Abort]);
+        let mut out = Outputs::new();
+        m.migration_event(MigrationEvent::Connected { seamless: false }, &ctx(), &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        // MIGRATE_END without a connected destination is skipped.
+        let (h, out) = feed(&mut m, &MainServer::MigrateEnd);
+        assert_eq!(h, Handled::Skipped);
+        assert!(out.is_empty());
+        let (_, out) = feed(&mut m, &MainServer::MigrateSwitchHost(dst()));
+        assert!(matches!(&migrations(&out)[..], [Migration::SwitchHost(t)] if t.host == "10.0.0.2"));
+    }
+}

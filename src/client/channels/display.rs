@@ -1,7 +1,9 @@
 //! Display channels: a [`DisplayState`] registered for the embedder, and the
 //! channel's [`DisplayDecoder`], sharing the session's GLZ window and image
 //! cache. With the embedder's video decoders, the channel has an inbox: a
-//! decoder with frames ready notifies it.
+//! decoder with frames ready notifies it. The state of a channel id outlives
+//! its link: a relinked channel (reconnect, switch-host) draws into the one
+//! the embedder already shows, with a new decoder.
 
 use std::sync::{Arc, Mutex};
 
@@ -25,8 +27,11 @@ impl ChannelFactory for DisplayFactory {
             image_cache_bytes: opts.image_cache_bytes,
             ..Limits::default()
         };
-        let state = Arc::new(Mutex::new(DisplayState::with_cache(limits, res.image_cache.clone())));
-        lock(&res.states).insert(key.id, Arc::clone(&state));
+        let state = Arc::clone(lock(&res.states).entry(key.id).or_insert_with(|| {
+            let mut s = DisplayState::with_cache(limits, res.image_cache.clone());
+            s.set_budget(&session.budget);
+            Arc::new(Mutex::new(s))
+        }));
         let video = opts.media.video.clone();
         let inbox = video.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
         let wake: VideoWake = match &inbox {
@@ -36,8 +41,9 @@ impl ChannelFactory for DisplayFactory {
             }
             None => Arc::new(|| {}),
         };
-        let decoder =
-            DisplayDecoder::new(limits, res.image_cache.clone(), Arc::clone(&res.glz)).with_video(video, wake);
+        let decoder = DisplayDecoder::new(limits, res.image_cache.clone(), Arc::clone(&res.glz))
+            .with_video(video, wake)
+            .with_budget(Arc::clone(&session.budget));
         let settings = DisplaySettings {
             image_cache_bytes: opts.image_cache_bytes,
             glz_window_bytes: opts.glz_window_bytes,

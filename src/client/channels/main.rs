@@ -18,6 +18,8 @@ impl ChannelFactory for MainFactory {
         let settings = MainSettings {
             mouse_mode: session.target().config.mouse_mode,
             disabled_channels: session.options.disabled_channels.clone(),
+            semi_seamless_migration: session.options.migration.semi_seamless,
+            seamless_migration: session.options.migration.seamless,
             agent: session.options.agent,
         };
         Some(Built {

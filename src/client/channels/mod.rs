@@ -9,6 +9,7 @@ pub(crate) mod playback;
 pub(crate) mod record;
 #[cfg(feature = "smartcard")]
 pub(crate) mod smartcard;
+pub(crate) mod usbredir;
 pub(crate) mod vmc;
 #[cfg(feature = "webdav")]
 pub(crate) mod webdav;

@@ -1,5 +1,6 @@
-//! SpiceVMC channels (usbredir, port, webdav): the byte stream goes to a
-//! [`VmcStream`](crate::client::vmc::VmcStream) the embedder reads and writes.
+//! SpiceVMC channels (port, webdav; usbredir when USB redirection is off):
+//! the byte stream goes to a [`VmcStream`](crate::client::vmc::VmcStream)
+//! the embedder reads and writes.
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ use super::options::{AutoResize, Compression, KeyRemap, KioskQuit, MouseModeArg,
 use super::spice_options::SpiceOptions;
 use crate::client::SessionOptions;
 use crate::client::config::{CaSource, ConfigError, ConnectionConfig};
+use crate::client::usb::{UsbOptions, UsbPolicy};
 use crate::client::vv::{Effect, Hotkey, HotkeyAction, Hotkeys, VvError, VvFile, VvSource};
 use crate::proto::ChannelType;
 
@@ -29,6 +30,8 @@ pub struct LaunchRequest {
     pub renderer: Option<Renderer>,
     /// `--mouse-mode`; `None`: client mode when offered.
     pub mouse_mode: Option<MouseModeArg>,
+    /// `--reconnect`: relink by itself when the server goes away.
+    pub reconnect: bool,
     pub verbose: bool,
     /// `--debug` or `--spice-debug`.
     pub debug: bool,
@@ -122,6 +125,8 @@ impl LaunchRequest {
             connection.mouse_mode = Some(mode.mode());
         }
 
+        // A kiosk that quits when the session ends must not stay to reconnect.
+        let reconnect = self.reconnect && !(self.kiosk && self.kiosk_quit == KioskQuit::OnDisconnect);
         let mut session = SessionOptions {
             preferred_compression: s.preferred_compression.map(Compression::to_spice),
             shared_folder: s
@@ -138,6 +143,7 @@ impl LaunchRequest {
                     database: s.smartcard_db.clone(),
                 }
             }),
+            reconnect: reconnect.then(crate::client::ReconnectPolicy::default),
             ..SessionOptions::default()
         };
         let mut disabled: Vec<ChannelType> = vv.as_ref().map(|v| v.disable_channels.clone()).unwrap_or_default();
@@ -188,6 +194,13 @@ impl LaunchRequest {
         if let Some(max) = crate::client::agent::max_clipboard_from_env() {
             session.agent.max_clipboard = max;
         }
+        let enable_usbredir = !s.disable_usbredir && vv.as_ref().and_then(|v| v.enable_usbredir).unwrap_or(true);
+        let usb_autoshare = from_vv(|v| v.enable_usb_autoshare);
+        let usb_filter = s
+            .usbredir_auto_redirect_filter
+            .clone()
+            .or_else(|| vv.as_ref().and_then(|v| v.usb_filter.clone()));
+        session.usb = usb_options(s, enable_usbredir, usb_autoshare, usb_filter.as_deref());
         Launch {
             title: self.title.clone().or_else(|| vv.as_ref().and_then(|v| v.title.clone())),
             fullscreen: self.full_screen || self.kiosk || from_vv(|v| v.fullscreen),
@@ -195,15 +208,36 @@ impl LaunchRequest {
             release_cursor,
             disable_effects,
             enable_smartcard: s.smartcard || from_vv(|v| v.enable_smartcard),
-            enable_usbredir: !s.disable_usbredir && vv.as_ref().and_then(|v| v.enable_usbredir).unwrap_or(true),
-            usb_autoshare: from_vv(|v| v.enable_usb_autoshare),
-            usb_filter: s
-                .usbredir_auto_redirect_filter
-                .clone()
-                .or_else(|| vv.as_ref().and_then(|v| v.usb_filter.clone())),
+            enable_usbredir,
+            usb_autoshare,
+            usb_filter,
             connection,
             session,
             vv,
         }
+    }
+}
+
+/// The session's USB options: the start-up disks, the auto-connect and
+/// redirect-on-connect filters (an unusable filter falls back to the default
+/// one, with a warning), the physical-device backend when redirection is on.
+fn usb_options(s: &SpiceOptions, enabled: bool, autoshare: bool, filter: Option<&str>) -> UsbOptions {
+    let policy =
+        UsbPolicy::from_strings(autoshare, filter, s.usbredir_redirect_on_connect.as_deref()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "unusable USB filter; using the default");
+            UsbPolicy {
+                auto_connect: autoshare,
+                ..UsbPolicy::default()
+            }
+        });
+    UsbOptions {
+        enabled,
+        disks: s.usb_disks.clone(),
+        policy,
+        backend: if enabled {
+            crate::client::usb::default_backend()
+        } else {
+            None
+        },
     }
 }

@@ -34,6 +34,8 @@ pub struct SpiceOptions {
     pub usbredir_auto_redirect_filter: Option<String>,
     /// `--spice-usbredir-redirect-on-connect`.
     pub usbredir_redirect_on_connect: Option<String>,
+    /// `--usb-disk=IMAGE[,ro]` (repeatable; Sumac's own): raw images plugged in as USB sticks.
+    pub usb_disks: Vec<crate::client::usb::UsbDisk>,
     /// `--spice-share-cd` (repeatable).
     pub share_cd: Vec<PathBuf>,
     /// `--spice-cache-size`: image cache size in bytes (deprecated).

@@ -195,3 +195,30 @@ fn resolve_reads_the_target() {
     assert!(matches!(e, LaunchError::Vv { .. }));
     assert!(e.to_string().contains("sumac-test.vv"), "{e}");
 }
+
+#[test]
+fn usb_options_come_from_the_options_and_the_vv_file() {
+    let file = vv("[virt-viewer]\ntype=spice\nhost=h\nport=5900\nenable-usb-autoshare=1\n\
+                   usb-filter=0x08,-1,-1,-1,1|-1,-1,-1,-1,0\n");
+    let request = LaunchRequest {
+        spice: SpiceOptions {
+            usb_disks: vec!["/img/stick.raw,ro".parse().unwrap()],
+            ..SpiceOptions::default()
+        },
+        ..LaunchRequest::default()
+    };
+    let l = request.merge(file.connection.clone(), Some(file));
+    let usb = &l.session.usb;
+    assert!(usb.enabled && usb.policy.auto_connect);
+    assert_eq!(usb.policy.auto_connect_filter.len(), 2);
+    assert_eq!(usb.disks.len(), 1);
+    assert!(usb.disks[0].read_only);
+    // A filter that does not parse: the default one, auto-connect as the file says.
+    let bad = vv("[virt-viewer]\ntype=spice\nhost=h\nport=5900\nenable-usb-autoshare=1\nusb-filter=nonsense\n");
+    let l = LaunchRequest::default().merge(bad.connection.clone(), Some(bad));
+    assert!(l.session.usb.policy.auto_connect);
+    assert_eq!(
+        l.session.usb.policy.auto_connect_filter,
+        crate::client::usb::UsbPolicy::default().auto_connect_filter
+    );
+}

@@ -2,16 +2,20 @@
 //! and link, then read the socket in large chunks, frame messages in place,
 //! hand each to the channel's [`Driver`] and execute what it outputs. All
 //! protocol logic is the machine's; this file only moves bytes, waits, and
-//! executes [`Output`]s.
+//! executes [`Output`]s (migration steps in [`super::migrate`]). The
+//! channel's control inbox ([`Control`]) brings migration links; the
+//! connection can be replaced under a running machine.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use super::control::Control;
 use super::inbuf::{InBuf, InBufError};
 use super::link;
+use super::migrate::ChannelMigration;
 use super::transport::BoxStream;
 use crate::channel::driver::{Step, Tap};
 use crate::channel::{ChannelError, Driver, Output, Outputs, Wait, WaitEnd};
@@ -34,21 +38,49 @@ pub(crate) const GLZ_WAIT: Duration = Duration::from_secs(1);
 const WAIT_READ_LIMIT: usize = 8 << 20;
 
 /// A linked channel: the socket, its receive buffer and the send side.
-struct Conn {
+pub(super) struct Conn {
     key: ChannelKey,
-    stream: BoxStream,
-    kind: HeaderKind,
-    inbuf: InBuf,
+    pub(super) stream: BoxStream,
+    pub(super) kind: HeaderKind,
+    pub(super) inbuf: InBuf,
     max_message: u32,
     /// Messages to send, encoded, flushed once per batch.
     wbuf: WriteCursor,
     wcount: u64,
-    serial: u64,
-    stats: Arc<ChannelStats>,
+    pub(super) serial: u64,
+    pub(super) stats: Arc<ChannelStats>,
 }
 
 impl Conn {
-    fn encode(&mut self, msg_type: u16, body: &[u8]) {
+    /// A connection over `stream`, with the bytes already read from it first.
+    pub(super) fn new(
+        session: &Session,
+        key: ChannelKey,
+        stream: BoxStream,
+        kind: HeaderKind,
+        buffered: &[u8],
+        stats: Arc<ChannelStats>,
+    ) -> Self {
+        let mut inbuf = InBuf::new(session.budget.empty());
+        inbuf.vec_mut().extend_from_slice(buffered);
+        Self {
+            key,
+            stream,
+            kind,
+            inbuf,
+            max_message: session.options.max_message,
+            wbuf: WriteCursor::new(),
+            wcount: 0,
+            serial: 0,
+            stats,
+        }
+    }
+
+    pub(super) fn into_stream(self) -> BoxStream {
+        self.stream
+    }
+
+    pub(super) fn encode(&mut self, msg_type: u16, body: &[u8]) {
         self.serial = self.serial.wrapping_add(1);
         DataHeader {
             serial: self.serial,
@@ -61,7 +93,7 @@ impl Conn {
         self.wcount = self.wcount.saturating_add(1);
     }
 
-    async fn flush(&mut self) -> Result<(), ClientError> {
+    pub(super) async fn flush(&mut self) -> Result<(), ClientError> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
@@ -103,24 +135,27 @@ async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std::io::R
 }
 
 /// A running channel: the session it belongs to, its driver and connection.
-struct Runner<'a> {
-    session: &'a Arc<Session>,
-    key: ChannelKey,
-    driver: Driver,
+pub(super) struct Runner<'a> {
+    pub(super) session: &'a Arc<Session>,
+    pub(super) key: ChannelKey,
+    pub(super) driver: Driver,
     inbox: Option<Arc<tokio::sync::Notify>>,
-    conn: Conn,
-    out: Outputs,
+    pub(super) conn: Conn,
+    pub(super) out: Outputs,
     shutdown: watch::Receiver<bool>,
     /// Last serial published to the session's serial board.
-    published: u64,
+    pub(super) published: u64,
     /// The server's first message must arrive before this (main channel).
-    first_message_by: Option<Instant>,
+    pub(super) first_message_by: Option<Instant>,
+    /// Migration steps from the runtime.
+    pub(super) control: Option<mpsc::UnboundedReceiver<Control>>,
+    pub(super) mig: ChannelMigration,
     /// Changes when the multimedia clock is reset.
     clock_resets: watch::Receiver<u32>,
 }
 
 impl Runner<'_> {
-    fn protocol(&self, e: ChannelError) -> ClientError {
+    pub(super) fn protocol(&self, e: ChannelError) -> ClientError {
         let channel = self.key;
         match e {
             ChannelError::Decode(source) => ClientError::Protocol { channel, source },
@@ -129,8 +164,9 @@ impl Runner<'_> {
     }
 
     /// Executes the outputs queued so far.
-    fn execute(&mut self) -> Result<(), ClientError> {
-        for o in self.out.drain() {
+    async fn execute(&mut self) -> Result<(), ClientError> {
+        let outputs: Vec<Output> = self.out.drain().collect();
+        for o in outputs {
             match o {
                 Output::Send { msg_type, body } => self.conn.encode(msg_type, &body),
                 Output::Event(e) => {
@@ -148,12 +184,13 @@ impl Runner<'_> {
                     self.session.clock.set(t, Instant::now());
                 }
                 Output::PlaybackDelay(d) => self.session.clock.set_audio_delay(d),
+                Output::Migration(m) => super::migrate::execute(self, m).await?,
             }
         }
         Ok(())
     }
 
-    fn publish(&mut self) {
+    pub(super) fn publish(&mut self) {
         let p = self.driver.processed();
         if p != self.published {
             self.published = p;
@@ -225,7 +262,7 @@ impl Runner<'_> {
         let mut glz_deadline = None;
         loop {
             // Replies before waiting; nothing may wait on what we processed already.
-            self.execute()?;
+            self.execute().await?;
             self.conn.flush().await?;
             self.publish();
             let Some(end) = self.wait(&wait, glz_since, &mut glz_deadline).await? else {
@@ -261,6 +298,8 @@ impl Runner<'_> {
                 break;
             };
             ChannelStats::add(&self.conn.stats.bytes_read, m.wire_len(self.conn.kind) as u64);
+            // The server spoke (a migration switch may ask for its next first message).
+            self.first_message_by = None;
             let ctx = self.session.ctx();
             let glz_since = self.session.display.glz_arrivals.count();
             let session: &Arc<Session> = self.session;
@@ -269,18 +308,18 @@ impl Runner<'_> {
                 .driver
                 .receive(&m.header, self.conn.inbuf.body(&m), &ctx, &mut self.out, tap)
                 .map_err(|e| self.protocol(e))?;
-            self.execute()?;
+            self.execute().await?;
             if let Step::Wait(w) = step {
                 if !self.settle(w, glz_since).await? {
                     return Ok((handled, true));
                 }
-                self.execute()?;
+                self.execute().await?;
             }
             handled += 1;
             if self.out.stopped() {
                 return Ok((handled, true));
             }
-            if handled >= MAX_BATCH {
+            if handled >= MAX_BATCH || self.mig.frozen {
                 break;
             }
         }
@@ -289,27 +328,42 @@ impl Runner<'_> {
 
     async fn run(&mut self) -> Result<(), ClientError> {
         loop {
+            if self.mig.frozen {
+                // Semi-seamless migration: the source is not read any more;
+                // only the swap (or a stop) comes.
+                let c = tokio::select! {
+                    c = recv_control(&mut self.control) => c,
+                    _ = self.shutdown.wait_for(|v| *v) => return Ok(()),
+                };
+                super::migrate::on_control(self, c).await?;
+                continue;
+            }
             let (handled, stop) = self.batch().await?;
             if handled > 0 {
-                self.first_message_by = None;
                 let ctx = self.session.ctx();
                 self.driver
                     .after_batch(&ctx, &mut self.out)
                     .map_err(|e| self.protocol(e))?;
                 self.publish();
             }
-            self.execute()?;
+            self.execute().await?;
             self.conn.flush().await?;
             if stop || self.out.stopped() {
                 return Ok(());
             }
             if handled >= MAX_BATCH {
                 // More may be buffered: handle it before reading, but let
-                // shutdown, timers and commands in first.
+                // shutdown, timers, commands and controls in first.
                 if *self.shutdown.borrow() {
                     return Ok(());
                 }
+                if let Some(c) = self.control.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                    super::migrate::on_control(self, c).await?;
+                }
                 tokio::task::yield_now().await;
+                continue;
+            }
+            if self.mig.frozen {
                 continue;
             }
             let wake = self.driver.machine().next_wake();
@@ -322,6 +376,7 @@ impl Runner<'_> {
                     Woke::Socket
                 }
                 _ = self.shutdown.wait_for(|v| *v) => return Ok(()),
+                c = recv_control(&mut self.control) => Woke::Control(c),
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() => Woke::Timer,
                 // A clock reset: what waits for a time on the old clock is rescheduled now.
                 r = clock.changed(), if wake.is_some() => {
@@ -349,9 +404,36 @@ impl Runner<'_> {
                 Woke::Socket => Ok(()),
                 Woke::Timer => self.driver.machine_mut().wake(&ctx, &mut self.out),
                 Woke::Inbox => self.driver.machine_mut().commands(&ctx, &mut self.out),
+                Woke::Control(c) => {
+                    super::migrate::on_control(self, c).await?;
+                    Ok(())
+                }
             };
             r.map_err(|e| self.protocol(e))?;
         }
+    }
+
+    /// The machine's commands, once after a link (its inbox may hold some).
+    pub(super) fn first_commands(&mut self) -> Result<(), ClientError> {
+        if self.inbox.is_some() {
+            let ctx = self.session.ctx();
+            self.driver
+                .machine_mut()
+                .commands(&ctx, &mut self.out)
+                .map_err(|e| self.protocol(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The next control message; never, without a control inbox (or once its senders are gone).
+async fn recv_control(rx: &mut Option<mpsc::UnboundedReceiver<Control>>) -> Control {
+    match rx {
+        Some(rx) => match rx.recv().await {
+            Some(c) => c,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }
 
@@ -360,6 +442,16 @@ enum Woke {
     Socket,
     Timer,
     Inbox,
+    Control(Control),
+}
+
+/// What a channel runs with besides its machine.
+pub(crate) struct ChannelIo {
+    /// Ends the channel when true (the session's shutdown, or the child set's).
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) control: Option<mpsc::UnboundedReceiver<Control>>,
+    /// (main) Where the channel's own migration tasks report.
+    pub(crate) control_tx: Option<mpsc::UnboundedSender<Control>>,
 }
 
 /// Runs a whole channel: connect, link, loop until shutdown, EOF or error.
@@ -369,8 +461,13 @@ pub(crate) async fn run_channel(
     connection_id: u32,
     built: Built,
     stats: Arc<ChannelStats>,
+    io: ChannelIo,
 ) -> Result<(), ClientError> {
-    let mut shutdown = session.shutdown_rx();
+    let ChannelIo {
+        stop: mut shutdown,
+        control,
+        control_tx,
+    } = io;
     let Built { machine, inbox } = built;
     let mut driver = Driver::new(key, machine);
     let linking = link::connect_and_link(session, key, connection_id, driver.machine().caps());
@@ -399,42 +496,32 @@ pub(crate) async fn run_channel(
     }
     let mut out = Outputs::new();
     let ctx = session.ctx();
-    let first = driver.linked(&linked.linked, &ctx, &mut out).and_then(|()| {
-        if inbox.is_some() {
-            driver.machine_mut().commands(&ctx, &mut out)
-        } else {
-            Ok(())
-        }
-    });
+    let first = driver.linked(&linked.linked, &ctx, &mut out);
     let mut runner = Runner {
         session,
         key,
         driver,
         inbox,
-        conn: Conn {
-            key,
-            stream: linked.stream,
-            kind: linked.linked.header,
-            inbuf: InBuf::new(session.budget.empty()),
-            max_message: session.options.max_message,
-            wbuf: WriteCursor::new(),
-            wcount: 0,
-            serial: 0,
-            stats,
-        },
+        conn: Conn::new(session, key, linked.stream, linked.linked.header, &[], stats),
         out,
         shutdown,
         published: 0,
         first_message_by: (key.channel_type == crate::proto::ChannelType::MAIN)
             .then(|| Instant::now() + session.options.first_message_timeout),
+        control,
+        mig: ChannelMigration::new(control_tx),
         clock_resets: session.clock.subscribe_resets(),
     };
     let result = match first {
-        Ok(()) => runner.run().await,
+        Ok(()) => match runner.first_commands() {
+            Ok(()) => runner.run().await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(runner.protocol(e)),
     };
     let _ = runner.conn.flush().await;
     let _ = runner.conn.stream.shutdown().await;
+    runner.mig.abort_task();
     runner.driver.machine_mut().closed();
     if key.channel_type == crate::proto::ChannelType::PLAYBACK {
         // No playback any more: video is no longer audio-synced.

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::transport::{self, BoxStream};
 use crate::client::error::{ChannelKey, ClientError};
-use crate::client::session::Session;
+use crate::client::session::{Session, Target};
 use crate::connector::LinkError;
 use crate::connector::client::{ClientLink, LinkParams, Linked};
 use crate::proto::consts::LinkErr;
@@ -23,14 +23,26 @@ pub(crate) struct LinkedStream {
     pub(crate) tls: bool,
 }
 
-/// Connects and links `channel`, upgrading to TLS once on NEED_SECURED.
+/// Connects and links `channel` to the session's target, upgrading to TLS
+/// once on NEED_SECURED.
 pub(crate) async fn connect_and_link(
     session: &Session,
     channel: ChannelKey,
     connection_id: u32,
     caps: Vec<u32>,
 ) -> Result<LinkedStream, ClientError> {
-    let target = session.target();
+    connect_and_link_to(session, &session.target(), channel, connection_id, caps).await
+}
+
+/// Connects and links `channel` to `target` (a migration destination, or
+/// the session's target).
+pub(crate) async fn connect_and_link_to(
+    session: &Session,
+    target: &Target,
+    channel: ChannelKey,
+    connection_id: u32,
+    caps: Vec<u32>,
+) -> Result<LinkedStream, ClientError> {
     let config = &target.config;
     let mut endpoint = config.endpoint_for(channel.channel_type)?;
     let proxy = config.effective_proxy()?;

@@ -1,21 +1,29 @@
 //! The runtime: one `std::thread` per channel, each running a current-thread
 //! tokio runtime with the channel's loop ([`channel`]); transports ([`transport`]),
-//! the link phase ([`link`]) and the receive buffer ([`inbuf`]).
+//! the link phase ([`link`]), the receive buffer ([`inbuf`]), migration
+//! ([`migrate`], over the channels' control inboxes, [`control`]) and the
+//! main channel's life with automatic reconnect ([`main_loop`]).
 
 pub(crate) mod channel;
+pub(crate) mod control;
 pub(crate) mod inbuf;
 pub(crate) mod link;
+mod main_loop;
+mod migrate;
 pub(crate) mod transport;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use tokio::sync::mpsc;
+
 use super::error::{ChannelKey, ClientError};
 use super::events::SessionEvent;
 use super::factory::{self, Built, SpawnHint};
-use super::session::{Session, SessionState};
+use super::session::Session;
 use super::stats::ChannelStats;
-use crate::proto::ChannelType;
+use channel::ChannelIo;
+use control::ChildControl;
 
 /// Runs one channel to its end on this thread.
 fn run_on_this_thread(
@@ -24,9 +32,10 @@ fn run_on_this_thread(
     connection_id: u32,
     built: Built,
     stats: Arc<ChannelStats>,
+    io: ChannelIo,
 ) -> Result<(), ClientError> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(channel::run_channel(session, key, connection_id, built, stats)),
+        Ok(rt) => rt.block_on(channel::run_channel(session, key, connection_id, built, stats, io)),
         Err(source) => Err(ClientError::Thread { channel: key, source }),
     }
 }
@@ -42,12 +51,20 @@ pub(crate) fn spawn_child(
         return Ok(());
     }
     let built = factory::build(session, key, hint);
+    let caps = built.machine.caps();
     let stats = session.register_stats(key);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut children = session.children();
+    let io = ChannelIo {
+        stop: children.stop_rx(),
+        control: Some(rx),
+        control_tx: None,
+    };
     let thread_session = Arc::clone(session);
     let handle = std::thread::Builder::new()
         .name(format!("sumac-{}-{}", key.channel_type, key.id))
         .spawn(move || {
-            let result = run_on_this_thread(&thread_session, key, connection_id, built, stats);
+            let result = run_on_this_thread(&thread_session, key, connection_id, built, stats, io);
             let error = result.err().map(Arc::new);
             if let Some(e) = &error {
                 tracing::warn!(channel = %key, error = %e, "channel closed with an error");
@@ -57,43 +74,19 @@ pub(crate) fn spawn_child(
             thread_session.emit(SessionEvent::ChannelDown { channel: key, error });
         })
         .map_err(|source| ClientError::Thread { channel: key, source })?;
-    session.add_child(handle);
+    children.add(key, handle, ChildControl { tx, caps });
     Ok(())
 }
 
-/// Starts the main channel's thread. When it ends, every child is stopped
-/// and joined, and [`SessionEvent::Disconnected`] is the last event.
+/// Starts the main channel's thread. It relinks when the session moves
+/// (switch-host) or, if allowed, when the server went away; when it ends,
+/// every child is stopped and joined, and [`SessionEvent::Disconnected`] is
+/// the last event.
 pub(crate) fn spawn_main(session: &Arc<Session>) -> Result<JoinHandle<()>, ClientError> {
-    let key = ChannelKey::new(ChannelType::MAIN, 0);
-    let built = factory::build(session, key, SpawnHint { display_channels: 0 });
-    let stats = session.register_stats(key);
+    let key = ChannelKey::new(crate::proto::ChannelType::MAIN, 0);
     let thread_session = Arc::clone(session);
     std::thread::Builder::new()
         .name("sumac-main-0".into())
-        .spawn(move || {
-            let session = thread_session;
-            let result = run_on_this_thread(&session, key, 0, built, stats);
-            let asked = session.is_shutting_down();
-            // Losing the main channel ends the session: stop and join every child.
-            session.stop();
-            session.join_children();
-            let error = match result {
-                Ok(()) if asked => None,
-                Ok(()) => Some(Arc::new(ClientError::UnexpectedEof {
-                    channel: key,
-                    mid_message: false,
-                })),
-                Err(e) => Some(Arc::new(e)),
-            };
-            if let Some(e) = &error {
-                tracing::info!(error = %e, "session ended");
-            }
-            session.emit(SessionEvent::ChannelDown {
-                channel: key,
-                error: error.clone(),
-            });
-            session.set_state(SessionState::Closed);
-            session.emit(SessionEvent::Disconnected { error });
-        })
+        .spawn(move || main_loop::run(&thread_session))
         .map_err(|source| ClientError::Thread { channel: key, source })
 }

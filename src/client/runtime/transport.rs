@@ -17,12 +17,19 @@ pub type BoxStream = Box<dyn ChannelStream>;
 /// How long one TCP connect (and one TLS handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// TCP keepalive: first probe after this much silence...
-pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+///
+/// Short on purpose: an idle connection is probed (and the answer counts as
+/// traffic) every 5 s, so when the network goes silent the last sign of life
+/// is at most 5 s old and the peer is declared dead 25–30 s into the outage
+/// (the user timeout below): a 20 s outage never ends the session, a longer
+/// one is reported within 30 s. With a 15 s idle time the same outage could
+/// end an idle channel after 15 s.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
 /// ...then one probe every...
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-/// ...and the peer is dead after this many unanswered probes (about 30 s of
-/// silence in all: a shorter blackhole does not end the session).
-pub const KEEPALIVE_PROBES: u32 = 3;
+/// ...and the peer is dead after this many unanswered probes (30 s of
+/// silence in all; on Linux [`USER_TIMEOUT`] decides, with the same bound).
+pub const KEEPALIVE_PROBES: u32 = 5;
 /// Data sent and not acknowledged for this long means the peer is gone
 /// (`TCP_USER_TIMEOUT`, Linux): the same bound while the client is sending.
 pub const USER_TIMEOUT: Duration = Duration::from_secs(30);

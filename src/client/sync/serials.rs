@@ -40,6 +40,14 @@ impl SerialBoard {
         }
     }
 
+    /// Forgets every channel's serial (the session relinks: serials start over).
+    pub(crate) fn clear(&self) {
+        lock(&self.done).clear();
+        if self.waiters.load(Ordering::Acquire) > 0 {
+            self.changed.notify_waiters();
+        }
+    }
+
     fn all_done(&self, list: &[WaitForChannel]) -> bool {
         let done = lock(&self.done);
         list.iter().all(|w| {

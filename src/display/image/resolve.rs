@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::budget::{MemoryBudget, Reservation};
+
 use super::{
     Held, ImageError, MASK_PALETTE, MaskBits, Ready, codec_name, decode_standalone, decodes_alone, err,
     fill_from_source, is_compressed, is_lossy, mismatch, opaque_alpha, size_mismatch, store_mode,
@@ -47,6 +49,9 @@ pub(crate) struct Images {
     inflate: Vec<u8>,
     /// LZ_PLT palette widened for 16-bit surfaces.
     palette: Vec<u32>,
+    /// The session's memory budget: each image's pixels are reserved from
+    /// it while the codec runs (`None`: only the codec limits apply).
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl Images {
@@ -57,6 +62,33 @@ impl Images {
             pool: Vec::new(),
             inflate: Vec::new(),
             palette: Vec::new(),
+            budget: None,
+        }
+    }
+
+    /// Counts decoded images against the session's memory `budget`.
+    pub fn set_budget(&mut self, budget: Arc<MemoryBudget>) {
+        self.budget = Some(budget);
+    }
+
+    /// Reserves an image's pixels for the time of its decoding.
+    fn reserve(&self, op: &'static str, bytes: u64) -> Result<Option<Reservation>, DisplayError> {
+        let Some(budget) = &self.budget else {
+            return Ok(None);
+        };
+        budget.reserve(bytes).map(Some).map_err(|e| DisplayError::OverBudget {
+            op,
+            requested: e.requested,
+            used: e.used,
+            limit: e.limit,
+        })
+    }
+
+    /// Keeps a buffer of a failed decode only when it is of a usual size:
+    /// a hostile header must not leave its allocation behind.
+    fn discard(&mut self, buf: ImageBuf) {
+        if buf.data.capacity() <= KEEP_BUF_BYTES {
+            self.give_back(buf);
         }
     }
 
@@ -304,9 +336,11 @@ impl Images {
     /// Decodes the encoded image an aged cache entry keeps.
     fn decode_encoded(&mut self, op: &'static str, img: &Image, w: u32, h: u32) -> Result<ImageBuf, DisplayError> {
         let wanted = usize::try_from(u64::from(w).saturating_mul(u64::from(h)).saturating_mul(4)).unwrap_or(usize::MAX);
+        let _held = self.reserve(op, wanted as u64)?;
         let mut buf = self.take_buf(wanted);
+        buf.cap = Some((w, h));
         if let Err(e) = decode_standalone(img, &mut buf) {
-            self.give_back(buf);
+            self.discard(buf);
             return Err(err(op, ImageError::Codec(e)));
         }
         if (buf.width, buf.height) != (w, h) {
@@ -395,13 +429,17 @@ impl Images {
             }
             _ => None,
         };
-        let wanted = usize::try_from(u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(4))
-            .unwrap_or(usize::MAX);
+        let wanted_bytes = u64::from(d.width).saturating_mul(u64::from(d.height)).saturating_mul(4);
+        let wanted = usize::try_from(wanted_bytes).unwrap_or(usize::MAX);
+        // Held while the codec runs; the codec may not size its output past
+        // the descriptor (`cap`), so nothing beyond the reservation is allocated.
+        let _held = self.reserve(op, wanted_bytes)?;
         let mut buf = self.take_buf(wanted);
+        buf.cap = Some((d.width, d.height));
         if d.image_type == image_type::LZ4
             && let Err(e) = buf.reset(name, d.width, d.height)
         {
-            self.give_back(buf);
+            self.discard(buf);
             return Err(codec_err(e));
         }
         let r = match (d.image_type, &image.kind) {
@@ -423,7 +461,7 @@ impl Images {
         match r {
             Ok(()) => Ok(DecodedTo::Buf(buf)),
             Err(e) => {
-                self.give_back(buf);
+                self.discard(buf);
                 Err(codec_err(e))
             }
         }

@@ -3,6 +3,7 @@
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 mod bitmaps;
+mod budget;
 mod draws;
 mod images;
 mod journal;

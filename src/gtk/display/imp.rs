@@ -144,6 +144,12 @@ impl ObjectImpl for Display {
         obj.set_overflow(gtk::Overflow::Hidden);
         let overlay = Overlay::new();
         overlay.widget().set_parent(&*obj);
+        let weak = obj.downgrade();
+        overlay.connect_cancel(move || {
+            if let Some(session) = weak.upgrade().and_then(|d| d.session()) {
+                session.cancel_reconnect();
+            }
+        });
         self.overlay.replace(Some(overlay));
         obj.connect_scale_factor_notify(|d| {
             d.imp().damage.borrow_mut().set_full();
@@ -401,7 +407,9 @@ impl Display {
         if self.ready.replace(ready) != ready {
             self.obj().notify_ready();
         }
-        if ready {
+        // A frame ends a wait, not an error (a channel of the session failed).
+        let waiting = self.overlay.borrow().as_ref().is_some_and(|o| o.state().is_waiting());
+        if ready && waiting {
             self.set_overlay(OverlayState::Hidden);
         }
     }

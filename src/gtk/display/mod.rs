@@ -362,6 +362,29 @@ impl Display {
         self.attach_input();
     }
 
+    /// The session relinks by itself (attempt `attempt`): the last picture
+    /// stays under "Reconnecting…" with a Cancel button.
+    pub(crate) fn reconnecting(&self, attempt: u32) {
+        let imp = self.imp();
+        let input = imp.input.borrow().clone();
+        if let Some(input) = input {
+            input.release_pointer();
+        }
+        imp.set_ready(false);
+        imp.set_overlay(OverlayState::Reconnecting(attempt));
+    }
+
+    /// A channel of the running session failed (this display's, or the
+    /// inputs): its error shows over the picture until the session restarts.
+    pub(crate) fn channel_failed(&self, text: &str) {
+        let imp = self.imp();
+        let input = imp.input.borrow().clone();
+        if let Some(input) = input {
+            input.release_pointer();
+        }
+        imp.set_overlay(OverlayState::Error(text.to_owned()));
+    }
+
     pub(crate) fn session_ended(&self, error: Option<&str>) {
         let text = match error {
             Some(e) => e.to_owned(),

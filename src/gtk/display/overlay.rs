@@ -1,7 +1,8 @@
 //! The overlay layer of a [`Display`](super::Display): a spinner with
-//! "Connecting…" while there is nothing to show, the error text when the
-//! session failed, and a slot where the embedder puts its own widgets (the
-//! app's Reconnect button).
+//! "Connecting…" while there is nothing to show, "Reconnecting… (attempt N)"
+//! with a Cancel button while the session relinks by itself, the error text
+//! when the session (or one of its channels) failed, and a slot where the
+//! embedder puts its own widgets (the app's Reconnect button).
 
 use super::spinner::Spinner;
 use crate::i18n::gettext;
@@ -14,8 +15,17 @@ pub enum OverlayState {
     Hidden,
     /// Spinner and a "Connecting…" text.
     Connecting,
+    /// Spinner, "Reconnecting… (attempt N)" and a Cancel button.
+    Reconnecting(u32),
     /// An error text (no spinner).
     Error(String),
+}
+
+impl OverlayState {
+    /// The overlay waits for the session (it goes once a frame arrives).
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, Self::Connecting | Self::Reconnecting(_))
+    }
 }
 
 /// The overlay's widgets.
@@ -25,6 +35,7 @@ pub(crate) struct Overlay {
     spinner: Spinner,
     label: gtk::Label,
     actions: gtk::Box,
+    cancel: gtk::Button,
     state: OverlayState,
 }
 
@@ -57,14 +68,22 @@ impl Overlay {
             .spacing(6)
             .halign(gtk::Align::Center)
             .build();
+        let cancel = gtk::Button::builder()
+            .label(gettext("_Cancel"))
+            .use_underline(true)
+            .halign(gtk::Align::Center)
+            .visible(false)
+            .build();
         root.append(spinner.widget());
         root.append(&label);
+        root.append(&cancel);
         root.append(&actions);
         let mut overlay = Overlay {
             root,
             spinner,
             label,
             actions,
+            cancel,
             state: OverlayState::Hidden,
         };
         overlay.set_state(OverlayState::Connecting);
@@ -80,7 +99,16 @@ impl Overlay {
         &self.state
     }
 
+    /// Calls `f` when the Cancel button of [`OverlayState::Reconnecting`] is clicked.
+    pub(crate) fn connect_cancel<F: Fn() + 'static>(&self, f: F) {
+        self.cancel.connect_clicked(move |_| f());
+    }
+
     pub(crate) fn set_state(&mut self, state: OverlayState) {
+        self.cancel.set_visible(matches!(state, OverlayState::Reconnecting(_)));
+        // The embedder's widgets (Reconnect) are for errors, not while the session relinks.
+        self.actions
+            .set_visible(!matches!(state, OverlayState::Reconnecting(_)));
         match &state {
             OverlayState::Hidden => {
                 self.spinner.stop();
@@ -90,6 +118,15 @@ impl Overlay {
                 self.spinner.widget().set_visible(true);
                 self.spinner.start();
                 self.label.set_text(&gettext("Connecting…"));
+                self.root.set_visible(true);
+            }
+            OverlayState::Reconnecting(attempt) => {
+                self.spinner.widget().set_visible(true);
+                self.spinner.start();
+                self.label.set_text(&crate::i18n::gettext_f(
+                    "Reconnecting… (attempt {attempt})",
+                    &[("attempt", &attempt.to_string())],
+                ));
                 self.root.set_visible(true);
             }
             OverlayState::Error(text) => {

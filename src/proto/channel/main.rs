@@ -5,6 +5,8 @@ use crate::proto::base::{ClientBase, ServerBase};
 use crate::proto::cursor::{ReadCursor, WriteCursor, checked_array_len};
 use crate::proto::error::ProtoResult;
 
+pub use super::migration::MigrationDst;
+
 /// Most channels a CHANNELS_LIST may announce.
 pub const MAX_CHANNELS: u64 = 1024;
 /// Longest server name accepted.
@@ -72,8 +74,8 @@ pub struct ChannelId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MainServer {
     Base(ServerBase),
-    /// MIGRATE_BEGIN: kept opaque (migration is not implemented yet).
-    MigrateBegin(Vec<u8>),
+    /// MIGRATE_BEGIN (semi-seamless): where to link the session's channels.
+    MigrateBegin(MigrationDst),
     MigrateCancel,
     Init(MainInit),
     ChannelsList(Vec<ChannelId>),
@@ -92,14 +94,19 @@ pub enum MainServer {
     AgentToken {
         num_tokens: u32,
     },
-    MigrateSwitchHost(Vec<u8>),
+    /// MIGRATE_SWITCH_HOST: relink everything to another host.
+    MigrateSwitchHost(MigrationDst),
     MigrateEnd,
     Name(Vec<u8>),
     Uuid([u8; 16]),
     AgentConnectedTokens {
         num_tokens: u32,
     },
-    MigrateBeginSeamless(Vec<u8>),
+    /// MIGRATE_BEGIN_SEAMLESS: `DstInfo` and the source's migration protocol version.
+    MigrateBeginSeamless {
+        dst: MigrationDst,
+        src_mig_version: u32,
+    },
     MigrateDstSeamlessAck,
     MigrateDstSeamlessNack,
     Unknown {
@@ -126,7 +133,7 @@ impl MainServer {
             Self::Name(_) => msg::NAME,
             Self::Uuid(_) => msg::UUID,
             Self::AgentConnectedTokens { .. } => msg::AGENT_CONNECTED_TOKENS,
-            Self::MigrateBeginSeamless(_) => msg::MIGRATE_BEGIN_SEAMLESS,
+            Self::MigrateBeginSeamless { .. } => msg::MIGRATE_BEGIN_SEAMLESS,
             Self::MigrateDstSeamlessAck => msg::MIGRATE_DST_SEAMLESS_ACK,
             Self::MigrateDstSeamlessNack => msg::MIGRATE_DST_SEAMLESS_NACK,
             Self::Base(_) | Self::Unknown { .. } => 0,
@@ -135,9 +142,9 @@ impl MainServer {
 
     fn encode_channel_body(&self, w: &mut WriteCursor) {
         match self {
-            Self::MigrateBegin(d) | Self::MigrateSwitchHost(d) | Self::MigrateBeginSeamless(d) | Self::AgentData(d) => {
-                w.write_slice(d)
-            }
+            Self::MigrateBegin(d) | Self::MigrateSwitchHost(d) => d.encode_with(w, &[]),
+            Self::MigrateBeginSeamless { dst, src_mig_version } => dst.encode_with(w, &[*src_mig_version]),
+            Self::AgentData(d) => w.write_slice(d),
             Self::Init(i) => {
                 for v in [
                     i.session_id,
@@ -185,7 +192,7 @@ impl MainServer {
     fn decode_channel(msg_type: u16, body: &[u8]) -> ProtoResult<Self> {
         let mut r = ReadCursor::new(body);
         Ok(match msg_type {
-            msg::MIGRATE_BEGIN => Self::MigrateBegin(body.to_vec()),
+            msg::MIGRATE_BEGIN => Self::MigrateBegin(MigrationDst::decode_prefix(body)?.0),
             msg::MIGRATE_CANCEL => Self::MigrateCancel,
             msg::INIT => Self::Init(MainInit {
                 session_id: r.read_u32("init session_id")?,
@@ -225,7 +232,7 @@ impl MainServer {
             msg::AGENT_TOKEN => Self::AgentToken {
                 num_tokens: r.read_u32("agent_token")?,
             },
-            msg::MIGRATE_SWITCH_HOST => Self::MigrateSwitchHost(body.to_vec()),
+            msg::MIGRATE_SWITCH_HOST => Self::MigrateSwitchHost(MigrationDst::decode_prefix(body)?.0),
             msg::MIGRATE_END => Self::MigrateEnd,
             msg::NAME => {
                 let len = r.read_u32("name length")?;
@@ -240,7 +247,13 @@ impl MainServer {
             msg::AGENT_CONNECTED_TOKENS => Self::AgentConnectedTokens {
                 num_tokens: r.read_u32("agent_connected_tokens")?,
             },
-            msg::MIGRATE_BEGIN_SEAMLESS => Self::MigrateBeginSeamless(body.to_vec()),
+            msg::MIGRATE_BEGIN_SEAMLESS => {
+                let (dst, mut r) = MigrationDst::decode_prefix(body)?;
+                Self::MigrateBeginSeamless {
+                    dst,
+                    src_mig_version: r.read_u32("migrate_begin_seamless src_mig_version")?,
+                }
+            }
             msg::MIGRATE_DST_SEAMLESS_ACK => Self::MigrateDstSeamlessAck,
             msg::MIGRATE_DST_SEAMLESS_NACK => Self::MigrateDstSeamlessNack,
             t => Self::Unknown {
@@ -357,7 +370,13 @@ mod tests {
             generation: 1,
             window: 10,
         }));
-        rt(MainServer::MigrateBegin(vec![1, 2, 3]));
+        let dst = MigrationDst {
+            port: 1,
+            sport: 2,
+            host: b"dst".to_vec(),
+            cert_subject: Some(b"CN=dst".to_vec()),
+        };
+        rt(MainServer::MigrateBegin(dst.clone()));
         rt(MainServer::MigrateCancel);
         rt(MainServer::Init(MainInit {
             session_id: 0xdead,
@@ -382,12 +401,18 @@ mod tests {
         rt(MainServer::AgentDisconnected { error_code: 1 });
         rt(MainServer::AgentData(vec![9; 30]));
         rt(MainServer::AgentToken { num_tokens: 4 });
-        rt(MainServer::MigrateSwitchHost(vec![7]));
+        rt(MainServer::MigrateSwitchHost(MigrationDst {
+            cert_subject: None,
+            ..dst.clone()
+        }));
         rt(MainServer::MigrateEnd);
         rt(MainServer::Name(b"my vm".to_vec()));
         rt(MainServer::Uuid([3; 16]));
         rt(MainServer::AgentConnectedTokens { num_tokens: 8 });
-        rt(MainServer::MigrateBeginSeamless(vec![1]));
+        rt(MainServer::MigrateBeginSeamless {
+            dst,
+            src_mig_version: 1,
+        });
         rt(MainServer::MigrateDstSeamlessAck);
         rt(MainServer::MigrateDstSeamlessNack);
         rt(MainServer::Unknown {

@@ -4,6 +4,7 @@ pub mod cursor;
 pub mod display;
 pub mod inputs;
 pub mod main;
+pub mod migration;
 pub mod playback;
 pub mod record;
 pub mod smartcard;

@@ -92,6 +92,10 @@ pub struct MscConfig {
     pub output: OutputLimits,
     /// The parser's packet length limit.
     pub max_packet: u32,
+    /// The caps our hello announces ([`device_caps`] by default). A SPICE
+    /// channel that also carries physical devices announces libusbredirhost's
+    /// set; the device must then use the same, since caps decide packet sizes.
+    pub caps: Caps,
 }
 
 impl Default for MscConfig {
@@ -114,6 +118,7 @@ impl Default for MscConfig {
             version: concat!("sumac usbredir msc ", env!("CARGO_PKG_VERSION")).into(),
             output: OutputLimits::default(),
             max_packet: MAX_PACKET_SIZE,
+            caps: device_caps(),
         }
     }
 }
@@ -190,7 +195,7 @@ pub fn device_caps() -> Caps {
 impl<S: BlockStore> MassStorage<S> {
     /// A device over `store`; its hello is queued at once.
     pub fn new(store: S, cfg: MscConfig) -> Self {
-        let ctx = Context::new(Role::Host, device_caps());
+        let ctx = Context::new(Role::Host, cfg.caps);
         let limits = Limits {
             max_packet: cfg.max_packet,
         };
@@ -207,7 +212,7 @@ impl<S: BlockStore> MassStorage<S> {
             out_bytes: 0,
             events: VecDeque::new(),
         };
-        let hello = Hello::new(&dev.cfg.version, device_caps());
+        let hello = Hello::new(&dev.cfg.version, dev.cfg.caps);
         dev.send(0, &Packet::Hello(hello));
         dev
     }

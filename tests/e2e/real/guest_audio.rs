@@ -54,8 +54,11 @@ fn playback(g: &Guest) -> CaseResult {
     let tone =
         analyse_mono(&left, 48_000).ok_or_else(|| format!("nothing heard from the guest; sumac-cli: {stderr}"))?;
     let line = stdout.lines().find(|l| l.starts_with("audio:")).unwrap_or_default();
-    eprintln!("guest playback: {tone:?}\n{line}");
-    assert!((tone.freq - 880.0).abs() <= 2.0, "frequency {:.2} Hz", tone.freq);
+    // Under load a TCG guest delivers with gaps (and the device may drop what overflows): the
+    // whole-span estimate then mixes cuts in; the periods that were heard must be 880 Hz.
+    let (freq, periods) = median_freq(&left, 48_000).ok_or("no periods heard")?;
+    eprintln!("guest playback: median {freq:.2} Hz over {periods} periods; whole span {tone:?}\n{line}");
+    assert!((freq - 880.0).abs() <= 2.0, "frequency {freq:.2} Hz");
     // A TCG guest on a loaded machine does not always deliver the whole 3 s (QEMU's audio
     // timer); what arrives must be heard, not a click.
     assert!(tone.seconds >= 1.0, "heard {:.3} s; sumac-cli: {stderr}", tone.seconds);

@@ -16,6 +16,7 @@ mod agent_xspice;
 mod audio;
 mod conformance;
 mod cursor;
+mod faults;
 mod guest_audio;
 mod guest_ports;
 #[cfg(feature = "smartcard")]
@@ -23,8 +24,10 @@ mod guest_smartcard;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;
+mod migration;
 mod pulse;
 mod screenshot;
 #[path = "../tone.rs"]
 mod tone;
+mod usb;
 mod video;

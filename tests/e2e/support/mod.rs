@@ -85,3 +85,14 @@ pub fn artifact_dir(name: &str) -> PathBuf {
     fs::create_dir_all(&dir).expect("create the artifact directory under CARGO_TARGET_TMPDIR");
     dir
 }
+
+/// Sends the client's `tracing` output to the test's output when `RUST_LOG` is set (e.g.
+/// `RUST_LOG=sumac=debug cargo test … -- --nocapture`); once per test binary.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -16,7 +16,7 @@ use sumac::proto::channel::display::{
     Image, ImageDescriptor, ImageKind, Palette, PaletteRef, Point, QMask, Rect, ResourceId, StreamReport,
     SurfaceCreate,
 };
-use sumac::proto::channel::main::{ChannelId, MainClient, MainInit, MainServer};
+use sumac::proto::channel::main::{ChannelId, MainClient, MainInit, MainServer, MigrationDst};
 use sumac::proto::consts::{ChannelType, LinkErr, SPICE_TICKET_PUBKEY_BYTES, msg};
 use sumac::proto::frame::{DataHeader, HeaderKind, build_sub_list, encode_message};
 use sumac::proto::link::{LinkHeader, LinkMess, LinkReply};
@@ -328,6 +328,16 @@ fn typed<M: Message>(m: &M) -> Vec<u8> {
     out
 }
 
+/// A migration destination as spice-server describes it (DstInfo).
+fn sample_dst(subject: Option<&str>) -> MigrationDst {
+    MigrationDst {
+        port: 5930,
+        sport: 5931,
+        host: b"127.0.0.1".to_vec(),
+        cert_subject: subject.map(|s| s.as_bytes().to_vec()),
+    }
+}
+
 fn main_messages() -> Vec<Seed> {
     let t = "main_messages";
     let server = [
@@ -381,7 +391,10 @@ fn main_messages() -> Vec<Seed> {
             }),
         ),
         ("list", MainServer::Base(ServerBase::List)),
-        ("migrate-begin", MainServer::MigrateBegin(vec![0; 24])),
+        (
+            "migrate-begin",
+            MainServer::MigrateBegin(sample_dst(Some("C=XX,O=Test,CN=dst"))),
+        ),
         ("migrate-cancel", MainServer::MigrateCancel),
         ("init", MainServer::Init(sample_init())),
         ("channels-list", MainServer::ChannelsList(sample_channels())),
@@ -397,7 +410,7 @@ fn main_messages() -> Vec<Seed> {
         ("agent-disconnected", MainServer::AgentDisconnected { error_code: 1 }),
         ("agent-data", MainServer::AgentData(vec![1, 0, 0, 0, 2, 0, 0, 0])),
         ("agent-token", MainServer::AgentToken { num_tokens: 10 }),
-        ("migrate-switch-host", MainServer::MigrateSwitchHost(vec![0; 12])),
+        ("migrate-switch-host", MainServer::MigrateSwitchHost(sample_dst(None))),
         ("migrate-end", MainServer::MigrateEnd),
         ("name", MainServer::Name(b"seed vm".to_vec())),
         ("name-4095", MainServer::Name(vec![b'n'; 4095])),
@@ -406,7 +419,13 @@ fn main_messages() -> Vec<Seed> {
             "agent-connected-tokens",
             MainServer::AgentConnectedTokens { num_tokens: 4 },
         ),
-        ("migrate-begin-seamless", MainServer::MigrateBeginSeamless(vec![0; 28])),
+        (
+            "migrate-begin-seamless",
+            MainServer::MigrateBeginSeamless {
+                dst: sample_dst(None),
+                src_mig_version: 1,
+            },
+        ),
         ("migrate-dst-seamless-ack", MainServer::MigrateDstSeamlessAck),
         ("migrate-dst-seamless-nack", MainServer::MigrateDstSeamlessNack),
         (

@@ -1,5 +1,6 @@
 //! One connection of the test server: link, then the channel's behaviour.
 
+use crate::migration::{MigrationFinish, MigrationMode, SeamlessPhase, TargetMode, migrate_data_blob, migrate_flags};
 use crate::{Fault, Inner, Received};
 use anyhow::{Context, Result, bail};
 use std::io::{ErrorKind, Read, Write};
@@ -13,6 +14,7 @@ use sumac::proto::base::{Message, ServerBase};
 use sumac::proto::caps::{self, Caps};
 use sumac::proto::channel::display::DisplayServer;
 use sumac::proto::channel::main::{ChannelId, MainInit, MainServer, msgc as main_msgc};
+use sumac::proto::consts::msgc as base_msgc;
 use sumac::proto::consts::{ChannelType, LinkErr, mouse_mode};
 use sumac::proto::frame::{DataHeader, HeaderKind};
 use sumac::proto::{ReadCursor, WriteCursor};
@@ -145,7 +147,17 @@ fn server_caps(inner: &Inner, ty: ChannelType) -> Caps {
         common.push(caps::common::MINI_HEADER);
     }
     let channel = match ty {
-        ChannelType::MAIN => vec![caps::main::NAME_AND_UUID, caps::main::AGENT_CONNECTED_TOKENS],
+        ChannelType::MAIN => {
+            let mut c = vec![
+                caps::main::NAME_AND_UUID,
+                caps::main::AGENT_CONNECTED_TOKENS,
+                caps::main::SEMI_SEAMLESS_MIGRATE,
+            ];
+            if inner.config.seamless_cap {
+                c.push(caps::main::SEAMLESS_MIGRATE);
+            }
+            c
+        }
         ChannelType::INPUTS if inner.config.inputs.scancode_cap => vec![caps::inputs::KEY_SCANCODE],
         ChannelType::DISPLAY => vec![
             caps::display::MONITORS_CONFIG,
@@ -196,7 +208,9 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
                     Some(LinkErr::NeedSecured)
                 } else if tls && inner.config.need_unsecured.contains(&m.channel_type) {
                     Some(LinkErr::NeedUnsecured)
-                } else if m.channel_type != ChannelType::MAIN && m.connection_id != inner.session_id {
+                } else if (m.channel_type != ChannelType::MAIN || m.connection_id != 0)
+                    && m.connection_id != inner.session_id
+                {
                     Some(LinkErr::BadConnectionId)
                 } else {
                     None
@@ -225,7 +239,11 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         }
     };
     let key = (mess.channel_type, mess.channel_id);
-    inner.record().linked.push((key.0, key.1, tls));
+    {
+        let mut rec = inner.record();
+        rec.linked.push((key.0, key.1, tls));
+        rec.connection_ids.push(mess.connection_id);
+    }
     conn.set_read_timeout(Some(Duration::from_millis(20)))?;
     let mut ch = Channel {
         inner: Arc::clone(inner),
@@ -235,14 +253,17 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         serial: 0,
         inbuf: Vec::new(),
         client_caps: mess.caps,
+        seamless: SeamlessPhase::None,
     };
     let r = match key.0 {
+        ChannelType::MAIN if mess.connection_id != 0 => ch.run_main_target(),
         ChannelType::MAIN => ch.run_main(),
         ChannelType::DISPLAY => ch.run_display(),
         ChannelType::CURSOR => ch.run_cursor(),
         ChannelType::INPUTS => ch.run_inputs(),
         ChannelType::PORT | ChannelType::WEBDAV => ch.run_port(),
         ChannelType::SMARTCARD => ch.run_smartcard(),
+        ChannelType::USBREDIR => ch.run_usbredir(),
         ChannelType::PLAYBACK => ch.run_playback(),
         ChannelType::RECORD => ch.run_record(),
         _ => ch.run_idle(),
@@ -260,6 +281,8 @@ struct Channel {
     serial: u64,
     inbuf: Vec<u8>,
     client_caps: Caps,
+    /// (migration source) This channel's seamless hand-over.
+    seamless: SeamlessPhase,
 }
 
 impl Channel {
@@ -280,6 +303,17 @@ impl Channel {
     fn poll(&mut self) -> Result<Vec<(u16, Vec<u8>)>> {
         if self.inner.stop.load(Ordering::SeqCst) {
             bail!("server stopping");
+        }
+        if self.seamless == SeamlessPhase::None && self.inner.migration.seamless_go() {
+            // Seamless migration (source): MIGRATE with this channel's flags.
+            let flags = migrate_flags(self.key.0);
+            self.send(&MainServer::Base(ServerBase::Migrate { flags }))?;
+            self.seamless = if flags & sumac::channel::migration::NEED_FLUSH != 0 {
+                SeamlessPhase::AwaitingFlush
+            } else {
+                self.send_migrate_data(flags)?;
+                SeamlessPhase::Sent
+            };
         }
         let mut buf = [0u8; 64 * 1024];
         match self.conn.read(&mut buf) {
@@ -306,14 +340,41 @@ impl Channel {
                 msg_type: h.msg_type,
                 body: body.clone(),
             });
+            if h.msg_type == base_msgc::MIGRATE_FLUSH_MARK && self.seamless == SeamlessPhase::AwaitingFlush {
+                self.send_migrate_data(migrate_flags(self.key.0))?;
+                self.seamless = SeamlessPhase::Sent;
+            }
             out.push((h.msg_type, body));
         }
         Ok(out)
     }
 
+    fn send_migrate_data(&mut self, flags: u32) -> Result<()> {
+        if flags & sumac::channel::migration::NEED_DATA_TRANSFER != 0 {
+            let blob = migrate_data_blob(self.key);
+            self.send(&MainServer::Base(ServerBase::MigrateData(blob)))?;
+        }
+        Ok(())
+    }
+
+    /// After a seamless hand-over the source sends nothing more.
+    fn handed_over(&self) -> bool {
+        self.seamless == SeamlessPhase::Sent
+    }
+
+    /// The channel's fault: it closes now (after serving its first content).
+    fn close_fault(&self) -> Result<()> {
+        if self.inner.config.fault == Some(Fault::CloseChannel(self.key.0)) {
+            std::thread::sleep(Duration::from_millis(300));
+            bail!("fault: {:?} closes", self.key);
+        }
+        Ok(())
+    }
+
     fn run_inputs(&mut self) -> Result<()> {
         let config = self.inner.config.inputs;
         self.send(&crate::inputs::InputsState::init_message(&config))?;
+        self.close_fault()?;
         loop {
             for (ty, body) in self.poll()? {
                 for reply in self.inner.inputs.on_client_message(&config, ty, &body) {
@@ -364,6 +425,53 @@ impl Channel {
         }
     }
 
+    fn run_usbredir(&mut self) -> Result<()> {
+        use crate::usbredir::{GuestView, UsbStep};
+        use sumac::proto::channel::vmc::{msg as server, msgc as client};
+        let script = self.inner.config.usbredir.clone();
+        let mut view = GuestView::new();
+        for step in script {
+            match step {
+                UsbStep::Send(bytes) => self.send_raw(server::DATA, &bytes)?,
+                UsbStep::SendZeros(mut left) => {
+                    let chunk = vec![0u8; 1 << 20];
+                    while left > 0 {
+                        let n = left.min(chunk.len() as u64) as usize;
+                        self.send_raw(server::DATA, &chunk[..n])?;
+                        left -= n as u64;
+                        // Keep reading, so that a client writing to us never blocks on us.
+                        self.usbredir_poll(&mut view, client::DATA)?;
+                    }
+                }
+                UsbStep::Await(ty) => {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                    while !self.usbredir_poll(&mut view, client::DATA)?.contains(&ty) {
+                        if std::time::Instant::now() > deadline {
+                            bail!("usbredir: packet type {ty} never came");
+                        }
+                    }
+                }
+                UsbStep::Close => return Ok(()),
+            }
+        }
+        loop {
+            self.usbredir_poll(&mut view, client::DATA)?;
+        }
+    }
+
+    /// Reads the client's usbredir packets; returns (and records) their types.
+    fn usbredir_poll(&mut self, view: &mut crate::usbredir::GuestView, data_type: u16) -> Result<Vec<u32>> {
+        for (ty, body) in self.poll()? {
+            if ty == data_type {
+                view.feed(&body);
+            }
+        }
+        let new: Vec<u32> = std::mem::take(&mut view.seen);
+        let id = self.key.1;
+        self.inner.record().usbredir.extend(new.iter().map(|&t| (id, t)));
+        Ok(new)
+    }
+
     fn run_playback(&mut self) -> Result<()> {
         for m in &self.inner.config.audio.playback_script.clone() {
             self.send(m)?;
@@ -400,6 +508,41 @@ impl Channel {
         if self.inner.config.fault == Some(Fault::SilentMain) {
             return self.run_idle();
         }
+        self.main_init()?;
+        self.main_loop()
+    }
+
+    /// A main link carrying this server's session id: the destination of a migration.
+    fn run_main_target(&mut self) -> Result<()> {
+        loop {
+            for (ty, body) in self.poll()? {
+                match ty {
+                    main_msgc::MIGRATE_DST_DO_SEAMLESS => {
+                        if self.inner.config.refuse_seamless {
+                            self.send(&MainServer::MigrateDstSeamlessNack)?;
+                        } else {
+                            self.inner.migration.set_target(TargetMode::Seamless);
+                            self.send(&MainServer::MigrateDstSeamlessAck)?;
+                        }
+                    }
+                    // Semi-seamless: the session starts over here.
+                    main_msgc::MIGRATE_END => {
+                        self.inner.migration.set_target(TargetMode::SemiSeamless);
+                        self.main_init()?;
+                        return self.main_loop();
+                    }
+                    // Seamless: it continues here, without MAIN_INIT.
+                    base_msgc::MIGRATE_DATA => {
+                        tracing::debug!("migration target: main MIGRATE_DATA {} bytes", body.len());
+                        return self.main_loop();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn main_init(&mut self) -> Result<()> {
         self.send(&MainServer::Base(ServerBase::SetAck {
             generation: 1,
             window: 4,
@@ -437,13 +580,30 @@ impl Channel {
             self.conn.write_all(&[0u8; 100])?;
             self.conn.flush()?;
         }
+        Ok(())
+    }
+
+    fn main_loop(&mut self) -> Result<()> {
+        let mut finish = None;
         loop {
+            if let Some(order) = self.inner.migration.take_order() {
+                finish = self.start_migration(order)?;
+            }
             for (ty, body) in self.poll()? {
                 if ty == main_msgc::AGENT_START {
                     self.inner.agent.on_agent_start();
                 }
                 if ty == main_msgc::AGENT_DATA {
                     self.inner.agent.on_agent_data(&body);
+                }
+                if matches!(
+                    ty,
+                    main_msgc::MIGRATE_CONNECTED
+                        | main_msgc::MIGRATE_CONNECTED_SEAMLESS
+                        | main_msgc::MIGRATE_CONNECT_ERROR
+                ) && let Some(f) = finish.take()
+                {
+                    self.finish_migration(ty, f)?;
                 }
                 if ty == main_msgc::ATTACH_CHANNELS {
                     let list = self
@@ -469,16 +629,56 @@ impl Channel {
         }
     }
 
+    /// (source) MIGRATE_BEGIN(_SEAMLESS) or MIGRATE_SWITCH_HOST; how to finish, once answered.
+    fn start_migration(&mut self, order: crate::migration::MigrationOrder) -> Result<Option<MigrationFinish>> {
+        let semi = self.client_caps.channel.has(caps::main::SEMI_SEAMLESS_MIGRATE);
+        let seamless = self.client_caps.channel.has(caps::main::SEAMLESS_MIGRATE);
+        match order.mode {
+            MigrationMode::SwitchHost => {
+                self.send(&MainServer::MigrateSwitchHost(order.dst))?;
+                return Ok(None);
+            }
+            // spice-server: a client without semi-seamless support is moved by switch-host.
+            _ if !semi => {
+                self.send(&MainServer::MigrateSwitchHost(order.dst))?;
+                return Ok(None);
+            }
+            MigrationMode::Auto if seamless => self.send(&MainServer::MigrateBeginSeamless {
+                dst: order.dst,
+                src_mig_version: 1,
+            })?,
+            _ => self.send(&MainServer::MigrateBegin(order.dst))?,
+        }
+        Ok(Some(order.finish))
+    }
+
+    /// (source) The client answered MIGRATE_BEGIN with `answer`.
+    fn finish_migration(&mut self, answer: u16, finish: MigrationFinish) -> Result<()> {
+        match (answer, finish) {
+            (main_msgc::MIGRATE_CONNECT_ERROR, _) => Ok(()),
+            (_, MigrationFinish::Cancel) => self.send(&MainServer::MigrateCancel),
+            (main_msgc::MIGRATE_CONNECTED_SEAMLESS, MigrationFinish::Complete) => {
+                self.inner
+                    .migration
+                    .seamless_go
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+            (_, MigrationFinish::Complete) => self.send(&MainServer::MigrateEnd),
+        }
+    }
+
     /// Sends the cursor script, then (demo) circles the cursor every 40 ms.
     fn run_cursor(&mut self) -> Result<()> {
         for m in &self.inner.config.cursor.messages.clone() {
             self.send(m)?;
         }
+        self.close_fault()?;
         let (w, h) = (self.inner.config.scene.width, self.inner.config.scene.height);
         let (mut frame, mut next) = (0u32, Instant::now());
         loop {
             self.poll()?;
-            if self.inner.config.animate && Instant::now() >= next {
+            if self.inner.config.animate && !self.handed_over() && Instant::now() >= next {
                 self.send(&crate::cursor::demo_move(frame, w, h))?;
                 frame = frame.wrapping_add(1);
                 next += Duration::from_millis(40);
@@ -487,11 +687,15 @@ impl Channel {
     }
 
     fn run_display(&mut self) -> Result<()> {
-        // Wait for DISPLAY_INIT (101).
+        // Wait for DISPLAY_INIT (101), or, as a seamless migration's
+        // destination, for the client's MIGRATE_DATA: the client keeps its
+        // surfaces then, and the scene is drawn on them.
+        let seamless_target = self.inner.migration.target() == Some(TargetMode::Seamless);
+        let wanted = if seamless_target { base_msgc::MIGRATE_DATA } else { 101 };
         let deadline = Instant::now() + Duration::from_secs(10);
         'init: loop {
             for (ty, _) in self.poll()? {
-                if ty == 101 {
+                if ty == wanted {
                     break 'init;
                 }
             }
@@ -509,8 +713,17 @@ impl Channel {
         }
         let messages: Vec<DisplayServer> = self.inner.config.scene.messages.clone();
         for m in &messages {
+            if seamless_target
+                && matches!(
+                    m,
+                    DisplayServer::SurfaceCreate(_) | DisplayServer::MonitorsConfig { .. }
+                )
+            {
+                continue;
+            }
             self.send(m)?;
         }
+        self.close_fault()?;
         let (w, h) = (self.inner.config.scene.width, self.inner.config.scene.height);
         let mut frame = 0u32;
         let mut next = Instant::now();
@@ -528,7 +741,7 @@ impl Channel {
                     self.send(m)?;
                 }
             }
-            if self.inner.config.animate && Instant::now() >= next {
+            if self.inner.config.animate && !self.handed_over() && Instant::now() >= next {
                 for m in crate::scene::demo_frame(frame, w, h) {
                     self.send(&m)?;
                 }

@@ -4,17 +4,23 @@
 //! (INIT, CHANNELS_LIST, NAME/UUID, SET_ACK, PING, a scripted guest agent:
 //! [`agent`]), display channels playing a
 //! scripted [`scene::Scene`], and records everything the client sends. Faults
-//! (closing mid-message, absurd sizes) are injected on request.
+//! (closing mid-message, absurd sizes, one channel closing) are injected on
+//! request; a migration to a second server can be played
+//! ([`migration`], [`TestServer::migrate`]); [`fault`] is a TCP proxy that
+//! delays, throttles, cuts and resets connections.
 
 pub mod agent;
 pub mod audio;
 pub mod cursor;
+pub mod fault;
 pub mod inputs;
+pub mod migration;
 pub mod ports;
 pub mod proxy;
 pub mod scene;
 pub mod smartcard;
 pub mod tls;
+pub mod usbredir;
 pub mod webdav_guest;
 
 mod conn;
@@ -47,6 +53,9 @@ pub enum Fault {
     SilentLink,
     /// The main channel links and then never sends a message.
     SilentMain,
+    /// This channel closes (only it) once it served its first content:
+    /// display after its scene, inputs after INPUTS_INIT, cursor after its script.
+    CloseChannel(ChannelType),
 }
 
 /// How the server behaves.
@@ -83,6 +92,15 @@ pub struct ServerConfig {
     pub animate: bool,
     /// Server name sent with NAME.
     pub name: String,
+    /// What usbredir channels do after the link (add `(ChannelType::USBREDIR, n)` to `channels`).
+    pub usbredir: usbredir::UsbScript,
+    /// The session id (`None`: a random one). A migration destination uses
+    /// the source's: a main link carrying it is a migration target.
+    pub session_id: Option<u32>,
+    /// As a migration destination, answer MIGRATE_DST_DO_SEAMLESS with NACK.
+    pub refuse_seamless: bool,
+    /// Offer the seamless-migration capability on the main channel.
+    pub seamless_cap: bool,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +126,10 @@ impl Default for ServerConfig {
             mini_header: true,
             animate: false,
             name: "sumac-test-server".into(),
+            usbredir: vec![usbredir::UsbStep::Send(usbredir::guest_hello())],
+            session_id: None,
+            refuse_seamless: false,
+            seamless_cap: true,
         }
     }
 }
@@ -125,9 +147,13 @@ pub struct Received {
 pub struct Record {
     /// Channels linked, with whether they were on TLS.
     pub linked: Vec<(ChannelType, u8, bool)>,
+    /// The connection id of every link, in the order of `linked`.
+    pub connection_ids: Vec<u32>,
     /// Channels whose connection has ended (client closed or server fault).
     pub closed: Vec<(ChannelType, u8)>,
     pub received: Vec<Received>,
+    /// usbredir packet types the client sent, per usbredir channel id, in order.
+    pub usbredir: Vec<(u8, u32)>,
     /// Link attempts refused (NEED_SECURED, bad password...).
     pub refused: u32,
 }
@@ -142,6 +168,7 @@ pub(crate) struct Inner {
     pub(crate) inputs: inputs::InputsState,
     pub(crate) ports: ports::PortsState,
     pub(crate) smartcard: smartcard::SmartcardState,
+    pub(crate) migration: migration::MigrationState,
     pub(crate) audio: audio::AudioState,
     /// Display messages a test queued (sent by display channel 0).
     pub(crate) display_out: Mutex<std::collections::VecDeque<sumac::proto::channel::display::DisplayServer>>,
@@ -204,18 +231,20 @@ impl TestServer {
             }
             None => None,
         };
+        let session_id = config.session_id.unwrap_or_else(rand_session_id);
         let agent = agent::AgentState::new(config.agent.clone());
         let inner = Arc::new(Inner {
             agent,
             config,
             key,
-            session_id: rand_session_id(),
+            session_id,
             record: Mutex::new(Record::default()),
             stop: AtomicBool::new(false),
             tls,
             inputs: inputs::InputsState::default(),
             ports: ports::PortsState::default(),
             smartcard: smartcard::SmartcardState::default(),
+            migration: migration::MigrationState::default(),
             audio: audio::AudioState::default(),
             display_out: Mutex::new(std::collections::VecDeque::new()),
             started: Instant::now(),
@@ -364,6 +393,27 @@ impl TestServer {
     /// Sends any message body (hostile ones included) on the smartcard channel.
     pub fn smartcard_send_raw(&self, msg_type: u16, body: Vec<u8>) {
         self.inner.smartcard.queue(msg_type, body);
+    }
+
+    /// Moves the connected client to another server ([`migration`]): its
+    /// main channel starts the order at once.
+    pub fn migrate(&self, order: migration::MigrationOrder) {
+        *self
+            .inner
+            .migration
+            .order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(order);
+    }
+
+    /// The destination of a migration to this server, as MIGRATE_BEGIN names it.
+    pub fn migration_dst(&self) -> sumac::proto::channel::main::MigrationDst {
+        sumac::proto::channel::main::MigrationDst {
+            port: self.port,
+            sport: self.tls_port.unwrap_or(0),
+            host: b"127.0.0.1".to_vec(),
+            cert_subject: self.inner.config.tls.as_ref().map(|t| t.subject.clone().into_bytes()),
+        }
     }
 
     /// The server's multimedia time now (what MAIN_INIT told the client), for stamping

@@ -14,6 +14,7 @@
 //! why) on a developer machine, and fails when the environment variable `CI` is set.
 
 pub mod clients;
+pub mod netns;
 pub mod qemu;
 pub mod tls;
 pub mod xspice;

@@ -33,6 +33,14 @@ pub struct QemuOpts {
     pub image_compression: Option<&'static str>,
     /// `-kernel` image, e.g. [`MEMTEST_KERNEL`].
     pub kernel: Option<PathBuf>,
+    /// `-spice seamless-migration=on` (spice-server then offers seamless
+    /// migration to clients that advertise it).
+    pub seamless_migration: bool,
+    /// Start as a migration destination: `-incoming tcp:127.0.0.1:PORT` on a free port
+    /// ([`Qemu::incoming_port`]).
+    pub incoming: bool,
+    /// QEMU trace events to log (`-trace NAME`), e.g. `input_event_key_number`.
+    pub trace: Vec<&'static str>,
 }
 
 /// A running QEMU, killed (by PID) when dropped.
@@ -43,6 +51,8 @@ pub struct Qemu {
     pub tls_port: Option<u16>,
     pub password: Option<String>,
     pub tls: Option<TlsDir>,
+    /// The migration port of a destination started with [`QemuOpts::incoming`].
+    pub incoming_port: Option<u16>,
     qmp: Mutex<Qmp>,
     dir: tempfile::TempDir,
     log: PathBuf,
@@ -104,6 +114,16 @@ impl Qemu {
         if let Some(ic) = opts.image_compression {
             spice.push(format!("image-compression={ic}"));
         }
+        if opts.seamless_migration {
+            spice.push("seamless-migration=on".into());
+        }
+        let incoming_port = opts.incoming.then(free_port);
+        if let Some(p) = incoming_port {
+            cmd.arg("-incoming").arg(format!("tcp:127.0.0.1:{p}"));
+        }
+        for t in &opts.trace {
+            cmd.arg("-trace").arg(t);
+        }
         cmd.args(["-spice", &spice.join(",")]);
         cmd.arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", qmp_path.display()));
@@ -143,6 +163,7 @@ impl Qemu {
             tls_port,
             password: opts.password,
             tls: opts.tls,
+            incoming_port,
             qmp: Mutex::new(qmp),
             dir,
             log,
@@ -226,6 +247,75 @@ impl Qemu {
 
     pub fn log_path(&self) -> &Path {
         &self.log
+    }
+
+    /// Everything QEMU logged so far (stderr: trace events, warnings).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The SPICE channels linked to this QEMU (`query-spice`).
+    pub fn spice_channels(&self) -> Result<usize> {
+        let info = self.query_spice()?;
+        Ok(info.get("channels").and_then(Value::as_array).map_or(0, Vec::len))
+    }
+
+    /// Migrates this VM to `dst` (started with [`QemuOpts::incoming`]) as a
+    /// management tool does: `client_migrate_info` (spice-server tells its
+    /// client where to go, with `dst`'s ports and, with TLS, its certificate
+    /// subject), then `migrate`, and waits until QEMU reports it completed.
+    ///
+    /// Nothing in QEMU waits for the client to link the destination before
+    /// the migration runs (spice-server then falls back to switch-host): with
+    /// `client_channels`, the migration starts once `dst` lists that many
+    /// linked channels (libvirt's migrations last long enough for that).
+    pub fn migrate_to(&self, dst: &Qemu, client_channels: Option<usize>, timeout: Duration) -> Result<()> {
+        let mut info = json!({ "protocol": "spice", "hostname": "127.0.0.1" });
+        if let Some(p) = dst.port {
+            info["port"] = json!(p);
+        }
+        if let Some(p) = dst.tls_port {
+            info["tls-port"] = json!(p);
+        }
+        if let Some(tls) = &dst.tls {
+            info["cert-subject"] = json!(tls.host_subject());
+        }
+        self.qmp("client_migrate_info", Some(info))?;
+        let start = Instant::now();
+        if let Some(n) = client_channels {
+            while dst.spice_channels()? < n {
+                if start.elapsed() > timeout {
+                    return Err(HarnessError::Timeout {
+                        what: format!("the client to link {n} channels to the destination"),
+                        secs: timeout.as_secs_f64(),
+                        log: log_tail(&dst.log, 20),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let port = dst
+            .incoming_port
+            .ok_or_else(|| HarnessError::Other("the destination was not started with `incoming`".into()))?;
+        self.qmp("migrate", Some(json!({ "uri": format!("tcp:127.0.0.1:{port}") })))?;
+        loop {
+            let status = self.qmp("query-migrate", None)?;
+            match status.get("status").and_then(Value::as_str) {
+                Some("completed") => return Ok(()),
+                Some(s @ ("failed" | "cancelled")) => {
+                    return Err(HarnessError::Qmp(format!("migration {s}: {status}")));
+                }
+                _ => {}
+            }
+            if start.elapsed() > timeout {
+                return Err(HarnessError::Timeout {
+                    what: "the migration to complete".into(),
+                    secs: timeout.as_secs_f64(),
+                    log: log_tail(&self.log, 20),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// A scratch directory that lives as long as the server (for client output files).
