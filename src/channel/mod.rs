@@ -27,6 +27,8 @@
 //! | cursor | [`cursor`] |
 //! | migration steps (semi-seamless, seamless, switch-host) | [`migration`] |
 //! | SpiceVMC byte streams (usbredir, port, webdav) | [`vmc`] |
+//! | the WebDAV channel's connection multiplexer | [`webdav`] |
+//! | smartcard (VSCard readers, ATR, APDUs over a card backend) | [`smartcard`] |
 //! | playback, record (and their device seams) | [`playback`], [`record`], [`audio`] |
 //! | channels not implemented (messages counted and skipped) | [`skip`] |
 
@@ -44,7 +46,9 @@ pub mod migration;
 pub mod playback;
 pub mod record;
 pub mod skip;
+pub mod smartcard;
 pub mod vmc;
+pub mod webdav;
 
 use std::time::Instant;
 

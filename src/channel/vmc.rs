@@ -7,7 +7,8 @@
 //! Backpressure: an endpoint that cannot take more bytes makes the machine
 //! keep them and answer [`Wait::Inbox`]: the runtime stops handling this
 //! channel's messages (its socket buffer stays bounded) until the endpoint's
-//! inbox is notified (it drained), then the machine delivers them again.
+//! inbox is notified (it drained), then the machine sends what the endpoint
+//! queued meanwhile and delivers them again.
 
 use super::{ChannelError, ChannelKey, Ctx, Handled, Machine, Outputs, Wait, WaitEnd};
 use crate::connector::client::Linked;
@@ -191,6 +192,9 @@ impl Machine for VmcMachine {
 
     fn resume(&mut self, _end: WaitEnd, ctx: &Ctx, out: &mut Outputs) -> Result<Handled, ChannelError> {
         let data = self.held.take().ok_or(ChannelError::NothingToResume)?;
+        // The endpoint may be full because its replies wait to be sent (a
+        // WebDAV connection blocked on its answer): send them first.
+        self.flush(ctx, out);
         Ok(self.deliver(data, ctx, out))
     }
 

@@ -71,6 +71,9 @@ pub struct SpiceArgs {
     /// Folder shared with the guest
     #[arg(long = "spice-shared-dir", value_name = "DIR")]
     pub shared_dir: Option<PathBuf>,
+    /// The shared folder is read-only for the guest
+    #[arg(long = "spice-shared-dir-ro", requires = "shared_dir")]
+    pub shared_dir_read_only: bool,
     /// Image compression to ask the server for
     #[arg(long = "spice-preferred-compression", value_name = "KIND", value_enum)]
     pub preferred_compression: Option<Compression>,
@@ -105,6 +108,7 @@ impl From<SpiceArgs> for SpiceOptions {
             cache_size: a.cache_size,
             glz_window_size: a.glz_window_size,
             shared_dir: a.shared_dir,
+            shared_dir_read_only: a.shared_dir_read_only,
             preferred_compression: a.preferred_compression,
             preferred_video_codec: a.preferred_video_codec,
             spice_debug: a.spice_debug,

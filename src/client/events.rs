@@ -81,6 +81,8 @@ pub enum SessionEvent {
         channel: ChannelKey,
         event: u8,
     },
+    /// A smartcard reader or card changed on the smartcard channel.
+    Smartcard(crate::channel::smartcard::SmartcardEvent),
     /// USB redirection: devices, their states, free channels
     /// ([`SessionHandle::usb`](super::SessionHandle::usb)).
     Usb(super::usb::UsbEvent),

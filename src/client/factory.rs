@@ -43,7 +43,11 @@ static FACTORIES: &[&dyn ChannelFactory] = &[
     // Only when USB redirection is off (`UsbOptions::enabled`): the raw stream.
     &channels::vmc::VmcFactory(ChannelType::USBREDIR),
     &channels::vmc::VmcFactory(ChannelType::PORT),
+    #[cfg(feature = "webdav")]
+    &channels::webdav::WebdavFactory,
     &channels::vmc::VmcFactory(ChannelType::WEBDAV),
+    #[cfg(feature = "smartcard")]
+    &channels::smartcard::SmartcardFactory,
     &channels::playback::PlaybackFactory,
     &channels::record::RecordFactory,
 ];

@@ -17,18 +17,24 @@ pub mod inputs;
 pub mod launch;
 pub mod media;
 pub mod proxy;
+pub mod qmp;
 pub mod reconnect;
 pub mod record;
 pub mod replay;
 mod runtime;
 pub mod screenshot;
 pub mod session;
+pub mod sharing;
+#[cfg(feature = "smartcard")]
+pub mod smartcard;
 pub mod stats;
 mod sync;
 pub mod tls;
 pub mod usb;
 pub mod vmc;
 pub mod vv;
+#[cfg(feature = "webdav")]
+pub mod webdav;
 
 pub use agent::AgentHandle;
 pub use audio::AudioHandle;

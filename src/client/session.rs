@@ -82,6 +82,12 @@ pub struct SessionOptions {
     /// Longest the main channel waits for the server's first message
     /// (MAIN_INIT) after the link.
     pub first_message_timeout: Duration,
+    /// A folder shared with the guest over the webdav channel (feature
+    /// `webdav`); without one the webdav channel is a plain byte stream.
+    pub shared_folder: Option<super::sharing::SharedFolder>,
+    /// Smartcard emulation on the smartcard channel (feature `smartcard`);
+    /// without it the channel is not served.
+    pub smartcard: Option<super::sharing::SmartcardConfig>,
     /// Bytes the server may make this session hold (message buffers of all
     /// channels, surfaces, decoded images, video queues): [`crate::budget`].
     pub memory_budget: u64,
@@ -117,6 +123,8 @@ impl Default for SessionOptions {
             media: Media::default(),
             link_timeout: DEFAULT_LINK_TIMEOUT,
             first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
+            shared_folder: None,
+            smartcard: None,
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
             usb: super::usb::UsbOptions::default(),
             reconnect: None,

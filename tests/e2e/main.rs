@@ -22,6 +22,7 @@ mod harness;
 mod inputs;
 mod launch;
 mod migration;
+mod ports;
 mod reconnect;
 mod replay;
 mod session;

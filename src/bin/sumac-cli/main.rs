@@ -8,6 +8,10 @@
 //! - `sumac-cli record URI -o s.spicerec` / `sumac-cli replay s.spicerec --screenshot out.png`.
 //! - The guest agent (`agent.rs`): `agent URI` (capabilities), `clipboard get|set URI`,
 //!   `send-file URI FILE...`, `resize URI WxH[+X+Y][,...]`.
+//! - Port channels (`ports.rs`): `qmp URI '{"execute":"query-status"}'` (QEMU's monitor over the
+//!   QMP port), `console URI [--port NAME]` (standard input and output on a port: a serial
+//!   console, HMP), `share URI --spice-shared-dir DIR [--spice-shared-dir-ro]` (a session that
+//!   shares a folder until standard input ends).
 //!
 //! The subcommands that connect take a URI, a `.vv` file or `-` and the same
 //! `--spice-*` options as `sumac` ([`sumac::cli::SpiceArgs`]), merged the same
@@ -15,6 +19,7 @@
 
 mod agent;
 mod connect;
+mod ports;
 mod record;
 mod screenshot;
 mod stats;
@@ -90,14 +95,50 @@ enum Command {
     SendFile(agent::SendFileArgs),
     /// Ask the guest for a monitor layout (MONITORS_CONFIG) and wait until display 0 shows it.
     Resize(agent::ResizeArgs),
+    /// Run QMP commands over the port channel `org.qemu.monitor.qmp.0` (QEMU's monitor) and
+    /// print each answer as one JSON line.
+    Qmp {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// QMP commands, e.g. '{"execute":"query-status"}' (ids are added).
+        #[arg(value_name = "JSON", required = true)]
+        commands: Vec<String>,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Connect standard input and output to a port channel (a serial console, QEMU's HMP).
+    Console {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The port's name.
+        #[arg(long, default_value = "org.qemu.console.serial.0")]
+        port: String,
+        /// Give up if the port does not appear within this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// After standard input ends, keep printing the port's output this many seconds.
+        #[arg(long, default_value_t = 1)]
+        linger: u64,
+    },
+    /// Keep a session that shares --spice-shared-dir with the guest, until standard input
+    /// ends (or --seconds pass).
+    Share {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
 }
 
 impl Command {
     fn connect_args(&self) -> Option<&ConnectArgs> {
         match self {
-            Self::Screenshot { connect, .. } | Self::Record { connect, .. } | Self::Stats { connect, .. } => {
-                Some(connect)
-            }
+            Self::Screenshot { connect, .. }
+            | Self::Record { connect, .. }
+            | Self::Stats { connect, .. }
+            | Self::Qmp { connect, .. }
+            | Self::Console { connect, .. }
+            | Self::Share { connect, .. } => Some(connect),
             Self::Agent(a) => Some(a.connect()),
             Self::Clipboard { action } => Some(action.agent().connect()),
             Self::SendFile(a) => Some(a.agent().connect()),
@@ -135,6 +176,18 @@ fn run(command: Command) -> Result<()> {
         Command::Clipboard { action } => agent::clipboard(action),
         Command::SendFile(args) => agent::send_files(args),
         Command::Resize(args) => agent::resize(args),
+        Command::Qmp {
+            connect,
+            commands,
+            timeout,
+        } => ports::qmp(connect, commands, timeout),
+        Command::Console {
+            connect,
+            port,
+            timeout,
+            linger,
+        } => ports::console(connect, port, timeout, linger),
+        Command::Share { connect, seconds } => ports::share(connect, seconds),
     }
 }
 

@@ -142,8 +142,13 @@ fn a_full_endpoint_holds_the_channel_until_it_drained() {
 fn port_messages_and_outgoing_data() {
     let (mut m, sink) = machine(true, true);
     let mut out = Outputs::new();
-    m.message(msg::PORT_INIT, &[4, 0, 0, 0, b'q', b'm', b'p', 0, 1], &ctx(), &mut out)
-        .unwrap();
+    m.message(
+        msg::PORT_INIT,
+        &[4, 0, 0, 0, 9, 0, 0, 0, 1, b'q', b'm', b'p', 0],
+        &ctx(),
+        &mut out,
+    )
+    .unwrap();
     m.message(msg::PORT_EVENT, &[port_event::CLOSED], &ctx(), &mut out)
         .unwrap();
     assert_eq!(

@@ -7,5 +7,9 @@ pub(crate) mod inputs;
 pub(crate) mod main;
 pub(crate) mod playback;
 pub(crate) mod record;
+#[cfg(feature = "smartcard")]
+pub(crate) mod smartcard;
 pub(crate) mod usbredir;
 pub(crate) mod vmc;
+#[cfg(feature = "webdav")]
+pub(crate) mod webdav;

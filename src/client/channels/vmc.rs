@@ -22,14 +22,21 @@ impl ChannelFactory for VmcFactory {
     fn build(&self, session: &Session, key: ChannelKey, _hint: SpawnHint) -> Option<Built> {
         let shared = VmcShared::new(key);
         lock(&session.vmc).insert(key, Arc::clone(&shared));
-        // spice-gtk does not compress over a Unix socket.
-        let compress = !matches!(
-            session.target().config.endpoint_for(key.channel_type),
-            Ok(Endpoint::Unix(_))
-        );
         Some(Built {
             inbox: Some(shared.notify()),
-            machine: Box::new(VmcMachine::new(key, Box::new(StreamEndpoint::new(shared)), compress)),
+            machine: Box::new(VmcMachine::new(
+                key,
+                Box::new(StreamEndpoint::new(shared)),
+                compression_allowed(session, key),
+            )),
         })
     }
+}
+
+/// Whether a VMC channel may compress its data: spice-gtk does not over a Unix socket.
+pub(crate) fn compression_allowed(session: &Session, key: ChannelKey) -> bool {
+    !matches!(
+        session.target().config.endpoint_for(key.channel_type),
+        Ok(Endpoint::Unix(_))
+    )
 }

@@ -129,6 +129,20 @@ impl LaunchRequest {
         let reconnect = self.reconnect && !(self.kiosk && self.kiosk_quit == KioskQuit::OnDisconnect);
         let mut session = SessionOptions {
             preferred_compression: s.preferred_compression.map(Compression::to_spice),
+            shared_folder: s
+                .shared_dir
+                .as_ref()
+                .map(|dir| crate::client::sharing::SharedFolder::new(dir, s.shared_dir_read_only)),
+            smartcard: (s.smartcard || vv.as_ref().and_then(|v| v.enable_smartcard) == Some(true)).then(|| {
+                crate::client::sharing::SmartcardConfig {
+                    certificates: s
+                        .smartcard_certificates
+                        .as_deref()
+                        .map(crate::client::sharing::SmartcardConfig::parse_certificates)
+                        .unwrap_or_default(),
+                    database: s.smartcard_db.clone(),
+                }
+            }),
             reconnect: reconnect.then(crate::client::ReconnectPolicy::default),
             preferred_video_codec: s.preferred_video_codec.map(super::VideoCodec::to_spice),
             ..SessionOptions::default()

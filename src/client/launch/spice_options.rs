@@ -44,6 +44,9 @@ pub struct SpiceOptions {
     pub glz_window_size: Option<u64>,
     /// `--spice-shared-dir`: folder shared with the guest.
     pub shared_dir: Option<PathBuf>,
+    /// The shared folder is read-only for the guest (spice-gtk's `share-dir-ro`,
+    /// remote-viewer's "Read-only" preference; `--spice-shared-dir-ro` here).
+    pub shared_dir_read_only: bool,
     /// `--spice-preferred-compression`: image compression to ask the server for.
     pub preferred_compression: Option<Compression>,
     /// `--spice-preferred-video-codec`: video codec to ask the server for first.

@@ -7,4 +7,5 @@ pub mod main;
 pub mod migration;
 pub mod playback;
 pub mod record;
+pub mod smartcard;
 pub mod vmc;

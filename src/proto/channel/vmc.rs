@@ -40,6 +40,8 @@ pub mod port_event {
 
 /// Longest port name accepted (QEMU's names are short: `org.qemu.monitor.qmp.0`).
 pub const MAX_PORT_NAME: u32 = 1024;
+/// PORT_INIT's fixed part: `u32 name_size, u32 name (offset), u8 opened`; the name follows.
+const PORT_INIT_FIXED: u32 = 9;
 
 /// COMPRESSED_DATA: `u8 type, [u32 uncompressed_size if type != NONE], data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +82,9 @@ pub enum VmcServer {
     Base(ServerBase),
     Data(Vec<u8>),
     CompressedData(CompressedData),
-    /// PORT_INIT `{u32 name_size, u8 name[name_size] (NUL-terminated), u8 opened}`:
-    /// the name without its NUL.
+    /// PORT_INIT `{u32 name_size, uint8 *name (a u32 offset into the body), u8 opened}`
+    /// with the NUL-terminated name at that offset (after the fixed part, as
+    /// spice-server marshals it): the name without its NUL.
     PortInit {
         name: Vec<u8>,
         opened: bool,
@@ -112,9 +115,11 @@ impl VmcServer {
             Self::CompressedData(c) => c.encode(w),
             Self::PortInit { name, opened } => {
                 w.write_u32(u32::try_from(name.len().saturating_add(1)).unwrap_or(u32::MAX));
+                // `uint8 *name`: a pointer, i.e. the offset of the name in the body.
+                w.write_u32(PORT_INIT_FIXED);
+                w.write_u8(u8::from(*opened));
                 w.write_slice(name);
                 w.write_u8(0);
-                w.write_u8(u8::from(*opened));
             }
             Self::PortEvent { event } => w.write_u8(*event),
             Self::Base(_) | Self::Unknown { .. } => {}
@@ -128,6 +133,8 @@ impl VmcServer {
             msg::COMPRESSED_DATA => Self::CompressedData(CompressedData::decode(&mut r)?),
             msg::PORT_INIT => {
                 let size = r.read_u32("port_init name_size")?;
+                let offset = r.read_u32("port_init name offset")?;
+                let opened = r.read_u8("port_init opened")? != 0;
                 if size > MAX_PORT_NAME {
                     return Err(DecodeError::TooLarge {
                         what: "port name",
@@ -135,10 +142,10 @@ impl VmcServer {
                         max: u64::from(MAX_PORT_NAME),
                     });
                 }
-                let raw = r.read_slice("port name", usize::try_from(size).unwrap_or(usize::MAX))?;
+                let raw = ReadCursor::at_offset(body, "port name", offset)?
+                    .read_slice("port name", usize::try_from(size).unwrap_or(usize::MAX))?;
                 // Up to the first NUL: a name without one is taken whole.
                 let name = raw.split(|&b| b == 0).next().unwrap_or_default().to_vec();
-                let opened = r.read_u8("port_init opened")? != 0;
                 Self::PortInit { name, opened }
             }
             msg::PORT_EVENT => Self::PortEvent {
@@ -247,8 +254,8 @@ mod tests {
 
     #[test]
     fn port_init_from_bytes() {
-        // name_size 4 ("qmp\0"), opened 1
-        let body = [4, 0, 0, 0, b'q', b'm', b'p', 0, 1];
+        // As spice-server sends it: name_size 4 ("qmp\0"), name at offset 9, opened 1.
+        let body = [4, 0, 0, 0, 9, 0, 0, 0, 1, b'q', b'm', b'p', 0];
         assert_eq!(
             VmcServer::decode(msg::PORT_INIT, &body).unwrap(),
             VmcServer::PortInit {
@@ -256,13 +263,14 @@ mod tests {
                 opened: true
             }
         );
-        // A name size past the body, a 4 GiB name, a missing opened byte: refused.
-        assert!(VmcServer::decode(msg::PORT_INIT, &[9, 0, 0, 0, b'q']).is_err());
-        assert!(VmcServer::decode(msg::PORT_INIT, &[0xff, 0xff, 0xff, 0xff, 0]).is_err());
-        assert!(VmcServer::decode(msg::PORT_INIT, &[1, 0, 0, 0, 0]).is_err());
+        // A name past the body, an offset past it, a 4 GiB name, a missing opened byte: refused.
+        assert!(VmcServer::decode(msg::PORT_INIT, &[9, 0, 0, 0, 9, 0, 0, 0, 1, b'q']).is_err());
+        assert!(VmcServer::decode(msg::PORT_INIT, &[1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, b'q']).is_err());
+        assert!(VmcServer::decode(msg::PORT_INIT, &[0xff, 0xff, 0xff, 0xff, 9, 0, 0, 0, 1, 0]).is_err());
+        assert!(VmcServer::decode(msg::PORT_INIT, &[1, 0, 0, 0, 8, 0, 0, 0]).is_err());
         // A name without NUL is taken whole.
         assert_eq!(
-            VmcServer::decode(msg::PORT_INIT, &[2, 0, 0, 0, b'a', b'b', 0]).unwrap(),
+            VmcServer::decode(msg::PORT_INIT, &[2, 0, 0, 0, 9, 0, 0, 0, 0, b'a', b'b']).unwrap(),
             VmcServer::PortInit {
                 name: b"ab".to_vec(),
                 opened: false

@@ -18,6 +18,9 @@ mod conformance;
 mod cursor;
 mod faults;
 mod guest_audio;
+mod guest_ports;
+#[cfg(feature = "smartcard")]
+mod guest_smartcard;
 #[cfg(feature = "gtk")]
 mod gui;
 mod inputs;

@@ -25,6 +25,7 @@ pub mod mouse;
 pub mod process;
 pub mod real;
 pub mod session;
+pub mod sharing;
 pub mod tools;
 pub mod wait;
 pub mod wayland;

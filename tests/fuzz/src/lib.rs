@@ -40,6 +40,8 @@ pub mod jpeg_alpha;
 pub mod lz;
 #[path = "lz4.rs"]
 pub mod lz4;
+#[path = "ports.rs"]
+pub mod ports;
 #[path = "quic.rs"]
 pub mod quic;
 #[path = "seeds.rs"]
@@ -99,6 +101,8 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("playback_messages", fuzz_playback_messages),
     ("record_messages", fuzz_record_messages),
     ("opus_packet", fuzz_opus_packet),
+    ("webdav_mux", ports::fuzz_webdav_mux),
+    ("smartcard_messages", ports::fuzz_smartcard_messages),
     ("usbredir_framer", usbredir_framer::fuzz),
 ];
 

@@ -261,6 +261,8 @@ fn serve(inner: &Arc<Inner>, mut conn: Conn, tls: bool) -> Result<()> {
         ChannelType::DISPLAY => ch.run_display(),
         ChannelType::CURSOR => ch.run_cursor(),
         ChannelType::INPUTS => ch.run_inputs(),
+        ChannelType::PORT | ChannelType::WEBDAV => ch.run_port(),
+        ChannelType::SMARTCARD => ch.run_smartcard(),
         ChannelType::USBREDIR => ch.run_usbredir(),
         ChannelType::PLAYBACK => ch.run_playback(),
         ChannelType::RECORD => ch.run_record(),
@@ -381,6 +383,44 @@ impl Channel {
             }
             for m in self.inner.inputs.take_outgoing() {
                 self.send(&m)?;
+            }
+        }
+    }
+
+    /// A VMC channel: PORT_INIT if a spec names it, then the client's data
+    /// recorded and the test's queue sent.
+    fn run_port(&mut self) -> Result<()> {
+        let spec = self.inner.config.ports.iter().find(|p| p.channel == self.key).cloned();
+        if let Some(spec) = spec {
+            self.send(&sumac::proto::channel::vmc::VmcServer::PortInit {
+                name: spec.name.into_bytes(),
+                opened: spec.opened,
+            })?;
+        }
+        self.inner.ports.linked(self.key, true);
+        let r = (|| loop {
+            for (ty, body) in self.poll()? {
+                self.inner.ports.on_client_message(self.key, ty, &body);
+            }
+            for o in self.inner.ports.take_outgoing(self.key) {
+                let (ty, body) = o.encode();
+                self.send_raw(ty, &body)?;
+            }
+        })();
+        self.inner.ports.linked(self.key, false);
+        r
+    }
+
+    /// The smartcard channel: spice-server's answers to the client's VSCard messages.
+    fn run_smartcard(&mut self) -> Result<()> {
+        loop {
+            for (ty, body) in self.poll()? {
+                for reply in self.inner.smartcard.on_client_message(ty, &body) {
+                    self.send(&reply)?;
+                }
+            }
+            for (ty, body) in self.inner.smartcard.take_outgoing() {
+                self.send_raw(ty, &body)?;
             }
         }
     }

@@ -15,10 +15,13 @@ pub mod cursor;
 pub mod fault;
 pub mod inputs;
 pub mod migration;
+pub mod ports;
 pub mod proxy;
 pub mod scene;
+pub mod smartcard;
 pub mod tls;
 pub mod usbredir;
+pub mod webdav_guest;
 
 mod conn;
 
@@ -75,6 +78,9 @@ pub struct ServerConfig {
     pub cursor: cursor::CursorScript,
     /// How the inputs channel behaves (caps, INIT modifiers, motion acks).
     pub inputs: inputs::InputsConfig,
+    /// Named ports on VMC channels (port, webdav): PORT_INIT is sent on link.
+    /// A VMC channel listed in `channels` without a spec sends no PORT_INIT.
+    pub ports: Vec<ports::PortSpec>,
     /// What the playback and record channels send and announce.
     pub audio: audio::AudioConfig,
     /// The scripted guest agent behind the main channel.
@@ -115,6 +121,7 @@ impl Default for ServerConfig {
             scene: scene::standard(),
             cursor: cursor::standard(),
             inputs: inputs::InputsConfig::default(),
+            ports: Vec::new(),
             audio: audio::AudioConfig::default(),
             agent: agent::AgentConfig::default(),
             fault: None,
@@ -162,6 +169,8 @@ pub(crate) struct Inner {
     pub(crate) stop: AtomicBool,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) inputs: inputs::InputsState,
+    pub(crate) ports: ports::PortsState,
+    pub(crate) smartcard: smartcard::SmartcardState,
     pub(crate) migration: migration::MigrationState,
     pub(crate) audio: audio::AudioState,
     /// Display messages a test queued (sent by display channel 0).
@@ -236,6 +245,8 @@ impl TestServer {
             stop: AtomicBool::new(false),
             tls,
             inputs: inputs::InputsState::default(),
+            ports: ports::PortsState::default(),
+            smartcard: smartcard::SmartcardState::default(),
             migration: migration::MigrationState::default(),
             audio: audio::AudioState::default(),
             display_out: Mutex::new(std::collections::VecDeque::new()),
@@ -322,6 +333,69 @@ impl TestServer {
     /// Makes the inputs channel send `m` (e.g. MOUSE_MOTION_ACK, KEY_MODIFIERS) within ~20 ms.
     pub fn inputs_send(&self, m: sumac::proto::channel::inputs::InputsServer) {
         self.inner.inputs.queue(m);
+    }
+
+    /// Sends `data` on a VMC channel (DATA messages of at most 64 KiB) within ~20 ms.
+    pub fn port_write(&self, channel: (ChannelType, u8), data: &[u8]) {
+        for chunk in data.chunks(64 << 10) {
+            self.inner.ports.queue(
+                channel,
+                ports::PortOut::Message(sumac::proto::channel::vmc::VmcServer::Data(chunk.to_vec())),
+            );
+        }
+    }
+
+    /// Sends a PORT_EVENT (`sumac::proto::channel::vmc::port_event`) on a VMC channel.
+    pub fn port_event(&self, channel: (ChannelType, u8), event: u8) {
+        self.inner.ports.queue(
+            channel,
+            ports::PortOut::Message(sumac::proto::channel::vmc::VmcServer::PortEvent { event }),
+        );
+    }
+
+    /// Sends any message (hostile bodies included) on a VMC channel.
+    pub fn port_send_raw(&self, channel: (ChannelType, u8), msg_type: u16, body: Vec<u8>) {
+        self.inner.ports.queue(channel, ports::PortOut::Raw(msg_type, body));
+    }
+
+    /// Takes the bytes the client sent on a VMC channel so far, waiting up to
+    /// `timeout` for at least one (empty if none came).
+    pub fn port_read(&self, channel: (ChannelType, u8), timeout: Duration) -> Vec<u8> {
+        self.inner.ports.take_received(channel, timeout)
+    }
+
+    /// The PORT_EVENTs the client sent on a VMC channel.
+    pub fn port_events(&self, channel: (ChannelType, u8)) -> Vec<u8> {
+        self.inner.ports.events(channel)
+    }
+
+    /// Whether a VMC channel is linked now.
+    pub fn port_linked(&self, channel: (ChannelType, u8)) -> bool {
+        self.inner.ports.is_linked(channel)
+    }
+
+    /// Every VSCard message the client sent on the smartcard channel, in order.
+    pub fn smartcard_log(&self) -> Vec<sumac::proto::channel::smartcard::VscMessage> {
+        self.inner.smartcard.log()
+    }
+
+    /// Waits until `cond` holds on the smartcard log, up to `timeout`.
+    pub fn wait_for_smartcard(
+        &self,
+        timeout: Duration,
+        cond: impl Fn(&[sumac::proto::channel::smartcard::VscMessage]) -> bool,
+    ) -> bool {
+        self.inner.smartcard.wait_for(timeout, cond)
+    }
+
+    /// Sends a VSCard message (an APDU for the card...) on the smartcard channel.
+    pub fn smartcard_send(&self, m: sumac::proto::channel::smartcard::VscMessage) {
+        self.inner.smartcard.queue_vsc(m);
+    }
+
+    /// Sends any message body (hostile ones included) on the smartcard channel.
+    pub fn smartcard_send_raw(&self, msg_type: u16, body: Vec<u8>) {
+        self.inner.smartcard.queue(msg_type, body);
     }
 
     /// Moves the connected client to another server ([`migration`]): its

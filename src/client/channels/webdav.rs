@@ -1,0 +1,42 @@
+//! The webdav channel when a folder is shared ([`SessionOptions::shared_folder`]
+//! and the `webdav` feature): its byte stream goes to the WebDAV server of
+//! [`crate::client::webdav`]. Without a folder (or if the server cannot
+//! start) this factory declines and the channel is a plain
+//! [`VmcStream`](crate::client::vmc::VmcStream), as other VMC channels.
+//!
+//! [`SessionOptions::shared_folder`]: crate::client::SessionOptions::shared_folder
+
+use std::sync::Arc;
+
+use crate::channel::vmc::VmcMachine;
+use crate::client::factory::{Built, ChannelFactory, SpawnHint};
+use crate::client::session::Session;
+use crate::client::webdav::WebdavEndpoint;
+use crate::proto::{ChannelKey, ChannelType};
+
+pub(crate) struct WebdavFactory;
+
+impl ChannelFactory for WebdavFactory {
+    fn channel_type(&self) -> ChannelType {
+        ChannelType::WEBDAV
+    }
+
+    fn build(&self, session: &Session, key: ChannelKey, _hint: SpawnHint) -> Option<Built> {
+        let folder = session.options.shared_folder.as_ref()?;
+        let inbox = Arc::new(tokio::sync::Notify::new());
+        match WebdavEndpoint::new(key, folder, Arc::clone(&inbox)) {
+            Ok(endpoint) => Some(Built {
+                inbox: Some(inbox),
+                machine: Box::new(VmcMachine::new(
+                    key,
+                    Box::new(endpoint),
+                    super::vmc::compression_allowed(session, key),
+                )),
+            }),
+            Err(e) => {
+                tracing::warn!(channel = %key, folder = %folder.path.display(), error = %e, "cannot share the folder");
+                None
+            }
+        }
+    }
+}

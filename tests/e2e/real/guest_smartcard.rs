@@ -1,0 +1,162 @@
+//! Sumac's smartcard channel against the real guest (`sumac-test-guest`): QEMU's `usb-ccid` +
+//! `ccid-card-passthru` on the smartcard channel, pcscd and OpenSC in the guest, libcacard's
+//! software CAC card in Sumac made of three certificates of a test NSS database.
+//!
+//! The guest's PC/SC sees the reader with a card in it (`opensc-tool --list-readers`), and an
+//! APDU sent from the guest (SELECT of the CAC applet) is answered by libcacard's card through
+//! Sumac (90 00). Reading the certificates in the guest (`pkcs15-tool --read-certificate`,
+//! compared with the test's DER bytes) is written but not yet passing: see
+//! [`read_certificates`].
+//!
+//! The NSS database is made on the host with `certutil` (libnss3-tools, one of the guest's
+//! smartcard packages): a missing tool fails under CI=true, as the guest does.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use sumac::client::sharing::SmartcardConfig;
+use sumac::client::{ConnectionConfig, SessionOptions};
+use sumac_test_guest::{Guest, GuestGroup, GuestOptions};
+
+type CaseResult = sumac_test_guest::CaseResult;
+
+const WAIT: Duration = Duration::from_secs(90);
+const CERTS: [&str; 3] = ["sumac-id", "sumac-sign", "sumac-enc"];
+
+fn certutil(db: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("certutil")
+        .arg("-d")
+        .arg(format!("sql:{}", db.display()))
+        .args(args)
+        .output()
+        .expect("certutil (libnss3-tools)");
+    assert!(
+        out.status.success(),
+        "certutil {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A fresh NSS database with three self-signed RSA certificates; returns their DER bytes.
+fn test_database(db: &Path) -> Vec<Vec<u8>> {
+    let noise = db.join("noise");
+    std::fs::write(
+        &noise,
+        (0..2048u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    certutil(db, &["-N", "--empty-password"]);
+    let noise = noise.to_string_lossy().into_owned();
+    CERTS
+        .iter()
+        .enumerate()
+        .map(|(i, nick)| {
+            let subject = format!("CN=Sumac Test Card {i},O=Sumac");
+            let serial = format!("{}", 1000 + i);
+            certutil(
+                db,
+                &[
+                    "-S", "-x", "-n", nick, "-s", &subject, "-t", "CT,C,C", "-k", "rsa", "-g", "2048", "-m", &serial,
+                    "-z", &noise, "-v", "120",
+                ],
+            );
+            certutil(db, &["-L", "-n", nick, "-r"]).stdout
+        })
+        .collect()
+}
+
+fn sha256(data: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn software_card(g: &Guest) -> CaseResult {
+    let dir = tempfile::tempdir()?;
+    let ders = test_database(dir.path());
+    let config = ConnectionConfig::from_uri(&g.spice_uri())?;
+    let options = SessionOptions {
+        smartcard: Some(SmartcardConfig::software(
+            format!("sql:{}", dir.path().display()),
+            CERTS.iter().map(|c| (*c).to_owned()).collect(),
+        )),
+        ..SessionOptions::default()
+    };
+    let (session, mut rx) = sumac::client::connect(config, options)?;
+    // The reader, with a card in it, seen by the guest's PC/SC (pcscd + libccid).
+    let until = Instant::now() + WAIT;
+    let readers = loop {
+        let out = g.run("opensc-tool --list-readers")?;
+        if out.stdout.lines().any(|l| l.contains("Yes")) {
+            break out.stdout;
+        }
+        assert!(
+            Instant::now() < until,
+            "no reader with a card in the guest: {out:?}\npcscd: {}",
+            g.guest_log("pcscd.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        while let Ok(e) = rx.try_recv() {
+            eprintln!("session event: {e:?}");
+        }
+    };
+    eprintln!("guest readers:\n{readers}");
+    // An APDU from the guest reaches libcacard's card through Sumac and its answer comes back:
+    // SELECT of the CAC applet answers 90 00. (The guest's PC/SC sometimes reports the card
+    // absent for a moment between two commands: retried.)
+    let until = Instant::now() + WAIT;
+    loop {
+        let out = g.run("opensc-tool -s 00:A4:04:00:07:A0:00:00:00:79:01:00")?;
+        if out.stdout.contains("SW1=0x90, SW2=0x00") {
+            break;
+        }
+        assert!(Instant::now() < until, "SELECT of the CAC applet: {out:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    if std::env::var_os("SUMAC_SMARTCARD_CERTS").is_some() {
+        read_certificates(g, &ders)?;
+    }
+    session.disconnect();
+    Ok(())
+}
+
+/// Every certificate on the card, read in the guest with OpenSC, against the test's DER bytes.
+/// Not yet passing (run with SUMAC_SMARTCARD_CERTS=1): OpenSC's card drivers give up on the
+/// card ("Card is invalid or cannot be handled") when the guest's PC/SC reports it absent in
+/// the middle of their probing APDUs.
+fn read_certificates(g: &Guest, ders: &[Vec<u8>]) -> CaseResult {
+    let script = "set -e\n\
+        ids=$(pkcs15-tool --list-certificates | sed -n 's/^[[:space:]]*ID[[:space:]]*: *//p')\n\
+        [ -n \"$ids\" ]\n\
+        for id in $ids; do pkcs15-tool --read-certificate \"$id\" | openssl x509 -outform der | sha256sum; done";
+    let out = g.run(script)?;
+    assert!(out.success(), "reading the certificates in the guest: {out:?}");
+    let guest: Vec<&str> = out.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    for (nick, der) in CERTS.iter().zip(ders) {
+        let want = sha256(der);
+        assert!(
+            guest.contains(&want.as_str()),
+            "{nick} ({want}) not read from the card: {guest:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn guest_smartcard() {
+    GuestGroup::new("smartcard", GuestOptions::default().smartcard())
+        .case("software CAC card: reader, card, APDU", software_card)
+        .run();
+}

@@ -1,0 +1,119 @@
+//! Oracles of the port-channel targets (issue 17's hostile cases):
+//!
+//! - `webdav_mux`: byte 0 = the connection cap (1–8), byte 1 = chunk size (0 = whole input), then
+//!   the guest's mux stream. Properties: no panic; never more connections open than the cap; the
+//!   actions are those of a model connection table (Open only for a new id under the cap, Data and
+//!   Close only for an open one, Refuse only when full, as many refusals as `refused()`); no more
+//!   data passed on than came in; feeding the stream in chunks gives the same actions as whole.
+//!   Accepted when the stream yields an action.
+//! - `smartcard_messages`: `u16 type, u16 len, body` messages (as the audio targets), each
+//!   through the smartcard channel's `SmartcardServer`/`SmartcardClient` and the VMC channel's
+//!   `VmcServer` round trips (PORT_INIT's name offset and size included); every VSCard payload
+//!   within `MAX_VSC_DATA`. Accepted when every smartcard message decodes.
+
+use std::collections::BTreeSet;
+use sumac::channel::webdav::{Mux, MuxAction};
+use sumac::proto::channel::smartcard::{MAX_VSC_DATA, SmartcardClient, SmartcardServer};
+use sumac::proto::channel::vmc::{MAX_PORT_NAME, VmcClient, VmcServer};
+
+fn feed_all(max: usize, stream: &[u8], chunk: usize) -> (Vec<MuxAction>, Mux) {
+    let mut mux = Mux::new(max);
+    let mut out = Vec::new();
+    if chunk == 0 {
+        mux.feed(stream, &mut out);
+    } else {
+        for piece in stream.chunks(chunk) {
+            mux.feed(piece, &mut out);
+            assert!(
+                mux.client_count() <= max,
+                "{} connections over a cap of {max}",
+                mux.client_count()
+            );
+        }
+    }
+    (out, mux)
+}
+
+pub fn fuzz_webdav_mux(data: &[u8]) -> bool {
+    let Some((&[cap, chunk], stream)) = data.split_first_chunk::<2>() else {
+        return false;
+    };
+    let max = usize::from(cap % 8) + 1;
+    let (whole, mux) = feed_all(max, stream, 0);
+    let (chunked, chunked_mux) = feed_all(max, stream, usize::from(chunk));
+    assert_eq!(whole, chunked, "chunks of {chunk} bytes give other actions");
+    assert_eq!(mux.refused(), chunked_mux.refused());
+    let mut open = BTreeSet::new();
+    let (mut refused, mut bytes) = (0u64, 0usize);
+    for a in &whole {
+        match a {
+            MuxAction::Open(c) => {
+                assert!(open.len() < max && open.insert(*c), "Open({c}) with {open:?} open");
+            }
+            MuxAction::Data(c, d) => {
+                assert!(open.contains(c) && !d.is_empty(), "Data for {c}, not open or empty");
+                bytes += d.len();
+            }
+            MuxAction::Close(c) => assert!(open.remove(c), "Close({c}) of a connection not open"),
+            MuxAction::Refuse(c) => {
+                assert!(open.len() == max && !open.contains(c), "Refuse({c}) with {open:?} open");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, mux.refused());
+    assert!(bytes <= stream.len());
+    assert_eq!(open, mux.open_clients().collect::<BTreeSet<_>>());
+    !whole.is_empty()
+}
+
+pub fn fuzz_smartcard_messages(data: &[u8]) -> bool {
+    let list = super::audio_message_list(data);
+    let mut accepted = !list.is_empty();
+    for (t, body) in &list {
+        accepted &= super::round_trip::<SmartcardServer>(*t, body);
+        super::round_trip::<SmartcardClient>(*t, body);
+        for m in [
+            SmartcardServer::decode_message(*t, body),
+            SmartcardClient::decode_message(*t, body),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(
+                m.len() <= MAX_VSC_DATA as usize,
+                "a VSCard payload of {} bytes",
+                m.len()
+            );
+        }
+        super::round_trip::<VmcServer>(*t, body);
+        super::round_trip::<VmcClient>(*t, body);
+        if let Ok(VmcServer::PortInit { name, .. }) = <VmcServer as sumac::proto::Message>::decode(*t, body) {
+            assert!(name.len() <= MAX_PORT_NAME as usize && !name.contains(&0));
+        }
+    }
+    accepted
+}
+
+/// The VSCard payload of a decoded smartcard message, if it is one.
+trait VscPayload {
+    fn decode_message(t: u16, body: &[u8]) -> Option<Vec<u8>>;
+}
+
+impl VscPayload for SmartcardServer {
+    fn decode_message(t: u16, body: &[u8]) -> Option<Vec<u8>> {
+        match <Self as sumac::proto::Message>::decode(t, body) {
+            Ok(Self::Data(m)) => Some(m.data),
+            _ => None,
+        }
+    }
+}
+
+impl VscPayload for SmartcardClient {
+    fn decode_message(t: u16, body: &[u8]) -> Option<Vec<u8>> {
+        match <Self as sumac::proto::Message>::decode(t, body) {
+            Ok(Self::Data(m)) => Some(m.data),
+            _ => None,
+        }
+    }
+}
