@@ -296,8 +296,11 @@ fn litmus_passes_basic_copymove_and_props_through_the_mux() {
     let dir = tempfile::tempdir().unwrap();
     let (server, session, _rx) = webdav_session(dir.path(), false);
     let guest = server.webdav_guest(WEBDAV).unwrap();
+    // litmus writes debug.log and child.log in its working directory.
+    let logs = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("litmus")
         .arg(guest.url())
+        .current_dir(logs.path())
         .env("TESTS", "basic copymove props locks http")
         .output()
         .unwrap();
