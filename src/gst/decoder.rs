@@ -12,7 +12,12 @@
 //! after), replaying the frames since the last key frame: frames already
 //! given back are not given again, so no frame is lost or shown twice. When
 //! every decoder failed, frames fail until the next key frame, which starts
-//! again from the first decoder.
+//! again from the first decoder. That key frame may already be in the failed
+//! pipeline: the error is noticed on this thread some frames after the bad
+//! data went in (junk from a faulty server makes the parser fail, not the
+//! decoder), so a key frame queued and not yet given back starts over at once
+//! (once per key frame, in case it is the bad data): only the frames before it
+//! are lost.
 //!
 //! Bounds: the encoded bytes pushed and not given back are capped
 //! ([`MAX_PENDING_BYTES`]; more frames fail at once), the replay list holds
@@ -114,6 +119,14 @@ impl Replay {
         }
     }
 
+    /// The sequence number of the key frame (its PTS in milliseconds).
+    fn key_seq(&self) -> Option<u64> {
+        self.key
+            .as_ref()
+            .and_then(|k| k.buffer.pts())
+            .map(gst::ClockTime::mseconds)
+    }
+
     fn buffers(&self) -> impl Iterator<Item = &Kept> {
         self.key.iter().chain(self.after.iter())
     }
@@ -134,6 +147,8 @@ pub struct GstDecoder {
     pending_bytes: usize,
     /// Every decoder failed: frames fail until a key frame.
     broken: bool,
+    /// The queued key frame (its sequence number) already started over from.
+    retried_key: Option<u64>,
     status: Arc<Mutex<DecoderStatus>>,
 }
 
@@ -167,6 +182,7 @@ impl GstDecoder {
             pending: VecDeque::new(),
             pending_bytes: 0,
             broken: false,
+            retried_key: None,
             status,
         };
         d.start().then_some(d)
@@ -222,9 +238,43 @@ impl GstDecoder {
         self.current = self.current.saturating_add(1);
         if self.start() {
             self.replay_frames();
-        } else {
+        } else if !self.restart_at_queued_key(&message) {
             self.give_up(&message);
         }
+    }
+
+    /// Every decoder failed but a key frame is queued and not given back yet:
+    /// the frames before it fail, and the decoders start over from it.
+    fn restart_at_queued_key(&mut self, message: &str) -> bool {
+        let Some(key) = self.replay.key_seq() else { return false };
+        let given = self.shared.lock().last_seq;
+        if given.is_some_and(|l| l >= key) || self.retried_key == Some(key) {
+            return false;
+        }
+        self.retried_key = Some(key);
+        let mut inner = self.shared.lock();
+        while let Some(&(seq, len)) = self.pending.front()
+            && seq < key
+        {
+            self.pending.pop_front();
+            self.pending_bytes = self.pending_bytes.saturating_sub(len);
+            inner.done.push_back(DecodeResult {
+                seq,
+                frame: Err(VideoError::Backend(format!("decoder failed: {message}"))),
+            });
+        }
+        drop(inner);
+        self.current = 0;
+        if !self.start() {
+            return false;
+        }
+        tracing::debug!(
+            stream = self.stream_id,
+            key,
+            "decoders started over at a queued key frame"
+        );
+        self.replay_frames();
+        true
     }
 
     /// Pushes the kept frames into a new pipeline.

@@ -241,7 +241,34 @@ fn a_decoder_failing_mid_stream_falls_back_and_loses_no_frame() {
 fn garbage_is_survived_and_the_next_key_frame_decodes() {
     let v = GstVideo::new(false).unwrap();
     for codec in CODECS {
-        let Some(clip) = clip(codec) else { continue };
+        junk_then_clip(&v, codec);
+    }
+}
+
+/// The junk's error is noticed only after the real frames are all queued
+/// (each buffer takes 20 ms in the pipeline, queueing takes far less): the
+/// queued key frame starts over, the real frames are not lost with the junk.
+#[test]
+fn an_error_noticed_late_does_not_lose_the_queued_key_frame() {
+    init().unwrap();
+    for (codec, software) in [(video_codec::H264, "avdec_h264"), (video_codec::VP8, "vp8dec")] {
+        if gst::ElementFactory::find(software).is_none() {
+            continue;
+        }
+        let slow = Candidate {
+            description: format!("identity sleep-time=20000 ! {software}"),
+            hardware: false,
+        };
+        let v = GstVideo::with_candidates([(codec, vec![slow])]);
+        junk_then_clip(&v, codec);
+    }
+}
+
+/// Queues 20 junk frames then a real clip at once; the real frames must come
+/// back decoded from one of its key frames on, every one after it good.
+fn junk_then_clip(v: &GstVideo, codec: u8) {
+    {
+        let Some(clip) = clip(codec) else { return };
         let mut d = v.create(&stream(codec), Arc::new(|| {})).unwrap();
         // Deterministic junk, including start codes and key-frame-looking bytes.
         let mut x = 0x1234_5678u32;
@@ -298,7 +325,7 @@ fn garbage_is_survived_and_the_next_key_frame_decodes() {
         let tail_good = first_good.is_some_and(|i| log.len() - i == good);
         assert!(
             good >= 10 && tail_good && last == Some(1000 + FRAMES as u64 - 1),
-            "{}: only {good} good frames after junk: {log:?}",
+            "{}: {good} good frames after junk, last {last:?}, first good at {first_good:?}: {log:?}",
             codec_name(codec)
         );
     }
