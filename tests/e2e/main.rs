@@ -15,11 +15,13 @@ mod app;
 mod app_survive;
 mod audio;
 mod cursor;
+mod demo;
 mod fuzz_regression;
 #[cfg(feature = "gtk")]
 mod gui;
 mod harness;
 mod inputs;
+mod install;
 mod launch;
 mod migration;
 mod ports;

@@ -672,21 +672,14 @@ impl Channel {
         }
     }
 
-    /// Sends the cursor script, then (demo) circles the cursor every 40 ms.
+    /// Sends the cursor script, then only reads (the demo's pointer is the user's own).
     fn run_cursor(&mut self) -> Result<()> {
         for m in &self.inner.config.cursor.messages.clone() {
             self.send(m)?;
         }
         self.close_fault()?;
-        let (w, h) = (self.inner.config.scene.width, self.inner.config.scene.height);
-        let (mut frame, mut next) = (0u32, Instant::now());
         loop {
             self.poll()?;
-            if self.inner.config.animate && !self.handed_over() && Instant::now() >= next {
-                self.send(&crate::cursor::demo_move(frame, w, h))?;
-                frame = frame.wrapping_add(1);
-                next += Duration::from_millis(40);
-            }
         }
     }
 
@@ -715,7 +708,12 @@ impl Channel {
             self.conn.flush()?;
             bail!("fault: display closes mid-message");
         }
-        let messages: Vec<DisplayServer> = self.inner.config.scene.messages.clone();
+        let demo = self.inner.config.animate;
+        let mut desktop = demo.then(crate::demo::Desktop::new);
+        let messages: Vec<DisplayServer> = match desktop.as_mut() {
+            Some(d) => d.take_messages(),
+            None => self.inner.config.scene.messages.clone(),
+        };
         for m in &messages {
             if seamless_target
                 && matches!(
@@ -728,9 +726,7 @@ impl Channel {
             self.send(m)?;
         }
         self.close_fault()?;
-        let (w, h) = (self.inner.config.scene.width, self.inner.config.scene.height);
-        let mut frame = 0u32;
-        let mut next = Instant::now();
+        let (mut seen, mut next) = (0usize, Instant::now());
         loop {
             self.poll()?;
             if self.key.1 == 0 {
@@ -745,12 +741,21 @@ impl Channel {
                     self.send(m)?;
                 }
             }
-            if self.inner.config.animate && !self.handed_over() && Instant::now() >= next {
-                for m in crate::scene::demo_frame(frame, w, h) {
+            if let Some(d) = desktop.as_mut()
+                && !self.handed_over()
+            {
+                let (inputs, upto) = self.inner.inputs.demo.since(seen);
+                seen = upto;
+                for ev in inputs {
+                    d.input(ev);
+                }
+                if Instant::now() >= next {
+                    d.tick();
+                    next += Duration::from_millis(crate::demo::FRAME_MS);
+                }
+                for m in d.take_messages() {
                     self.send(&m)?;
                 }
-                frame = frame.wrapping_add(1);
-                next += Duration::from_millis(40);
             }
         }
     }

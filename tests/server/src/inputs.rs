@@ -47,6 +47,8 @@ pub(crate) struct InputsState {
     outgoing: Mutex<VecDeque<InputsServer>>,
     /// Motion/position messages since the last ack.
     unacked: Mutex<u32>,
+    /// Keys and clicks for the demo desktop.
+    pub(crate) demo: crate::demo::DemoInputs,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,6 +74,7 @@ impl InputsState {
                 }
             }
         };
+        self.demo.observe(&msg);
         let mut replies = Vec::new();
         match &msg {
             InputsClient::MouseMotion { .. } | InputsClient::MousePosition { .. } => {

@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod audio;
 pub mod cursor;
+pub mod demo;
 pub mod fault;
 pub mod inputs;
 pub mod migration;
@@ -88,7 +89,8 @@ pub struct ServerConfig {
     pub fault: Option<Fault>,
     /// Offer the mini header.
     pub mini_header: bool,
-    /// Keep animating after the scene (demo mode), one frame every 40 ms.
+    /// Demo mode: display channels draw the [`demo::Desktop`] (not `scene`),
+    /// animate it every 40 ms and echo the keys and clicks the inputs channel gets.
     pub animate: bool,
     /// Server name sent with NAME.
     pub name: String,

@@ -20,7 +20,8 @@ struct Args {
     /// Require this password.
     #[arg(long)]
     password: Option<String>,
-    /// Keep animating the display (the demo scene).
+    /// Serve the demo desktop: 1024×768, animated, echoing keys and drawing clicks
+    /// (client mouse mode, so clicks land where the pointer is).
     #[arg(long)]
     demo: bool,
 }
@@ -33,8 +34,12 @@ fn main() -> Result<()> {
     let mut cfg = ServerConfig {
         password: args.password,
         animate: args.demo,
+        client_mouse: args.demo,
         ..Default::default()
     };
+    if args.demo {
+        cfg.scene = sumac_test_server::demo::Desktop::scene();
+    }
     if args.tls_port.is_some() {
         let id = TlsIdentity::generate(false)?;
         std::fs::write(&args.ca_out, &id.ca_pem)?;

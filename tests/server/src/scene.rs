@@ -28,7 +28,7 @@ pub struct SceneBuilder {
     rgb: Vec<u8>,
 }
 
-fn base(x: i32, y: i32, w: i32, h: i32) -> DisplayBase {
+pub(crate) fn base(x: i32, y: i32, w: i32, h: i32) -> DisplayBase {
     DisplayBase {
         surface_id: 0,
         bbox: Rect::ltrb(x, y, x + w, y + h),
@@ -67,7 +67,7 @@ impl SceneBuilder {
         }
     }
 
-    fn put(&mut self, x: i32, y: i32, rgb: [u8; 3]) {
+    pub(crate) fn put(&mut self, x: i32, y: i32, rgb: [u8; 3]) {
         if x < 0 || y < 0 || x >= self.width as i32 || y >= self.height as i32 {
             return;
         }
@@ -80,8 +80,29 @@ impl SceneBuilder {
         [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
     }
 
+    /// Queues a message whose effect the caller paints with [`Self::put`].
+    pub(crate) fn push(&mut self, m: DisplayServer) {
+        self.messages.push(m);
+    }
+
+    /// The messages queued so far, taken (the expected image stays).
+    pub fn take_messages(&mut self) -> Vec<DisplayServer> {
+        std::mem::take(&mut self.messages)
+    }
+
+    /// The image a correct client shows after every message so far, as RGB8 rows.
+    pub fn expected_rgb(&self) -> &[u8] {
+        &self.rgb
+    }
+
     /// Solid fill with an xRGB colour.
     pub fn fill(mut self, x: i32, y: i32, w: i32, h: i32, color: u32) -> Self {
+        self.fill_mut(x, y, w, h, color);
+        self
+    }
+
+    /// [`Self::fill`] in place.
+    pub fn fill_mut(&mut self, x: i32, y: i32, w: i32, h: i32, color: u32) {
         self.messages.push(DisplayServer::DrawFill {
             base: base(x, y, w, h),
             fill: FillOp {
@@ -96,7 +117,6 @@ impl SceneBuilder {
                 self.put(xx, yy, rgb);
             }
         }
-        self
     }
 
     /// Fill clipped to rectangles.
@@ -227,6 +247,12 @@ impl SceneBuilder {
 
     /// COPY_BITS: moves the w×h block at (sx, sy) to (x, y).
     pub fn copy_bits(mut self, sx: i32, sy: i32, x: i32, y: i32, w: i32, h: i32) -> Self {
+        self.copy_bits_mut(sx, sy, x, y, w, h);
+        self
+    }
+
+    /// [`Self::copy_bits`] in place.
+    pub fn copy_bits_mut(&mut self, sx: i32, sy: i32, x: i32, y: i32, w: i32, h: i32) {
         self.messages.push(DisplayServer::CopyBits {
             base: base(x, y, w, h),
             src_pos: Point { x: sx, y: sy },
@@ -242,7 +268,6 @@ impl SceneBuilder {
                 self.put(x + xx, y + yy, block[(yy * w + xx) as usize]);
             }
         }
-        self
     }
 
     /// Copies a top-down bitmap (as [`Self::copy_bitmap`]) with `CACHE_ME` at
@@ -493,36 +518,6 @@ pub fn standard() -> Scene {
         .copy_bitmap((220, 80), (64, 48), bitmap_fmt::BIT8, true, 4)
         .copy_bits(10, 80, 40, 150, 100, 60) // overlapping source and destination
         .build()
-}
-
-/// One frame of the demo animation: a bar sweeping across a gradient.
-pub fn demo_frame(frame: u32, width: u32, height: u32) -> Vec<DisplayServer> {
-    let x = (frame * 8 % width) as i32;
-    let hue = frame.wrapping_mul(2_654_435_761);
-    let color = hue & 0x00ff_ffff;
-    vec![
-        DisplayServer::DrawFill {
-            base: base(0, 0, width as i32, 40),
-            fill: FillOp {
-                brush: Brush::Solid(0x00_10_10_10),
-                rop_descriptor: ropd::OP_PUT,
-                mask: QMask::default(),
-            },
-        },
-        DisplayServer::DrawFill {
-            base: base(x, 0, 40, 40),
-            fill: FillOp {
-                brush: Brush::Solid(color),
-                rop_descriptor: ropd::OP_PUT,
-                mask: QMask::default(),
-            },
-        },
-        DisplayServer::CopyBits {
-            base: base(0, 41, width as i32, height as i32 - 42),
-            src_pos: Point { x: 0, y: 40 },
-        },
-        DisplayServer::Mark,
-    ]
 }
 
 #[cfg(test)]
