@@ -130,6 +130,9 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         |r| r.name().to_owned(),
     );
     super::gl_policy::reexec_without_gl_if_software(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
+    // WM_CLASS (X11) = the application id, as the desktop file's StartupWMClass says: its
+    // instance part is the program name, its class part the display's program class.
+    glib::set_prgname(Some(APP_ID));
     if let Err(e) = adw::init() {
         eprintln!(
             "sumac: {}: {e}",
@@ -137,6 +140,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    set_x11_program_class();
     // A checkout's icons (the app icon) when the app is not installed.
     let dev_icons = concat!(env!("CARGO_MANIFEST_DIR"), "/resources/icons");
     if std::path::Path::new(dev_icons).is_dir()
@@ -324,5 +328,16 @@ mod tests {
             "a missing file is still a file"
         );
         assert_eq!(typed_address("vm.vv"), "vm.vv");
+    }
+}
+
+/// Makes the class part of the windows' WM_CLASS the application id (GDK would
+/// capitalise the program name: "Io.github…"); only X11 has WM_CLASS.
+fn set_x11_program_class() {
+    #[cfg(feature = "x11")]
+    if let Some(display) = gtk::gdk::Display::default()
+        && let Some(x11) = display.downcast_ref::<gdk4_x11::X11Display>()
+    {
+        x11.set_program_class(APP_ID);
     }
 }

@@ -63,6 +63,7 @@ impl ConnectWindow {
         let menus = gtk::Builder::from_string(include_str!("../../ui/session-menu.ui"));
         if let Some(menu) = menus.object::<gio::MenuModel>("connect_menu") {
             p.menu_button.set_menu_model(Some(&menu));
+            super::dialogs::hide_tooltip_while_open(&p.menu_button);
         }
 
         fill_recent(state, &p);

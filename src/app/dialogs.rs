@@ -10,7 +10,7 @@ use crate::client::screenshot::{RgbImage, write_png};
 use crate::client::vv::hotkey::{HotkeyAction, Hotkeys};
 use crate::i18n::{gettext, gettext_f};
 use adw::prelude::*;
-use gtk::glib;
+use gtk::{gio, glib};
 
 /// The about window.
 pub fn show_about(parent: Option<&gtk::Window>) {
@@ -270,8 +270,17 @@ fn modifier_only_accelerator(h: &crate::client::vv::hotkey::Hotkey) -> String {
     out
 }
 
-/// Asks where to save a screenshot (PNG) and writes `image` there.
-pub fn save_screenshot(parent: &gtk::Window, image: RgbImage) {
+/// Where the screenshot chooser opens: the XDG Pictures folder when it
+/// exists, else the home folder (never the working directory).
+pub fn screenshot_folder() -> std::path::PathBuf {
+    glib::user_special_dir(glib::UserDirectory::Pictures)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(glib::home_dir)
+}
+
+/// Asks where to save a screenshot (PNG, in [`screenshot_folder`] by default),
+/// writes `image` there and calls `on_saved` with the path.
+pub fn save_screenshot(parent: &gtk::Window, image: RgbImage, on_saved: impl Fn(&std::path::Path) + 'static) {
     let chooser = gtk::FileChooserNative::new(
         Some(&gettext("Save Screenshot")),
         Some(parent),
@@ -283,6 +292,9 @@ pub fn save_screenshot(parent: &gtk::Window, image: RgbImage) {
         .and_then(|d| d.format("%Y-%m-%d %H-%M-%S"))
         .map(|s| s.to_string())
         .unwrap_or_default();
+    if let Err(e) = chooser.set_current_folder(Some(&gio::File::for_path(screenshot_folder()))) {
+        tracing::debug!(error = %e, "cannot open the screenshot chooser in the Pictures folder");
+    }
     chooser.set_current_name(&gettext_f("Screenshot {time}.png", &[("time", &stamp)]));
     let filter = gtk::FileFilter::new();
     filter.set_name(Some(&gettext("PNG images")));
@@ -302,11 +314,30 @@ pub fn save_screenshot(parent: &gtk::Window, image: RgbImage) {
                 show_error(Some(&parent), &gettext("Cannot Save the Screenshot"), &e.to_string());
             } else {
                 tracing::info!(path = %path.display(), "screenshot saved");
+                on_saved(&path);
             }
         }
         c.destroy();
     });
     chooser.show();
+}
+
+/// Hides `button`'s tooltip while its menu is open: GTK would leave it over
+/// the menu's first item.
+pub fn hide_tooltip_while_open(button: &gtk::MenuButton) {
+    let Some(popover) = button.popover() else { return };
+    let weak = button.downgrade();
+    popover.connect_show(move |_| {
+        if let Some(b) = weak.upgrade() {
+            b.set_has_tooltip(false);
+        }
+    });
+    let weak = button.downgrade();
+    popover.connect_closed(move |_| {
+        if let Some(b) = weak.upgrade() {
+            b.set_has_tooltip(true);
+        }
+    });
 }
 
 #[cfg(test)]

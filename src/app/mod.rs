@@ -31,6 +31,7 @@ mod guest_agent;
 pub mod keys;
 pub mod problem;
 pub mod recent;
+pub mod saved_notice;
 pub mod session_window;
 pub mod settings;
 pub mod transfers;

@@ -79,6 +79,8 @@ pub struct SessionWindow {
     fitted: Cell<Option<(u32, u32)>>,
     /// What the title says while the pointer is grabbed ([`grab_hint`]).
     grab_hint: String,
+    /// "Screenshot saved" with Open, under the header bar.
+    notice: super::saved_notice::SavedNotice,
 }
 
 impl Drop for SessionWindow {
@@ -129,6 +131,7 @@ impl SessionWindow {
         if let Some(menu) = builder.object::<gio::MenuModel>("menu") {
             menu_button.set_menu_model(Some(&menu));
         }
+        dialogs::hide_tooltip_while_open(&menu_button);
         header.pack_end(&menu_button);
         let fullscreen_button = gtk::Button::builder()
             .icon_name("view-fullscreen-symbolic")
@@ -145,6 +148,7 @@ impl SessionWindow {
         if let Some(section) = &send_keys {
             send_keys_button.set_menu_model(Some(section));
         }
+        dialogs::hide_tooltip_while_open(&send_keys_button);
         header.pack_start(&send_keys_button);
         header.pack_start(&usb_button(&display));
         if !kiosk {
@@ -172,7 +176,14 @@ impl SessionWindow {
             .build();
         connecting.append(&elapsed);
         connecting.append(&cancel);
+        let notice = super::saved_notice::SavedNotice::new();
+        notice.set_parent(&header);
+        {
+            let notice = notice.clone();
+            window.connect_destroy(move |_| notice.unparent());
+        }
         let this = Rc::new(Self {
+            notice,
             window,
             display,
             header,
@@ -415,7 +426,14 @@ impl SessionWindow {
                     return;
                 };
                 match c.monitor_image(this.display.channel_id(), this.display.monitor_id()) {
-                    Some(image) => dialogs::save_screenshot(this.window.upcast_ref(), image),
+                    Some(image) => {
+                        let notice = this.notice.downgrade();
+                        dialogs::save_screenshot(this.window.upcast_ref(), image, move |path| {
+                            if let Some(n) = notice.upgrade() {
+                                n.show_screenshot(path);
+                            }
+                        });
+                    }
                     None => dialogs::show_error(
                         Some(this.window.upcast_ref()),
                         &gettext("No Screenshot"),

@@ -1,0 +1,321 @@
+//! The session window's header bar as a person meets it, on Xvfb with openbox:
+//! * Take Screenshot… opens the file chooser in the XDG Pictures folder; once saved, a
+//!   "Screenshot saved" notice shows under the header bar, and its Open button opens the file
+//!   in the desktop's default viewer (a stand-in desktop file recording what it was given).
+//! * The window's WM_CLASS is the desktop file's StartupWMClass (both parts).
+//! * The main menu button's tooltip does not stay over the open menu.
+
+use crate::support::app::{App, SUMAC};
+use crate::support::artifact_dir;
+use crate::support::desktop::{OPENBOX, XPROP};
+use crate::support::mouse::wait_inputs_linked;
+use crate::support::process::Guard;
+use crate::support::tools::{DBUS, Tool, XDOTOOL, XVFB, require_tools};
+use crate::support::wait::{WAIT, poll, wait_until};
+use crate::support::x11::{self, Xvfb};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use sumac_test_server::{ServerConfig, TestServer};
+
+const GDBUS: Tool = Tool {
+    binary: "gdbus",
+    package: "libglib2.0-bin",
+};
+const TITLE: &str = "sumac-header";
+
+struct Rig {
+    app: App,
+    _wm: Guard,
+    xvfb: Xvfb,
+    window: String,
+    out: PathBuf,
+    bus: String,
+}
+
+impl Rig {
+    fn start(name: &str, server: &TestServer, setup: impl FnOnce(&Path, &Path)) -> Rig {
+        let out = artifact_dir(&format!("gui-header-{name}"));
+        let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
+        let wm_config = out.join("wm-config");
+        std::fs::create_dir_all(&wm_config).unwrap();
+        let wm = Guard(
+            xvfb.command("openbox")
+                .arg("--sm-disable")
+                .env("XDG_CONFIG_HOME", &wm_config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start openbox"),
+        );
+        wait_until("openbox managing the screen", || {
+            x11::run_x(xvfb.display, "xprop", &["-root", "_NET_SUPPORTING_WM_CHECK"])
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("window id"))
+        });
+        let config = out.join("config");
+        let data = out.join("data");
+        let _ = std::fs::remove_dir_all(&config);
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        setup(&config, &data);
+        let bus_file = out.join("bus-address");
+        let _ = std::fs::remove_file(&bus_file);
+        // dbus-run-session -- sh -c '...': the session bus address is written out for gdbus.
+        let mut cmd = App::x11_command(xvfb.display, &config, &[]);
+        let script = format!(
+            "printf %s \"$DBUS_SESSION_BUS_ADDRESS\" > '{}'; exec \"$0\" \"$@\"",
+            bus_file.display()
+        );
+        let mut args: Vec<std::ffi::OsString> = vec!["--".into(), "sh".into(), "-c".into(), script.into()];
+        args.extend([SUMAC.into(), "-t".into(), TITLE.into(), "-z".into(), "100".into()]);
+        args.push(server.uri().into());
+        let mut real = Command::new("dbus-run-session");
+        real.args(&args).env("XDG_DATA_HOME", &data);
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => real.env(k, v),
+                None => real.env_remove(k),
+            };
+        }
+        cmd = real;
+        let app = App::spawn(cmd, out.join("sumac.log"));
+        let window = x11::wait_window(xvfb.display, &format!("^{TITLE}"), WAIT)
+            .unwrap_or_else(|| panic!("no sumac window; log:\n{}", app.log()));
+        x11::xdotool(xvfb.display, &["windowmove", "--sync", &window, "0", "0"]);
+        let bus = poll(WAIT, Duration::from_millis(100), || {
+            std::fs::read_to_string(&bus_file).ok().filter(|s| !s.is_empty())
+        })
+        .expect("the app's session bus address");
+        wait_inputs_linked(server, &app);
+        Rig {
+            app,
+            _wm: wm,
+            xvfb,
+            window,
+            out,
+            bus,
+        }
+    }
+
+    fn xdo(&self, args: &[&str]) -> String {
+        x11::xdotool(self.xvfb.display, args)
+    }
+
+    /// Activates the window action `name` through the app's D-Bus action export.
+    fn activate(&self, name: &str) {
+        let out = Command::new("gdbus")
+            .args(["call", "--address", &self.bus, "--dest", "io.github.sumac.Sumac"])
+            .args(["--object-path", "/io/github/sumac/Sumac/window/1"])
+            .args(["--method", "org.gtk.Actions.Activate", name, "[]", "{}"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gdbus: {}; log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.app.log()
+        );
+    }
+
+    /// Visible windows of the app other than its main window, with their geometry.
+    fn popups(&self) -> Vec<(String, (i32, i32, i32, i32))> {
+        let ids = x11::run_x(
+            self.xvfb.display,
+            "xdotool",
+            &["search", "--onlyvisible", "--class", "io.github.sumac.Sumac"],
+        )
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+        ids.split_whitespace()
+            .filter(|id| *id != self.window)
+            .map(|id| (id.to_owned(), x11::window_geometry(self.xvfb.display, id)))
+            .collect()
+    }
+}
+
+fn tools() -> Vec<Tool> {
+    vec![XVFB, XDOTOOL, DBUS, OPENBOX, XPROP, GDBUS]
+}
+
+#[test]
+fn screenshot_defaults_to_pictures_and_shows_a_notice_that_opens_the_file() {
+    let Some(()) = require_tools(&tools()) else { return };
+    // Client mouse mode: a click that misses the notice is no pointer grab.
+    let server = TestServer::start(ServerConfig {
+        client_mouse: true,
+        ..ServerConfig::default()
+    })
+    .expect("test server");
+    let mut pictures = PathBuf::new();
+    let mut opened = PathBuf::new();
+    let rig = Rig::start("screenshot", &server, |config, data| {
+        pictures = config.parent().unwrap().join("Pictures");
+        let _ = std::fs::remove_dir_all(&pictures);
+        std::fs::create_dir_all(&pictures).unwrap();
+        std::fs::write(
+            config.join("user-dirs.dirs"),
+            format!("XDG_PICTURES_DIR=\"{}\"\n", pictures.display()),
+        )
+        .unwrap();
+        // The default image viewer: records the file it is asked to open.
+        opened = config.parent().unwrap().join("opened.txt");
+        let _ = std::fs::remove_file(&opened);
+        let apps = data.join("applications");
+        std::fs::create_dir_all(&apps).unwrap();
+        std::fs::write(
+            apps.join("test-viewer.desktop"),
+            format!(
+                "[Desktop Entry]\nType=Application\nName=Test Viewer\nExec=sh -c 'printf %s \"$1\" > {}' sh %f\nMimeType=image/png;\n",
+                opened.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            config.join("mimeapps.list"),
+            "[Default Applications]\nimage/png=test-viewer.desktop\n",
+        )
+        .unwrap();
+    });
+    // The first frame is in: the screenshot has something to save.
+    std::thread::sleep(Duration::from_secs(1));
+    rig.activate("screenshot");
+    let chooser = x11::wait_window(rig.xvfb.display, "^Save Screenshot", WAIT)
+        .unwrap_or_else(|| panic!("no file chooser; log:\n{}", rig.app.log()));
+    std::thread::sleep(Duration::from_millis(800));
+    x11::screenshot(rig.xvfb.display, "root", &rig.out.join("chooser.png"));
+    let png_in_pictures = || {
+        std::fs::read_dir(&pictures)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "png"))
+    };
+    // Save keeps the proposed name (clicked again while the chooser is still up).
+    let saved = poll(WAIT, Duration::from_millis(100), || {
+        if let Some(p) = png_in_pictures() {
+            return Some(p);
+        }
+        if x11::windows_named(rig.xvfb.display, "^Save Screenshot").contains(&chooser) {
+            // Its Save button, at the bottom right.
+            let (cx, cy, cw, ch) = x11::window_geometry(rig.xvfb.display, &chooser);
+            let (x, y) = (cx + cw - 48, cy + ch - 30);
+            let _ = x11::run_x(
+                rig.xvfb.display,
+                "xdotool",
+                &["mousemove", "--sync", &x.to_string(), &y.to_string()],
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = x11::run_x(rig.xvfb.display, "xdotool", &["click", "1"]);
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        None
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no PNG saved in the Pictures folder {} (screen: chooser.png); log:\n{}",
+            pictures.display(),
+            rig.app.log()
+        )
+    });
+    let bytes = std::fs::read(&saved).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"), "{} is not a PNG", saved.display());
+
+    // The notice: a small popup under the header bar, with Open.
+    let (wx, wy, ww, _) = x11::window_geometry(rig.xvfb.display, &rig.window);
+    let notice = poll(WAIT, Duration::from_millis(100), || {
+        rig.popups()
+            .into_iter()
+            .find(|(_, (x, y, w, h))| *y >= wy && *y < wy + 150 && *x >= wx && x + w <= wx + ww && *h < 150)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no notice after saving; popups {:?}; log:\n{}",
+            rig.popups(),
+            rig.app.log()
+        )
+    });
+    assert!(rig.app.log().contains("saved-file notice shown"), "{}", rig.app.log());
+    // Open: the notice's one filled button (grey, between the white body and the flat close
+    // button), found on the notice's middle row.
+    let (_, (nx, ny, nw, nh)) = notice;
+    let row = (nh / 2) as u32;
+    let grey = |p: [u8; 3]| p.iter().all(|c| (200..=240).contains(c)) && p[0].abs_diff(p[2]) < 8;
+    // The longest grey run of the row, once the notice is drawn.
+    let find = || {
+        let screen = x11::capture(rig.xvfb.display, "root")?;
+        let (mut run, mut best) = ((0, 0), (0, 0));
+        for x in 0..nw as u32 {
+            if grey(screen.pixel(nx as u32 + x, ny as u32 + row)) {
+                run = if run.1 == 0 { (x, 1) } else { (run.0, run.1 + 1) };
+                if run.1 > best.1 {
+                    best = run;
+                }
+            } else {
+                run = (0, 0);
+            }
+        }
+        (best.1 >= 20).then_some(best)
+    };
+    x11::screenshot(rig.xvfb.display, "root", &rig.out.join("notice-found.png"));
+    let best = poll(Duration::from_secs(10), Duration::from_millis(200), find).unwrap_or((0, 0));
+    x11::screenshot(rig.xvfb.display, "root", &rig.out.join("notice.png"));
+    assert!(best.1 >= 20, "no Open button found in the notice (see notice.png)");
+    let (x, y) = (nx + (best.0 + best.1 / 2) as i32, ny + nh / 2);
+    rig.xdo(&["mousemove", "--sync", &x.to_string(), &y.to_string()]);
+    std::thread::sleep(Duration::from_millis(200));
+    rig.xdo(&["click", "1"]);
+    let opened_uri = poll(WAIT, Duration::from_millis(100), || {
+        std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty())
+    });
+    let opened_uri = opened_uri.unwrap_or_else(|| panic!("Open did not open the file; log:\n{}", rig.app.log()));
+    assert_eq!(Path::new(opened_uri.trim()), saved, "the viewer got another file");
+}
+
+#[test]
+fn wm_class_matches_the_desktop_file_and_the_menu_tooltip_leaves_the_menu() {
+    let Some(()) = require_tools(&tools()) else { return };
+    let server = TestServer::start(ServerConfig::default()).expect("test server");
+    let rig = Rig::start("wm-class", &server, |_, _| {});
+    let desktop_file =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/io.github.sumac.Sumac.desktop"))
+            .unwrap();
+    let startup_class = desktop_file
+        .lines()
+        .find_map(|l| l.strip_prefix("StartupWMClass="))
+        .expect("StartupWMClass in the desktop file");
+    let prop = x11::run_x(rig.xvfb.display, "xprop", &["-id", &rig.window, "WM_CLASS"]).unwrap();
+    let prop = String::from_utf8_lossy(&prop.stdout).to_string();
+    assert_eq!(
+        prop.trim(),
+        format!("WM_CLASS(STRING) = \"{startup_class}\", \"{startup_class}\""),
+        "the window's WM_CLASS"
+    );
+
+    // Hover the main menu button until its tooltip shows, then open the menu.
+    let (wx, wy, ww, _) = x11::window_geometry(rig.xvfb.display, &rig.window);
+    let (bx, by) = (wx + ww - 142, wy + 24);
+    rig.xdo(&["mousemove", "--sync", &bx.to_string(), &by.to_string()]);
+    let tooltip = poll(WAIT, Duration::from_millis(100), || rig.popups().into_iter().next());
+    assert!(
+        tooltip.is_some(),
+        "no tooltip over the main menu button; log:\n{}",
+        rig.app.log()
+    );
+    rig.xdo(&["click", "1"]);
+    let menu = poll(WAIT, Duration::from_millis(100), || {
+        rig.popups().into_iter().find(|(_, (_, _, _, h))| *h > 150)
+    })
+    .unwrap_or_else(|| panic!("the main menu did not open: {:?}", rig.popups()));
+    // The pointer rests on the button for longer than the tooltip delay.
+    std::thread::sleep(Duration::from_secs(2));
+    x11::screenshot(rig.xvfb.display, "root", &rig.out.join("menu-open.png"));
+    let popups = rig.popups();
+    assert_eq!(
+        popups.iter().map(|p| &p.0).collect::<Vec<_>>(),
+        vec![&menu.0],
+        "something besides the menu is shown while it is open (a tooltip?): {popups:?}; see {}",
+        rig.out.join("menu-open.png").display()
+    );
+}
