@@ -130,6 +130,17 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         |r| r.name().to_owned(),
     );
     super::gl_policy::reexec_without_gl_if_software(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
+    if options.target.is_some() {
+        // The session will want the video decoders before it links the
+        // display channel (their codecs are its capabilities): find them
+        // while GTK starts instead of after.
+        let warm = || {
+            crate::gtk::session::shared_video();
+        };
+        if let Err(e) = std::thread::Builder::new().name("gst-init".into()).spawn(warm) {
+            tracing::debug!(error = %e, "no thread to start GStreamer early");
+        }
+    }
     if let Err(e) = adw::init() {
         eprintln!(
             "sumac: {}: {e}",
