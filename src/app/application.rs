@@ -132,14 +132,9 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     super::gl_policy::reexec_without_gl_if_software(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
     if options.target.is_some() {
         // The session will want the video decoders before it links the
-        // display channel (their codecs are its capabilities): find them
-        // while GTK starts instead of after.
-        let warm = || {
-            crate::gtk::session::shared_video();
-        };
-        if let Err(e) = std::thread::Builder::new().name("gst-init".into()).spawn(warm) {
-            tracing::debug!(error = %e, "no thread to start GStreamer early");
-        }
+        // display channel (their codecs are its capabilities): start finding
+        // them (on a thread) while GTK starts.
+        crate::gtk::session::shared_video();
     }
     if let Err(e) = adw::init() {
         eprintln!(

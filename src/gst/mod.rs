@@ -9,6 +9,8 @@
 //! that have one, so the display channel advertises only those. Each stream
 //! gets a [`decoder::GstDecoder`] (one pipeline) trying them in order.
 //! [`GstVideo::decoders`] tells what every live stream decodes with.
+//! [`PendingVideo`] does the start-up on a thread, so a session can begin
+//! connecting meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -20,9 +22,11 @@ use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWa
 use crate::proto::channel::display::video_codec;
 
 pub mod decoder;
+mod pending;
 pub mod registry;
 mod status;
 
+pub use pending::PendingVideo;
 pub use registry::{Candidate, codec_name};
 pub use status::DecoderStatus;
 
