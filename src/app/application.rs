@@ -130,15 +130,15 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         |r| r.name().to_owned(),
     );
     super::gl_policy::reexec_without_gl_if_software(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
+    // WM_CLASS (X11) = the application id, as the desktop file's StartupWMClass says: its
+    // instance part is the program name, its class part the display's program class.
+    glib::set_prgname(Some(APP_ID));
     if options.target.is_some() {
         // The session will want the video decoders before it links the
         // display channel (their codecs are its capabilities): start finding
         // them (on a thread) while GTK starts.
         crate::gtk::session::shared_video();
     }
-    // WM_CLASS (X11) = the application id, as the desktop file's StartupWMClass says: its
-    // instance part is the program name, its class part the display's program class.
-    glib::set_prgname(Some(APP_ID));
     if let Err(e) = adw::init() {
         eprintln!(
             "sumac: {}: {e}",
