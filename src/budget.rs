@@ -141,6 +141,11 @@ impl Reservation {
         self.bytes
     }
 
+    /// Most bytes the reservation could grow to now.
+    pub fn room(&self) -> u64 {
+        self.bytes.saturating_add(self.budget.available())
+    }
+
     /// Changes the reservation to `bytes` (growing may be refused; the
     /// reservation is then unchanged).
     pub fn resize(&mut self, bytes: u64) -> Result<(), OverBudget> {
