@@ -251,6 +251,7 @@ impl ImageCache {
     pub fn set_full_size_limit(&mut self, bytes: u64) {
         self.full_limit = bytes;
         self.pack_old_entries();
+        self.sync_meter();
     }
 
     pub fn len(&self) -> usize {
