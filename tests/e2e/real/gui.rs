@@ -189,6 +189,7 @@ mod input;
 mod multimon;
 mod password;
 mod server_mouse;
+mod stats_overlay;
 mod wayland_pointer;
 
 #[test]
