@@ -146,7 +146,7 @@ fn refresh(window: &gtk::ApplicationWindow, session: &Session, channel: u8, subm
     if items.replace(count) != count {
         submenu.remove_all();
         for index in 0..count {
-            let label = gettext_f("Display {number}", &[("number", &(index + 1).to_string())]);
+            let label = gettext_f("Display _{number}", &[("number", &(index + 1).to_string())]);
             submenu.append(Some(&label), Some(&format!("win.{}", action_name(index))));
         }
     }
