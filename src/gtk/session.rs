@@ -252,10 +252,8 @@ impl Session {
         self.disconnect();
         self.imp().last_error.replace(None);
         let mut options = self.audio_options(options);
-        if options.media.video.is_none()
-            && let Some(v) = shared_video()
-        {
-            options.media.video = Some(v);
+        if options.media.video.is_none() {
+            options.media.video = Some(shared_video());
         }
         let (handle, mut rx) = crate::client::connect(config, options)?;
         let imp = self.imp();
@@ -582,16 +580,11 @@ impl Session {
 }
 
 /// The GStreamer video decoders every session of the process shares (the
-/// registry is read once); `None` when GStreamer cannot start.
-pub fn shared_video() -> Option<std::sync::Arc<crate::gst::GstVideo>> {
-    static VIDEO: std::sync::OnceLock<Option<std::sync::Arc<crate::gst::GstVideo>>> = std::sync::OnceLock::new();
+/// registry is read once, on a thread: the first call returns at once and
+/// the display channel's link waits for the answer).
+pub fn shared_video() -> std::sync::Arc<crate::gst::PendingVideo> {
+    static VIDEO: std::sync::OnceLock<std::sync::Arc<crate::gst::PendingVideo>> = std::sync::OnceLock::new();
     VIDEO
-        .get_or_init(|| match crate::gst::GstVideo::new(false) {
-            Ok(v) => Some(std::sync::Arc::new(v)),
-            Err(e) => {
-                tracing::warn!(error = %e, "no GStreamer video decoders");
-                None
-            }
-        })
+        .get_or_init(|| std::sync::Arc::new(crate::gst::PendingVideo::start(false)))
         .clone()
 }
