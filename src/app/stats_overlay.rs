@@ -154,8 +154,10 @@ impl StatsPanel {
         let text = match sample {
             Some(sample) => {
                 let decoders: Vec<DecoderLabel> = crate::gtk::session::shared_video()
-                    .map(|v| v.decoders().iter().map(DecoderLabel::from).collect())
-                    .unwrap_or_default();
+                    .decoders()
+                    .iter()
+                    .map(DecoderLabel::from)
+                    .collect();
                 let stats = imp.sampler.borrow_mut().update(sample, &decoders);
                 panel_text(&stats)
             }
