@@ -126,8 +126,9 @@ impl SessionWindow {
                 section.append_item(&item);
             }
         }
-        if let Some(menu) = builder.object::<gio::MenuModel>("menu") {
-            menu_button.set_menu_model(Some(&menu));
+        let main_menu = builder.object::<gio::Menu>("menu");
+        if let Some(menu) = &main_menu {
+            menu_button.set_menu_model(Some(menu));
         }
         header.pack_end(&menu_button);
         let fullscreen_button = gtk::Button::builder()
@@ -190,6 +191,7 @@ impl SessionWindow {
         });
         this.install_actions(controller);
         super::guest_agent::install_window_actions(&this.window, &this.display);
+        super::menu_extras::install(&this.window, &this.display, main_menu.as_ref(), kiosk);
         {
             // "(Press Shift+F12 to release pointer)" in the title while grabbed, as remote-viewer.
             let weak = Rc::downgrade(&this);

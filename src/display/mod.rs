@@ -101,8 +101,8 @@ pub use pipeline::Pipeline;
 pub use prepare::Prepared;
 use region::{PixBox, draw_region};
 pub use stream::{
-    DecodeResult, DecodedFrame, EncodedFrame, StreamError, StreamStats, StreamTick, VideoDecoder, VideoDecoderFactory,
-    VideoError, VideoStreamInfo, VideoTick, VideoWake,
+    DecodeResult, DecodedFrame, EncodedFrame, StreamError, StreamInfo, StreamStats, StreamTick, VideoDecoder,
+    VideoDecoderFactory, VideoError, VideoStreamInfo, VideoTick, VideoWake,
 };
 pub use surface::{Surface, SurfaceFormat};
 
@@ -197,6 +197,8 @@ pub struct DisplayState {
     surfaces: HashMap<u32, Surface>,
     primary: Option<u32>,
     monitors: Vec<MonitorHead>,
+    /// MONITORS_CONFIG's `max_allowed` (0 until the server sent one).
+    monitors_max: u16,
     stats: DisplayStats,
     total_bytes: u64,
     marked: bool,
@@ -379,6 +381,12 @@ impl DisplayState {
         &self.monitors
     }
 
+    /// How many monitors the guest allows on this channel (MONITORS_CONFIG
+    /// `max_allowed`, at most [`MAX_MONITORS`]); 0 until the server said.
+    pub fn monitors_max(&self) -> u16 {
+        self.monitors_max
+    }
+
     pub fn stats(&self) -> &DisplayStats {
         &self.stats
     }
@@ -485,7 +493,8 @@ impl DisplayState {
         if heads.is_empty() {
             return;
         }
-        let max = usize::from(max_allowed.clamp(1, MAX_MONITORS));
+        self.monitors_max = max_allowed.clamp(1, MAX_MONITORS);
+        let max = usize::from(self.monitors_max);
         self.monitors = heads.iter().take(max).copied().collect();
         ev.push(DisplayEvent::MonitorsConfig(self.monitors.clone()));
     }

@@ -108,6 +108,7 @@ use crate::budget::{MemoryBudget, Meter};
 use crate::proto::channel::display::{Clip, Rect, StreamReport, video_codec};
 
 mod draw;
+mod info;
 pub mod keyframe;
 mod messages;
 mod mjpeg;
@@ -116,6 +117,7 @@ mod schedule;
 pub mod video;
 
 pub(crate) use draw::VideoView;
+pub use info::StreamInfo;
 pub use video::{
     DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoDecoderFactory, VideoError, VideoStreamInfo, VideoWake,
 };
@@ -342,6 +344,8 @@ struct Stream {
     report: Option<Reporting>,
     /// DHT segments of the latest frame that had some (see "Abbreviated frames").
     huffman: Vec<u8>,
+    /// What the embedder's statistics show of it.
+    info: StreamInfo,
 }
 
 /// The stream table and scheduler of one display channel.
@@ -547,6 +551,7 @@ impl StreamState {
 
     fn count_overflow(&mut self, id: u32, meta: &Meta) {
         self.stats.frames_overflow = self.stats.frames_overflow.saturating_add(1);
+        self.count_dropped(id, 1);
         let now = self.last_now;
         if meta.seen_at.is_none() {
             self.count_for_report(id, meta.mm_time, mm_diff(meta.mm_time, now), true, now);

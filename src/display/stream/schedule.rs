@@ -137,6 +137,7 @@ impl StreamState {
             };
             if let Some(old) = dropped {
                 self.stats.frames_late = self.stats.frames_late.saturating_add(1);
+                self.count_dropped(id, 1);
                 tick.dropped = tick.dropped.saturating_add(1);
                 self.recycle(old.data);
             }
@@ -164,6 +165,7 @@ impl StreamState {
                 lost = lost.saturating_add(1);
             }
             self.stats.frames_late = self.stats.frames_late.saturating_add(lost);
+            self.count_dropped(id, lost);
             let Some(meta) = meta else {
                 // Not a frame of ours (any more): nothing to show.
                 if let (Ok(f), Some(st)) = (r.frame, self.get_mut(id)) {
@@ -212,6 +214,7 @@ impl StreamState {
 
     fn failed(&mut self, id: u32, error: VideoError) {
         self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+        self.count_dropped(id, 1);
         self.error(&StreamError::Decode { id, error });
     }
 
@@ -237,6 +240,7 @@ impl StreamState {
             };
             if let Some(old) = dropped {
                 self.stats.frames_late = self.stats.frames_late.saturating_add(1);
+                self.count_dropped(id, 1);
                 tick.dropped = tick.dropped.saturating_add(1);
                 if let Some(st) = self.get_mut(id) {
                     st.decoder.0.recycle(old.frame.pixels);
@@ -253,9 +257,11 @@ impl StreamState {
         if !inside {
             st.decoder.0.recycle(w.frame.pixels);
             self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+            self.count_dropped(id, 1);
             self.error(&StreamError::BadDest { id, dest: w.meta.dest });
             return;
         }
+        let mm_time = w.meta.mm_time;
         tick.frames.push(ShowFrame {
             stream: id,
             surface_id,
@@ -265,6 +271,7 @@ impl StreamState {
             frame: w.frame,
         });
         self.stats.frames_rendered = self.stats.frames_rendered.saturating_add(1);
+        self.count_shown(id, mm_time, now);
     }
 }
 

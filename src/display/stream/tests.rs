@@ -722,3 +722,37 @@ fn queued_frames_count_against_the_session_budget() {
     drop(s);
     assert_eq!(budget.used(), 0);
 }
+
+#[test]
+fn each_stream_has_its_own_figures_for_the_stats() {
+    let mut s = state();
+    s.handle(&create(3, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&create(5, stream_flags::TOP_DOWN, dest_at(100, 0, 64, 48)));
+    let len = fixture("frame-64x48-q95.jpg").len() as u64;
+    for t in [1000, 1010, 1020] {
+        s.handle(&data(3, t));
+    }
+    s.handle(&data(5, 1100));
+    // At 1100 the two older frames of stream 3 are late behind a newer one:
+    // dropped; its newest is shown 80 ms behind its time; stream 5's on time.
+    let t = s.stream_tick(1100);
+    assert_eq!((t.rendered, t.dropped), (2, 2));
+    let infos = s.stream_infos().to_vec();
+    assert_eq!(infos.len(), 2);
+    let a = infos[0];
+    assert_eq!((a.id, a.codec, a.width, a.height), (3, video_codec::MJPEG, 64, 48));
+    assert_eq!((a.frames_received, a.frames_shown, a.frames_dropped), (3, 1, 2));
+    assert_eq!(a.bytes_received, 3 * len);
+    assert_eq!(a.delay_total_ms, 80);
+    let b = infos[1];
+    assert_eq!(
+        (b.id, b.frames_received, b.frames_shown, b.frames_dropped),
+        (5, 1, 1, 0)
+    );
+    assert_eq!((b.bytes_received, b.delay_total_ms), (len, 0));
+    // A frame for a stream that is gone counts nowhere; a destroyed stream leaves the list.
+    s.handle(&DisplayServer::StreamDestroy { id: 3 });
+    s.handle(&data(3, 1200));
+    s.stream_tick(1200);
+    assert_eq!(s.stream_infos().iter().map(|i| i.id).collect::<Vec<_>>(), [5]);
+}

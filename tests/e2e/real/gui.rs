@@ -184,11 +184,13 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
 }
 
 mod agent;
+mod displays_menu;
 mod hidpi;
 mod input;
 mod multimon;
 mod password;
 mod server_mouse;
+mod stats_overlay;
 mod wayland_pointer;
 
 #[test]
