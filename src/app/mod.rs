@@ -29,6 +29,7 @@ pub mod error_page;
 mod gl_policy;
 mod guest_agent;
 pub mod keys;
+pub mod machine_menu;
 pub mod problem;
 pub mod recent;
 pub mod session_window;

@@ -15,6 +15,7 @@ pub mod events;
 mod factory;
 pub mod inputs;
 pub mod launch;
+pub mod machine;
 pub mod media;
 pub mod proxy;
 pub mod qmp;

@@ -186,6 +186,7 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
 mod agent;
 mod hidpi;
 mod input;
+mod machine;
 mod multimon;
 mod password;
 mod server_mouse;
