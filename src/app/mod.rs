@@ -23,6 +23,8 @@
 pub mod application;
 mod audio_controls;
 pub mod connect_window;
+pub mod console_window;
+pub mod consoles;
 pub mod controller;
 pub mod dialogs;
 pub mod error_page;

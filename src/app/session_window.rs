@@ -140,6 +140,9 @@ impl SessionWindow {
         ) {
             super::machine_menu::install(&window, &title, &session, &section, &machine_menu);
         }
+        if let (Some(session), Some(section)) = (display.session(), builder.object::<gio::Menu>("consoles_section")) {
+            super::consoles::install(&window, &session, &section);
+        }
         let fullscreen_button = gtk::Button::builder()
             .icon_name("view-fullscreen-symbolic")
             .tooltip_text(gettext("Fullscreen"))

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod audio;
 mod channels;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod events;
 mod factory;

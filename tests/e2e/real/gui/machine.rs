@@ -2,7 +2,8 @@
 //! monitors on SPICE port channels: the menu's actions, activated over the app's D-Bus action
 //! export as a menu item activates them, reach QEMU, and QEMU's own QMP socket agrees: Pause
 //! (`query-status` says paused; the window's subtitle says so), Resume, Reset and Power Down
-//! after their confirmation dialogs (QEMU reports RESET and POWERDOWN).
+//! after their confirmation dialogs (QEMU reports RESET and POWERDOWN); the Consoles menu's
+//! action opens the HMP port's console window.
 
 use crate::support::desktop::{Desktop, desktop_tools};
 use crate::support::real::qemu::{Qemu, QemuOpts, spiceport_monitors};
@@ -68,4 +69,12 @@ fn qemu_machine_menu_over_the_qmp_port() {
     qemu.wait_qmp_event("POWERDOWN", WAIT)
         .expect("POWERDOWN on QEMU's QMP socket");
     assert_eq!(status(&qemu), "running", "power down only presses the ACPI button");
+
+    // View > Consoles: the HMP port opens its console window.
+    desktop
+        .app
+        .activate_window_action("open-console", Some("<'org.qemu.monitor.hmp.0'>"));
+    x11::wait_window(desktop.xvfb.display, "^QEMU Monitor – ", WAIT)
+        .unwrap_or_else(|| panic!("no console window; log:\n{}", desktop.app.log()));
+    desktop.screenshot("console");
 }
