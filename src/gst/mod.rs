@@ -9,6 +9,8 @@
 //! that have one, so the display channel advertises only those. Each stream
 //! gets a [`decoder::GstDecoder`] (one pipeline) trying them in order.
 //! [`GstVideo::decoders`] tells what every live stream decodes with.
+//! [`PendingVideo`] does the start-up on a thread, so a session can begin
+//! connecting meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -20,9 +22,11 @@ use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWa
 use crate::proto::channel::display::video_codec;
 
 pub mod decoder;
+mod pending;
 pub mod registry;
 mod status;
 
+pub use pending::PendingVideo;
 pub use registry::{Candidate, codec_name};
 pub use status::DecoderStatus;
 
@@ -71,7 +75,7 @@ impl GstVideo {
             .map(|(c, list)| (c, Arc::from(list)))
             .collect();
         let v = Self::from_candidates(candidates);
-        v.preload();
+        v.preload_in_background();
         Ok(v)
     }
 
@@ -98,23 +102,38 @@ impl GstVideo {
         }
     }
 
-    /// Loads the plugins of each codec's first decoder and parser now, so
-    /// that a stream's first frames do not wait for them (they are late
-    /// otherwise: a frame is due about 400 ms after it arrives).
-    fn preload(&self) {
-        for (codec, list) in &self.candidates {
-            let names = list
-                .first()
-                .map(|c| c.description.as_str())
-                .into_iter()
-                .chain(registry::parser(*codec));
-            for name in names.filter(|n| !n.contains(' ')) {
+    /// Loads the plugins of each codec's first decoder and parser on a
+    /// thread of their own, a moment after start-up, so that a stream's
+    /// first frames do not wait for them (they are late otherwise: a frame
+    /// is due about 400 ms after it arrives) and neither the connection nor
+    /// GTK's start-up does: loading libav takes ~100 ms and holds the
+    /// dynamic loader's lock, which GTK's own module loading then waits for.
+    /// A stream created before that loads its plugin itself, on the display
+    /// channel's thread.
+    fn preload_in_background(&self) {
+        let names: Vec<String> = self
+            .candidates
+            .iter()
+            .flat_map(|(codec, list)| {
+                list.first()
+                    .map(|c| c.description.clone())
+                    .into_iter()
+                    .chain(registry::parser(*codec).map(str::to_owned))
+            })
+            .filter(|n| !n.contains(' '))
+            .collect();
+        let preload = move || {
+            std::thread::sleep(PRELOAD_DELAY);
+            for name in &names {
                 if let Some(f) = gst::ElementFactory::find(name)
                     && let Err(e) = f.load()
                 {
-                    tracing::debug!(element = name, error = %e, "plugin not preloaded");
+                    tracing::debug!(element = %name, error = %e, "plugin not preloaded");
                 }
             }
+        };
+        if let Err(e) = std::thread::Builder::new().name("gst-preload".into()).spawn(preload) {
+            tracing::debug!(error = %e, "no thread to preload the video plugins");
         }
     }
 
@@ -133,6 +152,9 @@ impl GstVideo {
             .collect()
     }
 }
+
+/// How long after start-up the decoder plugins are loaded.
+const PRELOAD_DELAY: std::time::Duration = std::time::Duration::from_millis(1500);
 
 impl VideoDecoderFactory for GstVideo {
     fn codecs(&self) -> Vec<u8> {

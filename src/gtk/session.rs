@@ -261,10 +261,8 @@ impl Session {
         self.disconnect();
         self.imp().last_error.replace(None);
         let mut options = self.audio_options(options);
-        if options.media.video.is_none()
-            && let Some(v) = shared_video()
-        {
-            options.media.video = Some(v);
+        if options.media.video.is_none() {
+            options.media.video = Some(shared_video());
         }
         let (handle, mut rx) = crate::client::connect(config, options)?;
         let imp = self.imp();
