@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use gstreamer as gst;
-use gstreamer::prelude::*;
 
 use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake};
 use crate::proto::channel::display::video_codec;
@@ -74,9 +73,11 @@ impl GstVideo {
             .filter(|(_, list)| !list.is_empty())
             .map(|(c, list)| (c, Arc::from(list)))
             .collect();
-        let v = Self::from_candidates(candidates);
-        v.preload_in_background();
-        Ok(v)
+        // The decoders' plugins are not loaded here but by the first stream
+        // that needs one (on the display channel's thread): gst-libav alone
+        // brings libavcodec, libavfilter, librsvg and flite, ~20 MiB resident
+        // that a session without video never uses.
+        Ok(Self::from_candidates(candidates))
     }
 
     /// A factory with the given decoders per codec, tried in order (tests
@@ -102,41 +103,6 @@ impl GstVideo {
         }
     }
 
-    /// Loads the plugins of each codec's first decoder and parser on a
-    /// thread of their own, a moment after start-up, so that a stream's
-    /// first frames do not wait for them (they are late otherwise: a frame
-    /// is due about 400 ms after it arrives) and neither the connection nor
-    /// GTK's start-up does: loading libav takes ~100 ms and holds the
-    /// dynamic loader's lock, which GTK's own module loading then waits for.
-    /// A stream created before that loads its plugin itself, on the display
-    /// channel's thread.
-    fn preload_in_background(&self) {
-        let names: Vec<String> = self
-            .candidates
-            .iter()
-            .flat_map(|(codec, list)| {
-                list.first()
-                    .map(|c| c.description.clone())
-                    .into_iter()
-                    .chain(registry::parser(*codec).map(str::to_owned))
-            })
-            .filter(|n| !n.contains(' '))
-            .collect();
-        let preload = move || {
-            std::thread::sleep(PRELOAD_DELAY);
-            for name in &names {
-                if let Some(f) = gst::ElementFactory::find(name)
-                    && let Err(e) = f.load()
-                {
-                    tracing::debug!(element = %name, error = %e, "plugin not preloaded");
-                }
-            }
-        };
-        if let Err(e) = std::thread::Builder::new().name("gst-preload".into()).spawn(preload) {
-            tracing::debug!(error = %e, "no thread to preload the video plugins");
-        }
-    }
-
     /// The decoders tried for `codec`, in order.
     pub fn candidates(&self, codec: u8) -> &[Candidate] {
         self.candidates.get(&codec).map(|l| &l[..]).unwrap_or_default()
@@ -152,9 +118,6 @@ impl GstVideo {
             .collect()
     }
 }
-
-/// How long after start-up the decoder plugins are loaded.
-const PRELOAD_DELAY: std::time::Duration = std::time::Duration::from_millis(1500);
 
 impl VideoDecoderFactory for GstVideo {
     fn codecs(&self) -> Vec<u8> {
