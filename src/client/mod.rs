@@ -24,6 +24,9 @@ pub mod reconnect;
 pub mod record;
 pub mod replay;
 mod runtime;
+/// The receive buffer of a channel, for the `channel_framing` fuzz target.
+#[doc(hidden)]
+pub use runtime::inbuf;
 pub mod screenshot;
 pub mod session;
 pub mod sharing;

@@ -83,11 +83,14 @@ impl DisplayDecoder {
         }
     }
 
-    /// Counts decoded images against the session's memory `budget` and
+    /// Counts decoded images, the image cache, the GLZ window, the palette
+    /// cache and the video queues against the session's memory `budget`, and
     /// allocates no surface it cannot hold (the state, given the same budget
     /// with [`DisplayState::set_budget`], then refuses the SURFACE_CREATE).
     pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
         self.images.set_budget(Arc::clone(&budget));
+        self.palettes.attach_budget(&budget);
+        self.streams.attach_budget(&budget);
         self.budget = Some(budget);
         self
     }

@@ -204,6 +204,9 @@ pub struct DisplayState {
     journal: journal::Journal,
     /// The primary surface is an earlier server's ([`Self::forget_server`]).
     stale_primary: bool,
+    /// The earlier server's picture, painted into the new server's primary
+    /// surfaces until it draws (see [`relink`]); counted in `total_bytes`.
+    stale_picture: Option<Surface>,
     /// The session's image cache, for [`Self::image_cache`] (the decoder uses it).
     cache: SharedImageCache,
     /// The video streams as the decoder last reported them.
@@ -279,6 +282,7 @@ impl DisplayState {
                 self.surface_create(&mode_create(*x_res, *y_res, *bits), &mut ev);
             }
             DisplayServer::Mark => {
+                self.drop_stale_picture();
                 self.marked = true;
                 ev.push(DisplayEvent::Mark);
             }
@@ -438,6 +442,9 @@ impl DisplayState {
     fn finish_draw_unjournaled(&mut self, surface_id: u32, r: DrawResult, ev: &mut Vec<DisplayEvent>) {
         match r {
             Ok(damage) => {
+                if self.primary == Some(surface_id) {
+                    self.drop_stale_picture();
+                }
                 self.stats.draws_applied = self.stats.draws_applied.saturating_add(1);
                 if let Some(b) = damage {
                     ev.push(DisplayEvent::Damage {
@@ -454,6 +461,7 @@ impl DisplayState {
     }
 
     fn reset(&mut self, ev: &mut Vec<DisplayEvent>) {
+        self.drop_stale_picture();
         self.marked = false;
         ev.push(DisplayEvent::Reset);
         if let Some(id) = self.primary

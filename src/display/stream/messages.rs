@@ -201,12 +201,15 @@ impl StreamState {
                 || st.queue.front().is_some_and(|f| {
                     u32::try_from(mm_diff(mm_time, f.meta.mm_time)).is_ok_and(|d| d > MAX_QUEUE_SPAN_MS)
                 });
-            let over_bytes = self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES;
+            let over_bytes = self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES
+                || !self.budget_holds(data.len().saturating_add(MAX_TABLE_BYTES));
             if !(full || over_bytes) || !self.drop_oldest(id) {
                 break;
             }
         }
-        if self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES {
+        if self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES
+            || !self.budget_holds(data.len().saturating_add(MAX_TABLE_BYTES))
+        {
             self.count_overflow(id, &meta);
             return;
         }
@@ -234,6 +237,7 @@ impl StreamState {
             _ => buf.extend_from_slice(data),
         }
         self.queued_bytes = self.queued_bytes.saturating_add(buf.len());
+        self.sync_meter();
         self.stats.frames_received = self.stats.frames_received.saturating_add(1);
         if let Some(st) = self.get_mut(id) {
             st.queue.push_back(Frame { meta, data: buf });

@@ -77,6 +77,7 @@ impl StreamState {
         self.count_arrivals(id, now);
         if let Some(f) = self.pick_encoded(id, now, tick) {
             self.queued_bytes = self.queued_bytes.saturating_sub(f.data.len());
+            self.sync_meter();
             if let Some(st) = self.get_mut(id) {
                 st.in_flight.push_back(f.meta);
                 st.decoder.0.queue(EncodedFrame {
@@ -200,6 +201,7 @@ impl StreamState {
             // Bounded: frame count, bytes (the oldest are not shown).
             while self.get_mut(id).is_some_and(|st| st.decoded.len() > MAX_QUEUED_FRAMES)
                 || self.decoded_bytes > MAX_DECODED_BYTES
+                || !self.budget_holds(0)
             {
                 if !self.drop_oldest_decoded(id) {
                     break;
@@ -228,6 +230,7 @@ impl StreamState {
             let Some(w) = st.decoded.pop_front() else { break };
             let newer = !st.decoded.is_empty();
             self.decoded_bytes = self.decoded_bytes.saturating_sub(w.frame.pixels.len());
+            self.sync_meter();
             let dropped = match v {
                 Verdict::Late if newer => Some(w),
                 _ => due.replace(w),

@@ -690,3 +690,35 @@ fn a_clock_jump_restarts_the_waits() {
     s.decoder_mut().reschedule(50);
     assert_eq!(s.stream_tick(50).next_wake_ms, Some(650));
 }
+
+#[test]
+fn queued_frames_count_against_the_session_budget() {
+    let budget = crate::budget::MemoryBudget::new(1 << 20);
+    let mut s = Pipeline::new(Limits::default()).with_budget(&budget);
+    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: W,
+        height: H,
+        format: surface_fmt::XRGB32,
+        flags: surface_flags::PRIMARY,
+    }));
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    // Frames of 100 KiB queued faster than they are shown: the budget, not
+    // the queue's own caps, bounds them.
+    let frame = vec![0u8; 100 << 10];
+    for i in 0..40u32 {
+        s.handle(&DisplayServer::StreamData(StreamData {
+            id: 0,
+            multi_media_time: 100_000 + i,
+            data: frame.clone(),
+        }));
+        assert!(budget.used() <= budget.limit());
+    }
+    let queued = s.decoder_mut().streams.get_mut(0).unwrap().queue.len();
+    assert!((1..20).contains(&queued), "{queued} frames queued");
+    assert!(s.stream_stats().frames_overflow >= 20);
+    s.handle(&DisplayServer::StreamDestroy { id: 0 });
+    assert_eq!(budget.used(), u64::from(W * H * 4), "the queue's bytes came back");
+    drop(s);
+    assert_eq!(budget.used(), 0);
+}
