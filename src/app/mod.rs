@@ -26,6 +26,8 @@
 pub mod application;
 mod audio_controls;
 pub mod connect_window;
+pub mod console_window;
+pub mod consoles;
 pub mod controller;
 pub mod dialogs;
 pub mod displays_menu;
@@ -33,6 +35,7 @@ pub mod error_page;
 mod gl_policy;
 mod guest_agent;
 pub mod keys;
+pub mod machine_menu;
 mod menu_extras;
 pub mod problem;
 pub mod recent;

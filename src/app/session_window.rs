@@ -131,6 +131,19 @@ impl SessionWindow {
             menu_button.set_menu_model(Some(menu));
         }
         header.pack_end(&menu_button);
+        let title = adw::WindowTitle::new("", "");
+        window.bind_property("title", &title, "title").sync_create().build();
+        header.set_title_widget(Some(&title));
+        if let (Some(session), Some(section), Some(machine_menu)) = (
+            display.session(),
+            builder.object::<gio::Menu>("machine_section"),
+            builder.object::<gio::MenuModel>("machine_menu"),
+        ) {
+            super::machine_menu::install(&window, &title, &session, &section, &machine_menu);
+        }
+        if let (Some(session), Some(section)) = (display.session(), builder.object::<gio::Menu>("consoles_section")) {
+            super::consoles::install(&window, &session, &section);
+        }
         let fullscreen_button = gtk::Button::builder()
             .icon_name("view-fullscreen-symbolic")
             .tooltip_text(gettext("Fullscreen"))

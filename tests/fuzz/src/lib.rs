@@ -105,6 +105,7 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("opus_packet", fuzz_opus_packet),
     ("webdav_mux", ports::fuzz_webdav_mux),
     ("smartcard_messages", ports::fuzz_smartcard_messages),
+    ("console_text", ports::fuzz_console_text),
     ("usbredir_framer", usbredir_framer::fuzz),
     ("channel_framing", channel_framing::fuzz),
 ];
