@@ -23,6 +23,7 @@ mod harness;
 mod inputs;
 mod install;
 mod launch;
+mod memory;
 mod migration;
 mod ports;
 mod reconnect;
