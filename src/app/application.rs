@@ -312,6 +312,17 @@ fn typed_address_with(text: &str, exists: &dyn Fn(&std::path::Path) -> bool) -> 
     format!("spice://{text}")
 }
 
+/// Makes the class part of the windows' WM_CLASS the application id (GDK would
+/// capitalise the program name: "Io.github…"); only X11 has WM_CLASS.
+fn set_x11_program_class() {
+    #[cfg(feature = "x11")]
+    if let Some(display) = gtk::gdk::Display::default()
+        && let Some(x11) = display.downcast_ref::<gdk4_x11::X11Display>()
+    {
+        x11.set_program_class(APP_ID);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,16 +345,5 @@ mod tests {
             "a missing file is still a file"
         );
         assert_eq!(typed_address("vm.vv"), "vm.vv");
-    }
-}
-
-/// Makes the class part of the windows' WM_CLASS the application id (GDK would
-/// capitalise the program name: "Io.github…"); only X11 has WM_CLASS.
-fn set_x11_program_class() {
-    #[cfg(feature = "x11")]
-    if let Some(display) = gtk::gdk::Display::default()
-        && let Some(x11) = display.downcast_ref::<gdk4_x11::X11Display>()
-    {
-        x11.set_program_class(APP_ID);
     }
 }
