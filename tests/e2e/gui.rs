@@ -7,6 +7,7 @@
 mod agent;
 mod agent_drop;
 mod error_page;
+mod forward_command_line;
 mod keyboard_grab;
 mod recent;
 mod release_hotkey;
