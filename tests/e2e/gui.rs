@@ -17,3 +17,4 @@ mod server_mouse;
 mod startup_error;
 mod usb_dialog;
 mod wayland_pointer;
+mod window_size;
