@@ -18,6 +18,7 @@ use gtk::{gio, glib};
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
+mod fullscreen;
 mod labels;
 mod sizing;
 use labels::usb_button;
@@ -156,7 +157,15 @@ impl SessionWindow {
         } else {
             window.set_decorated(false);
         }
-        window.set_child(Some(&display));
+        let toolbar = Rc::new(fullscreen::FullscreenToolbar::new(
+            &display,
+            send_keys.as_ref().map(|m| m.upcast_ref()),
+            builder.object::<gio::MenuModel>("menu").as_ref(),
+        ));
+        if !kiosk {
+            toolbar.attach(&window);
+        }
+        window.set_child(Some(&toolbar.overlay));
         window.set_help_overlay(Some(&dialogs::shortcuts_window_for(hotkeys)));
 
         let error_page = ErrorPage::new();

@@ -48,7 +48,10 @@ impl App {
         cmd.env("XDG_CONFIG_HOME", config_home)
             .env("GSETTINGS_BACKEND", "memory")
             .env("GTK_A11Y", "none")
-            .env("RUST_LOG", "sumac=debug")
+            .env(
+                "RUST_LOG",
+                std::env::var("SUMAC_TEST_LOG").unwrap_or_else(|_| "sumac=debug".into()),
+            )
             .env_remove("SUMAC_RENDERER")
             .env_remove("GSETTINGS_SCHEMA_DIR")
             .env_remove("VIRT_VIEWER_KEEP_FILE")
