@@ -141,6 +141,11 @@ impl Reservation {
         self.bytes
     }
 
+    /// Most bytes the reservation could grow to now.
+    pub fn room(&self) -> u64 {
+        self.bytes.saturating_add(self.budget.available())
+    }
+
     /// Changes the reservation to `bytes` (growing may be refused; the
     /// reservation is then unchanged).
     pub fn resize(&mut self, bytes: u64) -> Result<(), OverBudget> {
@@ -157,6 +162,52 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         self.budget.give(self.bytes);
+    }
+}
+
+/// The bytes a cache or a queue holds, as one reservation that follows its
+/// own count (`None` until a budget is attached: a cache made for a tool or
+/// a test counts nothing). Growing may be refused; shrinking never is.
+#[derive(Debug, Default)]
+pub struct Meter(Option<Reservation>);
+
+impl Meter {
+    /// Counts against `budget` from now on, starting at `held` bytes (when
+    /// those do not fit, at what the budget has room for: the next
+    /// [`Self::set`] asks again).
+    pub fn attach(&mut self, budget: &Arc<MemoryBudget>, held: u64) {
+        let mut r = budget.empty();
+        if r.resize(held).is_err() {
+            let _ = r.resize(held.min(budget.available()));
+        }
+        self.0 = Some(r);
+    }
+
+    /// Whether a budget is attached.
+    pub fn is_attached(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Sets the count to `bytes` (refused when growing past the budget: the
+    /// count is then unchanged).
+    pub fn set(&mut self, bytes: u64) -> Result<(), OverBudget> {
+        match &mut self.0 {
+            Some(r) => r.resize(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Most bytes the count could grow to now: what it holds plus what the
+    /// budget has left (unbounded when no budget is attached).
+    pub fn room(&self) -> u64 {
+        self.0
+            .as_ref()
+            .map_or(u64::MAX, |r| r.bytes.saturating_add(r.budget.available()))
+    }
+
+    /// Bytes counted now (0 when no budget is attached).
+    pub fn bytes(&self) -> u64 {
+        self.0.as_ref().map_or(0, Reservation::bytes)
     }
 }
 
@@ -188,6 +239,21 @@ mod tests {
         let mut e = b.empty();
         e.resize(100).unwrap();
         assert!(MemoryBudget::unlimited().reserve(u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn a_meter_follows_its_count_within_the_budget() {
+        let b = MemoryBudget::new(100);
+        let mut m = Meter::default();
+        assert!(m.set(1000).is_ok(), "nothing counted without a budget");
+        m.attach(&b, 150);
+        assert_eq!((m.bytes(), b.used()), (100, 100), "only what fits");
+        m.set(40).unwrap();
+        assert_eq!(m.room(), 100);
+        assert!(m.set(101).is_err());
+        assert_eq!(b.used(), 40);
+        drop(m);
+        assert_eq!(b.used(), 0);
     }
 
     #[test]

@@ -8,7 +8,10 @@ the median, min and max wall time of each. Both tools connect, wait for the
 first frame, write it to a file and exit, so the wall time of the process is
 the figure compared.
 
-Usage: benches/e2e/first_frame.py [--server qemu|xspice] [--runs 15] [--sumac PATH]
+Both write a PPM by default (spicy-screenshot only writes PPM), so both do the same work;
+`--format png` makes sumac-cli write a PNG (fast compression) instead.
+
+Usage: benches/e2e/first_frame.py [--server qemu|xspice] [--runs 15] [--sumac PATH] [--format ppm|png]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -86,6 +89,7 @@ def main():
     ap.add_argument("--server", choices=["qemu", "xspice"], default="qemu")
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--sumac", default="target/release/sumac-cli")
+    ap.add_argument("--format", choices=["ppm", "png"], default="ppm")
     a = ap.parse_args()
     if not shutil.which("spicy-screenshot"):
         sys.exit("spicy-screenshot missing: apt-get install spice-client-gtk")
@@ -93,14 +97,14 @@ def main():
     port = free_port()
     procs = (start_qemu if a.server == "qemu" else start_xspice)(port, tmp)
     try:
-        sumac = [a.sumac, "screenshot", f"spice://127.0.0.1:{port}", "-o", f"{tmp}/s.png"]
+        sumac = [a.sumac, "screenshot", f"spice://127.0.0.1:{port}", "-o", f"{tmp}/s.{a.format}"]
         spicy = ["spicy-screenshot", "-h", "127.0.0.1", "-p", str(port), "-o", f"{tmp}/s.ppm"]
         timed(sumac), timed(spicy)  # warm the page cache and the server
         res = {"sumac-cli": [], "spicy-screenshot": []}
         for _ in range(a.runs):
             res["sumac-cli"].append(timed(sumac))
             res["spicy-screenshot"].append(timed(spicy))
-        print(f"server={a.server} runs={a.runs} (alternating) load={os.getloadavg()[0]:.2f}")
+        print(f"server={a.server} runs={a.runs} sumac-cli writes {a.format} (alternating) load={os.getloadavg()[0]:.2f}")
         for k, v in res.items():
             print(f"{k:17s} median {statistics.median(v)*1000:7.1f} ms  min {min(v)*1000:7.1f}  max {max(v)*1000:7.1f}")
     finally:

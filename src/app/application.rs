@@ -173,6 +173,12 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         |r| r.name().to_owned(),
     );
     super::gl_policy::reexec_without_gl_if_software(crate::gtk::Renderer::from_name(&renderer).unwrap_or_default());
+    if options.target.is_some() {
+        // The session will want the video decoders before it links the
+        // display channel (their codecs are its capabilities): start finding
+        // them (on a thread) while GTK starts.
+        crate::gtk::session::shared_video();
+    }
     if let Err(e) = adw::init() {
         eprintln!(
             "sumac: {}: {e}",

@@ -14,6 +14,9 @@
 //! - [`dialogs`]: about, guest details, preferences, shortcuts window, screenshot.
 //! - [`error_page`] (template `ui/error-page.ui`) and [`problem`]: what a failed connection
 //!   shows: a title, one sentence, the password entry when asked, the detail behind an expander.
+//! - `stats_overlay`: the stats panel over the display (video streams, bandwidth), its
+//!   toggle and hotkey; [`displays_menu`]: the Displays submenu (guest monitors on and off);
+//!   `menu_extras`: the main menu's section for both (`ui/session-menu-extras.ui`).
 //! - [`keys`], [`recent`], [`settings`]: send-key combos, recent list, preferences storage.
 //! - `guest_agent`: clipboard/auto-resize preferences, Send File…, the resize toggle, refusal
 //!   messages; [`transfers`]: the File Transfers window.
@@ -23,16 +26,22 @@
 pub mod application;
 mod audio_controls;
 pub mod connect_window;
+pub mod console_window;
+pub mod consoles;
 pub mod controller;
 pub mod dialogs;
+pub mod displays_menu;
 pub mod error_page;
 mod gl_policy;
 mod guest_agent;
 pub mod keys;
+pub mod machine_menu;
+mod menu_extras;
 pub mod problem;
 pub mod recent;
 pub mod session_window;
 pub mod settings;
+mod stats_overlay;
 pub mod transfers;
 
 use std::process::ExitCode;

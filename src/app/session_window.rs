@@ -131,10 +131,24 @@ impl SessionWindow {
                 section.append_item(&item);
             }
         }
-        if let Some(menu) = builder.object::<gio::MenuModel>("menu") {
-            menu_button.set_menu_model(Some(&menu));
+        let main_menu = builder.object::<gio::Menu>("menu");
+        if let Some(menu) = &main_menu {
+            menu_button.set_menu_model(Some(menu));
         }
         header.pack_end(&menu_button);
+        let title = adw::WindowTitle::new("", "");
+        window.bind_property("title", &title, "title").sync_create().build();
+        header.set_title_widget(Some(&title));
+        if let (Some(session), Some(section), Some(machine_menu)) = (
+            display.session(),
+            builder.object::<gio::Menu>("machine_section"),
+            builder.object::<gio::MenuModel>("machine_menu"),
+        ) {
+            super::machine_menu::install(&window, &title, &session, &section, &machine_menu);
+        }
+        if let (Some(session), Some(section)) = (display.session(), builder.object::<gio::Menu>("consoles_section")) {
+            super::consoles::install(&window, &session, &section);
+        }
         let fullscreen_button = gtk::Button::builder()
             .icon_name("view-fullscreen-symbolic")
             .tooltip_text(gettext("Fullscreen"))
@@ -205,6 +219,7 @@ impl SessionWindow {
         this.install_actions(controller);
         this.install_zoom_actions();
         super::guest_agent::install_window_actions(&this.window, &this.display);
+        super::menu_extras::install(&this.window, &this.display, main_menu.as_ref(), kiosk);
         {
             // "(Press Shift+F12 to release pointer)" in the title while grabbed, as remote-viewer.
             let weak = Rc::downgrade(&this);

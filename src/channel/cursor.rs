@@ -26,6 +26,12 @@ impl CursorMachine {
         }
     }
 
+    /// Counts the cursor cache against the session's memory `budget`.
+    pub fn with_budget(mut self, budget: &std::sync::Arc<crate::budget::MemoryBudget>) -> Self {
+        self.state.attach_budget(budget);
+        self
+    }
+
     fn key(&self) -> ChannelKey {
         ChannelKey::new(ChannelType::CURSOR, self.id)
     }

@@ -10,11 +10,14 @@ pub mod agent;
 pub mod audio;
 mod channels;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod events;
 mod factory;
 pub mod inputs;
 pub mod launch;
+pub mod live_stats;
+pub mod machine;
 pub mod media;
 pub mod proxy;
 pub mod qmp;
@@ -22,6 +25,9 @@ pub mod reconnect;
 pub mod record;
 pub mod replay;
 mod runtime;
+/// The receive buffer of a channel, for the `channel_framing` fuzz target.
+#[doc(hidden)]
+pub use runtime::inbuf;
 pub mod screenshot;
 pub mod session;
 pub mod sharing;

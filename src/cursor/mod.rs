@@ -346,6 +346,8 @@ pub struct CursorCache {
     /// entries are skipped when evicting).
     order: VecDeque<u64>,
     bytes: usize,
+    /// `bytes`, counted against the session's memory budget.
+    meter: crate::budget::Meter,
 }
 
 impl CursorCache {
@@ -368,8 +370,12 @@ impl CursorCache {
         if size > self.limits.max_bytes || self.limits.max_entries == 0 {
             return;
         }
-        while self.shapes.len() >= self.limits.max_entries || self.bytes + size > self.limits.max_bytes {
-            let Some(old) = self.order.pop_front() else { break };
+        while self.shapes.len() >= self.limits.max_entries
+            || self.bytes + size > self.limits.max_bytes
+            || self.meter.set((self.bytes + size) as u64).is_err()
+        {
+            // Nothing left to evict: only the session's budget refuses it; not kept.
+            let Some(old) = self.order.pop_front() else { return };
             self.remove(old);
         }
         self.bytes += size;
@@ -381,6 +387,7 @@ impl CursorCache {
         match self.shapes.remove(&id) {
             Some(s) => {
                 self.bytes = self.bytes.saturating_sub(s.byte_size());
+                let _ = self.meter.set(self.bytes as u64);
                 self.order.retain(|&o| o != id);
                 true
             }
@@ -392,6 +399,7 @@ impl CursorCache {
         self.shapes.clear();
         self.order.clear();
         self.bytes = 0;
+        let _ = self.meter.set(0);
     }
 
     pub fn len(&self) -> usize {
@@ -434,6 +442,12 @@ impl CursorState {
             cache: CursorCache::new(limits),
             ..Self::default()
         }
+    }
+
+    /// Counts the cached shapes against the session's memory `budget`: a
+    /// shape it cannot hold evicts older ones, or is shown but not kept.
+    pub fn attach_budget(&mut self, budget: &std::sync::Arc<crate::budget::MemoryBudget>) {
+        self.cache.meter.attach(budget, self.cache.bytes as u64);
     }
 
     pub fn cache(&self) -> &CursorCache {

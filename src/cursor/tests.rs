@@ -310,3 +310,27 @@ fn cache_budget_evicts_oldest() {
     c.insert(9, Arc::new(big));
     assert!(c.get(9).is_none());
 }
+
+#[test]
+fn the_cache_counts_against_the_session_budget() {
+    let one = decode_shape(&header(CursorType::Alpha, 2, 2, 0), &[0; 16])
+        .unwrap()
+        .byte_size();
+    let budget = crate::budget::MemoryBudget::new(one as u64 * 2);
+    let mut st = CursorState::new(CacheLimits::default());
+    st.attach_budget(&budget);
+    let mut c = st.cache;
+    for id in 0..3u64 {
+        let s = decode_shape(&header(CursorType::Alpha, 2, 2, id), &[0; 16]).unwrap();
+        c.insert(id, Arc::new(s));
+        assert!(budget.used() <= budget.limit());
+    }
+    // The session's budget holds two: the oldest went.
+    assert_eq!(c.len(), 2);
+    assert!(c.get(0).is_none() && c.get(2).is_some());
+    assert_eq!(budget.used(), one as u64 * 2);
+    c.remove(1);
+    assert_eq!(budget.used(), one as u64);
+    c.clear();
+    assert_eq!(budget.used(), 0);
+}

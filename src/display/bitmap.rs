@@ -3,10 +3,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::region::PixBox;
 use super::surface::{BYTES_PER_PIXEL, Surface, SurfaceFormat, rgb555_to_bgra};
 use super::{DisplayError, Unsupported};
+use crate::budget::{MemoryBudget, Meter};
 use crate::proto::channel::display::{Bitmap, Rect, bitmap_flags, bitmap_fmt};
 
 /// Palettes kept for `PAL_FROM_CACHE` (spice-gtk's cache is unbounded).
@@ -18,19 +20,37 @@ const MAX_USABLE_ENTRIES: usize = 256;
 #[derive(Debug, Default)]
 pub struct PaletteCache {
     map: HashMap<u64, Vec<u32>>,
+    /// Bytes of the entries held, counted against the session's budget.
+    bytes: u64,
+    meter: Meter,
+}
+
+fn palette_bytes(p: &[u32]) -> u64 {
+    (p.len() as u64).saturating_mul(4)
 }
 
 impl PaletteCache {
-    /// Stores a palette; when full, an arbitrary entry is evicted first.
+    /// Counts the palettes held against the session's memory `budget`.
+    pub fn attach_budget(&mut self, budget: &Arc<MemoryBudget>) {
+        self.meter.attach(budget, self.bytes);
+    }
+
+    /// Stores a palette; when full, an arbitrary entry is evicted first. A
+    /// palette the session's budget cannot hold is not stored (a draw that
+    /// refers to it fails).
     pub fn insert(&mut self, id: u64, entries: &[u32]) {
+        self.remove(id);
         if self.map.len() >= MAX_CACHED_PALETTES
-            && !self.map.contains_key(&id)
             && let Some(victim) = self.map.keys().next().copied()
         {
-            self.map.remove(&victim);
+            self.remove(victim);
         }
         let kept = entries.get(..MAX_USABLE_ENTRIES).unwrap_or(entries);
-        self.map.insert(id, kept.to_vec());
+        let bytes = self.bytes.saturating_add(palette_bytes(kept));
+        if self.meter.set(bytes).is_ok() {
+            self.bytes = bytes;
+            self.map.insert(id, kept.to_vec());
+        }
     }
 
     pub fn get(&self, id: u64) -> Option<&[u32]> {
@@ -38,11 +58,16 @@ impl PaletteCache {
     }
 
     pub fn remove(&mut self, id: u64) {
-        self.map.remove(&id);
+        if let Some(p) = self.map.remove(&id) {
+            self.bytes = self.bytes.saturating_sub(palette_bytes(&p));
+            let _ = self.meter.set(self.bytes);
+        }
     }
 
     pub fn clear(&mut self) {
         self.map.clear();
+        self.bytes = 0;
+        let _ = self.meter.set(0);
     }
 
     #[cfg(test)]

@@ -68,6 +68,7 @@ mod entry;
 pub use entry::CachedImage;
 pub(crate) use entry::CachedPixels;
 
+use crate::budget::{MemoryBudget, Meter};
 use crate::proto::channel::display::ResourceId;
 
 /// `SPICE_RES_TYPE_PIXMAP`: the only resource type INVAL_LIST names.
@@ -156,6 +157,8 @@ pub struct ImageCache {
     entries: HashMap<u64, CachedImage>,
     /// Last-use tick → id, oldest first.
     lru: BTreeMap<u64, u64>,
+    /// `held`, counted against the session's memory budget.
+    meter: Meter,
 }
 
 impl Default for ImageCache {
@@ -179,7 +182,43 @@ impl ImageCache {
             tick: 0,
             entries: HashMap::new(),
             lru: BTreeMap::new(),
+            meter: Meter::default(),
         }
+    }
+
+    /// Counts the pixels held against the session's memory `budget`: an
+    /// image the budget cannot hold evicts the least recently used entries
+    /// until it fits, or is not stored (counted in `cache_refused`). The
+    /// cache is shared by the session's display channels: the first budget
+    /// attached stays.
+    pub fn attach_budget(&mut self, budget: &Arc<MemoryBudget>) {
+        if !self.meter.is_attached() {
+            self.meter.attach(budget, self.held);
+        }
+    }
+
+    /// Reserves `extra` bytes beyond those held, evicting least recently
+    /// used entries while the budget cannot hold them; false when it cannot.
+    fn charge(&mut self, extra: u64, stats: &mut ImageStats) -> bool {
+        if extra > self.meter.room() {
+            // Not even an empty cache could hold it: keep what is there.
+            return false;
+        }
+        while self.meter.set(self.held.saturating_add(extra)).is_err() {
+            let Some((_, id)) = self.lru.pop_first() else {
+                return false;
+            };
+            if let Some(e) = self.entries.remove(&id) {
+                self.forget(&e);
+                stats.cache_evictions = stats.cache_evictions.saturating_add(1);
+            }
+        }
+        true
+    }
+
+    /// Gives back what is no longer held.
+    fn sync_meter(&mut self) {
+        let _ = self.meter.set(self.held);
     }
 
     /// Bytes the cache may hold (the announced pixel count × 4).
@@ -212,6 +251,7 @@ impl ImageCache {
     pub fn set_full_size_limit(&mut self, bytes: u64) {
         self.full_limit = bytes;
         self.pack_old_entries();
+        self.sync_meter();
     }
 
     pub fn len(&self) -> usize {
@@ -292,6 +332,10 @@ impl ImageCache {
             return Stored::Refused;
         };
         self.make_room(bytes.unwrap_or(0), 1, stats);
+        if !self.charge(len as u64, stats) {
+            stats.cache_refused = stats.cache_refused.saturating_add(1);
+            return Stored::Refused;
+        }
         data.clear();
         if data.capacity() > len.saturating_mul(2) {
             // Do not keep a much larger allocation alive in the cache.
@@ -299,6 +343,7 @@ impl ImageCache {
         }
         if data.try_reserve_exact(len).is_err() {
             stats.cache_refused = stats.cache_refused.saturating_add(1);
+            self.sync_meter();
             return Stored::Refused;
         }
         data.resize(len, 0);
@@ -335,6 +380,10 @@ impl ImageCache {
             return Stored::Refused;
         };
         self.make_room(bytes, 1, stats);
+        if !self.charge(bytes, stats) {
+            stats.cache_refused = stats.cache_refused.saturating_add(1);
+            return Stored::Refused;
+        }
         self.commit(id, (width, height), has_alpha, lossy, mode, refs, data, stats)
     }
 
@@ -399,6 +448,7 @@ impl ImageCache {
         self.lru.insert(tick, id);
         self.entries.insert(id, entry);
         self.pack_old_entries();
+        self.sync_meter();
     }
 
     /// Bookkeeping of an entry leaving the cache.
@@ -408,6 +458,7 @@ impl ImageCache {
         if !e.unpackable {
             self.full = self.full.saturating_sub(e.full_bytes());
         }
+        self.sync_meter();
     }
 
     /// INVAL_LIST: drops one reference to `id`; false if it was not cached.
@@ -458,6 +509,7 @@ impl ImageCache {
         self.used = 0;
         self.held = 0;
         self.full = 0;
+        self.sync_meter();
     }
 
     fn next_tick(&mut self) -> u64 {

@@ -83,11 +83,14 @@ impl DisplayDecoder {
         }
     }
 
-    /// Counts decoded images against the session's memory `budget` and
+    /// Counts decoded images, the image cache, the GLZ window, the palette
+    /// cache and the video queues against the session's memory `budget`, and
     /// allocates no surface it cannot hold (the state, given the same budget
     /// with [`DisplayState::set_budget`], then refuses the SURFACE_CREATE).
     pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
         self.images.set_budget(Arc::clone(&budget));
+        self.palettes.attach_budget(&budget);
+        self.streams.attach_budget(&budget);
         self.budget = Some(budget);
         self
     }
@@ -270,10 +273,13 @@ impl DisplayDecoder {
         }
         let (images, streams, live_streams) = now.clone();
         self.shown = Some(now);
+        // Every change of a stream's own figures changes the channel's
+        // counters too, so they are looked at only then.
         Some(Counters {
             images,
             streams,
             live_streams,
+            stream_infos: self.streams.infos(),
             errors,
         })
     }
@@ -283,7 +289,7 @@ impl DisplayState {
     /// Shows the decoder's counters.
     pub(super) fn publish(&mut self, c: Counters) {
         self.stats.images = c.images;
-        self.video.set(c.streams, c.live_streams);
+        self.video.set(c.streams, c.live_streams, c.stream_infos);
         for kind in c.errors {
             let n = self.stats.errors.entry(kind).or_default();
             *n = n.saturating_add(1);

@@ -101,8 +101,8 @@ pub use pipeline::Pipeline;
 pub use prepare::Prepared;
 use region::{PixBox, draw_region};
 pub use stream::{
-    DecodeResult, DecodedFrame, EncodedFrame, StreamError, StreamStats, StreamTick, VideoDecoder, VideoDecoderFactory,
-    VideoError, VideoStreamInfo, VideoTick, VideoWake,
+    DecodeResult, DecodedFrame, EncodedFrame, StreamError, StreamInfo, StreamStats, StreamTick, VideoDecoder,
+    VideoDecoderFactory, VideoError, VideoStreamInfo, VideoTick, VideoWake,
 };
 pub use surface::{Surface, SurfaceFormat};
 
@@ -197,6 +197,8 @@ pub struct DisplayState {
     surfaces: HashMap<u32, Surface>,
     primary: Option<u32>,
     monitors: Vec<MonitorHead>,
+    /// MONITORS_CONFIG's `max_allowed` (0 until the server sent one).
+    monitors_max: u16,
     stats: DisplayStats,
     total_bytes: u64,
     marked: bool,
@@ -204,6 +206,9 @@ pub struct DisplayState {
     journal: journal::Journal,
     /// The primary surface is an earlier server's ([`Self::forget_server`]).
     stale_primary: bool,
+    /// The earlier server's picture, painted into the new server's primary
+    /// surfaces until it draws (see [`relink`]); counted in `total_bytes`.
+    stale_picture: Option<Surface>,
     /// The session's image cache, for [`Self::image_cache`] (the decoder uses it).
     cache: SharedImageCache,
     /// The video streams as the decoder last reported them.
@@ -279,6 +284,7 @@ impl DisplayState {
                 self.surface_create(&mode_create(*x_res, *y_res, *bits), &mut ev);
             }
             DisplayServer::Mark => {
+                self.drop_stale_picture();
                 self.marked = true;
                 ev.push(DisplayEvent::Mark);
             }
@@ -375,6 +381,12 @@ impl DisplayState {
         &self.monitors
     }
 
+    /// How many monitors the guest allows on this channel (MONITORS_CONFIG
+    /// `max_allowed`, at most [`MAX_MONITORS`]); 0 until the server said.
+    pub fn monitors_max(&self) -> u16 {
+        self.monitors_max
+    }
+
     pub fn stats(&self) -> &DisplayStats {
         &self.stats
     }
@@ -438,6 +450,9 @@ impl DisplayState {
     fn finish_draw_unjournaled(&mut self, surface_id: u32, r: DrawResult, ev: &mut Vec<DisplayEvent>) {
         match r {
             Ok(damage) => {
+                if self.primary == Some(surface_id) {
+                    self.drop_stale_picture();
+                }
                 self.stats.draws_applied = self.stats.draws_applied.saturating_add(1);
                 if let Some(b) = damage {
                     ev.push(DisplayEvent::Damage {
@@ -454,6 +469,7 @@ impl DisplayState {
     }
 
     fn reset(&mut self, ev: &mut Vec<DisplayEvent>) {
+        self.drop_stale_picture();
         self.marked = false;
         ev.push(DisplayEvent::Reset);
         if let Some(id) = self.primary
@@ -477,7 +493,8 @@ impl DisplayState {
         if heads.is_empty() {
             return;
         }
-        let max = usize::from(max_allowed.clamp(1, MAX_MONITORS));
+        self.monitors_max = max_allowed.clamp(1, MAX_MONITORS);
+        let max = usize::from(self.monitors_max);
         self.monitors = heads.iter().take(max).copied().collect();
         ev.push(DisplayEvent::MonitorsConfig(self.monitors.clone()));
     }

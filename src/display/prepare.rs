@@ -41,6 +41,8 @@ pub(crate) struct Counters {
     pub streams: StreamStats,
     /// Bit `i`: stream `i` exists.
     pub live_streams: u64,
+    /// The live streams' own figures.
+    pub stream_infos: Vec<super::stream::StreamInfo>,
     /// Errors to count, by kind (stream messages the decoder refused).
     pub errors: Vec<&'static str>,
 }

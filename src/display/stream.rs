@@ -52,7 +52,8 @@
 //!   queued one (non-monotonic time) flushes the queue, as spice-gtk's MJPEG
 //!   decoder does (an inter-coded stream still decodes what it flushes, and
 //!   shows none of it). Encoded frames are capped at [`MAX_FRAME_BYTES`] and
-//!   all queues together at [`MAX_QUEUED_BYTES`].
+//!   all queues together at [`MAX_QUEUED_BYTES`], and both queues count
+//!   against the session's memory budget (a frame it cannot hold is dropped).
 //! - An inter-coded stream has at most [`MAX_QUEUED_FRAMES`] frames in its
 //!   decoder (more are refused and reported as drops) and as many decoded
 //!   frames waiting, [`MAX_DECODED_BYTES`] of them for all streams together
@@ -103,9 +104,11 @@ use std::sync::Arc;
 
 use super::DisplayEvent;
 use super::decoder::SurfaceInfo;
+use crate::budget::{MemoryBudget, Meter};
 use crate::proto::channel::display::{Clip, Rect, StreamReport, video_codec};
 
 mod draw;
+mod info;
 pub mod keyframe;
 mod messages;
 mod mjpeg;
@@ -114,6 +117,7 @@ mod schedule;
 pub mod video;
 
 pub(crate) use draw::VideoView;
+pub use info::StreamInfo;
 pub use video::{
     DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoDecoderFactory, VideoError, VideoStreamInfo, VideoWake,
 };
@@ -340,6 +344,8 @@ struct Stream {
     report: Option<Reporting>,
     /// DHT segments of the latest frame that had some (see "Abbreviated frames").
     huffman: Vec<u8>,
+    /// What the embedder's statistics show of it.
+    info: StreamInfo,
 }
 
 /// The stream table and scheduler of one display channel.
@@ -349,6 +355,8 @@ pub(crate) struct StreamState {
     spare: Vec<Vec<u8>>,
     queued_bytes: usize,
     decoded_bytes: usize,
+    /// Both queues, counted against the session's memory budget.
+    meter: Meter,
     reports: Vec<StreamReport>,
     stats: StreamStats,
     /// `now` of the latest tick (for report timeouts of frames dropped on arrival).
@@ -377,6 +385,7 @@ impl Default for StreamState {
             spare: Vec::new(),
             queued_bytes: 0,
             decoded_bytes: 0,
+            meter: Meter::default(),
             reports: Vec::new(),
             stats: StreamStats::default(),
             last_now: 0,
@@ -437,6 +446,27 @@ impl StreamState {
         codecs
     }
 
+    /// Counts the queued encoded and decoded frames against the session's
+    /// memory `budget`: a frame it cannot hold is dropped (oldest first).
+    pub(crate) fn attach_budget(&mut self, budget: &Arc<MemoryBudget>) {
+        self.meter
+            .attach(budget, self.queued_bytes.saturating_add(self.decoded_bytes) as u64);
+    }
+
+    /// Whether the budget holds `more` bytes beyond both queues (then reserved).
+    fn budget_holds(&mut self, more: usize) -> bool {
+        let total = self
+            .queued_bytes
+            .saturating_add(self.decoded_bytes)
+            .saturating_add(more);
+        self.meter.set(total as u64).is_ok()
+    }
+
+    /// Gives back what the queues no longer hold.
+    fn sync_meter(&mut self) {
+        let _ = self.budget_holds(0);
+    }
+
     pub(crate) fn stats(&self) -> &StreamStats {
         &self.stats
     }
@@ -471,6 +501,7 @@ impl StreamState {
 
     fn recycle(&mut self, mut data: Vec<u8>) {
         self.queued_bytes = self.queued_bytes.saturating_sub(data.len());
+        self.sync_meter();
         if self.spare.len() < MAX_SPARE_BUFFERS && data.capacity() <= MAX_SPARE_CAPACITY {
             data.clear();
             self.spare.push(data);
@@ -488,6 +519,7 @@ impl StreamState {
         }
         for w in st.decoded {
             self.decoded_bytes = self.decoded_bytes.saturating_sub(w.frame.pixels.len());
+            self.sync_meter();
         }
         self.stats.destroyed = self.stats.destroyed.saturating_add(1);
         true
@@ -509,6 +541,7 @@ impl StreamState {
             return false;
         };
         self.decoded_bytes = self.decoded_bytes.saturating_sub(w.frame.pixels.len());
+        self.sync_meter();
         self.count_overflow(id, &w.meta);
         if let Some(st) = self.get_mut(id) {
             st.decoder.0.recycle(w.frame.pixels);
@@ -518,6 +551,7 @@ impl StreamState {
 
     fn count_overflow(&mut self, id: u32, meta: &Meta) {
         self.stats.frames_overflow = self.stats.frames_overflow.saturating_add(1);
+        self.count_dropped(id, 1);
         let now = self.last_now;
         if meta.seen_at.is_none() {
             self.count_for_report(id, meta.mm_time, mm_diff(meta.mm_time, now), true, now);

@@ -28,11 +28,15 @@ impl DisplayState {
             return Err(DisplayError::SurfaceEmpty { id, width, height });
         }
         let bytes = u64::from(width).saturating_mul(u64::from(height)).saturating_mul(4);
+        let primary = c.flags & surface_flags::PRIMARY != 0;
+        if primary && !self.fits_with_stale_picture(bytes) {
+            // The earlier server's picture gives way to a surface that would not fit with it.
+            self.drop_stale_picture();
+        }
         let lim = &self.limits;
         if width > lim.max_surface_dim || height > lim.max_surface_dim || bytes > lim.max_surface_bytes {
             return Err(DisplayError::SurfaceTooLarge { id, width, height });
         }
-        let primary = c.flags & surface_flags::PRIMARY != 0;
         let replaced = if primary {
             self.primary.and_then(|p| Some((p, self.surfaces.get(&p)?.byte_size())))
         } else {
@@ -81,6 +85,7 @@ impl DisplayState {
         self.fit_budget();
         if primary {
             self.primary = Some(id);
+            self.paint_stale_picture(id);
         }
         ev.push(DisplayEvent::SurfaceCreated {
             id,

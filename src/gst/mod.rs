@@ -9,20 +9,23 @@
 //! that have one, so the display channel advertises only those. Each stream
 //! gets a [`decoder::GstDecoder`] (one pipeline) trying them in order.
 //! [`GstVideo::decoders`] tells what every live stream decodes with.
+//! [`PendingVideo`] does the start-up on a thread, so a session can begin
+//! connecting meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use gstreamer as gst;
-use gstreamer::prelude::*;
 
 use crate::display::{VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake};
 use crate::proto::channel::display::video_codec;
 
 pub mod decoder;
+mod pending;
 pub mod registry;
 mod status;
 
+pub use pending::PendingVideo;
 pub use registry::{Candidate, codec_name};
 pub use status::DecoderStatus;
 
@@ -70,9 +73,11 @@ impl GstVideo {
             .filter(|(_, list)| !list.is_empty())
             .map(|(c, list)| (c, Arc::from(list)))
             .collect();
-        let v = Self::from_candidates(candidates);
-        v.preload();
-        Ok(v)
+        // The decoders' plugins are not loaded here but by the first stream
+        // that needs one (on the display channel's thread): gst-libav alone
+        // brings libavcodec, libavfilter, librsvg and flite, ~20 MiB resident
+        // that a session without video never uses.
+        Ok(Self::from_candidates(candidates))
     }
 
     /// A factory with the given decoders per codec, tried in order (tests
@@ -95,26 +100,6 @@ impl GstVideo {
         Self {
             candidates,
             live: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Loads the plugins of each codec's first decoder and parser now, so
-    /// that a stream's first frames do not wait for them (they are late
-    /// otherwise: a frame is due about 400 ms after it arrives).
-    fn preload(&self) {
-        for (codec, list) in &self.candidates {
-            let names = list
-                .first()
-                .map(|c| c.description.as_str())
-                .into_iter()
-                .chain(registry::parser(*codec));
-            for name in names.filter(|n| !n.contains(' ')) {
-                if let Some(f) = gst::ElementFactory::find(name)
-                    && let Err(e) = f.load()
-                {
-                    tracing::debug!(element = name, error = %e, "plugin not preloaded");
-                }
-            }
         }
     }
 

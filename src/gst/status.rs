@@ -26,3 +26,14 @@ impl std::fmt::Display for DecoderStatus {
         Ok(())
     }
 }
+
+impl From<&DecoderStatus> for crate::client::live_stats::DecoderLabel {
+    fn from(s: &DecoderStatus) -> Self {
+        Self {
+            stream_id: s.stream_id,
+            codec: s.codec,
+            element: s.decoder.clone(),
+            hardware: s.hardware,
+        }
+    }
+}

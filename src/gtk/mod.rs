@@ -4,6 +4,8 @@
 //!   events arrive on the GTK main context as signals.
 //! - [`Display`] (GType `SumacDisplay`): one monitor of a display channel,
 //!   with OpenGL or cairo rendering, scaling and an overlay.
+//! - [`Machine`] (GType `SumacMachine`): the guest machine behind the QMP
+//!   port (pause, resume, reset, power down, run state).
 //! - [`UsbDialog`] (GType `SumacUsbDialog`): the USB devices dialog of a session.
 //! - [`UsbDevice`] (GType `SumacUsbDevice`): one USB device of a session, the
 //!   items of [`Session::usb_devices`] (a `GListModel`).
@@ -20,11 +22,13 @@
 //! ```
 
 pub mod display;
+pub mod machine;
 pub mod session;
 pub mod usb_devices;
 pub mod usb_dialog;
 
 pub use display::{Display, OverlayState, Renderer, choose_gtk_renderer, is_software_gl};
+pub use machine::Machine;
 pub use session::{Session, SessionError};
 pub use usb_devices::UsbDevice;
 pub use usb_dialog::UsbDialog;

@@ -86,6 +86,7 @@ mod imp {
         pub(super) agent_connected: Cell<bool>,
         pub(super) clip: super::clipboard::ClipState,
         pub(super) agent: super::agent::AgentState,
+        pub(super) ports: super::ports::PortState,
         pub(super) handle: RefCell<Option<SessionHandle>>,
         /// Incremented by each connect: events of an older session are ignored.
         pub(super) generation: Cell<u64>,
@@ -116,6 +117,7 @@ mod imp {
                 agent_connected: Cell::new(false),
                 clip: super::clipboard::ClipState::default(),
                 agent: super::agent::AgentState::default(),
+                ports: super::ports::PortState::default(),
                 handle: RefCell::default(),
                 generation: Cell::new(0),
                 displays: RefCell::default(),
@@ -164,6 +166,7 @@ mod imp {
                         .build(),
                 ];
                 signals.extend(super::agent::signals());
+                signals.extend(super::ports::signals());
                 signals
             })
         }
@@ -186,7 +189,10 @@ const EVENT_BATCH: std::time::Duration = std::time::Duration::from_millis(8);
 pub mod agent;
 mod audio;
 mod clipboard;
+mod ports;
 mod usb;
+mod video;
+pub use video::shared_video;
 
 glib::wrapper! {
     /// A SPICE session (GType `SumacSession`).
@@ -221,6 +227,9 @@ glib::wrapper! {
     /// `file-transfer-started(id, name, size)`,
     /// `file-transfer-progress(id, sent, total)`,
     /// `file-transfer-done(id, name, success, message)`; [`Session::send_file`].
+    ///
+    /// Ports: [`Session::machine`] (QMP), [`Session::port_names`], [`Session::port`],
+    /// signals `ports-changed()`, `port-readable(name)`.
     pub struct Session(ObjectSubclass<imp::Session>);
 }
 
@@ -252,10 +261,8 @@ impl Session {
         self.disconnect();
         self.imp().last_error.replace(None);
         let mut options = self.audio_options(options);
-        if options.media.video.is_none()
-            && let Some(v) = shared_video()
-        {
-            options.media.video = Some(v);
+        if options.media.video.is_none() {
+            options.media.video = Some(shared_video());
         }
         let (handle, mut rx) = crate::client::connect(config, options)?;
         let imp = self.imp();
@@ -443,6 +450,7 @@ impl Session {
         }
         self.agent_connected_event(false);
         self.clipboard_detach();
+        self.ports_ended();
         for d in self.all_displays() {
             d.session_ended(error.as_deref());
         }
@@ -544,6 +552,9 @@ impl Session {
                 }
                 self.emit_by_name::<()>("usb-changed", &[]);
             }
+            SessionEvent::Port { .. } | SessionEvent::PortEvent { .. } | SessionEvent::VmcReadable { .. } => {
+                self.port_event(&event);
+            }
             // Notify and multimedia-time events are not used by the widget.
             _ => {}
         }
@@ -579,19 +590,4 @@ impl Session {
             d.set_client_mouse_mode(client);
         }
     }
-}
-
-/// The GStreamer video decoders every session of the process shares (the
-/// registry is read once); `None` when GStreamer cannot start.
-pub fn shared_video() -> Option<std::sync::Arc<crate::gst::GstVideo>> {
-    static VIDEO: std::sync::OnceLock<Option<std::sync::Arc<crate::gst::GstVideo>>> = std::sync::OnceLock::new();
-    VIDEO
-        .get_or_init(|| match crate::gst::GstVideo::new(false) {
-            Ok(v) => Some(std::sync::Arc::new(v)),
-            Err(e) => {
-                tracing::warn!(error = %e, "no GStreamer video decoders");
-                None
-            }
-        })
-        .clone()
 }

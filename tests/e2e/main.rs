@@ -21,6 +21,7 @@ mod gui;
 mod harness;
 mod inputs;
 mod launch;
+mod memory;
 mod migration;
 mod ports;
 mod reconnect;

@@ -9,6 +9,7 @@ use crate::support::session::{next_event, primary_image, wait_mark};
 use std::time::{Duration, Instant};
 use sumac::client::{ConnectionConfig, MigrationSupport, SessionEvent, SessionHandle, SessionOptions, SessionState};
 use sumac::proto::ChannelType;
+use sumac::proto::channel::display::DisplayServer;
 use sumac::proto::channel::inputs::InputsClient;
 use sumac::proto::channel::main::msgc as main_msgc;
 use sumac::proto::consts::msgc as base_msgc;
@@ -261,5 +262,56 @@ fn an_unreachable_destination_is_answered_with_connect_error() {
     );
     events_until(&mut rx, |e| matches!(e, SessionEvent::State(SessionState::Up)));
     assert_inputs_reach(&session, &src);
+    session.disconnect();
+}
+
+/// A destination that first announces another mode and has not drawn yet
+/// (QEMU right after a live migration): the window keeps the source's
+/// picture (in the new mode's surface, top-left) instead of going black.
+#[test]
+fn the_picture_does_not_go_black_before_the_destinations_first_draw() {
+    let before = sumac_test_server::scene::standard();
+    let mut quiet = SceneBuilder::new(200, 100).build();
+    // Only the mode: no draw, no MARK.
+    quiet.messages.retain(|m| {
+        matches!(
+            m,
+            DisplayServer::SurfaceCreate(_) | DisplayServer::MonitorsConfig { .. }
+        )
+    });
+    let src = TestServer::start(ServerConfig::default()).unwrap();
+    let dst = TestServer::start(ServerConfig {
+        session_id: Some(src.session_id()),
+        scene: quiet,
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let (session, mut rx) = connect(
+        &src,
+        MigrationSupport {
+            semi_seamless: true,
+            seamless: false,
+        },
+    );
+    assert_picture(&session, &before);
+    src.migrate(order(&dst, MigrationMode::Auto, MigrationFinish::Complete));
+    events_until(&mut rx, |e| matches!(e, SessionEvent::State(SessionState::Up)));
+    let until = Instant::now() + WAIT;
+    let img = loop {
+        let img = primary_image(&session).expect("a primary surface");
+        if (img.width, img.height) == (200, 100) {
+            break img;
+        }
+        assert!(Instant::now() < until, "the destination's mode never came");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The source's picture, cropped to the new mode: not black.
+    let w = before.width as usize;
+    for y in 0..100usize {
+        let want = &before.expected_rgb[y * w * 3..(y * w + 200) * 3];
+        let got = &img.data[y * 200 * 3..(y + 1) * 200 * 3];
+        assert!(got == want, "row {y} differs from the source's picture");
+    }
+    assert!(img.data.iter().any(|&b| b != 0), "the picture went black");
     session.disconnect();
 }

@@ -84,14 +84,10 @@ fn add_video_decoders(session: &mut SessionOptions) {
     if std::env::var("SUMAC_GST").is_ok_and(|v| v == "0") {
         return;
     }
-    match sumac::gst::GstVideo::new(false) {
-        Ok(v) => {
-            let v = std::sync::Arc::new(v);
-            *VIDEO.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::sync::Arc::clone(&v));
-            session.media.video = Some(v);
-        }
-        Err(e) => tracing::warn!(error = %e, "no GStreamer video decoders"),
-    }
+    // Found while the main channel connects; the display channel's link waits for them.
+    let v = std::sync::Arc::new(sumac::gst::PendingVideo::start(false));
+    *VIDEO.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::sync::Arc::clone(&v));
+    session.media.video = Some(v);
 }
 
 #[cfg(not(feature = "gst"))]
@@ -99,7 +95,7 @@ fn add_video_decoders(_session: &mut SessionOptions) {}
 
 /// The session's GStreamer decoders, for `stats`.
 #[cfg(feature = "gst")]
-static VIDEO: Mutex<Option<Arc<sumac::gst::GstVideo>>> = Mutex::new(None);
+static VIDEO: Mutex<Option<Arc<sumac::gst::PendingVideo>>> = Mutex::new(None);
 
 /// What each live video stream decodes with (`stream 0 vp8 via vp8dec (software)`).
 pub fn video_decoders() -> Vec<String> {

@@ -87,6 +87,14 @@ pub fn stats(args: &ConnectArgs, seconds: u64, until_eof: bool) -> Result<()> {
     });
     print_channels(&session.stats());
     print_audio(&session);
+    let budget = session.memory_budget();
+    println!(
+        "memory budget: {} bytes, {} in use, peak {}, {} refused",
+        budget.limit(),
+        budget.used(),
+        budget.peak(),
+        budget.refused()
+    );
     with_states(&session, print_displays)?;
     for d in &decoders {
         println!("video: {d}");

@@ -12,9 +12,9 @@ impl ChannelFactory for CursorFactory {
         ChannelType::CURSOR
     }
 
-    fn build(&self, _session: &Session, key: ChannelKey, _hint: SpawnHint) -> Option<Built> {
+    fn build(&self, session: &Session, key: ChannelKey, _hint: SpawnHint) -> Option<Built> {
         Some(Built {
-            machine: Box::new(CursorMachine::new(key.id)),
+            machine: Box::new(CursorMachine::new(key.id).with_budget(&session.budget)),
             inbox: None,
         })
     }

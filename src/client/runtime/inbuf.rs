@@ -10,6 +10,8 @@
 //! whose copies raise the peak); beyond that the buffer grows only as the
 //! body's bytes arrive (at most doubling per read), never to the size a
 //! header announces.
+//!
+//! Public (hidden) for the `channel_framing` fuzz target only.
 
 use crate::budget::{OverBudget, Reservation};
 use crate::proto::ReadCursor;
@@ -17,16 +19,16 @@ use crate::proto::error::{DecodeError, ProtoResult};
 use crate::proto::frame::{DataHeader, HeaderKind};
 
 /// Spare room made for one read when no larger message is pending.
-pub(crate) const READ_CHUNK: usize = 64 << 10;
+pub const READ_CHUNK: usize = 64 << 10;
 /// Most room made for a message beyond what has arrived of it (the reader
 /// task this replaced allocated up to this much of an announced body too).
-pub(crate) const AHEAD: usize = 1 << 20;
+pub const AHEAD: usize = 1 << 20;
 /// An empty buffer larger than this is given back (a big image passed by).
 const KEEP_CAPACITY: usize = 1 << 20;
 
 /// One complete message in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Framed {
+pub struct Framed {
     pub header: DataHeader,
     /// Body bytes: `start..end` of the buffer.
     start: usize,
@@ -35,14 +37,14 @@ pub(crate) struct Framed {
 
 impl Framed {
     /// Header plus body bytes.
-    pub(crate) fn wire_len(&self, kind: HeaderKind) -> usize {
+    pub fn wire_len(&self, kind: HeaderKind) -> usize {
         kind.header_len().saturating_add(self.end.saturating_sub(self.start))
     }
 }
 
 /// Why the buffer cannot take the next read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum InBufError {
+pub enum InBufError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error(transparent)]
@@ -53,7 +55,7 @@ pub(crate) enum InBufError {
 /// session's memory budget: a message the budget cannot hold is refused
 /// before its room is made.
 #[derive(Debug)]
-pub(crate) struct InBuf {
+pub struct InBuf {
     data: Vec<u8>,
     /// First byte not consumed.
     pos: usize,
@@ -61,7 +63,7 @@ pub(crate) struct InBuf {
 }
 
 impl InBuf {
-    pub(crate) fn new(mut budget: Reservation) -> Self {
+    pub fn new(mut budget: Reservation) -> Self {
         let data = match budget.resize(READ_CHUNK as u64) {
             Ok(()) => Vec::with_capacity(READ_CHUNK),
             // Not even one chunk: reads of a few bytes still work (the
@@ -84,7 +86,7 @@ impl InBuf {
     }
 
     /// Bytes received and not consumed (a partial message after [`Self::next`] returned `None`).
-    pub(crate) fn pending(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.data.len().saturating_sub(self.pos)
     }
 
@@ -100,7 +102,7 @@ impl InBuf {
     /// The next complete message, or `None` when more bytes are needed.
     /// Consumes it: its body stays readable through [`Self::body`] until the
     /// next [`Self::prepare_read`].
-    pub(crate) fn next(&mut self, kind: HeaderKind, max_size: u32) -> ProtoResult<Option<Framed>> {
+    pub fn next(&mut self, kind: HeaderKind, max_size: u32) -> ProtoResult<Option<Framed>> {
         let Some(header) = self.header(kind, max_size)? else {
             return Ok(None);
         };
@@ -117,14 +119,14 @@ impl InBuf {
     }
 
     /// The body of a message returned by [`Self::next`].
-    pub(crate) fn body(&self, m: &Framed) -> &[u8] {
+    pub fn body(&self, m: &Framed) -> &[u8] {
         self.data.get(m.start..m.end).unwrap_or_default()
     }
 
     /// Drops the consumed bytes and makes room for the next read: at least
     /// [`READ_CHUNK`], the rest of a pending message when it is larger, but
     /// never more than [`AHEAD`] or (past that) what is already here.
-    pub(crate) fn prepare_read(&mut self, kind: HeaderKind, max_size: u32) -> Result<(), InBufError> {
+    pub fn prepare_read(&mut self, kind: HeaderKind, max_size: u32) -> Result<(), InBufError> {
         if self.pos >= self.data.len() {
             self.data.clear();
             self.pos = 0;
@@ -154,13 +156,18 @@ impl InBuf {
     }
 
     /// Where a read appends (its spare capacity is the room [`Self::prepare_read`] made).
-    pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
+    pub fn vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.data
     }
 
-    #[cfg(test)]
-    fn capacity(&self) -> usize {
+    /// Bytes of room the buffer has (its allocation).
+    pub fn capacity(&self) -> usize {
         self.data.capacity()
+    }
+
+    /// Bytes of the session's budget the buffer holds (at least its capacity).
+    pub fn reserved(&self) -> u64 {
+        self.budget.bytes()
     }
 }
 

@@ -6,7 +6,7 @@
 
 pub(crate) mod channel;
 pub(crate) mod control;
-pub(crate) mod inbuf;
+pub mod inbuf;
 pub(crate) mod link;
 mod main_loop;
 mod migrate;

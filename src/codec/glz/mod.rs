@@ -27,6 +27,8 @@
 //! that, memory is the image being decoded (its buffer, plus a 1-byte plane for RGBA), images
 //! still borrowed by a concurrent decode (`Arc`), one spare buffer kept for reuse, and a few
 //! bytes of bookkeeping per image id in flight (at most [`MAX_PENDING`] ids).
+//! The images held are also counted against the session's memory budget
+//! when one is attached ([`GlzWindow::attach_budget`]).
 //!
 //! Releasing follows spice-gtk's `glz_decoder_window_release`: once every id up to the newest
 //! *contiguous* one has arrived, images older than that image's `id - win_head_dist` can never
@@ -41,6 +43,7 @@ use super::lz::{
     ByteUnit, LzType, MAX_COPY, Reader, Rgb16Unit, Rgb32Unit, Unit, check_fillable, copy_back, literal_run,
 };
 use super::{CodecError, ImageBuf, MAX_BYTES};
+use crate::budget::{MemoryBudget, Meter};
 
 #[doc(hidden)]
 pub mod encode;
@@ -91,6 +94,8 @@ struct State {
     generation: u64,
     /// One evicted buffer kept for the next image.
     spare: Option<Vec<u8>>,
+    /// `bytes`, counted against the session's memory budget.
+    meter: Meter,
 }
 
 impl State {
@@ -101,6 +106,7 @@ impl State {
 
     fn recycle(&mut self, img: WinImage) {
         self.bytes = self.bytes.saturating_sub(img.data.len() as u64);
+        let _ = self.meter.set(self.bytes);
         // Reused only when nobody else (a decode, the image cache) holds it.
         if let Ok(data) = Arc::try_unwrap(img.data)
             && self.spare.as_ref().is_none_or(|s| s.capacity() < data.capacity())
@@ -160,9 +166,15 @@ impl State {
             self.release_below(id.saturating_add(1));
             return;
         }
-        while self.bytes.saturating_add(size) > max_bytes || self.images.len() >= MAX_IMAGES {
-            let Some((&first, _)) = self.images.iter().next() else {
+        loop {
+            let fits = self.bytes.saturating_add(size) <= max_bytes && self.images.len() < MAX_IMAGES;
+            // The session's budget is asked last: it then holds the new image.
+            if fits && self.meter.set(self.bytes.saturating_add(size)).is_ok() {
                 break;
+            }
+            let Some((&first, _)) = self.images.iter().next() else {
+                // Only the budget refuses it (nothing older to evict): not kept.
+                return;
             };
             if first > id {
                 // The new image is the oldest: it is the one that does not fit.
@@ -249,6 +261,17 @@ impl GlzWindow {
         self.max_bytes
     }
 
+    /// Counts the images held against the session's memory `budget` (the
+    /// first budget attached stays): an image it cannot hold evicts the
+    /// oldest ones, or is not kept (later references to it fail).
+    pub fn attach_budget(&self, budget: &Arc<MemoryBudget>) {
+        let mut st = self.lock();
+        if !st.meter.is_attached() {
+            let held = st.bytes;
+            st.meter.attach(budget, held);
+        }
+    }
+
     /// Locks the state; a panic elsewhere while holding the lock cannot leave it inconsistent
     /// in a way that matters (worst case a missing image), so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -277,9 +300,12 @@ impl GlzWindow {
         let mut st = self.lock();
         let generation = st.generation.wrapping_add(1);
         let spare = st.spare.take();
+        let mut meter = std::mem::take(&mut st.meter);
+        let _ = meter.set(0);
         *st = State {
             generation,
             spare,
+            meter,
             ..State::default()
         };
         drop(st);

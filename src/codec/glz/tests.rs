@@ -641,3 +641,33 @@ fn shared_decode_gives_the_window_pixels_without_a_copy_when_top_down() {
         }
     }
 }
+
+#[test]
+fn the_window_counts_against_the_session_budget() {
+    use crate::budget::MemoryBudget;
+    let one = 16 * 16 * 4;
+    // Room for one image and a half: each new image evicts the previous one.
+    let budget = MemoryBudget::new(one * 3 / 2);
+    let window = GlzWindow::new(1 << 20);
+    window.attach_budget(&budget);
+    let mut enc = GlzEncoder::new(16 * 16 + 16);
+    let mut out = ImageBuf::new();
+    for i in 0..6u64 {
+        let s = src(LzType::Rgb32, 16, 16, Content::Text, i);
+        let data = enc.encode(LzType::Rgb32, 16, 16, true, &s).unwrap();
+        window.decode(&data, &mut out, NO_WAIT).unwrap();
+        check(&out, LzType::Rgb32, 16, 16, true, &s);
+        assert_eq!(window.ids(), [i]);
+        assert_eq!(budget.used(), window.held_bytes());
+    }
+    // Larger than what the budget has left: decoded, not kept.
+    let big = src(LzType::Rgb32, 32, 32, Content::Text, 9);
+    let mut enc = GlzEncoder::starting_at(1 << 12, enc.next_id());
+    let data = enc.encode(LzType::Rgb32, 32, 32, true, &big).unwrap();
+    window.decode(&data, &mut out, NO_WAIT).unwrap();
+    assert!(budget.used() <= budget.limit());
+    assert_eq!(budget.used(), window.held_bytes());
+    window.clear();
+    assert_eq!(budget.used(), 0);
+    assert!(budget.peak() <= budget.limit());
+}

@@ -65,7 +65,13 @@ impl ImageCache {
         }
         let before = e.held();
         e.encoded = Some(image);
-        self.held = self.held.saturating_sub(before).saturating_add(e.held());
+        let after = self.held.saturating_sub(before).saturating_add(e.held());
+        if self.meter.set(after).is_err() {
+            // The budget cannot hold it: the entry stays as it is.
+            e.encoded = None;
+            return;
+        }
+        self.held = after;
     }
 
     /// How many entries are held as their encoded image only.

@@ -66,8 +66,11 @@ impl Images {
         }
     }
 
-    /// Counts decoded images against the session's memory `budget`.
+    /// Counts decoded images, and the image cache and GLZ window (when no
+    /// budget counts them yet), against the session's memory `budget`.
     pub fn set_budget(&mut self, budget: Arc<MemoryBudget>) {
+        self.cache.lock().attach_budget(&budget);
+        self.glz.attach_budget(&budget);
         self.budget = Some(budget);
     }
 

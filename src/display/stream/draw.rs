@@ -10,7 +10,7 @@ use crate::proto::channel::display::{Bitmap, PaletteRef, bitmap_flags, bitmap_fm
 
 /// The streams as the state shows them: the decoder's counters, corrected
 /// by the frames this state could not draw.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct VideoView {
     /// As the decoder counted them.
     decoder: StreamStats,
@@ -18,12 +18,15 @@ pub(crate) struct VideoView {
     /// Bit `i`: stream `i` exists.
     live: u64,
     draw_failures: u64,
+    /// The live streams' own figures.
+    infos: Vec<StreamInfo>,
 }
 
 impl VideoView {
-    pub(crate) fn set(&mut self, stats: StreamStats, live: u64) {
+    pub(crate) fn set(&mut self, stats: StreamStats, live: u64, infos: Vec<StreamInfo>) {
         self.decoder = stats;
         self.live = live;
+        self.infos = infos;
         self.update();
     }
 
@@ -38,6 +41,13 @@ impl DisplayState {
     /// Stream counters, as of the last message applied or frames drawn.
     pub fn stream_stats(&self) -> &StreamStats {
         &self.video.shown
+    }
+
+    /// Each live stream's own figures (codec, size, frames, bytes, delay),
+    /// as of the last message applied or frames drawn. Read it a few times
+    /// a second (the embedder's statistics), not per frame.
+    pub fn stream_infos(&self) -> &[StreamInfo] {
+        &self.video.infos
     }
 
     /// Ids of the live streams.

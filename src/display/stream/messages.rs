@@ -106,6 +106,7 @@ impl StreamState {
             last_mm: None,
             report: None,
             huffman: Vec::new(),
+            info: StreamInfo::new(id, codec, width, height),
         };
         if let Some(s) = self.streams.get_mut(idx) {
             *s = Some(st);
@@ -146,6 +147,7 @@ impl StreamState {
         let surface_id = st.surface_id;
         let codec = st.codec;
         let (width, height, dest) = sized.unwrap_or((st.width, st.height, st.dest));
+        self.count_bytes(id, data.len());
         let check = if data.len() > MAX_FRAME_BYTES {
             Err(StreamError::FrameTooLarge { id, size: data.len() })
         } else if !frame_size_ok(width, height, limits.max_surface_dim) {
@@ -159,6 +161,7 @@ impl StreamState {
         };
         if let Err(e) = check {
             self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+            self.count_dropped(id, 1);
             let now = self.last_now;
             self.count_for_report(id, mm_time, mm_diff(mm_time, now), true, now);
             if matches!(e, StreamError::NoSurface { .. }) {
@@ -201,12 +204,15 @@ impl StreamState {
                 || st.queue.front().is_some_and(|f| {
                     u32::try_from(mm_diff(mm_time, f.meta.mm_time)).is_ok_and(|d| d > MAX_QUEUE_SPAN_MS)
                 });
-            let over_bytes = self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES;
+            let over_bytes = self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES
+                || !self.budget_holds(data.len().saturating_add(MAX_TABLE_BYTES));
             if !(full || over_bytes) || !self.drop_oldest(id) {
                 break;
             }
         }
-        if self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES {
+        if self.queued_bytes.saturating_add(data.len()) > MAX_QUEUED_BYTES
+            || !self.budget_holds(data.len().saturating_add(MAX_TABLE_BYTES))
+        {
             self.count_overflow(id, &meta);
             return;
         }
@@ -234,7 +240,9 @@ impl StreamState {
             _ => buf.extend_from_slice(data),
         }
         self.queued_bytes = self.queued_bytes.saturating_add(buf.len());
+        self.sync_meter();
         self.stats.frames_received = self.stats.frames_received.saturating_add(1);
+        self.count_received(id, meta.width, meta.height);
         if let Some(st) = self.get_mut(id) {
             st.queue.push_back(Frame { meta, data: buf });
         }
@@ -267,5 +275,6 @@ impl StreamState {
             data: data.to_vec(),
         });
         self.stats.frames_received = self.stats.frames_received.saturating_add(1);
+        self.count_received(id, meta.width, meta.height);
     }
 }

@@ -77,6 +77,7 @@ impl StreamState {
         self.count_arrivals(id, now);
         if let Some(f) = self.pick_encoded(id, now, tick) {
             self.queued_bytes = self.queued_bytes.saturating_sub(f.data.len());
+            self.sync_meter();
             if let Some(st) = self.get_mut(id) {
                 st.in_flight.push_back(f.meta);
                 st.decoder.0.queue(EncodedFrame {
@@ -136,6 +137,7 @@ impl StreamState {
             };
             if let Some(old) = dropped {
                 self.stats.frames_late = self.stats.frames_late.saturating_add(1);
+                self.count_dropped(id, 1);
                 tick.dropped = tick.dropped.saturating_add(1);
                 self.recycle(old.data);
             }
@@ -163,6 +165,7 @@ impl StreamState {
                 lost = lost.saturating_add(1);
             }
             self.stats.frames_late = self.stats.frames_late.saturating_add(lost);
+            self.count_dropped(id, lost);
             let Some(meta) = meta else {
                 // Not a frame of ours (any more): nothing to show.
                 if let (Ok(f), Some(st)) = (r.frame, self.get_mut(id)) {
@@ -200,6 +203,7 @@ impl StreamState {
             // Bounded: frame count, bytes (the oldest are not shown).
             while self.get_mut(id).is_some_and(|st| st.decoded.len() > MAX_QUEUED_FRAMES)
                 || self.decoded_bytes > MAX_DECODED_BYTES
+                || !self.budget_holds(0)
             {
                 if !self.drop_oldest_decoded(id) {
                     break;
@@ -210,6 +214,7 @@ impl StreamState {
 
     fn failed(&mut self, id: u32, error: VideoError) {
         self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+        self.count_dropped(id, 1);
         self.error(&StreamError::Decode { id, error });
     }
 
@@ -228,12 +233,14 @@ impl StreamState {
             let Some(w) = st.decoded.pop_front() else { break };
             let newer = !st.decoded.is_empty();
             self.decoded_bytes = self.decoded_bytes.saturating_sub(w.frame.pixels.len());
+            self.sync_meter();
             let dropped = match v {
                 Verdict::Late if newer => Some(w),
                 _ => due.replace(w),
             };
             if let Some(old) = dropped {
                 self.stats.frames_late = self.stats.frames_late.saturating_add(1);
+                self.count_dropped(id, 1);
                 tick.dropped = tick.dropped.saturating_add(1);
                 if let Some(st) = self.get_mut(id) {
                     st.decoder.0.recycle(old.frame.pixels);
@@ -250,9 +257,11 @@ impl StreamState {
         if !inside {
             st.decoder.0.recycle(w.frame.pixels);
             self.stats.frames_failed = self.stats.frames_failed.saturating_add(1);
+            self.count_dropped(id, 1);
             self.error(&StreamError::BadDest { id, dest: w.meta.dest });
             return;
         }
+        let mm_time = w.meta.mm_time;
         tick.frames.push(ShowFrame {
             stream: id,
             surface_id,
@@ -262,6 +271,7 @@ impl StreamState {
             frame: w.frame,
         });
         self.stats.frames_rendered = self.stats.frames_rendered.saturating_add(1);
+        self.count_shown(id, mm_time, now);
     }
 }
 

@@ -690,3 +690,69 @@ fn a_clock_jump_restarts_the_waits() {
     s.decoder_mut().reschedule(50);
     assert_eq!(s.stream_tick(50).next_wake_ms, Some(650));
 }
+
+#[test]
+fn queued_frames_count_against_the_session_budget() {
+    let budget = crate::budget::MemoryBudget::new(1 << 20);
+    let mut s = Pipeline::new(Limits::default()).with_budget(&budget);
+    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: W,
+        height: H,
+        format: surface_fmt::XRGB32,
+        flags: surface_flags::PRIMARY,
+    }));
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    // Frames of 100 KiB queued faster than they are shown: the budget, not
+    // the queue's own caps, bounds them.
+    let frame = vec![0u8; 100 << 10];
+    for i in 0..40u32 {
+        s.handle(&DisplayServer::StreamData(StreamData {
+            id: 0,
+            multi_media_time: 100_000 + i,
+            data: frame.clone(),
+        }));
+        assert!(budget.used() <= budget.limit());
+    }
+    let queued = s.decoder_mut().streams.get_mut(0).unwrap().queue.len();
+    assert!((1..20).contains(&queued), "{queued} frames queued");
+    assert!(s.stream_stats().frames_overflow >= 20);
+    s.handle(&DisplayServer::StreamDestroy { id: 0 });
+    assert_eq!(budget.used(), u64::from(W * H * 4), "the queue's bytes came back");
+    drop(s);
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn each_stream_has_its_own_figures_for_the_stats() {
+    let mut s = state();
+    s.handle(&create(3, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    s.handle(&create(5, stream_flags::TOP_DOWN, dest_at(100, 0, 64, 48)));
+    let len = fixture("frame-64x48-q95.jpg").len() as u64;
+    for t in [1000, 1010, 1020] {
+        s.handle(&data(3, t));
+    }
+    s.handle(&data(5, 1100));
+    // At 1100 the two older frames of stream 3 are late behind a newer one:
+    // dropped; its newest is shown 80 ms behind its time; stream 5's on time.
+    let t = s.stream_tick(1100);
+    assert_eq!((t.rendered, t.dropped), (2, 2));
+    let infos = s.stream_infos().to_vec();
+    assert_eq!(infos.len(), 2);
+    let a = infos[0];
+    assert_eq!((a.id, a.codec, a.width, a.height), (3, video_codec::MJPEG, 64, 48));
+    assert_eq!((a.frames_received, a.frames_shown, a.frames_dropped), (3, 1, 2));
+    assert_eq!(a.bytes_received, 3 * len);
+    assert_eq!(a.delay_total_ms, 80);
+    let b = infos[1];
+    assert_eq!(
+        (b.id, b.frames_received, b.frames_shown, b.frames_dropped),
+        (5, 1, 1, 0)
+    );
+    assert_eq!((b.bytes_received, b.delay_total_ms), (len, 0));
+    // A frame for a stream that is gone counts nowhere; a destroyed stream leaves the list.
+    s.handle(&DisplayServer::StreamDestroy { id: 3 });
+    s.handle(&data(3, 1200));
+    s.stream_tick(1200);
+    assert_eq!(s.stream_infos().iter().map(|i| i.id).collect::<Vec<_>>(), [5]);
+}

@@ -330,6 +330,7 @@ fn monitors_config() {
     });
     assert_eq!(ev, [DisplayEvent::MonitorsConfig(vec![head(0), head(1)])]);
     assert_eq!(s.monitors(), [head(0), head(1)]);
+    assert_eq!(s.monitors_max(), 2);
     // empty lists are ignored, max_allowed 0 is clamped to 1
     assert!(
         s.handle(&DisplayServer::MonitorsConfig {
@@ -343,6 +344,7 @@ fn monitors_config() {
         heads: vec![head(5), head(6)],
     });
     assert_eq!(s.monitors(), [head(5)]);
+    assert_eq!(s.monitors_max(), 1);
 }
 
 #[test]

@@ -184,11 +184,15 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
 }
 
 mod agent;
+mod console;
+mod displays_menu;
 mod hidpi;
 mod input;
+mod machine;
 mod multimon;
 mod password;
 mod server_mouse;
+mod stats_overlay;
 mod wayland_pointer;
 
 #[test]

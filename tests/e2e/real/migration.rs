@@ -191,8 +191,12 @@ fn qemu_seamless_migration_over_tls() {
 /// open and shows the VM's screen before and after. What it shows right
 /// after the switch is printed, not asserted: the destination QEMU often
 /// announces a 640×480 mode (MONITORS_CONFIG) for a few milliseconds before
-/// its VGA text mode is back, so the window may show that black mode
-/// briefly and grow to fit it (seen in 3 of 5 runs).
+/// its VGA text mode is back (before the fix, the window showed that black
+/// mode briefly in 3 of 5 runs; the old picture is now painted into it until
+/// the destination draws, `display/relink.rs`, asserted against the test
+/// server by `migration::the_picture_does_not_go_black_before_the_destinations_first_draw`),
+/// and when the capture lands relative to the destination's first draw is
+/// up to the scheduler.
 #[cfg(feature = "gtk")]
 #[test]
 fn qemu_migration_keeps_the_app_window_and_its_picture() {

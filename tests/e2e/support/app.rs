@@ -13,10 +13,22 @@ use std::time::{Duration, Instant};
 /// The app binary Cargo built for this test run.
 pub const SUMAC: &str = env!("CARGO_BIN_EXE_sumac");
 
+/// The app binary the tests start: `SUMAC_TEST_APP` when set (a copy of this checkout's build,
+/// when the Cargo target directory is shared with other checkouts that may relink `sumac`
+/// meanwhile), else [`SUMAC`].
+pub fn app_binary() -> PathBuf {
+    std::env::var_os("SUMAC_TEST_APP").map_or_else(|| PathBuf::from(SUMAC), PathBuf::from)
+}
+
+/// The file in the app's configuration directory holding its session bus address.
+const BUS_FILE: &str = "dbus-address";
+
 /// `sumac` under `dbus-run-session`; its process tree is stopped (by PID) when dropped.
 pub struct App {
     child: Child,
     log: PathBuf,
+    /// Where the app's private session bus address is written ([`App::bus_address`]).
+    bus_file: Option<PathBuf>,
 }
 
 impl App {
@@ -26,7 +38,16 @@ impl App {
     /// display variables: see [`App::x11_command`].
     pub fn command(config_home: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new("dbus-run-session");
-        cmd.arg("--").arg(SUMAC).args(args);
+        // The bus address goes to a file first, for tests that call the app's D-Bus actions.
+        cmd.args([
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$DBUS_SESSION_BUS_ADDRESS\" >\"$0\"; exec \"$@\"",
+        ])
+        .arg(config_home.join(BUS_FILE))
+        .arg(app_binary())
+        .args(args);
         Self::app_env(&mut cmd, config_home);
         cmd
     }
@@ -34,7 +55,7 @@ impl App {
     /// `sumac ARGS` as an X11 client of `:display` on the session bus at `bus` (a
     /// [`SessionBus`]'s address) instead of a bus of its own: several of them are one app.
     pub fn x11_command_on_bus(display: u32, config_home: &Path, bus: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(SUMAC);
+        let mut cmd = Command::new(app_binary());
         cmd.args(args).env("DBUS_SESSION_BUS_ADDRESS", bus);
         Self::app_env(&mut cmd, config_home);
         cmd.env("DISPLAY", format!(":{display}"))
@@ -73,8 +94,13 @@ impl App {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create the app's log"));
+        let bus_file = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "XDG_CONFIG_HOME")
+            .and_then(|(_, v)| v)
+            .map(|v| Path::new(v).join(BUS_FILE));
         let child = cmd.spawn().expect("start sumac under dbus-run-session");
-        App { child, log }
+        App { child, log, bus_file }
     }
 
     /// Starts `sumac args` on `:display` at GDK scale `scale`; its configuration and log
@@ -90,6 +116,58 @@ impl App {
     /// What the app logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The address of the app's private session bus.
+    pub fn bus_address(&self) -> String {
+        let file = self.bus_file.as_ref().expect("the app runs with XDG_CONFIG_HOME");
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if !text.is_empty() {
+                return text;
+            }
+            assert!(start.elapsed() < WAIT, "no bus address in {}", file.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Activates the action `name` (with `parameter`, a GVariant text, if any) of the app's
+    /// first window exporting it over D-Bus (`org.gtk.Actions` of a `GtkApplicationWindow`),
+    /// as a menu item or a button would; panics if none does.
+    pub fn activate_window_action(&self, name: &str, parameter: Option<&str>) {
+        let address = self.bus_address();
+        let gdbus = |args: &[&str]| {
+            let out = Command::new("gdbus")
+                .args(args)
+                .args(["--address", &address, "--dest", "io.github.sumac.Sumac"])
+                .output()
+                .expect("run gdbus (libglib2.0-bin)");
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let (ok, tree) = gdbus(&["introspect", "--object-path", "/io/github/sumac/Sumac/window"]);
+        assert!(ok, "no windows exported on D-Bus; log:\n{}", self.log());
+        for node in tree.lines().filter_map(|l| l.trim().strip_prefix("node ")) {
+            let path = format!("/io/github/sumac/Sumac/window/{}", node.trim_end_matches(" {").trim());
+            let (ok, list) = gdbus(&["call", "--object-path", &path, "--method", "org.gtk.Actions.List"]);
+            if !ok || !list.contains(&format!("'{name}'")) {
+                continue;
+            }
+            let params = parameter.map_or_else(|| "[]".to_owned(), |p| format!("[{p}]"));
+            let (ok, _) = gdbus(&[
+                "call",
+                "--object-path",
+                &path,
+                "--method",
+                "org.gtk.Actions.Activate",
+                name,
+                &params,
+                "{}",
+            ]);
+            assert!(ok, "activating {name} on {path} failed");
+            return;
+        }
+        panic!("no window has the action {name}: {tree}");
     }
 
     /// The PID of `dbus-run-session`, the process the test started.

@@ -44,6 +44,11 @@ pub const XTERM: Tool = Tool {
     binary: "xterm",
     package: "xterm (plus xfonts-base)",
 };
+/// `gdbus` (calls the app's D-Bus actions).
+pub const GDBUS: Tool = Tool {
+    binary: "gdbus",
+    package: "libglib2.0-bin",
+};
 pub const DBUS: Tool = Tool {
     binary: "dbus-run-session",
     package: "dbus",

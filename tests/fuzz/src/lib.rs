@@ -26,6 +26,8 @@ use sumac::proto::{Message, ReadCursor, WriteCursor};
 pub mod agent_machine;
 #[path = "canvas.rs"]
 pub mod canvas;
+#[path = "channel_framing.rs"]
+pub mod channel_framing;
 #[path = "config_parsers.rs"]
 pub mod config_parsers;
 #[path = "cursor.rs"]
@@ -103,7 +105,9 @@ pub const DECODER_TARGETS: &[(&str, Oracle)] = &[
     ("opus_packet", fuzz_opus_packet),
     ("webdav_mux", ports::fuzz_webdav_mux),
     ("smartcard_messages", ports::fuzz_smartcard_messages),
+    ("console_text", ports::fuzz_console_text),
     ("usbredir_framer", usbredir_framer::fuzz),
+    ("channel_framing", channel_framing::fuzz),
 ];
 
 /// Smallest link reply body the client accepts: the error word alone (an error reply may stop there).

@@ -10,9 +10,14 @@
 //!   through the smartcard channel's `SmartcardServer`/`SmartcardClient` and the VMC channel's
 //!   `VmcServer` round trips (PORT_INIT's name offset and size included); every VSCard payload
 //!   within `MAX_VSC_DATA`. Accepted when every smartcard message decodes.
+//! - `console_text`: byte 0 = chunk size (0 = whole input), then a console port's byte stream
+//!   (serial console, HMP). Properties: no panic; text edits carry no control character; the
+//!   screen the edits make (a line model with a cursor, as the console window applies them) is
+//!   the same whether the stream comes whole or in chunks. Accepted when it yields an edit.
 
 use std::collections::BTreeSet;
 use sumac::channel::webdav::{Mux, MuxAction};
+use sumac::client::console::{ConsoleEdit, ConsoleFilter};
 use sumac::proto::channel::smartcard::{MAX_VSC_DATA, SmartcardClient, SmartcardServer};
 use sumac::proto::channel::vmc::{MAX_PORT_NAME, VmcClient, VmcServer};
 
@@ -116,4 +121,65 @@ impl VscPayload for SmartcardClient {
             _ => None,
         }
     }
+}
+
+/// The console window's text model: lines of characters and a cursor.
+fn apply_console(lines: &mut Vec<Vec<char>>, cursor: &mut usize, edits: &[ConsoleEdit]) {
+    for e in edits {
+        let line = lines.last_mut().expect("one line at least");
+        match e {
+            ConsoleEdit::Text(t) => {
+                for c in t.chars() {
+                    assert!(!c.is_control(), "control character {c:?} in text {t:?}");
+                    if *cursor < line.len() {
+                        line[*cursor] = c;
+                    } else {
+                        line.push(c);
+                    }
+                    *cursor += 1;
+                }
+            }
+            ConsoleEdit::Newline => {
+                lines.push(Vec::new());
+                *cursor = 0;
+            }
+            ConsoleEdit::CarriageReturn => *cursor = 0,
+            ConsoleEdit::Left(n) => *cursor = cursor.saturating_sub(usize::from(*n)),
+            ConsoleEdit::Right(n) => *cursor = (*cursor + usize::from(*n)).min(line.len()),
+            ConsoleEdit::EraseLine { whole } => {
+                if *whole {
+                    *cursor = 0;
+                }
+                line.truncate(*cursor);
+            }
+            ConsoleEdit::Bell => {}
+        }
+    }
+}
+
+pub fn fuzz_console_text(data: &[u8]) -> bool {
+    let Some((&chunk, stream)) = data.split_first() else {
+        return false;
+    };
+    let run = |chunk: usize| {
+        let mut filter = ConsoleFilter::new();
+        let (mut lines, mut cursor) = (vec![Vec::new()], 0);
+        let mut any = false;
+        let pieces: Vec<&[u8]> = if chunk == 0 {
+            vec![stream]
+        } else {
+            stream.chunks(chunk).collect()
+        };
+        for piece in pieces {
+            let edits = filter.feed(piece);
+            any |= !edits.is_empty();
+            apply_console(&mut lines, &mut cursor, &edits);
+        }
+        (lines, cursor, any)
+    };
+    let (whole, cursor, any) = run(0);
+    let (chunked, chunked_cursor, _) = run(usize::from(chunk));
+    assert_eq!(whole, chunked, "chunks of {chunk} bytes give another screen");
+    assert_eq!(cursor, chunked_cursor);
+    any
 }

@@ -363,6 +363,32 @@ impl Channel {
     }
 
     /// The channel's fault: it closes now (after serving its first content).
+    /// Sends a PING of `size` bytes (id 7, zeros after the timestamp)
+    /// without holding it: the header, then 1 MiB at a time.
+    fn stream_ping(&mut self, size: u32) -> Result<()> {
+        self.serial += 1;
+        let mut w = WriteCursor::new();
+        DataHeader {
+            serial: self.serial,
+            msg_type: sumac::proto::consts::msg::PING,
+            size,
+            sub_list: 0,
+        }
+        .encode(self.header, &mut w);
+        w.write_slice(&7u32.to_le_bytes());
+        w.write_slice(&42u64.to_le_bytes());
+        self.conn.write_all(w.as_slice())?;
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = (size as usize).saturating_sub(12);
+        while left > 0 {
+            let n = left.min(chunk.len());
+            self.conn.write_all(&chunk[..n])?;
+            left -= n;
+        }
+        self.conn.flush()?;
+        Ok(())
+    }
+
     fn close_fault(&self) -> Result<()> {
         if self.inner.config.fault == Some(Fault::CloseChannel(self.key.0)) {
             std::thread::sleep(Duration::from_millis(300));
@@ -390,6 +416,9 @@ impl Channel {
     /// A VMC channel: PORT_INIT if a spec names it, then the client's data
     /// recorded and the test's queue sent.
     fn run_port(&mut self) -> Result<()> {
+        if let Some(Fault::PortHugePing(size)) = self.inner.config.fault {
+            self.stream_ping(size)?;
+        }
         let spec = self.inner.config.ports.iter().find(|p| p.channel == self.key).cloned();
         if let Some(spec) = spec {
             self.send(&sumac::proto::channel::vmc::VmcServer::PortInit {

@@ -56,6 +56,9 @@ pub enum Fault {
     /// This channel closes (only it) once it served its first content:
     /// display after its scene, inputs after INPUTS_INIT, cursor after its script.
     CloseChannel(ChannelType),
+    /// Every port channel sends one PING of this many bytes right after its
+    /// link (streamed: the server does not hold it), then serves as usual.
+    PortHugePing(u32),
 }
 
 /// How the server behaves.

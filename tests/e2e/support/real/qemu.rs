@@ -41,6 +41,25 @@ pub struct QemuOpts {
     pub incoming: bool,
     /// QEMU trace events to log (`-trace NAME`), e.g. `input_event_key_number`.
     pub trace: Vec<&'static str>,
+    /// More arguments, e.g. `-chardev spiceport,...` for port channels ([`spiceport_monitors`]).
+    pub extra: Vec<String>,
+}
+
+/// QEMU's QMP (`org.qemu.monitor.qmp.0`) and HMP (`org.qemu.monitor.hmp.0`) monitors on SPICE
+/// port channels, as [`QemuOpts::extra`].
+pub fn spiceport_monitors() -> Vec<String> {
+    [
+        "-chardev",
+        "spiceport,id=qmpport,name=org.qemu.monitor.qmp.0",
+        "-mon",
+        "chardev=qmpport,mode=control",
+        "-chardev",
+        "spiceport,id=hmpport,name=org.qemu.monitor.hmp.0",
+        "-mon",
+        "chardev=hmpport,mode=readline",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// A running QEMU, killed (by PID) when dropped.
@@ -125,6 +144,7 @@ impl Qemu {
             cmd.arg("-trace").arg(t);
         }
         cmd.args(["-spice", &spice.join(",")]);
+        cmd.args(&opts.extra);
         cmd.arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", qmp_path.display()));
         if let Some(kernel) = &opts.kernel {
@@ -185,6 +205,27 @@ impl Qemu {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .execute(command, arguments)
+    }
+
+    /// Waits (up to `timeout`, asking `query-status` meanwhile) until QEMU's own QMP socket has
+    /// reported the event `name`.
+    pub fn wait_qmp_event(&self, name: &str, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            self.qmp("query-status", None)?;
+            let qmp = self.qmp.lock().unwrap_or_else(|e| e.into_inner());
+            if qmp.events().iter().any(|e| e == name) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(HarnessError::Qmp(format!(
+                    "no {name} event within {timeout:?} (events: {:?})",
+                    qmp.events()
+                )));
+            }
+            drop(qmp);
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub fn query_spice(&self) -> Result<Value> {
@@ -344,10 +385,12 @@ impl Drop for Qemu {
     }
 }
 
-/// A minimal QMP client: one JSON object per line; events are skipped.
+/// A minimal QMP client: one JSON object per line; events are kept aside ([`Qmp::events`]).
 pub struct Qmp {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
+    /// The names of the events read so far, oldest first.
+    events: Vec<String>,
 }
 
 impl Qmp {
@@ -370,6 +413,7 @@ impl Qmp {
         let mut qmp = Qmp {
             reader: BufReader::new(stream),
             writer,
+            events: Vec::new(),
         };
         // An event (e.g. SPICE_DISCONNECTED of the readiness probe) can come
         // before the greeting: skip events.
@@ -409,7 +453,15 @@ impl Qmp {
             if let Some(err) = reply.get("error") {
                 return Err(HarnessError::Qmp(format!("{command}: {err}")));
             }
-            // Otherwise an asynchronous {"event": ...}: skip it.
+            // Otherwise an asynchronous {"event": ...}: kept aside.
+            if let Some(name) = reply.get("event").and_then(Value::as_str) {
+                self.events.push(name.to_owned());
+            }
         }
+    }
+
+    /// The names of the asynchronous events read so far (RESET, POWERDOWN, STOP...).
+    pub fn events(&self) -> &[String] {
+        &self.events
     }
 }
