@@ -3,10 +3,13 @@
 //! connect window when activated without a target, and turns the sessions'
 //! outcome into the process exit code.
 //!
-//! Single instance: a second `sumac URI` (same D-Bus session) hands its target
-//! to the running instance through `GApplication::open` and exits 0. Options
-//! of that second command line other than the target are not forwarded; kiosk
-//! mode and `-` (stdin) therefore run as a separate, non-unique instance.
+//! Single instance: a second `sumac ...` (same D-Bus session) forwards its
+//! whole command line to the running instance (`HANDLES_COMMAND_LINE`, the
+//! `command-line` signal), which parses it as its own: the new connection
+//! gets every option (`-t`, `-f`, `-z`, `-H`, `--spice-*`...), file names
+//! relative to the second process's directory. That process exits with the
+//! status the running instance gives it (0, or 1 when the target cannot be
+//! opened). Kiosk mode and `-` (stdin) run as a separate, non-unique instance.
 
 use super::connect_window::ConnectWindow;
 use super::controller::{ConnectRequest, Controller};
@@ -98,6 +101,46 @@ impl AppState {
         w.upcast()
     }
 
+    /// The command line of a second `sumac` (see the module docs): parsed
+    /// here as our own, its target opened with its options.
+    fn remote_command_line(self: &Rc<Self>, cmdline: &gio::ApplicationCommandLine) -> glib::ExitCode {
+        let args = cmdline.arguments();
+        tracing::info!(?args, "command line from another process");
+        let mut options = match crate::cli::parse(&args) {
+            Ok(crate::cli::Parsed::Run(options)) => options,
+            // The other process printed its help or refused its command line
+            // itself, before forwarding it (GLib 2.74 cannot print there).
+            Ok(crate::cli::Parsed::Exit(_)) => return glib::ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::warn!(error = %e, "forwarded command line refused");
+                return glib::ExitCode::FAILURE;
+            }
+        };
+        if let Some(cwd) = cmdline.cwd() {
+            options.relative_to(&cwd);
+        }
+        let Some(target) = &options.target else {
+            match self.app.active_window() {
+                Some(w) if !self.controllers.borrow().is_empty() => w.present(),
+                _ => drop(self.show_connect_window()),
+            }
+            return glib::ExitCode::SUCCESS;
+        };
+        match ConnectRequest::from_target(target, &options) {
+            Ok(request) => {
+                self.open_request(request);
+                glib::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the forwarded target");
+                // The connect window first, the error over it (never hidden behind it).
+                let window = self.show_connect_window();
+                dialogs::show_error(Some(&window), &gettext("Cannot Connect"), &e);
+                glib::ExitCode::FAILURE
+            }
+        }
+    }
+
     /// An error found before any window exists, in a window of its own (the
     /// app ends, with status 1, when it is closed).
     fn show_startup_error(&self, text: &str) {
@@ -154,7 +197,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     {
         gtk::IconTheme::for_display(&display).add_search_path(dev_icons);
     }
-    let mut flags = gio::ApplicationFlags::HANDLES_OPEN;
+    let mut flags = gio::ApplicationFlags::HANDLES_OPEN | gio::ApplicationFlags::HANDLES_COMMAND_LINE;
     if options.kiosk || options.target == Some(Target::Stdin) {
         flags |= gio::ApplicationFlags::NON_UNIQUE;
     }
@@ -163,14 +206,16 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         tracing::warn!(error = %e, "cannot register the application; running on its own");
     }
     if app.is_remote() {
-        // Another instance runs: give it our target (or ask it for a connect window).
-        match &options.target {
-            Some(Target::Uri(uri)) => app.open(&[gio::File::for_uri(uri)], ""),
-            Some(Target::VvFile(path)) => app.open(&[gio::File::for_path(path)], ""),
-            _ => app.activate(),
-        }
-        tracing::info!("handed over to the running instance");
-        return ExitCode::SUCCESS;
+        // Another instance runs: it gets our whole command line (GLib sends
+        // it and waits for the exit status the running instance sets).
+        tracing::info!("handing the command line over to the running instance");
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let code = app.run_with_args_os(&args);
+        return if code == glib::ExitCode::SUCCESS {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
     }
     // The target is read here, in the primary instance only, before the main
     // loop: `-` reads stdin and a `.vv` with delete-this-file is consumed once.
@@ -215,6 +260,17 @@ pub fn run(options: LaunchRequest) -> ExitCode {
             } else if let Some(w) = state.app.active_window() {
                 w.present();
             }
+        });
+    }
+    {
+        let state = Rc::clone(&state);
+        app.connect_command_line(move |app, cmdline| {
+            if !cmdline.is_remote() {
+                // Our own command line, parsed already (see `pending`).
+                app.activate();
+                return glib::ExitCode::SUCCESS;
+            }
+            state.remote_command_line(cmdline)
         });
     }
     {

@@ -407,7 +407,7 @@ impl Controller {
             window.window.fullscreen();
         }
         tracing::info!(channel = key.0, monitor = key.1, "opening a window");
-        window.window.present();
+        window.present_when_sized();
         self.windows.borrow_mut().insert(key, window);
         self.update_titles();
     }

@@ -67,7 +67,8 @@ pub fn format_uuid(u: &[u8; 16]) -> String {
 }
 
 /// The preferences window: renderer, scaling, automatic reconnect, release-cursor hotkey; stored
-/// with [`super::settings::Prefs`]. Applies to sessions opened afterwards.
+/// with [`super::settings::Prefs`]. Applies to sessions opened afterwards (scaling also to the
+/// open windows).
 pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     let window = adw::PreferencesWindow::builder()
         .title(gettext("Preferences"))
@@ -113,6 +114,23 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
         &gettext("Fit the guest display in the window, keeping its aspect ratio"),
         keys::SCALING,
     );
+    // Applies to the open windows at once (their Scale to Window toggle).
+    if let Some(switch) = scaling
+        .activatable_widget()
+        .and_then(|w| w.downcast::<gtk::Switch>().ok())
+    {
+        let app = state.app.clone();
+        switch.connect_active_notify(move |s| {
+            for w in app.windows() {
+                if let Some(action) = w
+                    .downcast_ref::<gtk::ApplicationWindow>()
+                    .and_then(|w| w.lookup_action("scale-to-window"))
+                {
+                    action.change_state(&s.is_active().to_variant());
+                }
+            }
+        });
+    }
     display.add(&scaling);
     page.add(&display);
 

@@ -18,9 +18,12 @@ use gtk::{gio, glib};
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
+mod fullscreen;
 mod labels;
+mod sizing;
 use labels::usb_button;
 pub use labels::{apply_accels, grab_hint, hotkey_label, window_action, with_grab_hint};
+pub use sizing::PRESENT_DEADLINE;
 
 /// Zoom step of Zoom In/Out, in percent (remote-viewer's).
 pub const ZOOM_STEP: u32 = 10;
@@ -77,6 +80,8 @@ pub struct SessionWindow {
     closed: Cell<bool>,
     /// The guest size the window was last sized for ([`SessionWindow::fit_to_guest`]).
     fitted: Cell<Option<(u32, u32)>>,
+    /// The window waits to be shown ([`SessionWindow::present_when_sized`]).
+    present_pending: Cell<bool>,
     /// What the title says while the pointer is grabbed ([`grab_hint`]).
     grab_hint: String,
     /// "Screenshot saved" with Open, under the header bar.
@@ -170,7 +175,15 @@ impl SessionWindow {
         } else {
             window.set_decorated(false);
         }
-        window.set_child(Some(&display));
+        let toolbar = Rc::new(fullscreen::FullscreenToolbar::new(
+            &display,
+            send_keys.as_ref().map(|m| m.upcast_ref()),
+            builder.object::<gio::MenuModel>("menu").as_ref(),
+        ));
+        if !kiosk {
+            toolbar.attach(&window);
+        }
+        window.set_child(Some(&toolbar.overlay));
         window.set_help_overlay(Some(&dialogs::shortcuts_window_for(hotkeys)));
 
         let error_page = ErrorPage::new();
@@ -211,9 +224,11 @@ impl SessionWindow {
             closing_by_controller: Cell::new(false),
             closed: Cell::new(false),
             fitted: Cell::new(None),
+            present_pending: Cell::new(false),
             grab_hint: grab_hint(release),
         });
         this.install_actions(controller);
+        this.install_zoom_actions();
         super::guest_agent::install_window_actions(&this.window, &this.display);
         super::menu_extras::install(&this.window, &this.display, main_menu.as_ref(), kiosk);
         {
@@ -297,6 +312,7 @@ impl SessionWindow {
             this.display.connect_ready_notify(move |_| {
                 if let Some(this) = weak.upgrade() {
                     this.fit_to_guest();
+                    this.present_now();
                 }
             });
             if let Some(session) = this.display.session() {
@@ -335,35 +351,6 @@ impl SessionWindow {
         this
     }
 
-    /// Sizes the window so that the guest shows 1:1, one guest pixel per
-    /// device pixel (at 2x HiDPI the window is half the guest's size in
-    /// logical pixels), as remote-viewer does: when the guest size is first
-    /// known and whenever it changes, unless fullscreen or maximized.
-    fn fit_to_guest(&self) {
-        let Some(size) = self.display.guest_size() else { return };
-        if self.closed.get() || self.fitted.replace(Some(size)) == Some(size) {
-            return;
-        }
-        if self.window.is_fullscreen() || self.window.is_maximized() {
-            return;
-        }
-        tracing::debug!(
-            width = size.0,
-            height = size.1,
-            scale = self.window.scale_factor(),
-            mapped = self.window.is_mapped(),
-            "sizing the window to the guest"
-        );
-        // -1 = the window's natural size: the header bar over the display at
-        // its natural size, which is the guest at 100 % in device pixels
-        // (or at the `-z` zoom). GTK keeps it within the monitor's work area,
-        // where fit-to-window then scales the guest down. The display queues
-        // its own resize later (from an idle): drop its cached size request
-        // now, or the window would take the previous guest size.
-        self.display.queue_resize();
-        self.window.set_default_size(-1, -1);
-    }
-
     fn install_actions(self: &Rc<Self>, controller: &Rc<Controller>) {
         let group = &self.window;
         let weak = Rc::downgrade(self);
@@ -386,25 +373,6 @@ impl SessionWindow {
             });
         }
         group.add_action(&fullscreen);
-
-        for (name, dir) in [("zoom-in", 1), ("zoom-out", -1), ("zoom-reset", 0)] {
-            let action = gio::SimpleAction::new(name, None);
-            let weak = weak.clone();
-            action.connect_activate(move |_, _| {
-                if let Some(this) = weak.upgrade() {
-                    let next = if dir == 0 {
-                        100
-                    } else {
-                        step_zoom(this.display.zoom_level(), dir)
-                    };
-                    // An explicit zoom leaves fit-to-window, as in remote-viewer.
-                    this.display.set_scaling(false);
-                    this.display.set_zoom_level(next);
-                    tracing::debug!(zoom = next, "zoom");
-                }
-            });
-            group.add_action(&action);
-        }
 
         let send_key = gio::SimpleAction::new("send-key", Some(glib::VariantTy::STRING));
         {
@@ -483,6 +451,7 @@ impl SessionWindow {
         self.error_page.show_problem(problem);
         self.display.set_overlay_actions(&[self.error_page.clone().upcast()]);
         self.error_page.focus();
+        self.present_now();
     }
 
     /// The session relinks by itself: no error page (the display shows

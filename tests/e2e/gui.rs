@@ -7,6 +7,7 @@
 mod agent;
 mod agent_drop;
 mod error_page;
+mod forward_command_line;
 mod header;
 mod keyboard_grab;
 mod recent;
@@ -17,3 +18,4 @@ mod server_mouse;
 mod startup_error;
 mod usb_dialog;
 mod wayland_pointer;
+mod window_size;

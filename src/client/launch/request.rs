@@ -49,6 +49,26 @@ impl LaunchRequest {
             "warn"
         }
     }
+
+    /// Makes the file names of this command line absolute against `cwd`:
+    /// the `.vv` target, `--spice-ca-file`, `--spice-share-cd`,
+    /// `--spice-shared-dir` and `--usb-disk`. For a command line forwarded
+    /// from another process, whose working directory is not ours.
+    pub fn relative_to(&mut self, cwd: &std::path::Path) {
+        let fix = |p: &mut std::path::PathBuf| {
+            if p.is_relative() {
+                *p = cwd.join(&*p);
+            }
+        };
+        if let Some(Target::VvFile(p)) = &mut self.target {
+            fix(p);
+        }
+        let s = &mut self.spice;
+        s.ca_file.iter_mut().for_each(fix);
+        s.share_cd.iter_mut().for_each(fix);
+        s.shared_dir.iter_mut().for_each(fix);
+        s.usb_disks.iter_mut().for_each(|d| fix(&mut d.path));
+    }
 }
 
 /// Why the target cannot be opened.

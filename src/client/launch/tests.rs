@@ -222,3 +222,33 @@ fn usb_options_come_from_the_options_and_the_vv_file() {
         crate::client::usb::UsbPolicy::default().auto_connect_filter
     );
 }
+
+#[test]
+fn forwarded_command_line_paths_are_made_absolute() {
+    use std::path::{Path, PathBuf};
+    let mut r = LaunchRequest {
+        target: Some(Target::VvFile("vm.vv".into())),
+        ..LaunchRequest::default()
+    };
+    r.spice.ca_file = Some("ca.pem".into());
+    r.spice.share_cd = vec!["/abs.iso".into(), "cd.iso".into()];
+    r.spice.shared_dir = Some("share".into());
+    r.spice.usb_disks = vec!["stick.raw,ro".parse().unwrap()];
+    r.relative_to(Path::new("/home/u"));
+    assert_eq!(r.target, Some(Target::VvFile("/home/u/vm.vv".into())));
+    assert_eq!(r.spice.ca_file, Some(PathBuf::from("/home/u/ca.pem")));
+    assert_eq!(
+        r.spice.share_cd,
+        [PathBuf::from("/abs.iso"), PathBuf::from("/home/u/cd.iso")]
+    );
+    assert_eq!(r.spice.shared_dir, Some(PathBuf::from("/home/u/share")));
+    assert_eq!(r.spice.usb_disks[0].path, PathBuf::from("/home/u/stick.raw"));
+    assert!(r.spice.usb_disks[0].read_only);
+    // A URI stays as it is.
+    let mut r = LaunchRequest {
+        target: Some(Target::Uri("spice://h:1".into())),
+        ..LaunchRequest::default()
+    };
+    r.relative_to(Path::new("/x"));
+    assert_eq!(r.target, Some(Target::Uri("spice://h:1".into())));
+}

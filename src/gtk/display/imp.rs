@@ -184,7 +184,10 @@ impl WidgetImpl for Display {
         } else {
             nh
         };
-        let mut minimum = if self.scaling.get() { 1 } else { natural };
+        // Small whatever the zoom: a zoomed guest larger than the window is
+        // scaled down to fit (see `scaling::place`), never a window that
+        // cannot be made smaller.
+        let mut minimum = 1;
         if let Some(o) = self.overlay.borrow().as_ref()
             && o.widget().is_visible()
         {

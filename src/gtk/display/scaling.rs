@@ -127,8 +127,8 @@ pub fn clamp_zoom(percent: u32) -> u32 {
 /// Computes where the guest image goes; `None` when there is nothing to
 /// show (empty guest or widget, or a non-finite/non-positive scale).
 ///
-/// The image is centred in the widget; when it is larger than the widget
-/// (a zoom beyond the window size) it is anchored at the top-left corner.
+/// The image is centred in the widget; a zoom larger than the widget is
+/// scaled down to fit it (keeping the aspect ratio).
 pub fn place(v: &Viewport) -> Option<Placement> {
     if v.guest_width == 0 || v.guest_height == 0 {
         return None;
@@ -146,11 +146,16 @@ pub fn place(v: &Viewport) -> Option<Placement> {
     }
     let gw = f64::from(v.guest_width);
     let gh = f64::from(v.guest_height);
+    let fit_factor = (avail_w / gw).min(avail_h / gh);
     let factor = if v.fit {
-        let f = (avail_w / gw).min(avail_h / gh);
-        if v.only_downscale { f.min(1.0) } else { f }
+        if v.only_downscale {
+            fit_factor.min(1.0)
+        } else {
+            fit_factor
+        }
     } else {
-        f64::from(clamp_zoom(v.zoom_percent)) / 100.0
+        // The zoom, unless the widget is smaller: then the whole guest, scaled down.
+        (f64::from(clamp_zoom(v.zoom_percent)) / 100.0).min(fit_factor)
     };
     // Snap to exactly 1:1 when within half a device pixel of it over the
     // whole image: a window of the guest's size must be crisp. Widgets are
@@ -267,12 +272,23 @@ mod tests {
     }
 
     #[test]
-    fn zoom_larger_than_widget_anchors_top_left() {
-        let mut v = vp(100, 100, 50.0, 50.0);
+    fn zoom_larger_than_widget_scales_down_to_fit() {
+        let mut v = vp(100, 50, 50.0, 50.0);
         v.fit = false;
         v.zoom_percent = 200;
         let p = place(&v).unwrap();
-        assert_eq!((p.device_x, p.device_y, p.device_width), (0, 0, 200));
+        assert_eq!(
+            (p.device_x, p.device_y, p.device_width, p.device_height),
+            (0, 12, 50, 25)
+        );
+        // A widget larger than the zoom: the zoom, centred.
+        v.widget_width = 500.0;
+        v.widget_height = 300.0;
+        let p = place(&v).unwrap();
+        assert_eq!(
+            (p.device_x, p.device_y, p.device_width, p.device_height),
+            (150, 100, 200, 100)
+        );
     }
 
     #[test]

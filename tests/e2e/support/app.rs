@@ -47,16 +47,36 @@ impl App {
         ])
         .arg(config_home.join(BUS_FILE))
         .arg(app_binary())
-        .args(args)
-        .env("XDG_CONFIG_HOME", config_home)
-        .env("GSETTINGS_BACKEND", "memory")
-        .env("GTK_A11Y", "none")
-        .env("RUST_LOG", "sumac=debug")
-        .env_remove("SUMAC_RENDERER")
-        .env_remove("GSETTINGS_SCHEMA_DIR")
-        .env_remove("VIRT_VIEWER_KEEP_FILE")
-        .env_remove("SPICE_PROXY");
+        .args(args);
+        Self::app_env(&mut cmd, config_home);
         cmd
+    }
+
+    /// `sumac ARGS` as an X11 client of `:display` on the session bus at `bus` (a
+    /// [`SessionBus`]'s address) instead of a bus of its own: several of them are one app.
+    pub fn x11_command_on_bus(display: u32, config_home: &Path, bus: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(app_binary());
+        cmd.args(args).env("DBUS_SESSION_BUS_ADDRESS", bus);
+        Self::app_env(&mut cmd, config_home);
+        cmd.env("DISPLAY", format!(":{display}"))
+            .env_remove("XAUTHORITY")
+            .env("GDK_BACKEND", "x11")
+            .env_remove("WAYLAND_DISPLAY");
+        cmd
+    }
+
+    fn app_env(cmd: &mut Command, config_home: &Path) {
+        cmd.env("XDG_CONFIG_HOME", config_home)
+            .env("GSETTINGS_BACKEND", "memory")
+            .env("GTK_A11Y", "none")
+            .env(
+                "RUST_LOG",
+                std::env::var("SUMAC_TEST_LOG").unwrap_or_else(|_| "sumac=debug".into()),
+            )
+            .env_remove("SUMAC_RENDERER")
+            .env_remove("GSETTINGS_SCHEMA_DIR")
+            .env_remove("VIRT_VIEWER_KEEP_FILE")
+            .env_remove("SPICE_PROXY");
     }
 
     /// [`App::command`] as an X11 client of `:display` (`GDK_BACKEND=x11`, no Wayland).
@@ -170,6 +190,38 @@ impl App {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A private D-Bus session bus (`dbus-daemon --session`), stopped by its PID when dropped.
+pub struct SessionBus {
+    /// `DBUS_SESSION_BUS_ADDRESS` of the bus.
+    pub address: String,
+    _daemon: super::process::Guard,
+}
+
+impl SessionBus {
+    pub fn start() -> SessionBus {
+        use std::io::BufRead;
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let stdout = child.stdout.take().expect("dbus-daemon's stdout");
+        let daemon = super::process::Guard(child);
+        let mut address = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut address)
+            .expect("the bus address");
+        let address = address.trim().to_owned();
+        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        SessionBus {
+            address,
+            _daemon: daemon,
         }
     }
 }

@@ -60,22 +60,7 @@ impl Desktop {
         let out = artifact_dir(&format!("gui-desktop-{name}"));
         let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
         // openbox with Debian's default configuration (A-Tab: NextWindow, click to focus).
-        let wm_config = out.join("wm-config");
-        std::fs::create_dir_all(&wm_config).unwrap();
-        let wm = xvfb
-            .command("openbox")
-            .arg("--sm-disable")
-            .env("XDG_CONFIG_HOME", &wm_config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(out.join("openbox.log")).unwrap())
-            .spawn()
-            .expect("start openbox");
-        let wm = Guard(wm);
-        wait_until("openbox managing the screen", || {
-            x11::run_x(xvfb.display, "xprop", &["-root", "_NET_SUPPORTING_WM_CHECK"])
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("window id"))
-        });
+        let wm = start_openbox(&xvfb, &out);
 
         let config_home = out.join("config");
         std::fs::create_dir_all(&config_home).unwrap();
@@ -207,6 +192,34 @@ impl Desktop {
     pub fn log_count(&self, line: &str) -> usize {
         self.app.log().matches(line).count()
     }
+}
+
+/// Starts openbox (Debian's default configuration, its log in `out`) on `xvfb`; returns once it
+/// manages the screen.
+pub fn start_openbox(xvfb: &Xvfb, out: &Path) -> Guard {
+    let wm_config = out.join("wm-config");
+    std::fs::create_dir_all(&wm_config).unwrap();
+    let wm = xvfb
+        .command("openbox")
+        .arg("--sm-disable")
+        .env("XDG_CONFIG_HOME", &wm_config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(out.join("openbox.log")).unwrap())
+        .spawn()
+        .expect("start openbox");
+    let wm = Guard(wm);
+    wait_until("openbox managing the screen", || {
+        x11::run_x(xvfb.display, "xprop", &["-root", "_NET_SUPPORTING_WM_CHECK"])
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("window id"))
+    });
+    wm
+}
+
+/// Whether the window manager shows `window` full screen (`_NET_WM_STATE`).
+pub fn is_fullscreen(display: u32, window: &str) -> bool {
+    x11::run_x(display, "xprop", &["-id", window, "_NET_WM_STATE"])
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("_NET_WM_STATE_FULLSCREEN"))
 }
 
 /// Set-1 scancodes (without the E0 prefix) of the keys the guest saw go down.

@@ -116,3 +116,13 @@ pub(crate) fn open(display: &gdk::Display) -> Box<dyn WindowingSystem> {
     }
     Box::new(other::Backend::open(display).unwrap_or_default())
 }
+
+/// The part of `monitor` windows may cover (without panels and docks) where
+/// the windowing system says (X11's `_NET_WORKAREA`), else the whole monitor.
+pub fn work_area(monitor: &gdk::Monitor) -> gdk::Rectangle {
+    #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+    if let Some(area) = x11::work_area(monitor) {
+        return area;
+    }
+    monitor.geometry()
+}

@@ -280,3 +280,8 @@ impl WindowingSystem for Backend {
         events
     }
 }
+
+/// The work area of an X11 monitor (`None` on another windowing system).
+pub(super) fn work_area(monitor: &gdk::Monitor) -> Option<gdk::Rectangle> {
+    Some(monitor.downcast_ref::<gdk4_x11::X11Monitor>()?.workarea())
+}
