@@ -178,8 +178,9 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     glib::set_prgname(Some(APP_ID));
     if options.target.is_some() {
         // The session will want the video decoders before it links the
-        // display channel (their codecs are its capabilities): start finding
-        // them (on a thread) while GTK starts.
+        // display channel (their codecs are its capabilities): GStreamer
+        // starts here, before GTK (never beside it, see PendingVideo::start),
+        // and the decoders are looked up on a thread while GTK starts.
         crate::gtk::session::shared_video();
     }
     if let Err(e) = adw::init() {

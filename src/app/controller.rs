@@ -390,6 +390,8 @@ impl Controller {
         if !display.set_release_hotkey(&release) {
             release = default_release_hotkey();
         }
+        // The app's windows can always be made smaller than a zoomed guest.
+        display.set_shrinkable(true);
         match self.request.zoom {
             Some(z) => {
                 display.set_scaling(false);

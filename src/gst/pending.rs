@@ -1,10 +1,11 @@
 //! [`PendingVideo`]: the GStreamer decoders, found on a thread of their own.
 //!
-//! Starting GStreamer and reading its registry takes tens of milliseconds,
-//! as long as connecting and linking the main channel on a LAN. Only the
-//! display channel needs the answer (its link advertises the codecs), so a
-//! session is given a `PendingVideo` at once and the first question waits
-//! for the thread, usually finished by then.
+//! Starting GStreamer and looking up its decoders takes tens of
+//! milliseconds, as long as connecting and linking the main channel on a
+//! LAN. Only the display channel needs the answer (its link advertises the
+//! codecs), so a session is given a `PendingVideo` at once and the first
+//! question waits for the thread, usually finished by then. `gst::init`
+//! itself stays on the caller's thread (see [`PendingVideo::start`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,8 +20,19 @@ pub struct PendingVideo {
 
 impl PendingVideo {
     /// Starts looking for the decoders (`mjpeg` as [`GstVideo::new`]).
+    ///
+    /// GStreamer itself is initialised here, on the calling thread: it
+    /// registers GLib fundamental types, and GLib hands out fundamental type
+    /// ids without a lock, so doing that on a thread while GTK registers its
+    /// own (GdkEvent, GtkExpression…, lazily) gave two types the same id.
+    /// Call it from the thread that runs GTK (or where no GTK runs).
     pub fn start(mjpeg: bool) -> Self {
         let video = Arc::new(OnceLock::new());
+        if let Err(e) = super::init() {
+            tracing::warn!(error = %e, "no GStreamer video decoders");
+            let _ = video.set(None);
+            return Self { video };
+        }
         let cell = Arc::clone(&video);
         let find = move || {
             // A panic must not leave the cell empty: waiters would wait forever.

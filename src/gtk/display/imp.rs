@@ -62,6 +62,12 @@ pub struct Display {
     /// 10–400 are clamped (not rejected).
     #[property(get, set = Self::set_zoom_level, default = 100)]
     pub(super) zoom_level: Cell<u32>,
+    /// When `scaling` is false: the widget may be made smaller than the
+    /// zoomed guest, which is then scaled down to fit (the app: a zoom never
+    /// locks the window's size). Off by default: an embedder's widget asks
+    /// for the whole zoomed guest, as spice-gtk's does, so 100 % stays 1:1.
+    #[property(get, set = Self::set_shrinkable)]
+    pub(super) shrinkable: Cell<bool>,
     /// The requested screen renderer.
     #[property(get, set = Self::set_renderer, builder(Renderer::Auto))]
     pub(super) renderer: Cell<Renderer>,
@@ -102,6 +108,7 @@ impl Default for Display {
             scaling: Cell::new(true),
             only_downscale: Cell::new(false),
             zoom_level: Cell::new(100),
+            shrinkable: Cell::new(false),
             renderer: Cell::new(Renderer::Auto),
             ready: Cell::new(false),
             mouse_grabbed: Cell::new(false),
@@ -184,10 +191,14 @@ impl WidgetImpl for Display {
         } else {
             nh
         };
-        // Small whatever the zoom: a zoomed guest larger than the window is
-        // scaled down to fit (see `scaling::place`), never a window that
-        // cannot be made smaller.
-        let mut minimum = 1;
+        // Shrinkable: small whatever the zoom; a zoomed guest larger than the
+        // window is scaled down to fit (see `scaling::place`), never a window
+        // that cannot be made smaller.
+        let mut minimum = if self.scaling.get() || self.shrinkable.get() {
+            1
+        } else {
+            natural
+        };
         if let Some(o) = self.overlay.borrow().as_ref()
             && o.widget().is_visible()
         {
@@ -244,6 +255,12 @@ impl WidgetImpl for Display {
 impl Display {
     fn set_scaling(&self, v: bool) {
         if self.scaling.replace(v) != v {
+            self.layout_changed();
+        }
+    }
+
+    fn set_shrinkable(&self, v: bool) {
+        if self.shrinkable.replace(v) != v {
             self.layout_changed();
         }
     }

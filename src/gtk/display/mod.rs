@@ -463,6 +463,14 @@ mod tests {
         let (min_w, nat_w, _, _) = d.measure(gtk::Orientation::Horizontal, -1);
         let (min_h, nat_h, _, _) = d.measure(gtk::Orientation::Vertical, -1);
         assert_eq!((nat_w, nat_h), (1600 / d.scale_factor(), 1200 / d.scale_factor()));
+        assert_eq!(
+            (min_w, min_h),
+            (nat_w, nat_h),
+            "an embedder's widget asks for the whole zoomed guest"
+        );
+        d.set_shrinkable(true);
+        let (min_w, _, _, _) = d.measure(gtk::Orientation::Horizontal, -1);
+        let (min_h, _, _, _) = d.measure(gtk::Orientation::Vertical, -1);
         assert!(
             min_w < nat_w && min_h < nat_h,
             "a zoom must not lock the window's size: minimum {min_w}x{min_h}"

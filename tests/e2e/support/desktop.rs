@@ -169,7 +169,15 @@ impl Desktop {
     /// server's inputs log is cleared first.
     pub fn focus_guest(&self, server: &TestServer) {
         wait_inputs_linked(server, &self.app);
-        self.click_centre(&self.window);
+        // The window may still be taking the guest's size when connected:
+        // a click computed from the old geometry can miss it, so click again
+        // (at the new centre) until the window manager makes it active.
+        let _ = poll(WAIT, Duration::from_millis(10), || {
+            self.click_centre(&self.window);
+            poll(Duration::from_secs(1), Duration::from_millis(100), || {
+                (self.active_window() == self.window).then_some(())
+            })
+        });
         self.wait_active(&self.window, "after a click into the display");
         server.clear_inputs_log();
         let ok = server.wait_for_inputs(WAIT, |log| {
