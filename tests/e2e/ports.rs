@@ -379,11 +379,27 @@ fn hostile_ports_and_mux_frames_are_bounded() {
     flood.extend_from_slice(&77i64.to_le_bytes());
     flood.extend_from_slice(&u16::MAX.to_le_bytes());
     flood.extend_from_slice(b"GET / HTTP/1.1\r\n");
-    server.port_write(WEBDAV, &flood);
     // Each refused frame is answered with one close frame (64 clients were taken, then
     // 999,936 refused, and the lying frame's client too); the session stays up.
     let refused = (1_000_000 - sumac::channel::webdav::DEFAULT_MAX_CLIENTS + 1) * sumac::channel::webdav::HEADER_LEN;
     let mut back = 0usize;
+    // Sent in steps, each one's close frames taken back before the next: the test
+    // server's writes block its reads and so do the client's (both block on a full
+    // socket), so an 11 MB flood while the client answers can stall both when the
+    // loopback buffers are small (seen once under load). The frames are the same.
+    const FRAME: usize = 11;
+    const STEP: usize = 20_000;
+    for start in (0..1_000_000usize).step_by(STEP) {
+        let end = (start + STEP).min(1_000_000);
+        server.port_write(WEBDAV, &flood[start * FRAME..end * FRAME]);
+        let want = end.saturating_sub(sumac::channel::webdav::DEFAULT_MAX_CLIENTS) * sumac::channel::webdav::HEADER_LEN;
+        let ok = poll_until(Duration::from_secs(60), || {
+            back += server.port_read(WEBDAV, Duration::from_millis(20)).len();
+            back >= want
+        });
+        assert!(ok, "{back} bytes of close frames after {end} clients, not {want}");
+    }
+    server.port_write(WEBDAV, &flood[1_000_000 * FRAME..]);
     let all_back = poll_until(Duration::from_secs(120), || {
         back += server.port_read(WEBDAV, Duration::from_millis(50)).len();
         back >= refused
