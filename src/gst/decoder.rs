@@ -252,18 +252,7 @@ impl GstDecoder {
             return false;
         }
         self.retried_key = Some(key);
-        let mut inner = self.shared.lock();
-        while let Some(&(seq, len)) = self.pending.front()
-            && seq < key
-        {
-            self.pending.pop_front();
-            self.pending_bytes = self.pending_bytes.saturating_sub(len);
-            inner.done.push_back(DecodeResult {
-                seq,
-                frame: Err(VideoError::Backend(format!("decoder failed: {message}"))),
-            });
-        }
-        drop(inner);
+        self.fail_pending_before(Some(key), &format!("decoder failed: {message}"));
         self.current = 0;
         if !self.start() {
             return false;
@@ -300,18 +289,25 @@ impl GstDecoder {
     fn give_up(&mut self, message: &str) {
         self.broken = true;
         self.current = 0;
-        let mut inner = self.shared.lock();
-        for (seq, _) in self.pending.drain(..) {
-            inner.done.push_back(DecodeResult {
-                seq,
-                frame: Err(VideoError::Backend(format!("no working decoder: {message}"))),
-            });
-        }
-        self.pending_bytes = 0;
-        drop(inner);
+        self.fail_pending_before(None, &format!("no working decoder: {message}"));
         let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         s.decoder.clear();
         s.hardware = false;
+    }
+
+    /// The pending frames older than `key` (all of them without one) fail with `error`.
+    fn fail_pending_before(&mut self, key: Option<u64>, error: &str) {
+        let mut inner = self.shared.lock();
+        while let Some(&(seq, len)) = self.pending.front()
+            && key.is_none_or(|k| seq < k)
+        {
+            self.pending.pop_front();
+            self.pending_bytes = self.pending_bytes.saturating_sub(len);
+            inner.done.push_back(DecodeResult {
+                seq,
+                frame: Err(VideoError::Backend(error.to_owned())),
+            });
+        }
     }
 
     fn fail_now(&mut self, seq: u64, error: VideoError) {
