@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::task::Context;
+
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
@@ -16,6 +18,7 @@ use super::control::Control;
 use super::inbuf::{InBuf, InBufError};
 use super::link;
 use super::migrate::ChannelMigration;
+use super::sendrecv::{ReadPoll, poll_read_into, write_reading};
 use super::transport::BoxStream;
 use crate::channel::driver::{Step, Tap};
 use crate::channel::{ChannelError, Driver, Output, Outputs, Wait, WaitEnd};
@@ -93,14 +96,44 @@ impl Conn {
         self.wcount = self.wcount.saturating_add(1);
     }
 
+    /// Sends what is queued, reading the socket into the buffer meanwhile
+    /// (up to [`WAIT_READ_LIMIT`]): a server blocked writing to us before it
+    /// reads again is drained, so both sides never wait on each other.
     pub(super) async fn flush(&mut self) -> Result<(), ClientError> {
+        self.send_queued(true).await
+    }
+
+    /// Sends what is queued without reading (a migration source that is no
+    /// longer read, a channel that is closing).
+    pub(super) async fn flush_only(&mut self) -> Result<(), ClientError> {
+        self.send_queued(false).await
+    }
+
+    async fn send_queued(&mut self, read_meanwhile: bool) -> Result<(), ClientError> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
         let channel = self.key;
-        write_all(&mut self.stream, self.wbuf.as_slice())
-            .await
-            .map_err(|source| ClientError::Io { channel, source })?;
+        if read_meanwhile {
+            let (kind, max) = (self.kind, self.max_message);
+            let mut read = |stream: &mut BoxStream, cx: &mut Context<'_>| -> ReadPoll {
+                if self.inbuf.pending() >= WAIT_READ_LIMIT {
+                    return ReadPoll::Stopped;
+                }
+                if let Err(e) = self.inbuf.prepare_read(kind, max) {
+                    return ReadPoll::Failed(inbuf_error(channel, e));
+                }
+                poll_read_into(stream, cx, self.inbuf.vec_mut())
+            };
+            write_reading(&mut self.stream, self.wbuf.as_slice(), &mut read)
+                .await
+                .map_err(|source| ClientError::Io { channel, source })?
+                .map_or(Ok(()), Err)?;
+        } else {
+            write_all(&mut self.stream, self.wbuf.as_slice())
+                .await
+                .map_err(|source| ClientError::Io { channel, source })?;
+        }
         ChannelStats::add(&self.stats.bytes_written, self.wbuf.len() as u64);
         ChannelStats::add(&self.stats.messages_written, self.wcount);
         self.wbuf = WriteCursor::new();
@@ -113,10 +146,7 @@ impl Conn {
         let channel = self.key;
         self.inbuf
             .prepare_read(self.kind, self.max_message)
-            .map_err(|e| match e {
-                InBufError::Decode(source) => ClientError::Protocol { channel, source },
-                InBufError::Budget(source) => ClientError::OverBudget { channel, source },
-            })?;
+            .map_err(|e| inbuf_error(channel, e))?;
         match self.stream.read_buf(self.inbuf.vec_mut()).await {
             // A clean EOF exactly between messages is still the server going away.
             Ok(0) => Err(ClientError::UnexpectedEof {
@@ -126,6 +156,13 @@ impl Conn {
             Ok(_) => Ok(()),
             Err(source) => Err(ClientError::Io { channel, source }),
         }
+    }
+}
+
+fn inbuf_error(channel: ChannelKey, e: InBufError) -> ClientError {
+    match e {
+        InBufError::Decode(source) => ClientError::Protocol { channel, source },
+        InBufError::Budget(source) => ClientError::OverBudget { channel, source },
     }
 }
 
@@ -519,7 +556,7 @@ pub(crate) async fn run_channel(
         },
         Err(e) => Err(runner.protocol(e)),
     };
-    let _ = runner.conn.flush().await;
+    let _ = runner.conn.flush_only().await;
     let _ = runner.conn.stream.shutdown().await;
     runner.mig.abort_task();
     runner.driver.machine_mut().closed();

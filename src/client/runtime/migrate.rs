@@ -213,7 +213,7 @@ pub(super) async fn on_control(r: &mut Runner<'_>, c: Control) -> Result<(), Cli
         }
         Control::Prepared(l) => r.mig.prepared = Some(l),
         Control::Freeze(done) => {
-            let _ = r.conn.flush().await;
+            let _ = r.conn.flush_only().await;
             r.mig.frozen = true;
             let _ = done.send(());
         }
@@ -309,7 +309,7 @@ async fn freeze_children(session: &Session) {
 /// continues where the source stopped.
 async fn swap(r: &mut Runner<'_>, link: PreLinked, fresh: bool) -> Result<(), ClientError> {
     // What is queued for the source still goes there (replies to its messages).
-    let _ = r.conn.flush().await;
+    let _ = r.conn.flush_only().await;
     let PreLinked {
         stream,
         linked,

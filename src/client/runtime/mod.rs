@@ -1,8 +1,8 @@
 //! The runtime: one `std::thread` per channel, each running a current-thread
 //! tokio runtime with the channel's loop ([`channel`]); transports ([`transport`]),
 //! the link phase ([`link`]), the receive buffer ([`inbuf`]), migration
-//! ([`migrate`], over the channels' control inboxes, [`control`]) and the
-//! main channel's life with automatic reconnect ([`main_loop`]).
+//! ([`migrate`], over the channels' control inboxes, [`control`]), sending
+//! while still reading ([`sendrecv`]) and the main channel's life with automatic reconnect ([`main_loop`]).
 
 pub(crate) mod channel;
 pub(crate) mod control;
@@ -10,6 +10,7 @@ pub mod inbuf;
 pub(crate) mod link;
 mod main_loop;
 mod migrate;
+mod sendrecv;
 pub(crate) mod transport;
 
 use std::sync::Arc;
