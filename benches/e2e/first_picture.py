@@ -12,6 +12,7 @@ One Xspice serves every run (a SPICE server serves one client at a time); the cl
 one unmeasured warm-up run each first (the page cache, the first GTK client on the Xvfb).
 
 Usage: benches/e2e/first_picture.py [--runs 10] [--clients sumac,remote-viewer] [--sumac PATH]
+       [--before PATH --clients before,sumac,remote-viewer]
 """
 import argparse
 import os
@@ -32,7 +33,7 @@ NEEDED = 1024 * 768 // 2
 
 def command(name, a, port):
     uri = f"spice://127.0.0.1:{port}"
-    return {"sumac": [a.sumac, uri], "remote-viewer": ["remote-viewer", uri],
+    return {"sumac": [a.sumac, uri], "before": [a.before, uri], "remote-viewer": ["remote-viewer", uri],
             "spicy": ["spicy", "-h", "127.0.0.1", "-p", str(port)]}[name]
 
 
@@ -59,6 +60,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--clients", default="sumac,remote-viewer")
     ap.add_argument("--sumac", default=os.path.join(cpu.REPO, "target/release/sumac"))
+    ap.add_argument("--before", help="another sumac build, client name 'before' (before/after runs)")
     a = ap.parse_args()
     names = a.clients.split(",")
     tmp = tempfile.mkdtemp()

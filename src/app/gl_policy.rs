@@ -5,9 +5,11 @@
 //! `ssh -X`, a VM without 3D: no DRI2/DRI3 on the X server) it costs tens of
 //! MiB of memory and composites every frame on the CPU, while GTK's cairo
 //! renderer does the same job for a fraction. GTK only lets `GDK_DEBUG`
-//! turn GL off, read once at start-up: so the app re-executes itself with
-//! `GDK_DEBUG=gl-disable` (same process id, arguments and file descriptors)
-//! before GTK starts. remote-viewer (GTK 3) never uses GL either.
+//! turn GL off, read once at start-up: so the app sets `GDK_DEBUG=gl-disable`
+//! in its own environment before GTK starts, which is sound only while the
+//! process has one thread (checked); otherwise it re-executes itself with it
+//! (same process id, arguments and file descriptors; ~35 ms more to the
+//! first picture). remote-viewer (GTK 3) never uses GL either.
 
 use crate::gtk::Renderer;
 use std::ffi::OsString;
@@ -91,7 +93,32 @@ pub(crate) fn reexec_without_gl_if_software(renderer: Renderer) {
     }) else {
         return;
     };
-    exec_self(&gdk_debug);
+    if !set_in_process(&gdk_debug) {
+        exec_self(&gdk_debug);
+    }
+}
+
+/// Whether this process has exactly one thread (Linux: `/proc/self/task`).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
+
+/// Sets `GDK_DEBUG` for the GTK about to start in this process, when that is
+/// sound (one thread); `false` when it was not done.
+#[allow(unsafe_code)]
+fn set_in_process(gdk_debug: &str) -> bool {
+    if !single_threaded() {
+        return false;
+    }
+    tracing::info!("OpenGL on this X server is software rendering: GDK_DEBUG={gdk_debug} (GTK draws with cairo)");
+    // SAFETY: the environment is only unsafe to change while another thread
+    // may read it; this process has a single thread (checked just above, and
+    // nothing between the check and this call starts one).
+    unsafe {
+        std::env::set_var("GDK_DEBUG", gdk_debug);
+        std::env::set_var(CHECKED, "1");
+    }
+    true
 }
 
 #[cfg(unix)]
