@@ -32,6 +32,7 @@ with a private D-Bus session bus.
 Usage:
   benches/e2e/cpu.py [--runs 3] [--workloads text,moves,video] [--clients sumac-cli,spicy,remote-viewer]
                      [--client NAME=COMMAND ...] [--json FILE] [--video-codecs gstreamer:h264]
+                     [--video-size 1280x720] [--video-secs 20] [--pacing]
 
 --client adds or replaces a client: COMMAND is split like a shell command; {uri}, {host} and
 {port} are substituted, and the URI is appended when no placeholder is present. Examples:
@@ -62,6 +63,7 @@ TEXT_PACE_S = 0.004
 MOVE_STEPS = 150
 MOVE_PAUSE_S = 0.06
 VIDEO_SECS = 10
+VIDEO_SIZE = "640x360"
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,7 +396,7 @@ class Video:
 
     def __init__(self, tmp):
         self.clip = os.path.join(tmp, "clip.mp4")
-        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "mandelbrot=size=640x360:rate=25",
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", f"mandelbrot=size={VIDEO_SIZE}:rate=25",
                         "-t", str(VIDEO_SECS), "-c:v", "mpeg4", "-q:v", "3", self.clip], check=True)
 
     def prepare(self, xs):
@@ -472,6 +474,29 @@ def builtin_clients(sumac_cli):
 
 # Xspice --video-codecs of the video workload (None: spice-server's default, MJPEG).
 VIDEO_CODECS = None
+# --pacing: Sumac clients log every frame they show; the results get its pacing figures.
+PACING = False
+PACING_LINE = re.compile(r"frame shown stream=(\d+) mm_time=(\d+) now=(\d+)")
+
+
+def pacing(log):
+    """Frame pacing from Sumac's per-frame trace: each frame's lateness (when it was handed over
+    to be drawn − its time on the multimedia clock, ms) and its jitter (the gap to the previous
+    frame of the same stream minus the gap of their timestamps, ms)."""
+    late, jitter, prev = [], [], {}
+    for m in PACING_LINE.finditer(log):
+        sid, mm, now = int(m[1]), int(m[2]), int(m[3])
+        late.append(now - mm)
+        p = prev.get(sid)
+        if p is not None and mm > p[0]:
+            jitter.append(abs((now - p[1]) - (mm - p[0])))
+        prev[sid] = (mm, now)
+    if not late:
+        return {"paced_frames": 0}
+    jitter.sort()
+    p95 = jitter[min(len(jitter) - 1, int(0.95 * len(jitter)))] if jitter else 0
+    return {"paced_frames": len(late), "late_mean_ms": statistics.mean(late),
+            "jitter_p95_ms": p95, "jitter_max_ms": jitter[-1] if jitter else 0}
 
 
 def measure(workload, client, tmp, desktop):
@@ -481,10 +506,15 @@ def measure(workload, client, tmp, desktop):
         workload.prepare(xs)
         time.sleep(0.5)
         env = desktop.env() if client.gui else dict(os.environ)
+        pacing_log = None
+        if PACING and workload.name == "video" and os.path.basename(client.argv[0]).startswith("sumac"):
+            # One trace line per frame shown (src/display/stream/info.rs), nothing else.
+            env["RUST_LOG"] = "warn,sumac::pacing=trace"
+            pacing_log = open(os.path.join(tmp, f"pacing-{client.name}.log"), "w+")
         t_start = time.time()
         proc = subprocess.Popen(client.command(xs.port), env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE if client.stdin_stop else subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, text=True)
+                                stderr=pacing_log or subprocess.DEVNULL, text=True)
 
         def linked():
             if proc.poll() is not None:
@@ -530,6 +560,11 @@ def measure(workload, client, tmp, desktop):
                 res.update(messages=int(m[1]), draws=int(m[2]), stream_frames=int(m[3]), stream_rendered=int(m[4]))
         else:
             stop_pid(proc)
+        if pacing_log is not None:
+            pacing_log.flush()
+            pacing_log.seek(0)
+            res.update(pacing(pacing_log.read()))
+            pacing_log.close()
         return res
     finally:
         if proc is not None:
@@ -555,11 +590,18 @@ def main():
     ap.add_argument("--sumac-cli", default=os.path.join(REPO, "target/release/sumac-cli"))
     ap.add_argument("--video-codecs", default=None,
                     help="Xspice --video-codecs for the video workload, e.g. gstreamer:vp8 (default: spice:mjpeg)")
+    ap.add_argument("--video-size", default=VIDEO_SIZE, help="the video clip's size (default 640x360)")
+    ap.add_argument("--video-secs", type=int, default=VIDEO_SECS, help="the video clip's length in s (default 10)")
+    ap.add_argument("--pacing", action="store_true",
+                    help="video: Sumac clients log each frame shown; report lateness and jitter")
     ap.add_argument("--json", help="also write every measurement to this file")
     ap.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first connection of each client")
     a = ap.parse_args()
-    global VIDEO_CODECS
+    global VIDEO_CODECS, VIDEO_SIZE, VIDEO_SECS, PACING
     VIDEO_CODECS = a.video_codecs
+    PACING = a.pacing
+    VIDEO_SIZE = a.video_size
+    VIDEO_SECS = a.video_secs
 
     clients = builtin_clients(a.sumac_cli)
     order = [c for c in a.clients.split(",") if c]
@@ -604,6 +646,9 @@ def main():
                     results.append(res)
                     extra = f" draws {res['draws']} stream frames {res['stream_rendered']}/{res['stream_frames']}" \
                         if "draws" in res else ""
+                    if res.get("paced_frames"):
+                        extra += f" paced {res['paced_frames']} late mean {res['late_mean_ms']:.1f} ms " \
+                                 f"jitter p95 {res['jitter_p95_ms']} ms max {res['jitter_max_ms']} ms"
                     print(f"run {r + 1} {w.name:6s} {name:14s} cpu_work {res['cpu_work']:6.2f} s  "
                           f"cpu_total {res['cpu_total']:6.2f} s  rss {res['rss_mib']:7.1f} MiB  "
                           f"server {res['server_cpu']:5.2f} s  wall {res['wall']:5.1f} s{extra}  "
@@ -650,6 +695,16 @@ def main():
                     if c_o is not None and c_r and m_r:
                         parts.append(f"{o}/{ref}: CPU {c_o / c_r:.2f}×, RSS {m_o / m_r:.2f}×")
             print(f"| {w.name} | {'; '.join(parts)} |")
+    paced = [x for x in results if x.get("paced_frames")]
+    if paced:
+        print("\n| client | frames shown (median) | mean lateness ms | p95 jitter ms | max jitter ms |")
+        print("|---|---|---|---|---|")
+        for name in order:
+            rs = [x for x in paced if x["client"] == name]
+            if rs:
+                print(f"| {name} | {statistics.median([x['paced_frames'] for x in rs]):.0f} "
+                      f"| {fmt([x['late_mean_ms'] for x in rs])} | {fmt([x['jitter_p95_ms'] for x in rs])} "
+                      f"| {fmt([x['jitter_max_ms'] for x in rs])} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"load_start": load_start, "load_end": load_end, "results": results}, f, indent=1)

@@ -79,6 +79,8 @@ impl StreamState {
 
     /// A frame of stream `id` stamped `mm_time` is shown at `now`.
     pub(super) fn count_shown(&mut self, id: u32, mm_time: u32, now: u32) {
+        // One line per frame for the pacing benchmark (benches/e2e/cpu.py --pacing).
+        tracing::trace!(target: "sumac::pacing", stream = id, mm_time, now, "frame shown");
         if let Some(i) = self.info_mut(id) {
             i.frames_shown = i.frames_shown.saturating_add(1);
             i.delay_total_ms = i.delay_total_ms.saturating_add(i64::from(mm_diff(now, mm_time)));
