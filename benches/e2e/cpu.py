@@ -590,8 +590,8 @@ def main():
     ap.add_argument("--sumac-cli", default=os.path.join(REPO, "target/release/sumac-cli"))
     ap.add_argument("--video-codecs", default=None,
                     help="Xspice --video-codecs for the video workload, e.g. gstreamer:vp8 (default: spice:mjpeg)")
-    ap.add_argument("--video-size", default=VIDEO_SIZE, help="the video clip's size (default 640x360)")
-    ap.add_argument("--video-secs", type=int, default=VIDEO_SECS, help="the video clip's length in s (default 10)")
+    ap.add_argument("--video-size", default="640x360", help="the video clip's size (default 640x360)")
+    ap.add_argument("--video-secs", type=int, default=10, help="the video clip's length in s (default 10)")
     ap.add_argument("--pacing", action="store_true",
                     help="video: Sumac clients log each frame shown; report lateness and jitter")
     ap.add_argument("--json", help="also write every measurement to this file")
