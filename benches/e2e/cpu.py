@@ -22,7 +22,8 @@ Workloads (the same work every run):
          screen on both sides, so parts of the image are exposed and redrawn again;
   video  ffplay playing a 10 s 640x360 25 fps clip (lavfi mandelbrot), SDL software renderer,
          with Xspice started with --streaming-video all (the other workloads use the default,
-         filter).
+         filter). --video-size/--video-secs change the clip; a clip larger than 900x650 runs on a
+         1600x900 guest (xrandr) and a 1920x1200 client desktop, so it is streamed whole, 1:1.
 
 Clients run one at a time, never concurrently (a SPICE server serves one client); each round
 rotates the client order. Before the rounds each client connects once, unmeasured (warm-up:
@@ -298,12 +299,23 @@ class Xspice:
             pass
 
 
+def big_video():
+    """A clip that does not fit Xspice's 1024x768 at (100, 100)."""
+    w, h = (int(v) for v in VIDEO_SIZE.split("x"))
+    return w > 900 or h > 650
+
+
+def desktop_size():
+    # The guest at 1600x900 (big videos) must show 1:1 in the clients' windows.
+    return "1920x1200" if big_video() else "1280x1024"
+
+
 class Desktop:
     """The Xvfb GUI clients draw into, plus a private session bus."""
 
     def __init__(self):
         self.display = free_display(500)
-        self.xvfb = subprocess.Popen(["Xvfb", f":{self.display}", "-screen", "0", "1280x1024x24", "-nolisten",
+        self.xvfb = subprocess.Popen(["Xvfb", f":{self.display}", "-screen", "0", f"{desktop_size()}x24", "-nolisten",
                                       "tcp", "-noreset"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{self.display}"), 20, "Xvfb")
@@ -400,7 +412,9 @@ class Video:
                         "-t", str(VIDEO_SECS), "-c:v", "mpeg4", "-q:v", "3", self.clip], check=True)
 
     def prepare(self, xs):
-        pass
+        if big_video():
+            # The whole clip on screen (a 1280x720 one needs 1380x820 at (100, 100)).
+            xs.run(["xrandr", "-s", "1600x900"])
 
     def run(self, xs):
         env = dict(xs.env(), SDL_VIDEODRIVER="x11", SDL_RENDER_DRIVER="software", SDL_AUDIODRIVER="dummy")
