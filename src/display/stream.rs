@@ -17,14 +17,15 @@
 //!
 //! # Decoders ([`video`])
 //! Each stream has a [`VideoDecoder`]: the built-in MJPEG one, or one made by
-//! the embedder's [`VideoDecoderFactory`] for the codecs it names (a stream
-//! of any other codec is refused, and the display channel advertises exactly
-//! these codecs). A decoder takes encoded frames in order and gives decoded
+//! the embedder's [`VideoDecoderFactory`] for the codecs it names (MJPEG too,
+//! when the factory names it: then MJPEG streams take the inter-coded path
+//! below, every frame decoded; a stream of any other codec is refused, and
+//! the display channel advertises exactly these codecs). A decoder takes encoded frames in order and gives decoded
 //! frames back, at once or later (then it calls its wake).
 //!
 //! # Drop policy
-//! - MJPEG frames are independent: they wait encoded, and late ones are
-//!   dropped *before* decoding; only the frame shown is decoded.
+//! - MJPEG frames (built-in decoder) are independent: they wait encoded, and
+//!   late ones are dropped *before* decoding; only the frame shown is decoded.
 //! - Frames of inter-coded codecs (VP8, VP9, H.264, H.265) are handed to the
 //!   decoder as they arrive and never dropped before decoding (later frames
 //!   depend on them); decoded frames wait for their time and are *not
@@ -333,7 +334,10 @@ struct Stream {
     dest: Rect,
     clip: Clip,
     decoder: Decoder,
-    /// Encoded frames waiting for their time (drop-before-decode codecs).
+    /// Frames wait encoded and late ones are dropped before decoding (the
+    /// built-in MJPEG decoder); otherwise every frame goes to the decoder.
+    encoded_wait: bool,
+    /// Encoded frames waiting for their time (`encoded_wait`).
     queue: VecDeque<Frame>,
     /// Frames handed to the decoder, not given back yet.
     in_flight: VecDeque<Meta>,
@@ -421,12 +425,6 @@ fn dest_inside(dest: &Rect, w: u32, h: u32) -> bool {
         && dest.top >= 0
         && i64::from(dest.right) <= i64::from(w)
         && i64::from(dest.bottom) <= i64::from(h)
-}
-
-/// Whether frames of `codec` wait encoded and are dropped before decoding
-/// when late (independent frames); otherwise every frame is decoded.
-pub fn drops_before_decode(codec: u8) -> bool {
-    codec == video_codec::MJPEG
 }
 
 impl StreamState {

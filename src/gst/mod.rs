@@ -34,6 +34,13 @@ pub use status::DecoderStatus;
 #[error("GStreamer: {0}")]
 pub struct GstError(String);
 
+/// Whether MJPEG streams go through GStreamer (`jpegdec`) instead of Sumac's
+/// own decoder: `SUMAC_MJPEG_DECODER=gstreamer` (default `builtin`, the
+/// faster one measured in BENCHMARKS.md).
+pub fn mjpeg_by_gstreamer() -> bool {
+    std::env::var("SUMAC_MJPEG_DECODER").is_ok_and(|v| v.eq_ignore_ascii_case("gstreamer"))
+}
+
 /// The codecs Sumac decodes through GStreamer by default, in SPICE's order.
 pub const CODECS: [u8; 4] = [video_codec::VP8, video_codec::H264, video_codec::VP9, video_codec::H265];
 

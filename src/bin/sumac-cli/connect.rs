@@ -78,14 +78,15 @@ pub fn build(args: &ConnectArgs) -> Result<(ConnectionConfig, SessionOptions)> {
 
 /// With the `gst` feature, GStreamer decodes VP8, VP9, H.264 and H.265
 /// streams (the codecs the registry has a decoder for are advertised);
-/// `SUMAC_GST=0` turns it off (MJPEG only, as without the feature).
+/// `SUMAC_GST=0` turns it off (MJPEG only, as without the feature);
+/// `SUMAC_MJPEG_DECODER=gstreamer` decodes MJPEG through it too.
 #[cfg(feature = "gst")]
 fn add_video_decoders(session: &mut SessionOptions) {
     if std::env::var("SUMAC_GST").is_ok_and(|v| v == "0") {
         return;
     }
     // Found while the main channel connects; the display channel's link waits for them.
-    let v = std::sync::Arc::new(sumac::gst::PendingVideo::start(false));
+    let v = std::sync::Arc::new(sumac::gst::PendingVideo::start(sumac::gst::mjpeg_by_gstreamer()));
     *VIDEO.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::sync::Arc::clone(&v));
     session.media.video = Some(v);
 }

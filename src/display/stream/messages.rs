@@ -77,7 +77,12 @@ impl StreamState {
         {
             return Err(StreamError::TooManyClipRects { id, count: r.len() });
         }
-        let decoder: Box<dyn VideoDecoder> = if codec == video_codec::MJPEG {
+        let factory_mjpeg = self
+            .factory
+            .as_ref()
+            .is_some_and(|f| f.codecs().contains(&video_codec::MJPEG));
+        let encoded_wait = codec == video_codec::MJPEG && !factory_mjpeg;
+        let decoder: Box<dyn VideoDecoder> = if encoded_wait {
             Box::new(MjpegDecoder::default())
         } else {
             let info = VideoStreamInfo {
@@ -100,6 +105,7 @@ impl StreamState {
             dest: c.dest,
             clip: c.clip.clone(),
             decoder: Decoder(decoder),
+            encoded_wait,
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             decoded: VecDeque::new(),
@@ -145,7 +151,7 @@ impl StreamState {
             return;
         };
         let surface_id = st.surface_id;
-        let codec = st.codec;
+        let encoded_wait = st.encoded_wait;
         let (width, height, dest) = sized.unwrap_or((st.width, st.height, st.dest));
         self.count_bytes(id, data.len());
         let check = if data.len() > MAX_FRAME_BYTES {
@@ -181,7 +187,7 @@ impl StreamState {
             hidden: false,
         };
         self.next_seq = self.next_seq.wrapping_add(1);
-        if drops_before_decode(codec) {
+        if encoded_wait {
             self.queue_encoded(id, meta, data);
         } else {
             self.queue_to_decoder(id, meta, data);
@@ -218,26 +224,9 @@ impl StreamState {
         }
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
-        // Abbreviated frames get the Huffman tables of an earlier frame.
-        let tables = jpeg_tables(data);
-        match (&tables, self.get_mut(id)) {
-            (Some(t), Some(st)) if !t.dht.is_empty() => {
-                let size: usize = t.dht.iter().map(ExactSizeIterator::len).sum();
-                if size <= MAX_TABLE_BYTES {
-                    st.huffman.clear();
-                    for r in &t.dht {
-                        st.huffman.extend_from_slice(data.get(r.clone()).unwrap_or_default());
-                    }
-                }
-                buf.extend_from_slice(data);
-            }
-            (Some(t), Some(st)) if !st.huffman.is_empty() && data.len() <= MAX_FRAME_BYTES - MAX_TABLE_BYTES => {
-                let (head, tail) = data.split_at(t.sos.min(data.len()));
-                buf.extend_from_slice(head);
-                buf.extend_from_slice(&st.huffman);
-                buf.extend_from_slice(tail);
-            }
-            _ => buf.extend_from_slice(data),
+        match self.get_mut(id) {
+            Some(st) => with_huffman_tables(st, data, &mut buf),
+            None => buf.extend_from_slice(data),
         }
         self.queued_bytes = self.queued_bytes.saturating_add(buf.len());
         self.sync_meter();
@@ -267,14 +256,46 @@ impl StreamState {
         }
         st.last_mm = Some(meta.mm_time);
         st.in_flight.push_back(meta);
+        let data = if st.codec == video_codec::MJPEG {
+            let mut buf = Vec::with_capacity(data.len().saturating_add(st.huffman.len()));
+            with_huffman_tables(st, data, &mut buf);
+            buf
+        } else {
+            data.to_vec()
+        };
         st.decoder.0.queue(EncodedFrame {
             seq: meta.seq,
             mm_time: meta.mm_time,
             width: meta.width,
             height: meta.height,
-            data: data.to_vec(),
+            data,
         });
         self.stats.frames_received = self.stats.frames_received.saturating_add(1);
         self.count_received(id, meta.width, meta.height);
+    }
+}
+
+/// Appends MJPEG frame `data` to `buf`, an abbreviated frame (no DHT) with
+/// the Huffman tables of the stream's latest frame that had some; a frame
+/// with tables makes them the stream's.
+fn with_huffman_tables(st: &mut Stream, data: &[u8], buf: &mut Vec<u8>) {
+    match jpeg_tables(data) {
+        Some(t) if !t.dht.is_empty() => {
+            let size: usize = t.dht.iter().map(ExactSizeIterator::len).sum();
+            if size <= MAX_TABLE_BYTES {
+                st.huffman.clear();
+                for r in &t.dht {
+                    st.huffman.extend_from_slice(data.get(r.clone()).unwrap_or_default());
+                }
+            }
+            buf.extend_from_slice(data);
+        }
+        Some(t) if !st.huffman.is_empty() && data.len() <= MAX_FRAME_BYTES - MAX_TABLE_BYTES => {
+            let (head, tail) = data.split_at(t.sos.min(data.len()));
+            buf.extend_from_slice(head);
+            buf.extend_from_slice(&st.huffman);
+            buf.extend_from_slice(tail);
+        }
+        _ => buf.extend_from_slice(data),
     }
 }

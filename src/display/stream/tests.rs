@@ -756,3 +756,86 @@ fn each_stream_has_its_own_figures_for_the_stats() {
     s.stream_tick(1200);
     assert_eq!(s.stream_infos().iter().map(|i| i.id).collect::<Vec<_>>(), [5]);
 }
+
+/// A factory that also decodes MJPEG (GStreamer's jpegdec, as an option):
+/// its decoder records what it is given and gives back a flat frame.
+struct MjpegFactory(Arc<Mutex<Vec<Vec<u8>>>>);
+
+struct Recorder {
+    given: Arc<Mutex<Vec<Vec<u8>>>>,
+    done: VecDeque<DecodeResult>,
+}
+
+impl VideoDecoder for Recorder {
+    fn queue(&mut self, f: EncodedFrame) {
+        self.given.lock().unwrap().push(f.data);
+        self.done.push_back(DecodeResult {
+            seq: f.seq,
+            frame: Ok(DecodedFrame {
+                width: 64,
+                height: 48,
+                pixels: vec![0x5a; 64 * 48 * 4],
+            }),
+        });
+    }
+
+    fn poll(&mut self) -> Option<DecodeResult> {
+        self.done.pop_front()
+    }
+
+    fn reschedule(&mut self, _now_mm: u32) {}
+
+    fn destroy(&mut self) {}
+}
+
+impl VideoDecoderFactory for MjpegFactory {
+    fn codecs(&self) -> Vec<u8> {
+        vec![video_codec::MJPEG]
+    }
+
+    fn create(&self, stream: &VideoStreamInfo, _wake: VideoWake) -> Option<Box<dyn VideoDecoder>> {
+        assert_eq!(stream.codec, video_codec::MJPEG);
+        Some(Box::new(Recorder {
+            given: Arc::clone(&self.0),
+            done: VecDeque::new(),
+        }))
+    }
+}
+
+#[test]
+fn a_factory_that_names_mjpeg_decodes_every_frame_with_the_tables_restored() {
+    let given = Arc::new(Mutex::new(Vec::new()));
+    let limits = Limits::default();
+    let decoder = DisplayDecoder::standalone(limits)
+        .with_video(Some(Arc::new(MjpegFactory(Arc::clone(&given)))), Arc::new(|| {}));
+    assert_eq!(decoder.video_codecs(), [video_codec::MJPEG]);
+    let cache = decoder.image_cache().clone();
+    let mut s = Pipeline::from_parts(DisplayState::with_cache(limits, cache), decoder);
+    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: W,
+        height: H,
+        format: surface_fmt::XRGB32,
+        flags: surface_flags::PRIMARY,
+    }));
+    let full = fixture("frame-64x48-q95.jpg");
+    let short = without_huffman_tables(&full);
+    s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
+    for (mm, data) in [(10, &full), (20, &short), (30, &short)] {
+        s.handle(&DisplayServer::StreamData(StreamData {
+            id: 0,
+            multi_media_time: mm,
+            data: data.clone(),
+        }));
+    }
+    // Every frame went to the factory's decoder as it came (none waits
+    // encoded), the abbreviated ones with the first frame's tables.
+    {
+        let given = given.lock().unwrap();
+        assert_eq!(given.len(), 3);
+        assert!(given.iter().all(|d| *d == full), "tables restored before the decoder");
+    }
+    // Late ones are decoded and not shown; the newest is.
+    assert_eq!(s.stream_tick(30).rendered, 1);
+    assert_eq!(pixels(&s, &dest_at(0, 0, 64, 48))[..4], [0x5a; 4]);
+}

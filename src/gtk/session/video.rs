@@ -6,6 +6,6 @@
 pub fn shared_video() -> std::sync::Arc<crate::gst::PendingVideo> {
     static VIDEO: std::sync::OnceLock<std::sync::Arc<crate::gst::PendingVideo>> = std::sync::OnceLock::new();
     VIDEO
-        .get_or_init(|| std::sync::Arc::new(crate::gst::PendingVideo::start(false)))
+        .get_or_init(|| std::sync::Arc::new(crate::gst::PendingVideo::start(crate::gst::mjpeg_by_gstreamer())))
         .clone()
 }

@@ -181,7 +181,11 @@ fn reference_decode(name: &str, frames: &[&[u8]], dir: &std::path::Path) -> Vec<
             for f in frames {
                 file.extend_from_slice(f);
             }
-            if name == "h264" { "h264" } else { "hevc" }
+            match name {
+                "h264" => "h264",
+                "mjpeg" => "mjpeg",
+                _ => "hevc",
+            }
         }
     };
     std::fs::write(&path, file).unwrap();
@@ -235,7 +239,8 @@ fn codec_stream(name: &'static str, server_codecs: &'static str, codec: u8) {
     if require_real_servers(&tools).is_none() {
         return;
     }
-    let video = Arc::new(GstVideo::new(false).expect("GStreamer"));
+    // MJPEG goes through GStreamer only when asked (SUMAC_MJPEG_DECODER=gstreamer).
+    let video = Arc::new(GstVideo::new(name == "mjpeg").expect("GStreamer"));
     assert!(
         video.codecs().contains(&codec),
         "no GStreamer decoder for {name} (scripts/setup installs them)"
@@ -472,6 +477,13 @@ fn xspice_h264_stream_decoded_by_gstreamer() {
 #[test]
 fn xspice_vp9_stream_decoded_by_gstreamer() {
     codec_stream("vp9", "gstreamer:vp9", 4);
+}
+
+/// spice-server's own MJPEG (frames after the first ones carry no Huffman
+/// tables) through GStreamer's jpegdec, the option beside Sumac's decoder.
+#[test]
+fn xspice_mjpeg_stream_decoded_by_gstreamer() {
+    codec_stream("mjpeg", "spice:mjpeg", 1);
 }
 
 // No H.265 test: spice-server 0.15.1 (Debian 12) has no H.265 encoder (`--video-codecs
