@@ -269,8 +269,20 @@ pub(crate) fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// The clip of [`make_clip`], `secs` seconds long.
 pub(crate) fn make_clip_secs(dir: &std::path::Path, secs: u32) -> std::path::PathBuf {
+    make_clip_sized(dir, secs, CLIP_W, CLIP_H)
+}
+
+/// A clip at `width`×`height`, `secs` seconds long: the zooming fractal of
+/// [`make_clip`] at its size, ffmpeg's moving test pattern (colour bars, a
+/// moving box, a frame counter) at any other: a 720p fractal has more detail
+/// than spice-server's encoders keep at their bitrates.
+pub(crate) fn make_clip_sized(dir: &std::path::Path, secs: u32, width: u32, height: u32) -> std::path::PathBuf {
     let clip = dir.join("clip.mp4");
-    let source = format!("mandelbrot=size={CLIP_W}x{CLIP_H}:rate={CLIP_FPS}");
+    let source = if (width, height) == (CLIP_W, CLIP_H) {
+        format!("mandelbrot=size={width}x{height}:rate={CLIP_FPS}")
+    } else {
+        format!("testsrc2=size={width}x{height}:rate={CLIP_FPS}")
+    };
     let out = std::process::Command::new("ffmpeg")
         .args([
             "-y",
