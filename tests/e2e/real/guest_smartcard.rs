@@ -8,6 +8,11 @@
 //! compared with the test's DER bytes) is written but not yet passing: see
 //! [`read_certificates`].
 //!
+//! The app's smartcard actions (`app_insert_remove`): `sumac` on a private desktop with the same
+//! card; its Remove hotkey (Shift+F9) takes the card out of the guest's reader (the guest's
+//! `opensc-tool --list-readers` says "No"), its Insert action (the menu entry's `win.smartcard-insert`,
+//! activated over D-Bus as a menu item does) puts it back ("Yes").
+//!
 //! The NSS database is made on the host with `certutil` (libnss3-tools, one of the guest's
 //! smartcard packages): a missing tool fails under CI=true, as the guest does.
 
@@ -154,9 +159,83 @@ fn read_certificates(g: &Guest, ders: &[Vec<u8>]) -> CaseResult {
     Ok(())
 }
 
+/// Whether the guest's PC/SC lists the reader (QEMU's `usb-ccid`, the only one), and with a
+/// card in it (`opensc-tool --list-readers`: `Nr. Card Features Name`, the card column "Yes" or
+/// "No").
+fn guest_reader(g: &Guest) -> Result<Option<bool>, sumac_test_guest::Error> {
+    let out = g.run("opensc-tool --list-readers")?;
+    Ok(out.stdout.lines().find_map(|l| {
+        let mut words = l.split_whitespace();
+        words.next()?.parse::<u32>().ok()?;
+        Some(words.next() == Some("Yes"))
+    }))
+}
+
+/// Waits until the guest sees the software reader with (`card`) or without a card.
+fn wait_guest_card(g: &Guest, card: bool, log: &dyn Fn() -> String) -> CaseResult {
+    let until = Instant::now() + WAIT;
+    loop {
+        let seen = guest_reader(g)?;
+        if seen == Some(card) {
+            return Ok(());
+        }
+        assert!(
+            Instant::now() < until,
+            "the guest's reader never showed card={card} (last: {seen:?}); app log:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The app's Remove hotkey and Insert action, seen from the guest.
+#[cfg(feature = "gtk")]
+fn app_insert_remove(g: &Guest) -> CaseResult {
+    use crate::support::desktop::{Desktop, desktop_tools};
+    let mut tools = desktop_tools();
+    tools.push(crate::support::tools::GDBUS);
+    if crate::support::real::require_real_servers(&tools).is_none() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    test_database(dir.path());
+    let db = format!("--spice-smartcard-db=sql:{}", dir.path().display());
+    let certs = format!("--spice-smartcard-certificates={}", CERTS.join(","));
+    let uri = g.spice_uri();
+    let desktop = Desktop::start("smartcard", &[uri.as_str(), "--spice-smartcard", &db, &certs]);
+    let log = || desktop.app.log();
+    // The app links the smartcard channel; the software card starts inserted.
+    wait_guest_card(g, true, &log)?;
+    crate::support::wait::wait_until("the app's smartcard actions enabled", || {
+        log().contains("smartcard state available=true inserted=true")
+    });
+    desktop.screenshot("card-in");
+
+    // Remove with the hotkey, in the app's window (the pointer away from the guest's screen,
+    // so no keyboard grab: the accelerator is the app's).
+    desktop.xdo(&["mousemove", "--sync", "1300", "1000"]);
+    desktop.xdo(&["windowactivate", "--sync", &desktop.window]);
+    desktop.wait_active(&desktop.window, "the sumac window");
+    desktop.xdo(&["key", "shift+F9"]);
+    wait_guest_card(g, false, &log)?;
+    assert!(log().contains("smartcard request insert=false"), "{}", log());
+    crate::support::wait::wait_until("the app saw the card removed", || {
+        log().contains("smartcard state available=true inserted=false")
+    });
+    desktop.screenshot("card-out");
+
+    // Insert through the window action behind the menu entry.
+    desktop.app.activate_window_action("smartcard-insert", None);
+    wait_guest_card(g, true, &log)?;
+    assert!(log().contains("smartcard request insert=true"), "{}", log());
+    Ok(())
+}
+
 #[test]
 fn guest_smartcard() {
-    GuestGroup::new("smartcard", GuestOptions::default().smartcard())
-        .case("software CAC card: reader, card, APDU", software_card)
-        .run();
+    let group = GuestGroup::new("smartcard", GuestOptions::default().smartcard())
+        .case("software CAC card: reader, card, APDU", software_card);
+    #[cfg(feature = "gtk")]
+    let group = group.case("the app's insert/remove actions", app_insert_remove);
+    group.run();
 }
