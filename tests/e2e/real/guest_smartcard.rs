@@ -138,9 +138,22 @@ fn software_card(g: &Guest) -> CaseResult {
 }
 
 /// Every certificate on the card, read in the guest with OpenSC, against the test's DER bytes.
-/// Not yet passing (run with SUMAC_SMARTCARD_CERTS=1): OpenSC's card drivers give up on the
-/// card ("Card is invalid or cannot be handled") when the guest's PC/SC reports it absent in
-/// the middle of their probing APDUs.
+/// Not yet passing (run with SUMAC_SMARTCARD_CERTS=1): `pkcs15-tool` fails with "Card is
+/// invalid or cannot be handled" (sometimes "Card not present."). What was seen:
+/// - the SPICE side is clean: the app's smartcard trace shows every APDU from the server
+///   answered exactly once (71 APDUs, 71 replies, no VSC_Error, no CARD_REMOVE or ATR between);
+/// - `OPENSC_DRIVER=cac pkcs15-tool -vvv` in the guest: the `cac` driver matches ("CCC found,
+///   is CAC-2"), reads the CCC with READ BUFFER (2 bytes, then 52 bytes, both 90 00), and the
+///   next READ BUFFER fails at the PC/SC level ("Transmit failed", -1107, SW 00 00); from then
+///   on every answer is the previous command's (a SELECT gets 61 0D, its GET RESPONSE 6A 82...)
+///   and the driver gives up after probing the PKI applets `A0 00 00 00 79 01 00..0F`;
+/// - pcscd `--debug --apdu`: libccid logs "Invalid frame detected" and "CmdGetSlotStatus() Not
+///   enough data received: 2 bytes" (the card then looks absent for a moment).
+///
+/// The failing read follows a reply whose CCID frame is exactly 64 bytes (10-byte header, 52
+/// bytes, SW1 SW2), the size of the bulk endpoint's packet: the suspicion is QEMU's `usb-ccid`
+/// (on `qemu-xhci`) ending that transfer in a way libccid reads past. Next steps: the reader on
+/// another USB controller, or remote-viewer with the same NSS database as a reference.
 fn read_certificates(g: &Guest, ders: &[Vec<u8>]) -> CaseResult {
     let script = "set -e\n\
         ids=$(pkcs15-tool --list-certificates | sed -n 's/^[[:space:]]*ID[[:space:]]*: *//p')\n\
