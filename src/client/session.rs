@@ -88,7 +88,7 @@ pub struct SessionOptions {
     /// [`SessionHandle::set_shared_folder`].
     pub shared_folder: Option<super::sharing::SharedFolder>,
     /// Serve the webdav channel with the folder server even when no folder
-    /// is shared at connect (the guest's connections are refused until
+    /// is shared at connect (the guest gets `503 Service Unavailable` until
     /// [`SessionHandle::set_shared_folder`] gives one), so that sharing can
     /// be turned on later, as remote-viewer's "Share folder" preference.
     pub webdav_server: bool,

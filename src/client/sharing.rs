@@ -32,7 +32,8 @@ impl SharedFolder {
 /// as remote-viewer's "Share folder" and "Read-only" preferences); the
 /// channel then drops the guest's open connections (each gets a close
 /// frame, as when the port is opened again) and serves the new folder, or
-/// with `None` refuses every connection (the guest sees the share gone).
+/// with `None` answers every connection `503 Service Unavailable` (the
+/// guest sees the share gone).
 #[derive(Debug, Clone, Default)]
 pub struct FolderShare {
     inner: Arc<Mutex<ShareState>>,

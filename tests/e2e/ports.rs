@@ -304,11 +304,11 @@ fn the_shared_folder_changes_while_connected() {
     session.set_shared_folder(Some(SharedFolder::new(second.path(), false)));
     assert_eq!(http(port, "PUT", "/new.txt", &[], b"x").0, 201);
 
-    // Sharing off: every request fails (the connection closes without a reply).
+    // Sharing off: every request fails (503, the connection closed).
     session.set_shared_folder(None);
     for method in ["PROPFIND", "GET"] {
         let (status, text, _) = http(port, method, "/other.txt", &[], b"");
-        assert_eq!(status, 0, "{method}: {text}");
+        assert_eq!(status, 503, "{method}: {text}");
     }
     drop(guest);
     session.disconnect();
@@ -331,7 +331,7 @@ fn sharing_turned_on_after_connecting() {
     );
     let guest = server.webdav_guest(WEBDAV).unwrap();
     let port = guest.port();
-    assert_eq!(http(port, "GET", "/late.txt", &[], b"").0, 0, "nothing shared yet");
+    assert_eq!(http(port, "GET", "/late.txt", &[], b"").0, 503, "nothing shared yet");
     session.set_shared_folder(Some(SharedFolder::new(dir.path(), true)));
     assert_eq!(http(port, "GET", "/late.txt", &[], b"").2, b"shared later");
     drop(guest);

@@ -7,7 +7,8 @@
 //!   follows the session's live folder setting ([`FolderShare`]): on a
 //!   change every open connection is dropped (a close frame each; what
 //!   their tasks still produce is not sent) and new ones get the new
-//!   folder; with no folder every connection is refused at once.
+//!   folder; with no folder every connection gets `503 Service
+//!   Unavailable` at once and is closed.
 //! - `server` (its own thread): dav-server on hyper, one in-memory duplex per
 //!   connection; replies come back as mux frames through the shared `Link`.
 //! - `fs`: the folder, confined by us (no path leaves it: `..`, symlinks,
@@ -40,6 +41,8 @@ use server::{DavServer, Link};
 
 /// Largest DATA message the endpoint sends (several small frames share one).
 const MAX_MESSAGE: usize = 64 << 10;
+/// The answer to every connection while no folder is shared.
+const NOT_SHARING: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// One guest connection as the channel's thread sees it.
 #[derive(Debug)]
@@ -150,8 +153,12 @@ impl WebdavEndpoint {
     fn open(&mut self, id: i64) {
         let Some(server) = &self.server else { return };
         if !server.serving() {
-            // Nothing shared: the connection ends at once.
+            // Nothing shared: an HTTP error at once, then the connection ends
+            // (spice-webdavd does not close its side on a close frame alone).
             self.mux.close_local(id);
+            let mut frame = Vec::with_capacity(NOT_SHARING.len() + 16);
+            crate::channel::webdav::encode_data(id, NOT_SHARING, &mut frame);
+            self.link.push_now(frame);
             self.link.push_now(encode_close(id).to_vec());
             return;
         }

@@ -3,7 +3,7 @@
 //! spice-webdavd (plain HTTP on a local port, through the mux). The entries' window actions are
 //! activated over the app's D-Bus action export, as the menu items activate them (the folder
 //! chooser ends in `win.share-folder-path`): another folder → the next PROPFIND lists it;
-//! Share Read-Only → PUT fails; Stop Sharing → every request fails.
+//! Share Read-Only → PUT fails; Stop Sharing → every request fails (503).
 
 use crate::ports::http;
 use crate::support::desktop::{Desktop, desktop_tools};
@@ -61,6 +61,6 @@ fn the_shared_folder_changes_from_the_menu() {
         desktop.app.log().contains("folder sharing stopped")
     });
     let (status, text, _) = propfind();
-    assert_eq!(status, 0, "a request answered with sharing off: {text}");
+    assert_eq!(status, 503, "sharing off: {text}");
     drop(guest);
 }
