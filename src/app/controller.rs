@@ -251,6 +251,8 @@ impl Controller {
             w.clear_error();
         }
         let mut options = self.request.launch.session.clone();
+        // The shared folder can be set while connected (the main menu's Share Folder…).
+        options.webdav_server = true;
         if let Some(state) = self.state.upgrade() {
             self.session
                 .set_microphone_allowed(state.prefs.boolean(keys::MICROPHONE));

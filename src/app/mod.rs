@@ -32,6 +32,7 @@ pub mod controller;
 pub mod dialogs;
 pub mod displays_menu;
 pub mod error_page;
+pub mod folder_menu;
 mod gl_policy;
 mod guest_agent;
 pub mod keys;
@@ -42,6 +43,7 @@ pub mod recent;
 pub mod saved_notice;
 pub mod session_window;
 pub mod settings;
+pub mod smartcard_menu;
 mod stats_overlay;
 pub mod transfers;
 

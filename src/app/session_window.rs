@@ -152,6 +152,12 @@ impl SessionWindow {
         if let (Some(session), Some(section)) = (display.session(), builder.object::<gio::Menu>("consoles_section")) {
             super::consoles::install(&window, &session, &section);
         }
+        if let (Some(session), Some(section)) = (display.session(), builder.object::<gio::Menu>("smartcard_section")) {
+            super::smartcard_menu::install(&window, &session, &section);
+        }
+        if let (Some(session), Some(section)) = (display.session(), builder.object::<gio::Menu>("folder_section")) {
+            super::folder_menu::install(&window, &session, &section);
+        }
         let fullscreen_button = gtk::Button::builder()
             .icon_name("view-fullscreen-symbolic")
             .tooltip_text(gettext("Fullscreen"))

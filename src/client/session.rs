@@ -83,8 +83,15 @@ pub struct SessionOptions {
     /// (MAIN_INIT) after the link.
     pub first_message_timeout: Duration,
     /// A folder shared with the guest over the webdav channel (feature
-    /// `webdav`); without one the webdav channel is a plain byte stream.
+    /// `webdav`); without one (and without `webdav_server`) the webdav
+    /// channel is a plain byte stream. It can change while connected:
+    /// [`SessionHandle::set_shared_folder`].
     pub shared_folder: Option<super::sharing::SharedFolder>,
+    /// Serve the webdav channel with the folder server even when no folder
+    /// is shared at connect (the guest gets `503 Service Unavailable` until
+    /// [`SessionHandle::set_shared_folder`] gives one), so that sharing can
+    /// be turned on later, as remote-viewer's "Share folder" preference.
+    pub webdav_server: bool,
     /// Smartcard emulation on the smartcard channel (feature `smartcard`);
     /// without it the channel is not served.
     pub smartcard: Option<super::sharing::SmartcardConfig>,
@@ -124,6 +131,7 @@ impl Default for SessionOptions {
             link_timeout: DEFAULT_LINK_TIMEOUT,
             first_message_timeout: DEFAULT_FIRST_MESSAGE_TIMEOUT,
             shared_folder: None,
+            webdav_server: false,
             smartcard: None,
             memory_budget: crate::budget::DEFAULT_SESSION_BUDGET,
             usb: super::usb::UsbOptions::default(),
@@ -214,6 +222,8 @@ pub(crate) struct Session {
     pub(crate) audio: Arc<AudioShared>,
     pub(crate) vmc: Mutex<BTreeMap<ChannelKey, Arc<VmcShared>>>,
     pub(crate) usb: Arc<UsbManager>,
+    /// The folder the webdav channel serves now.
+    pub(crate) folder: super::sharing::FolderShare,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -233,6 +243,7 @@ impl Session {
         let usb = UsbManager::new(&options.usb, events.clone());
         let agent = AgentShared::new();
         let audio = AudioShared::new(Arc::clone(&agent), options.microphone);
+        let folder = super::sharing::FolderShare::new(options.shared_folder.clone());
         Arc::new(Self {
             target: RwLock::new(Arc::new(Target::new(config))),
             budget,
@@ -256,6 +267,7 @@ impl Session {
             audio,
             vmc: Mutex::new(BTreeMap::new()),
             usb,
+            folder,
         })
     }
 
@@ -434,6 +446,20 @@ impl SessionHandle {
     /// connect time (devices wait for a usbredir channel).
     pub fn usb(&self) -> UsbHandle {
         UsbHandle::new(Arc::clone(&self.session.usb))
+    }
+
+    /// The folder shared with the guest now (`None`: none).
+    pub fn shared_folder(&self) -> Option<super::sharing::SharedFolder> {
+        self.session.folder.get()
+    }
+
+    /// Shares `folder` from now on (`None`: stop sharing): the webdav
+    /// channel drops the guest's open connections and serves the new
+    /// folder (or nothing). Applies to a webdav channel served by the
+    /// folder server: one linked with `SessionOptions::shared_folder` or
+    /// `SessionOptions::webdav_server`.
+    pub fn set_shared_folder(&self, folder: Option<super::sharing::SharedFolder>) {
+        self.session.folder.set(folder);
     }
 
     /// The session's memory budget (limit, bytes in use, peak, refusals).

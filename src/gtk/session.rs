@@ -87,6 +87,7 @@ mod imp {
         pub(super) clip: super::clipboard::ClipState,
         pub(super) agent: super::agent::AgentState,
         pub(super) ports: super::ports::PortState,
+        pub(super) smartcard: super::sharing::SmartcardState,
         pub(super) handle: RefCell<Option<SessionHandle>>,
         /// Incremented by each connect: events of an older session are ignored.
         pub(super) generation: Cell<u64>,
@@ -118,6 +119,7 @@ mod imp {
                 clip: super::clipboard::ClipState::default(),
                 agent: super::agent::AgentState::default(),
                 ports: super::ports::PortState::default(),
+                smartcard: super::sharing::SmartcardState::default(),
                 handle: RefCell::default(),
                 generation: Cell::new(0),
                 displays: RefCell::default(),
@@ -167,6 +169,7 @@ mod imp {
                 ];
                 signals.extend(super::agent::signals());
                 signals.extend(super::ports::signals());
+                signals.extend(super::sharing::signals());
                 signals
             })
         }
@@ -190,6 +193,7 @@ pub mod agent;
 mod audio;
 mod clipboard;
 mod ports;
+mod sharing;
 mod usb;
 mod video;
 pub use video::shared_video;
@@ -229,7 +233,7 @@ glib::wrapper! {
     /// `file-transfer-done(id, name, success, message)`; [`Session::send_file`].
     ///
     /// Ports: [`Session::machine`] (QMP), [`Session::port_names`], [`Session::port`],
-    /// signals `ports-changed()`, `port-readable(name)`.
+    /// signals `ports-changed()`, `port-readable(name)`; smartcard: `smartcard-changed()`.
     pub struct Session(ObjectSubclass<imp::Session>);
 }
 
@@ -451,6 +455,7 @@ impl Session {
         self.agent_connected_event(false);
         self.clipboard_detach();
         self.ports_ended();
+        self.smartcard_channel_down(None);
         for d in self.all_displays() {
             d.session_ended(error.as_deref());
         }
@@ -477,6 +482,7 @@ impl Session {
             SessionEvent::ChannelDown { channel, error } => {
                 let text = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
                 self.emit_by_name::<()>("channel-down", &[&channel.to_string(), &text]);
+                self.smartcard_channel_down(Some(channel));
                 if error.is_some() && channel.channel_type != ChannelType::MAIN {
                     self.channel_failed(channel, &text);
                 }
@@ -545,6 +551,7 @@ impl Session {
                 }
                 self.ended(text);
             }
+            SessionEvent::Smartcard(e) => self.smartcard_event(&e),
             SessionEvent::Usb(e) => {
                 self.sync_usb_model();
                 if let crate::client::UsbEvent::AutoConnectFailed { error, .. } = &e {

@@ -15,6 +15,7 @@ mod release_hotkey;
 mod send_keys;
 mod server_cursor;
 mod server_mouse;
+mod shared_folder;
 mod startup_error;
 mod usb_dialog;
 mod wayland_pointer;

@@ -274,6 +274,70 @@ fn a_read_only_shared_folder_refuses_writes() {
     session.disconnect();
 }
 
+#[test]
+fn the_shared_folder_changes_while_connected() {
+    let first = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    shared_tree(first.path(), outside.path());
+    let second = tempfile::tempdir().unwrap();
+    std::fs::write(second.path().join("other.txt"), b"the second folder").unwrap();
+    let (server, session, _rx) = webdav_session(first.path(), false);
+    let guest = server.webdav_guest(WEBDAV).unwrap();
+    let port = guest.port();
+    let (status, text, _) = http(port, "PROPFIND", "/", &["Depth: 1"], b"");
+    assert!(status == 207 && text.contains("hello.txt"), "{text}");
+
+    // Another folder: the next PROPFIND lists it, and only it.
+    let folder = SharedFolder::new(second.path(), false);
+    session.set_shared_folder(Some(folder.clone()));
+    assert_eq!(session.shared_folder(), Some(folder));
+    let (status, text, _) = http(port, "PROPFIND", "/", &["Depth: 1"], b"");
+    assert_eq!(status, 207, "{text}");
+    assert!(text.contains("other.txt") && !text.contains("hello.txt"), "{text}");
+    assert_eq!(http(port, "GET", "/other.txt", &[], b"").2, b"the second folder");
+
+    // Read-only turned on: PUT fails; off again: it works.
+    session.set_shared_folder(Some(SharedFolder::new(second.path(), true)));
+    let (status, text, _) = http(port, "PUT", "/new.txt", &[], b"x");
+    assert!(status >= 400, "{text}");
+    assert!(!second.path().join("new.txt").exists());
+    session.set_shared_folder(Some(SharedFolder::new(second.path(), false)));
+    assert_eq!(http(port, "PUT", "/new.txt", &[], b"x").0, 201);
+
+    // Sharing off: every request fails (503, the connection closed).
+    session.set_shared_folder(None);
+    for method in ["PROPFIND", "GET"] {
+        let (status, text, _) = http(port, method, "/other.txt", &[], b"");
+        assert_eq!(status, 503, "{method}: {text}");
+    }
+    drop(guest);
+    session.disconnect();
+}
+
+#[test]
+fn sharing_turned_on_after_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("late.txt"), b"shared later").unwrap();
+    let server = server_with(&[(ChannelType::WEBDAV, 0, WEBDAV_PORT)]);
+    let options = SessionOptions {
+        webdav_server: true,
+        ..SessionOptions::default()
+    };
+    let (session, mut rx) = connect(&server, options);
+    wait_port(&mut rx, WEBDAV_PORT);
+    assert!(
+        session.port(WEBDAV_PORT).is_none(),
+        "the folder server owns the channel"
+    );
+    let guest = server.webdav_guest(WEBDAV).unwrap();
+    let port = guest.port();
+    assert_eq!(http(port, "GET", "/late.txt", &[], b"").0, 503, "nothing shared yet");
+    session.set_shared_folder(Some(SharedFolder::new(dir.path(), true)));
+    assert_eq!(http(port, "GET", "/late.txt", &[], b"").2, b"shared later");
+    drop(guest);
+    session.disconnect();
+}
+
 /// litmus's summary lines: `<- summary for `basic': of 16 tests run: 16 passed, 0 failed. 100.0%`.
 fn litmus_summary(output: &str) -> Vec<(String, u32, u32)> {
     output

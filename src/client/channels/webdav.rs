@@ -1,10 +1,13 @@
-//! The webdav channel when a folder is shared ([`SessionOptions::shared_folder`]
-//! and the `webdav` feature): its byte stream goes to the WebDAV server of
-//! [`crate::client::webdav`]. Without a folder (or if the server cannot
-//! start) this factory declines and the channel is a plain
+//! The webdav channel when a folder is shared ([`SessionOptions::shared_folder`],
+//! or [`SessionOptions::webdav_server`] for a folder given later, and the
+//! `webdav` feature): its byte stream goes to the WebDAV server of
+//! [`crate::client::webdav`], which follows the session's live folder
+//! setting. Without either (or if the server cannot start) this factory
+//! declines and the channel is a plain
 //! [`VmcStream`](crate::client::vmc::VmcStream), as other VMC channels.
 //!
 //! [`SessionOptions::shared_folder`]: crate::client::SessionOptions::shared_folder
+//! [`SessionOptions::webdav_server`]: crate::client::SessionOptions::webdav_server
 
 use std::sync::Arc;
 
@@ -22,9 +25,11 @@ impl ChannelFactory for WebdavFactory {
     }
 
     fn build(&self, session: &Session, key: ChannelKey, _hint: SpawnHint) -> Option<Built> {
-        let folder = session.options.shared_folder.as_ref()?;
+        if session.folder.get().is_none() && !session.options.webdav_server {
+            return None;
+        }
         let inbox = Arc::new(tokio::sync::Notify::new());
-        match WebdavEndpoint::new(key, folder, Arc::clone(&inbox)) {
+        match WebdavEndpoint::new(key, &session.folder, Arc::clone(&inbox)) {
             Ok(endpoint) => Some(Built {
                 inbox: Some(inbox),
                 machine: Box::new(VmcMachine::new(
@@ -34,7 +39,7 @@ impl ChannelFactory for WebdavFactory {
                 )),
             }),
             Err(e) => {
-                tracing::warn!(channel = %key, folder = %folder.path.display(), error = %e, "cannot share the folder");
+                tracing::warn!(channel = %key, error = %e, "cannot start the WebDAV server");
                 None
             }
         }

@@ -3,7 +3,12 @@
 //!
 //! - [`WebdavEndpoint`] (on the channel's thread): the mux
 //!   ([`crate::channel::webdav::Mux`]) splits the byte stream into guest
-//!   connections; each new connection gets a queue toward the server.
+//!   connections; each new connection gets a queue toward the server. It
+//!   follows the session's live folder setting ([`FolderShare`]): on a
+//!   change every open connection is dropped (a close frame each; what
+//!   their tasks still produce is not sent) and new ones get the new
+//!   folder; with no folder every connection gets `503 Service
+//!   Unavailable` at once and is closed.
 //! - `server` (its own thread): dav-server on hyper, one in-memory duplex per
 //!   connection; replies come back as mux frames through the shared `Link`.
 //! - `fs`: the folder, confined by us (no path leaves it: `..`, symlinks,
@@ -29,13 +34,15 @@ use crate::channel::vmc::{Accept, PortEvent, VmcEndpoint, VmcOut};
 use crate::channel::webdav::{Mux, MuxAction, encode_close};
 use crate::channel::{Ctx, Outputs};
 use crate::client::events::SessionEvent;
-use crate::client::sharing::SharedFolder;
+use crate::client::sharing::FolderShare;
 use crate::proto::ChannelKey;
 use crate::proto::channel::vmc::port_event;
 use server::{DavServer, Link};
 
 /// Largest DATA message the endpoint sends (several small frames share one).
 const MAX_MESSAGE: usize = 64 << 10;
+/// The answer to every connection while no folder is shared.
+const NOT_SHARING: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// One guest connection as the channel's thread sees it.
 #[derive(Debug)]
@@ -50,6 +57,9 @@ pub(crate) struct WebdavEndpoint {
     mux: Mux,
     link: Arc<Link>,
     server: Option<DavServer>,
+    /// The session's folder setting, and the generation served.
+    share: FolderShare,
+    generation: u64,
     clients: HashMap<i64, Client>,
     next_serial: u64,
     actions: Vec<MuxAction>,
@@ -65,23 +75,59 @@ impl std::fmt::Debug for WebdavEndpoint {
 }
 
 impl WebdavEndpoint {
-    /// Starts the WebDAV server for `folder`; `inbox` wakes the channel's thread.
-    pub(crate) fn new(
-        key: ChannelKey,
-        folder: &SharedFolder,
-        inbox: Arc<tokio::sync::Notify>,
-    ) -> std::io::Result<Self> {
-        let server = DavServer::start(folder)?;
-        tracing::info!(channel = %key, folder = %folder.path.display(), read_only = folder.read_only, "sharing a folder");
-        Ok(Self {
+    /// Starts the WebDAV server for the folder `share` gives (now and
+    /// after each change); `inbox` wakes the channel's thread.
+    pub(crate) fn new(key: ChannelKey, share: &FolderShare, inbox: Arc<tokio::sync::Notify>) -> std::io::Result<Self> {
+        share.watch(&inbox);
+        let mut ep = Self {
             key,
             mux: Mux::default(),
             link: Link::new(inbox),
-            server: Some(server),
+            server: Some(DavServer::start()?),
+            share: share.clone(),
+            generation: 0,
             clients: HashMap::new(),
             next_serial: 0,
             actions: Vec::new(),
-        })
+        };
+        ep.serve_current();
+        Ok(ep)
+    }
+
+    /// Serves what the setting says now.
+    fn serve_current(&mut self) {
+        let (generation, folder) = self.share.current();
+        self.generation = generation;
+        let Some(server) = &mut self.server else { return };
+        match (server.serve(folder.as_ref()), &folder) {
+            (Ok(()), Some(f)) => {
+                tracing::info!(channel = %self.key, folder = %f.path.display(), read_only = f.read_only, "sharing a folder");
+            }
+            (Ok(()), None) => tracing::info!(channel = %self.key, "no folder shared"),
+            (Err(e), Some(f)) => {
+                tracing::warn!(channel = %self.key, folder = %f.path.display(), error = %e, "cannot share the folder");
+            }
+            (Err(_), None) => {}
+        }
+    }
+
+    /// The folder setting changed: every open connection is dropped (the
+    /// guest gets a close frame for each), then the new folder is served.
+    fn follow_share(&mut self) {
+        if self.share.current().0 == self.generation {
+            return;
+        }
+        let open: Vec<i64> = self.mux.open_clients().collect();
+        for id in &open {
+            self.mux.close_local(*id);
+            self.link.push_now(encode_close(*id).to_vec());
+        }
+        self.clients.clear();
+        self.link.drop_before(self.next_serial.wrapping_add(1));
+        if !open.is_empty() {
+            tracing::debug!(channel = %self.key, connections = open.len(), "WebDAV connections dropped: the shared folder changed");
+        }
+        self.serve_current();
     }
 
     /// Forgets the connections the server ended.
@@ -106,6 +152,16 @@ impl WebdavEndpoint {
 
     fn open(&mut self, id: i64) {
         let Some(server) = &self.server else { return };
+        if !server.serving() {
+            // Nothing shared: an HTTP error at once, then the connection ends
+            // (spice-webdavd does not close its side on a close frame alone).
+            self.mux.close_local(id);
+            let mut frame = Vec::with_capacity(NOT_SHARING.len() + 16);
+            crate::channel::webdav::encode_data(id, NOT_SHARING, &mut frame);
+            self.link.push_now(frame);
+            self.link.push_now(encode_close(id).to_vec());
+            return;
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         self.next_serial = self.next_serial.wrapping_add(1);
         let serial = self.next_serial;
@@ -116,6 +172,7 @@ impl WebdavEndpoint {
 
 impl VmcEndpoint for WebdavEndpoint {
     fn received(&mut self, data: &[u8], _out: &mut Outputs) -> Accept {
+        self.follow_share();
         self.forget_ended();
         if !self.link.inbound_room() {
             return Accept::Full;
@@ -175,6 +232,7 @@ impl VmcEndpoint for WebdavEndpoint {
     }
 
     fn outgoing(&mut self, _ctx: &Ctx, _out: &mut Outputs) -> Vec<VmcOut> {
+        self.follow_share();
         self.forget_ended();
         self.link
             .take_outgoing(MAX_MESSAGE)

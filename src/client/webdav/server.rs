@@ -50,6 +50,9 @@ struct LinkState {
     channel_waiting: bool,
     /// Connections the server side ended: (client id, connection serial).
     ended: Vec<(i64, u64)>,
+    /// Connections with a lower serial were dropped (the shared folder
+    /// changed): what they still produce is not sent.
+    min_serial: u64,
     closed: bool,
 }
 
@@ -116,15 +119,25 @@ impl Link {
         self.channel.notify_one();
     }
 
-    /// Queues `data` of `client` as frames toward the guest, waiting for room.
-    async fn push(&self, client: i64, data: &[u8]) {
+    /// Drops what connections with a serial below `serial` produce from now on.
+    pub(crate) fn drop_before(&self, serial: u64) {
+        let mut st = self.lock();
+        st.min_serial = st.min_serial.max(serial);
+        st.ended.retain(|&(_, s)| s >= serial);
+        drop(st);
+        // Connections waiting for room notice they are dropped.
+        self.room.notify_waiters();
+    }
+
+    /// Queues `data` of connection `serial` of `client` as frames toward the guest, waiting for room.
+    async fn push(&self, client: i64, serial: u64, data: &[u8]) {
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
             {
                 let mut st = self.lock();
-                if st.closed {
+                if st.closed || serial < st.min_serial {
                     return;
                 }
                 if st.outgoing_bytes < MAX_OUTGOING {
@@ -142,7 +155,13 @@ impl Link {
     }
 
     fn ended(&self, client: i64, serial: u64) {
-        self.lock().ended.push((client, serial));
+        let mut st = self.lock();
+        if serial < st.min_serial {
+            // Dropped already: its close frame went with the others.
+            return;
+        }
+        st.ended.push((client, serial));
+        drop(st);
         self.push_now(encode_close(client).to_vec());
     }
 
@@ -186,9 +205,10 @@ impl Link {
     }
 }
 
-/// The WebDAV server thread and its handler.
+/// The WebDAV server thread and its handler (`None`: no folder is shared,
+/// connections are refused).
 pub(crate) struct DavServer {
-    handler: DavHandler,
+    handler: Option<DavHandler>,
     handle: tokio::runtime::Handle,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -219,9 +239,8 @@ pub(crate) fn handler(folder: &SharedFolder) -> std::io::Result<DavHandler> {
 }
 
 impl DavServer {
-    /// Starts the server thread for `folder`.
-    pub(crate) fn start(folder: &SharedFolder) -> std::io::Result<Self> {
-        let handler = handler(folder)?;
+    /// Starts the server thread (serving nothing until [`DavServer::serve`]).
+    pub(crate) fn start() -> std::io::Result<Self> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("sumac-webdav".into()).spawn(move || {
@@ -247,18 +266,44 @@ impl DavServer {
             .recv()
             .map_err(|_| std::io::Error::other("the WebDAV thread ended at start"))??;
         Ok(Self {
-            handler,
+            handler: None,
             handle,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
     }
 
-    /// Serves a new guest connection: its bytes arrive on `rx`.
-    pub(crate) fn open(&self, link: &Arc<Link>, client: i64, serial: u64, rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    /// Serves `folder` to the connections opened from now on (`None`:
+    /// nothing). A folder that cannot be opened is an error, and then
+    /// nothing is served.
+    pub(crate) fn serve(&mut self, folder: Option<&SharedFolder>) -> std::io::Result<()> {
+        self.handler = None;
+        if let Some(folder) = folder {
+            self.handler = Some(handler(folder)?);
+        }
+        Ok(())
+    }
+
+    /// Whether a folder is served.
+    pub(crate) fn serving(&self) -> bool {
+        self.handler.is_some()
+    }
+
+    /// Serves a new guest connection: its bytes arrive on `rx`. False when
+    /// no folder is served (the connection is refused).
+    pub(crate) fn open(
+        &self,
+        link: &Arc<Link>,
+        client: i64,
+        serial: u64,
+        rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    ) -> bool {
+        let Some(handler) = self.handler.clone() else {
+            return false;
+        };
         let link = Arc::clone(link);
-        let handler = self.handler.clone();
         self.handle.spawn(serve_connection(client, serial, rx, link, handler));
+        true
     }
 }
 
@@ -301,7 +346,7 @@ pub(crate) async fn serve_connection(
         loop {
             match from_server.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => link_out.push(client, buf.get(..n).unwrap_or_default()).await,
+                Ok(n) => link_out.push(client, serial, buf.get(..n).unwrap_or_default()).await,
             }
         }
     };

@@ -5,10 +5,12 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::channel::webdav::encode_data;
+use crate::client::sharing::SharedFolder;
 use crate::proto::ChannelType;
 
 struct Guest {
     ep: WebdavEndpoint,
+    share: FolderShare,
     inbox: Arc<tokio::sync::Notify>,
     replies: Mux,
     out: Outputs,
@@ -42,7 +44,8 @@ impl Guest {
     fn new(folder: &std::path::Path, read_only: bool) -> Self {
         let inbox = Arc::new(tokio::sync::Notify::new());
         let key = ChannelKey::new(ChannelType::WEBDAV, 0);
-        let mut ep = WebdavEndpoint::new(key, &SharedFolder::new(folder, read_only), Arc::clone(&inbox)).unwrap();
+        let share = FolderShare::new(Some(SharedFolder::new(folder, read_only)));
+        let mut ep = WebdavEndpoint::new(key, &share, Arc::clone(&inbox)).unwrap();
         let mut out = Outputs::new();
         ep.port(
             PortEvent::Init {
@@ -53,10 +56,26 @@ impl Guest {
         );
         Self {
             ep,
+            share,
             inbox,
             replies: Mux::new(usize::MAX),
             out,
         }
+    }
+
+    /// The frames the endpoint has to send now, which must all be close
+    /// frames: their client ids.
+    fn closes(&mut self) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for o in self.ep.outgoing(&Ctx::new(Instant::now(), 0), &mut self.out) {
+            let VmcOut::Data(d) = o else { continue };
+            for frame in d.chunks(crate::channel::webdav::HEADER_LEN) {
+                let (id, size) = frame.split_at(8);
+                assert_eq!(size, [0, 0], "only close frames: {d:?}");
+                ids.push(i64::from_le_bytes(id.try_into().unwrap()));
+            }
+        }
+        ids
     }
 
     fn send(&mut self, client: i64, bytes: &[u8]) {
@@ -277,4 +296,83 @@ fn port_events_drop_every_connection() {
     // The same id is a new connection afterwards.
     let r = g.request(5, &get("/hello.txt"));
     assert_eq!(r.status(), 200);
+}
+
+fn propfind(depth: u8) -> String {
+    format!(
+        "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: {depth}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+}
+
+#[test]
+fn the_shared_folder_changes_while_connected() {
+    let first = folder();
+    let second = tempfile::tempdir().unwrap();
+    std::fs::write(second.path().join("other.txt"), b"the second folder\n").unwrap();
+    let mut g = Guest::new(first.path(), false);
+    let r = g.request(1, &propfind(1));
+    assert!(r.text().contains("hello.txt"), "{}", r.text());
+    // A connection in the middle of a request when the folder changes.
+    g.send(7, b"GET /hello.txt HTTP/1.1\r\nHost: loc");
+    assert_eq!(g.ep.clients.len(), 1);
+
+    g.share.set(Some(SharedFolder::new(second.path(), false)));
+    // The change wakes the channel, whose next turn drops the connection with a close frame.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), g.inbox.notified())
+            .await
+            .expect("the channel woken by the change")
+    });
+    assert_eq!(g.closes(), [7], "the open connection is closed");
+    assert!(g.ep.clients.is_empty() && g.ep.mux.client_count() == 0);
+    // The next PROPFIND lists the new folder, not the old one.
+    let r = g.request(2, &propfind(1));
+    assert_eq!(r.status(), 207, "{}", r.text());
+    assert!(
+        r.text().contains("other.txt") && !r.text().contains("hello.txt"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(g.request(3, &get("/other.txt")).body(), b"the second folder\n");
+    assert_eq!(g.request(4, &get("/hello.txt")).status(), 404);
+
+    // Read-only turned on: PUT fails, GET still works; off again: PUT works.
+    let put = |name: &str| {
+        format!("PUT /{name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    };
+    g.share.set(Some(SharedFolder::new(second.path(), true)));
+    let r = g.request(5, &put("ro.txt"));
+    assert!(r.status() >= 400, "{}", r.text());
+    assert!(!second.path().join("ro.txt").exists());
+    assert_eq!(g.request(6, &get("/other.txt")).status(), 200);
+    g.share.set(Some(SharedFolder::new(second.path(), false)));
+    assert_eq!(g.request(8, &put("rw.txt")).status(), 201);
+    assert_eq!(std::fs::read(second.path().join("rw.txt")).unwrap(), b"ok");
+
+    // Sharing off: every request fails, the connection closed without a byte.
+    g.share.set(None);
+    for (id, req) in [(9, propfind(1)), (10, get("/other.txt"))] {
+        let r = g.request(id, &req);
+        assert!(r.closed && r.status() == 503 && r.body().is_empty(), "{}", r.text());
+    }
+    assert!(g.ep.clients.is_empty());
+    // And on again, with the first folder.
+    g.share.set(Some(SharedFolder::new(first.path(), false)));
+    let r = g.request(11, &propfind(1));
+    assert!(r.text().contains("hello.txt"), "{}", r.text());
+    g.ep.closed();
+}
+
+#[test]
+fn a_folder_that_cannot_be_opened_serves_nothing() {
+    let dir = folder();
+    let mut g = Guest::new(dir.path(), false);
+    g.share
+        .set(Some(SharedFolder::new(dir.path().join("no-such-folder"), false)));
+    let r = g.request(1, &propfind(1));
+    assert!(r.closed && r.status() == 503, "{}", r.text());
 }

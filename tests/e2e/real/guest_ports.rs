@@ -227,6 +227,38 @@ fn webdav_reads(g: &Guest) -> CaseResult {
     Ok(())
 }
 
+/// The shared folder changed while connected ([`SessionHandle::set_shared_folder`]): the guest's
+/// next PROPFIND through spice-webdavd lists the new folder; read-only refuses PUT; sharing off
+/// answers every request 503, and spice-webdavd lives on.
+fn webdav_folder_changes(g: &Guest) -> CaseResult {
+    let (_dir, _outside, client) = shared_folder(g, false);
+    let listing = || curl(g, &format!("-X PROPFIND -H 'Depth: 1' {}", url("/"))).stdout;
+    assert!(listing().contains("hello.txt"), "{}", listing());
+    let second = tempfile::tempdir()?;
+    std::fs::write(second.path().join("other.txt"), b"the second folder")?;
+    client
+        .session
+        .set_shared_folder(Some(SharedFolder::new(second.path(), false)));
+    let text = listing();
+    assert!(text.contains("other.txt") && !text.contains("hello.txt"), "{text}");
+    let get = curl(g, &url("/other.txt"));
+    assert_eq!(get.stdout, "the second folder");
+
+    let code = |args: &str| curl(g, &format!("-o /dev/null -w '%{{http_code}}' {args}")).stdout;
+    client
+        .session
+        .set_shared_folder(Some(SharedFolder::new(second.path(), true)));
+    let put = code(&format!("-T /etc/hostname {}", url("/new.txt")));
+    assert!(put.trim().starts_with('4'), "PUT on a read-only share: {put}");
+    assert!(!second.path().join("new.txt").exists());
+
+    client.session.set_shared_folder(None);
+    assert_eq!(code(&url("/other.txt")).trim(), "503", "sharing off");
+    assert_eq!(code(&format!("-X PROPFIND -H 'Depth: 1' {}", url("/"))).trim(), "503");
+    client.disconnect();
+    Ok(())
+}
+
 fn webdav_read_only(g: &Guest) -> CaseResult {
     let (dir, _outside, client) = shared_folder(g, true);
     let code = |args: &str| curl(g, &format!("-o /dev/null -w '%{{http_code}}' {args}")).stdout;
@@ -391,6 +423,7 @@ fn guest_shared_folder_consoles_and_qmp() {
         .case("webdav: PROPFIND, GET, davfs2, PUT", webdav_reads)
         .case("webdav: read-only", webdav_read_only)
         .case("webdav: no escape", webdav_escapes)
+        .case("webdav: the folder changed while connected", webdav_folder_changes)
         .case("serial console and HMP", serial_console)
         .case("qmp: pause and resume", qmp_pause_resume)
         .case("qmp: power down reaches ACPI", qmp_power_down)
