@@ -521,7 +521,7 @@ def measure(workload, client, tmp, desktop):
         time.sleep(0.5)
         env = desktop.env() if client.gui else dict(os.environ)
         pacing_log = None
-        if PACING and workload.name == "video" and os.path.basename(client.argv[0]).startswith("sumac"):
+        if PACING and workload.name == "video" and any(os.path.basename(a).startswith("sumac") for a in client.argv):
             # One trace line per frame shown (src/display/stream/info.rs), nothing else.
             env["RUST_LOG"] = "warn,sumac::pacing=trace"
             pacing_log = open(os.path.join(tmp, f"pacing-{client.name}.log"), "w+")
