@@ -47,7 +47,7 @@ pub struct GuestOptions {
     /// A serial console port channel (`org.qemu.console.serial.0`) on the guest's ttyS1, with a
     /// root shell on it.
     pub serial: bool,
-    /// A smartcard channel (`usb-ccid` + `ccid-card-passthru`), pcscd in the guest.
+    /// A smartcard channel (`usb-ccid` on a UHCI controller + `ccid-card-passthru`), pcscd in the guest.
     pub smartcard: bool,
     /// SPICE password (`-object secret` + `password-secret`); `None`: no ticketing.
     pub password: Option<String>,

@@ -20,6 +20,15 @@ use std::time::{Duration, Instant};
 
 pub(crate) const QEMU: &str = "qemu-system-x86_64";
 
+/// The smartcard reader's USB controller: UHCI (one packet of at most 64 bytes per transfer
+/// descriptor), not xHCI. QEMU 7.2's `usb-ccid` keeps a reply whose last packet is exactly 64
+/// bytes (its bulk endpoint's packet size) queued, to end it with a zero-length packet on the
+/// next IN; on xHCI one IN covers the guest's whole (larger) buffer, so the 64-byte reply
+/// already ended short and that zero-length packet becomes the answer to the guest's next
+/// command (libccid: "Not enough data received: 0 bytes"), every later answer one command late.
+/// Newer QEMU releases the reply when the transfer was larger than the data.
+pub(crate) const SMARTCARD_CONTROLLER: &str = "piix3-usb-uhci,id=uhci";
+
 /// Files of one QEMU instance (in the guest's run directory).
 pub(crate) struct RunPaths {
     pub ctl: PathBuf,
@@ -123,7 +132,7 @@ pub(crate) fn arguments(
             "hda-duplex,audiodev=snd0",
         ]);
     }
-    if opts.usbredir || opts.smartcard {
+    if opts.usbredir {
         push(&["-device", "qemu-xhci,id=xhci"]);
     }
     if opts.usbredir {
@@ -136,9 +145,12 @@ pub(crate) fn arguments(
         }
     }
     if opts.smartcard {
+        // The reader on its own UHCI controller, not on xHCI: see `SMARTCARD_CONTROLLER`.
         push(&[
             "-device",
-            "usb-ccid,bus=xhci.0",
+            SMARTCARD_CONTROLLER,
+            "-device",
+            "usb-ccid,bus=uhci.0",
             "-chardev",
             "spicevmc,id=ccid,name=smartcard",
         ]);
@@ -439,6 +451,23 @@ mod tests {
         }
     }
 
+    /// The smartcard reader alone: on its UHCI controller, no xHCI (see `SMARTCARD_CONTROLLER`).
+    #[test]
+    fn smartcard_reader_on_uhci() {
+        let a = args(
+            &GuestOptions::default().smartcard(),
+            Ports {
+                plain: Some(5900),
+                tls: None,
+            },
+        );
+        assert!(
+            a.contains("-device piix3-usb-uhci,id=uhci -device usb-ccid,bus=uhci.0"),
+            "{a}"
+        );
+        assert!(!a.contains("xhci"), "{a}");
+    }
+
     #[test]
     fn every_device_and_security_option() {
         let opts = GuestOptions::all().password("s3cret").tls("/pki", true);
@@ -459,6 +488,7 @@ mod tests {
             "usb-redir,chardev=usbredir2",
             "name=org.qemu.console.serial.0",
             "ccid-card-passthru,chardev=ccid",
+            "piix3-usb-uhci,id=uhci -device usb-ccid,bus=uhci.0",
             "-object secret,id=spicepw,data=s3cret",
             "tls-port=5901,x509-dir=/pki,password-secret=spicepw",
         ] {

@@ -56,7 +56,7 @@ dbus-daemon --session --fork --nopidfile --address="$DBUS_SESSION_BUS_ADDRESS" |
 # The modules everything below needs, loaded before udev starts (udev replays their devices): then
 # Xorg starts while udev works through the other devices (Xorg takes input devices as udev
 # announces them). One vCPU, but much of the boot waits for 9p reads, so the overlap pays.
-modprobe -a virtio_console qxl snd_hda_intel snd_hda_codec_generic uinput fuse evdev xhci_pci ||
+modprobe -a virtio_console qxl snd_hda_intel snd_hda_codec_generic uinput fuse evdev xhci_pci uhci_hcd ||
     log "modprobe failed"
 log "modules loaded"
 
