@@ -182,10 +182,8 @@ impl Controller {
         });
         this.connect_signals();
         super::guest_agent::attach(&state.app, &this.session);
-        // Connecting first: the channels link on their threads while this
-        // thread builds the window (no session event is handled before it exists).
-        this.connect();
         this.ensure_window((0, 0));
+        this.connect();
         this
     }
 
