@@ -34,6 +34,7 @@ pub mod displays_menu;
 pub mod error_page;
 mod gl_policy;
 mod guest_agent;
+mod hotkey_row;
 pub mod keys;
 pub mod machine_menu;
 mod menu_extras;
