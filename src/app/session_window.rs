@@ -143,6 +143,7 @@ impl SessionWindow {
         header.pack_end(&menu_button);
         let title = adw::WindowTitle::new("", "");
         window.bind_property("title", &title, "title").sync_create().build();
+        labels::cap_title_width(&title);
         header.set_title_widget(Some(&title));
         if let (Some(session), Some(section), Some(machine_menu)) = (
             display.session(),
