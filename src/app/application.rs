@@ -78,6 +78,13 @@ impl AppState {
         self.controllers.borrow_mut().retain(|c| !Rc::ptr_eq(c, controller));
     }
 
+    /// The `grab-hotkey` preference changed: the open sessions follow.
+    pub fn grab_hotkey_changed(&self, preference: &str) {
+        for c in self.controllers.borrow().iter() {
+            c.grab_hotkey_changed(preference);
+        }
+    }
+
     /// Kiosk mode: fullscreen, no header bar, no menus, no quit.
     pub fn kiosk(&self) -> bool {
         self.options.kiosk

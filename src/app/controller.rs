@@ -6,6 +6,7 @@
 //! application).
 
 use super::application::AppState;
+use super::error_page::Typed;
 use super::problem::Problem;
 use super::session_window::{SessionWindow, apply_accels, window_title};
 use super::settings::keys;
@@ -155,6 +156,9 @@ pub struct Controller {
     /// A password typed on the error page: in memory for this session's
     /// reconnects only, never stored.
     password: RefCell<Option<crate::client::config::Password>>,
+    /// The proxy user name and password typed on the error page after a 407:
+    /// in memory for this session's reconnects only, never stored.
+    proxy_credentials: RefCell<Option<crate::client::proxy::ProxyCredentials>>,
     finished: Cell<bool>,
 }
 
@@ -178,6 +182,7 @@ impl Controller {
             windows: RefCell::new(BTreeMap::new()),
             failed: Cell::new(false),
             password: RefCell::new(None),
+            proxy_credentials: RefCell::new(None),
             finished: Cell::new(false),
         });
         this.connect_signals();
@@ -266,6 +271,9 @@ impl Controller {
         if let Some(pw) = self.password.borrow().clone() {
             connection.password = Some(pw);
         }
+        if let Some(c) = self.proxy_credentials.borrow().clone() {
+            connection.proxy_credentials = Some(c);
+        }
         if let Err(e) = self.session.connect(connection, options) {
             tracing::error!(error = %e, "cannot start the session");
             // The session never started: show it like a disconnect.
@@ -277,17 +285,41 @@ impl Controller {
 
     /// The Reconnect button.
     pub fn reconnect(self: &Rc<Self>) {
-        self.reconnect_with(None);
+        self.reconnect_with(Typed::default());
     }
 
-    /// Reconnect from the error page, with the password typed there (if it asked for one).
-    pub fn reconnect_with(self: &Rc<Self>, password: Option<String>) {
-        tracing::info!(address = %self.request.label, with_password = password.is_some(), "reconnecting");
-        if let Some(p) = password {
+    /// Reconnect from the error page, with the password or proxy credentials typed there (if it
+    /// asked for them).
+    pub fn reconnect_with(self: &Rc<Self>, typed: Typed) {
+        tracing::info!(
+            address = %self.request.label,
+            with_password = typed.password.is_some(),
+            with_proxy_credentials = typed.proxy.is_some(),
+            "reconnecting"
+        );
+        if let Some(p) = typed.password {
             self.password.replace(Some(crate::client::config::Password::new(p)));
+        }
+        if let Some((user, password)) = typed.proxy {
+            let password = crate::client::config::Password::new(password);
+            let credentials = crate::client::proxy::ProxyCredentials { user, password };
+            self.proxy_credentials.replace(Some(credentials));
         }
         self.failed.set(false);
         self.connect();
+    }
+
+    /// The `grab-hotkey` preference changed to `preference`: the windows
+    /// follow, unless `-H` or the `.vv` file named the release hotkey.
+    pub fn grab_hotkey_changed(&self, preference: &str) {
+        if self.request.launch.release_cursor.is_some() {
+            return;
+        }
+        let hotkey = release_hotkey(None, preference);
+        tracing::info!(%hotkey, "release hotkey changed");
+        for w in self.windows.borrow().values() {
+            w.set_release_hotkey(&hotkey);
+        }
     }
 
     /// A device the policy wanted redirected (auto-connect, redirect on
@@ -493,97 +525,4 @@ impl Controller {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(monitor_id: u32, width: u32, height: u32) -> MonitorHead {
-        MonitorHead {
-            monitor_id,
-            surface_id: 0,
-            width,
-            height,
-            x: 0,
-            y: 0,
-            flags: 0,
-        }
-    }
-
-    #[test]
-    fn monitors_get_windows() {
-        assert_eq!(enabled_monitors(0, &[]), [(0, 0)]);
-        assert_eq!(
-            enabled_monitors(1, &[head(1, 800, 600), head(0, 1024, 768), head(2, 0, 0)]),
-            [(1, 0), (1, 1)]
-        );
-        assert_eq!(enabled_monitors(0, &[head(3, 0, 600)]), []);
-    }
-
-    #[test]
-    fn uri_request() {
-        let options = LaunchRequest {
-            title: Some("T %d".into()),
-            zoom: Some(150),
-            ..LaunchRequest::default()
-        };
-        let r = ConnectRequest::from_target(&Target::Uri("spice://h:5900?password=pw".into()), &options).unwrap();
-        assert_eq!(r.launch.connection.port, Some(5900));
-        assert_eq!(r.launch.title.as_deref(), Some("T %d"));
-        assert_eq!(r.zoom, Some(150));
-        assert_eq!(r.label, "h:5900");
-        assert_eq!(
-            r.recent.as_deref(),
-            Some("spice://h:5900?password=pw"),
-            "sanitized when stored"
-        );
-        assert!(ConnectRequest::from_target(&Target::Uri("spice://".into()), &options).is_err());
-        let e = ConnectRequest::from_target(&Target::VvFile("/nonexistent/x.vv".into()), &options).unwrap_err();
-        assert!(e.contains("/nonexistent/x.vv"), "{e}");
-    }
-
-    #[test]
-    fn vv_request_uses_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vm.vv");
-        std::fs::write(
-            &path,
-            "[virt-viewer]\ntype=spice\nhost=10.1.2.3\nport=5905\ntitle=Guest %d\nfullscreen=1\ntoggle-fullscreen=shift+f11\n",
-        )
-        .unwrap();
-        let r = ConnectRequest::from_target(&Target::VvFile(path.clone()), &LaunchRequest::default()).unwrap();
-        assert_eq!(r.launch.connection.host.as_deref(), Some("10.1.2.3"));
-        assert!(r.launch.fullscreen);
-        assert_eq!(window_title(r.launch.title.as_deref(), "x", 1, 2), "Guest 2");
-        assert_eq!(r.recent.as_deref(), Some(path.display().to_string().as_str()));
-        assert_eq!(r.label, "vm.vv");
-        let accel = r
-            .launch
-            .hotkeys
-            .get(HotkeyAction::ToggleFullscreen)
-            .and_then(|h| h.to_accelerator());
-        assert_eq!(accel.as_deref(), Some("<Shift>F11"));
-    }
-
-    #[test]
-    fn release_hotkey_precedence() {
-        let hk = |s: &str| Hotkey::parse(s).unwrap();
-        // -H or the .vv file first, whatever the preference.
-        assert_eq!(release_hotkey(Some(&hk("ctrl+alt+r")), "shift+f12"), hk("ctrl+alt+r"));
-        // Else the preference (modifiers alone are fine for this action).
-        assert_eq!(release_hotkey(None, "shift+f12"), hk("shift+f12"));
-        assert_eq!(release_hotkey(None, "ctrl+shift"), hk("ctrl+shift"));
-        // A broken preference: Shift+F12.
-        assert_eq!(release_hotkey(None, "ctrl+nope+x"), hk("shift+f12"));
-        assert_eq!(release_hotkey(None, ""), default_release_hotkey());
-        assert_eq!(default_release_hotkey(), hk("shift+f12"));
-        // What a .vv file says reaches the request.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vm.vv");
-        std::fs::write(
-            &path,
-            "[virt-viewer]\ntype=spice\nhost=h\nport=5905\nrelease-cursor=shift+f12\n",
-        )
-        .unwrap();
-        let r = ConnectRequest::from_target(&Target::VvFile(path), &LaunchRequest::default()).unwrap();
-        assert_eq!(r.launch.release_cursor, Some(hk("shift+f12")));
-    }
-}
+mod tests;

@@ -66,9 +66,9 @@ pub fn format_uuid(u: &[u8; 16]) -> String {
         .join("-")
 }
 
-/// The preferences window: renderer, scaling, automatic reconnect, release-cursor hotkey; stored
-/// with [`super::settings::Prefs`]. Applies to sessions opened afterwards (scaling also to the
-/// open windows).
+/// The preferences window: renderer, scaling, automatic reconnect, release-cursor hotkey (recorded
+/// from a key press); stored with [`super::settings::Prefs`]. Applies to sessions opened
+/// afterwards (scaling and the release hotkey also to the open windows).
 pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     let window = adw::PreferencesWindow::builder()
         .title(gettext("Preferences"))
@@ -144,29 +144,13 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     page.add(&connection);
 
     let input = adw::PreferencesGroup::builder().title(gettext("Keyboard")).build();
-    let hotkey_row = adw::ActionRow::builder()
-        .title(gettext("Release keyboard and mouse"))
-        .subtitle(gettext("remote-viewer syntax, e.g. shift+f12 or ctrl+alt"))
-        .build();
-    let entry = gtk::Entry::builder()
-        .text(state.prefs.string(keys::GRAB_HOTKEY))
-        .valign(gtk::Align::Center)
-        .build();
-    {
-        let state = std::rc::Rc::downgrade(state);
-        entry.connect_changed(move |e| {
-            let Some(state) = state.upgrade() else { return };
-            let text = e.text();
-            match crate::client::vv::hotkey::Hotkey::parse_for(HotkeyAction::ReleaseCursor, &text) {
-                Ok(h) => {
-                    e.remove_css_class("error");
-                    state.prefs.set_string(keys::GRAB_HOTKEY, &h.to_string());
-                }
-                Err(_) => e.add_css_class("error"),
-            }
-        });
-    }
-    hotkey_row.add_suffix(&entry);
+    let hotkey_row = super::hotkey_row::HotkeyRow::new(
+        &gettext("Release keyboard and mouse"),
+        &gettext("Click, then press the keys; Backspace restores Shift+F12"),
+        "shift+f12",
+    );
+    hotkey_row.set_widget_name("sumac-release-hotkey");
+    bind_hotkey(state, &hotkey_row);
     input.add(&hotkey_row);
     page.add(&input);
 
@@ -195,6 +179,24 @@ pub fn show_preferences(state: &std::rc::Rc<AppState>) {
     page.add(&guest);
     window.add(&page);
     window.present();
+}
+
+/// The release hotkey row and the `grab-hotkey` setting, both ways; the open sessions follow.
+fn bind_hotkey(state: &std::rc::Rc<AppState>, row: &super::hotkey_row::HotkeyRow) {
+    let settings = state.prefs.gsettings();
+    match &settings {
+        Some(settings) => settings.bind(keys::GRAB_HOTKEY, row, "hotkey").build(),
+        None => row.set_hotkey(state.prefs.string(keys::GRAB_HOTKEY)),
+    }
+    let state = std::rc::Rc::downgrade(state);
+    row.connect_hotkey_notify(move |row| {
+        if let Some(state) = state.upgrade() {
+            if settings.is_none() {
+                state.prefs.set_string(keys::GRAB_HOTKEY, &row.hotkey());
+            }
+            state.grab_hotkey_changed(&row.hotkey());
+        }
+    });
 }
 
 fn switch_row(state: &std::rc::Rc<AppState>, title: &str, subtitle: &str, key: &'static str) -> adw::ActionRow {

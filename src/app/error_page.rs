@@ -1,9 +1,10 @@
 //! [`ErrorPage`] (GType `SumacErrorPage`, template `ui/error-page.ui`): what
 //! a session window shows over its display when the connection failed — a
 //! [`Problem`]'s title and sentence, a password entry when the server asks
-//! for one, Reconnect (action `page.retry`), and the technical detail behind
-//! an expander. The password typed is handed to the retry callback and
-//! cleared from the entry at once: the page never keeps it.
+//! for one, the proxy's user name and password when the proxy asks for them
+//! (407), Reconnect (action `page.retry`), and the technical detail behind
+//! an expander. What is typed is handed to the retry callback and the
+//! password entries are cleared at once: the page never keeps a password.
 
 use super::problem::Problem;
 use crate::i18n::gettext;
@@ -11,8 +12,26 @@ use gtk::glib;
 use gtk::prelude::*;
 use gtk::subclass::prelude::*;
 
-/// Called with the password typed (`None`: the page did not ask for one).
-type RetryCallback = Box<dyn Fn(Option<String>)>;
+/// What the user typed on the error page for a retry.
+#[derive(Default, PartialEq, Eq)]
+pub struct Typed {
+    /// The server's password (`None`: the page did not ask for one).
+    pub password: Option<String>,
+    /// The proxy's user name and password (`None`: the page did not ask for them).
+    pub proxy: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Typed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Typed")
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("proxy_user", &self.proxy.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+/// Called with what was typed.
+type RetryCallback = Box<dyn Fn(Typed)>;
 
 mod imp {
     use super::*;
@@ -27,6 +46,10 @@ mod imp {
         pub(super) sentence: TemplateChild<gtk::Label>,
         #[template_child]
         pub(super) password: TemplateChild<gtk::PasswordEntry>,
+        #[template_child]
+        pub(super) proxy_user: TemplateChild<gtk::Entry>,
+        #[template_child]
+        pub(super) proxy_password: TemplateChild<gtk::PasswordEntry>,
         #[template_child]
         pub(super) retry: TemplateChild<gtk::Button>,
         #[template_child]
@@ -61,6 +84,19 @@ mod imp {
                     page.retry();
                 }
             });
+            // Return in the user name goes to the password, Return there retries.
+            let password = self.proxy_password.downgrade();
+            self.proxy_user.connect_activate(move |_| {
+                if let Some(p) = password.upgrade() {
+                    p.grab_focus();
+                }
+            });
+            let page = self.obj().downgrade();
+            self.proxy_password.connect_activate(move |_| {
+                if let Some(page) = page.upgrade() {
+                    page.retry();
+                }
+            });
         }
     }
 
@@ -86,8 +122,8 @@ impl ErrorPage {
         glib::Object::new()
     }
 
-    /// Shows `problem`; with a password to ask for, the entry is shown
-    /// (empty) and takes the focus.
+    /// Shows `problem`; with a password (or proxy credentials) to ask for,
+    /// the entries are shown (the passwords empty).
     pub fn show_problem(&self, problem: &Problem) {
         let imp = self.imp();
         imp.title.set_text(&problem.title);
@@ -97,18 +133,43 @@ impl ErrorPage {
         imp.expander.set_expanded(false);
         imp.password.set_text("");
         imp.password.set_visible(problem.ask_password);
-        imp.retry.set_label(&if problem.ask_password {
+        imp.proxy_password.set_text("");
+        imp.proxy_user.set_visible(problem.ask_proxy);
+        imp.proxy_password.set_visible(problem.ask_proxy);
+        imp.retry.set_label(&if problem.ask_password || problem.ask_proxy {
             gettext("_Connect")
         } else {
             gettext("_Reconnect")
         });
-        tracing::info!(title = %problem.title, ask_password = problem.ask_password, "error page");
+        tracing::info!(
+            title = %problem.title,
+            ask_password = problem.ask_password,
+            ask_proxy = problem.ask_proxy,
+            "error page"
+        );
     }
 
-    /// Gives the keyboard focus to the password entry or the button.
+    /// Gives the keyboard focus to the first entry shown or the button.
     pub fn focus(&self) {
+        self.focus_now();
+        // Shown for the first time, the page may not take the focus yet: again once it can.
+        let weak = self.downgrade();
+        glib::idle_add_local_once(move || {
+            if let Some(page) = weak.upgrade() {
+                page.focus_now();
+            }
+        });
+    }
+
+    fn focus_now(&self) {
         let imp = self.imp();
-        if imp.password.is_visible() {
+        if WidgetExt::is_visible(&*imp.proxy_user) {
+            if imp.proxy_user.text().is_empty() {
+                imp.proxy_user.grab_focus();
+            } else {
+                imp.proxy_password.grab_focus();
+            }
+        } else if imp.password.is_visible() {
             imp.password.grab_focus();
         } else {
             imp.retry.grab_focus();
@@ -116,7 +177,7 @@ impl ErrorPage {
     }
 
     /// Sets what Reconnect (or Return in the password entry) does.
-    pub fn connect_retry(&self, f: impl Fn(Option<String>) + 'static) {
+    pub fn connect_retry(&self, f: impl Fn(Typed) + 'static) {
         self.imp().on_retry.replace(Some(Box::new(f)));
     }
 
@@ -127,11 +188,16 @@ impl ErrorPage {
 
     fn retry(&self) {
         let imp = self.imp();
-        let password = imp.password.is_visible().then(|| imp.password.text().to_string());
-        // Never kept by the page.
+        let typed = Typed {
+            password: imp.password.is_visible().then(|| imp.password.text().to_string()),
+            proxy: WidgetExt::is_visible(&*imp.proxy_user)
+                .then(|| (imp.proxy_user.text().to_string(), imp.proxy_password.text().to_string())),
+        };
+        // Never kept by the page (the user name stays, for a retry after a typo).
         imp.password.set_text("");
+        imp.proxy_password.set_text("");
         if let Some(f) = imp.on_retry.borrow().as_ref() {
-            f(password);
+            f(typed);
         }
     }
 }
@@ -155,12 +221,43 @@ mod tests {
         assert!(page.imp().expander.is_visible());
         page.imp().password.set_text("s3cret");
         page.imp().password.emit_by_name::<()>("activate", &[]);
-        assert_eq!(*got.borrow(), vec![Some("s3cret".to_owned())]);
+        assert_eq!(
+            *got.borrow(),
+            vec![Typed {
+                password: Some("s3cret".to_owned()),
+                proxy: None
+            }]
+        );
         assert_eq!(page.imp().password.text(), "", "not kept");
+        assert!(!WidgetExt::is_visible(&*page.imp().proxy_user));
         page.show_problem(&Problem::cancelled());
         assert!(!page.imp().password.is_visible());
         assert!(!page.imp().expander.is_visible(), "no detail, no expander");
         page.activate_action("page.retry", None).unwrap();
-        assert_eq!(got.borrow().last(), Some(&None));
+        assert_eq!(got.borrow().last(), Some(&Typed::default()));
+    }
+
+    #[gtk::test]
+    fn asks_for_the_proxy_credentials_and_forgets_the_password() {
+        let page = ErrorPage::new();
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let g = Rc::clone(&got);
+        page.connect_retry(move |p| g.borrow_mut().push(p));
+        let mut problem = Problem::from_text("proxy: 407");
+        problem.ask_proxy = true;
+        page.show_problem(&problem);
+        let imp = page.imp();
+        assert!(WidgetExt::is_visible(&*imp.proxy_user) && imp.proxy_password.is_visible());
+        assert!(!imp.password.is_visible());
+        imp.proxy_user.set_text("alice");
+        imp.proxy_password.set_text("pw");
+        imp.proxy_password.emit_by_name::<()>("activate", &[]);
+        let want = Typed {
+            password: None,
+            proxy: Some(("alice".into(), "pw".into())),
+        };
+        assert_eq!(got.borrow().last(), Some(&want));
+        assert_eq!(imp.proxy_password.text(), "", "not kept");
+        assert!(!format!("{want:?}").contains("pw\""), "no password in Debug");
     }
 }

@@ -35,6 +35,7 @@ pub mod error_page;
 pub mod folder_menu;
 mod gl_policy;
 mod guest_agent;
+mod hotkey_row;
 pub mod keys;
 pub mod machine_menu;
 mod menu_extras;

@@ -19,6 +19,8 @@ pub struct Problem {
     pub detail: String,
     /// The server wants a (another) password: the page asks for it.
     pub ask_password: bool,
+    /// The proxy wants a user name and password (407): the page asks for them.
+    pub ask_proxy: bool,
 }
 
 impl Problem {
@@ -28,6 +30,7 @@ impl Problem {
             sentence,
             detail,
             ask_password: false,
+            ask_proxy: false,
         }
     }
 
@@ -127,16 +130,30 @@ impl Problem {
                     gettext_f("The server at {address} cannot be reached.", &[("address", endpoint)]),
                 ),
             },
-            ClientError::Proxy { source, .. } => match source {
-                ProxyError::AuthRequired { .. } => (
-                    gettext("Proxy Sign-In Required"),
-                    gettext("The proxy asks for a user name and a password."),
-                ),
-                _ => (
-                    gettext("Proxy Error"),
-                    gettext("The proxy could not connect to the server."),
-                ),
-            },
+            ClientError::Proxy {
+                source: ProxyError::AuthRequired { sent_credentials, .. },
+                ..
+            } => {
+                let mut p = if *sent_credentials {
+                    Self::new(
+                        gettext("Wrong Proxy Credentials"),
+                        gettext("The proxy refused the user name and password. Type them again."),
+                        detail,
+                    )
+                } else {
+                    Self::new(
+                        gettext("Proxy Sign-In Required"),
+                        gettext("The proxy asks for a user name and a password."),
+                        detail,
+                    )
+                };
+                p.ask_proxy = true;
+                return p;
+            }
+            ClientError::Proxy { .. } => (
+                gettext("Proxy Error"),
+                gettext("The proxy could not connect to the server."),
+            ),
             ClientError::ConnectTimeout { endpoint, .. } => (
                 gettext("Connection Timed Out"),
                 gettext_f("The server at {address} did not answer.", &[("address", endpoint)]),
@@ -215,6 +232,24 @@ mod tests {
         assert_eq!(p.title, "Wrong Password");
         assert!(p.ask_password);
         assert!(p.detail.contains("permission denied"), "{}", p.detail);
+    }
+
+    #[test]
+    fn proxy_credentials() {
+        let auth = |sent_credentials| ClientError::Proxy {
+            channel: main_channel(),
+            source: ProxyError::AuthRequired {
+                proxy: "p:3128".into(),
+                sent_credentials,
+            },
+        };
+        let p = Problem::describe(&auth(false), false);
+        assert_eq!(p.title, "Proxy Sign-In Required");
+        assert!(p.ask_proxy && !p.ask_password);
+        let p = Problem::describe(&auth(true), true);
+        assert_eq!(p.title, "Wrong Proxy Credentials");
+        assert!(p.ask_proxy && !p.ask_password);
+        assert!(p.detail.contains("407"), "{}", p.detail);
     }
 
     #[test]

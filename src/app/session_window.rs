@@ -15,7 +15,7 @@ use crate::gtk::display::{Display, OverlayState};
 use crate::i18n::{gettext, gettext_f};
 use gtk::prelude::*;
 use gtk::{gio, glib};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 mod fullscreen;
@@ -83,9 +83,11 @@ pub struct SessionWindow {
     /// The window waits to be shown ([`SessionWindow::present_when_sized`]).
     present_pending: Cell<bool>,
     /// What the title says while the pointer is grabbed ([`grab_hint`]).
-    grab_hint: String,
+    grab_hint: RefCell<String>,
     /// "Screenshot saved" with Open, under the header bar.
     notice: super::saved_notice::SavedNotice,
+    /// The full-screen toolbar (its handlers hold it weakly: kept here).
+    _toolbar: Rc<fullscreen::FullscreenToolbar>,
 }
 
 impl Drop for SessionWindow {
@@ -141,6 +143,7 @@ impl SessionWindow {
         header.pack_end(&menu_button);
         let title = adw::WindowTitle::new("", "");
         window.bind_property("title", &title, "title").sync_create().build();
+        labels::cap_title_width(&title);
         header.set_title_widget(Some(&title));
         if let (Some(session), Some(section), Some(machine_menu)) = (
             display.session(),
@@ -187,7 +190,7 @@ impl SessionWindow {
             builder.object::<gio::MenuModel>("menu").as_ref(),
         ));
         if !kiosk {
-            toolbar.attach(&window);
+            toolbar.attach(&window, &display);
         }
         window.set_child(Some(&toolbar.overlay));
         window.set_help_overlay(Some(&dialogs::shortcuts_window_for(hotkeys)));
@@ -217,6 +220,7 @@ impl SessionWindow {
         }
         let this = Rc::new(Self {
             notice,
+            _toolbar: toolbar,
             window,
             display,
             header,
@@ -231,7 +235,7 @@ impl SessionWindow {
             closed: Cell::new(false),
             fitted: Cell::new(None),
             present_pending: Cell::new(false),
-            grab_hint: grab_hint(release),
+            grab_hint: RefCell::new(grab_hint(release)),
         });
         this.install_actions(controller);
         this.install_zoom_actions();
@@ -243,16 +247,16 @@ impl SessionWindow {
             this.display.connect_mouse_grabbed_notify(move |d| {
                 if let Some(this) = weak.upgrade() {
                     let title = this.window.title().map(|t| t.to_string()).unwrap_or_default();
-                    let title = with_grab_hint(&title, &this.grab_hint, d.mouse_grabbed());
+                    let title = with_grab_hint(&title, &this.grab_hint.borrow(), d.mouse_grabbed());
                     this.window.set_title(Some(&title));
                 }
             });
         }
         {
             let weak = Rc::downgrade(controller);
-            this.error_page.connect_retry(move |password| {
+            this.error_page.connect_retry(move |typed| {
                 if let Some(c) = weak.upgrade() {
-                    c.reconnect_with(password);
+                    c.reconnect_with(typed);
                 }
             });
             let weak = Rc::downgrade(controller);
@@ -522,7 +526,17 @@ impl SessionWindow {
     }
 
     pub fn set_title(&self, title: &str) {
-        let title = with_grab_hint(title, &self.grab_hint, self.display.mouse_grabbed());
+        let title = with_grab_hint(title, &self.grab_hint.borrow(), self.display.mouse_grabbed());
         self.window.set_title(Some(&title));
+    }
+
+    /// A new release hotkey (the preference changed): the display's and the title hint's.
+    pub fn set_release_hotkey(&self, hotkey: &Hotkey) {
+        if self.display.set_release_hotkey(hotkey) {
+            let title = self.window.title().map(|t| t.to_string()).unwrap_or_default();
+            let plain = with_grab_hint(&title, &self.grab_hint.borrow(), false);
+            self.grab_hint.replace(grab_hint(hotkey));
+            self.set_title(&plain);
+        }
     }
 }

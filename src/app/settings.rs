@@ -102,6 +102,14 @@ impl Prefs {
         }
     }
 
+    /// The GSettings object, when that backend is used (for `gio::Settings::bind`).
+    pub fn gsettings(&self) -> Option<gio::Settings> {
+        match &*self.backend.borrow() {
+            Backend::Settings(s) => Some(s.clone()),
+            Backend::KeyFile { .. } => None,
+        }
+    }
+
     /// Where the key file lives, if that backend is used.
     pub fn key_file_path(&self) -> Option<PathBuf> {
         match &*self.backend.borrow() {

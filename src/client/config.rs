@@ -226,6 +226,9 @@ pub struct ConnectionConfig {
     pub tls_ciphers: Option<String>,
     /// `http://[user:pass@]host:port` HTTP CONNECT proxy.
     pub proxy: Option<String>,
+    /// The proxy user name and password the user typed after the proxy
+    /// answered 407: they replace the address's own (in memory only).
+    pub proxy_credentials: Option<super::proxy::ProxyCredentials>,
     /// The mouse mode to ask the server for (`--mouse-mode`). `None` (the
     /// default) and `Client` ask for client mode when the server offers it
     /// (as remote-viewer); `Server` keeps or asks for server mode (relative
@@ -306,9 +309,13 @@ impl ConnectionConfig {
         if value.trim().is_empty() {
             return Ok(None);
         }
-        super::proxy::ProxyConfig::parse(value)
-            .map(Some)
-            .map_err(|source| ConfigError::Proxy { source, from_env })
+        let mut proxy =
+            super::proxy::ProxyConfig::parse(value).map_err(|source| ConfigError::Proxy { source, from_env })?;
+        if let Some(c) = &self.proxy_credentials {
+            proxy.user = Some(c.user.clone());
+            proxy.password = Some(c.password.clone());
+        }
+        Ok(Some(proxy))
     }
 
     /// The TLS endpoint a channel reconnects to after the server answered

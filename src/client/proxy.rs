@@ -78,6 +78,14 @@ pub enum ProxyError {
     ResponseTooLarge { proxy: String, max: usize },
 }
 
+/// A proxy user name and password given apart from the proxy's address
+/// (typed by the user after a 407); the password's `Debug` prints `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyCredentials {
+    pub user: String,
+    pub password: Password,
+}
+
 /// An HTTP CONNECT proxy.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyConfig {

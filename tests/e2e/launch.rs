@@ -290,3 +290,72 @@ fn spice_proxy_env_applies_to_uris() {
     );
     proxy.stop();
 }
+
+/// The first event that ends or opens the session: `Ok(())` once the main channel is up
+/// (`SessionEvent::Init`, MAIN_INIT), the error of a disconnect otherwise.
+fn first_outcome(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<SessionEvent>,
+) -> Result<(), std::sync::Arc<ClientError>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+                Ok(Some(SessionEvent::Init { .. })) => return Ok(()),
+                Ok(Some(SessionEvent::Disconnected { error })) => return Err(error.expect("an error")),
+                Ok(Some(_)) => continue,
+                _ => panic!("neither connected nor disconnected"),
+            }
+        }
+    })
+}
+
+/// What the app does after a 407: the proxy address has no credentials, the proxy asks for them
+/// (407, none sent); the user's wrong ones are refused (407, sent); the right ones, given apart
+/// from the address (`ConnectionConfig::proxy_credentials`), open the tunnel and the session.
+#[test]
+fn proxy_407_then_typed_credentials() {
+    use sumac::client::config::{ConnectionConfig, Password};
+    use sumac::client::proxy::{ProxyCredentials, ProxyError};
+    let server = TestServer::start(ServerConfig::default()).unwrap();
+    let proxy = TestProxy::start(ProxyConfig {
+        credentials: Some(("alice".into(), "proxy pw".into())),
+        routes: Vec::new(),
+    })
+    .unwrap();
+    let mut config = ConnectionConfig::from_uri(&server.uri()).unwrap();
+    config.proxy = Some(format!("http://127.0.0.1:{}", proxy.port()));
+    let attempt = |config: &ConnectionConfig| {
+        let (session, mut rx) = sumac::client::connect(config.clone(), Default::default()).unwrap();
+        let outcome = first_outcome(&mut rx);
+        drop(session);
+        outcome
+    };
+    let auth_required = |outcome: Result<(), std::sync::Arc<ClientError>>| match outcome.as_ref().map_err(|e| &**e) {
+        Err(ClientError::Proxy {
+            source: ProxyError::AuthRequired { sent_credentials, .. },
+            ..
+        }) => *sent_credentials,
+        other => panic!("not a 407: {other:?}"),
+    };
+    assert!(!auth_required(attempt(&config)), "no credentials were sent");
+    config.proxy_credentials = Some(ProxyCredentials {
+        user: "alice".into(),
+        password: Password::new("wrong"),
+    });
+    assert!(auth_required(attempt(&config)), "the wrong ones were sent");
+    config.proxy_credentials = Some(ProxyCredentials {
+        user: "alice".into(),
+        password: Password::new("proxy pw"),
+    });
+    attempt(&config).expect("connected through the proxy");
+    let records = proxy.records();
+    let seen: Vec<(Option<&str>, u16)> = records.iter().map(|r| (r.credentials.as_deref(), r.status)).collect();
+    assert_eq!(
+        seen.get(..3),
+        Some(&[(None, 407), (Some("alice:wrong"), 407), (Some("alice:proxy pw"), 200)][..]),
+        "{records:?}"
+    );
+}

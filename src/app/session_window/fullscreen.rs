@@ -1,25 +1,36 @@
 //! Full screen: no window frame around the guest, and a toolbar
 //! (`ui/fullscreen-toolbar.ui`: leave full screen, Send Key, the main menu)
-//! revealed when the pointer reaches the top edge, hidden again when it
-//! leaves the toolbar, as remote-viewer, Boxes and Connections do.
+//! shown when the pointer reaches the top edge, hidden again when it goes
+//! down over the guest, as remote-viewer, Boxes and Connections do.
+//!
+//! The toolbar is a popover (a surface of its own) rather than an overlay
+//! in the window: the X11 screen layer is a child X window above everything
+//! GTK draws inside the window. The pointer comes from the display's
+//! `pointer-moved` signal, which reports it wherever the input goes (GTK's
+//! events, or the windowing system's while the pointer is grabbed), and
+//! from the window's own motion elsewhere. While the toolbar shows, the
+//! display is told it is covered: no keyboard grab over the toolbar.
 
 use super::*;
 
-/// How close to the top edge (logical pixels) the pointer reveals the toolbar.
+/// How close to the top edge (logical pixels) the pointer shows the toolbar.
 const REVEAL_EDGE: f64 = 2.0;
+
+/// How far below the toolbar the pointer hides it again (logical pixels).
+const HIDE_BELOW: f64 = 8.0;
 
 /// GTK draws a frame (for resize handles) around a window with client-side
 /// decorations when no compositor runs; a full-screen guest has none.
 const CSS: &str = "window.sumac-session-window.fullscreen { padding: 0; margin: 0; border: none; \
                    box-shadow: none; border-radius: 0; outline: none; }\n\
-                   .sumac-fullscreen-toolbar { padding: 6px; border-radius: 0 0 12px 12px; }";
+                   .sumac-fullscreen-toolbar { padding: 6px; }";
 
-/// The full-screen toolbar over the display.
+/// The full-screen toolbar of a session window.
 #[derive(Debug)]
 pub struct FullscreenToolbar {
-    /// The window's child: the display with the toolbar over it.
+    /// The window's child: the display, and the toolbar's anchor.
     pub overlay: gtk::Overlay,
-    revealer: gtk::Revealer,
+    popover: gtk::Popover,
     menus: [gtk::MenuButton; 2],
 }
 
@@ -28,53 +39,103 @@ impl FullscreenToolbar {
     pub fn new(display: &Display, send_keys: Option<&gio::MenuModel>, menu: Option<&gio::MenuModel>) -> Self {
         install_css();
         let builder = gtk::Builder::from_string(include_str!("../../../ui/fullscreen-toolbar.ui"));
-        let revealer: gtk::Revealer = builder.object("revealer").unwrap_or_default();
+        let popover: gtk::Popover = builder.object("popover").unwrap_or_default();
         let send_keys_button: gtk::MenuButton = builder.object("send_keys").unwrap_or_default();
         let menu_button: gtk::MenuButton = builder.object("menu").unwrap_or_default();
         send_keys_button.set_menu_model(send_keys);
         menu_button.set_menu_model(menu);
         let overlay = gtk::Overlay::new();
         overlay.set_child(Some(display));
-        overlay.add_overlay(&revealer);
-        revealer.set_visible(false);
+        popover.set_parent(&overlay);
+        // No keyboard grab while the toolbar shows: the pointer is on it.
+        let covered = display.downgrade();
+        popover.connect_visible_notify(move |p| {
+            if let Some(d) = covered.upgrade() {
+                d.set_covered(p.is_visible());
+            }
+        });
         Self {
             overlay,
-            revealer,
+            popover,
             menus: [send_keys_button, menu_button],
         }
     }
 
-    /// Follows the pointer while `window` is full screen.
-    pub fn attach(self: &Rc<Self>, window: &gtk::ApplicationWindow) {
-        let motion = gtk::EventControllerMotion::new();
-        motion.set_propagation_phase(gtk::PropagationPhase::Capture);
+    /// Whether the toolbar shows.
+    pub fn shown(&self) -> bool {
+        self.popover.is_visible()
+    }
+
+    /// Shows or hides the toolbar for the pointer at height `y` (logical
+    /// pixels from the top of the window) while `window` is full screen.
+    fn pointer_at(&self, window: &gtk::ApplicationWindow, y: f64) {
+        tracing::trace!(
+            y,
+            fullscreen = window.is_fullscreen(),
+            "pointer over the session window"
+        );
+        if !window.is_fullscreen() {
+            return;
+        }
+        let shown = self.shown();
+        if !shown && y <= REVEAL_EDGE {
+            let width = self.overlay.width();
+            self.popover
+                .set_pointing_to(Some(&gtk::gdk::Rectangle::new(width / 2, 0, 1, 1)));
+            self.popover.popup();
+            tracing::debug!("full-screen toolbar shown");
+        } else if shown && !self.menu_open() && y > f64::from(self.popover.height()) + HIDE_BELOW {
+            self.hide();
+        }
+    }
+
+    fn menu_open(&self) -> bool {
+        self.menus.iter().any(|m| m.popover().is_some_and(|p| p.is_visible()))
+    }
+
+    fn hide(&self) {
+        if self.shown() {
+            self.popover.popdown();
+            tracing::debug!("full-screen toolbar hidden");
+        }
+    }
+
+    /// Follows the pointer over `display` and the rest of `window` while it is full screen.
+    pub fn attach(self: &Rc<Self>, window: &gtk::ApplicationWindow, display: &Display) {
         let weak = Rc::downgrade(self);
         let win = window.downgrade();
-        motion.connect_motion(move |_, _x, y| {
-            let (Some(this), Some(win)) = (weak.upgrade(), win.upgrade()) else {
-                return;
-            };
-            if !win.is_fullscreen() {
+        display.connect_pointer_moved(move |d, x, y| {
+            // A pointer grabbed by the guest (server mouse mode) is the guest's.
+            if d.mouse_grabbed() {
                 return;
             }
-            tracing::trace!(y, "pointer over the full-screen window");
-            let shown = this.revealer.reveals_child();
-            let menu_open = this.menus.iter().any(|m| m.popover().is_some_and(|p| p.is_visible()));
-            if !shown && y <= REVEAL_EDGE {
-                tracing::debug!("full-screen toolbar revealed");
-                this.revealer.set_reveal_child(true);
-            } else if shown && !menu_open && y > f64::from(this.revealer.height()) + 8.0 {
-                this.revealer.set_reveal_child(false);
+            if let (Some(this), Some(win)) = (weak.upgrade(), win.upgrade()) {
+                // The display's position in the window (it is the window's whole child in full screen).
+                let (_, wy) = d.translate_coordinates(&win, x, y).unwrap_or((x, y));
+                this.pointer_at(&win, wy);
+            }
+        });
+        let motion = gtk::EventControllerMotion::new();
+        let weak = Rc::downgrade(self);
+        let win = window.downgrade();
+        let disp = display.downgrade();
+        motion.connect_motion(move |_, _x, y| {
+            if disp.upgrade().is_some_and(|d| d.mouse_grabbed()) {
+                return;
+            }
+            if let (Some(this), Some(win)) = (weak.upgrade(), win.upgrade()) {
+                this.pointer_at(&win, y);
             }
         });
         window.add_controller(motion);
         let weak = Rc::downgrade(self);
-        window.connect_fullscreened_notify(move |w| {
+        window.connect_fullscreened_notify(move |_| {
             if let Some(this) = weak.upgrade() {
-                this.revealer.set_reveal_child(false);
-                this.revealer.set_visible(w.is_fullscreen());
+                this.hide();
             }
         });
+        let popover = self.popover.clone();
+        window.connect_destroy(move |_| popover.unparent());
     }
 }
 

@@ -108,6 +108,23 @@ pub(super) fn usb_button(display: &Display) -> gtk::Button {
     button
 }
 
+/// Caps the natural width of `title`'s labels (ellipsized at the end): a
+/// long guest title is shortened in the header bar instead of widening the window.
+pub fn cap_title_width(title: &adw::WindowTitle) {
+    let mut stack = vec![title.clone().upcast::<gtk::Widget>()];
+    while let Some(widget) = stack.pop() {
+        if let Some(label) = widget.downcast_ref::<gtk::Label>() {
+            label.set_ellipsize(gtk::pango::EllipsizeMode::End);
+            label.set_max_width_chars(32);
+        }
+        let mut child = widget.first_child();
+        while let Some(c) = child {
+            child = c.next_sibling();
+            stack.push(c);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,6 +272,29 @@ fn proxy_precedence() {
 }
 
 #[test]
+fn typed_proxy_credentials_replace_the_address_ones() {
+    use crate::client::proxy::ProxyCredentials;
+    let mut c = parse("spice://ticket:5900");
+    c.proxy = Some("http://old:pw@vv:2".into());
+    c.proxy_credentials = Some(ProxyCredentials {
+        user: "typed".into(),
+        password: Password::new("s3cret"),
+    });
+    let p = c.effective_proxy_with(None).expect("valid").expect("a proxy");
+    assert_eq!((p.host.as_str(), p.port), ("vv", 2));
+    assert_eq!(p.user.as_deref(), Some("typed"));
+    assert_eq!(p.password.as_ref().map(Password::as_str), Some("s3cret"));
+    assert!(!format!("{c:?}").contains("s3cret"), "never in Debug");
+    // The environment's proxy gets them too.
+    c.proxy = None;
+    let p = c
+        .effective_proxy_with(Some("http://env:1"))
+        .expect("valid")
+        .expect("a proxy");
+    assert_eq!(p.user.as_deref(), Some("typed"));
+}
+
+#[test]
 fn endpoint_display() {
     assert_eq!(tcp("h", 1).to_string(), "tcp h:1");
     assert_eq!(tls("::1", 2).to_string(), "tls [::1]:2");

@@ -144,6 +144,18 @@ impl ObjectSubclass for Display {
 
 #[glib::derived_properties]
 impl ObjectImpl for Display {
+    fn signals() -> &'static [glib::subclass::Signal] {
+        static SIGNALS: std::sync::OnceLock<Vec<glib::subclass::Signal>> = std::sync::OnceLock::new();
+        SIGNALS.get_or_init(|| {
+            vec![
+                // The pointer moved over the display: (x, y) in the widget's logical pixels.
+                glib::subclass::Signal::builder("pointer-moved")
+                    .param_types([f64::static_type(), f64::static_type()])
+                    .build(),
+            ]
+        })
+    }
+
     fn constructed(&self) {
         self.parent_constructed();
         let obj = self.obj();
@@ -158,6 +170,20 @@ impl ObjectImpl for Display {
             }
         });
         self.overlay.replace(Some(overlay));
+        // `pointer-moved`: where the pointer is over the display, for the
+        // embedder (the X11 layer's child window keeps the pointer's events
+        // GTK's, so one controller sees them whichever layer draws).
+        let motion = gtk::EventControllerMotion::new();
+        let weak = obj.downgrade();
+        let moved = move |x: f64, y: f64| {
+            if let Some(d) = weak.upgrade() {
+                d.emit_by_name::<()>("pointer-moved", &[&x, &y]);
+            }
+        };
+        let enter = moved.clone();
+        motion.connect_enter(move |_, x, y| enter(x, y));
+        motion.connect_motion(move |_, x, y| moved(x, y));
+        obj.add_controller(motion);
         obj.connect_scale_factor_notify(|d| {
             d.imp().damage.borrow_mut().set_full();
             d.queue_resize();

@@ -152,6 +152,12 @@ impl InputHandler {
         self.grab.borrow_mut().set_hotkey(hotkey);
     }
 
+    /// The embedder's toolbar covers the display under the pointer (or no longer does).
+    pub(crate) fn set_covered(&self, covered: bool) {
+        let action = self.grab.borrow_mut().set_covered(covered);
+        self.apply_grab(action);
+    }
+
     /// Enables or disables the keyboard grab (`grab-keyboard`).
     #[allow(
         dead_code,

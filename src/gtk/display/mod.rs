@@ -183,6 +183,20 @@ impl Display {
         obj
     }
 
+    /// Calls `f` with the pointer's position over the display (logical
+    /// pixels of the widget) each time it moves there, whichever screen layer
+    /// draws (signal `pointer-moved`): the app shows its full-screen toolbar
+    /// when the pointer reaches the top edge.
+    pub fn connect_pointer_moved<F: Fn(&Self, f64, f64) + 'static>(&self, f: F) -> glib::SignalHandlerId {
+        self.connect_local("pointer-moved", false, move |values| {
+            let display = values.first()?.get::<Self>().ok()?;
+            let x = values.get(1)?.get::<f64>().ok()?;
+            let y = values.get(2)?.get::<f64>().ok()?;
+            f(&display, x, y);
+            None
+        })
+    }
+
     /// The session this display belongs to.
     pub fn session(&self) -> Option<Session> {
         self.imp().session.borrow().clone()
@@ -280,6 +294,17 @@ impl Display {
         }
         self.imp().release_hotkey.replace(Some(keys));
         true
+    }
+
+    /// Tells the display that the embedder shows a toolbar over it under the
+    /// pointer (`true`, as the app's full-screen toolbar) or no longer does:
+    /// the keyboard grab is released meanwhile, whatever crossing events the
+    /// toolbar's surface causes, and taken again afterwards if the policy wants it.
+    pub fn set_covered(&self, covered: bool) {
+        let handler = self.imp().input.borrow().clone();
+        if let Some(handler) = handler {
+            handler.set_covered(covered);
+        }
     }
 
     /// Sets the `mouse-grabbed` property (called by the input layer: server

@@ -1,7 +1,7 @@
 //! The session window's header bar as a person meets it, on Xvfb with openbox:
 //! * Take Screenshot… opens the file chooser in the XDG Pictures folder; once saved, a
-//!   "Screenshot saved" notice shows under the header bar. (Its Open button is not clicked here
-//!   yet: a stand-in default viewer is installed for it, the button is not located reliably.)
+//!   "Screenshot saved" notice shows under the header bar; its Open button opens the file in the
+//!   desktop's default viewer for PNG images (a stand-in viewer that writes down what it got).
 //! * The window's WM_CLASS is the desktop file's StartupWMClass (both parts).
 
 use crate::support::app::{App, SUMAC};
@@ -235,7 +235,57 @@ fn screenshot_defaults_to_pictures_and_shows_a_saved_notice() {
     });
     assert!(rig.app.log().contains("saved-file notice shown"), "{}", rig.app.log());
     x11::screenshot(rig.xvfb.display, "root", &rig.out.join("notice.png"));
-    let _ = (notice, opened);
+
+    // Open: the stand-in viewer gets the saved file.
+    let (id, (nx, ny, _, _)) = notice;
+    let shot = x11::capture(rig.xvfb.display, &id).expect("capture the notice");
+    shot.save_png(&rig.out.join("notice-only.png")).unwrap();
+    let (bx, by) =
+        open_button_in(&shot).unwrap_or_else(|| panic!("no Open button found in the notice (notice-only.png)"));
+    let (x, y) = ((nx + bx as i32).to_string(), (ny + by as i32).to_string());
+    x11::xdotool(rig.xvfb.display, &["mousemove", "--sync", &x, &y]);
+    std::thread::sleep(Duration::from_millis(300));
+    x11::xdotool(rig.xvfb.display, &["click", "1"]);
+    let got = poll(WAIT, Duration::from_millis(100), || {
+        std::fs::read_to_string(&opened).ok().filter(|s| !s.is_empty())
+    })
+    .unwrap_or_else(|| panic!("the viewer was not started; log:\n{}", rig.app.log()));
+    assert_eq!(Path::new(got.trim()), saved, "the viewer got another file");
+    assert!(rig.app.log().contains("saved file opened"), "{}", rig.app.log());
+}
+
+/// Where the notice's Open button is in its capture: the longest run, on the middle row, of the
+/// row's second most common light colour (the button's background; the most common one is the
+/// popover's).
+fn open_button_in(shot: &crate::support::image::RgbImage) -> Option<(u32, u32)> {
+    let y = shot.height / 2;
+    let row: Vec<[u8; 3]> = (0..shot.width).map(|x| shot.pixel(x, y)).collect();
+    let mut counts: Vec<([u8; 3], usize)> = Vec::new();
+    for p in row
+        .iter()
+        .filter(|p| p.iter().map(|c| u32::from(*c)).sum::<u32>() > 450)
+    {
+        match counts.iter_mut().find(|(c, _)| c == p) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*p, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let button = counts.get(1)?.0;
+    let (mut best, mut start) = ((0, 0), None);
+    for (x, p) in row.iter().chain(std::iter::once(&[0, 0, 0])).enumerate() {
+        match (start, *p == button) {
+            (None, true) => start = Some(x),
+            (Some(s), false) => {
+                if x - s > best.1 - best.0 {
+                    best = (s, x);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    (best.1 > best.0 + 10).then(|| (u32::try_from((best.0 + best.1) / 2).unwrap(), y))
 }
 
 #[test]

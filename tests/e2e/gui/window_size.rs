@@ -1,7 +1,8 @@
 //! The session window's size: it opens at the guest's size (no default size first, then a
 //! jump), a zoom resizes it both ways within the screen and leaves it resizable by the user,
-//! with no black frame around the zoomed guest; full screen has no frame. The `sumac` app on Xvfb with openbox, against
-//! the test server with an 800x600 guest of one colour.
+//! with no black frame around the zoomed guest; full screen has no frame, and the pointer at the
+//! top edge reveals a toolbar whose first button leaves full screen. The `sumac` app on Xvfb with
+//! openbox, against the test server with an 800x600 guest of one colour.
 
 use crate::support::app::App;
 use crate::support::artifact_dir;
@@ -63,17 +64,19 @@ impl Rig {
 /// Starts the rig; `samples` gets every size the window had from the moment it was first seen
 /// until it showed the guest.
 fn start(name: &str, samples: &mut Vec<(i32, i32)>) -> Rig {
+    start_titled(name, &format!("size-{name}"), samples)
+}
+
+/// [`start`] with the window title `title` (`-t`).
+fn start_titled(name: &str, title: &str, samples: &mut Vec<(i32, i32)>) -> Rig {
     let out = artifact_dir(&format!("gui-window-size-{name}"));
     let xvfb = Xvfb::start((1600, 1200), Some(&out.join("xvfb.log")));
     let wm = start_openbox(&xvfb, &out);
     let server = server();
     let config = out.join("config");
     std::fs::create_dir_all(&config).unwrap();
-    let title = format!("size-{name}");
-    let app = App::spawn(
-        App::x11_command(xvfb.display, &config, &["-t", &title, &server.uri()]),
-        out.join("sumac.log"),
-    );
+    let cmd = App::x11_command(xvfb.display, &config, &["-t", title, &server.uri()]);
+    let app = App::spawn(cmd, out.join("sumac.log"));
     // Sampled as fast as xdotool goes from the first moment the window is there.
     let start = Instant::now();
     let window = loop {
@@ -145,6 +148,27 @@ fn the_window_opens_at_the_guest_size() {
     );
 }
 
+/// A title far wider than the guest is shortened in the header bar: the window still opens at
+/// the guest's size.
+#[test]
+fn a_long_title_does_not_widen_the_window() {
+    let Some(()) = require_tools(&[XVFB, XDOTOOL, DBUS, OPENBOX, XPROP]) else {
+        return;
+    };
+    let title = format!("long-{}", "a very long guest title ".repeat(16));
+    let mut samples = Vec::new();
+    let rig = start_titled("long-title", title.trim_end(), &mut samples);
+    x11::screenshot(rig.xvfb.display, "root", &rig.out.join("long-title.png"));
+    let (_, _, w, h) = rig.geometry();
+    assert!(
+        w >= GUEST.0 && w <= GUEST.0 + 12,
+        "{w}x{h} for an {}x{} guest; log:\n{}",
+        GUEST.0,
+        GUEST.1,
+        rig.app.log()
+    );
+}
+
 #[test]
 fn zoom_resizes_the_window_both_ways_and_it_stays_resizable() {
     let Some(()) = require_tools(&[XVFB, XDOTOOL, DBUS, OPENBOX, XPROP]) else {
@@ -206,9 +230,6 @@ fn zoom_resizes_the_window_both_ways_and_it_stays_resizable() {
 }
 
 /// Full screen under openbox: the guest reaches every edge of the screen (no frame).
-///
-/// Not tested yet: the toolbar revealed at the top edge (under this rig GTK gets no pointer
-/// motion over the full-screen display, see the report of branch h/gui2).
 #[test]
 fn full_screen_has_no_frame() {
     let Some(()) = require_tools(&[XVFB, XDOTOOL, DBUS, OPENBOX, XPROP]) else {
@@ -246,6 +267,129 @@ fn full_screen_has_no_frame() {
         panic!(
             "a frame around the full-screen guest: ({x},{y}) is {:?}",
             shot.pixel(x, y)
+        );
+    }
+}
+
+/// The box of the pixels of `shot` in its top `rows` that are not the guest's colour.
+fn not_guest_box(shot: &RgbImage, rows: u32) -> Option<(u32, u32, u32, u32)> {
+    box_of(shot, rows, |p| p != COLOUR)
+}
+
+/// The box of the pixels of `shot` in its top `rows` for which `pick` holds.
+fn box_of(shot: &RgbImage, rows: u32, pick: impl Fn([u8; 3]) -> bool) -> Option<(u32, u32, u32, u32)> {
+    let mut found: Option<(u32, u32, u32, u32)> = None;
+    for y in 0..rows.min(shot.height) {
+        for x in 0..shot.width {
+            if pick(shot.pixel(x, y)) {
+                let b = found.get_or_insert((x, y, x, y));
+                *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+            }
+        }
+    }
+    found
+}
+
+/// Full screen: the pointer at the top edge (over the guest, which the X11 layer draws in a child
+/// window of its own) reveals the toolbar; the pointer going down hides it; its first button
+/// leaves full screen.
+#[test]
+fn full_screen_toolbar_at_the_top_edge() {
+    let Some(()) = require_tools(&[XVFB, XDOTOOL, DBUS, OPENBOX, XPROP]) else {
+        return;
+    };
+    let mut samples = Vec::new();
+    let rig = start("fullscreen-toolbar", &mut samples);
+    let display = rig.xvfb.display;
+    x11::xdotool(display, &["mousemove", "--sync", "800", "600"]);
+    rig.key("F11");
+    let full = poll(WAIT, Duration::from_millis(200), || {
+        crate::support::desktop::is_fullscreen(display, &rig.window).then_some(())
+    });
+    assert!(full.is_some(), "F11 did not go full screen; log:\n{}", rig.app.log());
+    // The whole screen is the guest: no toolbar yet.
+    let clean = poll(WAIT, Duration::from_millis(200), || {
+        let shot = x11::capture(display, "root")?;
+        not_guest_box(&shot, 120).is_none().then_some(())
+    });
+    assert!(clean.is_some(), "something over the top of the full-screen guest");
+
+    // The top edge: the toolbar shows at the top centre.
+    let mut last = None;
+    let toolbar = poll(WAIT, Duration::from_millis(300), || {
+        x11::xdotool(display, &["mousemove", "--sync", "800", "40"]);
+        x11::xdotool(display, &["mousemove", "--sync", "800", "0"]);
+        std::thread::sleep(Duration::from_millis(400));
+        let shot = x11::capture(display, "root")?;
+        let found = not_guest_box(&shot, 120);
+        last = Some(shot);
+        found
+    });
+    let Some((x0, y0, x1, y1)) = toolbar else {
+        if let Some(shot) = last {
+            shot.save_png(&rig.out.join("no-toolbar.png")).unwrap();
+        }
+        panic!("no toolbar at the top edge; log:\n{}", rig.app.log());
+    };
+    let shot = x11::capture(display, "root").expect("capture");
+    shot.save_png(&rig.out.join("fullscreen-toolbar.png")).unwrap();
+    shot.crop(400, 0, 800, 300)
+        .expect("crop")
+        .save_png(&rig.out.join("fullscreen-toolbar-top.png"))
+        .unwrap();
+    assert!(y0 <= 2, "the toolbar is not at the top: {:?}", (x0, y0, x1, y1));
+    assert!(
+        x0 < 800 && x1 > 800,
+        "the toolbar is not centred: {:?}",
+        (x0, y0, x1, y1)
+    );
+    assert!(
+        (60..600).contains(&(x1 - x0)) && (20..=120).contains(&(y1 - y0)),
+        "{:?}",
+        (x0, y0, x1, y1)
+    );
+
+    // Down over the guest: hidden again.
+    x11::xdotool(display, &["mousemove", "--sync", "800", "500"]);
+    x11::xdotool(display, &["mousemove", "--sync", "810", "600"]);
+    let hidden = poll(WAIT, Duration::from_millis(200), || {
+        let shot = x11::capture(display, "root")?;
+        not_guest_box(&shot, 120).is_none().then_some(())
+    });
+    assert!(hidden.is_some(), "the toolbar stayed; log:\n{}", rig.app.log());
+    assert!(crate::support::desktop::is_fullscreen(display, &rig.window));
+
+    // Shown again; its first button (leave full screen) is in the left third of the popover
+    // (drawn: not the guest, not the black a popover's shadow is without a compositor).
+    let again = poll(WAIT, Duration::from_millis(300), || {
+        x11::xdotool(display, &["mousemove", "--sync", "800", "40"]);
+        x11::xdotool(display, &["mousemove", "--sync", "800", "0"]);
+        std::thread::sleep(Duration::from_millis(400));
+        let shot = x11::capture(display, "root")?;
+        box_of(&shot, 120, |p| {
+            p != COLOUR && p.iter().map(|c| u32::from(*c)).sum::<u32>() > 30
+        })
+    });
+    let (x0, y0, x1, y1) = again.expect("the toolbar again");
+    let (bx, by) = (x0 + (x1 - x0) / 5, (y0 + y1) / 2);
+    x11::xdotool(display, &["mousemove", "--sync", &bx.to_string(), &by.to_string()]);
+    std::thread::sleep(Duration::from_millis(300));
+    // A click as a hand makes it (press, a moment, release), again if the first one was lost.
+    let left = poll(WAIT, Duration::from_millis(200), || {
+        if !crate::support::desktop::is_fullscreen(display, &rig.window) {
+            return Some(());
+        }
+        x11::xdotool(display, &["mousedown", "1"]);
+        std::thread::sleep(Duration::from_millis(120));
+        x11::xdotool(display, &["mouseup", "1"]);
+        std::thread::sleep(Duration::from_millis(800));
+        None
+    });
+    if left.is_none() {
+        x11::screenshot(display, "root", &rig.out.join("still-fullscreen.png"));
+        panic!(
+            "the toolbar's first button did not leave full screen; log:\n{}",
+            rig.app.log()
         );
     }
 }

@@ -170,6 +170,29 @@ impl App {
         panic!("no window has the action {name}: {tree}");
     }
 
+    /// Activates the application action `name` (no parameter) over D-Bus (`org.gtk.Actions` of
+    /// the GApplication), as its menu item would; panics when that fails.
+    pub fn activate_app_action(&self, name: &str) {
+        let address = self.bus_address();
+        let out = Command::new("gdbus")
+            .args(["call", "--address", &address, "--dest", "io.github.sumac.Sumac"])
+            .args([
+                "--object-path",
+                "/io/github/sumac/Sumac",
+                "--method",
+                "org.gtk.Actions.Activate",
+            ])
+            .args([name, "[]", "{}"])
+            .output()
+            .expect("run gdbus (libglib2.0-bin)");
+        assert!(
+            out.status.success(),
+            "activating app.{name} failed: {}; log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
     /// The PID of `dbus-run-session`, the process the test started.
     pub fn pid(&self) -> u32 {
         self.child.id()

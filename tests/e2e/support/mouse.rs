@@ -77,6 +77,16 @@ impl X11Rig {
         }
     }
 
+    /// The rig's artifact directory (the app's configuration is its `config/`).
+    pub fn out(&self) -> &std::path::Path {
+        &self.out
+    }
+
+    /// The title hint of the grab from now on (the release hotkey changed).
+    pub fn set_hint(&mut self, hint: &str) {
+        hint.clone_into(&mut self.hint);
+    }
+
     /// Runs `xdotool args` on the Xvfb; panics when it fails.
     pub fn xdo(&self, args: &[&str]) -> String {
         x11::xdotool(self.xvfb.display, args)

@@ -176,6 +176,9 @@ pub(crate) struct GrabState {
     pub(super) held: BTreeSet<u16>,
     /// The hotkey fired and its keys are still down: their releases are not the guest's business.
     pub(super) fired: bool,
+    /// The embedder shows a toolbar over the display (the app's full-screen
+    /// toolbar): the pointer is on it, whatever crossing events say.
+    pub(super) covered: bool,
 }
 
 impl GrabState {
@@ -197,7 +200,19 @@ impl GrabState {
 
     /// The policy: whether the keyboard should be grabbed now.
     pub(crate) fn wanted(&self) -> bool {
-        self.enabled && self.live && self.focused && self.active && (self.inside || self.explicit) && !self.released
+        self.enabled
+            && self.live
+            && self.focused
+            && self.active
+            && (self.inside || self.explicit)
+            && !self.released
+            && !self.covered
+    }
+
+    /// The embedder's toolbar covers the display (or no longer does).
+    pub(crate) fn set_covered(&mut self, covered: bool) -> GrabAction {
+        self.covered = covered;
+        self.update()
     }
 
     /// Brings the grab in line with [`Self::wanted`].

@@ -51,6 +51,21 @@ fn grab_only_while_the_pointer_is_over_the_live_display() {
 }
 
 #[test]
+fn no_grab_while_a_toolbar_covers_the_display() {
+    let mut g = live_focused();
+    assert_eq!(g.enter(), GrabAction::Grab);
+    // The full-screen toolbar shows under the pointer: released.
+    assert_eq!(g.set_covered(true), GrabAction::Ungrab);
+    // Crossing events its surface causes, and a click on it, take nothing.
+    assert_eq!(g.leave(), GrabAction::None);
+    assert_eq!(g.enter(), GrabAction::None);
+    assert_eq!(g.click(), GrabAction::None);
+    assert!(!g.grabbed());
+    // Hidden with the pointer back over the guest: grabbed again.
+    assert_eq!(g.set_covered(false), GrabAction::Grab);
+}
+
+#[test]
 fn no_grab_without_a_live_session_an_active_window_or_the_focus() {
     // Connecting: focused, pointer over the display, clicked: nothing.
     let mut g = GrabState::new(true);
