@@ -8,19 +8,26 @@ link, then 30 s of a 440 Hz tone written into the audio FIFO (Xspice reads it in
 Measured on the client's process tree from /proc: utime+stime during the 30 s of sound, and the
 peak RSS (VmHWM summed) at the end. The tone recorded from the null sink's monitor is checked
 (frequency by zero crossings) so a client that played nothing does not look cheap. For
-`sumac-cli`, its audio counters (packets, underruns, the sink delay = packet arrival to device
-latency) are printed.
+`sumac-cli`, its audio counters (packets, underruns) are printed; for both Sumac clients the sink
+delays the playback channel logs (debug, at START and every 100 packets: ring + device output
+delay, i.e. packet arrival to the device) are summarised. The binaries come from
+`$CARGO_TARGET_DIR/release` (default `target/release`); `--perf PREFIX` records a profile of each
+client during its sound (perf record, DWARF call graphs).
 
 Clients: sumac (the GTK app, drawing into this script's Xvfb), sumac-cli (`stats --audio-device`,
-headless), remote-viewer (virt-viewer 11 / spice-gtk 0.42, GStreamer pulsesink).
+headless), remote-viewer (virt-viewer 11 / spice-gtk 0.42, GStreamer pulsesink); for A/B runs
+sumac-before (the app binary given by --before) and sumac+pN (the app with
+SUMAC_AUDIO_PERIOD_MS=N: a device period of N ms, 0 = the device's own).
 
 Usage: benches/e2e/audio.py [--runs 3] [--clients sumac,sumac-cli,remote-viewer] [--seconds 30]
+                            [--before BIN] [--perf PREFIX]
 Needs: target/release/sumac and sumac-cli, xserver-xspice, virt-viewer, xvfb, pulseaudio,
 pulseaudio-utils, libasound2-plugins.
 """
 import argparse
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -201,9 +208,14 @@ class Xspice:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+BEFORE = None  # --before: another sumac binary, the client "sumac-before"
+
+
 def client_cmd(name, uri):
-    rel = os.path.join(REPO, "target", "release")
-    if name == "sumac":
+    rel = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "release")
+    if name == "sumac-before":
+        return [BEFORE, uri]
+    if name == "sumac" or name.startswith("sumac+p"):
         return [os.path.join(rel, "sumac"), uri]
     if name == "sumac-cli":
         return [os.path.join(rel, "sumac-cli"), "stats", uri, "--seconds", "3600", "--until-eof",
@@ -213,22 +225,42 @@ def client_cmd(name, uri):
     raise ValueError(name)
 
 
-def measure(name, pulse, xvfb_display, seconds, pcm):
+def measure(name, pulse, xvfb_display, seconds, pcm, perf=None):
     xs = Xspice()
     out = {}
     try:
         uri = f"spice://127.0.0.1:{xs.port}"
         env = dict(pulse.env, DISPLAY=f":{xvfb_display}", GDK_BACKEND="x11")
+        log = os.path.join(pulse.dir, f"{name}.log")
+        if name.startswith("sumac+p"):
+            # The same app with another device period (SUMAC_AUDIO_PERIOD_MS, 0: the device's).
+            env["SUMAC_AUDIO_PERIOD_MS"] = name[len("sumac+p"):]
+        if name.startswith("sumac"):
+            # The playback machine logs the sink delay (ring + device) at START and every
+            # 100 packets: the packet-arrival-to-device latency.
+            env["RUST_LOG"] = "sumac=info,sumac::channel::playback=debug"
         raw = os.path.join(pulse.dir, f"{name}.raw")
         rec = pulse.record(raw)
         proc = subprocess.Popen(client_cmd(name, uri), env=env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=open(log, "wb"))
         time.sleep(6)
+        prof = None
+        if perf:
+            # A profile of the client's process tree during the sound (its figures then
+            # include perf's own cost: profile runs are not measurement runs).
+            pids = ",".join(str(p) for p in tree(proc.pid))
+            prof = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
+                                     "-o", f"{perf}-{name}.data", "-p", pids],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         c0 = cpu(tree(proc.pid))
         t0 = time.monotonic()
         xs.play(pcm)
         time.sleep(1)
         out["cpu"] = cpu(tree(proc.pid)) - c0
+        if prof:
+            prof.send_signal(signal.SIGINT)
+            prof.wait(timeout=120)
         out["wall"] = time.monotonic() - t0
         out["rss_mib"] = hwm_kib(tree(proc.pid)) / 1024
         rec.terminate()
@@ -245,9 +277,22 @@ def measure(name, pulse, xvfb_display, seconds, pcm):
         proc.wait(timeout=20)
         with open(raw, "rb") as f:
             out["freq"], out["heard_s"] = tone_freq(f.read())
+        with open(log, errors="replace") as f:
+            text = f.read()
+            out["delays"] = [int(d) for d in re.findall(r"playback clock.*?delay=(\d+)", text)]
+            period = re.search(r"audio output opened.*?period_frames=(\S+)", text)
+            out["period"] = f", device period {period.group(1)} frames" if period else ""
     finally:
         xs.stop()
     return out
+
+
+def delay_text(delays):
+    """The sink delays logged during a run: median (min-max, count), or nothing."""
+    if not delays:
+        return ""
+    d = sorted(delays)
+    return f", sink delay median {d[len(d) // 2]} ms ({d[0]}-{d[-1]}, n={len(d)})"
 
 
 def main():
@@ -255,7 +300,11 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--clients", default="sumac,sumac-cli,remote-viewer")
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--perf", help="perf record each client during the sound into PREFIX-<client>.data")
+    ap.add_argument("--before", help="another sumac binary, run as the client sumac-before")
     args = ap.parse_args()
+    global BEFORE
+    BEFORE = args.before
     pcm = sine_pcm(440, args.seconds)
     pulse = Pulse()
     xd = 900 + os.getpid() % 90
@@ -267,21 +316,26 @@ def main():
         clients = args.clients.split(",")
         for r in range(args.runs):
             for name in clients[r % len(clients):] + clients[: r % len(clients)]:
-                m = measure(name, pulse, xd, args.seconds, pcm)
+                m = measure(name, pulse, xd, args.seconds, pcm, args.perf)
                 results.setdefault(name, []).append(m)
                 print(f"run {r + 1} {name}: cpu {m['cpu']:.2f} s over {m['wall']:.1f} s, "
                       f"peak RSS {m['rss_mib']:.1f} MiB, heard {m['freq'] or 0:.1f} Hz for "
-                      f"{m['heard_s']:.1f} s {m.get('audio', '')}", flush=True)
+                      f"{m['heard_s']:.1f} s {m.get('audio', '')}{delay_text(m['delays'])}{m.get('period', '')}",
+                      flush=True)
     finally:
         xvfb.terminate()
         xvfb.wait()
         pulse.stop()
-    print("\nclient         cpu s (median)   % of a core   peak RSS MiB (median)")
+    print("\nclient         cpu s (median)   % of a core   peak RSS MiB (median)   heard s (median)"
+          "   sink delay ms")
     for name, ms in results.items():
         c = sorted(m["cpu"] for m in ms)[len(ms) // 2]
         w = sorted(m["wall"] for m in ms)[len(ms) // 2]
         rss = sorted(m["rss_mib"] for m in ms)[len(ms) // 2]
-        print(f"{name:<14} {c:>14.2f} {100 * c / w:>13.1f} {rss:>22.1f}")
+        delays = [d for m in ms for d in m["delays"]]
+        heard = sorted(m["heard_s"] for m in ms)[len(ms) // 2]
+        print(f"{name:<14} {c:>14.2f} {100 * c / w:>13.1f} {rss:>22.1f} {heard:>18.1f}   "
+              f"{delay_text(delays).lstrip(', ') or '-'}")
 
 
 if __name__ == "__main__":

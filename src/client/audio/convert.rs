@@ -45,6 +45,11 @@ impl Converter {
         self.out_channels
     }
 
+    /// Same channels and rate on both sides: nothing to convert.
+    pub fn is_identity(&self) -> bool {
+        self.in_channels == self.out_channels && (self.step - 1.0).abs() < f64::EPSILON
+    }
+
     /// Forgets the frames kept between calls (a new stream starts).
     pub fn reset(&mut self) {
         self.pos = 0.0;
@@ -140,6 +145,13 @@ mod tests {
         let out = run(&mut c, &input, 100);
         // The last frame stays pending (it is the interpolation's right end).
         assert_eq!(out, input[..18].to_vec());
+    }
+
+    #[test]
+    fn identity_is_same_channels_and_rate_only() {
+        assert!(Converter::new(2, 48_000, 2, 48_000).is_identity());
+        assert!(!Converter::new(2, 48_000, 2, 44_100).is_identity());
+        assert!(!Converter::new(1, 48_000, 2, 48_000).is_identity());
     }
 
     #[test]

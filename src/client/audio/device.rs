@@ -10,6 +10,16 @@
 //! waits for the device. Underruns play silence (and are counted); when the
 //! ring is full the newest samples are dropped (and counted).
 //!
+//! The device keeps its own period (ALSA's PulseAudio plugin: 1024 frames,
+//! two buffered); `SUMAC_AUDIO_PERIOD_MS` asks for another one (benchmarks:
+//! 20 and 40 ms came out as 640 and 1280 frames there, with no CPU gained).
+//! When the device runs at the stream's rate and channels the samples go from
+//! the ring to the device as they are (volume applied), without the
+//! converter. A backlog in the ring (the device opened late, or fell behind
+//! real time on a loaded machine: PulseAudio then plays the rest later) is
+//! cut back once it exceeds 200 ms beyond the server's latency hint, so the
+//! latency stays bounded instead of growing to the ring's second.
+//!
 //! The delay the sink reports is what the ring holds plus the device's own
 //! output delay, measured in every callback from cpal's timestamps (the
 //! time between the callback and the predicted playback of its first
@@ -37,6 +47,16 @@ const RING_SECONDS: u32 = 1;
 const PREBUFFER_MS: u32 = 30;
 /// Longest a stopped stream drains before its device is closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// The output period asked of the device, ms (its callback runs once per period; the device
+/// buffers two); 0 leaves the device's own. `SUMAC_AUDIO_PERIOD_MS` overrides it.
+const PERIOD_MS: u32 = 0;
+/// How often the output thread looks for a device error while a stream plays.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// Most audio kept waiting for the device (beyond the server's latency hint): more is a
+/// backlog (the device opened late, a burst after a stall) that would otherwise stay as latency
+/// for the rest of the stream; the oldest samples are dropped down to [`BACKLOG_TARGET_MS`].
+const MAX_BACKLOG_MS: u32 = 200;
+const BACKLOG_TARGET_MS: u32 = 60;
 
 /// The default output and input devices.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +123,11 @@ struct OutShared {
     failed: AtomicBool,
     /// Device output delay, µs.
     device_delay_us: AtomicU64,
+    /// The server's PLAYBACK LATENCY hint, ms: never cut the backlog below it.
+    latency_hint_ms: AtomicU32,
     underruns: AtomicU64,
+    /// Times a backlog was cut (its samples count as overflow).
+    skipped: AtomicU64,
     played: AtomicU64,
     overflow: AtomicU64,
 }
@@ -202,6 +226,10 @@ impl AudioSink for DeviceSink {
         self.shared.gain.mute.store(mute, Ordering::Relaxed);
     }
 
+    fn set_latency_hint(&mut self, ms: u32) {
+        self.shared.latency_hint_ms.store(ms, Ordering::Relaxed);
+    }
+
     fn delay_ms(&self) -> Option<u32> {
         if !self.shared.open.load(Ordering::Relaxed) {
             return None;
@@ -263,7 +291,7 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
     loop {
         // While a stream is open, wake now and then to notice device errors.
         let cmd = if draining_since.is_some() || current.is_some() {
-            match rx.recv_timeout(Duration::from_millis(20)) {
+            match rx.recv_timeout(WATCH_EVERY) {
                 Ok(c) => Some(c),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -321,6 +349,12 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
             current = None;
             shared.open.store(false, Ordering::Relaxed);
             draining_since = None;
+            tracing::debug!(
+                underruns = shared.underruns.load(Ordering::Relaxed),
+                backlogs_cut = shared.skipped.load(Ordering::Relaxed),
+                overflow_samples = shared.overflow.load(Ordering::Relaxed),
+                "audio output closed"
+            );
         }
     }
     drop(stream);
@@ -370,30 +404,57 @@ fn open_output(format: PcmFormat, ring: &SharedRing, shared: &Arc<OutShared>) ->
     let device = host.default_output_device().ok_or(DeviceError::NoDevice)?;
     let default = device.default_output_config()?;
     let ranges: Vec<_> = device.supported_output_configs()?.collect();
-    let (config, sample_format) = choose(ranges, default, format);
+    let (mut config, sample_format) = choose(ranges, default, format);
+    let build = |config: cpal::StreamConfig| {
+        let conv = Converter::new(
+            usize::from(format.channels),
+            format.rate,
+            usize::from(config.channels),
+            config.sample_rate,
+        );
+        match sample_format {
+            SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, Arc::clone(ring), shared),
+            SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, Arc::clone(ring), shared),
+            _ => Err(DeviceError::Format),
+        }
+    };
+    // A period of our choosing when the device takes it, else the device's own.
+    let period = period_frames(config.sample_rate);
+    let stream = match period {
+        Some(frames) => {
+            config.buffer_size = cpal::BufferSize::Fixed(frames);
+            build(config).or_else(|e| {
+                tracing::debug!(error = %e, frames, "the device refuses our period: its own then");
+                config.buffer_size = cpal::BufferSize::Default;
+                build(config)
+            })?
+        }
+        None => build(config)?,
+    };
     tracing::info!(
         ?format,
         device_channels = config.channels,
         device_rate = config.sample_rate,
         ?sample_format,
+        period_frames = stream.buffer_size().ok(),
         "audio output opened"
     );
-    let conv = Converter::new(
-        usize::from(format.channels),
-        format.rate,
-        usize::from(config.channels),
-        config.sample_rate,
-    );
-    let stream = match sample_format {
-        SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, Arc::clone(ring), shared)?,
-        SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, Arc::clone(ring), shared)?,
-        _ => return Err(DeviceError::Format),
-    };
     stream.play()?;
     Ok(stream)
 }
 
-fn build_output<T: SizedSample + FromSample<f32>>(
+/// The device period to ask for at `rate`: [`PERIOD_MS`] or `SUMAC_AUDIO_PERIOD_MS`; `None`
+/// leaves it to the device.
+fn period_frames(rate: u32) -> Option<u32> {
+    let ms = std::env::var("SUMAC_AUDIO_PERIOD_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(PERIOD_MS)
+        .min(500);
+    (ms > 0).then(|| rate.saturating_mul(ms) / 1000)
+}
+
+fn build_output<T: SizedSample + FromSample<f32> + FromSample<i16>>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
     format: PcmFormat,
@@ -407,7 +468,10 @@ fn build_output<T: SizedSample + FromSample<f32>>(
     let prebuffer = usize::try_from(format.rate.saturating_mul(PREBUFFER_MS) / 1000).unwrap_or(0) * in_ch;
     let mut primed = false;
     let mut scratch: Vec<f32> = Vec::new();
+    let mut pcm: Vec<i16> = Vec::new();
     let mut frame_i16 = [0i16; MAX_CHANNELS];
+    // Same channels and rate: samples go straight from the ring to the device.
+    let passthrough = conv.is_identity();
     let data = move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
         let s = &cb_shared;
         let ts = info.timestamp();
@@ -425,13 +489,42 @@ fn build_output<T: SizedSample + FromSample<f32>>(
         if !primed && (ring.slots() >= prebuffer || draining) {
             primed = true;
         }
-        scratch.resize(out.len(), 0.0);
-        let mut frames = 0;
-        if primed {
+        if primed && !draining {
+            let hint = s.latency_hint_ms.load(Ordering::Relaxed).min(RING_SECONDS * 1000);
+            let samples = |ms: u32| usize::try_from(format.rate.saturating_mul(ms) / 1000).unwrap_or(0) * in_ch;
+            let backlog = ring.slots();
+            if backlog > samples(MAX_BACKLOG_MS.saturating_add(hint)) {
+                let skip = backlog.saturating_sub(samples(BACKLOG_TARGET_MS.saturating_add(hint)));
+                let skip = skip - skip % in_ch;
+                if let Ok(chunk) = ring.read_chunk(skip) {
+                    chunk.commit_all();
+                    s.overflow.fetch_add(skip as u64, Ordering::Relaxed);
+                    s.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut written = 0;
+        if primed && passthrough {
+            let n = out.len().min(ring.slots());
+            let n = n - n % in_ch;
+            pcm.clear();
+            if let Ok(chunk) = ring.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                pcm.extend_from_slice(a);
+                pcm.extend_from_slice(b);
+                chunk.commit_all();
+            }
+            apply_volume(&mut pcm, in_ch, &s.gain.volume(), s.gain.mute.load(Ordering::Relaxed));
+            for (o, v) in out.iter_mut().zip(&pcm) {
+                *o = T::from_sample(*v);
+            }
+            written = pcm.len();
+        } else if primed {
+            scratch.resize(out.len(), 0.0);
             let volume = s.gain.volume();
             let mute = s.gain.mute.load(Ordering::Relaxed);
             let slot = frame_i16.get_mut(..in_ch).unwrap_or_default();
-            frames = conv.produce(&mut scratch, |f| {
+            let frames = conv.produce(&mut scratch, |f| {
                 let Ok(chunk) = ring.read_chunk(slot.len()) else {
                     return false;
                 };
@@ -444,10 +537,10 @@ fn build_output<T: SizedSample + FromSample<f32>>(
                 }
                 true
             });
-        }
-        let written = frames * conv.out_channels();
-        for (o, v) in out.iter_mut().zip(scratch.iter().take(written)) {
-            *o = T::from_sample(*v);
+            written = frames * conv.out_channels();
+            for (o, v) in out.iter_mut().zip(scratch.iter().take(written)) {
+                *o = T::from_sample(*v);
+            }
         }
         for o in out.iter_mut().skip(written) {
             *o = T::EQUILIBRIUM;

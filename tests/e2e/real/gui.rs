@@ -184,6 +184,7 @@ fn pixel_exact(name: &str, renderer: &str, expected: &str, env: &[(&str, &str)])
 }
 
 mod agent;
+mod agent_bench;
 mod console;
 mod displays_menu;
 mod hidpi;
