@@ -94,9 +94,9 @@ pub fn install(window: &gtk::ApplicationWindow, session: &Session, section: &gio
     }
     window.add_action(&stop);
 
-    section.append(Some(&gettext("Share _Folder…")), Some("win.share-folder"));
-    section.append(Some(&gettext("Share Read-_Only")), Some("win.share-read-only"));
-    section.append(Some(&gettext("Stop Sharing Fol_der")), Some("win.stop-sharing-folder"));
+    section.append(Some(&gettext("S_hare Folder…")), Some("win.share-folder"));
+    section.append(Some(&gettext("Share Read-Onl_y")), Some("win.share-read-only"));
+    section.append(Some(&gettext("S_top Sharing Folder")), Some("win.stop-sharing-folder"));
 }
 
 /// The folder chooser; the folder chosen goes to `win.share-folder-path`.

@@ -55,7 +55,7 @@ pub fn install(window: &gtk::ApplicationWindow, session: &Session, section: &gio
             let Some(section) = section.upgrade() else { return };
             let shown = section.n_items() > 0;
             if available && !shown {
-                section.append(Some(&gettext("_Insert Smartcard")), Some(&format!("win.{INSERT}")));
+                section.append(Some(&gettext("Insert Smart_card")), Some(&format!("win.{INSERT}")));
                 section.append(Some(&gettext("Re_move Smartcard")), Some(&format!("win.{REMOVE}")));
             } else if !available && shown {
                 section.remove_all();
