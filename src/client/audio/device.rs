@@ -18,7 +18,8 @@
 //! converter. A backlog in the ring (the device opened late, or fell behind
 //! real time on a loaded machine: PulseAudio then plays the rest later) is
 //! cut back once it exceeds 200 ms beyond the server's latency hint, so the
-//! latency stays bounded instead of growing to the ring's second.
+//! latency stays bounded instead of growing to the ring's second; not in a
+//! stream's first 5 s (a short sound, or the start of one, is never cut).
 //!
 //! The delay the sink reports is what the ring holds plus the device's own
 //! output delay, measured in every callback from cpal's timestamps (the
@@ -57,6 +58,8 @@ const WATCH_EVERY: Duration = Duration::from_millis(100);
 /// for the rest of the stream; the oldest samples are dropped down to [`BACKLOG_TARGET_MS`].
 const MAX_BACKLOG_MS: u32 = 200;
 const BACKLOG_TARGET_MS: u32 = 60;
+/// How long a stream plays before a backlog is cut at all.
+const BACKLOG_GRACE: Duration = Duration::from_secs(5);
 
 /// The default output and input devices.
 #[derive(Debug, Clone, Default)]
@@ -467,6 +470,7 @@ fn build_output<T: SizedSample + FromSample<f32> + FromSample<i16>>(
     let in_ch = usize::from(format.channels.max(1));
     let prebuffer = usize::try_from(format.rate.saturating_mul(PREBUFFER_MS) / 1000).unwrap_or(0) * in_ch;
     let mut primed = false;
+    let mut primed_at: Option<Instant> = None;
     let mut scratch: Vec<f32> = Vec::new();
     let mut pcm: Vec<i16> = Vec::new();
     let mut frame_i16 = [0i16; MAX_CHANNELS];
@@ -488,8 +492,11 @@ fn build_output<T: SizedSample + FromSample<f32> + FromSample<i16>>(
         };
         if !primed && (ring.slots() >= prebuffer || draining) {
             primed = true;
+            primed_at = Some(Instant::now());
         }
-        if primed && !draining {
+        // A stream's first seconds keep what they bring (a device opened late
+        // holds a backlog that is only latency; cutting it drops sound).
+        if primed && !draining && primed_at.is_some_and(|t| t.elapsed() >= BACKLOG_GRACE) {
             let hint = s.latency_hint_ms.load(Ordering::Relaxed).min(RING_SECONDS * 1000);
             let samples = |ms: u32| usize::try_from(format.rate.saturating_mul(ms) / 1000).unwrap_or(0) * in_ch;
             let backlog = ring.slots();
