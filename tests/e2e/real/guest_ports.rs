@@ -255,15 +255,6 @@ fn webdav_folder_changes(g: &Guest) -> CaseResult {
     client.session.set_shared_folder(None);
     assert_eq!(code(&url("/other.txt")).trim(), "503", "sharing off");
     assert_eq!(code(&format!("-X PROPFIND -H 'Depth: 1' {}", url("/"))).trim(), "503");
-    // Sharing back on, and one whole answer: what the client wrote to the port has been read
-    // by spice-webdavd before this client goes. (spice-server 0.15.1 was seen to abort, in
-    // char-device.cpp's write_buffer_release, when the next client linked while this one's last
-    // writes to the port were still pending.)
-    client
-        .session
-        .set_shared_folder(Some(SharedFolder::new(second.path(), false)));
-    assert_eq!(curl(g, &url("/other.txt")).stdout, "the second folder");
-    std::thread::sleep(Duration::from_millis(500));
     client.disconnect();
     Ok(())
 }
