@@ -425,8 +425,25 @@ fn guest_shared_folder_consoles_and_qmp() {
         .case("webdav: no escape", webdav_escapes)
         .case("serial console and HMP", serial_console)
         .case("qmp: pause and resume", qmp_pause_resume)
-        .case("qmp: power down reaches ACPI", qmp_power_down)
         .run();
+}
+
+/// Power Down reaches the guest's ACPI handler, on a guest of its own: after the button press
+/// the guest may go on to shut down (seen in full runs: it stopped answering commands), which a
+/// group would report as a broken guest.
+#[test]
+fn guest_qmp_power_down_reaches_acpi() {
+    let g = match Guest::boot(GuestOptions::default().qmp_port()) {
+        Ok(g) => g,
+        Err(sumac_test_guest::Error::MissingPackages { packages }) if !sumac_test_guest::in_ci() => {
+            eprintln!("skipping: missing Debian packages {}", packages.join(" "));
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = qmp_power_down(&g) {
+        panic!("qmp: power down reaches ACPI: {e}");
+    }
 }
 
 /// The shared folder changed while connected, on a guest of its own: in the group above, the
