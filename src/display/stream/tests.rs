@@ -549,12 +549,19 @@ fn with_fake() -> (Pipeline, Arc<Mutex<Log>>, Arc<std::sync::atomic::AtomicU32>)
     let wake: VideoWake = Arc::new(move || {
         w.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
-    let limits = Limits::default();
-    let decoder = DisplayDecoder::standalone(limits).with_video(Some(Arc::new(Factory(Arc::clone(&log)))), wake);
-    assert_eq!(
-        decoder.video_codecs(),
-        [video_codec::MJPEG, video_codec::VP8, video_codec::H264]
+    let s = with_factory(
+        Arc::new(Factory(Arc::clone(&log))),
+        wake,
+        &[video_codec::MJPEG, video_codec::VP8, video_codec::H264],
     );
+    (s, log, wakes)
+}
+
+/// A pipeline whose decoder has `factory` (advertising `codecs`) and a primary surface.
+fn with_factory(factory: Arc<dyn VideoDecoderFactory>, wake: VideoWake, codecs: &[u8]) -> Pipeline {
+    let limits = Limits::default();
+    let decoder = DisplayDecoder::standalone(limits).with_video(Some(factory), wake);
+    assert_eq!(decoder.video_codecs(), codecs);
     let cache = decoder.image_cache().clone();
     let mut s = Pipeline::from_parts(DisplayState::with_cache(limits, cache), decoder);
     s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
@@ -564,7 +571,7 @@ fn with_fake() -> (Pipeline, Arc<Mutex<Log>>, Arc<std::sync::atomic::AtomicU32>)
         format: surface_fmt::XRGB32,
         flags: surface_flags::PRIMARY,
     }));
-    (s, log, wakes)
+    s
 }
 
 fn frame_of(id: u32, mm_time: u32, first: u8) -> DisplayServer {
@@ -805,19 +812,11 @@ impl VideoDecoderFactory for MjpegFactory {
 #[test]
 fn a_factory_that_names_mjpeg_decodes_every_frame_with_the_tables_restored() {
     let given = Arc::new(Mutex::new(Vec::new()));
-    let limits = Limits::default();
-    let decoder = DisplayDecoder::standalone(limits)
-        .with_video(Some(Arc::new(MjpegFactory(Arc::clone(&given)))), Arc::new(|| {}));
-    assert_eq!(decoder.video_codecs(), [video_codec::MJPEG]);
-    let cache = decoder.image_cache().clone();
-    let mut s = Pipeline::from_parts(DisplayState::with_cache(limits, cache), decoder);
-    s.handle(&DisplayServer::SurfaceCreate(SurfaceCreate {
-        surface_id: 0,
-        width: W,
-        height: H,
-        format: surface_fmt::XRGB32,
-        flags: surface_flags::PRIMARY,
-    }));
+    let mut s = with_factory(
+        Arc::new(MjpegFactory(Arc::clone(&given))),
+        Arc::new(|| {}),
+        &[video_codec::MJPEG],
+    );
     let full = fixture("frame-64x48-q95.jpg");
     let short = without_huffman_tables(&full);
     s.handle(&create(0, stream_flags::TOP_DOWN, dest_at(0, 0, 64, 48)));
