@@ -557,7 +557,11 @@ pub(crate) async fn run_channel(
         Err(e) => Err(runner.protocol(e)),
     };
     let _ = runner.conn.flush_only().await;
-    let _ = runner.conn.stream.shutdown().await;
+    if result.is_ok() {
+        super::transport::close_gracefully(&mut runner.conn.stream).await;
+    } else {
+        let _ = runner.conn.stream.shutdown().await;
+    }
     runner.mig.abort_task();
     runner.driver.machine_mut().closed();
     if key.channel_type == crate::proto::ChannelType::PLAYBACK {
