@@ -12,7 +12,13 @@ scripted workload on the Xspice display and measures the client:
 * peak RSS: VmHWM summed over the client's process tree, at the end;
 * server CPU (Xspice's Xorg, which also encodes) during the workload, to show the work was alike;
 * for GUI clients, the CPU of the Xvfb they draw into (not included in the client's figures);
-* for `sumac-cli stats`, the display counters it prints (draws applied, stream frames rendered).
+* for `sumac-cli stats`, the display counters it prints (draws applied, stream frames rendered);
+* video, for every client, the work it was given and did, measured from outside: the bytes the
+  server sent it (TCP `bytes_acked` of the server's sockets, `ss -ti`; also sampled so that the bytes
+  sent while the clip was a stream can be told from the images before it), the frames it showed
+  (XDamage on the clients' Xvfb: bursts covering at least half a frame, xprobe.DamageRecorder), its
+  stream reports and the bit-rate decisions they led to (spice-server's debug lines, Xspice run with
+  G_MESSAGES_DEBUG=Spice; --server-logs DIR keeps them), and CPU / Xvfb CPU per shown frame.
 
 Workloads (the same work every run):
   text   an xterm (+j: no jump scroll, so every line scrolls and the amount drawn does not
@@ -33,7 +39,7 @@ with a private D-Bus session bus.
 Usage:
   benches/e2e/cpu.py [--runs 3] [--workloads text,moves,video] [--clients sumac-cli,spicy,remote-viewer]
                      [--client NAME=COMMAND ...] [--json FILE] [--video-codecs gstreamer:h264]
-                     [--video-size 1280x720] [--video-secs 20] [--pacing]
+                     [--video-size 1280x720] [--video-secs 20] [--pacing] [--server-logs DIR]
 
 --client adds or replaces a client: COMMAND is split like a shell command; {uri}, {host} and
 {port} are substituted, and the URI is appended when no placeholder is present. Examples:
