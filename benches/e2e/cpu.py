@@ -12,7 +12,13 @@ scripted workload on the Xspice display and measures the client:
 * peak RSS: VmHWM summed over the client's process tree, at the end;
 * server CPU (Xspice's Xorg, which also encodes) during the workload, to show the work was alike;
 * for GUI clients, the CPU of the Xvfb they draw into (not included in the client's figures);
-* for `sumac-cli stats`, the display counters it prints (draws applied, stream frames rendered).
+* for `sumac-cli stats`, the display counters it prints (draws applied, stream frames rendered);
+* video, for every client, the work it was given and did, measured from outside: the bytes the
+  server sent it (TCP `bytes_acked` of the server's sockets, `ss -ti`; also sampled so that the bytes
+  sent while the clip was a stream can be told from the images before it), the frames it showed
+  (XDamage on the clients' Xvfb: bursts covering at least half a frame, xprobe.DamageRecorder), its
+  stream reports and the bit-rate decisions they led to (spice-server's debug lines, Xspice run with
+  G_MESSAGES_DEBUG=Spice; --server-logs DIR keeps them), and CPU / Xvfb CPU per shown frame.
 
 Workloads (the same work every run):
   text   an xterm (+j: no jump scroll, so every line scrolls and the amount drawn does not
@@ -33,7 +39,7 @@ with a private D-Bus session bus.
 Usage:
   benches/e2e/cpu.py [--runs 3] [--workloads text,moves,video] [--clients sumac-cli,spicy,remote-viewer]
                      [--client NAME=COMMAND ...] [--json FILE] [--video-codecs gstreamer:h264]
-                     [--video-size 1280x720] [--video-secs 20] [--pacing]
+                     [--video-size 1280x720] [--video-secs 20] [--pacing] [--server-logs DIR]
 
 --client adds or replaces a client: COMMAND is split like a shell command; {uri}, {host} and
 {port} are substituted, and the URI is appended when no placeholder is present. Examples:
@@ -55,6 +61,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xprobe  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -175,6 +184,96 @@ def established(port):
     return n
 
 
+def socket_bytes(port):
+    """Bytes the server side of `port`'s established connections has had acknowledged (sent to
+    the clients) and has received from them: TCP counters from `ss -ti`. One client at a time is
+    connected, so these are that client's channels."""
+    out = subprocess.run(["ss", "-tinH", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                         text=True).stdout
+    acked = sum(int(v) for v in re.findall(r"bytes_acked:(\d+)", out))
+    received = sum(int(v) for v in re.findall(r"bytes_received:(\d+)", out))
+    return acked, received
+
+
+# spice-server's debug lines (G_MESSAGES_DEBUG=Spice) about the client's stream reports and the
+# bit rate it chooses: the MJPEG encoder's and the GStreamer encoder's wording.
+MJPEG_REPORT = re.compile(r"client report: #frames (\d+), #drops (-?\d+), duration \d+ video-delay (-?\d+)")
+GST_REPORT = re.compile(r"client report: (\d+)/(\d+) drops in \d+ms margins video +(-?\d+)/ *(-?\d+)")
+RATE_LINE = re.compile(r"(increase|decrease|cut|reduce|decrement)[^\n]*bit rate|set_bit_rate|bit rate estimation")
+SERVER_DROPS = re.compile(r"server report: got (\d+) drops|#drops (\d+) total")
+
+
+def server_reports(text):
+    """The stream reports spice-server logged and what it did with them."""
+    frames = drops = 0
+    delays = []
+    n = 0
+    for m in MJPEG_REPORT.finditer(text):
+        n += 1
+        frames += int(m[1])
+        drops += int(m[2])
+        delays.append(int(m[3]))
+    for m in GST_REPORT.finditer(text):
+        n += 1
+        drops += int(m[1])
+        frames += int(m[2])
+        delays.append(int(m[3]))
+    changes = {}
+    for m in RATE_LINE.finditer(text):
+        k = m[1] or m[0]
+        changes[k] = changes.get(k, 0) + 1
+    sdrops = sum(int(m[1] or m[2]) for m in SERVER_DROPS.finditer(text))
+    rates = re.findall(r"set_bit_rate\(([0-9.]+)Mbps\)|(?:increase|decrease) bit rate (?:to )?([0-9.]+)", text)
+    last_rate = next((float(a or b) for a, b in reversed(rates)), None)
+    # How long the clip was streamed: from the stream's creation to its stop (the frames before it
+    # went as images: more bytes and server CPU, whatever the client).
+    stamps = re.findall(r"(\d\d):(\d\d):(\d\d\.\d+): [^\n]*(display_channel_create_stream|video_stream_stop):", text)
+    start = next((h, m_, sec) for h, m_, sec, what in stamps if what == "display_channel_create_stream") \
+        if any(w == "display_channel_create_stream" for *_, w in stamps) else None
+    stop = next((h, m_, sec) for h, m_, sec, what in reversed(stamps) if what == "video_stream_stop") \
+        if any(w == "video_stream_stop" for *_, w in stamps) else None
+
+    def secs(t):
+        return int(t[0]) * 3600 + int(t[1]) * 60 + float(t[2])
+    streamed = (secs(stop) - secs(start)) % 86400 if start and stop else None
+    return {"streamed_s": streamed, "stream_span": (secs(start), secs(stop)) if start and stop else None,
+            "reports": n, "reported_frames": frames, "reported_drops": drops,
+            "reported_delay_mean_ms": statistics.mean(delays) if delays else None,
+            "rate_changes": changes, "server_drops": sdrops, "last_rate_mbps": last_rate}
+
+
+class ByteSampler:
+    """`socket_bytes` every 0.2 s from a thread, stamped with the UTC time of day (the clock of
+    spice-server's log lines), so the bytes sent while the clip was a stream can be told apart
+    from those of the images before it."""
+
+    def __init__(self, port):
+        import threading
+        self.port, self.samples, self.running = port, [], True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while self.running:
+            self.samples.append((time.time() % 86400, socket_bytes(self.port)[0]))
+            time.sleep(0.2)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+
+    def at(self, t):
+        """Bytes acknowledged at time of day `t` (linear between samples)."""
+        prev = None
+        for ts, b in self.samples:
+            if ts >= t:
+                if prev is None:
+                    return b
+                return prev[1] + (b - prev[1]) * (t - prev[0]) / max(ts - prev[0], 1e-6)
+            prev = (ts, b)
+        return prev[1] if prev else 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -214,19 +313,25 @@ def stop_pid(proc, grace=5):
 
 
 class Xspice:
-    def __init__(self, tmp, streaming, codecs=None):
+    def __init__(self, tmp, streaming, codecs=None, debug_log=None):
         self.display = free_display(600)
         self.port = free_port()
         self.log = os.path.join(tmp, f"xorg-{self.display}.log")
         env = dict(os.environ, XSPICE_ADDR="127.0.0.1", QXL_FRAME_BUFFER_SIZE="32",
                    QXL_SURFACE_BUFFER_SIZE="128", QXL_COMMAND_BUFFER_SIZE="128", QXL_ENABLE_SURFACES="1",
                    QXL_ENABLE_IMAGE_CACHE="1", QXL_ENABLE_FALLBACK_CACHE="1", XSPICE_AGENT_MOUSE="1")
+        self.debug = None
+        if debug_log:
+            # spice-server's debug messages (its stream-report and bit-rate lines) on stderr.
+            env["G_MESSAGES_DEBUG"] = "Spice"
+            self.debug = open(debug_log, "w+")
         cmd = ["Xspice", "--auto", "--numheads", "1", "--port", str(self.port), "--disable-ticketing",
                "--streaming-video", streaming, "-logfile", self.log, "-nolisten", "tcp", "-novtswitch",
                "-sharevts", f":{self.display}"]
         if codecs:
             cmd[1:1] = ["--video-codecs", codecs]
-        self.wrapper = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        self.wrapper = subprocess.Popen(cmd, env=env, stdout=self.debug or subprocess.DEVNULL,
+                                        stderr=self.debug or subprocess.DEVNULL,
                                         stdin=subprocess.DEVNULL)
         self.xorg = None
         self.clients = []
@@ -290,6 +395,8 @@ class Xspice:
         except subprocess.TimeoutExpired:
             self.wrapper.kill()
             self.wrapper.wait()
+        if self.debug:
+            self.debug.close()
         lock = f"/tmp/.X{self.display}-lock"
         try:
             with open(lock) as f:
@@ -490,6 +597,8 @@ def builtin_clients(sumac_cli):
 VIDEO_CODECS = None
 # --pacing: Sumac clients log every frame they show; the results get its pacing figures.
 PACING = False
+# --server-logs: where spice-server's debug log of each video run is kept.
+SERVER_LOGS = None
 PACING_LINE = re.compile(r"frame shown stream=(\d+) mm_time=(\d+) now=(\d+)")
 
 
@@ -514,14 +623,17 @@ def pacing(log):
 
 
 def measure(workload, client, tmp, desktop):
-    xs = Xspice(tmp, workload.streaming, VIDEO_CODECS if workload.name == "video" else None)
+    video = workload.name == "video"
+    debug_log = os.path.join(tmp, f"spice-{client.name}.log") if video else None
+    xs = Xspice(tmp, workload.streaming, VIDEO_CODECS if video else None, debug_log)
     proc = None
     try:
         workload.prepare(xs)
         time.sleep(0.5)
         env = desktop.env() if client.gui else dict(os.environ)
         pacing_log = None
-        if PACING and workload.name == "video" and any(os.path.basename(a).startswith("sumac") for a in client.argv):
+        if PACING and video and (client.name.startswith("sumac")
+                                 or any(os.path.basename(a).startswith("sumac") for a in client.argv)):
             # One trace line per frame shown (src/display/stream/info.rs), nothing else.
             env["RUST_LOG"] = "warn,sumac::pacing=trace"
             pacing_log = open(os.path.join(tmp, f"pacing-{client.name}.log"), "w+")
@@ -542,10 +654,24 @@ def measure(workload, client, tmp, desktop):
         pids = tree(proc.pid)
         cpu0, srv0, x0 = cpu_seconds(pids), xs.cpu(), desktop.cpu()
         th0 = thread_ticks(pids)
+        damage = None
+        if video and client.gui:
+            damage = xprobe.DamageRecorder(f":{desktop.display}")
+            damage.start()
+        if xs.debug:
+            xs.debug.seek(0, os.SEEK_END)
+            debug_from = xs.debug.tell()
+        sock0 = socket_bytes(xs.port)
+        sampler = ByteSampler(xs.port) if video else None
         t0 = time.time()
         workload.run(xs)
         time.sleep(1)  # the tail of the updates
         wall = time.time() - t0
+        sock1 = socket_bytes(xs.port)
+        if sampler:
+            sampler.stop()
+        if damage:
+            damage.stop()
         pids = tree(proc.pid)
         if proc.poll() is not None or established(xs.port) < 2:
             raise RuntimeError(f"{client.name} disconnected during the workload")
@@ -560,7 +686,25 @@ def measure(workload, client, tmp, desktop):
                "cpu_total": cpu1, "rss_mib": rss / 1024, "server_cpu": srv1 - srv0,
                "xvfb_cpu": (x1 - x0) if client.gui else None, "wall": wall,
                "since_start": time.time() - t_start, "threads": threads,
-               "context_switches": switches}
+               "context_switches": switches,
+               "bytes_to_client": sock1[0] - sock0[0], "bytes_from_client": sock1[1] - sock0[1]}
+        if damage:
+            w, h = (int(v) for v in VIDEO_SIZE.split("x"))
+            pixels, updates = damage.frames(w, h)
+            res.update(damaged_mpix=pixels / 1e6, damage_frames=updates)
+        if xs.debug:
+            xs.debug.flush()
+            xs.debug.seek(debug_from)
+            text = xs.debug.read()
+            res.update(server_reports(text))
+            span = res.pop("stream_span")
+            if span and sampler:
+                res["stream_bytes"] = sampler.at(span[1]) - sampler.at(span[0])
+            if SERVER_LOGS:
+                os.makedirs(SERVER_LOGS, exist_ok=True)
+                n = len(os.listdir(SERVER_LOGS))
+                with open(os.path.join(SERVER_LOGS, f"{n:02d}-{client.name}.log"), "w") as f:
+                    f.write(text)
         # Stop the client: sumac-cli on stdin EOF (prints its counters), the others by SIGTERM.
         if client.stdin_stop:
             try:
@@ -609,9 +753,12 @@ def main():
     ap.add_argument("--pacing", action="store_true",
                     help="video: Sumac clients log each frame shown; report lateness and jitter")
     ap.add_argument("--json", help="also write every measurement to this file")
+    ap.add_argument("--server-logs", metavar="DIR",
+                    help="video: keep spice-server's debug log of each run (stream reports, bit rates) in DIR")
     ap.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first connection of each client")
     a = ap.parse_args()
-    global VIDEO_CODECS, VIDEO_SIZE, VIDEO_SECS, PACING
+    global VIDEO_CODECS, VIDEO_SIZE, VIDEO_SECS, PACING, SERVER_LOGS
+    SERVER_LOGS = a.server_logs
     VIDEO_CODECS = a.video_codecs
     PACING = a.pacing
     VIDEO_SIZE = a.video_size
@@ -663,6 +810,17 @@ def main():
                     if res.get("paced_frames"):
                         extra += f" paced {res['paced_frames']} late mean {res['late_mean_ms']:.1f} ms " \
                                  f"jitter p95 {res['jitter_p95_ms']} ms max {res['jitter_max_ms']} ms"
+                    if w.name == "video":
+                        extra += f" to-client {res['bytes_to_client'] / 1e6:.2f} MB, while streaming " \
+                                 f"{res.get('stream_bytes', 0) / 1e6:.2f} MB in {res.get('streamed_s')} s"
+                        if "damage_frames" in res:
+                            extra += f" X updates {res['damage_frames']} ({res['damaged_mpix']:.0f} Mpix)" \
+                                     f" xvfb {res['xvfb_cpu']:.2f} s"
+                        if "reports" in res:
+                            extra += f" reports {res['reports']}: frames {res['reported_frames']} drops " \
+                                     f"{res['reported_drops']} delay {res['reported_delay_mean_ms']} ms rate " \
+                                     f"{res['rate_changes']} last {res['last_rate_mbps']} server drops " \
+                                     f"{res['server_drops']}"
                     print(f"run {r + 1} {w.name:6s} {name:14s} cpu_work {res['cpu_work']:6.2f} s  "
                           f"cpu_total {res['cpu_total']:6.2f} s  rss {res['rss_mib']:7.1f} MiB  "
                           f"server {res['server_cpu']:5.2f} s  wall {res['wall']:5.1f} s{extra}  "
@@ -719,6 +877,32 @@ def main():
                 print(f"| {name} | {statistics.median([x['paced_frames'] for x in rs]):.0f} "
                       f"| {fmt([x['late_mean_ms'] for x in rs])} | {fmt([x['jitter_p95_ms'] for x in rs])} "
                       f"| {fmt([x['jitter_max_ms'] for x in rs])} |")
+    vids = [x for x in results if x["workload"] == "video"]
+    if vids:
+        print("\n| client | MB to client | of which while streaming (s streamed) | frames shown (X updates ≥ ½ frame) | Sumac's own count | Mpix drawn "
+              "| frames / drops in its stream reports | mean reported delay ms | CPU ms per shown frame "
+              "| CPU s per MB | Xvfb ms per shown frame |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name in order:
+            rs = [x for x in vids if x["client"] == name]
+            if not rs:
+                continue
+
+            def m(key, scale=1.0, digits=1):
+                v = [x[key] * scale for x in rs if x.get(key) is not None]
+                return f"{statistics.median(v):.{digits}f}" if v else "–"
+
+            for x in rs:
+                shown = x.get("damage_frames") or x.get("paced_frames") or x.get("stream_rendered")
+                x["cpu_per_frame_ms"] = 1000 * x["cpu_work"] / shown if shown else None
+                x["xvfb_per_frame_ms"] = 1000 * x["xvfb_cpu"] / shown if shown and x.get("xvfb_cpu") else None
+                mb = x["bytes_to_client"] / 1e6
+                x["cpu_per_mb"] = x["cpu_work"] / mb if mb else None
+            print(f"| {name} | {m('bytes_to_client', 1e-6, 2)} | {m('stream_bytes', 1e-6, 2)} ({m('streamed_s')}) "
+                  f"| {m('damage_frames', 1, 0)} | "
+                  f"{m('paced_frames', 1, 0)} | {m('damaged_mpix', 1, 0)} | {m('reported_frames', 1, 0)} / "
+                  f"{m('reported_drops', 1, 0)} | {m('reported_delay_mean_ms')} | {m('cpu_per_frame_ms', 1, 2)} | "
+                  f"{m('cpu_per_mb', 1, 3)} | {m('xvfb_per_frame_ms', 1, 2)} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"load_start": load_start, "load_end": load_end, "results": results}, f, indent=1)

@@ -121,3 +121,93 @@ def wait_change(display, box, before, t0, timeout):
             return t
         if t > timeout:
             return None
+
+
+# --------------------------------------------------------------------------------------------
+# XDamage: what a client draws, counted from outside.
+
+_xdamage = ctypes.CDLL(ctypes.util.find_library("Xdamage") or "libXdamage.so.1")
+_xdamage.XDamageQueryExtension.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                           ctypes.POINTER(ctypes.c_int)]
+_xdamage.XDamageCreate.restype = ctypes.c_ulong
+_xdamage.XDamageCreate.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
+_x11.XPending.argtypes = [ctypes.c_void_p]
+_x11.XNextEvent.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_x11.XConnectionNumber.argtypes = [ctypes.c_void_p]
+
+_DAMAGE_REPORT_RAW_RECTANGLES = 0
+
+
+class _XRectangle(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_short), ("y", ctypes.c_short), ("width", ctypes.c_ushort),
+                ("height", ctypes.c_ushort)]
+
+
+class _XDamageNotifyEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("drawable", ctypes.c_ulong), ("damage", ctypes.c_ulong),
+                ("level", ctypes.c_int), ("more", ctypes.c_int), ("timestamp", ctypes.c_ulong),
+                ("area", _XRectangle), ("geometry", _XRectangle)]
+
+
+class _XEvent(ctypes.Union):
+    _fields_ = [("type", ctypes.c_int), ("damage", _XDamageNotifyEvent), ("pad", ctypes.c_long * 24)]
+
+
+class DamageRecorder:
+    """Records every rectangle drawn on an X display's root window (and so in any window on it:
+    Xvfb has no compositor), with the X server's millisecond timestamp, from a thread of its
+    own. `start()`, the workload, `stop()`, then `frames(w, h)`."""
+
+    def __init__(self, name):
+        import threading
+        self.dpy = _x11.XOpenDisplay(name.encode())
+        if not self.dpy:
+            raise RuntimeError(f"cannot open X display {name}")
+        ev, err = ctypes.c_int(), ctypes.c_int()
+        if not _xdamage.XDamageQueryExtension(self.dpy, ctypes.byref(ev), ctypes.byref(err)):
+            raise RuntimeError("no DAMAGE extension")
+        self.event_type = ev.value  # + XDamageNotify (0)
+        self.rects = []
+        self.running = False
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self):
+        root = _x11.XDefaultRootWindow(self.dpy)
+        _xdamage.XDamageCreate(self.dpy, root, _DAMAGE_REPORT_RAW_RECTANGLES)
+        _x11.XSync(self.dpy, 0)
+        self.running = True
+        self.thread.start()
+
+    def _loop(self):
+        import select
+        fd = _x11.XConnectionNumber(self.dpy)
+        event = _XEvent()
+        while self.running:
+            while _x11.XPending(self.dpy):
+                _x11.XNextEvent(self.dpy, ctypes.byref(event))
+                if event.type == self.event_type:
+                    d = event.damage
+                    self.rects.append((d.timestamp, d.area.x, d.area.y, d.area.width, d.area.height))
+            select.select([fd], [], [], 0.1)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        _x11.XCloseDisplay(self.dpy)
+        self.dpy = None
+
+    def frames(self, width, height, gap_ms=8):
+        """(pixels drawn, updates): an update is a burst of rectangles no more than `gap_ms`
+        apart (server time) covering at least half a `width`×`height` frame; the pixels count
+        every rectangle drawn (overlaps included)."""
+        pixels = sum(w * h for _, _, _, w, h in self.rects)
+        updates, burst, last = 0, 0, None
+        for t, _, _, w, h in sorted(self.rects, key=lambda r: r[0]):
+            if last is not None and t - last > gap_ms:
+                updates += burst >= width * height // 2
+                burst = 0
+            burst += w * h
+            last = t
+        updates += burst >= width * height // 2
+        return pixels, updates

@@ -105,6 +105,22 @@ pub fn decode_capped(
     expect: Option<(u32, u32)>,
     out: &mut ImageBuf,
 ) -> Result<(), CodecError> {
+    if decode_capped_red_first(data, max_pixels, expect, out)? {
+        rgba_to_bgra(&mut out.data);
+    }
+    Ok(())
+}
+
+/// [`decode_capped`] without the last pass: returns whether `out` holds
+/// R,G,B,A pixels (colour JPEGs; the caller swaps red and blue itself, e.g.
+/// while copying them elsewhere) rather than B,G,R,A (greyscale ones, where
+/// both orders are the same bytes).
+pub fn decode_capped_red_first(
+    data: &[u8],
+    max_pixels: u64,
+    expect: Option<(u32, u32)>,
+    out: &mut ImageBuf,
+) -> Result<bool, CodecError> {
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options(ColorSpace::RGBA));
     let (w, h) = header(&mut dec)?;
     if let Some((width, height)) = expect
@@ -144,11 +160,8 @@ pub fn decode_capped(
     }
     dec.decode_into(&mut out.data)
         .map_err(|_| CodecError::invalid(CODEC, "corrupt JPEG data"))?;
-    if swap {
-        rgba_to_bgra(&mut out.data);
-    }
     out.has_alpha = false;
-    Ok(())
+    Ok(swap)
 }
 
 /// Swaps the first and third byte of every pixel, in words so that the
@@ -309,6 +322,24 @@ pub(crate) mod tests {
             let mut dec = JpegDecoder::new_with_options(ZCursor::new(&data[..]), options(ColorSpace::BGRA));
             let direct = dec.decode().unwrap();
             assert_eq!(out.data, direct, "{name}");
+        }
+    }
+
+    #[test]
+    fn red_first_output_is_the_bgra_output_with_red_and_blue_swapped() {
+        for name in ["color-61x37-420-q95", "color-61x37-444-q95"] {
+            let data = fixture(&format!("{name}.jpg"));
+            let mut bgra = ImageBuf::new();
+            decode_capped(&data, u64::MAX, None, &mut bgra).unwrap();
+            let mut rgba = ImageBuf::new();
+            assert!(
+                decode_capped_red_first(&data, u64::MAX, None, &mut rgba).unwrap(),
+                "{name}"
+            );
+            assert_eq!((rgba.width, rgba.height), (bgra.width, bgra.height));
+            for (p, q) in rgba.data.chunks_exact(4).zip(bgra.data.chunks_exact(4)) {
+                assert_eq!([p[2], p[1], p[0], p[3]], [q[0], q[1], q[2], q[3]], "{name}");
+            }
         }
     }
 

@@ -92,6 +92,9 @@ enum Layout {
     Xrgb32,
     /// RGBA bitmaps and surface snapshots: copied as they are.
     Bgra32,
+    /// Decoded video frames in R,G,B,A order: red and blue swapped while
+    /// copied (never from the wire).
+    Rgba32,
 }
 
 impl Layout {
@@ -117,7 +120,7 @@ impl Layout {
             Self::Bit8 => 8,
             Self::Rgb555 => 16,
             Self::Bgr24 => 24,
-            Self::Xrgb32 | Self::Bgra32 => 32,
+            Self::Xrgb32 | Self::Bgra32 | Self::Rgba32 => 32,
         }
     }
 
@@ -172,6 +175,15 @@ impl<'a> Source<'a> {
     pub(crate) fn bitmap_prevalidated(op: &'static str, b: &'a Bitmap, lut: &[[u8; 4]]) -> Result<Self, DisplayError> {
         let (src, _) = Self::bitmap_with(op, b, lut.to_vec())?;
         Ok(src)
+    }
+
+    /// The same 32-bit pixels read as R,G,B,A (a decoded video frame that
+    /// left red first): red and blue are swapped as they are copied.
+    pub(crate) fn red_first(mut self) -> Self {
+        if self.layout == Layout::Bgra32 {
+            self.layout = Layout::Rgba32;
+        }
+        self
     }
 
     /// The palette converted to stored bytes (palettised layouts only).
@@ -403,6 +415,12 @@ impl<'a> Source<'a> {
                     out.iter_mut().skip(3).step_by(BYTES_PER_PIXEL).for_each(|a| *a = 0xff);
                 }
             }
+            Layout::Rgba32 => {
+                let src = bytes(4);
+                if src.len() == out.len() {
+                    swap_red_blue(src, out);
+                }
+            }
             Layout::Bgr24 => {
                 for (d, s) in pixels.zip(bytes(3).chunks_exact(3)) {
                     if let [b, g, r] = s {
@@ -436,6 +454,17 @@ impl<'a> Source<'a> {
     }
 }
 
+/// Copies R,G,B,A pixels into B,G,R,A ones (in words, so that the compiler
+/// vectorises it).
+fn swap_red_blue(src: &[u8], out: &mut [u8]) {
+    for (d, s) in out.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+        if let (Ok(d), Ok(s)) = (<&mut [u8; 4]>::try_from(d), <[u8; 4]>::try_from(s)) {
+            let v = u32::from_le_bytes(s);
+            *d = ((v & 0xff00_ff00) | ((v >> 16) & 0xff) | ((v & 0xff) << 16)).to_le_bytes();
+        }
+    }
+}
+
 /// Pixel `x` of a 4-bit row; `high_first` means the high nibble is the left pixel.
 fn nibble(row: &[u8], x: usize, high_first: bool) -> u8 {
     let byte = row.get(x / 2).copied().unwrap_or(0);
@@ -451,4 +480,24 @@ fn bit(row: &[u8], x: usize, msb_first: bool) -> u8 {
     let byte = row.get(x / 8).copied().unwrap_or(0);
     let shift = if msb_first { 7 - (x % 8) } else { x % 8 };
     (byte >> shift) & 1
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn red_first_pixels_are_copied_with_red_and_blue_swapped() {
+        let rgba: Vec<u8> = (1..=12).collect();
+        let mut out = vec![0u8; 8];
+        Source::bgra("t", 3, 1, &rgba[..])
+            .unwrap()
+            .red_first()
+            .convert(0, 1, 3, &mut out);
+        assert_eq!(out, [7, 6, 5, 8, 11, 10, 9, 12]);
+        // Without it the bytes are copied as they are.
+        Source::bgra("t", 3, 1, &rgba[..]).unwrap().convert(0, 1, 3, &mut out);
+        assert_eq!(out, [5, 6, 7, 8, 9, 10, 11, 12]);
+    }
 }

@@ -532,5 +532,10 @@ fn to_bgra(sample: &gst::Sample, mut pixels: Vec<u8>) -> Result<DecodedFrame, Vi
         let line = r.get(..row).ok_or_else(|| bad("short row"))?;
         pixels.extend_from_slice(line);
     }
-    Ok(DecodedFrame { width, height, pixels })
+    Ok(DecodedFrame {
+        width,
+        height,
+        pixels,
+        red_first: false,
+    })
 }

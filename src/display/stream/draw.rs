@@ -120,8 +120,10 @@ impl DisplayState {
             palette: PaletteRef::None,
             data: std::mem::take(&mut f.frame.pixels),
         };
+        let red_first = f.frame.red_first;
         let damage = match Source::bitmap("stream", &bitmap, None, surface.format) {
             Ok(src) => {
+                let src = if red_first { src.red_first() } else { src };
                 let area = Rect::ltrb(
                     0,
                     0,

@@ -1,6 +1,7 @@
 //! MJPEG: the Huffman tables abbreviated frames leave out, and the
 //! built-in decoder (zune-jpeg through [`codec::jpeg`]), which decodes each
-//! frame as it is queued.
+//! frame as it is queued. Its frames stay R,G,B,A as zune-jpeg writes them
+//! (`red_first`): the draw swaps red and blue while copying into the surface.
 
 use std::collections::VecDeque;
 
@@ -71,12 +72,14 @@ impl VideoDecoder for MjpegDecoder {
             data: self.spare.pop().unwrap_or_default(),
             ..ImageBuf::new()
         };
-        let decoded = codec::jpeg::decode_capped(&f.data, MAX_FRAME_PIXELS, Some((f.width, f.height)), &mut buf);
+        let decoded =
+            codec::jpeg::decode_capped_red_first(&f.data, MAX_FRAME_PIXELS, Some((f.width, f.height)), &mut buf);
         let frame = match decoded {
-            Ok(()) => Ok(DecodedFrame {
+            Ok(red_first) => Ok(DecodedFrame {
                 width: buf.width,
                 height: buf.height,
                 pixels: buf.data,
+                red_first,
             }),
             Err(e) => {
                 self.recycle(buf.data);

@@ -458,7 +458,14 @@ fn the_mjpeg_decoder_decodes_each_frame_as_it_is_queued() {
     let r = d.poll().unwrap();
     assert_eq!(r.seq, 7);
     let f = r.frame.unwrap();
-    assert_eq!((f.width, f.height, &f.pixels), (64, 48, &decoded().data));
+    // Left R,G,B,A for the draw to swap: the same pixels as the B,G,R,A decoding.
+    assert!(f.red_first);
+    let swapped: Vec<u8> = f
+        .pixels
+        .chunks_exact(4)
+        .flat_map(|p| [p[2], p[1], p[0], p[3]])
+        .collect();
+    assert_eq!((f.width, f.height, &swapped), (64, 48, &decoded().data));
     // The announced size must match.
     let r = d.poll().unwrap();
     assert_eq!(r.seq, 8);
@@ -500,6 +507,7 @@ impl VideoDecoder for Fake {
                 width: 4,
                 height: 4,
                 pixels: vec![v; 64],
+                red_first: false,
             }),
         });
     }
@@ -782,6 +790,7 @@ impl VideoDecoder for Recorder {
                 width: 64,
                 height: 48,
                 pixels: vec![0x5a; 64 * 48 * 4],
+                red_first: false,
             }),
         });
     }

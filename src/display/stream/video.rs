@@ -48,12 +48,17 @@ pub struct EncodedFrame {
     pub data: Vec<u8>,
 }
 
-/// A decoded frame: top-down rows of B,G,R,A bytes, `width × 4` each.
+/// A decoded frame: top-down rows of B,G,R,A bytes, `width × 4` each (or
+/// R,G,B,A when `red_first`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedFrame {
     pub width: u32,
     pub height: u32,
     pub pixels: Vec<u8>,
+    /// The pixels are R,G,B,A: red and blue are swapped while the frame is
+    /// drawn (the built-in MJPEG decoder's fast output), which saves a pass
+    /// over the whole frame.
+    pub red_first: bool,
 }
 
 /// What a decoder did with the frame `seq`.

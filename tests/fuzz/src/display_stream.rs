@@ -48,6 +48,7 @@ impl VideoDecoder for Fake {
                     width: w,
                     height: h,
                     pixels: vec![v; (w * h * 4) as usize],
+                    red_first: false,
                 })
             }
         };
