@@ -221,6 +221,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    tracing::debug!("GTK started");
     set_x11_program_class();
     // A checkout's icons (the app icon) when the app is not installed.
     let dev_icons = concat!(env!("CARGO_MANIFEST_DIR"), "/resources/icons");
@@ -237,6 +238,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     if let Err(e) = app.register(None::<&gio::Cancellable>) {
         tracing::warn!(error = %e, "cannot register the application; running on its own");
     }
+    tracing::debug!(remote = app.is_remote(), "registered");
     if app.is_remote() {
         // Another instance runs: it gets our whole command line (GLib sends
         // it and waits for the exit status the running instance sets).
@@ -279,6 +281,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     {
         let state = Rc::clone(&state);
         app.connect_activate(move |_| {
+            tracing::debug!("activated");
             let error = state.pending_error.borrow_mut().take();
             if let Some(e) = error {
                 state.show_startup_error(&e);

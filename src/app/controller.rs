@@ -437,6 +437,7 @@ impl Controller {
             return;
         }
         let Some(state) = self.state.upgrade() else { return };
+        tracing::debug!("building the display");
         let display = Display::new(&self.session, key.0, key.1);
         let renderer = self
             .request
@@ -468,6 +469,7 @@ impl Controller {
         if !state.kiosk() {
             hotkeys.set(HotkeyAction::ReleaseCursor, release.clone());
         }
+        tracing::debug!("building the window");
         let window = SessionWindow::new(&state.app, self, display, &hotkeys, &release, state.kiosk());
         if self.request.launch.fullscreen {
             window.window.fullscreen();
