@@ -10,6 +10,10 @@
 //! relative to the second process's directory. That process exits with the
 //! status the running instance gives it (0, or 1 when the target cannot be
 //! opened). Kiosk mode and `-` (stdin) run as a separate, non-unique instance.
+//!
+//! Start-up: a process that will be the primary instance (see
+//! `instance_running`) starts connecting to its target before GTK starts
+//! ([`Started`]); its first window takes that session over.
 
 use super::connect_window::ConnectWindow;
 use super::controller::{ConnectRequest, Controller, connect_settings};
