@@ -62,6 +62,8 @@ def one(name, a, xs, desktop, probe, timeout=30, log=None):
     if log:
         env = dict(env, RUST_LOG="sumac=debug,info")
     cpu.wait_for(lambda: cpu.established(xs.port) == 0, 15, "the previous client to go")
+    # On a loaded machine the previous client's window can outlive its connection for a moment.
+    cpu.wait_for(lambda: probe.grab()[0].count(PIXEL) < NEEDED, 15, "the previous picture to go")
     err = open(log, "w") if log else subprocess.DEVNULL
     spawn_epoch = time.time()
     t0 = time.perf_counter()
