@@ -12,9 +12,15 @@ One Xspice serves every run (a SPICE server serves one client at a time); the cl
 one unmeasured warm-up run each first (the page cache, the first GTK client on the Xvfb).
 
 Usage: benches/e2e/first_picture.py [--runs 10] [--clients sumac,remote-viewer] [--sumac PATH]
-       [--before PATH --clients before,sumac,remote-viewer]
+       [--before PATH --clients before,sumac,remote-viewer] [--trace DIR]
+
+--trace DIR: the Sumac clients run with RUST_LOG=sumac=debug, their log goes to DIR/<client>-<run>.log
+and each run's log lines are printed in ms after the spawn (the log's timestamps against the
+spawn's wall clock; logging costs a little itself, so traced runs are not the figures).
 """
 import argparse
+import datetime
+import re
 import os
 import statistics
 import subprocess
@@ -37,17 +43,41 @@ def command(name, a, port):
             "spicy": ["spicy", "-h", "127.0.0.1", "-p", str(port)]}[name]
 
 
-def one(name, a, xs, desktop, probe, timeout=30):
+def milestones(log, spawn_epoch, picture_ms):
+    """Prints each log line with its offset (ms after the spawn), up to the picture and a little after."""
+    out = []
+    for line in open(log, errors="replace"):
+        m = re.match(r"\s*(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\s+\w+\s+(.*)", line)
+        if not m:
+            continue
+        ts = datetime.datetime.fromisoformat(m.group(1)).replace(tzinfo=datetime.timezone.utc).timestamp()
+        out.append(((ts - spawn_epoch) * 1000, m.group(2)[:130]))
+    print(f"--- {os.path.basename(log)}: picture at {picture_ms:.1f} ms")
+    for ms, text in out:
+        print(f"  {ms:7.1f}  {text}")
+
+
+def one(name, a, xs, desktop, probe, timeout=30, log=None):
     env = desktop.env()
+    if log:
+        env = dict(env, RUST_LOG="sumac=debug,info")
     cpu.wait_for(lambda: cpu.established(xs.port) == 0, 15, "the previous client to go")
+    # On a loaded machine the previous client's window can outlive its connection for a moment.
+    cpu.wait_for(lambda: probe.grab()[0].count(PIXEL) < NEEDED, 15, "the previous picture to go")
+    err = open(log, "w") if log else subprocess.DEVNULL
+    spawn_epoch = time.time()
     t0 = time.perf_counter()
     proc = subprocess.Popen(command(name, a, xs.port), env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=err)
     try:
         while True:
             img, _ = probe.grab()
             t = time.perf_counter() - t0
             if img.count(PIXEL) >= NEEDED:
+                if log:
+                    time.sleep(0.3)
+                    err.close()
+                    milestones(log, spawn_epoch, t * 1000)
                 return t
             if t > timeout or proc.poll() is not None:
                 raise RuntimeError(f"{name}: no picture after {t:.1f} s (exit {proc.poll()})")
@@ -61,6 +91,7 @@ def main():
     ap.add_argument("--clients", default="sumac,remote-viewer")
     ap.add_argument("--sumac", default=os.path.join(cpu.REPO, "target/release/sumac"))
     ap.add_argument("--before", help="another sumac build, client name 'before' (before/after runs)")
+    ap.add_argument("--trace", help="directory for the Sumac clients' debug logs (see the module docs)")
     a = ap.parse_args()
     names = a.clients.split(",")
     tmp = tempfile.mkdtemp()
@@ -76,7 +107,11 @@ def main():
             one(n, a, xs, desktop, probe)  # warm-up
         for r in range(a.runs):
             for n in names[r % len(names):] + names[:r % len(names)]:
-                res[n].append(one(n, a, xs, desktop, probe))
+                log = None
+                if a.trace and n in ("sumac", "before"):
+                    os.makedirs(a.trace, exist_ok=True)
+                    log = os.path.join(a.trace, f"{n}-{r}.log")
+                res[n].append(one(n, a, xs, desktop, probe, log=log))
     finally:
         probe.close()
         xs.stop()

@@ -10,12 +10,17 @@
 //! relative to the second process's directory. That process exits with the
 //! status the running instance gives it (0, or 1 when the target cannot be
 //! opened). Kiosk mode and `-` (stdin) run as a separate, non-unique instance.
+//!
+//! Start-up: a process that will be the primary instance (see
+//! `instance_running`) starts connecting to its target before GTK starts
+//! ([`Started`]); its first window takes that session over.
 
 use super::connect_window::ConnectWindow;
-use super::controller::{ConnectRequest, Controller};
+use super::controller::{ConnectRequest, Controller, connect_settings};
 use super::settings::{Prefs, keys};
 use super::{APP_ID, dialogs};
 use crate::client::launch::{KioskQuit, LaunchRequest, Target};
+use crate::gtk::session::Started;
 use crate::i18n::gettext;
 use adw::prelude::*;
 use gtk::{gio, glib};
@@ -32,6 +37,8 @@ pub struct AppState {
     controllers: RefCell<Vec<Rc<Controller>>>,
     /// What was given on the command line, opened at the first activation.
     pending: RefCell<Option<ConnectRequest>>,
+    /// Its session, when it started connecting before GTK (see [`run`]).
+    started: RefCell<Option<Started>>,
     /// Why the command line's target cannot be opened (a missing or malformed
     /// `.vv`, a bad URI): shown in a window at the first activation.
     pending_error: RefCell<Option<String>>,
@@ -51,7 +58,12 @@ impl AppState {
     /// Starts a session for `request` (its windows appear as monitors do).
     /// The address goes to the recent connections once it has connected.
     pub fn open_request(self: &Rc<Self>, request: ConnectRequest) {
-        let controller = Controller::start(self, request);
+        self.open_started(request, None);
+    }
+
+    /// As [`Self::open_request`], taking over `started`, the session started early for it.
+    fn open_started(self: &Rc<Self>, request: ConnectRequest, started: Option<Started>) {
+        let controller = Controller::start(self, request, started);
         self.controllers.borrow_mut().push(controller);
     }
 
@@ -190,6 +202,22 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         // and the decoders are looked up on a thread while GTK starts.
         crate::gtk::session::shared_video();
     }
+    let unique = !(options.kiosk || options.target == Some(Target::Stdin));
+    // The session starts connecting now, on its threads, while GTK starts and
+    // builds the window (the window takes it over) — in a process that will
+    // be the primary instance only: a second one hands its command line over
+    // without reading its target (a `.vv` with delete-this-file stays for the
+    // running instance) or connecting (a SPICE server serves one client: it
+    // would drop the running instance's).
+    let early = (options.target.is_some() && !(unique && instance_running())).then(|| {
+        let _span = tracing::debug_span!("early connect").entered();
+        let pending = read_target(&options);
+        let started = match &pending {
+            Some(Ok(request)) => start_early(request, &options),
+            _ => None,
+        };
+        (pending, started)
+    });
     if let Err(e) = adw::init() {
         eprintln!(
             "sumac: {}: {e}",
@@ -197,6 +225,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    tracing::debug!("GTK started");
     set_x11_program_class();
     // A checkout's icons (the app icon) when the app is not installed.
     let dev_icons = concat!(env!("CARGO_MANIFEST_DIR"), "/resources/icons");
@@ -206,17 +235,23 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         gtk::IconTheme::for_display(&display).add_search_path(dev_icons);
     }
     let mut flags = gio::ApplicationFlags::HANDLES_OPEN | gio::ApplicationFlags::HANDLES_COMMAND_LINE;
-    if options.kiosk || options.target == Some(Target::Stdin) {
+    if !unique {
         flags |= gio::ApplicationFlags::NON_UNIQUE;
     }
     let app = adw::Application::builder().application_id(APP_ID).flags(flags).build();
     if let Err(e) = app.register(None::<&gio::Cancellable>) {
         tracing::warn!(error = %e, "cannot register the application; running on its own");
     }
+    tracing::debug!(remote = app.is_remote(), "registered");
     if app.is_remote() {
         // Another instance runs: it gets our whole command line (GLib sends
         // it and waits for the exit status the running instance sets).
         tracing::info!("handing the command line over to the running instance");
+        if let Some((_, Some(started))) = early {
+            // Another instance took the name after we looked (both started at once).
+            tracing::info!("closing the session started early");
+            started.close();
+        }
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
         let code = app.run_with_args_os(&args);
         return if code == glib::ExitCode::SUCCESS {
@@ -227,16 +262,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     }
     // The target is read here, in the primary instance only, before the main
     // loop: `-` reads stdin and a `.vv` with delete-this-file is consumed once.
-    let pending = match &options.target {
-        Some(t) => match ConnectRequest::from_target(t, &options) {
-            Ok(r) => Some(Ok(r)),
-            Err(e) => {
-                eprintln!("sumac: {e}");
-                Some(Err(e))
-            }
-        },
-        None => None,
-    };
+    let (pending, started) = early.unwrap_or_else(|| (read_target(&options), None));
     let (pending, pending_error) = match pending {
         Some(Ok(r)) => (Some(r), None),
         Some(Err(e)) => (None, Some(e)),
@@ -249,6 +275,7 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         controllers: RefCell::new(Vec::new()),
         exit_code: Cell::new(if pending_error.is_some() { 1 } else { 0 }),
         pending: RefCell::new(pending),
+        started: RefCell::new(started),
         pending_error: RefCell::new(pending_error),
     });
     tracing::debug!(prefs = ?state.prefs, "starting");
@@ -258,11 +285,13 @@ pub fn run(options: LaunchRequest) -> ExitCode {
     {
         let state = Rc::clone(&state);
         app.connect_activate(move |_| {
+            tracing::debug!("activated");
             let error = state.pending_error.borrow_mut().take();
             if let Some(e) = error {
                 state.show_startup_error(&e);
             } else if let Some(request) = state.pending.borrow_mut().take() {
-                state.open_request(request);
+                let started = state.started.borrow_mut().take();
+                state.open_started(request, started);
             } else if state.controllers.borrow().is_empty() || state.app.windows().is_empty() {
                 let _ = state.show_connect_window();
             } else if let Some(w) = state.app.active_window() {
@@ -303,6 +332,60 @@ pub fn run(options: LaunchRequest) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::from(state.exit_code.get())
+}
+
+/// Reads the command line's target (a `.vv` file once: it may delete itself).
+fn read_target(options: &LaunchRequest) -> Option<Result<ConnectRequest, String>> {
+    let target = options.target.as_ref()?;
+    let request = ConnectRequest::from_target(target, options);
+    if let Err(e) = &request {
+        eprintln!("sumac: {e}");
+    }
+    Some(request)
+}
+
+/// Starts connecting for `request` as its controller would (see
+/// [`connect_settings`]); `None` when the session cannot start, which the
+/// window then shows when it connects.
+fn start_early(request: &ConnectRequest, options: &LaunchRequest) -> Option<Started> {
+    let prefs = Prefs::open();
+    let kiosk_quits = options.kiosk && options.kiosk_quit == KioskQuit::OnDisconnect;
+    let (config, session_options) = connect_settings(request, Some(&prefs), kiosk_quits);
+    match Started::start(config, session_options, prefs.boolean(keys::MICROPHONE)) {
+        Ok(started) => {
+            tracing::debug!("session started before GTK");
+            Some(started)
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "the session cannot start early");
+            None
+        }
+    }
+}
+
+/// Whether another process owns the app's D-Bus name (a running instance,
+/// which would get our command line): one round trip on the session bus,
+/// whose connection GApplication then uses. No session bus: no instance
+/// (the app runs on its own); a failed question: maybe one.
+fn instance_running() -> bool {
+    let Ok(bus) = gio::bus_get_sync(gio::BusType::Session, None::<&gio::Cancellable>) else {
+        return false;
+    };
+    let reply = bus.call_sync(
+        Some("org.freedesktop.DBus"),
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "NameHasOwner",
+        Some(&(APP_ID,).to_variant()),
+        None,
+        gio::DBusCallFlags::NONE,
+        2000,
+        None::<&gio::Cancellable>,
+    );
+    match reply.map(|v| v.get::<(bool,)>()) {
+        Ok(Some((owned,))) => owned,
+        _ => true,
+    }
 }
 
 fn install_actions(state: &Rc<AppState>) {

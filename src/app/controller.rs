@@ -10,13 +10,14 @@ use super::error_page::Typed;
 use super::problem::Problem;
 use super::session_window::{SessionWindow, apply_accels, window_title};
 use super::settings::keys;
-use crate::client::ConnectionConfig;
 use crate::client::launch::{Launch, LaunchRequest, Target};
 use crate::client::screenshot::{RgbImage, monitor_image};
 use crate::client::vv::{Hotkey, HotkeyAction, Modifiers};
+use crate::client::{ConnectionConfig, SessionOptions};
 use crate::display::MonitorHead;
 use crate::gtk::Session;
 use crate::gtk::display::{Display, Renderer};
+use crate::gtk::session::Started;
 use crate::i18n::{gettext, gettext_f};
 use gtk::glib;
 use gtk::prelude::*;
@@ -86,6 +87,27 @@ impl ConnectRequest {
             auto_resize: options.auto_resize,
         })
     }
+}
+
+/// What a session of `request` connects with before a password or proxy
+/// credentials are typed: the request's settings, the shared folder settable
+/// while connected, the automatic reconnect when the preference asks for it
+/// (and kiosk mode does not end with the session).
+pub fn connect_settings(
+    request: &ConnectRequest,
+    prefs: Option<&super::settings::Prefs>,
+    kiosk_quits_on_disconnect: bool,
+) -> (ConnectionConfig, SessionOptions) {
+    let mut options = request.launch.session.clone();
+    // The shared folder can be set while connected (the main menu's Share Folder…).
+    options.webdav_server = true;
+    if options.reconnect.is_none()
+        && prefs.is_some_and(|p| p.boolean(keys::AUTO_RECONNECT))
+        && !kiosk_quits_on_disconnect
+    {
+        options.reconnect = Some(crate::client::ReconnectPolicy::default());
+    }
+    (request.launch.connection.clone(), options)
 }
 
 /// `host:port` of a connection, for titles.
@@ -160,6 +182,8 @@ pub struct Controller {
     /// in memory for this session's reconnects only, never stored.
     proxy_credentials: RefCell<Option<crate::client::proxy::ProxyCredentials>>,
     finished: Cell<bool>,
+    /// The session the app started connecting before GTK (the first connect takes it).
+    started: RefCell<Option<Started>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -172,8 +196,9 @@ impl std::fmt::Debug for Controller {
 }
 
 impl Controller {
-    /// Opens the first window ("Connecting…") and starts the session.
-    pub fn start(state: &Rc<AppState>, request: ConnectRequest) -> Rc<Self> {
+    /// Opens the first window ("Connecting…") and starts the session, or
+    /// takes over `started`, the session started early for `request`.
+    pub fn start(state: &Rc<AppState>, request: ConnectRequest, started: Option<Started>) -> Rc<Self> {
         apply_accels(&state.app, &request.launch.hotkeys);
         let this = Rc::new(Self {
             state: Rc::downgrade(state),
@@ -184,6 +209,7 @@ impl Controller {
             password: RefCell::new(None),
             proxy_credentials: RefCell::new(None),
             finished: Cell::new(false),
+            started: RefCell::new(started),
         });
         this.connect_signals();
         super::guest_agent::attach(&state.app, &this.session);
@@ -253,28 +279,32 @@ impl Controller {
         for w in self.windows.borrow().values() {
             w.clear_error();
         }
-        let mut options = self.request.launch.session.clone();
-        // The shared folder can be set while connected (the main menu's Share Folder…).
-        options.webdav_server = true;
-        if let Some(state) = self.state.upgrade() {
+        let state = self.state.upgrade();
+        if let Some(state) = &state {
             self.session
                 .set_microphone_allowed(state.prefs.boolean(keys::MICROPHONE));
-            if options.reconnect.is_none()
-                && state.prefs.boolean(keys::AUTO_RECONNECT)
-                && !(state.kiosk() && state.kiosk_quits_on_disconnect())
-            {
-                options.reconnect = Some(crate::client::ReconnectPolicy::default());
-            }
             super::guest_agent::configure(&self.session, &state.prefs, self.request.auto_resize);
         }
-        let mut connection = self.request.launch.connection.clone();
-        if let Some(pw) = self.password.borrow().clone() {
-            connection.password = Some(pw);
-        }
-        if let Some(c) = self.proxy_credentials.borrow().clone() {
-            connection.proxy_credentials = Some(c);
-        }
-        if let Err(e) = self.session.connect(connection, options) {
+        let started = self.started.take();
+        let result = if let Some(started) = started {
+            // Started with `connect_settings` too, before GTK (see `application::run`).
+            tracing::debug!("taking over the session started early");
+            self.session.connect_started(started)
+        } else {
+            let kiosk_quits = state
+                .as_ref()
+                .is_some_and(|s| s.kiosk() && s.kiosk_quits_on_disconnect());
+            let prefs = state.as_ref().map(|s| &s.prefs);
+            let (mut connection, options) = connect_settings(&self.request, prefs, kiosk_quits);
+            if let Some(pw) = self.password.borrow().clone() {
+                connection.password = Some(pw);
+            }
+            if let Some(c) = self.proxy_credentials.borrow().clone() {
+                connection.proxy_credentials = Some(c);
+            }
+            self.session.connect(connection, options)
+        };
+        if let Err(e) = result {
             tracing::error!(error = %e, "cannot start the session");
             // The session never started: show it like a disconnect.
             let this = Rc::clone(self);
@@ -407,6 +437,7 @@ impl Controller {
             return;
         }
         let Some(state) = self.state.upgrade() else { return };
+        tracing::debug!("building the display");
         let display = Display::new(&self.session, key.0, key.1);
         let renderer = self
             .request
@@ -438,6 +469,7 @@ impl Controller {
         if !state.kiosk() {
             hotkeys.set(HotkeyAction::ReleaseCursor, release.clone());
         }
+        tracing::debug!("building the window");
         let window = SessionWindow::new(&state.app, self, display, &hotkeys, &release, state.kiosk());
         if self.request.launch.fullscreen {
             window.window.fullscreen();

@@ -56,6 +56,24 @@ pub fn window_title(template: Option<&str>, name: &str, monitor_index: u32, moni
     }
 }
 
+/// `win.show-help-overlay` (Ctrl+?): the shortcuts window, built the first
+/// time it is asked for (not with every session window).
+fn install_help_overlay(window: &gtk::ApplicationWindow, hotkeys: &Hotkeys) {
+    let action = gio::SimpleAction::new("show-help-overlay", None);
+    let hotkeys = hotkeys.clone();
+    let weak = window.downgrade();
+    action.connect_activate(move |_, _| {
+        let Some(window) = weak.upgrade() else { return };
+        let overlay = window.help_overlay().unwrap_or_else(|| {
+            let overlay = dialogs::shortcuts_window_for(&hotkeys);
+            window.set_help_overlay(Some(&overlay));
+            overlay
+        });
+        overlay.present();
+    });
+    window.add_action(&action);
+}
+
 /// When a mapped window is fitted to the guest again (see `connect_map`).
 const REFIT_AFTER_MAP: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -64,7 +82,9 @@ pub struct SessionWindow {
     pub window: gtk::ApplicationWindow,
     pub display: Display,
     header: gtk::HeaderBar,
-    error_page: ErrorPage,
+    /// Built when the first problem is shown ([`SessionWindow::error_page`]).
+    error_page: std::cell::OnceCell<ErrorPage>,
+    controller: Weak<Controller>,
     /// "Connecting… N s" and Cancel, over the display while connecting.
     connecting: gtk::Box,
     elapsed: gtk::Label,
@@ -193,9 +213,7 @@ impl SessionWindow {
             toolbar.attach(&window, &display);
         }
         window.set_child(Some(&toolbar.overlay));
-        window.set_help_overlay(Some(&dialogs::shortcuts_window_for(hotkeys)));
-
-        let error_page = ErrorPage::new();
+        install_help_overlay(&window, hotkeys);
         let elapsed = gtk::Label::new(None);
         elapsed.add_css_class("dim-label");
         elapsed.add_css_class("numeric");
@@ -224,7 +242,8 @@ impl SessionWindow {
             window,
             display,
             header,
-            error_page,
+            error_page: std::cell::OnceCell::new(),
+            controller: Rc::downgrade(controller),
             connecting,
             elapsed,
             cancel: cancel.clone(),
@@ -253,12 +272,6 @@ impl SessionWindow {
             });
         }
         {
-            let weak = Rc::downgrade(controller);
-            this.error_page.connect_retry(move |typed| {
-                if let Some(c) = weak.upgrade() {
-                    c.reconnect_with(typed);
-                }
-            });
             let weak = Rc::downgrade(controller);
             cancel.connect_clicked(move |_| {
                 if let Some(c) = weak.upgrade() {
@@ -453,14 +466,29 @@ impl SessionWindow {
         group.add_action(&details);
     }
 
+    /// The error page, built on first use (most sessions never show it).
+    fn error_page(&self) -> &ErrorPage {
+        self.error_page.get_or_init(|| {
+            let page = ErrorPage::new();
+            let weak = self.controller.clone();
+            page.connect_retry(move |typed| {
+                if let Some(c) = weak.upgrade() {
+                    c.reconnect_with(typed);
+                }
+            });
+            page
+        })
+    }
+
     /// Shows the error page for `problem` over the display.
     pub fn show_error(&self, problem: &Problem) {
         self.stop_ticker();
         // The page says it all: no raw error text above it.
         self.display.set_overlay_state(OverlayState::Error(String::new()));
-        self.error_page.show_problem(problem);
-        self.display.set_overlay_actions(&[self.error_page.clone().upcast()]);
-        self.error_page.focus();
+        let page = self.error_page();
+        page.show_problem(problem);
+        self.display.set_overlay_actions(&[page.clone().upcast()]);
+        page.focus();
         self.present_now();
     }
 
@@ -474,8 +502,10 @@ impl SessionWindow {
     /// Back to "Connecting…" with the time elapsed and Cancel (a new attempt runs).
     pub fn clear_error(&self) {
         // Reconnect pressed on the page: the keyboard stays on the overlay (Cancel).
-        let from_page = gtk::prelude::GtkWindowExt::focus(&self.window)
-            .is_some_and(|f| f.is_ancestor(&self.error_page) || f == *self.error_page.upcast_ref::<gtk::Widget>());
+        let from_page = self.error_page.get().is_some_and(|page| {
+            gtk::prelude::GtkWindowExt::focus(&self.window)
+                .is_some_and(|f| f.is_ancestor(page) || f == *page.upcast_ref::<gtk::Widget>())
+        });
         if matches!(self.display.overlay_state(), OverlayState::Error(_)) {
             self.display.set_overlay_state(OverlayState::Connecting);
         }

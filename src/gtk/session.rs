@@ -192,10 +192,12 @@ const EVENT_BATCH: std::time::Duration = std::time::Duration::from_millis(8);
 pub mod agent;
 mod audio;
 mod clipboard;
+mod early;
 mod ports;
 mod sharing;
 mod usb;
 mod video;
+pub use early::Started;
 pub use video::shared_video;
 
 glib::wrapper! {
@@ -264,44 +266,9 @@ impl Session {
     pub fn connect(&self, config: ConnectionConfig, options: SessionOptions) -> Result<(), ClientError> {
         self.disconnect();
         self.imp().last_error.replace(None);
-        let mut options = self.audio_options(options);
-        if options.media.video.is_none() {
-            options.media.video = Some(shared_video());
-        }
-        let (handle, mut rx) = crate::client::connect(config, options)?;
-        let imp = self.imp();
-        let generation = imp.generation.get().wrapping_add(1);
-        imp.generation.set(generation);
-        imp.handle.replace(Some(handle));
-        self.sync_usb_model();
-        for d in self.all_displays() {
-            d.session_started();
-        }
-        if imp.share_clipboard.get() {
-            self.clipboard_attach();
-        }
-        let weak = self.downgrade();
-        glib::MainContext::default().spawn_local(async move {
-            'session: while let Some(first) = rx.recv().await {
-                let mut next = Some(first);
-                // Everything queued is handled in this wakeup of the main loop.
-                while let Some(event) = next {
-                    let Some(session) = weak.upgrade() else { break 'session };
-                    if session.imp().generation.get() != generation {
-                        break 'session;
-                    }
-                    session.dispatch(event);
-                    next = rx.try_recv().ok();
-                }
-                // Display channels report every draw (thousands per second
-                // when text scrolls): let the next ones gather for a moment,
-                // so that a burst costs one wakeup of the main loop instead
-                // of one each. Frames are 16 ms apart; this adds at most
-                // EVENT_BATCH to an event's delivery, and only while a stream
-                // of events lasts.
-                glib::timeout_future(EVENT_BATCH).await;
-            }
-        });
+        let options = early::with_video(self.audio_options(options));
+        let (handle, rx) = crate::client::connect(config, options)?;
+        self.attach(handle, rx);
         Ok(())
     }
 

@@ -30,6 +30,16 @@ const CSS: &str = "window.sumac-session-window.fullscreen { padding: 0; margin: 
 pub struct FullscreenToolbar {
     /// The window's child: the display, and the toolbar's anchor.
     pub overlay: gtk::Overlay,
+    /// Built the first time it shows ([`FullscreenToolbar::built`]): most windows never go full screen.
+    toolbar: std::cell::OnceCell<Built>,
+    display: glib::WeakRef<Display>,
+    send_keys: Option<gio::MenuModel>,
+    menu: Option<gio::MenuModel>,
+}
+
+/// The toolbar's widgets.
+#[derive(Debug)]
+struct Built {
     popover: gtk::Popover,
     menus: [gtk::MenuButton; 2],
 }
@@ -38,32 +48,46 @@ impl FullscreenToolbar {
     /// The overlay holding `display`, with the toolbar's menus from the header bar's models.
     pub fn new(display: &Display, send_keys: Option<&gio::MenuModel>, menu: Option<&gio::MenuModel>) -> Self {
         install_css();
-        let builder = gtk::Builder::from_string(include_str!("../../../ui/fullscreen-toolbar.ui"));
-        let popover: gtk::Popover = builder.object("popover").unwrap_or_default();
-        let send_keys_button: gtk::MenuButton = builder.object("send_keys").unwrap_or_default();
-        let menu_button: gtk::MenuButton = builder.object("menu").unwrap_or_default();
-        send_keys_button.set_menu_model(send_keys);
-        menu_button.set_menu_model(menu);
         let overlay = gtk::Overlay::new();
         overlay.set_child(Some(display));
-        popover.set_parent(&overlay);
-        // No keyboard grab while the toolbar shows: the pointer is on it.
-        let covered = display.downgrade();
-        popover.connect_visible_notify(move |p| {
-            if let Some(d) = covered.upgrade() {
-                d.set_covered(p.is_visible());
-            }
-        });
         Self {
             overlay,
-            popover,
-            menus: [send_keys_button, menu_button],
+            toolbar: std::cell::OnceCell::new(),
+            display: display.downgrade(),
+            send_keys: send_keys.cloned(),
+            menu: menu.cloned(),
         }
+    }
+
+    /// The toolbar's widgets, built on first use (in `window`, which unparents them when destroyed).
+    fn built(&self, window: &gtk::ApplicationWindow) -> &Built {
+        self.toolbar.get_or_init(|| {
+            let builder = gtk::Builder::from_string(include_str!("../../../ui/fullscreen-toolbar.ui"));
+            let popover: gtk::Popover = builder.object("popover").unwrap_or_default();
+            let send_keys_button: gtk::MenuButton = builder.object("send_keys").unwrap_or_default();
+            let menu_button: gtk::MenuButton = builder.object("menu").unwrap_or_default();
+            send_keys_button.set_menu_model(self.send_keys.as_ref());
+            menu_button.set_menu_model(self.menu.as_ref());
+            popover.set_parent(&self.overlay);
+            // No keyboard grab while the toolbar shows: the pointer is on it.
+            let covered = self.display.clone();
+            popover.connect_visible_notify(move |p| {
+                if let Some(d) = covered.upgrade() {
+                    d.set_covered(p.is_visible());
+                }
+            });
+            let unparent = popover.clone();
+            window.connect_destroy(move |_| unparent.unparent());
+            Built {
+                popover,
+                menus: [send_keys_button, menu_button],
+            }
+        })
     }
 
     /// Whether the toolbar shows.
     pub fn shown(&self) -> bool {
-        self.popover.is_visible()
+        self.toolbar.get().is_some_and(|t| t.popover.is_visible())
     }
 
     /// Shows or hides the toolbar for the pointer at height `y` (logical
@@ -80,22 +104,30 @@ impl FullscreenToolbar {
         let shown = self.shown();
         if !shown && y <= REVEAL_EDGE {
             let width = self.overlay.width();
-            self.popover
-                .set_pointing_to(Some(&gtk::gdk::Rectangle::new(width / 2, 0, 1, 1)));
-            self.popover.popup();
+            let popover = &self.built(window).popover;
+            popover.set_pointing_to(Some(&gtk::gdk::Rectangle::new(width / 2, 0, 1, 1)));
+            popover.popup();
             tracing::debug!("full-screen toolbar shown");
-        } else if shown && !self.menu_open() && y > f64::from(self.popover.height()) + HIDE_BELOW {
+        } else if shown
+            && !self.menu_open()
+            && self
+                .toolbar
+                .get()
+                .is_some_and(|t| y > f64::from(t.popover.height()) + HIDE_BELOW)
+        {
             self.hide();
         }
     }
 
     fn menu_open(&self) -> bool {
-        self.menus.iter().any(|m| m.popover().is_some_and(|p| p.is_visible()))
+        self.toolbar
+            .get()
+            .is_some_and(|t| t.menus.iter().any(|m| m.popover().is_some_and(|p| p.is_visible())))
     }
 
     fn hide(&self) {
-        if self.shown() {
-            self.popover.popdown();
+        if let Some(t) = self.toolbar.get().filter(|_| self.shown()) {
+            t.popover.popdown();
             tracing::debug!("full-screen toolbar hidden");
         }
     }
@@ -134,8 +166,6 @@ impl FullscreenToolbar {
                 this.hide();
             }
         });
-        let popover = self.popover.clone();
-        window.connect_destroy(move |_| popover.unparent());
     }
 }
 

@@ -14,30 +14,36 @@ fn level(volume: &[u16]) -> f64 {
     f64::from(volume.iter().copied().max().unwrap_or(u16::MAX)) / f64::from(u16::MAX)
 }
 
+/// What [`Session::audio_options`] makes of `options` for a session whose
+/// `audio-enabled` and `microphone-allowed` are as given.
+pub(super) fn audio_options(mut options: SessionOptions, enabled: bool, microphone_allowed: bool) -> SessionOptions {
+    let disabled = |o: &SessionOptions, t| o.disabled_channels.contains(&t);
+    if !enabled {
+        for t in [ChannelType::PLAYBACK, ChannelType::RECORD] {
+            if !disabled(&options, t) {
+                options.disabled_channels.push(t);
+            }
+        }
+    }
+    let wants_audio = !(disabled(&options, ChannelType::PLAYBACK) && disabled(&options, ChannelType::RECORD));
+    #[cfg(feature = "audio")]
+    if wants_audio && options.media.audio.is_none() {
+        options.media.audio = Some(std::sync::Arc::new(crate::client::audio::device::DeviceBackend::new()));
+    }
+    #[cfg(not(feature = "audio"))]
+    if wants_audio && options.media.audio.is_none() {
+        tracing::info!("built without the `audio` feature: sound is decoded, not played");
+    }
+    options.microphone &= microphone_allowed;
+    options
+}
+
 impl Session {
     /// The options of a session started now: the sound device (unless audio
     /// is off or the embedder gave its own back-end), the microphone choice.
-    pub(super) fn audio_options(&self, mut options: SessionOptions) -> SessionOptions {
+    pub(super) fn audio_options(&self, options: SessionOptions) -> SessionOptions {
         let imp = self.imp();
-        let disabled = |o: &SessionOptions, t| o.disabled_channels.contains(&t);
-        if !imp.audio_enabled.get() {
-            for t in [ChannelType::PLAYBACK, ChannelType::RECORD] {
-                if !disabled(&options, t) {
-                    options.disabled_channels.push(t);
-                }
-            }
-        }
-        let wants_audio = !(disabled(&options, ChannelType::PLAYBACK) && disabled(&options, ChannelType::RECORD));
-        #[cfg(feature = "audio")]
-        if wants_audio && options.media.audio.is_none() {
-            options.media.audio = Some(std::sync::Arc::new(crate::client::audio::device::DeviceBackend::new()));
-        }
-        #[cfg(not(feature = "audio"))]
-        if wants_audio && options.media.audio.is_none() {
-            tracing::info!("built without the `audio` feature: sound is decoded, not played");
-        }
-        options.microphone &= imp.microphone_allowed.get();
-        options
+        audio_options(options, imp.audio_enabled.get(), imp.microphone_allowed.get())
     }
 
     pub(super) fn audio_event(&self, e: &AudioEvent) {

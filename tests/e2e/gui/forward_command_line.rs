@@ -1,7 +1,9 @@
 //! A second `sumac` while one runs (same session bus) forwards its whole command line: the new
 //! window gets its `-t` title and `-f` full screen, a `.vv` named relative to the second
 //! process's directory is found, the second process exits 0 without a GLib warning, and a target
-//! that cannot be opened makes it exit 1. The `sumac` app on Xvfb with openbox.
+//! that cannot be opened makes it exit 1. The first process connects before GTK starts; the
+//! second neither connects nor reads its target (its one-shot `.vv`, delete-this-file, is read by
+//! the running instance). The `sumac` app on Xvfb with openbox.
 
 use crate::support::app::{App, SessionBus};
 use crate::support::artifact_dir;
@@ -41,7 +43,10 @@ fn a_second_invocation_keeps_its_options() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("vm.vv"),
-        format!("[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport={}\n", server.port()),
+        format!(
+            "[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport={}\ndelete-this-file=1\n",
+            server.port()
+        ),
     )
     .unwrap();
     let mut cmd = App::x11_command_on_bus(
@@ -65,6 +70,15 @@ fn a_second_invocation_keeps_its_options() {
         !log.contains("GLib"),
         "the forwarding process printed a GLib message:\n{log}"
     );
+    assert!(
+        !log.contains("session started before GTK") && !log.contains("channel linked"),
+        "the forwarding process connected:\n{log}"
+    );
+    assert!(
+        first.log().contains("session started before GTK"),
+        "the first process did not connect before GTK:\n{}",
+        first.log()
+    );
 
     let window = x11::wait_window(xvfb.display, "^Some title$", WAIT)
         .unwrap_or_else(|| panic!("no window titled by the second -t; log:\n{}", first.log()));
@@ -73,6 +87,10 @@ fn a_second_invocation_keeps_its_options() {
     });
     x11::screenshot(xvfb.display, "root", &out.join("forwarded.png"));
     assert!(full.is_some(), "the second -f did not give a full-screen window");
+    assert!(
+        !dir.join("vm.vv").exists(),
+        "the running instance did not delete the one-shot .vv"
+    );
     assert!(
         !is_fullscreen(xvfb.display, &first_window),
         "the first window went full screen"
