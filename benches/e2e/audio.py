@@ -20,7 +20,7 @@ sumac-before (the app binary given by --before) and sumac+pN (the app with
 SUMAC_AUDIO_PERIOD_MS=N: a device period of N ms, 0 = the device's own).
 
 Usage: benches/e2e/audio.py [--runs 3] [--clients sumac,sumac-cli,remote-viewer] [--seconds 30]
-                            [--before BIN] [--perf PREFIX]
+                            [--before BIN] [--perf PREFIX] [--load N]
 Needs: target/release/sumac and sumac-cli, xserver-xspice, virt-viewer, xvfb, pulseaudio,
 pulseaudio-utils, libasound2-plugins.
 """
@@ -123,6 +123,27 @@ def tone_freq(raw):
     if len(cross) < 3:
         return None, 0.0
     return (len(cross) - 1) / 2 / ((cross[-1] - cross[0]) / 48000), len(seg) / 48000
+
+
+def gaps(raw):
+    """Breaks in the tone as recorded (device or PulseAudio underruns): stretches of at least
+    2 ms below a tenth of the peak inside the heard span (a 440 Hz sine spends 0.07 ms there
+    per zero crossing). Returns (count, total ms)."""
+    x = [abs(struct.unpack_from("<h", raw, i)[0]) for i in range(0, len(raw) - 3, 4)]
+    peak = max(x, default=0)
+    if peak < 100:
+        return 0, 0.0
+    thr = peak / 10
+    idx = [i for i, v in enumerate(x) if v > thr]
+    count, total, run = 0, 0, 0
+    for v in x[idx[0]: idx[-1] + 1]:
+        if v <= thr:
+            run += 1
+            continue
+        if run >= 96:
+            count, total = count + 1, total + run
+        run = 0
+    return count, total / 48
 
 
 class Pulse:
@@ -238,7 +259,7 @@ def measure(name, pulse, xvfb_display, seconds, pcm, perf=None):
         if name.startswith("sumac"):
             # The playback machine logs the sink delay (ring + device) at START and every
             # 100 packets: the packet-arrival-to-device latency.
-            env["RUST_LOG"] = "sumac=info,sumac::channel::playback=debug"
+            env["RUST_LOG"] = "sumac=info,sumac::channel::playback=debug,sumac::client::audio=debug"
         raw = os.path.join(pulse.dir, f"{name}.raw")
         rec = pulse.record(raw)
         proc = subprocess.Popen(client_cmd(name, uri), env=env, stdin=subprocess.PIPE,
@@ -276,12 +297,24 @@ def measure(name, pulse, xvfb_display, seconds, pcm, perf=None):
                 pass
         proc.wait(timeout=20)
         with open(raw, "rb") as f:
-            out["freq"], out["heard_s"] = tone_freq(f.read())
+            data = f.read()
+            out["freq"], out["heard_s"] = tone_freq(data)
+            out["gaps"], out["gap_ms"] = gaps(data)
         with open(log, errors="replace") as f:
             text = f.read()
             out["delays"] = [int(d) for d in re.findall(r"playback clock.*?delay=(\d+)", text)]
             period = re.search(r"audio output opened.*?period_frames=(\S+)", text)
             out["period"] = f", device period {period.group(1)} frames" if period else ""
+            # The device sink's counters when the stream stopped (ring underruns: silence
+            # played because the ring ran dry; backlog cuts).
+            closed = [l for l in text.splitlines() if "audio output closed" in l]
+            if closed:
+                und = re.search(r"underruns=(\d+)", closed[-1])
+                cut = re.search(r"backlogs_cut=(\d+)", closed[-1])
+                xrun = re.search(r"device_xruns=(\d+)", closed[-1])
+                out["period"] += (f", ring underruns {und.group(1) if und else '?'}, "
+                                  f"device xruns {xrun.group(1) if xrun else '-'}, "
+                                  f"backlog cuts {cut.group(1) if cut else '?'}")
     finally:
         xs.stop()
     return out
@@ -302,6 +335,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--perf", help="perf record each client during the sound into PREFIX-<client>.data")
     ap.add_argument("--before", help="another sumac binary, run as the client sumac-before")
+    ap.add_argument("--load", type=int, default=0,
+                    help="run N busy loops (one process each) during the whole measurement")
     args = ap.parse_args()
     global BEFORE
     BEFORE = args.before
@@ -312,6 +347,8 @@ def main():
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     results = {}
+    # Busy loops: a loaded machine (stopped by their own PIDs at the end).
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     try:
         clients = args.clients.split(",")
         for r in range(args.runs):
@@ -320,21 +357,25 @@ def main():
                 results.setdefault(name, []).append(m)
                 print(f"run {r + 1} {name}: cpu {m['cpu']:.2f} s over {m['wall']:.1f} s, "
                       f"peak RSS {m['rss_mib']:.1f} MiB, heard {m['freq'] or 0:.1f} Hz for "
-                      f"{m['heard_s']:.1f} s {m.get('audio', '')}{delay_text(m['delays'])}{m.get('period', '')}",
+                      f"{m['heard_s']:.1f} s, {m['gaps']} gaps ({m['gap_ms']:.0f} ms) {m.get('audio', '')}{delay_text(m['delays'])}{m.get('period', '')}",
                       flush=True)
     finally:
+        for h in hogs:
+            h.terminate()
+            h.wait()
         xvfb.terminate()
         xvfb.wait()
         pulse.stop()
     print("\nclient         cpu s (median)   % of a core   peak RSS MiB (median)   heard s (median)"
-          "   sink delay ms")
+          "   gaps (all runs)   sink delay ms")
     for name, ms in results.items():
         c = sorted(m["cpu"] for m in ms)[len(ms) // 2]
         w = sorted(m["wall"] for m in ms)[len(ms) // 2]
         rss = sorted(m["rss_mib"] for m in ms)[len(ms) // 2]
         delays = [d for m in ms for d in m["delays"]]
         heard = sorted(m["heard_s"] for m in ms)[len(ms) // 2]
-        print(f"{name:<14} {c:>14.2f} {100 * c / w:>13.1f} {rss:>22.1f} {heard:>18.1f}   "
+        gap = f"{sum(m['gaps'] for m in ms)} ({sum(m['gap_ms'] for m in ms):.0f} ms)"
+        print(f"{name:<14} {c:>14.2f} {100 * c / w:>13.1f} {rss:>22.1f} {heard:>18.1f}   {gap:>15}   "
               f"{delay_text(delays).lstrip(', ') or '-'}")
 
 

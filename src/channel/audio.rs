@@ -33,7 +33,8 @@ impl PcmFormat {
 /// What a sink counted (for statistics; all zero for sinks that do not count).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SinkStats {
-    /// Device callbacks that found the ring empty and played silence.
+    /// Device callbacks that found the ring empty and played silence, and
+    /// underruns of the device itself.
     pub underruns: u64,
     /// Samples dropped because the ring was full.
     pub overflow_samples: u64,

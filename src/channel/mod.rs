@@ -50,7 +50,7 @@ pub mod smartcard;
 pub mod vmc;
 pub mod webdav;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::client::events::SessionEvent;
 use crate::connector::client::Linked;
@@ -264,6 +264,14 @@ pub trait Machine: Send {
     /// The time asked for by [`next_wake`](Self::next_wake) has come.
     fn wake(&mut self, _ctx: &Ctx, _out: &mut Outputs) -> Result<(), ChannelError> {
         Ok(())
+    }
+
+    /// How long the runtime leaves the socket unread after a batch, so that
+    /// messages gather and one wake-up handles several (sound, whose packets
+    /// come every 10 ms and wait in a buffer anyway); commands and shutdown
+    /// wait as long. `None` (the default): read as soon as bytes arrive.
+    fn read_pause(&self) -> Option<Duration> {
+        None
     }
 
     /// The embedder queued commands for this channel (its inbox was notified;

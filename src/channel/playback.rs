@@ -12,6 +12,12 @@
 //! same time as a packet are then shown when it is heard. A sink that cannot
 //! tell its delay (a file) leaves the clock alone.
 //!
+//! # Wake-ups
+//! While a stream plays the machine asks the runtime to leave the socket
+//! unread for [`READ_PAUSE`] after each batch: one wake-up then handles two
+//! or three 10 ms packets instead of one (the delay measured is still the
+//! one from the moment a packet is queued, so the clock stays right).
+//!
 //! # Hostile input
 //! DATA before START, DATA in an unknown or undecodable mode, DATA larger
 //! than [`MAX_DATA_BYTES`] (checked before the body is copied), Opus
@@ -36,6 +42,10 @@ use crate::proto::channel::playback::{PlaybackServer, PlaybackStart, format, mod
 pub const MAX_DATA_BYTES: usize = 256 << 10;
 /// The sink's delay is measured at START and then every this many packets.
 pub const DELAY_EVERY: u64 = 100;
+/// While a stream plays, the socket is read this long after a batch (packets
+/// come every 10 ms: two or three per wake-up instead of one). A sink must
+/// hold more than this before it starts playing (the device sink: 50 ms).
+pub const READ_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 /// Playable raw formats.
 pub const RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 pub const MAX_CHANNELS: u32 = 2;
@@ -314,6 +324,11 @@ impl Machine for PlaybackMachine {
     fn after_batch(&mut self, _ctx: &Ctx, _out: &mut Outputs) -> Result<(), ChannelError> {
         self.publish_sink_stats();
         Ok(())
+    }
+
+    /// Packets gather while a stream plays (the sink's buffer covers the pause).
+    fn read_pause(&self) -> Option<std::time::Duration> {
+        self.format.is_some().then_some(READ_PAUSE)
     }
 
     /// The embedder changed the volume or mute.

@@ -149,6 +149,16 @@ fn raw_playback_reaches_the_sink() {
     assert_eq!(stats.underruns, 3, "the sink's counters are published");
 }
 
+#[test]
+fn the_socket_is_read_in_pauses_only_while_a_stream_plays() {
+    let (mut m, _seen, _shared) = machine(false, None);
+    assert_eq!(m.read_pause(), None, "before START: read at once");
+    feed(&mut m, &start(1000));
+    assert_eq!(m.read_pause(), Some(READ_PAUSE));
+    feed(&mut m, &PlaybackServer::Stop);
+    assert_eq!(m.read_pause(), None, "after STOP: read at once");
+}
+
 /// Reads the shared counters the way the embedder does.
 struct AudioHandleView<'a>(&'a Arc<AudioShared>);
 

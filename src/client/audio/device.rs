@@ -10,22 +10,32 @@
 //! waits for the device. Underruns play silence (and are counted); when the
 //! ring is full the newest samples are dropped (and counted).
 //!
-//! The device keeps its own period (ALSA's PulseAudio plugin: 1024 frames,
-//! two buffered); `SUMAC_AUDIO_PERIOD_MS` asks for another one (benchmarks:
-//! 20 and 40 ms came out as 640 and 1280 frames there, with no CPU gained).
-//! When the device runs at the stream's rate and channels the samples go from
-//! the ring to the device as they are (volume applied), without the
-//! converter. A backlog in the ring (the device opened late, or fell behind
-//! real time on a loaded machine: PulseAudio then plays the rest later) is
-//! cut back once it exceeds 200 ms beyond the server's latency hint, so the
-//! latency stays bounded instead of growing to the ring's second; not in a
-//! stream's first 5 s (a short sound, or the start of one, is never cut).
+//! The device is asked for about 100 ms of buffer (cpal's period of 50 ms,
+//! two buffered; ALSA's PulseAudio plugin makes it three periods of 1600
+//! frames), within the range the device reports: fewer callbacks cost less
+//! than its own periods of 1024 frames, and a deeper buffer is meant to ride
+//! out a loaded machine's stalls (BENCHMARKS.md: not shown yet). `SUMAC_AUDIO_PERIOD_MS` asks for another period (0: the
+//! device's own). When the device runs at the stream's rate and channels the
+//! samples go from the ring to the device as they are (volume applied),
+//! without the converter. A backlog in the ring (the device opened late, or
+//! fell behind real time on a loaded machine: PulseAudio then plays the rest
+//! later) is cut back once it exceeds 200 ms beyond the server's latency
+//! hint, so the latency stays bounded instead of growing to the ring's
+//! second; not in a stream's first 5 s (a short sound, or the start of one,
+//! is never cut; see `backlog`).
+//!
+//! The output thread sleeps until a command comes: START, STOP, or an error
+//! the device's error callback sends (it reopens the device); it polls only
+//! while a stopped stream drains. An underrun of the device itself (an ALSA
+//! xrun: the callback came too late) is only counted, cpal recovers from it.
 //!
 //! The delay the sink reports is what the ring holds plus the device's own
 //! output delay, measured in every callback from cpal's timestamps (the
 //! time between the callback and the predicted playback of its first
-//! frame). Without a device (CI, servers, containers) the thread logs one
-//! line, the sink reports no delay and plays nowhere; the session goes on.
+//! frame: ALSA's delay, which counts the whole device buffer, so a larger
+//! buffer moves the multimedia clock with it). Without a device (CI,
+//! servers, containers) the thread logs one line, the sink reports no delay
+//! and plays nowhere; the session goes on.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -39,27 +49,23 @@ use cpal::{FromSample, Sample, SampleFormat, SizedSample};
 use super::convert::{Converter, MAX_CHANNELS, to_f32, to_i16};
 use crate::channel::audio::{AudioBackend, AudioSink, AudioSource, PcmFormat, SinkStats, apply_volume};
 
+mod backlog;
+mod config;
 mod input;
+use backlog::backlog_cut;
+use config::{choose, period_frames};
 pub use input::DeviceSource;
 
 /// Ring capacity, in seconds of audio.
 const RING_SECONDS: u32 = 1;
-/// Audio buffered before the device starts consuming (after a start or an underrun).
-const PREBUFFER_MS: u32 = 30;
+/// Audio buffered before the device starts consuming (after a start or an underrun): more
+/// than the playback channel's read pause ([`READ_PAUSE`](crate::channel::playback::READ_PAUSE),
+/// packets come in bursts of two or three) plus a little jitter.
+const PREBUFFER_MS: u32 = 50;
 /// Longest a stopped stream drains before its device is closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
-/// The output period asked of the device, ms (its callback runs once per period; the device
-/// buffers two); 0 leaves the device's own. `SUMAC_AUDIO_PERIOD_MS` overrides it.
-const PERIOD_MS: u32 = 0;
-/// How often the output thread looks for a device error while a stream plays.
-const WATCH_EVERY: Duration = Duration::from_millis(100);
-/// Most audio kept waiting for the device (beyond the server's latency hint): more is a
-/// backlog (the device opened late, a burst after a stall) that would otherwise stay as latency
-/// for the rest of the stream; the oldest samples are dropped down to [`BACKLOG_TARGET_MS`].
-const MAX_BACKLOG_MS: u32 = 200;
-const BACKLOG_TARGET_MS: u32 = 60;
-/// How long a stream plays before a backlog is cut at all.
-const BACKLOG_GRACE: Duration = Duration::from_secs(5);
+/// How often the output thread looks whether a stopped stream has drained.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 /// The default output and input devices.
 #[derive(Debug, Clone, Default)]
@@ -129,6 +135,8 @@ struct OutShared {
     /// The server's PLAYBACK LATENCY hint, ms: never cut the backlog below it.
     latency_hint_ms: AtomicU32,
     underruns: AtomicU64,
+    /// Underruns of the device (ALSA xruns), which cpal recovers from.
+    xruns: AtomicU64,
     /// Times a backlog was cut (its samples count as overflow).
     skipped: AtomicU64,
     played: AtomicU64,
@@ -141,6 +149,10 @@ enum OutCmd {
         ring: rtrb::Consumer<i16>,
     },
     Stop,
+    /// The device reported an error (sent by its error callback).
+    Failed,
+    /// The sink is dropped.
+    Quit,
 }
 
 /// Plays on the default output device.
@@ -166,9 +178,10 @@ impl DeviceSink {
         let shared = Arc::new(OutShared::default());
         let (tx, rx) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
+        let wake = tx.clone();
         let thread = std::thread::Builder::new()
             .name("sumac-audio-out".into())
-            .spawn(move || output_thread(&rx, &thread_shared))
+            .spawn(move || output_thread(&rx, &wake, &thread_shared))
             .map_err(|e| tracing::warn!(error = %e, "cannot start the audio output thread"))
             .ok()?;
         Some(Self {
@@ -246,7 +259,7 @@ impl AudioSink for DeviceSink {
 
     fn stats(&self) -> SinkStats {
         SinkStats {
-            underruns: self.shared.underruns.load(Ordering::Relaxed),
+            underruns: self.shared.underruns.load(Ordering::Relaxed) + self.shared.xruns.load(Ordering::Relaxed),
             overflow_samples: self.shared.overflow.load(Ordering::Relaxed),
             played_samples: self.shared.played.load(Ordering::Relaxed),
         }
@@ -255,7 +268,9 @@ impl AudioSink for DeviceSink {
 
 impl Drop for DeviceSink {
     fn drop(&mut self) {
-        // Closing the command channel ends the thread (and the device).
+        // Ends the thread (and the device; its error callback holds a sender, so
+        // closing ours would not end the channel).
+        self.send(OutCmd::Quit);
         self.cmd = None;
         self.shared.draining.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -284,7 +299,9 @@ type SharedRing = Arc<Mutex<rtrb::Consumer<i16>>>;
 /// Most times a failing output is reopened within one stream.
 const MAX_REOPEN: u32 = 5;
 
-fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
+/// The output thread: sleeps until a command comes (the device's error
+/// callback sends one), polling only while a stopped stream drains.
+fn output_thread(rx: &mpsc::Receiver<OutCmd>, wake: &mpsc::Sender<OutCmd>, shared: &Arc<OutShared>) {
     let mut stream: Option<cpal::Stream> = None;
     // The stream's format and ring, to reopen the device after an error.
     let mut current: Option<(PcmFormat, SharedRing)> = None;
@@ -292,9 +309,8 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
     let mut draining_since: Option<Instant> = None;
     let mut once = Once::default();
     loop {
-        // While a stream is open, wake now and then to notice device errors.
-        let cmd = if draining_since.is_some() || current.is_some() {
-            match rx.recv_timeout(WATCH_EVERY) {
+        let cmd = if draining_since.is_some() {
+            match rx.recv_timeout(DRAIN_POLL) {
                 Ok(c) => Some(c),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -306,6 +322,7 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
             }
         };
         match cmd {
+            Some(OutCmd::Quit) => break,
             Some(OutCmd::Start { format, ring }) => {
                 stream = None;
                 draining_since = None;
@@ -313,7 +330,7 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
                 shared.open.store(false, Ordering::Relaxed);
                 shared.failed.store(false, Ordering::Relaxed);
                 let ring = Arc::new(Mutex::new(ring));
-                match open_output(format, &ring, shared) {
+                match open_output(format, &ring, wake, shared) {
                     Ok(s) => {
                         stream = Some(s);
                         shared.open.store(true, Ordering::Relaxed);
@@ -323,7 +340,7 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
                 current = Some((format, ring));
             }
             Some(OutCmd::Stop) => draining_since = Some(Instant::now()),
-            None => {}
+            Some(OutCmd::Failed) | None => {}
         }
         // A device error (an ALSA xrun it could not recover, a PulseAudio hiccup):
         // open the device again on the same ring, a few times per stream.
@@ -335,7 +352,7 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
             {
                 reopened += 1;
                 std::thread::sleep(Duration::from_millis(50));
-                match open_output(*format, ring, shared) {
+                match open_output(*format, ring, wake, shared) {
                     Ok(s) => {
                         tracing::info!(attempt = reopened, "audio output reopened after an error");
                         stream = Some(s);
@@ -354,6 +371,7 @@ fn output_thread(rx: &mpsc::Receiver<OutCmd>, shared: &Arc<OutShared>) {
             draining_since = None;
             tracing::debug!(
                 underruns = shared.underruns.load(Ordering::Relaxed),
+                device_xruns = shared.xruns.load(Ordering::Relaxed),
                 backlogs_cut = shared.skipped.load(Ordering::Relaxed),
                 overflow_samples = shared.overflow.load(Ordering::Relaxed),
                 "audio output closed"
@@ -375,39 +393,17 @@ enum DeviceError {
     Format,
 }
 
-/// The device config closest to `want`: its channels and rate when the
-/// device supports them, else the device's default.
-fn choose(
-    ranges: Vec<cpal::SupportedStreamConfigRange>,
-    default: cpal::SupportedStreamConfig,
-    want: PcmFormat,
-) -> (cpal::StreamConfig, SampleFormat) {
-    let usable = |f: SampleFormat| matches!(f, SampleFormat::F32 | SampleFormat::I16);
-    let exact = ranges.iter().find(|r| {
-        r.channels() == u16::from(want.channels)
-            && r.min_sample_rate() <= want.rate
-            && want.rate <= r.max_sample_rate()
-            && usable(r.sample_format())
-    });
-    match exact {
-        Some(r) => (
-            cpal::StreamConfig {
-                channels: r.channels(),
-                sample_rate: want.rate,
-                buffer_size: cpal::BufferSize::Default,
-            },
-            r.sample_format(),
-        ),
-        None => (default.config(), default.sample_format()),
-    }
-}
-
-fn open_output(format: PcmFormat, ring: &SharedRing, shared: &Arc<OutShared>) -> Result<cpal::Stream, DeviceError> {
+fn open_output(
+    format: PcmFormat,
+    ring: &SharedRing,
+    wake: &mpsc::Sender<OutCmd>,
+    shared: &Arc<OutShared>,
+) -> Result<cpal::Stream, DeviceError> {
     let host = cpal::default_host();
     let device = host.default_output_device().ok_or(DeviceError::NoDevice)?;
     let default = device.default_output_config()?;
     let ranges: Vec<_> = device.supported_output_configs()?.collect();
-    let (mut config, sample_format) = choose(ranges, default, format);
+    let (mut config, sample_format, sizes) = choose(ranges, default, format);
     let build = |config: cpal::StreamConfig| {
         let conv = Converter::new(
             usize::from(format.channels),
@@ -416,13 +412,17 @@ fn open_output(format: PcmFormat, ring: &SharedRing, shared: &Arc<OutShared>) ->
             config.sample_rate,
         );
         match sample_format {
-            SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, Arc::clone(ring), shared),
-            SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, Arc::clone(ring), shared),
+            SampleFormat::F32 => build_output::<f32>(&device, config, format, conv, Arc::clone(ring), wake, shared),
+            SampleFormat::I16 => build_output::<i16>(&device, config, format, conv, Arc::clone(ring), wake, shared),
             _ => Err(DeviceError::Format),
         }
     };
-    // A period of our choosing when the device takes it, else the device's own.
-    let period = period_frames(config.sample_rate);
+    // A period of our choosing (within the device's range) when the device takes it, else
+    // the device's own.
+    let period = period_frames(config.sample_rate).map(|f| match sizes {
+        cpal::SupportedBufferSize::Range { min, max } => f.clamp(min, max.max(min)),
+        cpal::SupportedBufferSize::Unknown => f,
+    });
     let stream = match period {
         Some(frames) => {
             config.buffer_size = cpal::BufferSize::Fixed(frames);
@@ -446,27 +446,18 @@ fn open_output(format: PcmFormat, ring: &SharedRing, shared: &Arc<OutShared>) ->
     Ok(stream)
 }
 
-/// The device period to ask for at `rate`: [`PERIOD_MS`] or `SUMAC_AUDIO_PERIOD_MS`; `None`
-/// leaves it to the device.
-fn period_frames(rate: u32) -> Option<u32> {
-    let ms = std::env::var("SUMAC_AUDIO_PERIOD_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(PERIOD_MS)
-        .min(500);
-    (ms > 0).then(|| rate.saturating_mul(ms) / 1000)
-}
-
 fn build_output<T: SizedSample + FromSample<f32> + FromSample<i16>>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
     format: PcmFormat,
     mut conv: Converter,
     ring: SharedRing,
+    wake: &mpsc::Sender<OutCmd>,
     shared: &Arc<OutShared>,
 ) -> Result<cpal::Stream, DeviceError> {
     let cb_shared = Arc::clone(shared);
     let err_shared = Arc::clone(shared);
+    let err_wake = wake.clone();
     let in_ch = usize::from(format.channels.max(1));
     let prebuffer = usize::try_from(format.rate.saturating_mul(PREBUFFER_MS) / 1000).unwrap_or(0) * in_ch;
     let mut primed = false;
@@ -492,22 +483,22 @@ fn build_output<T: SizedSample + FromSample<f32> + FromSample<i16>>(
         };
         if !primed && (ring.slots() >= prebuffer || draining) {
             primed = true;
-            primed_at = Some(Instant::now());
+            // The stream's first start (not a restart after an underrun).
+            primed_at.get_or_insert_with(Instant::now);
         }
-        // A stream's first seconds keep what they bring (a device opened late
-        // holds a backlog that is only latency; cutting it drops sound).
-        if primed && !draining && primed_at.is_some_and(|t| t.elapsed() >= BACKLOG_GRACE) {
-            let hint = s.latency_hint_ms.load(Ordering::Relaxed).min(RING_SECONDS * 1000);
-            let samples = |ms: u32| usize::try_from(format.rate.saturating_mul(ms) / 1000).unwrap_or(0) * in_ch;
-            let backlog = ring.slots();
-            if backlog > samples(MAX_BACKLOG_MS.saturating_add(hint)) {
-                let skip = backlog.saturating_sub(samples(BACKLOG_TARGET_MS.saturating_add(hint)));
-                let skip = skip - skip % in_ch;
-                if let Ok(chunk) = ring.read_chunk(skip) {
-                    chunk.commit_all();
-                    s.overflow.fetch_add(skip as u64, Ordering::Relaxed);
-                    s.skipped.fetch_add(1, Ordering::Relaxed);
-                }
+        // A backlog beyond the server's latency hint is cut (not in a stream's first seconds).
+        if primed
+            && !draining
+            && let Some(t) = primed_at
+        {
+            let hint = s.latency_hint_ms.load(Ordering::Relaxed);
+            let skip = backlog_cut(ring.slots(), t.elapsed(), hint, format.rate, in_ch);
+            if skip > 0
+                && let Ok(chunk) = ring.read_chunk(skip)
+            {
+                chunk.commit_all();
+                s.overflow.fetch_add(skip as u64, Ordering::Relaxed);
+                s.skipped.fetch_add(1, Ordering::Relaxed);
             }
         }
         let mut written = 0;
@@ -566,12 +557,21 @@ fn build_output<T: SizedSample + FromSample<f32> + FromSample<i16>>(
     // Errors can come once per period: one line per stream.
     let mut reported = false;
     let error = move |e: cpal::Error| {
+        // An underrun of the device itself (the callback came too late): cpal prepares the
+        // device again and goes on. Reopening it would turn a click into a second of silence.
+        if matches!(e.kind(), cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied) {
+            err_shared.xruns.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if !reported {
             tracing::warn!(error = %e, "audio output error: reopening the device");
             reported = true;
         }
         err_shared.open.store(false, Ordering::Relaxed);
-        err_shared.failed.store(true, Ordering::Relaxed);
+        // The output thread reopens the device (once per error burst).
+        if !err_shared.failed.swap(true, Ordering::Relaxed) {
+            let _ = err_wake.send(OutCmd::Failed);
+        }
     };
     Ok(device.build_output_stream::<T, _, _>(config, data, error, None)?)
 }

@@ -68,7 +68,8 @@ pub struct AudioStats {
     /// Playback messages dropped: DATA before START or in an unknown mode,
     /// oversized DATA, undecodable Opus, invalid START/MODE.
     pub playback_dropped: u64,
-    /// Sink underruns (callbacks that played silence) and overflow samples.
+    /// Sink underruns (callbacks that played silence, and underruns of the
+    /// device itself) and overflow samples.
     pub underruns: u64,
     pub overflow_samples: u64,
     /// DATA messages sent on the record channel, and their captured samples.

@@ -32,6 +32,9 @@ use crate::proto::frame::{DataHeader, HeaderKind};
 
 /// Most messages handled between two looks at shutdown, timers and commands.
 const MAX_BATCH: usize = 256;
+/// Longest [`Machine::read_pause`](crate::channel::Machine::read_pause) honoured
+/// (shutdown and migration wait as long).
+const MAX_READ_PAUSE: Duration = Duration::from_millis(50);
 /// Longest a WAIT_FOR_CHANNELS (or INVAL_ALL_PIXMAPS) holds a channel.
 pub(crate) const WAIT_FOR_CHANNELS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a GLZ image waits for an image another display channel decodes.
@@ -402,6 +405,14 @@ impl Runner<'_> {
             }
             if self.mig.frozen {
                 continue;
+            }
+            if handled > 0
+                && let Some(pause) = self.driver.machine().read_pause()
+            {
+                // Messages gather in the socket meanwhile. A plain sleep, not a tokio
+                // one: this thread runs only this channel, and the socket becoming
+                // readable must not wake it early (each arrival would).
+                std::thread::sleep(pause.min(MAX_READ_PAUSE));
             }
             let wake = self.driver.machine().next_wake();
             let inbox = self.inbox.clone();

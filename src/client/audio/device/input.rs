@@ -168,7 +168,7 @@ fn open_input(
     let device = host.default_input_device().ok_or(DeviceError::NoDevice)?;
     let default = device.default_input_config()?;
     let ranges: Vec<_> = device.supported_input_configs()?.collect();
-    let (config, sample_format) = choose(ranges, default, PcmFormat::OPUS);
+    let (config, sample_format, _) = choose(ranges, default, PcmFormat::OPUS);
     tracing::info!(
         channels = config.channels,
         rate = config.sample_rate,
