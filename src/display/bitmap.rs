@@ -252,6 +252,38 @@ impl<'a> Source<'a> {
         })
     }
 
+    /// A decoded video frame: rows of B,G,R,A bytes, `width × 4` each,
+    /// `stride` bytes apart (`stride × height` bytes in all), borrowed.
+    pub(crate) fn frame(
+        op: &'static str,
+        width: u32,
+        height: u32,
+        stride: usize,
+        top_down: bool,
+        data: &'a [u8],
+    ) -> Result<Self, DisplayError> {
+        let width = usize::try_from(width).map_err(|_| bad(op, "width overflows"))?;
+        let height = usize::try_from(height).map_err(|_| bad(op, "height overflows"))?;
+        let row = width
+            .checked_mul(BYTES_PER_PIXEL)
+            .ok_or_else(|| bad(op, "row size overflows"))?;
+        if stride < row {
+            return Err(bad(op, "stride shorter than a row"));
+        }
+        if stride.checked_mul(height).is_none_or(|n| data.len() < n) {
+            return Err(bad(op, "pixel data shorter than stride × height"));
+        }
+        Ok(Self {
+            layout: Layout::Bgra32,
+            width,
+            height,
+            stride,
+            top_down,
+            data: Cow::Borrowed(data),
+            lut: Vec::new(),
+        })
+    }
+
     /// Palette indices packed by the image cache ([`super::compact`]): `bits`
     /// 1 or 4 per pixel, leftmost pixel in the high bits, top-down rows of
     /// `ceil(width × bits / 8)` bytes; `lut` holds stored B,G,R,A bytes.

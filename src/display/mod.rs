@@ -101,8 +101,8 @@ pub use pipeline::Pipeline;
 pub use prepare::Prepared;
 use region::{PixBox, draw_region};
 pub use stream::{
-    DecodeResult, DecodedFrame, EncodedFrame, StreamError, StreamInfo, StreamStats, StreamTick, VideoDecoder,
-    VideoDecoderFactory, VideoError, VideoStreamInfo, VideoTick, VideoWake,
+    DecodeResult, DecodedFrame, EncodedFrame, FrameMemory, Pixels, StreamError, StreamInfo, StreamStats, StreamTick,
+    VideoDecoder, VideoDecoderFactory, VideoError, VideoStreamInfo, VideoTick, VideoWake,
 };
 pub use surface::{Surface, SurfaceFormat};
 

@@ -120,7 +120,8 @@ pub mod video;
 pub(crate) use draw::VideoView;
 pub use info::StreamInfo;
 pub use video::{
-    DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoDecoderFactory, VideoError, VideoStreamInfo, VideoWake,
+    DecodeResult, DecodedFrame, EncodedFrame, FrameMemory, Pixels, VideoDecoder, VideoDecoderFactory, VideoError,
+    VideoStreamInfo, VideoWake,
 };
 
 /// spice-gtk's stream table size: ids are `0..MAX_STREAMS`.

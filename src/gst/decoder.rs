@@ -4,9 +4,11 @@
 //!
 //! Frames go in on the display channel's thread ([`VideoDecoder::queue`])
 //! with their sequence number as the buffer's PTS (in milliseconds); decoded
-//! samples come out on GStreamer's streaming thread, which converts them to
-//! top-down BGRA rows, matches them to their frame by that PTS, and calls the
-//! stream's wake. Bus errors are noted from GStreamer's thread too; the
+//! samples come out on GStreamer's streaming thread, which matches them to
+//! their frame by that PTS, hands them over as mapped buffers (the draw reads
+//! GStreamer's memory in place, rows as far apart as the video meta says:
+//! one copy per frame, into the surface; at most [`MAX_LENT_FRAMES`] lent at
+//! once, later ones copied into top-down rows) and calls the stream's wake. Bus errors are noted from GStreamer's thread too; the
 //! channel's thread notices them on its next `queue` or `poll`, stops the
 //! pipeline and builds one with the next decoder (hardware first, software
 //! after), replaying the frames since the last key frame: frames already
@@ -26,6 +28,7 @@
 //! damaged pictures after a fallback, never a freeze).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use gstreamer as gst;
@@ -37,7 +40,9 @@ use gstreamer_video::prelude::*;
 use super::registry::{Candidate, codec_caps, parser};
 use super::status::DecoderStatus;
 use crate::display::stream::keyframe::is_key_frame;
-use crate::display::{DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoError, VideoWake};
+use crate::display::{
+    DecodeResult, DecodedFrame, EncodedFrame, FrameMemory, Pixels, VideoDecoder, VideoError, VideoWake,
+};
 
 /// Most encoded bytes in the pipeline, not given back yet.
 pub const MAX_PENDING_BYTES: usize = 64 << 20;
@@ -47,6 +52,11 @@ pub const MAX_REPLAY_FRAMES: usize = 120;
 pub const MAX_REPLAY_BYTES: usize = 32 << 20;
 /// Decoded pixel buffers kept for reuse.
 const SPARE_FRAMES: usize = 3;
+/// Most decoded frames lent out as mapped GStreamer buffers at once (given
+/// back, waiting for their time or being drawn); the frames decoded while
+/// that many are out are copied instead, so the display never pins more
+/// than this many of GStreamer's buffers.
+pub const MAX_LENT_FRAMES: usize = 16;
 
 /// What GStreamer's threads and the channel's thread share.
 struct Inner {
@@ -63,6 +73,8 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     wake: VideoWake,
+    /// Frames lent out as mapped buffers and not dropped yet.
+    lent: Arc<AtomicUsize>,
 }
 
 impl Shared {
@@ -170,6 +182,7 @@ impl GstDecoder {
                 spare: Vec::new(),
             }),
             wake,
+            lent: Arc::new(AtomicUsize::new(0)),
         });
         let mut d = Self {
             codec,
@@ -382,7 +395,9 @@ impl VideoDecoder for GstDecoder {
         inner.done.clear();
     }
 
-    fn recycle(&mut self, pixels: Vec<u8>) {
+    fn recycle(&mut self, pixels: Pixels) {
+        // Mapped buffers go back to GStreamer as they drop.
+        let Pixels::Owned(pixels) = pixels else { return };
         let mut inner = self.shared.lock();
         if inner.spare.len() < SPARE_FRAMES {
             inner.spare.push(pixels);
@@ -487,15 +502,14 @@ fn deliver(shared: &Shared, generation: u64, sample: &gst::Sample) {
     let Some(seq) = sample.buffer().and_then(|b| b.pts()).map(gst::ClockTime::mseconds) else {
         return;
     };
-    let spare = {
-        let mut inner = shared.lock();
+    {
+        let inner = shared.lock();
         if inner.generation != generation || inner.last_seq.is_some_and(|l| seq <= l) {
             // An old pipeline's output, or a replayed frame given back already.
             return;
         }
-        inner.spare.pop().unwrap_or_default()
-    };
-    let frame = to_bgra(sample, spare);
+    }
+    let frame = to_bgra(sample, shared);
     let mut inner = shared.lock();
     if inner.generation != generation {
         return;
@@ -506,26 +520,66 @@ fn deliver(shared: &Shared, generation: u64, sample: &gst::Sample) {
     (shared.wake)();
 }
 
-/// Copies a BGRA sample (opaque: `videoconvert` sets alpha) into top-down rows of `width × 4` bytes.
-fn to_bgra(sample: &gst::Sample, mut pixels: Vec<u8>) -> Result<DecodedFrame, VideoError> {
+/// A decoded frame lent to the display: the mapped buffer (GStreamer's
+/// memory, read in place by the draw), counted while it lives.
+struct LentFrame {
+    frame: gst_video::VideoFrame<gst_video::video_frame::Readable>,
+    lent: Arc<AtomicUsize>,
+}
+
+impl FrameMemory for LentFrame {
+    fn bytes(&self) -> &[u8] {
+        self.frame.plane_data(0).unwrap_or_default()
+    }
+}
+
+impl Drop for LentFrame {
+    fn drop(&mut self) {
+        self.lent.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A BGRA sample (opaque: `videoconvert` sets alpha) as top-down rows of
+/// `width × 4` bytes, `stride` apart (the video meta's): the mapped buffer
+/// itself while fewer than [`MAX_LENT_FRAMES`] are lent, else copied into a
+/// spare buffer.
+fn to_bgra(sample: &gst::Sample, shared: &Shared) -> Result<DecodedFrame, VideoError> {
+    let lent = &shared.lent;
     let bad = |m: &str| VideoError::Backend(m.to_owned());
     let caps = sample.caps().ok_or_else(|| bad("sample without caps"))?;
     let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| bad("sample caps are not raw video"))?;
-    let buffer = sample.buffer().ok_or_else(|| bad("sample without buffer"))?;
-    let frame =
-        gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|_| bad("unmappable frame"))?;
-    let (width, height) = (info.width(), info.height());
+    let buffer = sample.buffer_owned().ok_or_else(|| bad("sample without buffer"))?;
+    let frame = gst_video::VideoFrame::from_buffer_readable(buffer, &info).map_err(|_| bad("unmappable frame"))?;
+    let (width, height) = (frame.width(), frame.height());
     let row = usize::try_from(width).map_err(|_| bad("width"))?.saturating_mul(4);
     let rows = usize::try_from(height).map_err(|_| bad("height"))?;
+    // A negative stride (bottom-up rows) is not read: GStreamer's BGRA is top-down.
     let stride = frame
         .plane_stride()
         .first()
         .and_then(|s| usize::try_from(*s).ok())
+        .filter(|&s| s >= row)
         .ok_or_else(|| bad("stride"))?;
     let data = frame.plane_data(0).map_err(|_| bad("plane"))?;
-    if stride < row || data.len() < stride.saturating_mul(rows.saturating_sub(1)).saturating_add(row) {
+    if stride.checked_mul(rows).is_none_or(|n| data.len() < n) {
         return Err(bad("short frame"));
     }
+    if lent.fetch_add(1, Ordering::AcqRel) < MAX_LENT_FRAMES {
+        return Ok(DecodedFrame {
+            width,
+            height,
+            pixels: Pixels::Mapped {
+                memory: Box::new(LentFrame {
+                    frame,
+                    lent: Arc::clone(lent),
+                }),
+                stride,
+            },
+            red_first: false,
+        });
+    }
+    lent.fetch_sub(1, Ordering::AcqRel);
+    let mut pixels = shared.lock().spare.pop().unwrap_or_default();
     pixels.clear();
     pixels.reserve(row.saturating_mul(rows));
     for r in data.chunks(stride).take(rows) {
@@ -535,7 +589,7 @@ fn to_bgra(sample: &gst::Sample, mut pixels: Vec<u8>) -> Result<DecodedFrame, Vi
     Ok(DecodedFrame {
         width,
         height,
-        pixels,
+        pixels: Pixels::Owned(pixels),
         red_first: false,
     })
 }

@@ -152,10 +152,10 @@ fn check_all(codec: u8, clip: &Clip, results: &[DecodeResult], first_seq: u64) {
             .as_ref()
             .unwrap_or_else(|e| panic!("{name}: frame {i} failed: {e}"));
         assert_eq!((f.width, f.height), (W, H), "{name}: frame size");
-        let p = psnr(&f.pixels, &clip.raw[i]);
+        let p = psnr(&f.to_packed(), &clip.raw[i]);
         assert!(p >= 30.0, "{name}: frame {i} PSNR {p:.1} dB < 30");
         assert!(
-            f.pixels.chunks_exact(4).all(|px| px[3] == 0xff),
+            f.to_packed().chunks_exact(4).all(|px| px[3] == 0xff),
             "{name}: opaque pixels"
         );
     }
@@ -303,7 +303,11 @@ fn junk_then_clip(v: &GstVideo, codec: u8) {
             last = Some(r.seq);
             log.push(match &r.frame {
                 Ok(f) if r.seq >= 1000 && (f.width, f.height) == (W, H) => {
-                    format!("{}:{:.0}", r.seq, psnr(&f.pixels, &clip.raw[(r.seq - 1000) as usize]))
+                    format!(
+                        "{}:{:.0}",
+                        r.seq,
+                        psnr(&f.to_packed(), &clip.raw[(r.seq - 1000) as usize])
+                    )
                 }
                 Ok(f) => format!("{}:{}x{}", r.seq, f.width, f.height),
                 Err(e) => format!("{}:{e}", r.seq),
@@ -311,7 +315,7 @@ fn junk_then_clip(v: &GstVideo, codec: u8) {
             if r.seq >= 1000
                 && let Ok(f) = &r.frame
                 && (f.width, f.height) == (W, H)
-                && psnr(&f.pixels, &clip.raw[(r.seq - 1000) as usize]) >= 30.0
+                && psnr(&f.to_packed(), &clip.raw[(r.seq - 1000) as usize]) >= 30.0
             {
                 good += 1;
             }

@@ -6,7 +6,6 @@ use crate::display::DisplayState;
 use crate::display::bitmap::Source;
 use crate::display::canvas::{self, Rop};
 use crate::display::region::{PixBox, draw_region};
-use crate::proto::channel::display::{Bitmap, PaletteRef, bitmap_flags, bitmap_fmt};
 
 /// The streams as the state shows them: the decoder's counters, corrected
 /// by the frames this state could not draw.
@@ -58,7 +57,8 @@ impl DisplayState {
 
     /// Draws the frames a [`super::super::DisplayDecoder::stream_tick`] handed
     /// over (and shows its counters): the damage, and `video.rendered` set.
-    /// The frames stay in `video` for the decoder to recycle.
+    /// The frames stay in `video` for the decoder to recycle (or, for mapped
+    /// memory, to release).
     pub fn draw_frames(&mut self, video: &mut VideoTick) -> Vec<DisplayEvent> {
         if let Some(c) = video.counters.take() {
             self.publish(c);
@@ -66,7 +66,7 @@ impl DisplayState {
         let mut events = Vec::new();
         video.rendered = 0;
         for i in 0..video.frames.len() {
-            let Some(f) = video.frames.get_mut(i) else { break };
+            let Some(f) = video.frames.get(i) else { break };
             match self.draw_frame(f) {
                 Ok(damage) => {
                     video.rendered = video.rendered.saturating_add(1);
@@ -93,7 +93,7 @@ impl DisplayState {
     }
 
     /// Draws one frame at its destination, clipped by the stream clip.
-    fn draw_frame(&mut self, f: &mut ShowFrame) -> Result<Option<PixBox>, StreamError> {
+    fn draw_frame(&mut self, f: &ShowFrame) -> Result<Option<PixBox>, StreamError> {
         let id = f.stream;
         let max_rects = self.limits.max_clip_rects;
         let surface_id = f.surface_id;
@@ -107,23 +107,14 @@ impl DisplayState {
         let (sw, sh) = surface.dims();
         let region = draw_region("stream", &f.dest, &f.clip, sw, sh, max_rects)
             .map_err(|_| StreamError::TooManyClipRects { id, count: usize::MAX })?;
-        // View the decoded pixels as an RGBA bitmap (borrowing the buffer
-        // for the draw, then giving it back) so the canvas can flip and
-        // scale it.
+        // Read the decoded pixels where they are (a decoder's buffer or
+        // mapped GStreamer memory): this is their one copy, into the surface.
         let (width, height) = (f.frame.width, f.frame.height);
-        let bitmap = Bitmap {
-            format: bitmap_fmt::RGBA,
-            flags: if f.top_down { bitmap_flags::TOP_DOWN } else { 0 },
-            width,
-            height,
-            stride: width.saturating_mul(4),
-            palette: PaletteRef::None,
-            data: std::mem::take(&mut f.frame.pixels),
-        };
-        let red_first = f.frame.red_first;
-        let damage = match Source::bitmap("stream", &bitmap, None, surface.format) {
+        let stride = f.frame.pixels.stride(width);
+        let data = f.frame.pixels.bytes();
+        match Source::frame("stream", width, height, stride, f.top_down, data) {
             Ok(src) => {
-                let src = if red_first { src.red_first() } else { src };
+                let src = if f.frame.red_first { src.red_first() } else { src };
                 let area = Rect::ltrb(
                     0,
                     0,
@@ -137,11 +128,9 @@ impl DisplayState {
                 error: VideoError::BadFrame {
                     width,
                     height,
-                    len: bitmap.data.len(),
+                    len: data.len(),
                 },
             }),
-        };
-        f.frame.pixels = bitmap.data;
-        damage
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use super::video::{DecodeResult, DecodedFrame, EncodedFrame, VideoDecoder, VideoError};
+use super::video::{DecodeResult, DecodedFrame, EncodedFrame, Pixels, VideoDecoder, VideoError};
 use super::{MAX_FRAME_PIXELS, MAX_SPARE_CAPACITY};
 use crate::codec::{self, ImageBuf};
 
@@ -78,11 +78,11 @@ impl VideoDecoder for MjpegDecoder {
             Ok(red_first) => Ok(DecodedFrame {
                 width: buf.width,
                 height: buf.height,
-                pixels: buf.data,
+                pixels: Pixels::Owned(buf.data),
                 red_first,
             }),
             Err(e) => {
-                self.recycle(buf.data);
+                self.recycle(Pixels::Owned(buf.data));
                 Err(VideoError::Codec(e))
             }
         };
@@ -97,7 +97,8 @@ impl VideoDecoder for MjpegDecoder {
         self.done.clear();
     }
 
-    fn recycle(&mut self, pixels: Vec<u8>) {
+    fn recycle(&mut self, pixels: Pixels) {
+        let Pixels::Owned(pixels) = pixels else { return };
         if self.spare.len() < SPARE_FRAMES && pixels.capacity() <= MAX_SPARE_CAPACITY.saturating_mul(16) {
             self.spare.push(pixels);
         }

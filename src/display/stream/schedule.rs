@@ -277,9 +277,5 @@ impl StreamState {
 
 /// A decoded frame the canvas can draw: a sane size and all its pixels.
 fn frame_ok(f: &DecodedFrame) -> bool {
-    let px = u64::from(f.width).saturating_mul(u64::from(f.height));
-    f.width > 0
-        && f.height > 0
-        && px <= MAX_FRAME_PIXELS
-        && usize::try_from(px.saturating_mul(4)).is_ok_and(|n| n == f.pixels.len())
+    f.fits(MAX_FRAME_PIXELS)
 }

@@ -462,6 +462,7 @@ fn the_mjpeg_decoder_decodes_each_frame_as_it_is_queued() {
     assert!(f.red_first);
     let swapped: Vec<u8> = f
         .pixels
+        .bytes()
         .chunks_exact(4)
         .flat_map(|p| [p[2], p[1], p[0], p[3]])
         .collect();
@@ -472,10 +473,10 @@ fn the_mjpeg_decoder_decodes_each_frame_as_it_is_queued() {
     assert!(matches!(r.frame, Err(VideoError::Codec(_))), "{:?}", r.frame);
     assert!(d.poll().is_none());
     // A drawn frame's buffer is decoded into again.
-    let ptr = f.pixels.as_ptr();
+    let ptr = f.pixels.bytes().as_ptr();
     d.recycle(f.pixels);
     d.queue(frame(9, 64, fixture("frame-64x48-q95.jpg")));
-    assert_eq!(d.poll().unwrap().frame.unwrap().pixels.as_ptr(), ptr);
+    assert_eq!(d.poll().unwrap().frame.unwrap().pixels.bytes().as_ptr(), ptr);
 }
 
 /// What a fake decoder was asked, shared with the test.
@@ -506,7 +507,7 @@ impl VideoDecoder for Fake {
             frame: Ok(DecodedFrame {
                 width: 4,
                 height: 4,
-                pixels: vec![v; 64],
+                pixels: vec![v; 64].into(),
                 red_first: false,
             }),
         });
@@ -789,7 +790,7 @@ impl VideoDecoder for Recorder {
             frame: Ok(DecodedFrame {
                 width: 64,
                 height: 48,
-                pixels: vec![0x5a; 64 * 48 * 4],
+                pixels: vec![0x5a; 64 * 48 * 4].into(),
                 red_first: false,
             }),
         });
@@ -846,4 +847,122 @@ fn a_factory_that_names_mjpeg_decodes_every_frame_with_the_tables_restored() {
     // Late ones are decoded and not shown; the newest is.
     assert_eq!(s.stream_tick(30).rendered, 1);
     assert_eq!(pixels(&s, &dest_at(0, 0, 64, 48))[..4], [0x5a; 4]);
+}
+
+/// Frame memory a fake backend lends: rows `stride` apart with junk in the
+/// padding; counts the frames alive.
+struct Lent {
+    bytes: Vec<u8>,
+    alive: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FrameMemory for Lent {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.alive.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A decoder giving back 64x48 frames as lent memory, rows 300 bytes apart:
+/// row `y` of the frame whose first byte is `v` is all `v + y`; a frame whose
+/// first byte is 0 lacks its last row.
+struct Lender {
+    alive: Arc<std::sync::atomic::AtomicUsize>,
+    done: VecDeque<DecodeResult>,
+}
+
+const LENT_STRIDE: usize = 300;
+
+impl VideoDecoder for Lender {
+    fn queue(&mut self, f: EncodedFrame) {
+        let v = f.data.first().copied().unwrap_or(0);
+        let mut bytes = vec![0xee; LENT_STRIDE * 48];
+        for (y, row) in bytes.chunks_mut(LENT_STRIDE).enumerate() {
+            row[..64 * 4].fill(v.wrapping_add(y as u8));
+        }
+        if v == 0 {
+            bytes.truncate(LENT_STRIDE * 47);
+        }
+        self.alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let memory = Box::new(Lent {
+            bytes,
+            alive: Arc::clone(&self.alive),
+        });
+        self.done.push_back(DecodeResult {
+            seq: f.seq,
+            frame: Ok(DecodedFrame {
+                width: 64,
+                height: 48,
+                pixels: Pixels::Mapped {
+                    memory,
+                    stride: LENT_STRIDE,
+                },
+                red_first: false,
+            }),
+        });
+    }
+
+    fn poll(&mut self) -> Option<DecodeResult> {
+        self.done.pop_front()
+    }
+}
+
+struct LenderFactory(Arc<std::sync::atomic::AtomicUsize>);
+
+impl VideoDecoderFactory for LenderFactory {
+    fn codecs(&self) -> Vec<u8> {
+        vec![video_codec::VP8]
+    }
+
+    fn create(&self, _stream: &VideoStreamInfo, _wake: VideoWake) -> Option<Box<dyn VideoDecoder>> {
+        Some(Box::new(Lender {
+            alive: Arc::clone(&self.0),
+            done: VecDeque::new(),
+        }))
+    }
+}
+
+#[test]
+fn lent_frames_are_drawn_with_their_stride_and_released_once_drawn() {
+    let alive = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut s = with_factory(
+        Arc::new(LenderFactory(Arc::clone(&alive))),
+        Arc::new(|| {}),
+        &[video_codec::MJPEG, video_codec::VP8],
+    );
+    let dest = dest_at(0, 0, 64, 48);
+    s.handle(&create_codec(0, stream_flags::TOP_DOWN, dest, video_codec::VP8));
+    s.handle(&frame_of(0, 10, 7));
+    assert_eq!(s.stream_tick(10).rendered, 1);
+    let px = pixels(&s, &dest);
+    for (y, row) in px.chunks(64 * 4).enumerate() {
+        assert!(
+            row.iter().all(|&b| b == 7 + y as u8),
+            "row {y} read {} bytes apart",
+            LENT_STRIDE
+        );
+    }
+    assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0, "drawn and released");
+    // Memory short of stride × height is not drawn (and released too).
+    let failed = s.stream_stats().frames_failed;
+    s.handle(&frame_of(0, 20, 0));
+    assert_eq!(s.stream_tick(20).rendered, 0);
+    assert_eq!(s.stream_stats().frames_failed, failed + 1);
+    assert_eq!(pixels(&s, &dest), px, "nothing drawn");
+    assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Frames still waiting are released with their stream.
+    s.handle(&frame_of(0, 1000, 9));
+    s.stream_tick(30);
+    assert_eq!(
+        alive.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "waiting for its time"
+    );
+    s.handle(&DisplayServer::StreamDestroy { id: 0 });
+    assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

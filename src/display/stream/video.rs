@@ -48,17 +48,129 @@ pub struct EncodedFrame {
     pub data: Vec<u8>,
 }
 
-/// A decoded frame: top-down rows of B,G,R,A bytes, `width × 4` each (or
-/// R,G,B,A when `red_first`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Pixels a decoder's backend owns (a mapped GStreamer buffer): the draw
+/// reads them in place, so a frame is copied once, into its surface; the
+/// memory goes back to its owner when the frame is dropped. A decoder lends
+/// a bounded number of these at a time (the display keeps decoded frames
+/// waiting for their time).
+pub trait FrameMemory: Send {
+    /// The frame's rows, [`Pixels::Mapped::stride`] bytes apart.
+    fn bytes(&self) -> &[u8];
+}
+
+/// The pixels of a [`DecodedFrame`].
+pub enum Pixels {
+    /// Rows of `width × 4` bytes, owned (given back by
+    /// [`VideoDecoder::recycle`] once drawn).
+    Owned(Vec<u8>),
+    /// Rows of `stride` bytes (at least `width × 4`; `stride × height`
+    /// bytes in all) in memory the decoder's backend owns.
+    Mapped {
+        memory: Box<dyn FrameMemory>,
+        stride: usize,
+    },
+}
+
+impl Pixels {
+    /// All the bytes, rows `stride` apart.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Owned(v) => v,
+            Self::Mapped { memory, .. } => memory.bytes(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    /// Bytes from one row to the next, for a frame `width` pixels wide.
+    pub fn stride(&self, width: u32) -> usize {
+        match self {
+            Self::Owned(_) => usize::try_from(width).unwrap_or(usize::MAX).saturating_mul(4),
+            Self::Mapped { stride, .. } => *stride,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Pixels {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Owned(v)
+    }
+}
+
+impl Default for Pixels {
+    fn default() -> Self {
+        Self::Owned(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for Pixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Owned(v) => write!(f, "Owned({} bytes)", v.len()),
+            Self::Mapped { memory, stride } => {
+                write!(f, "Mapped({} bytes, stride {stride})", memory.bytes().len())
+            }
+        }
+    }
+}
+
+impl PartialEq for Pixels {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes() && matches!(self, Self::Owned(_)) == matches!(other, Self::Owned(_))
+    }
+}
+
+impl Eq for Pixels {}
+
+/// A decoded frame: top-down rows of B,G,R,A bytes (or R,G,B,A when
+/// `red_first`), `width × 4` bytes each, [`Pixels::stride`] bytes apart.
+#[derive(Debug, PartialEq, Eq)]
 pub struct DecodedFrame {
     pub width: u32,
     pub height: u32,
-    pub pixels: Vec<u8>,
+    pub pixels: Pixels,
     /// The pixels are R,G,B,A: red and blue are swapped while the frame is
     /// drawn (the built-in MJPEG decoder's fast output), which saves a pass
     /// over the whole frame.
     pub red_first: bool,
+}
+
+impl DecodedFrame {
+    /// A sane size, rows at least `width × 4` bytes apart and all of them
+    /// there (the canvas reads `stride × height` bytes).
+    pub fn fits(&self, max_pixels: u64) -> bool {
+        let px = u64::from(self.width).saturating_mul(u64::from(self.height));
+        let row = u64::from(self.width).saturating_mul(4);
+        let stride = u64::try_from(self.pixels.stride(self.width)).unwrap_or(u64::MAX);
+        let len = u64::try_from(self.pixels.len()).unwrap_or(u64::MAX);
+        let exact = matches!(self.pixels, Pixels::Owned(_));
+        self.width > 0
+            && self.height > 0
+            && px <= max_pixels
+            && stride >= row
+            && stride
+                .checked_mul(u64::from(self.height))
+                .is_some_and(|n| if exact { n == len } else { n <= len })
+    }
+
+    /// A copy of the pixels as rows of `width × 4` bytes, without the padding
+    /// of a stride (for tests and diagnostics: the draw reads them in place).
+    pub fn to_packed(&self) -> Vec<u8> {
+        let row = usize::try_from(self.width).unwrap_or(usize::MAX).saturating_mul(4);
+        let rows = usize::try_from(self.height).unwrap_or(usize::MAX);
+        let stride = self.pixels.stride(self.width).max(1);
+        let mut out = Vec::new();
+        for r in self.pixels.bytes().chunks(stride).take(rows) {
+            out.extend_from_slice(r.get(..row).unwrap_or(r));
+        }
+        out
+    }
 }
 
 /// What a decoder did with the frame `seq`.
@@ -95,8 +207,9 @@ pub trait VideoDecoder: Send {
     /// The stream is gone: stop decoding (nothing is polled afterwards).
     fn destroy(&mut self) {}
 
-    /// The pixels of a frame polled earlier, drawn: reuse them if you like.
-    fn recycle(&mut self, _pixels: Vec<u8>) {}
+    /// The pixels of a frame polled earlier, drawn or dropped: reuse them
+    /// if you like (dropping them releases mapped memory).
+    fn recycle(&mut self, _pixels: Pixels) {}
 }
 
 /// Makes decoders for the codecs it names; given by the embedder through

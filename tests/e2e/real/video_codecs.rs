@@ -32,7 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sumac::client::media::Media;
 use sumac::client::{ConnectionConfig, SessionOptions};
-use sumac::display::{DecodeResult, EncodedFrame, VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake};
+use sumac::display::{
+    DecodeResult, EncodedFrame, Pixels, VideoDecoder, VideoDecoderFactory, VideoStreamInfo, VideoWake,
+};
 use sumac::gst::{DecoderStatus, GstVideo};
 
 /// The clip's length: on a loaded machine spice-server starts streaming seconds into it.
@@ -107,7 +109,7 @@ impl VideoDecoder for RecordingDecoder {
             self.polled += 1;
             let mut s = self.samples.lock().unwrap();
             if self.polled.is_multiple_of(3) && s.len() < MAX_SAMPLES {
-                s.push((r.seq, f.width, f.height, f.pixels.clone()));
+                s.push((r.seq, f.width, f.height, f.to_packed()));
             }
         }
         Some(r)
@@ -122,7 +124,7 @@ impl VideoDecoder for RecordingDecoder {
         self.inner.destroy();
     }
 
-    fn recycle(&mut self, pixels: Vec<u8>) {
+    fn recycle(&mut self, pixels: Pixels) {
         self.inner.recycle(pixels);
     }
 }

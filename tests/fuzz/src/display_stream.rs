@@ -47,7 +47,7 @@ impl VideoDecoder for Fake {
                 Ok(DecodedFrame {
                     width: w,
                     height: h,
-                    pixels: vec![v; (w * h * 4) as usize],
+                    pixels: vec![v; (w * h * 4) as usize].into(),
                     red_first: false,
                 })
             }
