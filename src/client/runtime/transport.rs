@@ -200,8 +200,12 @@ mod tests {
     use super::*;
     use crate::proto::ChannelType;
 
-    #[test]
-    fn channel_sockets_detect_a_dead_peer() {
+    /// Runs `test` on a current-thread runtime with a listener on a free local port.
+    fn on_a_listener<F, Fut>(test: F)
+    where
+        F: FnOnce(tokio::net::TcpListener, u16) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -209,6 +213,15 @@ mod tests {
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = listener.local_addr().unwrap().port();
+            test(listener, port).await;
+        });
+    }
+
+    #[test]
+    fn channel_sockets_detect_a_dead_peer() {
+        on_a_listener(|listener, port| async move {
+            // Kept listening while the test runs (connected, never accepted).
+            let _listener = listener;
             let key = ChannelKey::new(ChannelType::MAIN, 0);
             let stream = tcp(key, "127.0.0.1", port, "test").await.unwrap();
             let sock = socket2::SockRef::from(&stream);
@@ -229,13 +242,7 @@ mod tests {
     /// the server sees a plain end of stream.
     #[test]
     fn a_closing_channel_lets_the_server_finish() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = listener.local_addr().unwrap().port();
+        on_a_listener(|listener, port| async move {
             let key = ChannelKey::new(ChannelType::PORT, 1);
             let mut client: BoxStream = Box::new(tcp(key, "127.0.0.1", port, "test").await.unwrap());
             let (mut server, _) = listener.accept().await.unwrap();
