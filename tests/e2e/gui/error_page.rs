@@ -94,11 +94,7 @@ fn proxy_407_asks_for_credentials_again_after_wrong_ones_and_connects() {
     let Some(()) = require_tools(&desktop_tools()) else {
         return;
     };
-    let server = TestServer::start(ServerConfig {
-        client_mouse: true,
-        ..ServerConfig::default()
-    })
-    .expect("test server");
+    let server = crate::support::desktop::client_mouse_server();
     let proxy = TestProxy::start(ProxyConfig {
         credentials: Some(("alice".into(), PROXY_SECRET.into())),
         routes: Vec::new(),

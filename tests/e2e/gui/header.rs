@@ -140,11 +140,7 @@ fn tools() -> Vec<Tool> {
 fn screenshot_defaults_to_pictures_and_shows_a_saved_notice() {
     let Some(()) = require_tools(&tools()) else { return };
     // Client mouse mode: a click that misses the notice is no pointer grab.
-    let server = TestServer::start(ServerConfig {
-        client_mouse: true,
-        ..ServerConfig::default()
-    })
-    .expect("test server");
+    let server = crate::support::desktop::client_mouse_server();
     let mut pictures = PathBuf::new();
     let mut opened = PathBuf::new();
     let rig = Rig::start("screenshot", &server, |config, data| {

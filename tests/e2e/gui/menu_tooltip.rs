@@ -14,7 +14,6 @@ use crate::support::wait::{WAIT, poll};
 use crate::support::x11::{self, Xvfb};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use sumac_test_server::{ServerConfig, TestServer};
 
 type Geometry = (i32, i32, i32, i32);
 
@@ -136,11 +135,7 @@ fn session_menu_hides_its_tooltip_while_open() {
     let Some(()) = require_tools(&desktop_tools()) else {
         return;
     };
-    let server = TestServer::start(ServerConfig {
-        client_mouse: true,
-        ..ServerConfig::default()
-    })
-    .expect("test server");
+    let server = crate::support::desktop::client_mouse_server();
     let desktop = Desktop::start("menu-tooltip-session", &[&server.uri()]);
     wait_inputs_linked(&server, &desktop.app);
     let screen = Screen {

@@ -5,7 +5,6 @@
 use crate::support::desktop::{Desktop, desktop_tools, guest_key_presses};
 use crate::support::tools::require_tools;
 use std::time::Duration;
-use sumac_test_server::{ServerConfig, TestServer};
 
 /// Set-1 scancodes (E0 prefix dropped) of Ctrl, Alt, Delete.
 const CTRL_ALT_DEL: [u32; 3] = [0x1d, 0x38, 0x53];
@@ -15,11 +14,7 @@ fn send_key_button_opens_a_menu_and_one_click_sends_nothing() {
     let Some(()) = require_tools(&desktop_tools()) else {
         return;
     };
-    let server = TestServer::start(ServerConfig {
-        client_mouse: true,
-        ..ServerConfig::default()
-    })
-    .expect("test server");
+    let server = crate::support::desktop::client_mouse_server();
     let desktop = Desktop::start("send-keys", &[&server.uri()]);
     desktop.focus_guest(&server);
     server.clear_inputs_log();

@@ -55,6 +55,18 @@ impl Rig {
         })
     }
 
+    /// F11 with the pointer over the middle of the guest; waits until the window manager says
+    /// full screen.
+    fn full_screen(&self) {
+        let display = self.xvfb.display;
+        x11::xdotool(display, &["mousemove", "--sync", "800", "600"]);
+        self.key("F11");
+        let full = poll(WAIT, Duration::from_millis(200), || {
+            crate::support::desktop::is_fullscreen(display, &self.window).then_some(())
+        });
+        assert!(full.is_some(), "F11 did not go full screen; log:\n{}", self.app.log());
+    }
+
     fn key(&self, key: &str) {
         x11::xdotool(self.xvfb.display, &["windowfocus", "--sync", &self.window]);
         x11::xdotool(self.xvfb.display, &["key", key]);
@@ -239,12 +251,7 @@ fn full_screen_has_no_frame() {
     let rig = start("fullscreen", &mut samples);
     let display = rig.xvfb.display;
     // The 800x600 guest fits the 1600x1200 screen exactly at 200 %.
-    x11::xdotool(display, &["mousemove", "--sync", "800", "600"]);
-    rig.key("F11");
-    let full = poll(WAIT, Duration::from_millis(200), || {
-        crate::support::desktop::is_fullscreen(display, &rig.window).then_some(())
-    });
-    assert!(full.is_some(), "F11 did not go full screen; log:\n{}", rig.app.log());
+    rig.full_screen();
     let edges = [
         (0, 0),
         (1599, 0),
@@ -301,12 +308,7 @@ fn full_screen_toolbar_at_the_top_edge() {
     let mut samples = Vec::new();
     let rig = start("fullscreen-toolbar", &mut samples);
     let display = rig.xvfb.display;
-    x11::xdotool(display, &["mousemove", "--sync", "800", "600"]);
-    rig.key("F11");
-    let full = poll(WAIT, Duration::from_millis(200), || {
-        crate::support::desktop::is_fullscreen(display, &rig.window).then_some(())
-    });
-    assert!(full.is_some(), "F11 did not go full screen; log:\n{}", rig.app.log());
+    rig.full_screen();
     // The whole screen is the guest: no toolbar yet.
     let clean = poll(WAIT, Duration::from_millis(200), || {
         let shot = x11::capture(display, "root")?;

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use sumac::proto::channel::inputs::InputsClient;
-use sumac_test_server::TestServer;
 use sumac_test_server::inputs::InputsEvent;
+use sumac_test_server::{ServerConfig, TestServer};
 
 /// The window manager of the desktop rig.
 pub const OPENBOX: Tool = Tool {
@@ -204,6 +204,15 @@ impl Desktop {
 
 /// Starts openbox (Debian's default configuration, its log in `out`) on `xvfb`; returns once it
 /// manages the screen.
+/// The test server the desktop tests talk to: client mouse mode, the rest default.
+pub fn client_mouse_server() -> TestServer {
+    TestServer::start(ServerConfig {
+        client_mouse: true,
+        ..ServerConfig::default()
+    })
+    .expect("test server")
+}
+
 pub fn start_openbox(xvfb: &Xvfb, out: &Path) -> Guard {
     let wm_config = out.join("wm-config");
     std::fs::create_dir_all(&wm_config).unwrap();
